@@ -1,0 +1,298 @@
+//! `anfang`: the field client for the command line. A thin shell over
+//! `anfang-core`: the same store, photo pipeline and sync engine as the
+//! phone app. Everything it knows lives in `--home` (one SQLite file).
+
+use anfang_core::clock::SystemClock;
+use anfang_core::http::HttpTransport;
+use anfang_core::photo::{self, PhotoOptions};
+use anfang_core::protocol::EnrollRequest;
+use anfang_core::store::{Enrollment, NewFinding, SyncState};
+use anfang_core::sync::{SyncEngine, SyncEvent, SyncOptions};
+use anfang_core::{Card, Location, Store};
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Above this accuracy radius the inspector is warned (the fix may point at
+/// the wrong street).
+const ACCURACY_WARNING_M: f64 = 50.0;
+
+#[derive(Parser)]
+#[command(name = "anfang", version, about = "Anfang 暗访 field client: record findings offline, sync when online")]
+struct Cli {
+    /// Folder holding this device's data.
+    #[arg(long, global = true, env = "ANFANG_HOME", default_value = ".anfang")]
+    home: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Enroll this device with a one-time code from the office.
+    Enroll {
+        /// The server, e.g. https://anfang.example.gov.cn
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        code: String,
+        /// A label for the office, e.g. the phone model.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Pull reference data, upload photos, push findings.
+    Sync {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspection points, nearest first with --near.
+    Points {
+        /// LAT,LON of where you stand.
+        #[arg(long, value_parser = parse_lat_lon)]
+        near: Option<(f64, f64)>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Problem categories.
+    Categories {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a finding (works offline). Prints the new finding's id last.
+    Record {
+        #[arg(long)]
+        point: String,
+        #[arg(long)]
+        category: String,
+        /// red, yellow or green (红/黄/绿 also work).
+        #[arg(long)]
+        card: Card,
+        #[arg(long)]
+        note: Option<String>,
+        /// Responsible unit, if not the point's own.
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long, requires_all = ["lon", "accuracy"], allow_negative_numbers = true)]
+        lat: Option<f64>,
+        #[arg(long, requires_all = ["lat", "accuracy"], allow_negative_numbers = true)]
+        lon: Option<f64>,
+        /// Accuracy radius of the position, in metres.
+        #[arg(long, requires_all = ["lat", "lon"])]
+        accuracy: Option<f64>,
+        /// JPEG or PNG photos, in order.
+        #[arg(long = "photo", num_args = 1..)]
+        photos: Vec<PathBuf>,
+    },
+    /// Findings on this device with their sync state.
+    Findings {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_lat_lon(s: &str) -> Result<(f64, f64), String> {
+    let (lat, lon) = s.split_once(',').ok_or("use LAT,LON, e.g. 31.21,107.47")?;
+    let lat: f64 = lat.trim().parse().map_err(|_| format!("{lat:?} is not a latitude"))?;
+    let lon: f64 = lon.trim().parse().map_err(|_| format!("{lon:?} is not a longitude"))?;
+    Ok((lat, lon))
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    // reqwest is built without a default crypto provider; pick ring, which
+    // builds with a plain C compiler.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_store(home: &Path) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(home).with_context(|| format!("cannot create {}", home.display()))?;
+    Store::open(home.join("anfang.sqlite3")).context("opening the device database")
+}
+
+fn enrolled(store: &Store) -> anyhow::Result<Enrollment> {
+    store.enrollment()?.ok_or_else(|| {
+        anyhow::anyhow!("this device is not enrolled yet: run `anfang enroll --server URL --code CODE` first")
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut store = open_store(&cli.home)?;
+    match cli.command {
+        Command::Enroll { server, code, label } => {
+            if let Some(e) = store.enrollment()? {
+                bail!("this device is already enrolled as {} with {}; use a new --home to enroll again", e.alias, e.server_url);
+            }
+            let response = HttpTransport::enroll(&server, &EnrollRequest { code, device_label: label }).await?;
+            store.save_enrollment(&Enrollment {
+                server_url: server.trim().trim_end_matches('/').to_owned(),
+                device_id: response.device_id.to_string(),
+                token: response.token,
+                alias: response.alias.clone(),
+            })?;
+            println!("已登记 enrolled as {}", response.alias);
+            let report = sync(&mut store, false).await?;
+            println!("{} 条参考数据 reference rows received", report.reference_changes);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync { json } => {
+            let report = sync(&mut store, !json).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "推送 pushed {} (已在服务器 already there {}), 拒绝 rejected {}, 照片 photos uploaded {} ({} bytes), 待同步 pending {}",
+                    report.findings_pushed,
+                    report.findings_already_on_server,
+                    report.findings_rejected,
+                    report.photos_uploaded,
+                    report.photo_bytes_sent,
+                    report.pending
+                );
+                if let Some(why) = &report.interrupted {
+                    eprintln!("同步中断 sync interrupted: {why}; unsynced findings are kept and will be sent next time");
+                }
+            }
+            Ok(if report.interrupted.is_some() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+        }
+        Command::Points { near, json } => {
+            let points = store.points(near)?;
+            if points.is_empty() {
+                eprintln!("no points on this device yet: run `anfang sync`");
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&points)?);
+            } else {
+                for p in points {
+                    let dist = p.distance_m.map(|d| format!("{d:>7.0} m")).unwrap_or_default();
+                    println!(
+                        "{}\t{}\t{}\t{}\t{dist}",
+                        p.point.id,
+                        p.point.name,
+                        p.point.kind.label_zh(),
+                        p.unit_name.unwrap_or(p.point.unit_id)
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Categories { json } => {
+            let categories = store.categories()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&categories)?);
+            } else {
+                for c in categories {
+                    println!("{}\t{}\t{}", c.code, c.name, c.description.unwrap_or_default());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Record { point, category, card, note, unit, lat, lon, accuracy, photos } => {
+            let location = match (lat, lon, accuracy) {
+                (Some(lat), Some(lon), Some(accuracy_m)) => {
+                    let loc = Location { lat, lon, accuracy_m, captured_at: jiff::Timestamp::now() };
+                    loc.validate()?;
+                    if accuracy_m > ACCURACY_WARNING_M {
+                        eprintln!("警告 warning: position accuracy is {accuracy_m:.0} m (over {ACCURACY_WARNING_M:.0} m); check the point");
+                    }
+                    Some(loc)
+                }
+                _ => {
+                    eprintln!("注意 note: no position given; the finding is recorded with no fix");
+                    None
+                }
+            };
+            let options = PhotoOptions::default();
+            let mut processed = Vec::with_capacity(photos.len());
+            for path in &photos {
+                let bytes = std::fs::read(path).with_context(|| format!("cannot read photo {}", path.display()))?;
+                let p = photo::process(&bytes, &options).with_context(|| format!("photo {}", path.display()))?;
+                processed.push(p);
+            }
+            let content = store.record_finding(
+                NewFinding { point_id: point, unit_id: unit, category, card, note, location, photos: processed },
+                &SystemClock,
+            )?;
+            println!("已保存 saved ({} unsynced on this device)", store.unsynced_count()?);
+            println!("{}", content.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Findings { json } => {
+            let findings = store.findings()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&findings)?);
+            } else {
+                for f in findings {
+                    let state = match &f.sync {
+                        SyncState::Local => "本地 local".to_owned(),
+                        SyncState::Uploading { attempts, last_error } => format!(
+                            "上传中 uploading (tried {attempts}×{})",
+                            last_error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
+                        ),
+                        SyncState::Synced => "已同步 synced".to_owned(),
+                        SyncState::Rejected { reason } => format!("已拒绝 rejected: {reason}"),
+                    };
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{state}",
+                        f.content.id,
+                        f.content.observed_at,
+                        f.content.point_id,
+                        f.content.category,
+                        f.content.card.label_zh()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn sync(store: &mut Store, progress: bool) -> anyhow::Result<anfang_core::SyncReport> {
+    let enrollment = enrolled(store)?;
+    let transport = HttpTransport::new(&enrollment.server_url, &enrollment.token)?;
+    let bar = (progress && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("照片 photos {bar:30} {bytes}/{total_bytes} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut base = 0u64;
+    let mut on_event = |event: SyncEvent| {
+        let Some(bar) = &bar else { return };
+        match event {
+            SyncEvent::PhotosPlanned { bytes, .. } => bar.set_length(bytes),
+            SyncEvent::PhotoProgress { sent, .. } => bar.set_position(base + sent),
+            SyncEvent::PhotoDone { .. } => base = bar.position(),
+            SyncEvent::FindingDone { .. } => {}
+        }
+    };
+    let mut engine =
+        SyncEngine::new(store, &transport, &SystemClock).with_options(SyncOptions { ignore_backoff: true, ..Default::default() });
+    let report = engine.sync(&mut on_event).await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(report)
+}

@@ -1,0 +1,4 @@
+//! `anfang`; everything lives in the library.
+fn main() -> std::process::ExitCode {
+    anfang_cli::main()
+}

@@ -1,0 +1,158 @@
+//! The HTTP [`Transport`]: reqwest over hyper natively, over `fetch` in the
+//! browser. It maps HTTP outcomes to [`TransportError`] by status code, never
+//! by message text, so the engine can tell retryable from permanent failures.
+
+use crate::protocol::{
+    EnrollRequest, EnrollResponse, ErrorBody, PullResponse, PushRequest, PushResponse, UploadCreate,
+    UploadStatus, UPLOAD_OFFSET_HEADER,
+};
+use crate::sync::{Transport, TransportError};
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// Talks to one Anfang server as one enrolled device.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    client: Client,
+    base: String,
+    token: String,
+}
+
+fn client() -> Result<Client, TransportError> {
+    let builder = Client::builder();
+    // Browsers own their timeouts; natively, a hung connection in a
+    // basement must not hold the queue forever.
+    #[cfg(not(target_arch = "wasm32"))]
+    let builder = builder.connect_timeout(Duration::from_secs(10)).timeout(Duration::from_secs(120));
+    builder.build().map_err(|e| TransportError::Network(format!("cannot set up HTTP: {e}")))
+}
+
+fn normalize_base(url: &str) -> Result<String, TransportError> {
+    let url = url.trim().trim_end_matches('/');
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(TransportError::Rejected {
+            status: 400,
+            message: format!("server address {url:?} must start with http:// or https://"),
+        });
+    }
+    Ok(url.to_owned())
+}
+
+impl HttpTransport {
+    /// A transport for an enrolled device.
+    pub fn new(base_url: &str, token: &str) -> Result<Self, TransportError> {
+        Ok(Self { client: client()?, base: normalize_base(base_url)?, token: token.to_owned() })
+    }
+
+    /// Enrolls a device with a one-time code from the office.
+    pub async fn enroll(base_url: &str, request: &EnrollRequest) -> Result<EnrollResponse, TransportError> {
+        let base = normalize_base(base_url)?;
+        let response = client()?
+            .post(format!("{base}/api/v1/enroll"))
+            .json(request)
+            .send()
+            .await
+            .map_err(network)?;
+        decode(response).await
+    }
+
+    fn authed(&self, builder: RequestBuilder) -> RequestBuilder {
+        builder.bearer_auth(&self.token)
+    }
+}
+
+fn network(e: reqwest::Error) -> TransportError {
+    TransportError::Network(e.to_string())
+}
+
+/// Reads a JSON body on success, or classifies the failure by status.
+async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, TransportError> {
+    let status = response.status();
+    if status.is_success() {
+        // A body that isn't our JSON on a 2xx is a captive portal or a proxy
+        // page, not the server: treat it as no network.
+        let bytes = response.bytes().await.map_err(network)?;
+        return serde_json::from_slice(&bytes).map_err(|e| {
+            TransportError::Network(format!("unexpected answer (not the Anfang server?): {e}"))
+        });
+    }
+    let text = response.text().await.unwrap_or_default();
+    let body: Option<ErrorBody> = serde_json::from_str(&text).ok();
+    let message = body
+        .as_ref()
+        .map(|b| b.error.clone())
+        .unwrap_or_else(|| text.chars().take(200).collect::<String>());
+    Err(match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => TransportError::Unauthorized(message),
+        StatusCode::CONFLICT if body.as_ref().and_then(|b| b.offset).is_some() => {
+            TransportError::OffsetMismatch { server_offset: body.and_then(|b| b.offset).unwrap_or(0) }
+        }
+        StatusCode::GONE => TransportError::CursorReset,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => {
+            TransportError::Server { status: status.as_u16(), message }
+        }
+        s if s.is_server_error() => TransportError::Server { status: s.as_u16(), message },
+        s => TransportError::Rejected { status: s.as_u16(), message },
+    })
+}
+
+impl Transport for HttpTransport {
+    async fn pull(&self, cursor: Option<&str>) -> Result<PullResponse, TransportError> {
+        let mut req = self.authed(self.client.get(format!("{}/api/v1/sync/pull", self.base)));
+        if let Some(c) = cursor {
+            req = req.query(&[("cursor", c)]);
+        }
+        decode(req.send().await.map_err(network)?).await
+    }
+
+    async fn upload_status(&self, sha256: &str, size: u64) -> Result<UploadStatus, TransportError> {
+        let req = self
+            .authed(self.client.post(format!("{}/api/v1/uploads", self.base)))
+            .json(&UploadCreate { sha256: sha256.to_owned(), size });
+        decode(req.send().await.map_err(network)?).await
+    }
+
+    async fn upload_chunk(&self, sha256: &str, offset: u64, chunk: &[u8]) -> Result<UploadStatus, TransportError> {
+        let req = self
+            .authed(self.client.patch(format!("{}/api/v1/uploads/{sha256}", self.base)))
+            .header(UPLOAD_OFFSET_HEADER, offset.to_string())
+            .header("content-type", "application/offset+octet-stream")
+            .body(chunk.to_vec());
+        decode(req.send().await.map_err(network)?).await
+    }
+
+    async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError> {
+        let req = self.authed(self.client.post(format!("{}/api/v1/sync/push", self.base))).json(request);
+        decode(req.send().await.map_err(network)?).await
+    }
+
+    async fn pause(&self, duration: Duration) {
+        sleep(duration).await
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+async fn sleep(duration: Duration) {
+    tokio::time::sleep(duration).await
+}
+
+#[cfg(target_arch = "wasm32")]
+async fn sleep(duration: Duration) {
+    // `setTimeout` lives on the global scope in windows and workers alike.
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let global = js_sys::global();
+        let set_timeout = js_sys::Reflect::get(&global, &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        if let Some(f) = set_timeout {
+            let _ = f.call2(&global, &resolve, &(duration.as_millis() as f64).into());
+        } else {
+            let _ = resolve.call0(&global);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen::JsCast;

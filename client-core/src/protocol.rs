@@ -1,0 +1,117 @@
+//! Wire types of the sync protocol, shared by the device and the server.
+//!
+//! Every route under `/api/v1/sync`, `/api/v1/uploads` and `/api/v1/enroll`
+//! speaks these types. Adding an optional field is compatible; renaming or
+//! removing one breaks devices in the field that cannot be upgraded at once,
+//! so add a new route version instead.
+
+use crate::domain::{Category, FindingContent, Point, Unit};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Most findings in one push batch; the server refuses larger batches.
+pub const MAX_PUSH_BATCH: usize = 100;
+/// Size of one photo upload chunk the client sends.
+pub const UPLOAD_CHUNK_BYTES: usize = 256 * 1024;
+/// Largest chunk the server accepts in one request.
+pub const MAX_UPLOAD_CHUNK_BYTES: usize = 1024 * 1024;
+/// Largest stored photo the server accepts. The device pipeline bounds the
+/// long edge to 2048 px, which gives well under 3 MB; this leaves room for a
+/// configured larger edge without allowing raw camera files.
+pub const MAX_PHOTO_BYTES: u64 = 12 * 1024 * 1024;
+/// Header carrying the byte offset a chunk starts at (as in tus).
+pub const UPLOAD_OFFSET_HEADER: &str = "upload-offset";
+
+/// Every error response body: one sentence a person can act on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    /// For upload offset conflicts: where the server actually is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+}
+
+/// `POST /api/v1/enroll`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    pub code: String,
+    /// A free-form device label for the office ("Redmi Note 12").
+    #[serde(default)]
+    pub device_label: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub device_id: Uuid,
+    /// Bearer token for this device; the server stores only its hash.
+    pub token: String,
+    /// The inspector's pseudonym, shown on the device only.
+    pub alias: String,
+}
+
+/// `GET /api/v1/sync/pull?cursor=…`: reference data changed since the cursor.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub units: Vec<Unit>,
+    pub points: Vec<Point>,
+    pub categories: Vec<Category>,
+    /// Opaque; send it back on the next pull.
+    pub cursor: String,
+    /// More changes are waiting: pull again with the new cursor.
+    pub has_more: bool,
+}
+
+/// `POST /api/v1/sync/push`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushRequest {
+    pub findings: Vec<FindingContent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// One result per submitted finding, in request order.
+    pub results: Vec<PushResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResult {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub outcome: PushOutcome,
+}
+
+/// What happened to one finding of a push.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PushOutcome {
+    /// Stored now.
+    Accepted,
+    /// Already stored with identical content: a replay, harmless.
+    Duplicate,
+    /// Some photos are not (completely) on the server: upload them, then push
+    /// again. Not a rejection.
+    MissingPhotos { photos: Vec<String> },
+    /// Refused for good; `code` is the HTTP status that a single request would
+    /// have got (409 conflicting replay, 422 invalid), `reason` says why.
+    Rejected { code: u16, reason: String },
+}
+
+/// `POST /api/v1/uploads` body: announce a photo before sending bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadCreate {
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// State of one photo upload, returned by every upload route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadStatus {
+    /// Bytes the server holds; the next chunk must start here.
+    pub offset: u64,
+    pub size: u64,
+    /// The photo is stored and verified: nothing more to send.
+    pub complete: bool,
+}

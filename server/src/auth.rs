@@ -1,0 +1,204 @@
+//! Who is calling, and may they: secrets, password hashing, and the request
+//! extractors that every route uses to authorize by role.
+//!
+//! Tokens are 256-bit random strings with a prefix naming their kind
+//! (`anfd_` device, `anfs_` office session). The server stores only their
+//! SHA-256: high-entropy tokens need no slow hash, and a leaked database
+//! yields no usable token. Passwords are hashed with Argon2id.
+//!
+//! **Invariant:** a route is reachable only through one of the extractors
+//! here ([`DeviceCaller`], [`OfficeCaller`]), except health, session and
+//! enrollment, which are anonymous by design.
+
+use crate::db::accounts;
+use crate::error::AppError;
+use crate::AppState;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+
+pub const DEVICE_TOKEN_PREFIX: &str = "anfd_";
+pub const SESSION_TOKEN_PREFIX: &str = "anfs_";
+
+/// Office roles. Admins can do everything reviewers can; leaders only read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Leader,
+    Reviewer,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Reviewer => "reviewer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "reviewer" => Ok(Role::Reviewer),
+            "leader" => Ok(Role::Leader),
+            other => Err(format!("unknown role {other:?}; use admin, reviewer or leader")),
+        }
+    }
+}
+
+/// A fresh random token with the given prefix.
+pub fn new_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+/// What the database stores for a token or code.
+pub fn secret_hash(secret: &str) -> String {
+    anfang_core::domain::sha256_hex(secret.as_bytes())
+}
+
+/// A one-time enrollment code: 12 characters of Crockford base32 (no I, L,
+/// O, U), grouped for reading aloud or typing on a phone: `7KQ2-M9XA-D4PT`.
+pub fn new_enrollment_code() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    let chars: Vec<char> = bytes.iter().map(|b| ALPHABET[(*b & 31) as usize] as char).collect();
+    chars.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+}
+
+/// Canonical form of a typed code: case and separators don't matter.
+pub fn normalize_code(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(AppError::internal)
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+fn bearer(parts: &Parts) -> Result<&str, AppError> {
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| AppError::Unauthenticated("sign in first: this route needs an Authorization: Bearer token".into()))?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| AppError::Unauthenticated("the Authorization header must be `Bearer <token>`".into()))
+}
+
+/// An enrolled, unrevoked device, acting as its inspector.
+#[derive(Debug, Clone)]
+pub struct DeviceCaller {
+    pub device_id: String,
+    pub inspector_id: i64,
+}
+
+impl FromRequestParts<AppState> for DeviceCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let token = bearer(parts)?;
+        if token.starts_with(SESSION_TOKEN_PREFIX) {
+            return Err(AppError::Forbidden("this route is for enrolled inspector devices, not office accounts".into()));
+        }
+        let hash = secret_hash(token);
+        state
+            .db
+            .read(move |c| accounts::device_by_token_hash(c, &hash))
+            .await?
+            .ok_or_else(|| {
+                AppError::Unauthenticated("this device token is unknown or revoked; enroll the device again".into())
+            })
+    }
+}
+
+/// A signed-in office user.
+#[derive(Debug, Clone)]
+pub struct OfficeCaller {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+}
+
+impl OfficeCaller {
+    /// Refuses callers below `min`.
+    pub fn require(&self, min: Role) -> Result<(), AppError> {
+        if self.role >= min {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "this needs the {} role; you are signed in as {}",
+                min.as_str(),
+                self.role.as_str()
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for OfficeCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let token = bearer(parts)?;
+        if token.starts_with(DEVICE_TOKEN_PREFIX) {
+            return Err(AppError::Forbidden("office routes do not accept inspector device tokens".into()));
+        }
+        let hash = secret_hash(token);
+        state
+            .db
+            .read(move |c| accounts::session_by_token_hash(c, &hash))
+            .await?
+            .ok_or_else(|| AppError::Unauthenticated("your session has expired or is unknown; sign in again".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_against_their_own_hash() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("correct horse!", &h));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn enrollment_codes_are_typable_and_normalize() {
+        let code = new_enrollment_code();
+        assert_eq!(code.len(), 14, "{code}");
+        assert!(!code.contains(['I', 'L', 'O', 'U']));
+        assert_eq!(normalize_code(&code.to_lowercase().replace('-', " ")), code.replace('-', ""));
+    }
+
+    #[test]
+    fn tokens_are_unique_and_prefixed() {
+        let a = new_token(DEVICE_TOKEN_PREFIX);
+        assert!(a.starts_with("anfd_") && a.len() == 5 + 64);
+        assert_ne!(a, new_token(DEVICE_TOKEN_PREFIX));
+    }
+}

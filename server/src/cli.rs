@@ -1,0 +1,172 @@
+//! The `anfang-server` command line: serve, and the administration commands
+//! that work on a data dir directly (also while the server runs: SQLite in
+//! WAL mode lets them write beside it).
+
+use crate::auth::Role;
+use crate::db::{accounts, Db};
+use crate::{demo, AppState, Config};
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "anfang-server", version, about = "Anfang inspection server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API.
+    Serve {
+        /// Where the database and photos live.
+        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "ANFANG_LISTEN")]
+        listen: String,
+        /// Load the demo city into an empty data dir and print its credentials.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage inspectors.
+    Inspector {
+        #[command(subcommand)]
+        command: InspectorCommand,
+    },
+    /// Manage office users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum InspectorCommand {
+    /// Add an inspector; prints a one-time enrollment code as the last line.
+    Add {
+        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The pseudonym the office knows them by, e.g. 督查04.
+        #[arg(long)]
+        alias: String,
+    },
+    /// Issue a new enrollment code for an existing inspector (new phone).
+    Code {
+        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        alias: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add an office user; reads the password from standard input.
+    Add {
+        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        username: String,
+        /// admin, reviewer or leader.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_db(data_dir: &std::path::Path) -> anyhow::Result<Db> {
+    let path = Config::new(data_dir).db_path();
+    if !path.exists() {
+        bail!("no server data in {} (start the server once, or pass --data-dir)", data_dir.display());
+    }
+    Db::open(&path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { data_dir, listen, demo } => serve(data_dir, &listen, demo),
+        Command::Inspector { command: InspectorCommand::Add { data_dir, alias } } => {
+            let db = open_db(&data_dir)?;
+            let (_, code) = db.write_blocking(|c| accounts::add_inspector(c, &alias)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("inspector {alias} added; enrollment code (valid {} days, once):", accounts::ENROLLMENT_DAYS);
+            println!("{code}");
+            Ok(())
+        }
+        Command::Inspector { command: InspectorCommand::Code { data_dir, alias } } => {
+            let db = open_db(&data_dir)?;
+            let code = db
+                .write_blocking(|c| {
+                    let id = accounts::inspector_id_by_alias(c, &alias)?
+                        .ok_or_else(|| crate::AppError::NotFound(format!("no inspector called {alias:?}")))?;
+                    accounts::issue_code(c, id)
+                })
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("new enrollment code for {alias} (valid {} days, once):", accounts::ENROLLMENT_DAYS);
+            println!("{code}");
+            Ok(())
+        }
+        Command::User { command: UserCommand::Add { data_dir, username, role } } => {
+            let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let db = open_db(&data_dir)?;
+            db.write_blocking(|c| accounts::add_user(c, &username, password, role)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("user {username} added with role {}", role.as_str());
+            Ok(())
+        }
+    }
+}
+
+fn serve(data_dir: PathBuf, listen: &str, load_demo: bool) -> anyhow::Result<()> {
+    let state = AppState::open(Config::new(&data_dir)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if load_demo {
+        let empty = state
+            .db
+            .write_blocking(|c| crate::db::reference::is_empty(c))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if empty {
+            let creds = demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("demo city loaded into {}", data_dir.display());
+            println!("office sign-in: username {} password {}", creds.admin_username, creds.admin_password);
+            for (alias, code) in &creds.inspectors {
+                println!("inspector {alias} enrollment code: {code}");
+            }
+        } else {
+            println!("{} already has data; serving it (demo credentials were printed when it was created)", data_dir.display());
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        // Tests and scripts read this line to find the port.
+        println!("listening on http://{addr}");
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        crate::serve(listener, state).await.context("server failed")
+    })
+}

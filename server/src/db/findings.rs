@@ -1,0 +1,298 @@
+//! Findings as received from devices, and the office's view of them.
+//!
+//! **Invariant:** a push batch is one transaction, and a finding id is stored
+//! at most once. A replay with identical content is answered `duplicate`;
+//! the same id with other content is refused (409), never overwritten.
+
+use crate::auth::DeviceCaller;
+use crate::error::AppError;
+use anfang_core::domain::{haversine_m, FindingContent};
+use anfang_core::protocol::{PushOutcome, PushResult};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+/// How far into the future (by the server's clock) an observation may be
+/// stamped before it is refused as a wrong phone clock.
+const MAX_CLOCK_SKEW_MS: i64 = 60 * 60 * 1000;
+
+fn reject(code: u16, reason: impl Into<String>) -> PushOutcome {
+    PushOutcome::Rejected { code, reason: reason.into() }
+}
+
+/// Stores a batch of findings for one device, all in one transaction.
+pub fn push_batch(
+    conn: &mut Connection,
+    device: &DeviceCaller,
+    findings: &[FindingContent],
+    now_ms: i64,
+) -> Result<Vec<PushResult>, AppError> {
+    let tx = conn.transaction()?;
+    let mut results = Vec::with_capacity(findings.len());
+    for f in findings {
+        let outcome = push_one(&tx, device, f, now_ms)?;
+        results.push(PushResult { id: f.id, outcome });
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+fn push_one(conn: &Connection, device: &DeviceCaller, f: &FindingContent, now_ms: i64) -> Result<PushOutcome, AppError> {
+    if let Err(e) = f.validate() {
+        return Ok(reject(422, e.to_string()));
+    }
+    let hash = f.content_hash();
+    let existing: Option<(String, String)> = conn
+        .query_row("SELECT content_hash, device_id FROM findings WHERE id = ?1", [f.id.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    if let Some((stored_hash, stored_device)) = existing {
+        if stored_device != device.device_id {
+            return Ok(reject(409, format!("finding {} was submitted by another device", f.id)));
+        }
+        if stored_hash == hash {
+            return Ok(PushOutcome::Duplicate);
+        }
+        return Ok(reject(
+            409,
+            format!(
+                "finding {} was already received with different content; evidence is never overwritten — record a new finding instead",
+                f.id
+            ),
+        ));
+    }
+    if super::reference::point(conn, &f.point_id)?.is_none() {
+        return Ok(reject(422, format!("unknown point {:?}; sync to get the current list of points", f.point_id)));
+    }
+    if super::reference::unit(conn, &f.unit_id)?.is_none() {
+        return Ok(reject(422, format!("unknown unit {:?}", f.unit_id)));
+    }
+    if super::reference::category(conn, &f.category)?.is_none() {
+        return Ok(reject(422, format!("unknown category {:?}; sync to get the current categories", f.category)));
+    }
+    let observed_ms = f.observed_at.as_millisecond();
+    if observed_ms > now_ms + MAX_CLOCK_SKEW_MS {
+        return Ok(reject(
+            422,
+            format!("observed_at {} is in the future by the server's clock; check the phone's date and time", f.observed_at),
+        ));
+    }
+    let mut missing = Vec::new();
+    for sha in &f.photos {
+        if !super::uploads::photo_exists(conn, sha)? {
+            missing.push(sha.clone());
+        }
+    }
+    if !missing.is_empty() {
+        return Ok(PushOutcome::MissingPhotos { photos: missing });
+    }
+    let seq: i64 = conn.query_row("SELECT coalesce(max(seq), 0) + 1 FROM findings", [], |r| r.get(0))?;
+    let loc = f.location.as_ref();
+    conn.execute(
+        "INSERT INTO findings (id, seq, device_id, inspector_id, point_id, unit_id, category, card, note,
+           observed_ms, lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        params![
+            f.id.to_string(),
+            seq,
+            device.device_id,
+            device.inspector_id,
+            f.point_id,
+            f.unit_id,
+            f.category,
+            f.card.as_str(),
+            f.note,
+            observed_ms,
+            loc.map(|l| l.lat),
+            loc.map(|l| l.lon),
+            loc.map(|l| l.accuracy_m),
+            loc.map(|l| l.captured_at.to_string()),
+            f.canonical_json(),
+            hash,
+            now_ms
+        ],
+    )?;
+    for (position, sha) in f.photos.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO finding_photos (finding_id, position, sha256) VALUES (?1, ?2, ?3)",
+            params![f.id.to_string(), position as i64, sha],
+        )?;
+    }
+    Ok(PushOutcome::Accepted)
+}
+
+/// A photo as the office API lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhotoView {
+    pub sha256: String,
+    pub url: String,
+    pub thumbnail_url: String,
+    pub width: u32,
+    pub height: u32,
+    pub byte_len: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
+}
+
+/// A finding as the office API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingView {
+    pub id: String,
+    pub point: Named,
+    pub point_kind: String,
+    pub unit: Named,
+    pub category: Named,
+    pub card: String,
+    pub note: Option<String>,
+    pub observed_at: jiff::Timestamp,
+    pub received_at: jiff::Timestamp,
+    pub location: Option<LocationView>,
+    pub photos: Vec<PhotoView>,
+    pub content_hash: String,
+    /// The inspector's pseudonym; reviewers and admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inspector: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LocationView {
+    pub lat: f64,
+    pub lon: f64,
+    pub accuracy_m: f64,
+    pub captured_at: Option<String>,
+    /// How far the fix was from the point's registered position.
+    pub distance_from_point_m: f64,
+}
+
+/// Filters of the office list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub unit: Option<String>,
+    pub card: Option<String>,
+    pub category: Option<String>,
+    /// Keyset cursor: (observed_ms, id) of the last item of the previous page.
+    pub before: Option<(i64, String)>,
+    pub limit: usize,
+}
+
+const VIEW_SELECT: &str = "SELECT f.id, f.point_id, p.name AS point_name, p.kind AS point_kind, p.lat AS p_lat, p.lon AS p_lon,
+    f.unit_id, u.name AS unit_name, f.category, c.name AS category_name, f.card, f.note,
+    f.observed_ms, f.received_ms, f.lat, f.lon, f.accuracy_m, f.location_captured_at, f.content_hash,
+    i.alias
+  FROM findings f
+  JOIN points p ON p.id = f.point_id
+  JOIN units u ON u.id = f.unit_id
+  JOIN categories c ON c.code = f.category
+  JOIN inspectors i ON i.id = f.inspector_id";
+
+fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingView> {
+    let lat: Option<f64> = r.get("lat")?;
+    let lon: Option<f64> = r.get("lon")?;
+    let acc: Option<f64> = r.get("accuracy_m")?;
+    let (p_lat, p_lon): (f64, f64) = (r.get("p_lat")?, r.get("p_lon")?);
+    let location = match (lat, lon, acc) {
+        (Some(lat), Some(lon), Some(accuracy_m)) => Some(LocationView {
+            lat,
+            lon,
+            accuracy_m,
+            captured_at: r.get("location_captured_at")?,
+            distance_from_point_m: (haversine_m(lat, lon, p_lat, p_lon) * 10.0).round() / 10.0,
+        }),
+        _ => None,
+    };
+    let ts = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or_default();
+    Ok(FindingView {
+        id: r.get("id")?,
+        point: Named { id: r.get("point_id")?, name: r.get("point_name")? },
+        point_kind: r.get("point_kind")?,
+        unit: Named { id: r.get("unit_id")?, name: r.get("unit_name")? },
+        category: Named { id: r.get("category")?, name: r.get("category_name")? },
+        card: r.get("card")?,
+        note: r.get("note")?,
+        observed_at: ts(r.get("observed_ms")?),
+        received_at: ts(r.get("received_ms")?),
+        location,
+        photos: Vec::new(),
+        content_hash: r.get("content_hash")?,
+        inspector: Some(r.get("alias")?),
+    })
+}
+
+fn attach_photos(conn: &Connection, view: &mut FindingView) -> Result<(), AppError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT fp.sha256, p.width, p.height, p.byte_len FROM finding_photos fp
+         JOIN photos p ON p.sha256 = fp.sha256 WHERE fp.finding_id = ?1 ORDER BY fp.position",
+    )?;
+    view.photos = stmt
+        .query_map([&view.id], |r| {
+            let sha: String = r.get(0)?;
+            Ok(PhotoView {
+                url: format!("/api/v1/photos/{sha}"),
+                thumbnail_url: format!("/api/v1/photos/{sha}/thumbnail"),
+                sha256: sha,
+                width: r.get(1)?,
+                height: r.get(2)?,
+                byte_len: r.get::<_, i64>(3)? as u64,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(())
+}
+
+/// One page of findings, newest observation first.
+pub fn list(conn: &Connection, filter: &ListFilter) -> Result<Vec<FindingView>, AppError> {
+    let mut sql = format!("{VIEW_SELECT} WHERE 1 = 1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+        args.push(v);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(v) = filter.from_ms {
+        arg(&mut sql, " AND f.observed_ms >= ?", v.into());
+    }
+    if let Some(v) = filter.to_ms {
+        arg(&mut sql, " AND f.observed_ms < ?", v.into());
+    }
+    if let Some(v) = &filter.unit {
+        arg(&mut sql, " AND f.unit_id = ?", v.clone().into());
+    }
+    if let Some(v) = &filter.card {
+        arg(&mut sql, " AND f.card = ?", v.clone().into());
+    }
+    if let Some(v) = &filter.category {
+        arg(&mut sql, " AND f.category = ?", v.clone().into());
+    }
+    if let Some((ms, id)) = &filter.before {
+        args.push((*ms).into());
+        let a = args.len();
+        args.push(id.clone().into());
+        let b = args.len();
+        sql.push_str(&format!(" AND (f.observed_ms < ?{a} OR (f.observed_ms = ?{a} AND f.id < ?{b}))"));
+    }
+    args.push((filter.limit as i64).into());
+    sql.push_str(&format!(" ORDER BY f.observed_ms DESC, f.id DESC LIMIT ?{}", args.len()));
+    let mut stmt = conn.prepare(&sql)?;
+    let mut views = stmt
+        .query_map(rusqlite::params_from_iter(args), view_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    for v in &mut views {
+        attach_photos(conn, v)?;
+    }
+    Ok(views)
+}
+
+pub fn get(conn: &Connection, id: &str) -> Result<Option<FindingView>, AppError> {
+    let mut view = conn
+        .query_row(&format!("{VIEW_SELECT} WHERE f.id = ?1"), [id], view_row)
+        .optional()?;
+    if let Some(v) = &mut view {
+        attach_photos(conn, v)?;
+    }
+    Ok(view)
+}

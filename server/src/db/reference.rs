@@ -1,0 +1,179 @@
+//! Reference data: units, points, categories, and the pull feed devices
+//! follow.
+//!
+//! **Invariant:** every insert or update of a reference row takes a fresh
+//! value of the `ref_version` counter in the same transaction. The pull
+//! cursor is that counter, so a device that pulls up to version V has seen
+//! every row change committed up to V, in commit order.
+
+use crate::error::AppError;
+use anfang_core::domain::{Category, Point, PointKind, Unit};
+use anfang_core::protocol::PullResponse;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+/// Rows per pull page.
+pub const PULL_PAGE: i64 = 500;
+const CURSOR_PREFIX: &str = "v1.";
+
+fn next_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'ref_version'
+         RETURNING CAST(value AS INTEGER)",
+        [],
+        |r| r.get(0),
+    )
+}
+
+pub fn upsert_unit(conn: &Connection, u: &Unit) -> Result<(), AppError> {
+    let v = next_version(conn)?;
+    conn.execute(
+        "INSERT INTO units (id, name, district, active, version) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, district = excluded.district,
+           active = excluded.active, version = excluded.version",
+        params![u.id, u.name, u.district, u.active, v],
+    )?;
+    Ok(())
+}
+
+pub fn upsert_point(conn: &Connection, p: &Point, leader: Option<&str>) -> Result<(), AppError> {
+    let v = next_version(conn)?;
+    conn.execute(
+        "INSERT INTO points (id, name, kind, unit_id, lat, lon, address, district, leader, active, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+           unit_id = excluded.unit_id, lat = excluded.lat, lon = excluded.lon,
+           address = excluded.address, district = excluded.district, leader = excluded.leader,
+           active = excluded.active, version = excluded.version",
+        params![
+            p.id,
+            p.name,
+            p.kind.as_str(),
+            p.unit_id,
+            p.lat,
+            p.lon,
+            p.address,
+            p.district,
+            leader,
+            p.active,
+            v
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn upsert_category(conn: &Connection, c: &Category) -> Result<(), AppError> {
+    let v = next_version(conn)?;
+    conn.execute(
+        "INSERT INTO categories (code, name, description, sort, active, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (code) DO UPDATE SET name = excluded.name, description = excluded.description,
+           sort = excluded.sort, active = excluded.active, version = excluded.version",
+        params![c.code, c.name, c.description, c.sort, c.active, v],
+    )?;
+    Ok(())
+}
+
+fn unit_row(r: &Row<'_>) -> rusqlite::Result<Unit> {
+    Ok(Unit { id: r.get("id")?, name: r.get("name")?, district: r.get("district")?, active: r.get("active")? })
+}
+
+fn point_row(r: &Row<'_>) -> rusqlite::Result<Point> {
+    let kind: String = r.get("kind")?;
+    Ok(Point {
+        id: r.get("id")?,
+        name: r.get("name")?,
+        kind: kind.parse().unwrap_or(PointKind::Other),
+        unit_id: r.get("unit_id")?,
+        lat: r.get("lat")?,
+        lon: r.get("lon")?,
+        address: r.get("address")?,
+        district: r.get("district")?,
+        active: r.get("active")?,
+    })
+}
+
+fn category_row(r: &Row<'_>) -> rusqlite::Result<Category> {
+    Ok(Category {
+        code: r.get("code")?,
+        name: r.get("name")?,
+        description: r.get("description")?,
+        sort: r.get("sort")?,
+        active: r.get("active")?,
+    })
+}
+
+fn parse_cursor(conn: &Connection, cursor: Option<&str>) -> Result<i64, AppError> {
+    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else { return Ok(0) };
+    let current: i64 =
+        conn.query_row("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'ref_version'", [], |r| r.get(0))?;
+    match cursor.strip_prefix(CURSOR_PREFIX).and_then(|v| v.parse::<i64>().ok()) {
+        Some(v) if (0..=current).contains(&v) => Ok(v),
+        _ => Err(AppError::Gone(
+            "this pull cursor is not known to the server (restored backup or another server); pull again without a cursor".into(),
+        )),
+    }
+}
+
+/// The reference changes after `cursor`, at most [`PULL_PAGE`] rows.
+pub fn pull(conn: &Connection, cursor: Option<&str>) -> Result<PullResponse, AppError> {
+    let after = parse_cursor(conn, cursor)?;
+    // The page ends at the PULL_PAGE-th changed row in version order.
+    let bound: Option<i64> = conn
+        .query_row(
+            "SELECT version FROM (
+                SELECT version FROM units WHERE version > ?1
+                UNION ALL SELECT version FROM points WHERE version > ?1
+                UNION ALL SELECT version FROM categories WHERE version > ?1
+             ) ORDER BY version LIMIT 1 OFFSET ?2",
+            params![after, PULL_PAGE - 1],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let (upto, has_more) = match bound {
+        Some(b) => {
+            let more: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM units WHERE version > ?1)
+                     OR EXISTS (SELECT 1 FROM points WHERE version > ?1)
+                     OR EXISTS (SELECT 1 FROM categories WHERE version > ?1)",
+                [b],
+                |r| r.get(0),
+            )?;
+            (b, more)
+        }
+        None => (
+            conn.query_row("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'ref_version'", [], |r| r.get(0))?,
+            false,
+        ),
+    };
+    let range = params![after, upto];
+    let units = conn
+        .prepare("SELECT * FROM units WHERE version > ?1 AND version <= ?2 ORDER BY version")?
+        .query_map(range, unit_row)?
+        .collect::<Result<_, _>>()?;
+    let points = conn
+        .prepare("SELECT * FROM points WHERE version > ?1 AND version <= ?2 ORDER BY version")?
+        .query_map(range, point_row)?
+        .collect::<Result<_, _>>()?;
+    let categories = conn
+        .prepare("SELECT * FROM categories WHERE version > ?1 AND version <= ?2 ORDER BY version")?
+        .query_map(range, category_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(PullResponse { units, points, categories, cursor: format!("{CURSOR_PREFIX}{upto}"), has_more })
+}
+
+pub fn point(conn: &Connection, id: &str) -> Result<Option<Point>, AppError> {
+    Ok(conn.query_row("SELECT * FROM points WHERE id = ?1", [id], point_row).optional()?)
+}
+
+pub fn unit(conn: &Connection, id: &str) -> Result<Option<Unit>, AppError> {
+    Ok(conn.query_row("SELECT * FROM units WHERE id = ?1", [id], unit_row).optional()?)
+}
+
+pub fn category(conn: &Connection, code: &str) -> Result<Option<Category>, AppError> {
+    Ok(conn.query_row("SELECT * FROM categories WHERE code = ?1", [code], category_row).optional()?)
+}
+
+/// Whether any reference data exists (a fresh data dir has none).
+pub fn is_empty(conn: &Connection) -> Result<bool, AppError> {
+    Ok(!conn.query_row("SELECT EXISTS (SELECT 1 FROM points) OR EXISTS (SELECT 1 FROM units)", [], |r| r.get(0))?)
+}

@@ -1,0 +1,100 @@
+//! The server's one error type. Every failure a client can cause becomes a
+//! 4xx with a JSON body `{"error": "..."}` a person can act on; internal
+//! failures are logged in full and answered with a bland 500, so SQL, paths
+//! and stack details never leave the server.
+
+use anfang_core::protocol::ErrorBody;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Malformed request: bad JSON, wrong types, bad parameters.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No credentials, or credentials the server does not know.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Known caller, but this route is not for its role.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with what the server holds.
+    #[error("{message}")]
+    Conflict { message: String, offset: Option<u64> },
+    /// The pull cursor is unknown: the client must pull from the start.
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    TooLarge(String),
+    /// Well-formed but breaks a rule (validation, unknown reference).
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// Anything else; the detail is logged, not returned.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        AppError::Internal(e.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Gone(_) => StatusCode::GONE,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for AppError {
+    fn from(e: rusqlite::Error) -> Self {
+        AppError::Internal(format!("sqlite: {e}"))
+    }
+}
+
+impl From<std::io::Error> for AppError {
+    fn from(e: std::io::Error) -> Self {
+        AppError::Internal(format!("io: {e}"))
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (error, offset) = match self {
+            AppError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                ("the server failed to handle this request; it has been logged, try again later".to_owned(), None)
+            }
+            AppError::Conflict { message, offset } => (message, offset),
+            other => (other.to_string(), None),
+        };
+        (status, Json(ErrorBody { error, offset })).into_response()
+    }
+}
+
+/// Parses a JSON body with serde's own message (which names the field, the
+/// expected type and the position), instead of axum's plain-text rejection.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    if body.is_empty() {
+        return Err(AppError::BadRequest("the request body is empty; send a JSON object".into()));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let kind = if e.is_syntax() || e.is_eof() { "malformed JSON" } else { "invalid request" };
+        AppError::BadRequest(format!("{kind}: {e}"))
+    })
+}

@@ -1,0 +1,198 @@
+//! The HTTP surface: one table of routes from which both the router and the
+//! OpenAPI document are built, so the document cannot drift from the routes.
+//!
+//! To add a route: write a thin handler (extract, call the domain, map the
+//! result) in the module for its audience, and add one [`ApiRoute`] row
+//! below saying who may call it.
+
+mod office;
+mod sync;
+
+use crate::AppState;
+use axum::routing::{get, patch, post, MethodRouter};
+use serde_json::{json, Value};
+
+/// Who may call a route; also written into the OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: health, sign-in, enrollment.
+    Anonymous,
+    /// An enrolled inspector device.
+    Device,
+    /// A signed-in office user of at least this role.
+    Office(crate::auth::Role),
+}
+
+pub struct ApiRoute {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub access: Access,
+    pub request: Option<Value>,
+    pub response: Value,
+    pub handler: MethodRouter<AppState>,
+}
+
+fn obj(props: Value) -> Value {
+    json!({"type": "object", "properties": props})
+}
+
+/// Every API route. The router and `/api/v1/openapi.json` both come from here.
+pub fn api_routes() -> Vec<ApiRoute> {
+    use crate::auth::Role::*;
+    let upload_status = obj(json!({"offset": {"type": "integer"}, "size": {"type": "integer"}, "complete": {"type": "boolean"}}));
+    vec![
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/health",
+            summary: "Liveness and version",
+            access: Access::Anonymous,
+            request: None,
+            response: obj(json!({"status": {"type": "string"}, "version": {"type": "string"}})),
+            handler: get(office::health),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/session",
+            summary: "Office sign-in: username and password for a bearer token",
+            access: Access::Anonymous,
+            request: Some(obj(json!({"username": {"type": "string"}, "password": {"type": "string"}}))),
+            response: obj(json!({"token": {"type": "string"}, "role": {"type": "string"}, "expires_in_s": {"type": "integer"}})),
+            handler: post(office::sign_in),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/enroll",
+            summary: "Enroll a device with a one-time code; returns the device token",
+            access: Access::Anonymous,
+            request: Some(obj(json!({"code": {"type": "string"}, "device_label": {"type": "string"}}))),
+            response: obj(json!({"device_id": {"type": "string"}, "token": {"type": "string"}, "alias": {"type": "string"}})),
+            handler: post(sync::enroll),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/sync/pull",
+            summary: "Reference data (units, points, categories) changed since the cursor; 410 means pull from the start",
+            access: Access::Device,
+            request: None,
+            response: obj(json!({"units": {"type": "array"}, "points": {"type": "array"}, "categories": {"type": "array"}, "cursor": {"type": "string"}, "has_more": {"type": "boolean"}})),
+            handler: get(sync::pull),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/sync/push",
+            summary: "Push a batch of findings; idempotent by finding id, one result per finding",
+            access: Access::Device,
+            request: Some(obj(json!({"findings": {"type": "array", "maxItems": anfang_core::protocol::MAX_PUSH_BATCH}}))),
+            response: obj(json!({"results": {"type": "array", "items": obj(json!({"id": {"type": "string"}, "status": {"type": "string", "enum": ["accepted", "duplicate", "missing_photos", "rejected"]}, "code": {"type": "integer"}, "reason": {"type": "string"}, "photos": {"type": "array"}}))}})),
+            handler: post(sync::push),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/uploads",
+            summary: "Announce a photo by SHA-256 and size, or ask where its upload stands",
+            access: Access::Device,
+            request: Some(obj(json!({"sha256": {"type": "string"}, "size": {"type": "integer"}}))),
+            response: upload_status.clone(),
+            handler: post(sync::announce_upload),
+        },
+        ApiRoute {
+            method: "patch",
+            path: "/api/v1/uploads/{sha256}",
+            summary: "Append a chunk at the Upload-Offset header; 409 with the server's offset on mismatch",
+            access: Access::Device,
+            request: Some(json!({"type": "string", "format": "binary"})),
+            response: upload_status,
+            handler: patch(sync::upload_chunk),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/findings",
+            summary: "Findings, newest first; filters from, to (YYYY-MM-DD or RFC 3339), unit, card, category; paged by next",
+            access: Access::Office(Leader),
+            request: None,
+            response: obj(json!({"items": {"type": "array"}, "next": {"type": ["string", "null"]}})),
+            handler: get(office::list_findings),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/findings/{id}",
+            summary: "One finding with its photos",
+            access: Access::Office(Leader),
+            request: None,
+            response: obj(json!({"id": {"type": "string"}, "photos": {"type": "array"}})),
+            handler: get(office::get_finding),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/photos/{sha256}",
+            summary: "A stored photo (JPEG), named by its SHA-256",
+            access: Access::Office(Leader),
+            request: None,
+            response: json!({"type": "string", "format": "binary"}),
+            handler: get(office::photo),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/photos/{sha256}/thumbnail",
+            summary: "The photo's thumbnail (JPEG, about 320 px)",
+            access: Access::Office(Leader),
+            request: None,
+            response: json!({"type": "string", "format": "binary"}),
+            handler: get(office::thumbnail),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/openapi.json",
+            summary: "This document",
+            access: Access::Anonymous,
+            request: None,
+            response: json!({"type": "object"}),
+            handler: get(office::openapi),
+        },
+    ]
+}
+
+/// The OpenAPI 3.1 document for [`api_routes`].
+pub fn openapi_document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for r in api_routes() {
+        let mut op = json!({
+            "summary": r.summary,
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": r.response}}},
+                "4XX": {"description": "A request the server refuses; `error` says why and what to do", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            },
+            "x-access": match r.access {
+                Access::Anonymous => "anonymous".to_owned(),
+                Access::Device => "device".to_owned(),
+                Access::Office(role) => format!("office:{}", role.as_str()),
+            },
+        });
+        if r.access != Access::Anonymous {
+            op["security"] = json!([{"bearer": []}]);
+        }
+        if let Some(req) = r.request {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": req}}});
+        }
+        let params: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
+        }
+        paths.entry(r.path).or_insert_with(|| json!({}))[r.method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Anfang inspection API", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}, "offset": {"type": "integer"}}}}
+        }
+    })
+}

@@ -1,0 +1,189 @@
+//! Routes for the office: sign-in, findings, photos, and the API description.
+
+use crate::auth::{OfficeCaller, Role};
+use crate::db::{accounts, findings};
+use crate::error::{parse_json, AppError};
+use crate::AppState;
+use anfang_core::Card;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub async fn health() -> Json<Value> {
+    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+pub async fn openapi() -> Json<Value> {
+    Json(super::openapi_document())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+pub struct SessionToken {
+    token: String,
+    role: Role,
+    expires_in_s: i64,
+}
+
+pub async fn sign_in(State(state): State<AppState>, body: Bytes) -> Result<Json<SessionToken>, AppError> {
+    let req: SignIn = parse_json(&body)?;
+    state.sign_in_guard.check(&req.username)?;
+    let username = req.username.clone();
+    let token = state
+        .db
+        .write(move |c| accounts::login(c, &req.username, &req.password))
+        .await?;
+    let Some(token) = token else {
+        state.sign_in_guard.failed(&username);
+        return Err(AppError::Unauthenticated("wrong username or password".into()));
+    };
+    state.sign_in_guard.succeeded(&username);
+    let hash = crate::auth::secret_hash(&token);
+    let caller = state
+        .db
+        .read(move |c| accounts::session_by_token_hash(c, &hash))
+        .await?
+        .ok_or_else(|| AppError::internal("a new session could not be read back"))?;
+    Ok(Json(SessionToken { token, role: caller.role, expires_in_s: accounts::SESSION_HOURS * 3600 }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    from: Option<String>,
+    to: Option<String>,
+    unit: Option<String>,
+    card: Option<String>,
+    category: Option<String>,
+    limit: Option<usize>,
+    next: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct FindingPage {
+    items: Vec<findings::FindingView>,
+    /// Pass as `next` to get the following page; `null` on the last page.
+    next: Option<String>,
+}
+
+/// A day boundary or an instant: `2026-11-27` is midnight in the office's
+/// time zone; RFC 3339 instants are taken as they are.
+fn parse_bound(value: &str, tz: &jiff::tz::TimeZone, end: bool, field: &str) -> Result<i64, AppError> {
+    if let Ok(ts) = value.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_millisecond());
+    }
+    let date: jiff::civil::Date = value.parse().map_err(|_| {
+        AppError::BadRequest(format!("{field}={value:?} is not a date like 2026-11-27 or an RFC 3339 time"))
+    })?;
+    let date = if end { date.tomorrow().map_err(AppError::internal)? } else { date };
+    let zoned = date.to_zoned_datetime(tz.clone()).map_err(AppError::internal)?;
+    Ok(zoned.timestamp().as_millisecond())
+}
+
+pub async fn list_findings(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<FindingPage>, AppError> {
+    caller.require(Role::Leader)?;
+    let tz = &state.config.timezone;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::BadRequest(format!("limit={limit}: ask for 1 to 500 findings per page")));
+    }
+    let card = q.card.as_deref().map(str::parse::<Card>).transpose().map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let before = match &q.next {
+        None => None,
+        Some(n) => {
+            let (ms, id) = n
+                .split_once('_')
+                .and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_owned())))
+                .ok_or_else(|| AppError::BadRequest("`next` must be a value returned by a previous page".into()))?;
+            Some((ms, id))
+        }
+    };
+    let filter = findings::ListFilter {
+        from_ms: q.from.as_deref().map(|v| parse_bound(v, tz, false, "from")).transpose()?,
+        to_ms: q.to.as_deref().map(|v| parse_bound(v, tz, true, "to")).transpose()?,
+        unit: q.unit,
+        card: card.map(|c| c.as_str().to_owned()),
+        category: q.category,
+        before,
+        limit: limit + 1,
+    };
+    let mut items = state.db.read(move |c| findings::list(c, &filter)).await?;
+    for f in &mut items {
+        redact_for(&caller, f);
+    }
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|f| format!("{}_{}", f.observed_at.as_millisecond(), f.id))
+    } else {
+        None
+    };
+    Ok(Json(FindingPage { items, next }))
+}
+
+pub async fn get_finding(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+) -> Result<Json<findings::FindingView>, AppError> {
+    caller.require(Role::Leader)?;
+    let lookup = id.clone();
+    state
+        .db
+        .read(move |c| findings::get(c, &lookup))
+        .await?
+        .map(|mut f| {
+            redact_for(&caller, &mut f);
+            Json(f)
+        })
+        .ok_or_else(|| AppError::NotFound(format!("no finding with id {id}")))
+}
+
+/// Leaders read findings but never learn who inspected (三不三无).
+fn redact_for(caller: &OfficeCaller, f: &mut findings::FindingView) {
+    if caller.role < Role::Reviewer {
+        f.inspector = None;
+    }
+}
+
+fn jpeg(bytes: Vec<u8>) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            // Named by content: it can never change under the same URL.
+            (header::CACHE_CONTROL, "private, max-age=31536000, immutable"),
+        ],
+        bytes,
+    )
+}
+
+pub async fn photo(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(sha256): Path<String>,
+) -> Result<impl IntoResponse, AppError> {
+    caller.require(Role::Leader)?;
+    Ok(jpeg(state.photos.read(&sha256, false).await?))
+}
+
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(sha256): Path<String>,
+) -> Result<impl IntoResponse, AppError> {
+    caller.require(Role::Leader)?;
+    Ok(jpeg(state.photos.read(&sha256, true).await?))
+}

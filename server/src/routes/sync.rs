@@ -1,0 +1,87 @@
+//! Routes for inspector devices: enrollment, pull, push, photo uploads.
+
+use crate::auth::DeviceCaller;
+use crate::db::{accounts, findings, reference};
+use crate::error::{parse_json, AppError};
+use crate::AppState;
+use anfang_core::protocol::{
+    EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse, UploadCreate, UploadStatus,
+    MAX_PUSH_BATCH, UPLOAD_OFFSET_HEADER,
+};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use serde::Deserialize;
+
+pub async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Json<EnrollResponse>, AppError> {
+    let req: EnrollRequest = parse_json(&body)?;
+    if req.code.trim().is_empty() {
+        return Err(AppError::BadRequest("the enrollment code is empty; type the code the office gave you".into()));
+    }
+    let enrolled = state
+        .db
+        .write(move |c| accounts::enroll(c, &req.code, req.device_label.as_deref()))
+        .await?;
+    tracing::info!(device = %enrolled.device_id, "device enrolled");
+    Ok(Json(EnrollResponse { device_id: enrolled.device_id, token: enrolled.token, alias: enrolled.alias }))
+}
+
+#[derive(Deserialize)]
+pub struct PullQuery {
+    cursor: Option<String>,
+}
+
+pub async fn pull(
+    State(state): State<AppState>,
+    _device: DeviceCaller,
+    Query(q): Query<PullQuery>,
+) -> Result<Json<PullResponse>, AppError> {
+    Ok(Json(state.db.read(move |c| reference::pull(c, q.cursor.as_deref())).await?))
+}
+
+pub async fn push(
+    State(state): State<AppState>,
+    device: DeviceCaller,
+    body: Bytes,
+) -> Result<Json<PushResponse>, AppError> {
+    let req: PushRequest = parse_json(&body)?;
+    if req.findings.len() > MAX_PUSH_BATCH {
+        return Err(AppError::TooLarge(format!(
+            "this batch has {} findings; send at most {MAX_PUSH_BATCH} per request",
+            req.findings.len()
+        )));
+    }
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let span = tracing::info_span!("push", device = %device.device_id, n = req.findings.len());
+    let results = state
+        .db
+        .write(move |c| findings::push_batch(c, &device, &req.findings, now_ms))
+        .await?;
+    span.in_scope(|| tracing::info!(accepted = results.len(), "push handled"));
+    Ok(Json(PushResponse { results }))
+}
+
+pub async fn announce_upload(
+    State(state): State<AppState>,
+    device: DeviceCaller,
+    body: Bytes,
+) -> Result<Json<UploadStatus>, AppError> {
+    let req: UploadCreate = parse_json(&body)?;
+    Ok(Json(state.photos.announce(&state.db, &device.device_id, &req.sha256, req.size).await?))
+}
+
+pub async fn upload_chunk(
+    State(state): State<AppState>,
+    _device: DeviceCaller,
+    Path(sha256): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<UploadStatus>, AppError> {
+    let offset = headers
+        .get(UPLOAD_OFFSET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| AppError::BadRequest(format!("the {UPLOAD_OFFSET_HEADER} header must give the chunk's starting byte")))?;
+    Ok(Json(state.photos.append(&state.db, &sha256, offset, body).await?))
+}

@@ -1,0 +1,210 @@
+//! Bad input, table-driven: each case gets its 4xx and a message a person
+//! can act on, and nothing half-written is left behind.
+
+mod common;
+
+use anfang_core::Card;
+use common::*;
+use serde_json::{json, Value};
+
+struct Case {
+    name: &'static str,
+    method: reqwest::Method,
+    path: String,
+    token: Option<String>,
+    body: Body,
+    headers: Vec<(&'static str, String)>,
+    status: u16,
+    /// A fragment the error message must contain.
+    message: &'static str,
+}
+
+enum Body {
+    None,
+    Raw(Vec<u8>, &'static str),
+    Json(Value),
+}
+
+async fn run(server: &Server, case: Case) {
+    let client = reqwest::Client::new();
+    let mut req = client.request(case.method.clone(), format!("{}{}", server.url(), case.path));
+    if let Some(t) = &case.token {
+        req = req.bearer_auth(t);
+    }
+    for (k, v) in &case.headers {
+        req = req.header(*k, v);
+    }
+    req = match case.body {
+        Body::None => req,
+        Body::Raw(bytes, ct) => req.header("content-type", ct).body(bytes),
+        Body::Json(v) => req.json(&v),
+    };
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    assert_eq!(status, case.status, "{}: got {status} {text}", case.name);
+    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{}: not JSON: {text}", case.name));
+    let error = body["error"].as_str().unwrap_or_else(|| panic!("{}: no error field: {text}", case.name));
+    assert!(error.contains(case.message), "{}: message {error:?} lacks {:?}", case.name, case.message);
+}
+
+fn finding_json(photo_sha: &str) -> Value {
+    json!({
+        "id": uuid::Uuid::now_v7(),
+        "point_id": "P001",
+        "unit_id": "U03",
+        "category": "parking",
+        "card": "yellow",
+        "note": null,
+        "observed_at": jiff::Timestamp::now(),
+        "location": {"lat": 31.2, "lon": 107.46, "accuracy_m": 5.0, "captured_at": jiff::Timestamp::now()},
+        "photos": [photo_sha],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_request_gets_its_4xx_and_an_actionable_message() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let mut device = Device::enroll(&server, 0).await;
+    let dev = Some(device.token());
+    let office = Some(server.admin_token().await);
+
+    // One real finding on the server, to replay with other content.
+    let original = device.record("P002", Card::Yellow, vec![processed(1, 800, 600)]);
+    assert_eq!(device.sync_via(&server.url(), fast()).await.findings_pushed, 1);
+    let stored_photo = original.photos[0].clone();
+    let mut tampered = serde_json::to_value(&original).unwrap();
+    tampered["card"] = json!("red");
+
+    let text = b"this is a text file, not a photo".to_vec();
+    let real = processed(2, 800, 600).jpeg;
+    let truncated = real[..real.len() / 2].to_vec();
+    let wrong_hash = sha256_hex(b"something else");
+    let big_chunk = vec![0u8; 2 * 1024 * 1024];
+
+    // Uploads to fail at completion: announce them first.
+    let client = reqwest::Client::new();
+    let pending: Vec<u8> = b"0123456789".to_vec();
+    for (bytes, sha) in [
+        (&text, sha256_hex(&text)),
+        (&truncated, sha256_hex(&truncated)),
+        (&real, wrong_hash.clone()),
+        (&pending, sha256_hex(&pending)),
+    ] {
+        let res = client
+            .post(format!("{}/api/v1/uploads", server.url()))
+            .bearer_auth(dev.clone().unwrap())
+            .json(&json!({"sha256": sha, "size": bytes.len()}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+
+    let post = reqwest::Method::POST;
+    let patch = reqwest::Method::PATCH;
+    let get = reqwest::Method::GET;
+    let cases = vec![
+        Case { name: "malformed JSON", method: post.clone(), path: "/api/v1/sync/push".into(), token: dev.clone(), body: Body::Raw(b"{\"findings\": [".to_vec(), "application/json"), headers: vec![], status: 400, message: "malformed JSON" },
+        Case { name: "wrong types", method: post.clone(), path: "/api/v1/sync/push".into(), token: dev.clone(), body: Body::Json(json!({"findings": [{"id": 5}]})), headers: vec![], status: 400, message: "invalid type" },
+        Case { name: "unknown field", method: post.clone(), path: "/api/v1/sync/push".into(), token: dev.clone(), body: Body::Json(json!({"findings": [], "extra": 1})), headers: vec![], status: 400, message: "unknown field" },
+        Case { name: "empty body", method: post.clone(), path: "/api/v1/sync/push".into(), token: dev.clone(), body: Body::None, headers: vec![], status: 400, message: "empty" },
+        Case { name: "batch too large", method: post.clone(), path: "/api/v1/sync/push".into(), token: dev.clone(), body: Body::Json(json!({"findings": (0..101).map(|_| finding_json(&stored_photo)).collect::<Vec<_>>()})), headers: vec![], status: 413, message: "at most 100" },
+        Case { name: "oversized photo", method: post.clone(), path: "/api/v1/uploads".into(), token: dev.clone(), body: Body::Json(json!({"sha256": sha256_hex(b"x"), "size": 50_000_000})), headers: vec![], status: 413, message: "at most" },
+        Case { name: "oversized chunk", method: patch.clone(), path: format!("/api/v1/uploads/{}", sha256_hex(&text)), token: dev.clone(), body: Body::Raw(big_chunk, "application/offset+octet-stream"), headers: vec![("upload-offset", "0".into())], status: 413, message: "too large" },
+        Case { name: "not a hash", method: post.clone(), path: "/api/v1/uploads".into(), token: dev.clone(), body: Body::Json(json!({"sha256": "abc", "size": 10})), headers: vec![], status: 400, message: "SHA-256" },
+        Case { name: "non-image", method: patch.clone(), path: format!("/api/v1/uploads/{}", sha256_hex(&text)), token: dev.clone(), body: Body::Raw(text.clone(), "application/offset+octet-stream"), headers: vec![("upload-offset", "0".into())], status: 422, message: "not an acceptable photo" },
+        Case { name: "truncated JPEG", method: patch.clone(), path: format!("/api/v1/uploads/{}", sha256_hex(&truncated)), token: dev.clone(), body: Body::Raw(truncated.clone(), "application/offset+octet-stream"), headers: vec![("upload-offset", "0".into())], status: 422, message: "not an acceptable photo" },
+        Case { name: "bytes not matching their hash", method: patch.clone(), path: format!("/api/v1/uploads/{wrong_hash}"), token: dev.clone(), body: Body::Raw(real.clone(), "application/offset+octet-stream"), headers: vec![("upload-offset", "0".into())], status: 422, message: "send the photo again" },
+        Case { name: "chunk at the wrong offset", method: patch.clone(), path: format!("/api/v1/uploads/{}", sha256_hex(&pending)), token: dev.clone(), body: Body::Raw(vec![1, 2, 3], "application/offset+octet-stream"), headers: vec![("upload-offset", "5".into())], status: 409, message: "continue from 0" },
+        Case { name: "chunk past the announced size", method: patch.clone(), path: format!("/api/v1/uploads/{}", sha256_hex(&pending)), token: dev.clone(), body: Body::Raw(vec![0; 11], "application/offset+octet-stream"), headers: vec![("upload-offset", "0".into())], status: 422, message: "past the announced size" },
+        Case { name: "chunk never announced", method: patch.clone(), path: format!("/api/v1/uploads/{}", sha256_hex(b"never")), token: dev.clone(), body: Body::Raw(vec![1, 2, 3], "application/offset+octet-stream"), headers: vec![("upload-offset", "0".into())], status: 404, message: "announce it first" },
+        Case { name: "missing offset header", method: patch.clone(), path: format!("/api/v1/uploads/{}", sha256_hex(b"y")), token: dev.clone(), body: Body::Raw(vec![1], "application/offset+octet-stream"), headers: vec![], status: 400, message: "upload-offset" },
+        Case { name: "device token on an office endpoint", method: get.clone(), path: "/api/v1/findings".into(), token: dev.clone(), body: Body::None, headers: vec![], status: 403, message: "device tokens" },
+        Case { name: "office token on a device endpoint", method: post.clone(), path: "/api/v1/sync/push".into(), token: office.clone(), body: Body::Json(json!({"findings": []})), headers: vec![], status: 403, message: "inspector devices" },
+        Case { name: "no token", method: get.clone(), path: "/api/v1/findings".into(), token: None, body: Body::None, headers: vec![], status: 401, message: "Bearer" },
+        Case { name: "unknown token", method: get.clone(), path: "/api/v1/sync/pull".into(), token: Some("anfd_0000".into()), body: Body::None, headers: vec![], status: 401, message: "enroll the device again" },
+        Case { name: "wrong password", method: post.clone(), path: "/api/v1/session".into(), token: None, body: Body::Json(json!({"username": "admin", "password": "nope"})), headers: vec![], status: 401, message: "wrong username or password" },
+        Case { name: "used enrollment code", method: post.clone(), path: "/api/v1/enroll".into(), token: None, body: Body::Json(json!({"code": server.demo.codes[0].1})), headers: vec![], status: 401, message: "ask the office for a new one" },
+        Case { name: "bad pull cursor", method: get.clone(), path: "/api/v1/sync/pull?cursor=v1.999999".into(), token: dev.clone(), body: Body::None, headers: vec![], status: 410, message: "pull again without a cursor" },
+        Case { name: "bad date filter", method: get.clone(), path: "/api/v1/findings?from=yesterday".into(), token: office.clone(), body: Body::None, headers: vec![], status: 400, message: "2026-11-27" },
+        Case { name: "bad card filter", method: get.clone(), path: "/api/v1/findings?card=blue".into(), token: office.clone(), body: Body::None, headers: vec![], status: 400, message: "red, yellow or green" },
+        Case { name: "unknown finding", method: get.clone(), path: format!("/api/v1/findings/{}", uuid::Uuid::now_v7()), token: office.clone(), body: Body::None, headers: vec![], status: 404, message: "no finding" },
+        Case { name: "unknown route", method: get.clone(), path: "/api/v1/nothing".into(), token: None, body: Body::None, headers: vec![], status: 404, message: "openapi.json" },
+    ];
+    for case in cases {
+        run(&server, case).await;
+    }
+
+    // Rejections inside a well-formed push come back per finding.
+    let mut unknown_point = finding_json(&stored_photo);
+    unknown_point["point_id"] = json!("P999");
+    let mut invalid_lat = finding_json(&stored_photo);
+    invalid_lat["location"]["lat"] = json!(123.0);
+    let mut unknown_category = finding_json(&stored_photo);
+    unknown_category["category"] = json!("graffiti");
+    let mut future = finding_json(&stored_photo);
+    future["observed_at"] = json!(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(30));
+    let per_item: Vec<(Value, u16, &str)> = vec![
+        (unknown_point, 422, "unknown point"),
+        (invalid_lat, 422, "latitude"),
+        (unknown_category, 422, "unknown category"),
+        (future, 422, "phone's date and time"),
+        (tampered, 409, "different content"),
+    ];
+    let findings: Vec<Value> = per_item.iter().map(|(f, _, _)| f.clone()).collect();
+    let res = client
+        .post(format!("{}/api/v1/sync/push", server.url()))
+        .bearer_auth(dev.clone().unwrap())
+        .json(&json!({"findings": findings}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    for ((_, code, message), result) in per_item.iter().zip(body["results"].as_array().unwrap()) {
+        assert_eq!(result["status"], "rejected", "{message}: {result}");
+        assert_eq!(result["code"], *code, "{message}: {result}");
+        assert!(result["reason"].as_str().unwrap().contains(message), "{message}: {result}");
+    }
+
+    // Nothing half-written: the server still holds exactly the one finding,
+    // with its original card, and none of the refused photos.
+    let items = server.office_findings(office.as_deref().unwrap()).await;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["card"], "yellow");
+    for sha in [sha256_hex(&text), sha256_hex(&truncated), wrong_hash.clone()] {
+        let res = client
+            .get(format!("{}/api/v1/photos/{sha}", server.url()))
+            .bearer_auth(office.clone().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "refused photo {sha} is not stored");
+    }
+    for sha in [sha256_hex(&text), sha256_hex(&truncated), wrong_hash.clone()] {
+        let part = data.path().join("uploads").join(format!("{sha}.part"));
+        assert!(!part.exists(), "a refused upload leaves no partial file: {}", part.display());
+    }
+}
+
+#[test]
+fn the_cli_refuses_a_non_image_and_saves_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let bogus = home.path().join("notes.txt");
+    std::fs::write(&bogus, "not a photo").unwrap();
+    let heic = home.path().join("IMG_0001.HEIC");
+    std::fs::write(&heic, b"\0\0\0\x18ftypheic\0\0\0\0mif1heic").unwrap();
+    for (file, expected) in [(&bogus, "unsupported format"), (&heic, "HEI")] {
+        let (code, _out, err) = cli(
+            home.path(),
+            &["record", "--point", "P001", "--category", "parking", "--card", "red", "--photo", file.to_str().unwrap()],
+        );
+        assert_ne!(code, 0);
+        assert!(err.contains(expected), "stderr: {err}");
+    }
+    let (code, out, _) = cli(home.path(), &["findings", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!([]), "nothing was saved");
+}
