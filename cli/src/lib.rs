@@ -208,20 +208,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Record { point, category, card, note, unit, lat, lon, accuracy, photos } => {
+            let mut notes = Vec::new();
             let location = match (lat, lon, accuracy) {
                 (Some(lat), Some(lon), Some(accuracy_m)) => {
                     let loc = Location { lat, lon, accuracy_m, captured_at: jiff::Timestamp::now() };
                     loc.validate()?;
                     if accuracy_m > ACCURACY_WARNING_M {
-                        eprintln!("警告 warning: position accuracy is {accuracy_m:.0} m (over {ACCURACY_WARNING_M:.0} m); check the point");
+                        notes.push(format!(
+                            "警告 warning: position accuracy is {accuracy_m:.0} m (over {ACCURACY_WARNING_M:.0} m); check the point"
+                        ));
                     }
                     Some(loc)
                 }
                 _ => {
-                    eprintln!("注意 note: no position given; the finding is recorded with no fix");
+                    notes.push("注意 note: no position given; the finding is recorded with no fix".to_owned());
                     None
                 }
             };
+            if store.point(&point)?.is_none() {
+                bail!("unknown point {point:?}; run `anfang points` to list them, or `anfang sync` to refresh");
+            }
             let options = PhotoOptions::default();
             let mut processed = Vec::with_capacity(photos.len());
             for path in &photos {
@@ -233,6 +239,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 NewFinding { point_id: point, unit_id: unit, category, card, note, location, photos: processed },
                 &SystemClock,
             )?;
+            for note in notes {
+                eprintln!("{note}");
+            }
             println!("已保存 saved ({} unsynced on this device)", store.unsynced_count()?);
             println!("{}", content.id);
             Ok(ExitCode::SUCCESS)

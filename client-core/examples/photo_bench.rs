@@ -22,8 +22,8 @@
 //! itself with `--one INPUT OUTPUT`), so wall time and peak RSS are
 //! whole-process figures measured the same way for all: wall time by the
 //! clock around the child, peak RSS (`ru_maxrss`) by GNU `/usr/bin/time -f %M`.
-//! Every contender gets one warm-up run, then 5 timed runs; the median wall
-//! time and the largest peak RSS are printed.
+//! Every contender gets one warm-up run, then 5 timed runs, taken in turn
+//! (round-robin); the median wall time and the largest peak RSS are printed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -150,7 +150,7 @@ fn bench(input: &Path) {
     if !have_time {
         println!("note:    {GNU_TIME} not found (apt-get install time): peak RSS not measured");
     }
-    println!("{RUNS} runs each after one warm-up; median wall time, largest peak RSS\n");
+    println!("{RUNS} runs each (round-robin) after one warm-up; median wall time, largest peak RSS\n");
 
     let dir = std::env::temp_dir().join(format!("photo_bench.{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
@@ -188,16 +188,22 @@ fn bench(input: &Path) {
         ),
     ];
 
+    // Round-robin (ours, vips, magick, ours, ...) so that a noisy neighbour
+    // on a shared machine hurts every contender alike.
+    let runnable: Vec<Option<Vec<String>>> = contenders.iter().map(|c| c.1.clone()).collect();
+    let measured = measure_all(&runnable, have_time, &dir);
+
     println!("{:<36} {:>10} {:>14} {:>12}", "", "wall (s)", "peak RSS (MiB)", "output (KiB)");
     let mut results = Vec::new();
-    for (name, cmd, out, missing) in contenders {
-        let Some(cmd) = cmd else {
+    for ((name, cmd, out, missing), m) in contenders.into_iter().zip(measured) {
+        if cmd.is_none() {
             println!("{name:<36} {missing}");
             results.push(None);
             continue;
-        };
-        match measure(&cmd, out, have_time, &dir) {
-            Ok(f) => {
+        }
+        match m {
+            Ok(mut f) => {
+                f.output_bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
                 let rss = f.peak_rss_mib.map_or("n/a".to_owned(), |m| format!("{m:.1}"));
                 println!("{name:<36} {:>10.3} {:>14} {:>12.0}", f.median_wall, rss, f.output_bytes as f64 / 1024.0);
                 results.push(Some(f));
@@ -221,41 +227,72 @@ fn bench(input: &Path) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn measure(cmd: &[String], out: &Path, have_time: bool, dir: &Path) -> Result<Figures, String> {
-    let rss_file = dir.join("rss.txt");
-    let mut walls = Vec::new();
-    let mut peak: Option<f64> = None;
-    for run in 0..=RUNS {
-        let mut c = if have_time {
-            let mut c = Command::new(GNU_TIME);
-            c.arg("-f").arg("%M").arg("-o").arg(&rss_file).args(cmd);
-            c
-        } else {
-            let mut c = Command::new(&cmd[0]);
-            c.args(&cmd[1..]);
-            c
-        };
-        c.stdout(Stdio::null()).stderr(Stdio::piped());
-        let start = Instant::now();
-        let output = c.output().map_err(|e| format!("{}: {e}", cmd[0]))?;
-        let wall = start.elapsed().as_secs_f64();
-        if !output.status.success() {
-            return Err(String::from_utf8_lossy(&output.stderr).trim().to_owned());
-        }
-        if run == 0 {
-            continue; // warm-up: page cache, dynamic linker
-        }
-        walls.push(wall);
-        if have_time {
-            let kib: f64 = std::fs::read_to_string(&rss_file)
-                .ok()
-                .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()))
-                .ok_or("could not read /usr/bin/time output")?;
-            let mib = kib / 1024.0;
-            peak = Some(peak.map_or(mib, |p: f64| p.max(mib)));
+/// Runs every available command once as a warm-up, then `RUNS` rounds of
+/// each in turn.
+fn measure_all(cmds: &[Option<Vec<String>>], have_time: bool, dir: &Path) -> Vec<Result<Figures, String>> {
+    let mut walls: Vec<Vec<f64>> = vec![Vec::new(); cmds.len()];
+    let mut peaks: Vec<Option<f64>> = vec![None; cmds.len()];
+    let mut failed: Vec<Option<String>> = vec![None; cmds.len()];
+    for round in 0..=RUNS {
+        for (i, cmd) in cmds.iter().enumerate() {
+            let Some(cmd) = cmd else { continue };
+            if failed[i].is_some() {
+                continue;
+            }
+            match run_once(cmd, have_time, dir) {
+                Ok((wall, rss)) if round > 0 => {
+                    walls[i].push(wall);
+                    if let Some(mib) = rss {
+                        peaks[i] = Some(peaks[i].map_or(mib, |p: f64| p.max(mib)));
+                    }
+                }
+                Ok(_) => {} // warm-up: page cache, dynamic linker
+                Err(e) => failed[i] = Some(e),
+            }
         }
     }
-    walls.sort_by(f64::total_cmp);
-    let output_bytes = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
-    Ok(Figures { median_wall: walls[walls.len() / 2], peak_rss_mib: peak, output_bytes })
+    (0..cmds.len())
+        .map(|i| {
+            if let Some(e) = failed[i].take() {
+                return Err(e);
+            }
+            let mut w = std::mem::take(&mut walls[i]);
+            if w.is_empty() {
+                return Err("not run".to_owned());
+            }
+            w.sort_by(f64::total_cmp);
+            Ok(Figures { median_wall: w[w.len() / 2], peak_rss_mib: peaks[i], output_bytes: 0 })
+        })
+        .collect()
+}
+
+/// One run: wall seconds and, with GNU time, peak RSS in MiB.
+fn run_once(cmd: &[String], have_time: bool, dir: &Path) -> Result<(f64, Option<f64>), String> {
+    let rss_file = dir.join("rss.txt");
+    let mut c = if have_time {
+        let mut c = Command::new(GNU_TIME);
+        c.arg("-f").arg("%M").arg("-o").arg(&rss_file).args(cmd);
+        c
+    } else {
+        let mut c = Command::new(&cmd[0]);
+        c.args(&cmd[1..]);
+        c
+    };
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    let start = Instant::now();
+    let output = c.output().map_err(|e| format!("{}: {e}", cmd[0]))?;
+    let wall = start.elapsed().as_secs_f64();
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_owned());
+    }
+    let rss = if have_time {
+        let kib: f64 = std::fs::read_to_string(&rss_file)
+            .ok()
+            .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()))
+            .ok_or("could not read /usr/bin/time output")?;
+        Some(kib / 1024.0)
+    } else {
+        None
+    };
+    Ok((wall, rss))
 }

@@ -414,7 +414,26 @@ fn jpeg_error(e: jpeg_decoder::Error, hit_end: bool) -> PhotoError {
         return PhotoError::Corrupt { format: "JPEG", detail: TRUNCATED.to_owned() };
     }
     match e {
-        E::Unsupported(feature) => PhotoError::UnsupportedFormat { format: format!("JPEG variant ({feature:?})") },
+        E::Unsupported(feature) => {
+            use jpeg_decoder::UnsupportedFeature as U;
+            let format = match feature {
+                U::DNL => {
+                    return PhotoError::Corrupt {
+                        format: "JPEG",
+                        detail: "the header gives a height of 0 pixels".to_owned(),
+                    };
+                }
+                U::Hierarchical => "hierarchical JPEG".to_owned(),
+                U::ArithmeticEntropyCoding => "JPEG with arithmetic coding".to_owned(),
+                U::SamplePrecision(bits) => format!("{bits}-bit JPEG"),
+                U::ComponentCount(n) => format!("JPEG with {n} colour channels"),
+                U::SubsamplingRatio | U::NonIntegerSubsamplingRatio => {
+                    "JPEG with an unusual chroma subsampling".to_owned()
+                }
+                U::ColorTransform(t) => format!("JPEG with colour transform {t:?}"),
+            };
+            PhotoError::UnsupportedFormat { format }
+        }
         E::Format(detail) => PhotoError::Corrupt { format: "JPEG", detail },
         E::Io(err) => PhotoError::Corrupt { format: "JPEG", detail: err.to_string() },
         E::Internal(err) => PhotoError::Corrupt { format: "JPEG", detail: err.to_string() },
@@ -613,13 +632,13 @@ fn flatten<const C: usize, const B: usize>(
         if B == 1 { u32::from(s[c]) } else { u32::from(u16::from_ne_bytes([s[2 * c], s[2 * c + 1]])) }
     };
     let convert = |src: &[u8], dst: &mut [u8]| {
-        let a = u32::from(alpha(src));
-        for c in 0..C {
-            let v = sample(src, c);
-            // white * (1 - a) + v * a, in 8 bits, rounded
-            let on_white = (max - a) * max + v * a; // in max² units
-            let denom = u64::from(max) * u64::from(max);
-            dst[c] = ((u64::from(on_white) * 255 + denom / 2) / denom) as u8;
+        let (a, max64) = (u64::from(alpha(src)), u64::from(max));
+        let denom = max64 * max64;
+        for (c, out) in dst.iter_mut().take(C).enumerate() {
+            let v = u64::from(sample(src, c));
+            // white × (1 − alpha) + v × alpha, in max² units, to 8 bits rounded
+            let on_white = (max64 - a) * max64 + v * a;
+            *out = ((on_white * 255 + denom / 2) / denom) as u8;
         }
     };
     if in_px >= C {
@@ -650,11 +669,12 @@ const PARALLEL_MIN_PIXELS: u64 = 1 << 19;
 
 /// How many threads the heavy steps may use.
 fn threads_for(pixels: u64) -> usize {
-    #[cfg(not(target_arch = "wasm32"))]
-    if pixels >= PARALLEL_MIN_PIXELS {
-        return std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    if pixels < PARALLEL_MIN_PIXELS {
+        return 1;
     }
-    let _ = pixels;
+    #[cfg(not(target_arch = "wasm32"))]
+    return std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    #[cfg(target_arch = "wasm32")]
     1
 }
 
@@ -912,4 +932,78 @@ fn make_thumbnail(pixels: Vec<u8>, w: u32, h: u32, kind: Kind, opts: &PhotoOptio
     let (tw, th) = fit(w, h, opts.thumbnail_long_edge.max(1));
     let (small, _) = resize(pixels, w, h, kind, tw, th, fr::FilterType::CatmullRom);
     encode_jpeg(&small, tw, th, kind, THUMBNAIL_QUALITY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn picture(w: u32, h: u32) -> Vec<u8> {
+        (0..h)
+            .flat_map(|y| (0..w).flat_map(move |x| [(x * 7 + y) as u8, (x ^ y) as u8, (x * y / 13) as u8]))
+            .collect()
+    }
+
+    fn decode_all(jpeg: &[u8]) -> Vec<u8> {
+        jpeg_decoder::Decoder::new(jpeg).decode().expect("decodes")
+    }
+
+    #[test]
+    fn a_jpeg_encoded_in_bands_decodes_to_the_same_pixels_as_one_encoded_whole() {
+        for (w, h, parts) in [(300, 200, 2), (301, 203, 3), (64, 33, 4), (1000, 17, 2)] {
+            let px = picture(w, h);
+            let whole = encode_jpeg_parts(&px, w, h, Kind::Rgb, 85, 1).unwrap();
+            let banded = encode_jpeg_parts(&px, w, h, Kind::Rgb, 85, parts).unwrap();
+            assert_ne!(whole, banded, "{w}×{h}/{parts}: was really split");
+            assert_eq!(decode_all(&whole), decode_all(&banded), "{w}×{h} in {parts} bands");
+            let mut d = jpeg_decoder::Decoder::new(&banded[..]);
+            d.read_info().unwrap();
+            let info = d.info().unwrap();
+            assert_eq!((u32::from(info.width), u32::from(info.height)), (w, h));
+            let grey: Vec<u8> = px.iter().step_by(3).copied().collect();
+            let whole = encode_jpeg_parts(&grey, w, h, Kind::Gray, 85, 1).unwrap();
+            let banded = encode_jpeg_parts(&grey, w, h, Kind::Gray, 85, parts).unwrap();
+            assert_eq!(decode_all(&whole), decode_all(&banded), "grey {w}×{h} in {parts} bands");
+        }
+    }
+
+    #[test]
+    fn each_orientation_moves_the_top_left_pixel_where_exif_says() {
+        // 3×2 image, pixel values = their index.
+        let src: Vec<u8> = (0..6).collect();
+        let cases = [
+            (Orientation::Normal, (3, 2), vec![0, 1, 2, 3, 4, 5]),
+            (Orientation::FlipHorizontal, (3, 2), vec![2, 1, 0, 5, 4, 3]),
+            (Orientation::Rotate180, (3, 2), vec![5, 4, 3, 2, 1, 0]),
+            (Orientation::FlipVertical, (3, 2), vec![3, 4, 5, 0, 1, 2]),
+            (Orientation::Transpose, (2, 3), vec![0, 3, 1, 4, 2, 5]),
+            (Orientation::Rotate90, (2, 3), vec![3, 0, 4, 1, 5, 2]),
+            (Orientation::Transverse, (2, 3), vec![5, 2, 4, 1, 3, 0]),
+            (Orientation::Rotate270, (2, 3), vec![2, 5, 1, 4, 0, 3]),
+        ];
+        for (o, dims, want) in cases {
+            let (got, w, h) = orient(src.clone(), 3, 2, Kind::Gray, o, None);
+            assert_eq!(((w, h), got), (dims, want), "{o:?}");
+        }
+    }
+
+    #[test]
+    fn fit_keeps_the_aspect_ratio_and_never_enlarges() {
+        assert_eq!(fit(4032, 3024, 2048), (2048, 1536));
+        assert_eq!(fit(3024, 4032, 2048), (1536, 2048));
+        assert_eq!(fit(100, 50, 2048), (100, 50));
+        assert_eq!(fit(10000, 1, 100), (100, 1));
+    }
+
+    #[test]
+    fn sniff_names_common_non_photo_files() {
+        assert_eq!(sniff(b"GIF89a\0\0"), SniffedFormat::Other("GIF".into()));
+        assert!(matches!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), SniffedFormat::Other(s) if s == "WebP"));
+        assert!(matches!(sniff(b"\0\0\0\x18ftypheic"), SniffedFormat::Other(s) if s.starts_with("HEIC")));
+        assert!(matches!(sniff(b"%PDF-1.7"), SniffedFormat::Other(s) if s == "PDF"));
+        assert!(matches!(sniff(b"II*\0\x08\0\0\0"), SniffedFormat::Other(s) if s.starts_with("TIFF")));
+        assert!(matches!(sniff(b"BM\x36\0\0\0\0\0\0\0\x36\0\0\0"), SniffedFormat::Other(s) if s == "BMP"));
+        assert!(matches!(sniff("会议记录：市场\n".as_bytes()), SniffedFormat::Other(s) if s.starts_with("text")));
+        assert!(matches!(sniff(&[0x00, 0x01, 0x02, 0xFE]), SniffedFormat::Other(s) if s == "unknown (first bytes: 00 01 02 FE)"));
+    }
 }

@@ -231,27 +231,24 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
         report: &mut SyncReport,
         on_event: &mut dyn FnMut(SyncEvent),
     ) -> Result<(), Stop> {
-        // Items handled in this pass are not picked up again in it, even if
-        // the server asked for their photos again (they get the next pass).
-        let mut seen = std::collections::HashSet::new();
+        // Walk the queue once, in order: items handled in this pass are not
+        // picked up again in it, even if the server asked for their photos
+        // again (they get the next pass).
+        let mut last: Option<OutboxItem> = None;
         let mut planned = false;
         loop {
-            let due: Vec<OutboxItem> = self
-                .store
-                .due_outbox(self.clock, self.options.ignore_backoff, usize::MAX)?
-                .into_iter()
-                .filter(|i| !seen.contains(&i.content.id))
-                .take(self.options.batch_size)
-                .collect();
-            if due.is_empty() {
-                return Ok(());
-            }
+            let due = self.store.due_outbox(
+                self.clock,
+                self.options.ignore_backoff,
+                last.as_ref(),
+                self.options.batch_size,
+            )?;
+            let Some(tail) = due.last() else { return Ok(()) };
+            last = Some(tail.clone());
             if !planned {
                 planned = true;
-                self.announce_photos(on_event)?;
-            }
-            for item in &due {
-                seen.insert(item.content.id);
+                let (count, bytes) = self.store.pending_photo_totals(self.clock, self.options.ignore_backoff)?;
+                on_event(SyncEvent::PhotosPlanned { count, bytes });
             }
             if let Err(stop) = self.push_batch(&due, report, on_event).await {
                 if let Stop::Interrupted(e) = &stop {
@@ -260,22 +257,6 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
                 return Err(stop);
             }
         }
-    }
-
-    fn announce_photos(&self, on_event: &mut dyn FnMut(SyncEvent)) -> Result<(), StoreError> {
-        let due = self.store.due_outbox(self.clock, self.options.ignore_backoff, usize::MAX)?;
-        let mut shas: Vec<&String> = due.iter().flat_map(|i| &i.content.photos).collect();
-        shas.sort();
-        shas.dedup();
-        let (mut count, mut bytes) = (0, 0);
-        for sha in shas {
-            if !self.store.photo_uploaded(sha)? {
-                count += 1;
-                bytes += self.store.photo_jpeg(sha)?.map_or(0, |b| b.len() as u64);
-            }
-        }
-        on_event(SyncEvent::PhotosPlanned { count, bytes });
-        Ok(())
     }
 
     async fn push_batch(
@@ -316,44 +297,54 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
             }
             Err(stop) => return Err(stop),
         };
-        for result in response.results {
-            if !request.findings.iter().any(|f| f.id == result.id) {
-                tracing::warn!(id = %result.id, "server answered for a finding that was not pushed");
-                continue;
-            }
-            let state = match result.outcome {
-                PushOutcome::Accepted => {
-                    self.store.mark_synced(result.id, self.clock)?;
-                    report.findings_pushed += 1;
-                    "synced"
+        // One transaction for the whole batch's outcomes: one fsync, and a
+        // crash leaves either the old states (the batch is re-pushed and
+        // answered `duplicate`) or all the new ones.
+        let clock = self.clock;
+        let mut events = Vec::with_capacity(response.results.len());
+        self.store.in_transaction(|store| {
+            for result in response.results {
+                if !request.findings.iter().any(|f| f.id == result.id) {
+                    tracing::warn!(id = %result.id, "server answered for a finding that was not pushed");
+                    continue;
                 }
-                PushOutcome::Duplicate => {
-                    self.store.mark_synced(result.id, self.clock)?;
-                    report.findings_already_on_server += 1;
-                    "synced"
-                }
-                PushOutcome::MissingPhotos { photos } => {
-                    // The server lost or never finished them: upload again
-                    // on the next pass.
-                    for sha in &photos {
-                        self.store.set_photo_uploaded(sha, false)?;
+                let state = match result.outcome {
+                    PushOutcome::Accepted => {
+                        store.mark_synced(result.id, clock)?;
+                        report.findings_pushed += 1;
+                        "synced"
                     }
-                    let next = self.clock.now().as_millisecond();
-                    self.store.mark_retry(
-                        result.id,
-                        &format!("the server is missing {} photo(s); they will be sent again", photos.len()),
-                        next,
-                        self.clock,
-                    )?;
-                    "pending"
-                }
-                PushOutcome::Rejected { code, reason } => {
-                    self.store.mark_rejected(result.id, &format!("{reason} (HTTP {code})"), self.clock)?;
-                    report.findings_rejected += 1;
-                    "rejected"
-                }
-            };
-            on_event(SyncEvent::FindingDone { id: result.id, state });
+                    PushOutcome::Duplicate => {
+                        store.mark_synced(result.id, clock)?;
+                        report.findings_already_on_server += 1;
+                        "synced"
+                    }
+                    PushOutcome::MissingPhotos { photos } => {
+                        // The server lost or never finished them: upload
+                        // again on the next pass.
+                        for sha in &photos {
+                            store.set_photo_uploaded(sha, false)?;
+                        }
+                        store.mark_retry(
+                            result.id,
+                            &format!("the server is missing {} photo(s); they will be sent again", photos.len()),
+                            clock.now().as_millisecond(),
+                            clock,
+                        )?;
+                        "pending"
+                    }
+                    PushOutcome::Rejected { code, reason } => {
+                        store.mark_rejected(result.id, &format!("{reason} (HTTP {code})"), clock)?;
+                        report.findings_rejected += 1;
+                        "rejected"
+                    }
+                };
+                events.push(SyncEvent::FindingDone { id: result.id, state });
+            }
+            Ok(())
+        })?;
+        for e in events {
+            on_event(e);
         }
         Ok(())
     }
@@ -460,12 +451,14 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
     /// so an automatic scheduler backs off instead of hammering a dead link.
     fn note_retry(&self, items: &[OutboxItem], error: &TransportError) -> Result<(), StoreError> {
         let now = self.clock.now().as_millisecond();
-        for item in items {
-            // 30 s, 1 min, 2 min … capped at 30 min.
-            let delay_ms = (30_000i64 << item.attempts.min(6)).min(30 * 60_000);
-            self.store.mark_retry(item.content.id, &error.to_string(), now + delay_ms, self.clock)?;
-        }
-        Ok(())
+        self.store.in_transaction(|store| {
+            for item in items {
+                // 30 s, 1 min, 2 min … capped at 30 min.
+                let delay_ms = (30_000i64 << item.attempts.min(6)).min(30 * 60_000);
+                store.mark_retry(item.content.id, &error.to_string(), now + delay_ms, self.clock)?;
+            }
+            Ok(())
+        })
     }
 }
 

@@ -146,15 +146,33 @@ fn serve(data_dir: PathBuf, listen: &str, load_demo: bool) -> anyhow::Result<()>
             .db
             .write_blocking(|c| crate::db::reference::is_empty(c))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let creds_file = data_dir.join("demo-credentials.txt");
         if empty {
             let creds = demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
+            // Kept beside the data so a second `serve --demo` can remind the
+            // person; readable by the owner only. Demo data only.
+            write_private(&creds_file, &format!("username {}\npassword {}\n", creds.admin_username, creds.admin_password))?;
             println!("demo city loaded into {}", data_dir.display());
             println!("office sign-in: username {} password {}", creds.admin_username, creds.admin_password);
             for (alias, code) in &creds.inspectors {
                 println!("inspector {alias} enrollment code: {code}");
             }
         } else {
-            println!("{} already has data; serving it (demo credentials were printed when it was created)", data_dir.display());
+            println!("{} already has data; serving it", data_dir.display());
+            if let Ok(text) = std::fs::read_to_string(&creds_file) {
+                let password = text.lines().find_map(|l| l.strip_prefix("password ")).unwrap_or("?");
+                println!("office sign-in: username admin password {password}");
+            }
+            // Codes are single-use: hand out fresh ones for the demo inspectors.
+            for alias in demo::INSPECTORS {
+                let code = state.db.write_blocking(|c| match accounts::inspector_id_by_alias(c, alias)? {
+                    Some(id) => accounts::issue_code(c, id).map(Some),
+                    None => Ok(None),
+                });
+                if let Ok(Some(code)) = code {
+                    println!("inspector {alias} enrollment code: {code}");
+                }
+            }
         }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -169,4 +187,13 @@ fn serve(data_dir: PathBuf, listen: &str, load_demo: bool) -> anyhow::Result<()>
         std::io::stdout().flush()?;
         crate::serve(listener, state).await.context("server failed")
     })
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    use std::io::Write;
+    options.open(path)?.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }

@@ -15,6 +15,9 @@ pub struct DemoCredentials {
     pub inspectors: Vec<(String, String)>,
 }
 
+/// The demo inspectors' aliases.
+pub const INSPECTORS: [&str; 3] = ["督查01", "督查02", "督查03"];
+
 const UNITS: [(&str, &str, &str); 12] = [
     ("U01", "通川区人民政府", "通川区"),
     ("U02", "达川区人民政府", "达川区"),
@@ -122,7 +125,7 @@ pub fn load(db: &Db) -> Result<DemoCredentials, AppError> {
         let admin_password = demo_password();
         accounts::add_user(conn, "admin", &admin_password, Role::Admin)?;
         let mut inspectors = Vec::new();
-        for alias in ["督查01", "督查02", "督查03"] {
+        for alias in INSPECTORS {
             let (_, code) = accounts::add_inspector(conn, alias)?;
             inspectors.push((alias.to_owned(), code));
         }

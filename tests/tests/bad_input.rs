@@ -191,7 +191,11 @@ async fn every_bad_request_gets_its_4xx_and_an_actionable_message() {
 
 #[test]
 fn the_cli_refuses_a_non_image_and_saves_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
     let home = tempfile::tempdir().unwrap();
+    let code = server.demo.codes[0].1.clone();
+    assert_eq!(cli(home.path(), &["enroll", "--server", &server.url(), "--code", &code]).0, 0);
     let bogus = home.path().join("notes.txt");
     std::fs::write(&bogus, "not a photo").unwrap();
     let heic = home.path().join("IMG_0001.HEIC");

@@ -55,6 +55,8 @@ pub struct FindingRecord {
 pub struct OutboxItem {
     pub content: FindingContent,
     pub attempts: u32,
+    /// Capture time in ms; with the id, the item's place in the queue.
+    pub created_at: i64,
 }
 
 fn now_ms(clock: &dyn Clock) -> i64 {
@@ -196,31 +198,64 @@ impl Store {
         Ok(n as u64)
     }
 
-    /// Findings due for a push, oldest first. With `ignore_backoff` (the
+    /// Findings due for a push, oldest first, after `after` (the last item
+    /// of the previous batch in this pass). With `ignore_backoff` (the
     /// inspector pressed "sync"), items waiting out a backoff are included.
     pub fn due_outbox(
         &self,
         clock: &dyn Clock,
         ignore_backoff: bool,
+        after: Option<&OutboxItem>,
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let horizon = if ignore_backoff { i64::MAX } else { now_ms(clock) };
-        let mut stmt = self.conn().prepare(
-            "SELECT f.content, o.attempts FROM outbox o JOIN findings f ON f.id = o.finding_id
+        let (after_at, after_id) = after.map_or((i64::MIN, String::new()), |i| (i.created_at, i.content.id.to_string()));
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT f.content, o.attempts, f.created_at FROM outbox o JOIN findings f ON f.id = o.finding_id
              WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
-             ORDER BY f.created_at, f.id LIMIT ?2",
+               AND (f.created_at, f.id) > (?2, ?3)
+             ORDER BY f.created_at, f.id LIMIT ?4",
         )?;
-        let rows = stmt.query_map(params![horizon, limit as i64], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
+        let rows = stmt.query_map(params![horizon, after_at, after_id, limit as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, i64>(2)?))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (content, attempts) = row?;
+            let (content, attempts, created_at) = row?;
             let content = serde_json::from_str(&content)
                 .map_err(|e| StoreError::Corrupt(format!("finding content: {e}")))?;
-            out.push(OutboxItem { content, attempts });
+            out.push(OutboxItem { content, attempts, created_at });
         }
         Ok(out)
+    }
+
+    /// Count and bytes of the photos a pass will have to upload.
+    pub fn pending_photo_totals(&self, clock: &dyn Clock, ignore_backoff: bool) -> Result<(usize, u64), StoreError> {
+        let horizon = if ignore_backoff { i64::MAX } else { now_ms(clock) };
+        let (count, bytes): (i64, i64) = self.conn().query_row(
+            "SELECT count(*), coalesce(sum(length(jpeg)), 0) FROM photos
+             WHERE uploaded = 0 AND sha256 IN (
+               SELECT fp.sha256 FROM finding_photos fp JOIN outbox o ON o.finding_id = fp.finding_id
+               WHERE o.state = 'pending' AND o.next_attempt_at <= ?1)",
+            [horizon],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((count as usize, bytes as u64))
+    }
+
+    /// Runs `f` in one transaction: all of its writes land, or none.
+    pub(crate) fn in_transaction<T>(&self, f: impl FnOnce(&Self) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.conn().execute_batch("BEGIN IMMEDIATE")?;
+        match f(self) {
+            Ok(v) => {
+                self.conn().execute_batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn().execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     /// Stored bytes of a photo, `None` if the device does not have it.

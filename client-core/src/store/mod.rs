@@ -104,9 +104,9 @@ CREATE INDEX outbox_pending ON outbox (state, next_attempt_at);
 /// bugs or a broken device and are reported as such.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] ValidationError),
-    #[error("photo: {0}")]
+    #[error(transparent)]
     Photo(#[from] PhotoError),
     #[error("this device is not enrolled yet: enroll it with a code from the office first")]
     NotEnrolled,

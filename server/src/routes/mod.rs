@@ -196,3 +196,142 @@ pub fn openapi_document() -> Value {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::accounts;
+    use crate::{app, AppState, Config};
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        state: AppState,
+        device: String,
+        reviewer: String,
+        leader: String,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::open(Config::new(dir.path())).unwrap();
+        let creds = crate::demo::load(&state.db).unwrap();
+        let (device, reviewer, leader) = state
+            .db
+            .write_blocking(|c| {
+                let device = accounts::enroll(c, &creds.inspectors[0].1, None)?.token;
+                accounts::add_user(c, "rev", "reviewer-password", Role::Reviewer)?;
+                accounts::add_user(c, "lead", "leader-password", Role::Leader)?;
+                let reviewer = accounts::login(c, "rev", "reviewer-password")?.unwrap();
+                let leader = accounts::login(c, "lead", "leader-password")?.unwrap();
+                Ok((device, reviewer, leader))
+            })
+            .unwrap();
+        Fixture { _dir: dir, state, device, reviewer, leader }
+    }
+
+    fn concrete(path: &str) -> String {
+        // Any syntactically valid value: authorization is decided first.
+        path.replace("{sha256}", &"a".repeat(64)).replace("{id}", "0190f1f0-0000-7000-8000-000000000000")
+    }
+
+    async fn status(state: &AppState, method: &str, path: &str, token: Option<&str>) -> StatusCode {
+        let mut req = Request::builder().method(method.to_uppercase().as_str()).uri(concrete(path));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let res = app(state.clone()).oneshot(req.body(Body::from("{}")).unwrap()).await.unwrap();
+        res.status()
+    }
+
+    use crate::auth::Role;
+
+    #[tokio::test]
+    async fn every_route_refuses_callers_outside_its_audience() {
+        let f = fixture();
+        for r in api_routes() {
+            let anon = status(&f.state, r.method, r.path, None).await;
+            let as_device = status(&f.state, r.method, r.path, Some(&f.device)).await;
+            let as_reviewer = status(&f.state, r.method, r.path, Some(&f.reviewer)).await;
+            let as_leader = status(&f.state, r.method, r.path, Some(&f.leader)).await;
+            let what = format!("{} {}", r.method, r.path);
+            match r.access {
+                Access::Anonymous => assert_ne!(anon, StatusCode::UNAUTHORIZED, "{what} is open"),
+                Access::Device => {
+                    assert_eq!(anon, StatusCode::UNAUTHORIZED, "{what} anonymous");
+                    assert_eq!(as_reviewer, StatusCode::FORBIDDEN, "{what} office token");
+                    assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&as_device), "{what} device");
+                }
+                Access::Office(min) => {
+                    assert_eq!(anon, StatusCode::UNAUTHORIZED, "{what} anonymous");
+                    assert_eq!(as_device, StatusCode::FORBIDDEN, "{what} device token");
+                    assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&as_reviewer), "{what} reviewer");
+                    let leader_allowed = min <= Role::Leader;
+                    assert_eq!(as_leader != StatusCode::FORBIDDEN, leader_allowed, "{what} leader");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_openapi_document_lists_every_route_with_its_methods() {
+        let f = fixture();
+        let res = app(f.state.clone())
+            .oneshot(Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        let doc: Value = serde_json::from_slice(&bytes).unwrap();
+        let routes = api_routes();
+        let documented: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+        assert_eq!(documented, routes.len());
+        for r in routes {
+            let op = &doc["paths"][r.path][r.method];
+            assert!(op.is_object(), "{} {} documented", r.method, r.path);
+            assert_eq!(op["security"].is_array(), r.access != Access::Anonymous, "{} {} security", r.method, r.path);
+        }
+    }
+
+    #[tokio::test]
+    async fn leaders_never_see_who_inspected() {
+        let f = fixture();
+        // A finding needs a stored photo; a green card needs none.
+        f.state
+            .db
+            .write_blocking(|c| {
+                let device = accounts::device_by_token_hash(c, &crate::auth::secret_hash(&f.device))?.unwrap();
+                let finding = anfang_core::FindingContent {
+                    id: uuid::Uuid::now_v7(),
+                    point_id: "P001".into(),
+                    unit_id: "U03".into(),
+                    category: "parking".into(),
+                    card: anfang_core::Card::Green,
+                    note: None,
+                    observed_at: jiff::Timestamp::now(),
+                    location: None,
+                    photos: vec![],
+                };
+                let r = crate::db::findings::push_batch(c, &device, &[finding], jiff::Timestamp::now().as_millisecond())?;
+                assert_eq!(r[0].outcome, anfang_core::protocol::PushOutcome::Accepted);
+                Ok(())
+            })
+            .unwrap();
+        for (token, sees_alias) in [(&f.leader, false), (&f.reviewer, true)] {
+            let res = app(f.state.clone())
+                .oneshot(
+                    Request::get("/api/v1/findings")
+                        .header("authorization", format!("Bearer {token}"))
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let body = String::from_utf8(axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+            assert!(body.contains("P001"), "{body}");
+            assert_eq!(body.contains("督查01"), sees_alias, "{body}");
+        }
+    }
+}
