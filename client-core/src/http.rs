@@ -20,6 +20,10 @@ pub struct HttpTransport {
 }
 
 fn client() -> Result<Client, TransportError> {
+    // reqwest is built without a default crypto provider; use ring. A second
+    // install (another client, or the host app) is harmless.
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let builder = Client::builder();
     // Browsers own their timeouts; natively, a hung connection in a
     // basement must not hold the queue forever.
@@ -54,7 +58,11 @@ impl HttpTransport {
             .send()
             .await
             .map_err(network)?;
-        decode(response).await
+        // A refused code is not a revoked device: say what the server said.
+        decode(response).await.map_err(|e| match e {
+            TransportError::Unauthorized(message) => TransportError::Rejected { status: 401, message },
+            other => other,
+        })
     }
 
     fn authed(&self, builder: RequestBuilder) -> RequestBuilder {
@@ -63,7 +71,16 @@ impl HttpTransport {
 }
 
 fn network(e: reqwest::Error) -> TransportError {
-    TransportError::Network(e.to_string())
+    // reqwest's top-level message ("error sending request") hides the cause
+    // a person can act on (refused, TLS, DNS): include the whole chain.
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    TransportError::Network(message)
 }
 
 /// Reads a JSON body on success, or classifies the failure by status.
