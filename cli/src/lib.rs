@@ -140,7 +140,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(e) = store.enrollment()? {
                 bail!("this device is already enrolled as {} with {}; use a new --home to enroll again", e.alias, e.server_url);
             }
-            let response = HttpTransport::enroll(&server, &EnrollRequest { code, device_label: label }).await?;
+            let public_key = store.device_key()?.public_key_hex();
+            let response = HttpTransport::enroll(&server, &EnrollRequest { code, device_label: label, public_key }).await?;
             store.save_enrollment(&Enrollment {
                 server_url: server.trim().trim_end_matches('/').to_owned(),
                 device_id: response.device_id.to_string(),

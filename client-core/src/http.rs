@@ -19,11 +19,16 @@ pub struct HttpTransport {
     token: String,
 }
 
-fn client() -> Result<Client, TransportError> {
-    // reqwest is built without a default crypto provider; use ring. A second
-    // install (another client, or the host app) is harmless.
+/// Installs the TLS crypto provider (ring) for this process, natively.
+/// reqwest is built without a default one; anything else in the process that
+/// builds a reqwest client must call this first. Calling it twice is harmless.
+pub fn ensure_tls_provider() {
     #[cfg(not(target_arch = "wasm32"))]
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn client() -> Result<Client, TransportError> {
+    ensure_tls_provider();
     let builder = Client::builder();
     // Browsers own their timeouts; natively, a hung connection in a
     // basement must not hold the queue forever.

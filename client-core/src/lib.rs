@@ -4,6 +4,7 @@
 //!
 //! - [`domain`]: units, points, categories, cards, findings and their rules;
 //! - [`protocol`]: the sync protocol's wire types;
+//! - [`evidence`]: device keys and signatures over findings;
 //! - [`photo`]: camera file → bounded, metadata-free JPEG + thumbnail;
 //! - [`store`]: the on-device SQLite store (findings, photos, outbox, reference data);
 //! - [`sync`]: the sync engine, over a [`sync::Transport`];
@@ -15,6 +16,7 @@
 
 pub mod clock;
 pub mod domain;
+pub mod evidence;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod photo;

@@ -81,6 +81,9 @@ pub struct ProcessedPhoto {
 pub enum PhotoError {
     #[error("the file is empty")]
     Empty,
+    /// For stored photos, which are always JPEGs made by [`process`].
+    #[error("a stored photo must be the JPEG the photo pipeline made, not {format}")]
+    NotAStoredJpeg { format: String },
     #[error("unsupported format {format}: only JPEG and PNG photos are accepted")]
     UnsupportedFormat { format: String },
     #[error("the {format} file is truncated or damaged: {detail}")]
@@ -216,12 +219,8 @@ pub fn thumbnail_of_stored(jpeg: &[u8], opts: &PhotoOptions) -> Result<(u32, u32
     check_size(jpeg, opts)?;
     match sniff(jpeg) {
         SniffedFormat::Jpeg => {}
-        SniffedFormat::Png => {
-            return Err(PhotoError::UnsupportedFormat {
-                format: "PNG (a stored photo must be the JPEG the photo pipeline made)".to_owned(),
-            });
-        }
-        SniffedFormat::Other(format) => return Err(PhotoError::UnsupportedFormat { format }),
+        SniffedFormat::Png => return Err(PhotoError::NotAStoredJpeg { format: "PNG".to_owned() }),
+        SniffedFormat::Other(format) => return Err(PhotoError::NotAStoredJpeg { format }),
     }
     let thumb_edge = opts.thumbnail_long_edge.max(1);
     let decoded = decode_jpeg(jpeg, opts, thumb_edge)?;
@@ -446,7 +445,7 @@ fn decode_jpeg(input: &[u8], opts: &PhotoOptions, target_long_edge: u32) -> Resu
     let mut reader = SliceReader { data: input, hit_end: false };
     let result = {
         let mut decoder = jpeg_decoder::Decoder::new(&mut reader);
-        decode_jpeg_with(&mut decoder, opts, target_long_edge)
+        decode_jpeg_with(&mut decoder, input, opts, target_long_edge)
     };
     match result {
         // jpeg-decoder stops at the EOI marker; if it ran off the end of the
@@ -462,6 +461,7 @@ type JpegResult<T> = Result<T, Result<PhotoError, jpeg_decoder::Error>>;
 
 fn decode_jpeg_with<R: Read>(
     decoder: &mut jpeg_decoder::Decoder<R>,
+    input: &[u8],
     opts: &PhotoOptions,
     target_long_edge: u32,
 ) -> JpegResult<Decoded> {
@@ -477,6 +477,16 @@ fn decode_jpeg_with<R: Read>(
     }
     let info = decoder.info().ok_or_else(|| Ok(corrupt_jpeg("no frame header")))?;
     let (width, height) = (u32::from(info.width), u32::from(info.height));
+    if (width, height) == (full_width, full_height)
+        && matches!(info.pixel_format, PixelFormat::RGB24 | PixelFormat::L8)
+        && info.coding_process != jpeg_decoder::CodingProcess::Lossless
+    {
+        let kind = if info.pixel_format == PixelFormat::L8 { Kind::Gray } else { Kind::Rgb };
+        if let Some(pixels) = decode_full_size_zune(input, width, height, kind) {
+            let orientation = decoder.exif_data().map_or(Orientation::Normal, Orientation::from_exif_chunk);
+            return Ok(Decoded { pixels, kind, width, height, full_width, full_height, orientation });
+        }
+    }
     // A second line of defence: never let the decoder allocate more than the
     // pixel limit allows (4 bytes a pixel for CMYK).
     decoder.set_max_decoding_buffer_size(
@@ -499,6 +509,37 @@ fn decode_jpeg_with<R: Read>(
         return Err(Ok(corrupt_jpeg("the decoder returned fewer pixels than the header announces")));
     }
     Ok(Decoded { pixels, kind, width, height, full_width, full_height, orientation })
+}
+
+/// A full-size decode with zune-jpeg, which writes straight into the output
+/// buffer (no full-size component planes: 17 MiB less peak memory than
+/// jpeg-decoder for a 12-megapixel photo) and is about twice as fast. Strict mode, so a truncated or
+/// damaged file is an error rather than grey padding; on any error (or an
+/// unexpected layout) `None`, and jpeg-decoder decodes and reports instead,
+/// as it does for files with data after the EOI marker.
+fn decode_full_size_zune(input: &[u8], width: u32, height: u32, kind: Kind) -> Option<Vec<u8>> {
+    use zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions};
+    let out = if kind == Kind::Gray { ColorSpace::Luma } else { ColorSpace::RGB };
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .jpeg_set_out_colorspace(out)
+        .set_max_width(usize::from(u16::MAX))
+        .set_max_height(usize::from(u16::MAX));
+    // zune-jpeg stops once it has every MCU, so a file missing only its end
+    // would pass: leave anything not ending in EOI to jpeg-decoder.
+    if !input.ends_with(&[0xFF, 0xD9]) {
+        return None;
+    }
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(input), options);
+    decoder.decode_headers().ok()?;
+    let info = decoder.info()?;
+    let expected = width as usize * height as usize * kind.bytes();
+    if (u32::from(info.width), u32::from(info.height)) != (width, height) || decoder.output_buffer_size()? != expected {
+        return None;
+    }
+    let mut pixels = vec![0u8; expected];
+    catch_panic(|| decoder.decode_into(&mut pixels))?.ok()?;
+    Some(pixels)
 }
 
 fn corrupt_jpeg(detail: &str) -> PhotoError {
@@ -679,10 +720,11 @@ fn threads_for(pixels: u64) -> usize {
 }
 
 /// Applies `f` to every job, the first on this thread and the others on
-/// scoped threads (sequentially on wasm32, or for a single job).
+/// scoped threads (one after the other on wasm32, on a single CPU, or for a
+/// single job).
 fn run_jobs<J: Send, R: Send>(jobs: Vec<J>, f: impl Fn(J) -> R + Sync) -> Vec<R> {
     #[cfg(not(target_arch = "wasm32"))]
-    if jobs.len() > 1 {
+    if jobs.len() > 1 && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
         let f = &f;
         return std::thread::scope(|scope| {
             let mut jobs = jobs.into_iter();
@@ -825,10 +867,17 @@ fn encode_error(e: jpeg_encoder::EncodingError) -> PhotoError {
 /// Baseline JPEG, 4:2:0, standard Huffman tables, JFIF header only: nothing
 /// from the source file is carried over. Big images are encoded as
 /// horizontal bands on several threads and joined with restart markers.
+///
+/// The number of bands depends only on the image size, never on the machine,
+/// so the same input gives the same bytes (and the same SHA-256 name) on a
+/// phone, in a browser (bands encoded one after the other) and on a server.
 fn encode_jpeg(pixels: &[u8], w: u32, h: u32, kind: Kind, quality: u8) -> Result<Vec<u8>, PhotoError> {
-    let threads = threads_for(u64::from(w) * u64::from(h));
-    encode_jpeg_parts(pixels, w, h, kind, quality, threads)
+    let parts = if u64::from(w) * u64::from(h) >= PARALLEL_MIN_PIXELS { ENCODE_BANDS } else { 1 };
+    encode_jpeg_parts(pixels, w, h, kind, quality, parts)
 }
+
+/// Bands a big image is encoded in (see [`encode_jpeg`]).
+const ENCODE_BANDS: usize = 4;
 
 /// Encodes one image in one piece, as a complete JPEG file.
 fn encode_jpeg_one(pixels: &[u8], w: u16, h: u16, kind: Kind, quality: u8) -> Result<Vec<u8>, PhotoError> {

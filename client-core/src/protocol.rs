@@ -39,6 +39,8 @@ pub struct EnrollRequest {
     /// A free-form device label for the office ("Redmi Note 12").
     #[serde(default)]
     pub device_label: Option<String>,
+    /// The device's Ed25519 public key, hex; it signs every finding.
+    pub public_key: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,7 +68,16 @@ pub struct PullResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
-    pub findings: Vec<FindingContent>,
+    pub findings: Vec<SignedFinding>,
+}
+
+/// A finding with its device's signature over the canonical encoding.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedFinding {
+    pub finding: FindingContent,
+    /// Ed25519 signature, 128 hex characters (see `evidence`).
+    pub signature: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -18,7 +18,7 @@
 //!   `rejected` with the server's reason and the rest of the queue goes on.
 
 use crate::clock::Clock;
-use crate::protocol::{PullResponse, PushOutcome, PushRequest, PushResponse, UploadStatus};
+use crate::protocol::{PullResponse, PushOutcome, PushRequest, PushResponse, SignedFinding, UploadStatus};
 use crate::store::{OutboxItem, Store, StoreError};
 use serde::Serialize;
 use std::time::Duration;
@@ -268,7 +268,7 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
         let mut ready = Vec::with_capacity(items.len());
         for item in items {
             match self.upload_photos_of(item, report, on_event).await {
-                Ok(()) => ready.push(item.content.clone()),
+                Ok(()) => ready.push(SignedFinding { finding: item.content.clone(), signature: item.signature.clone() }),
                 Err(Stop::Interrupted(e @ TransportError::Rejected { .. })) => {
                     let reason = format!("a photo was refused: {e}");
                     self.store.mark_rejected(item.content.id, &reason, self.clock)?;
@@ -288,7 +288,7 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
                 // The whole batch was refused (e.g. too large after a server
                 // limit change): refuse each item with the reason rather
                 // than block the queue forever.
-                for f in &request.findings {
+                for f in request.findings.iter().map(|s| &s.finding) {
                     self.store.mark_rejected(f.id, &e.to_string(), self.clock)?;
                     report.findings_rejected += 1;
                     on_event(SyncEvent::FindingDone { id: f.id, state: "rejected" });
@@ -304,7 +304,7 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
         let mut events = Vec::with_capacity(response.results.len());
         self.store.in_transaction(|store| {
             for result in response.results {
-                if !request.findings.iter().any(|f| f.id == result.id) {
+                if !request.findings.iter().any(|f| f.finding.id == result.id) {
                     tracing::warn!(id = %result.id, "server answered for a finding that was not pushed");
                     continue;
                 }

@@ -461,7 +461,7 @@ fn thumbnail_of_stored_refuses_png_truncated_jpeg_and_others() {
     let o = PhotoOptions::default();
     let png = png_of(&DynamicImage::ImageRgb8(busy(100, 100)));
     let err = thumbnail_of_stored(&png, &o).unwrap_err();
-    assert!(matches!(err, PhotoError::UnsupportedFormat { .. }), "{err:?}");
+    assert!(matches!(err, PhotoError::NotAStoredJpeg { .. }), "{err:?}");
     assert!(err.to_string().contains("PNG"));
 
     let jpeg = process(&jpeg_of(&busy(800, 600), 90), &o).unwrap().jpeg;

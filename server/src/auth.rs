@@ -113,6 +113,8 @@ fn bearer(parts: &Parts) -> Result<&str, AppError> {
 pub struct DeviceCaller {
     pub device_id: String,
     pub inspector_id: i64,
+    /// Ed25519 public key (hex) that signs this device's findings.
+    pub public_key: Option<String>,
 }
 
 impl FromRequestParts<AppState> for DeviceCaller {

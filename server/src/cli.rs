@@ -37,6 +37,12 @@ enum Command {
         #[command(subcommand)]
         command: InspectorCommand,
     },
+    /// Re-check the evidence: the log's hash chain, every finding's row and
+    /// signature, every photo file's hash. Names whatever was altered.
+    Verify {
+        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        data_dir: PathBuf,
+    },
     /// Manage office users.
     User {
         #[command(subcommand)]
@@ -106,6 +112,24 @@ fn open_db(data_dir: &std::path::Path) -> anyhow::Result<Db> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { data_dir, listen, demo } => serve(data_dir, &listen, demo),
+        Command::Verify { data_dir } => {
+            let db = open_db(&data_dir)?;
+            let photos = crate::photos::PhotoStore::open(&data_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let audit = db
+                .write_blocking(|c| crate::db::evidence::audit(c, &|sha| photos.photo_path(sha)))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for p in &audit.problems {
+                println!("ALTERED {p}");
+            }
+            println!(
+                "checked {} log entries, {} findings, {} photos: {}",
+                audit.log_entries,
+                audit.findings,
+                audit.photos,
+                if audit.problems.is_empty() { "all intact".to_owned() } else { format!("{} problem(s)", audit.problems.len()) }
+            );
+            if audit.problems.is_empty() { Ok(()) } else { bail!("the evidence does not verify") }
+        }
         Command::Inspector { command: InspectorCommand::Add { data_dir, alias } } => {
             let db = open_db(&data_dir)?;
             let (_, code) = db.write_blocking(|c| accounts::add_inspector(c, &alias)).map_err(|e| anyhow::anyhow!("{e}"))?;

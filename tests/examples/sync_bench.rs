@@ -59,7 +59,11 @@ fn main() -> anyhow::Result<()> {
         let mut store = Store::open(dir.path().join("device.sqlite3"))?;
         let enrolled = client_rt.block_on(HttpTransport::enroll(
             &url,
-            &EnrollRequest { code: creds.inspectors[code].1.clone(), device_label: None },
+            &EnrollRequest {
+                code: creds.inspectors[code].1.clone(),
+                device_label: None,
+                public_key: store.device_key()?.public_key_hex(),
+            },
         ))?;
         store.save_enrollment(&Enrollment {
             server_url: url.clone(),

@@ -49,7 +49,7 @@ async fn run(server: &Server, case: Case) {
 }
 
 fn finding_json(photo_sha: &str) -> Value {
-    json!({
+    json!({"finding": json!({
         "id": uuid::Uuid::now_v7(),
         "point_id": "P001",
         "unit_id": "U03",
@@ -59,7 +59,7 @@ fn finding_json(photo_sha: &str) -> Value {
         "observed_at": jiff::Timestamp::now(),
         "location": {"lat": 31.2, "lon": 107.46, "accuracy_m": 5.0, "captured_at": jiff::Timestamp::now()},
         "photos": [photo_sha],
-    })
+    }), "signature": "00"})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,8 +74,10 @@ async fn every_bad_request_gets_its_4xx_and_an_actionable_message() {
     let original = device.record("P002", Card::Yellow, vec![processed(1, 800, 600)]);
     assert_eq!(device.sync_via(&server.url(), fast()).await.findings_pushed, 1);
     let stored_photo = original.photos[0].clone();
-    let mut tampered = serde_json::to_value(&original).unwrap();
-    tampered["card"] = json!("red");
+    // Signed properly by the device, but the same id as a stored finding.
+    let mut changed = original.clone();
+    changed.card = Card::Red;
+    let tampered = json!({"finding": changed, "signature": device.store.device_key().unwrap().sign(&changed)});
 
     let text = b"this is a text file, not a photo".to_vec();
     let real = processed(2, 800, 600).jpeg;
@@ -107,7 +109,7 @@ async fn every_bad_request_gets_its_4xx_and_an_actionable_message() {
     let get = reqwest::Method::GET;
     let cases = vec![
         Case { name: "malformed JSON", method: post.clone(), path: "/api/v1/sync/push".into(), token: dev.clone(), body: Body::Raw(b"{\"findings\": [".to_vec(), "application/json"), headers: vec![], status: 400, message: "malformed JSON" },
-        Case { name: "wrong types", method: post.clone(), path: "/api/v1/sync/push".into(), token: dev.clone(), body: Body::Json(json!({"findings": [{"id": 5}]})), headers: vec![], status: 400, message: "invalid type" },
+        Case { name: "wrong types", method: post.clone(), path: "/api/v1/sync/push".into(), token: dev.clone(), body: Body::Json(json!({"findings": [{"finding": {"id": 5}, "signature": ""}]})), headers: vec![], status: 400, message: "invalid type" },
         Case { name: "unknown field", method: post.clone(), path: "/api/v1/sync/push".into(), token: dev.clone(), body: Body::Json(json!({"findings": [], "extra": 1})), headers: vec![], status: 400, message: "unknown field" },
         Case { name: "empty body", method: post.clone(), path: "/api/v1/sync/push".into(), token: dev.clone(), body: Body::None, headers: vec![], status: 400, message: "empty" },
         Case { name: "batch too large", method: post.clone(), path: "/api/v1/sync/push".into(), token: dev.clone(), body: Body::Json(json!({"findings": (0..101).map(|_| finding_json(&stored_photo)).collect::<Vec<_>>()})), headers: vec![], status: 413, message: "at most 100" },
@@ -126,7 +128,9 @@ async fn every_bad_request_gets_its_4xx_and_an_actionable_message() {
         Case { name: "no token", method: get.clone(), path: "/api/v1/findings".into(), token: None, body: Body::None, headers: vec![], status: 401, message: "Bearer" },
         Case { name: "unknown token", method: get.clone(), path: "/api/v1/sync/pull".into(), token: Some("anfd_0000".into()), body: Body::None, headers: vec![], status: 401, message: "enroll the device again" },
         Case { name: "wrong password", method: post.clone(), path: "/api/v1/session".into(), token: None, body: Body::Json(json!({"username": "admin", "password": "nope"})), headers: vec![], status: 401, message: "wrong username or password" },
-        Case { name: "used enrollment code", method: post.clone(), path: "/api/v1/enroll".into(), token: None, body: Body::Json(json!({"code": server.demo.codes[0].1})), headers: vec![], status: 401, message: "ask the office for a new one" },
+        Case { name: "used enrollment code", method: post.clone(), path: "/api/v1/enroll".into(), token: None, body: Body::Json(json!({"code": server.demo.codes[0].1, "public_key": anfang_core::evidence::DeviceKey::generate().public_key_hex()})), headers: vec![], status: 401, message: "ask the office for a new one" },
+        Case { name: "enrollment without a device key", method: post.clone(), path: "/api/v1/enroll".into(), token: None, body: Body::Json(json!({"code": server.demo.codes[1].1})), headers: vec![], status: 400, message: "public_key" },
+        Case { name: "enrollment with a broken device key", method: post.clone(), path: "/api/v1/enroll".into(), token: None, body: Body::Json(json!({"code": server.demo.codes[1].1, "public_key": "abcd"})), headers: vec![], status: 400, message: "Ed25519" },
         Case { name: "bad pull cursor", method: get.clone(), path: "/api/v1/sync/pull?cursor=v1.999999".into(), token: dev.clone(), body: Body::None, headers: vec![], status: 410, message: "pull again without a cursor" },
         Case { name: "bad date filter", method: get.clone(), path: "/api/v1/findings?from=yesterday".into(), token: office.clone(), body: Body::None, headers: vec![], status: 400, message: "2026-11-27" },
         Case { name: "bad card filter", method: get.clone(), path: "/api/v1/findings?card=blue".into(), token: office.clone(), body: Body::None, headers: vec![], status: 400, message: "red, yellow or green" },
@@ -139,13 +143,13 @@ async fn every_bad_request_gets_its_4xx_and_an_actionable_message() {
 
     // Rejections inside a well-formed push come back per finding.
     let mut unknown_point = finding_json(&stored_photo);
-    unknown_point["point_id"] = json!("P999");
+    unknown_point["finding"]["point_id"] = json!("P999");
     let mut invalid_lat = finding_json(&stored_photo);
-    invalid_lat["location"]["lat"] = json!(123.0);
+    invalid_lat["finding"]["location"]["lat"] = json!(123.0);
     let mut unknown_category = finding_json(&stored_photo);
-    unknown_category["category"] = json!("graffiti");
+    unknown_category["finding"]["category"] = json!("graffiti");
     let mut future = finding_json(&stored_photo);
-    future["observed_at"] = json!(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(30));
+    future["finding"]["observed_at"] = json!(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(30));
     let per_item: Vec<(Value, u16, &str)> = vec![
         (unknown_point, 422, "unknown point"),
         (invalid_lat, 422, "latitude"),
@@ -153,7 +157,15 @@ async fn every_bad_request_gets_its_4xx_and_an_actionable_message() {
         (future, 422, "phone's date and time"),
         (tampered, 409, "different content"),
     ];
-    let findings: Vec<Value> = per_item.iter().map(|(f, _, _)| f.clone()).collect();
+    // Each one properly signed, so what is refused is the content itself.
+    let key = device.store.device_key().unwrap();
+    let findings: Vec<Value> = per_item
+        .iter()
+        .map(|(f, _, _)| {
+            let content: anfang_core::FindingContent = serde_json::from_value(f["finding"].clone()).unwrap();
+            json!({"finding": content, "signature": key.sign(&content)})
+        })
+        .collect();
     let res = client
         .post(format!("{}/api/v1/sync/push", server.url()))
         .bearer_auth(dev.clone().unwrap())

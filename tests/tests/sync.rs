@@ -116,6 +116,15 @@ async fn killing_the_server_mid_sync_still_lands_each_finding_exactly_once() {
     let last = device.sync_via(&server.url(), options).await;
     assert_eq!(last.interrupted, None);
     assert_eq!(last.pending, 0, "everything is synced in the end");
+    let not_synced: Vec<_> = device
+        .store
+        .findings()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.sync != anfang_core::store::SyncState::Synced)
+        .map(|f| (f.content.id, f.sync))
+        .collect();
+    assert!(not_synced.is_empty(), "every finding is synced, none rejected: {not_synced:?}");
 
     let token = server.admin_token().await;
     let items = server.office_findings(&token).await;

@@ -54,6 +54,8 @@ pub struct FindingRecord {
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
     pub content: FindingContent,
+    /// The device's signature over `content`.
+    pub signature: String,
     pub attempts: u32,
     /// Capture time in ms; with the id, the item's place in the queue.
     pub created_at: i64,
@@ -110,13 +112,14 @@ impl Store {
             photos: new.photos.iter().map(|p| p.sha256.clone()).collect(),
         };
         content.validate()?;
+        let signature = self.device_key()?.sign(&content);
         let canonical = content.canonical_json();
         let hash = content.content_hash();
 
         let tx = self.conn_mut().transaction()?;
         tx.execute(
-            "INSERT INTO findings (id, point_id, card, category, observed_at, content, content_hash, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO findings (id, point_id, card, category, observed_at, content, content_hash, created_at, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 content.id.to_string(),
                 content.point_id,
@@ -125,7 +128,8 @@ impl Store {
                 content.observed_at.to_string(),
                 canonical,
                 hash,
-                millis
+                millis,
+                signature
             ],
         )?;
         for (position, photo) in new.photos.iter().enumerate() {
@@ -211,20 +215,26 @@ impl Store {
         let horizon = if ignore_backoff { i64::MAX } else { now_ms(clock) };
         let (after_at, after_id) = after.map_or((i64::MIN, String::new()), |i| (i.created_at, i.content.id.to_string()));
         let mut stmt = self.conn().prepare_cached(
-            "SELECT f.content, o.attempts, f.created_at FROM outbox o JOIN findings f ON f.id = o.finding_id
+            "SELECT f.content, o.attempts, f.created_at, f.signature FROM outbox o JOIN findings f ON f.id = o.finding_id
              WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
                AND (f.created_at, f.id) > (?2, ?3)
              ORDER BY f.created_at, f.id LIMIT ?4",
         )?;
         let rows = stmt.query_map(params![horizon, after_at, after_id, limit as i64], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, i64>(2)?))
+            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<String>>(3)?))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (content, attempts, created_at) = row?;
+            let (content, attempts, created_at, signature) = row?;
             let content = serde_json::from_str(&content)
                 .map_err(|e| StoreError::Corrupt(format!("finding content: {e}")))?;
-            out.push(OutboxItem { content, attempts, created_at });
+            // Findings recorded before signing existed get signed now, by
+            // the same device key, rather than never leaving the phone.
+            let signature = match signature {
+                Some(s) => s,
+                None => self.device_key()?.sign(&content),
+            };
+            out.push(OutboxItem { content, signature, attempts, created_at });
         }
         Ok(out)
     }

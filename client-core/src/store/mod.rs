@@ -97,6 +97,10 @@ CREATE TABLE outbox (
     updated_at      INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX outbox_pending ON outbox (state, next_attempt_at);
+"#,
+// 2: device signatures over findings (the key itself lives in `meta`).
+r#"
+ALTER TABLE findings ADD COLUMN signature TEXT;
 "#];
 
 /// Errors of the device store. Callers act differently on each variant: a
@@ -218,6 +222,23 @@ impl Store {
             return Ok(None);
         };
         Ok(Some(Enrollment { server_url, device_id, token, alias }))
+    }
+
+    /// This device's signing key, made on first use and kept in this store:
+    /// it never leaves the device.
+    pub fn device_key(&self) -> Result<crate::evidence::DeviceKey, StoreError> {
+        if let Some(secret) = self.meta("device_secret")? {
+            return crate::evidence::DeviceKey::from_secret_hex(&secret)
+                .map_err(|e| StoreError::Corrupt(e.to_string()));
+        }
+        let key = crate::evidence::DeviceKey::generate();
+        // Insert-or-keep, so two racing first uses agree on one key.
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('device_secret', ?1) ON CONFLICT (key) DO NOTHING",
+            [key.secret_hex()],
+        )?;
+        let stored = self.meta("device_secret")?.ok_or_else(|| StoreError::Corrupt("device key vanished".into()))?;
+        crate::evidence::DeviceKey::from_secret_hex(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     /// The server's opaque reference-data cursor from the last pull.

@@ -140,7 +140,8 @@ pub struct Enrolled {
 }
 
 /// Spends a one-time code and registers a device, in one transaction.
-pub fn enroll(conn: &mut Connection, code: &str, label: Option<&str>) -> Result<Enrolled, AppError> {
+pub fn enroll(conn: &mut Connection, code: &str, label: Option<&str>, public_key: &str) -> Result<Enrolled, AppError> {
+    anfang_core::evidence::parse_public_key(public_key).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let hash = auth::secret_hash(&auth::normalize_code(code));
     let tx = conn.transaction()?;
     let row: Option<(i64, String, Option<String>, String, bool)> = tx
@@ -165,8 +166,8 @@ pub fn enroll(conn: &mut Connection, code: &str, label: Option<&str>) -> Result<
     tx.execute("UPDATE enrollment_codes SET used_at = ?2 WHERE code_hash = ?1", params![hash, now().to_string()])?;
     let label: Option<String> = label.map(|l| l.chars().take(80).collect());
     tx.execute(
-        "INSERT INTO devices (id, inspector_id, token_hash, label, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![device_id.to_string(), inspector_id, auth::secret_hash(&token), label, now().to_string()],
+        "INSERT INTO devices (id, inspector_id, token_hash, label, enrolled_at, public_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![device_id.to_string(), inspector_id, auth::secret_hash(&token), label, now().to_string(), public_key],
     )?;
     tx.commit()?;
     Ok(Enrolled { device_id, token, alias })
@@ -175,10 +176,10 @@ pub fn enroll(conn: &mut Connection, code: &str, label: Option<&str>) -> Result<
 pub fn device_by_token_hash(conn: &Connection, hash: &str) -> Result<Option<DeviceCaller>, AppError> {
     Ok(conn
         .query_row(
-            "SELECT d.id, d.inspector_id FROM devices d JOIN inspectors i ON i.id = d.inspector_id
+            "SELECT d.id, d.inspector_id, d.public_key FROM devices d JOIN inspectors i ON i.id = d.inspector_id
              WHERE d.token_hash = ?1 AND d.revoked_at IS NULL AND i.active = 1",
             [hash],
-            |r| Ok(DeviceCaller { device_id: r.get(0)?, inspector_id: r.get(1)? }),
+            |r| Ok(DeviceCaller { device_id: r.get(0)?, inspector_id: r.get(1)?, public_key: r.get(2)? }),
         )
         .optional()?)
 }

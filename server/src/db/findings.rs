@@ -7,7 +7,7 @@
 use crate::auth::DeviceCaller;
 use crate::error::AppError;
 use anfang_core::domain::{haversine_m, FindingContent};
-use anfang_core::protocol::{PushOutcome, PushResult};
+use anfang_core::protocol::{PushOutcome, PushResult, SignedFinding};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
@@ -23,22 +23,34 @@ fn reject(code: u16, reason: impl Into<String>) -> PushOutcome {
 pub fn push_batch(
     conn: &mut Connection,
     device: &DeviceCaller,
-    findings: &[FindingContent],
+    findings: &[SignedFinding],
     now_ms: i64,
 ) -> Result<Vec<PushResult>, AppError> {
     let tx = conn.transaction()?;
     let mut results = Vec::with_capacity(findings.len());
     for f in findings {
-        let outcome = push_one(&tx, device, f, now_ms)?;
-        results.push(PushResult { id: f.id, outcome });
+        let outcome = push_one(&tx, device, &f.finding, &f.signature, now_ms)?;
+        results.push(PushResult { id: f.finding.id, outcome });
     }
     tx.commit()?;
     Ok(results)
 }
 
-fn push_one(conn: &Connection, device: &DeviceCaller, f: &FindingContent, now_ms: i64) -> Result<PushOutcome, AppError> {
+fn push_one(
+    conn: &Connection,
+    device: &DeviceCaller,
+    f: &FindingContent,
+    signature: &str,
+    now_ms: i64,
+) -> Result<PushOutcome, AppError> {
     if let Err(e) = f.validate() {
         return Ok(reject(422, e.to_string()));
+    }
+    let Some(public_key) = &device.public_key else {
+        return Ok(reject(422, "this device enrolled without a signing key; enroll it again with a new code"));
+    };
+    if let Err(e) = anfang_core::evidence::verify(public_key, f, signature) {
+        return Ok(reject(422, format!("{e}; the finding may have been altered after it was recorded")));
     }
     let hash = f.content_hash();
     let existing: Option<(String, String)> = conn
@@ -90,8 +102,8 @@ fn push_one(conn: &Connection, device: &DeviceCaller, f: &FindingContent, now_ms
     let loc = f.location.as_ref();
     conn.execute(
         "INSERT INTO findings (id, seq, device_id, inspector_id, point_id, unit_id, category, card, note,
-           observed_ms, lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+           observed_ms, lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         params![
             f.id.to_string(),
             seq,
@@ -109,9 +121,11 @@ fn push_one(conn: &Connection, device: &DeviceCaller, f: &FindingContent, now_ms
             loc.map(|l| l.captured_at.to_string()),
             f.canonical_json(),
             hash,
-            now_ms
+            now_ms,
+            signature
         ],
     )?;
+    super::evidence::append(conn, "finding", &f.id.to_string(), &hash)?;
     for (position, sha) in f.photos.iter().enumerate() {
         conn.execute(
             "INSERT INTO finding_photos (finding_id, position, sha256) VALUES (?1, ?2, ?3)",

@@ -210,6 +210,7 @@ mod tests {
         _dir: tempfile::TempDir,
         state: AppState,
         device: String,
+        device_key: anfang_core::evidence::DeviceKey,
         reviewer: String,
         leader: String,
     }
@@ -218,10 +219,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = AppState::open(Config::new(dir.path())).unwrap();
         let creds = crate::demo::load(&state.db).unwrap();
+        let device_key = anfang_core::evidence::DeviceKey::generate();
         let (device, reviewer, leader) = state
             .db
             .write_blocking(|c| {
-                let device = accounts::enroll(c, &creds.inspectors[0].1, None)?.token;
+                let device = accounts::enroll(c, &creds.inspectors[0].1, None, &device_key.public_key_hex())?.token;
                 accounts::add_user(c, "rev", "reviewer-password", Role::Reviewer)?;
                 accounts::add_user(c, "lead", "leader-password", Role::Leader)?;
                 let reviewer = accounts::login(c, "rev", "reviewer-password")?.unwrap();
@@ -229,7 +231,7 @@ mod tests {
                 Ok((device, reviewer, leader))
             })
             .unwrap();
-        Fixture { _dir: dir, state, device, reviewer, leader }
+        Fixture { _dir: dir, state, device, device_key, reviewer, leader }
     }
 
     fn concrete(path: &str) -> String {
@@ -314,7 +316,8 @@ mod tests {
                     location: None,
                     photos: vec![],
                 };
-                let r = crate::db::findings::push_batch(c, &device, &[finding], jiff::Timestamp::now().as_millisecond())?;
+                let signed = anfang_core::protocol::SignedFinding { signature: f.device_key.sign(&finding), finding };
+                let r = crate::db::findings::push_batch(c, &device, &[signed], jiff::Timestamp::now().as_millisecond())?;
                 assert_eq!(r[0].outcome, anfang_core::protocol::PushOutcome::Accepted);
                 Ok(())
             })

@@ -21,7 +21,7 @@ pub async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Json<E
     }
     let enrolled = state
         .db
-        .write(move |c| accounts::enroll(c, &req.code, req.device_label.as_deref()))
+        .write(move |c| accounts::enroll(c, &req.code, req.device_label.as_deref(), &req.public_key))
         .await?;
     tracing::info!(device = %enrolled.device_id, "device enrolled");
     Ok(Json(EnrollResponse { device_id: enrolled.device_id, token: enrolled.token, alias: enrolled.alias }))

@@ -45,6 +45,8 @@ impl Server {
     }
 
     pub fn start(data_dir: &Path, listen: &str, demo: bool) -> Server {
+        // The tests build their own reqwest clients for raw HTTP.
+        anfang_core::http::ensure_tls_provider();
         let mut cmd = Command::new(SERVER_BIN);
         cmd.args(["serve", "--data-dir"]).arg(data_dir).args(["--listen", listen]);
         if demo {
@@ -164,7 +166,8 @@ impl Device {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path().join("device.sqlite3")).unwrap();
         let code = server.demo.codes[code_index].1.clone();
-        let res = HttpTransport::enroll(&server.url(), &EnrollRequest { code, device_label: Some("test phone".into()) })
+        let public_key = store.device_key().unwrap().public_key_hex();
+        let res = HttpTransport::enroll(&server.url(), &EnrollRequest { code, device_label: Some("test phone".into()), public_key })
             .await
             .expect("enroll");
         store
