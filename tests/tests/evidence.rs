@@ -23,22 +23,14 @@ async fn a_finding_with_a_bad_signature_is_rejected() {
     let mut altered = f.clone();
     altered.note = Some("事后修改".into());
     let forged = anfang_core::evidence::DeviceKey::generate().sign(&f);
-    let client = reqwest::Client::new();
     for (finding, signature, why) in [
         (&altered, good.clone(), "content changed after signing"),
         (&f, forged, "signed by another key"),
         (&f, "00".repeat(64), "garbage signature"),
     ] {
-        let res: serde_json::Value = client
-            .post(format!("{}/api/v1/sync/push", server.url()))
-            .bearer_auth(device.token())
-            .json(&json!({"findings": [{"finding": finding, "signature": signature}]}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let res = device
+            .post_json(&server, "/api/v1/sync/push", &json!({"findings": [{"finding": finding, "signature": signature}]}))
+            .await;
         let result = &res["results"][0];
         assert_eq!(result["status"], "rejected", "{why}: {res}");
         assert_eq!(result["code"], 422, "{why}");

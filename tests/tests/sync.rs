@@ -163,16 +163,10 @@ async fn a_connection_cut_mid_photo_resumes_from_the_server_offset_not_from_zero
     assert_eq!(cut.pending, 1);
 
     // Ask the server where the upload stands, as the device would.
-    let status: anfang_core::protocol::UploadStatus = reqwest::Client::new()
-        .post(format!("{}/api/v1/uploads", server.url()))
-        .bearer_auth(device.token())
-        .json(&serde_json::json!({"sha256": sha, "size": size}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: anfang_core::protocol::UploadStatus = serde_json::from_value(
+        device.post_json(&server, "/api/v1/uploads", &serde_json::json!({"sha256": sha, "size": size})).await,
+    )
+    .unwrap();
     assert!(!status.complete);
     assert!(status.offset >= chunk, "the server kept what arrived: offset {}", status.offset);
 

@@ -15,7 +15,7 @@ mod reference;
 pub mod schema;
 
 pub use findings::{FindingRecord, NewFinding, OutboxItem, SyncState};
-pub use reference::PointNear;
+pub use reference::{point_from_row, PointNear};
 
 use crate::domain::ValidationError;
 use crate::photo::PhotoError;

@@ -18,7 +18,9 @@ pub struct PointNear {
     pub distance_m: Option<f64>,
 }
 
-fn point_from_row(r: &Row<'_>) -> rusqlite::Result<Point> {
+/// Reads a [`Point`] from a row with the columns of a `points` table (the
+/// device's and the server's share these names).
+pub fn point_from_row(r: &Row<'_>) -> rusqlite::Result<Point> {
     let kind: String = r.get("kind")?;
     Ok(Point {
         id: r.get("id")?,

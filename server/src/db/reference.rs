@@ -7,7 +7,8 @@
 //! every row change committed up to V, in commit order.
 
 use crate::error::AppError;
-use anfang_core::domain::{Category, Point, PointKind, Unit};
+use anfang_core::domain::{Category, Point, Unit};
+use anfang_core::store::point_from_row;
 use anfang_core::protocol::PullResponse;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -77,21 +78,6 @@ fn unit_row(r: &Row<'_>) -> rusqlite::Result<Unit> {
     Ok(Unit { id: r.get("id")?, name: r.get("name")?, district: r.get("district")?, active: r.get("active")? })
 }
 
-fn point_row(r: &Row<'_>) -> rusqlite::Result<Point> {
-    let kind: String = r.get("kind")?;
-    Ok(Point {
-        id: r.get("id")?,
-        name: r.get("name")?,
-        kind: kind.parse().unwrap_or(PointKind::Other),
-        unit_id: r.get("unit_id")?,
-        lat: r.get("lat")?,
-        lon: r.get("lon")?,
-        address: r.get("address")?,
-        district: r.get("district")?,
-        active: r.get("active")?,
-    })
-}
-
 fn category_row(r: &Row<'_>) -> rusqlite::Result<Category> {
     Ok(Category {
         code: r.get("code")?,
@@ -152,7 +138,7 @@ pub fn pull(conn: &Connection, cursor: Option<&str>) -> Result<PullResponse, App
         .collect::<Result<_, _>>()?;
     let points = conn
         .prepare("SELECT * FROM points WHERE version > ?1 AND version <= ?2 ORDER BY version")?
-        .query_map(range, point_row)?
+        .query_map(range, point_from_row)?
         .collect::<Result<_, _>>()?;
     let categories = conn
         .prepare("SELECT * FROM categories WHERE version > ?1 AND version <= ?2 ORDER BY version")?
@@ -162,7 +148,7 @@ pub fn pull(conn: &Connection, cursor: Option<&str>) -> Result<PullResponse, App
 }
 
 pub fn point(conn: &Connection, id: &str) -> Result<Option<Point>, AppError> {
-    Ok(conn.query_row("SELECT * FROM points WHERE id = ?1", [id], point_row).optional()?)
+    Ok(conn.query_row("SELECT * FROM points WHERE id = ?1", [id], point_from_row).optional()?)
 }
 
 pub fn unit(conn: &Connection, id: &str) -> Result<Option<Unit>, AppError> {

@@ -184,6 +184,20 @@ impl Device {
         device
     }
 
+    /// POSTs JSON to the server as this device; returns the JSON answer.
+    pub async fn post_json(&self, server: &Server, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("{}{path}", server.url()))
+            .bearer_auth(self.token())
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn token(&self) -> String {
         self.store.enrollment().unwrap().unwrap().token
     }
