@@ -75,7 +75,8 @@ impl AppState {
 }
 
 /// Slows down password guessing: after 5 failed sign-ins for one username,
-/// further attempts are refused for 5 minutes.
+/// further attempts are refused for 5 minutes. In memory: a restart forgets
+/// it, which is acceptable for a per-username throttle.
 #[derive(Clone, Default)]
 pub struct SignInGuard {
     failures: Arc<Mutex<HashMap<String, (u32, Instant)>>>,
@@ -100,6 +101,11 @@ impl SignInGuard {
 
     fn failed(&self, username: &str) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        // Guessing many made-up usernames must not grow this without bound:
+        // forget entries whose lockout window has passed.
+        if map.len() >= 10_000 {
+            map.retain(|_, (_, at)| at.elapsed() < Self::LOCKOUT);
+        }
         let entry = map.entry(username.to_owned()).or_insert((0, Instant::now()));
         if entry.1.elapsed() >= Self::LOCKOUT {
             *entry = (0, Instant::now());
@@ -180,4 +186,24 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_failed_sign_ins_lock_the_username_and_a_success_clears_it() {
+        let guard = SignInGuard::default();
+        for _ in 0..SignInGuard::MAX_FAILURES {
+            guard.check("admin").unwrap();
+            guard.failed("admin");
+        }
+        let err = guard.check("admin").unwrap_err();
+        assert_eq!(err.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert!(err.to_string().contains("try again in"), "{err}");
+        guard.check("someone-else").unwrap();
+        guard.succeeded("admin");
+        guard.check("admin").unwrap();
+    }
 }
