@@ -93,8 +93,10 @@ impl Store {
             )
             .into());
         }
-        let now = clock.now();
-        let millis = now.as_millisecond();
+        // Millisecond precision: what a browser clock gives, and what the
+        // server stores, so every platform writes the same canonical time.
+        let millis = clock.now().as_millisecond();
+        let now = jiff::Timestamp::from_millisecond(millis).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let id = Uuid::new_v7(uuid::Timestamp::from_unix(
             uuid::NoContext,
             millis.div_euclid(1000) as u64,
