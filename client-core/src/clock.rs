@@ -16,12 +16,3 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that always says the same instant; for tests.
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub jiff::Timestamp);
-
-impl Clock for FixedClock {
-    fn now(&self) -> jiff::Timestamp {
-        self.0
-    }
-}

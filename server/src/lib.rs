@@ -22,7 +22,7 @@ pub mod routes;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -69,9 +69,6 @@ impl AppState {
         Ok(Self { config: Arc::new(config), db, photos, sign_in_guard: SignInGuard::default() })
     }
 
-    pub fn data_dir(&self) -> &Path {
-        &self.config.data_dir
-    }
 }
 
 /// Slows down password guessing: after 5 failed sign-ins for one username,

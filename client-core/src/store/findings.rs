@@ -186,14 +186,6 @@ impl Store {
         Ok(out)
     }
 
-    /// One finding by id.
-    pub fn finding(&self, id: Uuid) -> Result<FindingRecord, StoreError> {
-        self.findings()?
-            .into_iter()
-            .find(|f| f.content.id == id)
-            .ok_or_else(|| StoreError::NoSuchFinding(id.to_string()))
-    }
-
     /// Number of findings not yet on the server (pending, not rejected).
     pub fn unsynced_count(&self) -> Result<u64, StoreError> {
         let n: i64 = self.conn().query_row(
