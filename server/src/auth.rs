@@ -159,11 +159,61 @@ impl OfficeCaller {
     }
 }
 
+/// The console's session cookie: it holds the same `anfs_` token a bearer
+/// header would (only its hash is stored).
+pub const SESSION_COOKIE: &str = "anfang_session";
+
+/// The session token from the `Cookie` header, if any.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether a request comes from a page of this server: its `Origin` (or,
+/// failing that, `Referer`) names the same host. Cookie-authenticated writes
+/// need it, so another site cannot make a signed-in browser post (CSRF).
+pub fn same_origin(headers: &axum::http::HeaderMap) -> bool {
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+    let source = headers
+        .get(axum::http::header::ORIGIN)
+        .or_else(|| headers.get(axum::http::header::REFERER))
+        .and_then(|h| h.to_str().ok());
+    match (host, source) {
+        (Some(host), Some(source)) => {
+            let rest = source.strip_prefix("https://").or_else(|| source.strip_prefix("http://")).unwrap_or("");
+            rest.split('/').next() == Some(host)
+        }
+        _ => false,
+    }
+}
+
 impl FromRequestParts<AppState> for OfficeCaller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let token = bearer(parts)?;
+        let cookie;
+        let token = match bearer(parts) {
+            Ok(t) => t,
+            Err(e) if parts.headers.contains_key(axum::http::header::AUTHORIZATION) => return Err(e),
+            Err(e) => {
+                // The console's browser sends its session as a cookie.
+                cookie = session_cookie(&parts.headers).ok_or(e)?;
+                let safe = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+                if !safe && !same_origin(&parts.headers) {
+                    return Err(AppError::Forbidden(
+                        "a signed-in browser may only post from this server's own pages (Origin check)".into(),
+                    ));
+                }
+                cookie.as_str()
+            }
+        };
         if token.starts_with(DEVICE_TOKEN_PREFIX) {
             return Err(AppError::Forbidden("office routes do not accept inspector device tokens".into()));
         }

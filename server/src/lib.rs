@@ -17,6 +17,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod photos;
+pub mod reference_csv;
 pub mod routes;
 
 use axum::extract::DefaultBodyLimit;
@@ -127,6 +128,11 @@ pub fn app(state: AppState) -> Router {
         };
         router = router.route(r.path, r.handler.layer(DefaultBodyLimit::max(limit)));
     }
+    // The office console's HTML pages (its own route table, see
+    // `routes::console`); CSV imports posted as forms need more room.
+    for r in routes::console_routes() {
+        router = router.route(r.path, r.handler.layer(DefaultBodyLimit::max(routes::CONSOLE_BODY_LIMIT)));
+    }
     router
         .fallback(|| async { AppError::NotFound("no such route; see /api/v1/openapi.json".into()) })
         .layer(axum::middleware::map_response(errors_as_json))
@@ -143,7 +149,12 @@ async fn errors_as_json(response: axum::response::Response) -> axum::response::R
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    // The console's own HTML error pages are already meant for people.
+    let is_html = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json || is_html {
         return response;
     }
     let text = match axum::body::to_bytes(response.into_body(), 4096).await {

@@ -187,3 +187,9 @@ pub fn device_by_token_hash(conn: &Connection, hash: &str) -> Result<Option<Devi
 pub fn inspector_id_by_alias(conn: &Connection, alias: &str) -> Result<Option<i64>, AppError> {
     Ok(conn.query_row("SELECT id FROM inspectors WHERE alias = ?1", [alias], |r| r.get(0)).optional()?)
 }
+
+/// Ends a session (sign-out); unknown tokens are fine.
+pub fn end_session(conn: &Connection, token_hash: &str) -> Result<(), AppError> {
+    conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+    Ok(())
+}

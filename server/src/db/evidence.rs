@@ -126,6 +126,7 @@ pub fn audit(conn: &Connection, photo_path: &dyn Fn(&str) -> std::path::PathBuf)
             problem("its photo list differs from its signed content (altered)".into());
         }
     }
+    audit.problems.extend(super::reviews::audit(conn, &logged)?);
     let mut stmt = conn.prepare("SELECT sha256, byte_len FROM photos ORDER BY sha256")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {

@@ -170,6 +170,23 @@ pub struct FindingView {
     /// The inspector's pseudonym; reviewers and admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inspector: Option<String>,
+    /// Review status: pending, accept, correct or reject (latest revision).
+    pub status: String,
+    /// Category, unit and card after review (as captured while pending).
+    /// The fields above stay exactly as captured.
+    pub effective: EffectiveView,
+    /// Every review revision, oldest first; only in the single-finding view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revisions: Option<Vec<super::reviews::Revision>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EffectiveView {
+    pub category: Named,
+    pub unit: Named,
+    pub card: String,
+    /// The latest revision number; `null` while pending.
+    pub revision: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -190,6 +207,8 @@ pub struct ListFilter {
     pub unit: Option<String>,
     pub card: Option<String>,
     pub category: Option<String>,
+    /// Review statuses to include (pending, accept, correct, reject); empty: all.
+    pub status: Vec<String>,
     /// Keyset cursor: (observed_ms, id) of the last item of the previous page.
     pub before: Option<(i64, String)>,
     pub limit: usize,
@@ -198,8 +217,12 @@ pub struct ListFilter {
 const VIEW_SELECT: &str = "SELECT f.id, f.point_id, p.name AS point_name, p.kind AS point_kind, p.lat AS p_lat, p.lon AS p_lon,
     f.unit_id, u.name AS unit_name, f.category, c.name AS category_name, f.card, f.note,
     f.observed_ms, f.received_ms, f.lat, f.lon, f.accuracy_m, f.location_captured_at, f.content_hash,
-    i.alias
+    i.alias, s.status, s.category AS e_category, ec.name AS e_category_name, s.unit_id AS e_unit,
+    eu.name AS e_unit_name, s.card AS e_card, s.revision AS e_revision
   FROM findings f
+  JOIN finding_state s ON s.finding_id = f.id
+  JOIN units eu ON eu.id = s.unit_id
+  JOIN categories ec ON ec.code = s.category
   JOIN points p ON p.id = f.point_id
   JOIN units u ON u.id = f.unit_id
   JOIN categories c ON c.code = f.category
@@ -235,6 +258,14 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingView> {
         photos: Vec::new(),
         content_hash: r.get("content_hash")?,
         inspector: Some(r.get("alias")?),
+        status: r.get("status")?,
+        effective: EffectiveView {
+            category: Named { id: r.get("e_category")?, name: r.get("e_category_name")? },
+            unit: Named { id: r.get("e_unit")?, name: r.get("e_unit_name")? },
+            card: r.get("e_card")?,
+            revision: r.get("e_revision")?,
+        },
+        revisions: None,
     })
 }
 
@@ -274,13 +305,23 @@ pub fn list(conn: &Connection, filter: &ListFilter) -> Result<Vec<FindingView>, 
         arg(&mut sql, " AND f.observed_ms < ?", v.into());
     }
     if let Some(v) = &filter.unit {
-        arg(&mut sql, " AND f.unit_id = ?", v.clone().into());
+        // Filters follow the reviewed (effective) values: a finding moved to
+        // another unit is that unit's now.
+        arg(&mut sql, " AND s.unit_id = ?", v.clone().into());
     }
     if let Some(v) = &filter.card {
-        arg(&mut sql, " AND f.card = ?", v.clone().into());
+        arg(&mut sql, " AND s.card = ?", v.clone().into());
     }
     if let Some(v) = &filter.category {
-        arg(&mut sql, " AND f.category = ?", v.clone().into());
+        arg(&mut sql, " AND s.category = ?", v.clone().into());
+    }
+    if !filter.status.is_empty() {
+        let mut marks = Vec::new();
+        for st in &filter.status {
+            args.push(st.clone().into());
+            marks.push(format!("?{}", args.len()));
+        }
+        sql.push_str(&format!(" AND s.status IN ({})", marks.join(", ")));
     }
     if let Some((ms, id)) = &filter.before {
         args.push((*ms).into());
@@ -307,6 +348,7 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<FindingView>, AppError>
         .optional()?;
     if let Some(v) = &mut view {
         attach_photos(conn, v)?;
+        v.revisions = Some(super::reviews::history(conn, &v.id)?);
     }
     Ok(view)
 }

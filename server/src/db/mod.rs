@@ -13,6 +13,8 @@ pub mod accounts;
 pub mod evidence;
 pub mod findings;
 pub mod reference;
+pub mod reference_admin;
+pub mod reviews;
 pub mod uploads;
 
 use crate::error::AppError;

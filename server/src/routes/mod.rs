@@ -5,11 +5,17 @@
 //! result) in the module for its audience, and add one [`ApiRoute`] row
 //! below saying who may call it.
 
+mod console;
 mod office;
+mod review;
 mod sync;
 
 use crate::AppState;
-use axum::routing::{get, patch, post, MethodRouter};
+pub use console::{console_routes, ConsoleRoute};
+
+/// Largest console form body: a CSV import of thousands of points, form-encoded.
+pub const CONSOLE_BODY_LIMIT: usize = 16 * 1024 * 1024;
+use axum::routing::{get, patch, post, put, MethodRouter};
 use serde_json::{json, Value};
 
 /// Who may call a route; also written into the OpenAPI document.
@@ -142,6 +148,132 @@ pub fn api_routes() -> Vec<ApiRoute> {
             handler: get(office::thumbnail),
         },
         ApiRoute {
+            method: "post",
+            path: "/api/v1/findings/{id}/review",
+            summary: "Record a review decision as a new revision: accept; correct category, unit_id or card (with reason); reject (with reason)",
+            access: Access::Office(Reviewer),
+            request: Some(obj(json!({"decision": {"type": "string", "enum": ["accept", "correct", "reject"]}, "category": {"type": "string"}, "unit_id": {"type": "string"}, "card": {"type": "string", "enum": ["red", "yellow", "green"]}, "reason": {"type": "string"}}))),
+            response: obj(json!({"revision": {"type": "integer"}, "decision": {"type": "string"}, "category": {"type": "string"}, "unit_id": {"type": "string"}, "card": {"type": "string"}, "reason": {"type": ["string", "null"]}, "reviewer": {"type": "string"}, "decided_at": {"type": "string"}})),
+            handler: post(review::review_finding),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/units",
+            summary: "Responsible units, active and deactivated",
+            access: Access::Office(Leader),
+            request: None,
+            response: obj(json!({"items": {"type": "array"}})),
+            handler: get(review::list_units),
+        },
+        ApiRoute {
+            method: "put",
+            path: "/api/v1/units/{id}",
+            summary: "Create or update a unit (id, name, district, active); deactivate with active=false",
+            access: Access::Office(Admin),
+            request: Some(obj(json!({"id": {"type": "string"}, "name": {"type": "string"}, "district": {"type": ["string", "null"]}, "active": {"type": "boolean"}}))),
+            response: obj(json!({"id": {"type": "string"}})),
+            handler: put(review::put_unit),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/units/import",
+            summary: "Import units from a CSV body (UTF-8, optional BOM, header row); all or nothing, errors name line and field",
+            access: Access::Office(Admin),
+            request: Some(json!({"type": "string", "contentMediaType": "text/csv"})),
+            response: obj(json!({"imported": {"type": "integer"}})),
+            handler: post(review::import_units),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/points",
+            summary: "Inspection points with their point leader (点长), active and deactivated",
+            access: Access::Office(Leader),
+            request: None,
+            response: obj(json!({"items": {"type": "array"}})),
+            handler: get(review::list_points),
+        },
+        ApiRoute {
+            method: "put",
+            path: "/api/v1/points/{id}",
+            summary: "Create or update a point (id, name, kind, unit_id, lat, lon, address, district, leader, active)",
+            access: Access::Office(Admin),
+            request: Some(obj(json!({"id": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string"}, "unit_id": {"type": "string"}, "lat": {"type": "number"}, "lon": {"type": "number"}, "address": {"type": ["string", "null"]}, "district": {"type": ["string", "null"]}, "leader": {"type": ["string", "null"]}, "active": {"type": "boolean"}}))),
+            response: obj(json!({"id": {"type": "string"}})),
+            handler: put(review::put_point),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/points/import",
+            summary: "Import points from a CSV body (UTF-8, optional BOM, header row); all or nothing, errors name line and field",
+            access: Access::Office(Admin),
+            request: Some(json!({"type": "string", "contentMediaType": "text/csv"})),
+            response: obj(json!({"imported": {"type": "integer"}})),
+            handler: post(review::import_points),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/categories",
+            summary: "Problem categories, active and deactivated",
+            access: Access::Office(Leader),
+            request: None,
+            response: obj(json!({"items": {"type": "array"}})),
+            handler: get(review::list_categories),
+        },
+        ApiRoute {
+            method: "put",
+            path: "/api/v1/categories/{code}",
+            summary: "Create or update a category (code, name, description, sort, active)",
+            access: Access::Office(Admin),
+            request: Some(obj(json!({"code": {"type": "string"}, "name": {"type": "string"}, "description": {"type": ["string", "null"]}, "sort": {"type": "integer"}, "active": {"type": "boolean"}}))),
+            response: obj(json!({"code": {"type": "string"}})),
+            handler: put(review::put_category),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/settings",
+            summary: "Office settings: issuing body, distribution list, compiler line, card deadlines in days",
+            access: Access::Office(Leader),
+            request: None,
+            response: obj(json!({"issuing_body": {"type": "string"}, "distribution": {"type": "string"}, "compiler": {"type": "string"}, "card_deadlines": obj(json!({"red": {"type": ["integer", "null"]}, "yellow": {"type": ["integer", "null"]}, "green": {"type": ["integer", "null"]}}))})),
+            handler: get(review::get_settings),
+        },
+        ApiRoute {
+            method: "put",
+            path: "/api/v1/settings",
+            summary: "Replace the office settings (all fields)",
+            access: Access::Office(Admin),
+            request: Some(obj(json!({"issuing_body": {"type": "string"}, "distribution": {"type": "string"}, "compiler": {"type": "string"}, "card_deadlines": {"type": "object"}}))),
+            response: obj(json!({"issuing_body": {"type": "string"}})),
+            handler: put(review::put_settings),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/inspectors",
+            summary: "Inspectors by alias with device and finding counts (admin only)",
+            access: Access::Office(Admin),
+            request: None,
+            response: obj(json!({"items": {"type": "array"}})),
+            handler: get(review::list_inspectors),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/inspectors",
+            summary: "Add an inspector by alias; returns a one-time enrollment code and its link <origin>/app/#enroll=CODE",
+            access: Access::Office(Admin),
+            request: Some(obj(json!({"alias": {"type": "string"}}))),
+            response: obj(json!({"id": {"type": "integer"}, "alias": {"type": "string"}, "code": {"type": "string"}, "enroll_url": {"type": "string"}})),
+            handler: post(review::add_inspector),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/inspectors/{id}/code",
+            summary: "A fresh one-time enrollment code for an inspector (a new phone)",
+            access: Access::Office(Admin),
+            request: None,
+            response: obj(json!({"id": {"type": "integer"}, "code": {"type": "string"}, "enroll_url": {"type": "string"}})),
+            handler: post(review::new_inspector_code),
+        },
+        ApiRoute {
             method: "get",
             path: "/api/v1/openapi.json",
             summary: "This document",
@@ -213,6 +345,7 @@ mod tests {
         device_key: anfang_core::evidence::DeviceKey,
         reviewer: String,
         leader: String,
+        admin: String,
     }
 
     fn fixture() -> Fixture {
@@ -220,7 +353,7 @@ mod tests {
         let state = AppState::open(Config::new(dir.path())).unwrap();
         let creds = crate::demo::load(&state.db).unwrap();
         let device_key = anfang_core::evidence::DeviceKey::generate();
-        let (device, reviewer, leader) = state
+        let (device, reviewer, leader, admin) = state
             .db
             .write_blocking(|c| {
                 let device = accounts::enroll(c, &creds.inspectors[0].1, None, &device_key.public_key_hex())?.token;
@@ -228,15 +361,18 @@ mod tests {
                 accounts::add_user(c, "lead", "leader-password", Role::Leader)?;
                 let reviewer = accounts::login(c, "rev", "reviewer-password")?.unwrap();
                 let leader = accounts::login(c, "lead", "leader-password")?.unwrap();
-                Ok((device, reviewer, leader))
+                let admin = accounts::login(c, &creds.admin_username, &creds.admin_password)?.unwrap();
+                Ok((device, reviewer, leader, admin))
             })
             .unwrap();
-        Fixture { _dir: dir, state, device, device_key, reviewer, leader }
+        Fixture { _dir: dir, state, device, device_key, reviewer, leader, admin }
     }
 
     fn concrete(path: &str) -> String {
         // Any syntactically valid value: authorization is decided first.
-        path.replace("{sha256}", &"a".repeat(64)).replace("{id}", "0190f1f0-0000-7000-8000-000000000000")
+        path.replace("{sha256}", &"a".repeat(64))
+            .replace("{id}", "0190f1f0-0000-7000-8000-000000000000")
+            .replace("{code}", "no_such_code")
     }
 
     async fn status(state: &AppState, method: &str, path: &str, token: Option<&str>) -> StatusCode {
@@ -258,6 +394,7 @@ mod tests {
             let as_device = status(&f.state, r.method, r.path, Some(&f.device)).await;
             let as_reviewer = status(&f.state, r.method, r.path, Some(&f.reviewer)).await;
             let as_leader = status(&f.state, r.method, r.path, Some(&f.leader)).await;
+            let as_admin = status(&f.state, r.method, r.path, Some(&f.admin)).await;
             let what = format!("{} {}", r.method, r.path);
             match r.access {
                 Access::Anonymous => assert_ne!(anon, StatusCode::UNAUTHORIZED, "{what} is open"),
@@ -269,7 +406,10 @@ mod tests {
                 Access::Office(min) => {
                     assert_eq!(anon, StatusCode::UNAUTHORIZED, "{what} anonymous");
                     assert_eq!(as_device, StatusCode::FORBIDDEN, "{what} device token");
-                    assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&as_reviewer), "{what} reviewer");
+                    assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&as_admin), "{what} admin");
+                    let reviewer_allowed = min <= Role::Reviewer;
+                    assert_eq!(as_reviewer != StatusCode::FORBIDDEN, reviewer_allowed, "{what} reviewer");
+                    assert_ne!(as_reviewer, StatusCode::UNAUTHORIZED, "{what} reviewer");
                     let leader_allowed = min <= Role::Leader;
                     assert_eq!(as_leader != StatusCode::FORBIDDEN, leader_allowed, "{what} leader");
                 }

@@ -65,6 +65,7 @@ pub struct ListQuery {
     unit: Option<String>,
     card: Option<String>,
     category: Option<String>,
+    status: Option<String>,
     limit: Option<usize>,
     next: Option<String>,
 }
@@ -78,7 +79,7 @@ pub struct FindingPage {
 
 /// A day boundary or an instant: `2026-11-27` is midnight in the office's
 /// time zone; RFC 3339 instants are taken as they are.
-fn parse_bound(value: &str, tz: &jiff::tz::TimeZone, end: bool, field: &str) -> Result<i64, AppError> {
+pub(super) fn parse_bound(value: &str, tz: &jiff::tz::TimeZone, end: bool, field: &str) -> Result<i64, AppError> {
     if let Ok(ts) = value.parse::<jiff::Timestamp>() {
         return Ok(ts.as_millisecond());
     }
@@ -118,6 +119,7 @@ pub async fn list_findings(
         unit: q.unit,
         card: card.map(|c| c.as_str().to_owned()),
         category: q.category,
+        status: q.status.as_deref().map(parse_status).transpose()?.unwrap_or_default(),
         before,
         limit: limit + 1,
     };
@@ -152,8 +154,31 @@ pub async fn get_finding(
         .ok_or_else(|| AppError::NotFound(format!("no finding with id {id}")))
 }
 
+/// `status=pending,accepted` etc.: review states, comma-separated.
+pub fn parse_status(value: &str) -> Result<Vec<String>, AppError> {
+    let mut out = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let states: &[&str] = match part {
+            "pending" => &["pending"],
+            "accept" | "accepted" => &["accept"],
+            "correct" | "corrected" => &["correct"],
+            "reject" | "rejected" => &["reject"],
+            "reviewed" => &["accept", "correct", "reject"],
+            // What a bulletin counts: accepted as captured or as corrected.
+            "valid" => &["accept", "correct"],
+            other => {
+                return Err(AppError::BadRequest(format!(
+                    "status={other:?}: use pending, accepted, corrected, rejected, reviewed or valid (comma-separated)"
+                )))
+            }
+        };
+        out.extend(states.iter().map(|s| (*s).to_owned()));
+    }
+    Ok(out)
+}
+
 /// Leaders read findings but never learn who inspected (三不三无).
-fn redact_for(caller: &OfficeCaller, f: &mut findings::FindingView) {
+pub(super) fn redact_for(caller: &OfficeCaller, f: &mut findings::FindingView) {
     if caller.role < Role::Reviewer {
         f.inspector = None;
     }

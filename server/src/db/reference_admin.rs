@@ -1,0 +1,268 @@
+//! The office's management of reference data: listing units, points (with
+//! their point leader 点长) and categories for editing, bulk imports, card
+//! deadlines and the office settings.
+//!
+//! **Invariant:** every unit, point and category write goes through the
+//! upserts in [`super::reference`], so it bumps the reference version and
+//! devices receive it on their next pull. Nothing is deleted: rows are
+//! deactivated (findings keep pointing at them).
+
+use crate::error::AppError;
+use anfang_core::domain::{Category, Point, Unit};
+use anfang_core::store::point_from_row;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+/// A point as the office manages it: the device's view plus its leader.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PointRecord {
+    #[serde(flatten)]
+    pub point: Point,
+    /// The point leader (点长) who answers for this point.
+    #[serde(default)]
+    pub leader: Option<String>,
+}
+
+pub fn units(conn: &Connection) -> Result<Vec<Unit>, AppError> {
+    let mut stmt = conn.prepare("SELECT id, name, district, active FROM units ORDER BY active DESC, id")?;
+    let rows = stmt
+        .query_map([], |r| Ok(Unit { id: r.get(0)?, name: r.get(1)?, district: r.get(2)?, active: r.get(3)? }))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+pub fn points(conn: &Connection) -> Result<Vec<PointRecord>, AppError> {
+    let mut stmt = conn.prepare("SELECT * FROM points ORDER BY active DESC, id")?;
+    let rows = stmt
+        .query_map([], |r| Ok(PointRecord { point: point_from_row(r)?, leader: r.get("leader")? }))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+pub fn point(conn: &Connection, id: &str) -> Result<Option<PointRecord>, AppError> {
+    Ok(conn
+        .query_row("SELECT * FROM points WHERE id = ?1", [id], |r| {
+            Ok(PointRecord { point: point_from_row(r)?, leader: r.get("leader")? })
+        })
+        .optional()?)
+}
+
+pub fn categories(conn: &Connection) -> Result<Vec<Category>, AppError> {
+    let mut stmt = conn.prepare("SELECT code, name, description, sort, active FROM categories ORDER BY active DESC, sort, code")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(Category { code: r.get(0)?, name: r.get(1)?, description: r.get(2)?, sort: r.get(3)?, active: r.get(4)? })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Saves a unit after checking it; one transaction.
+pub fn save_unit(conn: &mut Connection, u: &Unit) -> Result<(), AppError> {
+    check_unit(u).map_err(AppError::Unprocessable)?;
+    let tx = conn.transaction()?;
+    super::reference::upsert_unit(&tx, u)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Saves a point after checking it and that its unit exists; one transaction.
+pub fn save_point(conn: &mut Connection, p: &PointRecord) -> Result<(), AppError> {
+    check_point(&p.point).map_err(AppError::Unprocessable)?;
+    let tx = conn.transaction()?;
+    if super::reference::unit(&tx, &p.point.unit_id)?.is_none() {
+        return Err(AppError::Unprocessable(format!("unknown unit {:?}; add the unit first", p.point.unit_id)));
+    }
+    super::reference::upsert_point(&tx, &p.point, p.leader.as_deref())?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub fn save_category(conn: &mut Connection, c: &Category) -> Result<(), AppError> {
+    if c.code.is_empty() || c.code.len() > 40 || !c.code.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+        return Err(AppError::Unprocessable(format!(
+            "category code {:?}: use 1 to 40 letters, digits or _ (e.g. street_vending)",
+            c.code
+        )));
+    }
+    if c.name.trim().is_empty() || c.name.chars().count() > 60 {
+        return Err(AppError::Unprocessable("a category name needs 1 to 60 characters".into()));
+    }
+    let tx = conn.transaction()?;
+    super::reference::upsert_category(&tx, c)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn check_id(id: &str, what: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > 40 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(format!("{what} id {id:?}: use 1 to 40 letters, digits, - or _"));
+    }
+    Ok(())
+}
+
+/// A unit's own rules (its id and name); the message names the field.
+pub fn check_unit(u: &Unit) -> Result<(), String> {
+    check_id(&u.id, "unit")?;
+    if u.name.trim().is_empty() || u.name.chars().count() > 80 {
+        return Err("name: a unit name needs 1 to 80 characters".into());
+    }
+    Ok(())
+}
+
+/// A point's own rules; whether its unit exists is checked by the caller.
+pub fn check_point(p: &Point) -> Result<(), String> {
+    check_id(&p.id, "point")?;
+    if p.name.trim().is_empty() || p.name.chars().count() > 80 {
+        return Err("name: a point name needs 1 to 80 characters".into());
+    }
+    if !(-90.0..=90.0).contains(&p.lat) || !p.lat.is_finite() {
+        return Err(format!("lat: {} is not a latitude (-90 to 90)", p.lat));
+    }
+    if !(-180.0..=180.0).contains(&p.lon) || !p.lon.is_finite() {
+        return Err(format!("lon: {} is not a longitude (-180 to 180)", p.lon));
+    }
+    Ok(())
+}
+
+/// Writes imported units in one transaction (already validated).
+pub fn import_units(conn: &mut Connection, units: &[Unit]) -> Result<usize, AppError> {
+    let tx = conn.transaction()?;
+    for u in units {
+        super::reference::upsert_unit(&tx, u)?;
+    }
+    tx.commit()?;
+    Ok(units.len())
+}
+
+/// Checks imported points against the units (in the database or in the same
+/// file is not possible: units import separately) and writes them all in one
+/// transaction, or none. Errors are `(index, message)` for the caller to
+/// turn into line numbers.
+pub fn import_points(conn: &mut Connection, points: &[PointRecord]) -> Result<Result<usize, Vec<(usize, String)>>, AppError> {
+    let tx = conn.transaction()?;
+    let mut errors = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        if super::reference::unit(&tx, &p.point.unit_id)?.is_none() {
+            errors.push((i, format!("unit_id: unknown unit {:?}; import or add the unit first", p.point.unit_id)));
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    for p in points {
+        super::reference::upsert_point(&tx, &p.point, p.leader.as_deref())?;
+    }
+    tx.commit()?;
+    Ok(Ok(points.len()))
+}
+
+/// Rectification deadlines in days per card (`None`: no rectification).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CardDeadlines {
+    pub red: Option<i64>,
+    pub yellow: Option<i64>,
+    pub green: Option<i64>,
+}
+
+/// The office's settings as one document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OfficeSettings {
+    /// 发文机关, e.g. 四城同创办.
+    pub issuing_body: String,
+    /// The distribution list (送：…).
+    pub distribution: String,
+    /// The compiler line at the end of a bulletin.
+    pub compiler: String,
+    pub card_deadlines: CardDeadlines,
+}
+
+pub fn settings(conn: &Connection) -> Result<OfficeSettings, AppError> {
+    let get = |key: &str| -> Result<String, AppError> {
+        Ok(conn
+            .query_row("SELECT value FROM office_settings WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default())
+    };
+    let days = |card: &str| -> Result<Option<i64>, AppError> {
+        Ok(conn
+            .query_row("SELECT days FROM card_deadlines WHERE card = ?1", [card], |r| r.get(0))
+            .optional()?
+            .flatten())
+    };
+    Ok(OfficeSettings {
+        issuing_body: get("issuing_body")?,
+        distribution: get("distribution")?,
+        compiler: get("compiler")?,
+        card_deadlines: CardDeadlines { red: days("red")?, yellow: days("yellow")?, green: days("green")? },
+    })
+}
+
+pub fn save_settings(conn: &mut Connection, s: &OfficeSettings) -> Result<(), AppError> {
+    for (field, value, max) in [("issuing_body", &s.issuing_body, 60), ("distribution", &s.distribution, 1000), ("compiler", &s.compiler, 120)] {
+        if value.trim().is_empty() || value.chars().count() > max {
+            return Err(AppError::Unprocessable(format!("{field}: needs 1 to {max} characters")));
+        }
+    }
+    let d = &s.card_deadlines;
+    for (card, days) in [("red", d.red), ("yellow", d.yellow), ("green", d.green)] {
+        if let Some(n) = days {
+            if !(0..=365).contains(&n) {
+                return Err(AppError::Unprocessable(format!("card_deadlines.{card}: {n} days; use 0 to 365 or null for none")));
+            }
+        }
+    }
+    let tx = conn.transaction()?;
+    for (key, value) in [("issuing_body", &s.issuing_body), ("distribution", &s.distribution), ("compiler", &s.compiler)] {
+        tx.execute(
+            "INSERT INTO office_settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value.trim()],
+        )?;
+    }
+    for (card, days) in [("red", d.red), ("yellow", d.yellow), ("green", d.green)] {
+        tx.execute(
+            "INSERT INTO card_deadlines (card, days) VALUES (?1, ?2) ON CONFLICT (card) DO UPDATE SET days = excluded.days",
+            params![card, days],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// An inspector as the admin page lists them (never shown to units or leaders).
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectorRow {
+    pub id: i64,
+    pub alias: String,
+    pub active: bool,
+    pub devices: i64,
+    pub findings: i64,
+}
+
+pub fn inspectors(conn: &Connection) -> Result<Vec<InspectorRow>, AppError> {
+    let mut stmt = conn.prepare(
+        "SELECT i.id, i.alias, i.active,
+            (SELECT count(*) FROM devices d WHERE d.inspector_id = i.id AND d.revoked_at IS NULL),
+            (SELECT count(*) FROM findings f WHERE f.inspector_id = i.id)
+         FROM inspectors i ORDER BY i.alias",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(InspectorRow { id: r.get(0)?, alias: r.get(1)?, active: r.get(2)?, devices: r.get(3)?, findings: r.get(4)? })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// A new enrollment code for an existing, active inspector.
+pub fn issue_code_for(conn: &mut Connection, inspector_id: i64) -> Result<String, AppError> {
+    let active: Option<bool> = conn
+        .query_row("SELECT active FROM inspectors WHERE id = ?1", [inspector_id], |r| r.get(0))
+        .optional()?;
+    match active {
+        None => Err(AppError::NotFound(format!("no inspector with id {inspector_id}"))),
+        Some(false) => Err(AppError::Unprocessable("this inspector is deactivated".into())),
+        Some(true) => super::accounts::issue_code(conn, inspector_id),
+    }
+}

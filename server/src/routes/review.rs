@@ -1,0 +1,238 @@
+//! Office routes for review decisions and reference-data management (units,
+//! points, categories, settings, inspectors). Thin: parse, authorize, call
+//! `db`, answer.
+
+use crate::auth::{OfficeCaller, Role};
+use crate::db::reference_admin::{self, OfficeSettings, PointRecord};
+use crate::db::{accounts, reviews};
+use crate::error::{parse_json, AppError};
+use crate::reference_csv::{self, LineError};
+use crate::AppState;
+use anfang_core::domain::{Category, Unit};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub async fn review_finding(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<reviews::Revision>, AppError> {
+    caller.require(Role::Reviewer)?;
+    let req: reviews::ReviewRequest = parse_json(&body)?;
+    let rev = state
+        .db
+        .write(move |c| reviews::decide(c, &id, caller.user_id, &caller.username, &req))
+        .await?;
+    Ok(Json(rev))
+}
+
+pub async fn list_units(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Leader)?;
+    let items = state.db.read(reference_admin::units).await?;
+    Ok(Json(json!({"items": items})))
+}
+
+pub async fn list_points(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Leader)?;
+    let items = state.db.read(reference_admin::points).await?;
+    Ok(Json(json!({"items": items})))
+}
+
+pub async fn list_categories(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Leader)?;
+    let items = state.db.read(reference_admin::categories).await?;
+    Ok(Json(json!({"items": items})))
+}
+
+fn same_id(path: &str, body: &str, what: &str) -> Result<(), AppError> {
+    if path != body {
+        return Err(AppError::Unprocessable(format!("the {what} in the URL ({path:?}) differs from the body's ({body:?})")));
+    }
+    Ok(())
+}
+
+pub async fn put_unit(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Unit>, AppError> {
+    caller.require(Role::Admin)?;
+    let unit: Unit = parse_json(&body)?;
+    same_id(&id, &unit.id, "unit id")?;
+    let saved = unit.clone();
+    state.db.write(move |c| reference_admin::save_unit(c, &saved)).await?;
+    Ok(Json(unit))
+}
+
+pub async fn put_point(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<PointRecord>, AppError> {
+    caller.require(Role::Admin)?;
+    let point: PointRecord = parse_json(&body)?;
+    same_id(&id, &point.point.id, "point id")?;
+    let saved = point.clone();
+    state.db.write(move |c| reference_admin::save_point(c, &saved)).await?;
+    Ok(Json(point))
+}
+
+pub async fn put_category(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Result<Json<Category>, AppError> {
+    caller.require(Role::Admin)?;
+    let category: Category = parse_json(&body)?;
+    same_id(&code, &category.code, "category code")?;
+    let saved = category.clone();
+    state.db.write(move |c| reference_admin::save_category(c, &saved)).await?;
+    Ok(Json(category))
+}
+
+/// 422 listing every line error; nothing was written.
+pub fn import_errors(errors: &[LineError]) -> Response {
+    let shown: Vec<String> = errors.iter().take(5).map(|e| e.to_string()).collect();
+    let more = if errors.len() > 5 { format!(" (and {} more)", errors.len() - 5) } else { String::new() };
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({
+            "error": format!("nothing was imported: {}{more}", shown.join("; ")),
+            "errors": errors,
+        })),
+    )
+        .into_response()
+}
+
+fn csv_text(body: &Bytes) -> Result<&str, AppError> {
+    if body.is_empty() {
+        return Err(AppError::BadRequest("the request body is empty; send the CSV file as the body".into()));
+    }
+    std::str::from_utf8(body).map_err(|e| {
+        AppError::Unprocessable(format!(
+            "the file is not UTF-8 text (byte {}); in Excel save it as \"CSV UTF-8\"",
+            e.valid_up_to()
+        ))
+    })
+}
+
+/// Imports units from a CSV body; all or nothing.
+pub async fn import_units_csv(state: &AppState, text: String) -> Result<Result<usize, Vec<LineError>>, AppError> {
+    let units = match reference_csv::parse_units(&text) {
+        Ok(u) => u,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(state.db.write(move |c| reference_admin::import_units(c, &units)).await?))
+}
+
+/// Imports points from a CSV body; all or nothing.
+pub async fn import_points_csv(state: &AppState, text: String) -> Result<Result<usize, Vec<LineError>>, AppError> {
+    let points = match reference_csv::parse_points(&text) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let lines: Vec<u64> = points.iter().map(|(l, _)| *l).collect();
+    let records: Vec<PointRecord> = points.into_iter().map(|(_, p)| p).collect();
+    match state.db.write(move |c| reference_admin::import_points(c, &records)).await? {
+        Ok(n) => Ok(Ok(n)),
+        Err(errs) => Ok(Err(errs
+            .into_iter()
+            .map(|(i, m)| {
+                let (field, message) = m.split_once(": ").map(|(f, m)| (f.to_owned(), m.to_owned())).unwrap_or(("row".into(), m));
+                LineError { line: lines[i], field, message }
+            })
+            .collect())),
+    }
+}
+
+pub async fn import_units(State(state): State<AppState>, caller: OfficeCaller, body: Bytes) -> Result<Response, AppError> {
+    caller.require(Role::Admin)?;
+    let text = csv_text(&body)?.to_owned();
+    Ok(match import_units_csv(&state, text).await? {
+        Ok(n) => Json(json!({"imported": n})).into_response(),
+        Err(errors) => import_errors(&errors),
+    })
+}
+
+pub async fn import_points(State(state): State<AppState>, caller: OfficeCaller, body: Bytes) -> Result<Response, AppError> {
+    caller.require(Role::Admin)?;
+    let text = csv_text(&body)?.to_owned();
+    Ok(match import_points_csv(&state, text).await? {
+        Ok(n) => Json(json!({"imported": n})).into_response(),
+        Err(errors) => import_errors(&errors),
+    })
+}
+
+pub async fn get_settings(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<OfficeSettings>, AppError> {
+    caller.require(Role::Leader)?;
+    Ok(Json(state.db.read(reference_admin::settings).await?))
+}
+
+pub async fn put_settings(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    body: Bytes,
+) -> Result<Json<OfficeSettings>, AppError> {
+    caller.require(Role::Admin)?;
+    let settings: OfficeSettings = parse_json(&body)?;
+    let saved = settings.clone();
+    state.db.write(move |c| reference_admin::save_settings(c, &saved)).await?;
+    Ok(Json(settings))
+}
+
+pub async fn list_inspectors(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Admin)?;
+    let items = state.db.read(reference_admin::inspectors).await?;
+    Ok(Json(json!({"items": items})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewInspector {
+    alias: String,
+}
+
+/// Where a phone app opens to enroll with `code`: `<origin>/app/#enroll=CODE`.
+/// The code sits in the fragment so it never reaches a server log.
+pub fn enroll_link(headers: &HeaderMap, code: &str) -> String {
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    format!("{}://{host}/app/#enroll={code}", if https { "https" } else { "http" })
+}
+
+pub async fn add_inspector(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Admin)?;
+    let req: NewInspector = parse_json(&body)?;
+    let alias = req.alias.trim().to_owned();
+    let (id, code) = state.db.write(move |c| accounts::add_inspector(c, &req.alias)).await?;
+    Ok(Json(json!({"id": id, "alias": alias, "code": code, "enroll_url": enroll_link(&headers, &code)})))
+}
+
+pub async fn new_inspector_code(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Admin)?;
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound(format!("no inspector with id {id}")))?;
+    let code = state.db.write(move |c| reference_admin::issue_code_for(c, id)).await?;
+    Ok(Json(json!({"id": id, "code": code, "enroll_url": enroll_link(&headers, &code)})))
+}
