@@ -5,6 +5,7 @@
 //! - [`auth`]: tokens, passwords, and the extractors that authorize by role;
 //! - [`db`]: the storage seam (SQLite today);
 //! - [`photos`]: the content-addressed photo folder and resumable uploads;
+//! - [`bulletin`]: compiling the inspection bulletin and its HTML, DOCX and JSON formats;
 //! - [`demo`]: the demo city;
 //! - [`cli`]: the `anfang-server` command line.
 //!
@@ -12,6 +13,7 @@
 //! and `photos`, which run blocking work off the async workers.
 
 pub mod auth;
+pub mod bulletin;
 pub mod cli;
 pub mod db;
 pub mod demo;

@@ -5,6 +5,7 @@
 //! result) in the module for its audience, and add one [`ApiRoute`] row
 //! below saying who may call it.
 
+mod bulletins;
 mod console;
 mod office;
 mod review;
@@ -46,6 +47,7 @@ fn obj(props: Value) -> Value {
 /// Every API route. The router and `/api/v1/openapi.json` both come from here.
 pub fn api_routes() -> Vec<ApiRoute> {
     use crate::auth::Role::*;
+    let bulletin_view = obj(json!({"id": {"type": "integer"}, "status": {"type": "string", "enum": ["draft", "issued"]}, "kind": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}, "title": {"type": "string"}, "number": {"type": ["string", "null"]}, "sequence": {"type": ["integer", "null"]}, "content_hash": {"type": ["string", "null"]}, "links": {"type": "object"}, "bulletin": {"type": "object"}}));
     let upload_status = obj(json!({"offset": {"type": "integer"}, "size": {"type": "integer"}, "complete": {"type": "boolean"}}));
     vec![
         ApiRoute {
@@ -281,6 +283,106 @@ pub fn api_routes() -> Vec<ApiRoute> {
             request: None,
             response: json!({"type": "object"}),
             handler: get(office::openapi),
+        },
+
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/bulletins",
+            summary: "Compile a draft bulletin for a period: kind day|week|month|custom, from and to (inclusive dates in the office time zone; to may be omitted for day, week and month)",
+            access: Access::Office(Reviewer),
+            request: Some(obj(json!({"kind": {"type": "string", "enum": ["day", "week", "month", "custom"]}, "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}}))),
+            response: bulletin_view.clone(),
+            handler: post(bulletins::create),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/bulletins",
+            summary: "Bulletins, newest first (drafts and issued), without their content",
+            access: Access::Office(Leader),
+            request: None,
+            response: obj(json!({"items": {"type": "array", "items": bulletin_view.clone()}})),
+            handler: get(bulletins::list),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/bulletins/{id}",
+            summary: "One bulletin: its state, number, links to the formats, and its content as `bulletin`",
+            access: Access::Office(Leader),
+            request: None,
+            response: bulletin_view.clone(),
+            handler: get(bulletins::get),
+        },
+        ApiRoute {
+            method: "patch",
+            path: "/api/v1/bulletins/{id}",
+            summary: "Edit a draft's title, lead, closing or distribution; 409 once issued",
+            access: Access::Office(Reviewer),
+            request: Some(obj(json!({"title": {"type": "string"}, "lead": {"type": "string"}, "closing": {"type": "string"}, "distribution": {"type": "string"}}))),
+            response: bulletin_view.clone(),
+            handler: patch(bulletins::edit),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/bulletins/{id}/recompile",
+            summary: "Compile a draft again from the current reviews; 409 once issued",
+            access: Access::Office(Reviewer),
+            request: None,
+            response: bulletin_view.clone(),
+            handler: post(bulletins::recompile),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/bulletins/{id}/issue",
+            summary: "Issue a draft: the next number of the year (gapless), a frozen snapshot and its SHA-256, logged as evidence; 409 if already issued",
+            access: Access::Office(Reviewer),
+            request: None,
+            response: obj(json!({"id": {"type": "integer"}, "number": {"type": "string"}, "year": {"type": "integer"}, "sequence": {"type": "integer"}, "content_hash": {"type": "string"}, "issued_at": {"type": "string"}})),
+            handler: post(bulletins::issue),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/bulletins/{id}/bulletin.html",
+            summary: "The bulletin as one self-contained HTML page (phone and A4 print)",
+            access: Access::Office(Leader),
+            request: None,
+            response: json!({"type": "string", "contentMediaType": "text/html"}),
+            handler: get(bulletins::html),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/bulletins/{id}/bulletin.docx",
+            summary: "The bulletin as a Word document (GB/T 9704 layout)",
+            access: Access::Office(Leader),
+            request: None,
+            response: json!({"type": "string", "format": "binary"}),
+            handler: get(bulletins::docx),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/bulletins/{id}/bulletin.json",
+            summary: "The bulletin's content as JSON; for an issued bulletin, the frozen snapshot whose SHA-256 is its content_hash",
+            access: Access::Office(Leader),
+            request: None,
+            response: json!({"type": "object"}),
+            handler: get(bulletins::json),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/exports/findings.csv",
+            summary: "Findings observed from..to (inclusive dates) as CSV: UTF-8 with BOM, Chinese headers, review state and effective values",
+            access: Access::Office(Leader),
+            request: None,
+            response: json!({"type": "string", "contentMediaType": "text/csv"}),
+            handler: get(bulletins::export_csv),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/exports/findings.geojson",
+            summary: "Findings observed from..to (inclusive dates) as a GeoJSON FeatureCollection",
+            access: Access::Office(Leader),
+            request: None,
+            response: json!({"type": "object"}),
+            handler: get(bulletins::export_geojson),
         },
     ]
 }

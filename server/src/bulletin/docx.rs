@@ -1,0 +1,564 @@
+//! The bulletin as a Word document, in the spirit of GB/T 9704 (official
+//! document layout): red masthead and red rule, number, issuing body and
+//! date; title; 仿宋 body at 三号 (16 pt) with exact 28 pt lines; 黑体 and
+//! 楷体 headings; "— 1 —" page numbers in the footer; A4 with the standard's
+//! margins (37/26/35/28 mm); the distribution list (版记) between rules.
+//!
+//! Hand-written OOXML in a zip: a handful of parts, no template file, no
+//! heavy dependency. Photos are embedded as JPEG thumbnails (deduplicated by
+//! hash), charts as PNG (SVG in DOCX is poorly supported).
+//!
+//! Fonts are named by their Chinese names with `altName` fallbacks in the
+//! font table (仿宋 → FangSong, STFangsong …), so Word on Windows, WPS and
+//! LibreOffice each find a 仿宋-style face or substitute sensibly.
+
+use super::html::{cn_number, esc};
+use super::{card_zh, change_zh, chart, percent, Bulletin, CountRow, RateRow};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+const W_NS: &str = r#"xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture""#;
+/// Page text width in twips: A4 (11906) less 28 mm and 26 mm margins.
+const TEXT_TWIPS: i64 = 11906 - 1588 - 1474;
+const EMU_PER_CM: i64 = 360_000;
+const RED: &str = "C8102E";
+
+const BODY_FONT: &str = "仿宋";
+const HEI: &str = "黑体";
+const KAI: &str = "楷体";
+const SONG: &str = "宋体";
+
+/// Width and height of a JPEG, from its frame header.
+pub fn jpeg_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let mut i = 2;
+    if bytes.get(0..2)? != [0xff, 0xd8] {
+        return None;
+    }
+    while i + 9 < bytes.len() {
+        if bytes[i] != 0xff {
+            return None;
+        }
+        let marker = bytes[i + 1];
+        if marker == 0xff {
+            i += 1;
+            continue;
+        }
+        let len = u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]) as usize;
+        // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
+        if (0xc0..=0xcf).contains(&marker) && ![0xc4, 0xc8, 0xcc].contains(&marker) {
+            let h = u16::from_be_bytes([bytes[i + 5], bytes[i + 6]]) as u32;
+            let w = u16::from_be_bytes([bytes[i + 7], bytes[i + 8]]) as u32;
+            return Some((w, h));
+        }
+        i += 2 + len;
+    }
+    None
+}
+
+struct Doc {
+    body: String,
+    media: Vec<(String, Vec<u8>)>,
+    /// (relationship id, target)
+    rels: Vec<(String, String)>,
+    by_sha: HashMap<String, String>,
+    next_pic: u32,
+}
+
+fn run(text: &str, font: &str, half_points: u32, bold: bool, color: Option<&str>) -> String {
+    let mut s = format!(
+        r#"<w:r><w:rPr><w:rFonts w:ascii="{font}" w:hAnsi="{font}" w:eastAsia="{font}" w:cs="{font}"/>"#
+    );
+    if bold {
+        s.push_str("<w:b/>");
+    }
+    if let Some(c) = color {
+        let _ = write!(s, r#"<w:color w:val="{c}"/>"#);
+    }
+    let _ = write!(s, r#"<w:sz w:val="{half_points}"/><w:szCs w:val="{half_points}"/></w:rPr><w:t xml:space="preserve">{}</w:t></w:r>"#, esc(text));
+    s
+}
+
+impl Doc {
+    fn new() -> Self {
+        Doc { body: String::with_capacity(256 * 1024), media: Vec::new(), rels: Vec::new(), by_sha: HashMap::new(), next_pic: 1 }
+    }
+
+    /// A paragraph: `ppr` is raw paragraph properties, `runs` raw runs.
+    fn p(&mut self, ppr: &str, runs: &str) {
+        let _ = write!(self.body, "<w:p><w:pPr>{ppr}</w:pPr>{runs}</w:p>");
+    }
+
+    /// A body paragraph: 仿宋 三号, first line indented two characters.
+    fn text(&mut self, text: &str) {
+        let r = run(text, BODY_FONT, 32, false, None);
+        self.p(r#"<w:spacing w:line="560" w:lineRule="exact"/><w:ind w:firstLineChars="200" w:firstLine="640"/><w:jc w:val="both"/>"#, &r);
+    }
+
+    fn h1(&mut self, text: &str) {
+        let r = run(text, HEI, 32, false, None);
+        self.p(r#"<w:keepNext/><w:spacing w:before="120" w:line="560" w:lineRule="exact"/><w:ind w:firstLineChars="200" w:firstLine="640"/>"#, &r);
+    }
+
+    fn h2(&mut self, text: &str) {
+        let r = run(text, KAI, 32, false, None);
+        self.p(r#"<w:keepNext/><w:spacing w:line="560" w:lineRule="exact"/><w:ind w:firstLineChars="200" w:firstLine="640"/>"#, &r);
+    }
+
+    fn image_rel(&mut self, key: &str, name: &str, bytes: Vec<u8>) -> String {
+        if let Some(rid) = self.by_sha.get(key) {
+            return rid.clone();
+        }
+        let rid = format!("rIdImg{}", self.media.len() + 1);
+        self.rels.push((rid.clone(), format!("media/{name}")));
+        self.media.push((name.to_owned(), bytes));
+        self.by_sha.insert(key.to_owned(), rid.clone());
+        rid
+    }
+
+    /// An inline picture run of the given size in EMU.
+    fn picture(&mut self, rid: &str, cx: i64, cy: i64, descr: &str) -> String {
+        let id = self.next_pic;
+        self.next_pic += 1;
+        format!(
+            r#"<w:r><w:drawing><wp:inline distT="0" distB="0" distL="0" distR="0"><wp:extent cx="{cx}" cy="{cy}"/><wp:docPr id="{id}" name="图 {id}" descr="{d}"/><wp:cNvGraphicFramePr><a:graphicFrameLocks noChangeAspect="1"/></wp:cNvGraphicFramePr><a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:pic><pic:nvPicPr><pic:cNvPr id="{id}" name="图 {id}" descr="{d}"/><pic:cNvPicPr/></pic:nvPicPr><pic:blipFill><a:blip r:embed="{rid}"/><a:stretch><a:fillRect/></a:stretch></pic:blipFill><pic:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="{cx}" cy="{cy}"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic></wp:inline></w:drawing></w:r>"#,
+            d = esc(descr)
+        )
+    }
+
+    /// A table with a header row; `widths` in twips; cells are plain text.
+    fn table(&mut self, widths: &[i64], head: &[&str], rows: &[Vec<String>]) {
+        let cell = |text: &str, w: i64, header: bool| {
+            let shade = if header { r#"<w:shd w:val="clear" w:color="auto" w:fill="F0F0F0"/>"# } else { "" };
+            format!(
+                r#"<w:tc><w:tcPr><w:tcW w:w="{w}" w:type="dxa"/>{shade}</w:tcPr><w:p><w:pPr><w:spacing w:before="0" w:after="0" w:line="300" w:lineRule="auto"/></w:pPr>{}</w:p></w:tc>"#,
+                run(text, if header { HEI } else { BODY_FONT }, 21, false, None)
+            )
+        };
+        let total: i64 = widths.iter().sum();
+        let _ = write!(
+            self.body,
+            r#"<w:tbl><w:tblPr><w:tblW w:w="{total}" w:type="dxa"/><w:jc w:val="center"/><w:tblBorders><w:top w:val="single" w:sz="4" w:color="808080"/><w:left w:val="single" w:sz="4" w:color="808080"/><w:bottom w:val="single" w:sz="4" w:color="808080"/><w:right w:val="single" w:sz="4" w:color="808080"/><w:insideH w:val="single" w:sz="4" w:color="808080"/><w:insideV w:val="single" w:sz="4" w:color="808080"/></w:tblBorders><w:tblLayout w:type="fixed"/><w:tblCellMar><w:left w:w="60" w:type="dxa"/><w:right w:w="60" w:type="dxa"/></w:tblCellMar></w:tblPr><w:tblGrid>"#
+        );
+        for w in widths {
+            let _ = write!(self.body, r#"<w:gridCol w:w="{w}"/>"#);
+        }
+        self.body.push_str(r#"</w:tblGrid><w:tr><w:trPr><w:tblHeader/><w:cantSplit/></w:trPr>"#);
+        for (h, w) in head.iter().zip(widths) {
+            self.body.push_str(&cell(h, *w, true));
+        }
+        self.body.push_str("</w:tr>");
+        for r in rows {
+            self.body.push_str("<w:tr><w:trPr><w:cantSplit/></w:trPr>");
+            for (t, w) in r.iter().zip(widths) {
+                self.body.push_str(&cell(t, *w, false));
+            }
+            self.body.push_str("</w:tr>");
+        }
+        self.body.push_str("</w:tbl>");
+        // Word needs a paragraph between consecutive tables.
+        self.p(r#"<w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>"#, "");
+    }
+
+    fn chart(&mut self, key: &str, (w, h, png): (u32, u32, Vec<u8>), width_cm: f64, descr: &str) {
+        let rid = self.image_rel(key, &format!("{key}.png"), png);
+        let cx = (width_cm * EMU_PER_CM as f64) as i64;
+        let cy = cx * h as i64 / w.max(1) as i64;
+        let pic = self.picture(&rid, cx, cy, descr);
+        self.p(r#"<w:keepNext/><w:jc w:val="center"/><w:spacing w:before="120" w:after="60"/>"#, &pic);
+    }
+}
+
+fn count_rows(rows: &[CountRow]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                r.red.to_string(),
+                r.yellow.to_string(),
+                r.green.to_string(),
+                r.total.to_string(),
+                r.previous_total.to_string(),
+                change_zh(r.total, r.previous_total),
+            ]
+        })
+        .collect()
+}
+
+fn rate_rows(rows: &[RateRow], points: bool) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| {
+            let mut v = vec![r.rank.to_string(), r.name.clone()];
+            if points {
+                v.push(r.unit_name.clone().unwrap_or_default());
+                v.push(r.leader.clone().unwrap_or_default());
+            }
+            v.extend([r.visits.to_string(), r.green.to_string(), r.yellow.to_string(), r.red.to_string(), percent(r.rate)]);
+            v
+        })
+        .collect()
+}
+
+/// Renders the bulletin as DOCX bytes. `thumbnails` maps photo SHA-256 to
+/// JPEG bytes; photos missing from it are named as missing in the text.
+pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec<u8>, zip::result::ZipError> {
+    let body = &b.body;
+    let s = &body.summary;
+    let mut d = Doc::new();
+
+    // 1. Masthead: name, number, issuing body and date, red rule.
+    d.p(r#"<w:jc w:val="center"/><w:spacing w:before="0" w:after="120"/>"#, &run("督查通报", SONG, 96, true, Some(RED)));
+    let number = b.number_text();
+    let mut num_runs = run(&number, BODY_FONT, 32, false, None);
+    if b.header.status != "issued" {
+        num_runs.push_str(&run("（草稿）", BODY_FONT, 32, false, Some(RED)));
+    }
+    d.p(r#"<w:jc w:val="center"/><w:spacing w:after="120"/>"#, &num_runs);
+    let meta = format!(
+        "{}{}",
+        run(&b.header.issuing_body, BODY_FONT, 32, false, None),
+        format!(r#"<w:r><w:tab/></w:r>{}"#, run(&super::period::date_zh(b.header.date), BODY_FONT, 32, false, None))
+    );
+    d.p(
+        &format!(
+            r#"<w:tabs><w:tab w:val="right" w:pos="{TEXT_TWIPS}"/></w:tabs><w:pBdr><w:bottom w:val="single" w:sz="24" w:space="6" w:color="{RED}"/></w:pBdr><w:spacing w:after="480"/>"#
+        ),
+        &meta,
+    );
+    // Title: 二号 bold.
+    d.p(r#"<w:jc w:val="center"/><w:spacing w:before="240" w:after="360" w:line="640" w:lineRule="exact"/>"#, &run(&b.title, SONG, 44, true, None));
+    for p in b.lead.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
+        d.text(p);
+    }
+
+    // 2. Summary.
+    let mut section = 0;
+    let mut next = || {
+        section += 1;
+        cn_number(section)
+    };
+    d.h1(&format!("{}、总体情况", next()));
+    let (c, p) = (&s.current, &s.previous);
+    d.text(&format!(
+        "{}，共检查点位 {} 个，涉及责任单位 {} 个，形成已审核记录 {} 条，其中红牌 {} 条、黄牌 {} 条、绿牌（达标）{} 条，发现问题 {} 个。\
+         与上期（{}）相比：检查点位{}，问题{}，红牌{}，黄牌{}，绿牌{}。",
+        body.period_label,
+        c.points_inspected,
+        c.units_involved,
+        c.findings,
+        c.red,
+        c.yellow,
+        c.green,
+        c.problems,
+        body.previous_period_label,
+        change_zh(c.points_inspected, p.points_inspected),
+        change_zh(c.problems, p.problems),
+        change_zh(c.red, p.red),
+        change_zh(c.yellow, p.yellow),
+        change_zh(c.green, p.green),
+    ));
+    let prev_head = format!("上期");
+    let count_widths = [2844, 900, 900, 900, 900, 1000, 1400];
+    d.h2("（一）按问题类别");
+    d.table(&count_widths, &["问题类别", "红牌", "黄牌", "绿牌", "合计", &prev_head, "较上期"], &count_rows(&s.by_category));
+    d.h2("（二）按区域");
+    d.table(&count_widths, &["区域", "红牌", "黄牌", "绿牌", "合计", &prev_head, "较上期"], &count_rows(&s.by_district));
+    d.h2("（三）各单位红黄绿牌（图中序号见下表）");
+    d.chart("chart-units", chart::units_png(&body.charts.per_unit), 15.0, "各单位红黄绿牌数");
+    let legend: Vec<Vec<String>> = body
+        .charts
+        .per_unit
+        .iter()
+        .enumerate()
+        .map(|(i, bar)| {
+            vec![(i + 1).to_string(), bar.label.clone(), bar.red.to_string(), bar.yellow.to_string(), bar.green.to_string()]
+        })
+        .collect();
+    d.table(&[900, 4344, 1200, 1200, 1200], &["序号", "责任单位", "红牌", "黄牌", "绿牌"], &legend);
+    d.h2("（四）每日红黄绿牌（横轴为日期）");
+    d.chart("chart-days", chart::days_png(&body.charts.per_day), 15.0, "每日红黄绿牌数");
+
+    // 3. Per unit: one two-column table per unit, photo left, facts right.
+    d.h1(&format!("{}、各责任单位问题清单", next()));
+    if body.units.is_empty() {
+        d.text("本期未发现问题。");
+    }
+    let photo_cm = 5.0;
+    let (photo_col, facts_col) = (3000i64, TEXT_TWIPS - 3000);
+    for (i, u) in body.units.iter().enumerate() {
+        d.h2(&format!(
+            "（{}）{}（红牌 {}、黄牌 {}，检查 {} 次，达标 {} 次）",
+            cn_number(i + 1),
+            u.unit_name,
+            u.red,
+            u.yellow,
+            u.visits,
+            u.green
+        ));
+        let _ = write!(
+            d.body,
+            r#"<w:tbl><w:tblPr><w:tblW w:w="{TEXT_TWIPS}" w:type="dxa"/><w:tblBorders><w:insideH w:val="single" w:sz="4" w:color="BBBBBB"/><w:top w:val="single" w:sz="4" w:color="BBBBBB"/><w:bottom w:val="single" w:sz="4" w:color="BBBBBB"/></w:tblBorders><w:tblLayout w:type="fixed"/></w:tblPr><w:tblGrid><w:gridCol w:w="{photo_col}"/><w:gridCol w:w="{facts_col}"/></w:tblGrid>"#
+        );
+        for (j, e) in u.findings.iter().enumerate() {
+            let photo_par = match e.photo.as_ref().and_then(|sha| thumbnails.get(sha).map(|t| (sha, t))) {
+                Some((sha, bytes)) => {
+                    let (w, h) = jpeg_size(bytes).unwrap_or((4, 3));
+                    let rid = d.image_rel(sha, &format!("photo-{}.jpg", &sha[..16]), bytes.clone());
+                    let cx = (photo_cm * EMU_PER_CM as f64) as i64;
+                    let cy = cx * h as i64 / w.max(1) as i64;
+                    d.picture(&rid, cx, cy, &format!("现场照片 {}", e.point_name))
+                }
+                None if e.photo.is_some() => run("照片缺失，请凭证据编号核查", BODY_FONT, 21, false, None),
+                None if e.photo_count > 0 => run("照片未嵌入，凭证据编号在系统中查看", BODY_FONT, 21, false, None),
+                None => run("无照片", BODY_FONT, 21, false, None),
+            };
+            let small = r#"<w:spacing w:before="0" w:after="0" w:line="360" w:lineRule="exact"/>"#;
+            let mut facts = String::new();
+            let line = |label: &str, value: &str| {
+                format!("<w:p><w:pPr>{small}</w:pPr>{}{}</w:p>", run(label, HEI, 24, false, None), run(value, BODY_FONT, 24, false, None))
+            };
+            let card_color = match e.card.as_str() {
+                "red" => RED,
+                "yellow" => "B07800",
+                _ => "2E8B57",
+            };
+            let _ = write!(
+                facts,
+                "<w:p><w:pPr>{small}</w:pPr>{}{}{}</w:p>",
+                run(&format!("{}. ", j + 1), HEI, 24, false, None),
+                run(card_zh(&e.card), HEI, 24, true, Some(card_color)),
+                run(&format!("  {}", e.category_name), HEI, 24, false, None)
+            );
+            facts.push_str(&line("点位：", &format!("{}（{}{}）", e.point_name, e.point_kind, e.district.as_deref().map(|x| format!("，{x}")).unwrap_or_default())));
+            facts.push_str(&line("时间：", &e.observed_at));
+            if let Some(n) = &e.note {
+                facts.push_str(&line("问题：", n));
+            }
+            facts.push_str(&line("整改期限：", &e.deadline.map(|d| format!("{d} 前")).unwrap_or_else(|| "—".into())));
+            let _ = write!(
+                facts,
+                "<w:p><w:pPr>{small}</w:pPr>{}</w:p>",
+                run(
+                    &format!("证据编号 {} · 内容哈希 {}{}", e.evidence_id, e.short_hash, if e.decision == "correct" { " · 经审核更正" } else { "" }),
+                    "Consolas",
+                    16,
+                    false,
+                    Some("666666")
+                )
+            );
+            let _ = write!(
+                d.body,
+                r#"<w:tr><w:trPr><w:cantSplit/></w:trPr><w:tc><w:tcPr><w:tcW w:w="{photo_col}" w:type="dxa"/></w:tcPr><w:p><w:pPr><w:spacing w:before="60" w:after="60"/></w:pPr>{photo_par}</w:p></w:tc><w:tc><w:tcPr><w:tcW w:w="{facts_col}" w:type="dxa"/></w:tcPr>{facts}</w:tc></w:tr>"#
+            );
+        }
+        d.body.push_str("</w:tbl>");
+        d.p("", "");
+    }
+    if body.photos_not_embedded > 0 {
+        d.text(&format!("另有 {} 条问题的照片未嵌入本通报，可凭证据编号在系统中查看。", body.photos_not_embedded));
+    }
+
+    // 4. Red cards.
+    d.h1(&format!("{}、红牌问题（曝光台候选）", next()));
+    if body.red_list.is_empty() {
+        d.text("本期无红牌问题。");
+    } else {
+        let rows: Vec<Vec<String>> = body
+            .red_list
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                vec![
+                    (i + 1).to_string(),
+                    r.unit_name.clone(),
+                    r.point_name.clone(),
+                    r.category_name.clone(),
+                    r.observed_at.clone(),
+                    r.deadline.map(|d| d.to_string()).unwrap_or_else(|| "—".into()),
+                    r.short_hash.clone(),
+                ]
+            })
+            .collect();
+        d.table(&[600, 2000, 1700, 1200, 1300, 1044, 1000], &["序号", "责任单位", "点位", "问题类别", "时间", "整改期限", "内容哈希"], &rows);
+    }
+
+    // 5. Overdue.
+    d.h1(&format!("{}、逾期未整改问题", next()));
+    if body.overdue.is_empty() {
+        d.text("截至本期，无逾期未整改问题。");
+    } else {
+        let rows: Vec<Vec<String>> = body
+            .overdue
+            .iter()
+            .map(|r| {
+                vec![
+                    r.unit_name.clone(),
+                    r.point_name.clone(),
+                    r.category_name.clone(),
+                    card_zh(&r.card).into(),
+                    r.deadline.to_string(),
+                    r.days_overdue.to_string(),
+                ]
+            })
+            .collect();
+        d.table(&[2200, 2000, 1400, 800, 1444, 1000], &["责任单位", "点位", "问题类别", "牌色", "整改期限", "逾期天数"], &rows);
+    }
+
+    // 6. Rankings.
+    d.h1(&format!("{}、达标率排名", next()));
+    d.text(&body.rankings.rule);
+    d.h2("（一）责任单位达标率");
+    d.table(
+        &[800, 3244, 1000, 900, 900, 900, 1100],
+        &["名次", "责任单位", "检查次数", "绿牌", "黄牌", "红牌", "达标率"],
+        &rate_rows(&body.rankings.units, false),
+    );
+    d.h2("（二）点位达标率");
+    d.table(
+        &[700, 1800, 2000, 944, 800, 600, 600, 600, 800],
+        &["名次", "点位", "责任单位", "点长", "检查次数", "绿牌", "黄牌", "红牌", "达标率"],
+        &rate_rows(&body.rankings.points, true),
+    );
+    if let Some(w) = &body.rankings.worst_units {
+        d.h2("（三）本月“十差单位”");
+        d.text(&format!("评分办法：{}", w.formula));
+        if w.rows.is_empty() {
+            d.text("本月无扣分单位。");
+        } else {
+            let rows: Vec<Vec<String>> = w
+                .rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.rank.to_string(),
+                        r.unit_name.clone(),
+                        r.red.to_string(),
+                        r.yellow.to_string(),
+                        r.visits.to_string(),
+                        percent(r.rate),
+                        r.deduction.to_string(),
+                    ]
+                })
+                .collect();
+            d.table(&[800, 3244, 900, 900, 1000, 1000, 1000], &["名次", "责任单位", "红牌", "黄牌", "检查次数", "达标率", "扣分"], &rows);
+        }
+    }
+
+    // 7. Closing, then the 版记: distribution and compiler between rules.
+    for p in b.closing.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
+        d.text(p);
+    }
+    d.text(&format!(
+        "每条问题的证据编号与内容哈希可在系统中核验：同一编号的记录，其内容哈希（SHA-256）前 {} 位应与本通报一致。",
+        super::SHORT_HASH
+    ));
+    let rule = |side: &str| format!(r#"<w:{side} w:val="single" w:sz="8" w:space="4" w:color="000000"/>"#);
+    d.p(
+        &format!(r#"<w:keepNext/><w:pBdr>{}{}</w:pBdr><w:spacing w:before="600" w:line="440" w:lineRule="exact"/><w:ind w:left="840" w:hanging="840"/>"#, rule("top"), rule("bottom")),
+        &run(&format!("送：{}", b.distribution), BODY_FONT, 28, false, None),
+    );
+    let compiler = format!(
+        "{}{}",
+        run(&format!("{}编印", b.compiler), BODY_FONT, 28, false, None),
+        format!(r#"<w:r><w:tab/></w:r>{}"#, run(&format!("{}印发", super::period::date_zh(b.header.date)), BODY_FONT, 28, false, None))
+    );
+    d.p(
+        &format!(r#"<w:tabs><w:tab w:val="right" w:pos="{TEXT_TWIPS}"/></w:tabs><w:pBdr>{}</w:pBdr><w:spacing w:line="440" w:lineRule="exact"/>"#, rule("bottom")),
+        &compiler,
+    );
+
+    let _ = write!(
+        d.body,
+        r#"<w:sectPr><w:footerReference w:type="default" r:id="rIdFooter"/><w:pgSz w:w="11906" w:h="16838"/><w:pgMar w:top="2098" w:right="1474" w:bottom="1984" w:left="1588" w:header="851" w:footer="1134" w:gutter="0"/></w:sectPr>"#
+    );
+    package(&d, b)
+}
+
+fn package(d: &Doc, b: &Bulletin) -> Result<Vec<u8>, zip::result::ZipError> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::with_capacity(d.body.len() + d.media.iter().map(|m| m.1.len()).sum::<usize>() + 16 * 1024)));
+    let deflated = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    // JPEG and PNG do not shrink further; storing them saves the time.
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let put = |zip: &mut zip::ZipWriter<_>, name: &str, data: &[u8], opts| -> Result<(), zip::result::ZipError> {
+        zip.start_file(name, opts)?;
+        zip.write_all(data)?;
+        Ok(())
+    };
+    put(
+        &mut zip,
+        "[Content_Types].xml",
+        br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Default Extension="jpg" ContentType="image/jpeg"/><Default Extension="png" ContentType="image/png"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/><Override PartName="/word/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/><Override PartName="/word/settings.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.settings+xml"/><Override PartName="/word/fontTable.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.fontTable+xml"/><Override PartName="/word/footer1.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml"/><Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/><Override PartName="/docProps/app.xml" ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/></Types>"#,
+        deflated,
+    )?;
+    put(
+        &mut zip,
+        "_rels/.rels",
+        br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/><Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/extended-properties" Target="docProps/app.xml"/></Relationships>"#,
+        deflated,
+    )?;
+    let core = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dc:title>{}</dc:title><dc:creator>{}</dc:creator><dc:language>zh-CN</dc:language><dcterms:created xsi:type="dcterms:W3CDTF">{}</dcterms:created></cp:coreProperties>"#,
+        esc(&format!("{} {}", b.number_text(), b.title)),
+        esc(&b.compiler),
+        b.body.compiled_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    );
+    put(&mut zip, "docProps/core.xml", core.as_bytes(), deflated)?;
+    put(
+        &mut zip,
+        "docProps/app.xml",
+        br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"><Application>Anfang</Application></Properties>"#,
+        deflated,
+    )?;
+    let mut rels = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rIdStyles" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/><Relationship Id="rIdSettings" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/settings" Target="settings.xml"/><Relationship Id="rIdFonts" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/fontTable" Target="fontTable.xml"/><Relationship Id="rIdFooter" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/footer" Target="footer1.xml"/>"#,
+    );
+    for (rid, target) in &d.rels {
+        let _ = write!(rels, r#"<Relationship Id="{rid}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="{target}"/>"#);
+    }
+    rels.push_str("</Relationships>");
+    put(&mut zip, "word/_rels/document.xml.rels", rels.as_bytes(), deflated)?;
+    let document = format!(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:document {W_NS}><w:body>{}</w:body></w:document>"#, d.body);
+    put(&mut zip, "word/document.xml", document.as_bytes(), deflated)?;
+    let styles = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:styles {W_NS}><w:docDefaults><w:rPrDefault><w:rPr><w:rFonts w:ascii="{BODY_FONT}" w:hAnsi="{BODY_FONT}" w:eastAsia="{BODY_FONT}" w:cs="{BODY_FONT}"/><w:sz w:val="32"/><w:szCs w:val="32"/><w:lang w:val="en-US" w:eastAsia="zh-CN"/></w:rPr></w:rPrDefault><w:pPrDefault><w:pPr><w:spacing w:after="0" w:line="560" w:lineRule="exact"/></w:pPr></w:pPrDefault></w:docDefaults><w:style w:type="paragraph" w:default="1" w:styleId="Normal"><w:name w:val="Normal"/><w:qFormat/></w:style><w:style w:type="table" w:default="1" w:styleId="TableNormal"><w:name w:val="Normal Table"/><w:tblPr><w:tblInd w:w="0" w:type="dxa"/><w:tblCellMar><w:top w:w="0" w:type="dxa"/><w:left w:w="108" w:type="dxa"/><w:bottom w:w="0" w:type="dxa"/><w:right w:w="108" w:type="dxa"/></w:tblCellMar></w:tblPr></w:style><w:style w:type="paragraph" w:styleId="Footer"><w:name w:val="footer"/><w:basedOn w:val="Normal"/><w:pPr><w:jc w:val="center"/></w:pPr></w:style></w:styles>"#
+    );
+    put(&mut zip, "word/styles.xml", styles.as_bytes(), deflated)?;
+    put(
+        &mut zip,
+        "word/settings.xml",
+        format!(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:settings {W_NS}><w:defaultTabStop w:val="420"/><w:characterSpacingControl w:val="compressPunctuation"/><w:compat><w:compatSetting w:name="compatibilityMode" w:uri="http://schemas.microsoft.com/office/word" w:val="15"/></w:compat></w:settings>"#)
+            .as_bytes(),
+        deflated,
+    )?;
+    put(
+        &mut zip,
+        "word/fontTable.xml",
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:fonts {W_NS}><w:font w:name="仿宋"><w:altName w:val="FangSong"/><w:charset w:val="86"/><w:family w:val="modern"/><w:pitch w:val="fixed"/></w:font><w:font w:name="仿宋_GB2312"><w:altName w:val="仿宋"/><w:charset w:val="86"/><w:family w:val="modern"/></w:font><w:font w:name="黑体"><w:altName w:val="SimHei"/><w:charset w:val="86"/><w:family w:val="modern"/><w:pitch w:val="fixed"/></w:font><w:font w:name="楷体"><w:altName w:val="KaiTi"/><w:charset w:val="86"/><w:family w:val="modern"/><w:pitch w:val="fixed"/></w:font><w:font w:name="宋体"><w:altName w:val="SimSun"/><w:charset w:val="86"/><w:family w:val="auto"/><w:pitch w:val="variable"/></w:font></w:fonts>"#
+        )
+        .as_bytes(),
+        deflated,
+    )?;
+    let dash = |t: &str| run(t, SONG, 28, false, None);
+    let footer = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:ftr {W_NS}><w:p><w:pPr><w:pStyle w:val="Footer"/><w:jc w:val="center"/></w:pPr>{}<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText xml:space="preserve"> PAGE </w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r>{}<w:r><w:fldChar w:fldCharType="end"/></w:r>{}</w:p></w:ftr>"#,
+        dash("— "),
+        dash("1"),
+        dash(" —")
+    );
+    put(&mut zip, "word/footer1.xml", footer.as_bytes(), deflated)?;
+    for (name, bytes) in &d.media {
+        put(&mut zip, &format!("word/media/{name}"), bytes, stored)?;
+    }
+    Ok(zip.finish()?.into_inner())
+}

@@ -1,0 +1,331 @@
+//! Bulletins: drafts, issue with gapless yearly numbers, and the queries that
+//! feed the compiler and the exports.
+//!
+//! **Invariant (numbering):** a bulletin's `sequence` is assigned only inside
+//! the write transaction that issues it, as one more than the highest issued
+//! sequence of its year; drafts hold no number, so a draft that is never
+//! issued consumes none. A trigger refuses any other number, and issued rows
+//! are immutable (triggers refuse UPDATE and DELETE).
+//!
+//! The finding queries read the *effective* values of a review (the
+//! `finding_state` view) and select no inspector, device or account column.
+
+use crate::bulletin::export::ExportRow;
+use crate::bulletin::{Deadlines, FindingRow, OverdueEntry, Period, Text};
+use crate::error::AppError;
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use serde::Serialize;
+
+/// A stored bulletin row.
+#[derive(Debug, Clone, Serialize)]
+pub struct BulletinRow {
+    pub id: i64,
+    pub kind: String,
+    pub from: String,
+    pub to: String,
+    pub status: String,
+    pub title: String,
+    pub lead: String,
+    pub closing: String,
+    pub distribution: String,
+    pub issuing_body: String,
+    pub compiler: String,
+    #[serde(skip)]
+    pub compiled: String,
+    pub compiled_at: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub year: Option<i32>,
+    pub sequence: Option<i64>,
+    pub number: Option<String>,
+    #[serde(skip)]
+    pub snapshot: Option<String>,
+    pub content_hash: Option<String>,
+    pub issued_at: Option<String>,
+}
+
+/// The office's settings a new draft starts from.
+#[derive(Debug, Clone)]
+pub struct OfficeSettings {
+    pub issuing_body: String,
+    pub distribution: String,
+    pub compiler: String,
+}
+
+fn bulletin_row(r: &Row<'_>) -> rusqlite::Result<BulletinRow> {
+    Ok(BulletinRow {
+        id: r.get("id")?,
+        kind: r.get("kind")?,
+        from: r.get("date_from")?,
+        to: r.get("date_to")?,
+        status: r.get("status")?,
+        title: r.get("title")?,
+        lead: r.get("lead")?,
+        closing: r.get("closing")?,
+        distribution: r.get("distribution")?,
+        issuing_body: r.get("issuing_body")?,
+        compiler: r.get("compiler")?,
+        compiled: r.get("compiled")?,
+        compiled_at: r.get("compiled_at")?,
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
+        year: r.get("year")?,
+        sequence: r.get("sequence")?,
+        number: r.get("number")?,
+        snapshot: r.get("snapshot")?,
+        content_hash: r.get("content_hash")?,
+        issued_at: r.get("issued_at")?,
+    })
+}
+
+pub fn settings(conn: &Connection) -> Result<OfficeSettings, AppError> {
+    let get = |key: &str, default: &str| -> Result<String, AppError> {
+        Ok(conn
+            .query_row("SELECT value FROM office_settings WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?
+            .unwrap_or_else(|| default.to_owned()))
+    };
+    Ok(OfficeSettings {
+        issuing_body: get("issuing_body", "四城同创办")?,
+        distribution: get("distribution", "")?,
+        compiler: get("compiler", "四城同创办")?,
+    })
+}
+
+pub fn deadlines(conn: &Connection) -> Result<Deadlines, AppError> {
+    let mut stmt = conn.prepare("SELECT card, days FROM card_deadlines")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Accepted and corrected findings observed in [from_ms, to_ms), with their
+/// effective category, unit and card.
+pub fn reviewed_findings(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<FindingRow>, AppError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT f.id, f.observed_ms, f.point_id, p.name, p.kind, p.leader, p.district,
+                s.unit_id, u.name, s.category, c.name, s.card, s.status, s.decided_at,
+                f.note, f.content_hash,
+                (SELECT sha256 FROM finding_photos WHERE finding_id = f.id ORDER BY position LIMIT 1),
+                (SELECT count(*) FROM finding_photos WHERE finding_id = f.id)
+         FROM findings f
+         JOIN finding_state s ON s.finding_id = f.id
+         JOIN points p ON p.id = f.point_id
+         JOIN units u ON u.id = s.unit_id
+         JOIN categories c ON c.code = s.category
+         WHERE f.observed_ms >= ?1 AND f.observed_ms < ?2 AND s.status IN ('accept', 'correct')
+         ORDER BY f.observed_ms, f.id",
+    )?;
+    let rows = stmt.query_map(params![from_ms, to_ms], |r| {
+        let decided: Option<String> = r.get(13)?;
+        Ok(FindingRow {
+            id: r.get(0)?,
+            observed_ms: r.get(1)?,
+            point_id: r.get(2)?,
+            point_name: r.get(3)?,
+            point_kind: r.get(4)?,
+            point_leader: r.get(5)?,
+            district: r.get(6)?,
+            unit_id: r.get(7)?,
+            unit_name: r.get(8)?,
+            category: r.get(9)?,
+            category_name: r.get(10)?,
+            card: r.get(11)?,
+            decision: r.get(12)?,
+            decided_at: decided.and_then(|d| d.parse().ok()),
+            note: r.get(14)?,
+            content_hash: r.get(15)?,
+            first_photo: r.get(16)?,
+            photo_count: r.get(17)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Rectifications past their deadline as of `as_of`. Rectification records
+/// do not exist yet, so nothing can be overdue *and known to be unrectified*
+/// rather than merely unreported: the list is empty. When rectifications
+/// arrive, this selects accepted yellow/red findings whose deadline is before
+/// `as_of` and that have no accepted rectification.
+pub fn overdue(_conn: &Connection, _as_of: jiff::civil::Date) -> Result<Vec<OverdueEntry>, AppError> {
+    Ok(Vec::new())
+}
+
+/// Every finding observed in [from_ms, to_ms), whatever its review state.
+pub fn export_rows(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ExportRow>, AppError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT f.id, f.content_hash, f.observed_ms, s.status, f.point_id, p.name, p.kind, p.district, p.lat, p.lon,
+                s.unit_id, u.name, s.category, c.name, s.card, f.note, f.lat, f.lon, f.accuracy_m,
+                (SELECT count(*) FROM finding_photos WHERE finding_id = f.id)
+         FROM findings f
+         JOIN finding_state s ON s.finding_id = f.id
+         JOIN points p ON p.id = f.point_id
+         JOIN units u ON u.id = s.unit_id
+         JOIN categories c ON c.code = s.category
+         WHERE f.observed_ms >= ?1 AND f.observed_ms < ?2
+         ORDER BY f.observed_ms, f.id",
+    )?;
+    let rows = stmt.query_map(params![from_ms, to_ms], |r| {
+        Ok(ExportRow {
+            id: r.get(0)?,
+            content_hash: r.get(1)?,
+            observed_ms: r.get(2)?,
+            status: r.get(3)?,
+            point_id: r.get(4)?,
+            point_name: r.get(5)?,
+            point_kind: r.get(6)?,
+            district: r.get(7)?,
+            point_lat: r.get(8)?,
+            point_lon: r.get(9)?,
+            unit_id: r.get(10)?,
+            unit_name: r.get(11)?,
+            category: r.get(12)?,
+            category_name: r.get(13)?,
+            card: r.get(14)?,
+            note: r.get(15)?,
+            lat: r.get(16)?,
+            lon: r.get(17)?,
+            accuracy_m: r.get(18)?,
+            photo_count: r.get(19)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn issued_conflict(id: i64, number: Option<&str>) -> AppError {
+    AppError::Conflict {
+        message: format!(
+            "bulletin {id} was issued as {} and can no longer be changed; compile a new bulletin instead",
+            number.unwrap_or("a numbered bulletin")
+        ),
+        offset: None,
+    }
+}
+
+fn not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("no bulletin with id {id}"))
+}
+
+/// Stores a new draft with its compiled body.
+pub fn create(
+    conn: &Connection,
+    period: &Period,
+    text: &Text,
+    settings: &OfficeSettings,
+    compiled_json: &str,
+    compiled_at: &str,
+    user_id: i64,
+) -> Result<i64, AppError> {
+    let now = super::now_text();
+    conn.execute(
+        "INSERT INTO bulletins (kind, date_from, date_to, title, lead, closing, distribution, issuing_body, compiler,
+                                compiled, compiled_at, created_by, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+        params![
+            period.kind.as_str(),
+            period.from.to_string(),
+            period.to.to_string(),
+            text.title,
+            text.lead,
+            text.closing,
+            text.distribution,
+            settings.issuing_body,
+            settings.compiler,
+            compiled_json,
+            compiled_at,
+            user_id,
+            now
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Option<BulletinRow>, AppError> {
+    Ok(conn.query_row("SELECT * FROM bulletins WHERE id = ?1", [id], bulletin_row).optional()?)
+}
+
+/// Newest first.
+pub fn list(conn: &Connection, limit: i64) -> Result<Vec<BulletinRow>, AppError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, kind, date_from, date_to, status, title, lead, closing, distribution, issuing_body, compiler,
+                '' AS compiled, compiled_at, created_at, updated_at, year, sequence, number, NULL AS snapshot,
+                content_hash, issued_at
+         FROM bulletins ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit], bulletin_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn draft(conn: &Connection, id: i64) -> Result<BulletinRow, AppError> {
+    let row = get(conn, id)?.ok_or_else(|| not_found(id))?;
+    if row.status == "issued" {
+        return Err(issued_conflict(id, row.number.as_deref()));
+    }
+    Ok(row)
+}
+
+/// Changes a draft's text; 409 once issued.
+pub fn update_text(conn: &mut Connection, id: i64, text: &Text) -> Result<(), AppError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    draft(&tx, id)?;
+    tx.execute(
+        "UPDATE bulletins SET title = ?2, lead = ?3, closing = ?4, distribution = ?5, updated_at = ?6 WHERE id = ?1",
+        params![id, text.title, text.lead, text.closing, text.distribution, super::now_text()],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Replaces a draft's compiled body; 409 once issued.
+pub fn store_compiled(conn: &mut Connection, id: i64, compiled_json: &str, compiled_at: &str) -> Result<(), AppError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    draft(&tx, id)?;
+    tx.execute(
+        "UPDATE bulletins SET compiled = ?2, compiled_at = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id, compiled_json, compiled_at, super::now_text()],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// What issuing assigned.
+#[derive(Debug, Clone, Serialize)]
+pub struct Issued {
+    pub id: i64,
+    pub number: String,
+    pub year: i32,
+    pub sequence: i64,
+    pub content_hash: String,
+    pub issued_at: String,
+}
+
+/// Issues a draft in one transaction: takes the next number of `year`,
+/// freezes the snapshot `freeze` builds for that number, stores its SHA-256
+/// and appends a `bulletin_issue` entry to the evidence log.
+pub fn issue(
+    conn: &mut Connection,
+    id: i64,
+    year: i32,
+    user_id: i64,
+    freeze: impl FnOnce(&BulletinRow, i32, i64, &str) -> Result<String, AppError>,
+) -> Result<Issued, AppError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let row = draft(&tx, id)?;
+    let sequence: i64 = tx.query_row(
+        "SELECT coalesce(max(sequence), 0) + 1 FROM bulletins WHERE status = 'issued' AND year = ?1",
+        [year],
+        |r| r.get(0),
+    )?;
+    let number = crate::bulletin::number(year, sequence);
+    let snapshot = freeze(&row, year, sequence, &number)?;
+    let content_hash = anfang_core::domain::sha256_hex(snapshot.as_bytes());
+    let issued_at = super::now_text();
+    tx.execute(
+        "UPDATE bulletins SET status = 'issued', year = ?2, sequence = ?3, number = ?4, snapshot = ?5,
+                content_hash = ?6, issued_at = ?7, issued_by = ?8, updated_at = ?7
+         WHERE id = ?1",
+        params![id, year, sequence, number, snapshot, content_hash, issued_at, user_id],
+    )?;
+    super::evidence::append(&tx, "bulletin_issue", &format!("bulletin/{id}"), &content_hash)?;
+    tx.commit()?;
+    Ok(Issued { id, number, year, sequence, content_hash, issued_at })
+}

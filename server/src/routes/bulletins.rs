@@ -1,0 +1,329 @@
+//! Routes for bulletins (compile, edit, recompile, issue, the three formats)
+//! and the period exports. Thin: validate, call `bulletin` and `db`, map.
+//! Reviewers and admins write; leaders read.
+
+use crate::auth::{OfficeCaller, Role};
+use crate::bulletin::{self, Period};
+use crate::db::bulletins as db;
+use crate::error::{parse_json, AppError};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// Longest title, and longest lead, closing or distribution text (characters).
+const MAX_TITLE: usize = 200;
+const MAX_TEXT: usize = 5000;
+
+fn parse_id(id: &str) -> Result<i64, AppError> {
+    id.parse::<i64>().map_err(|_| AppError::NotFound(format!("no bulletin with id {id:?}; ids are numbers")))
+}
+
+fn today(state: &AppState) -> jiff::civil::Date {
+    jiff::Timestamp::now().to_zoned_datetime(state.config.timezone.clone()).date()
+}
+
+fn links(id: i64) -> Value {
+    let base = format!("/api/v1/bulletins/{id}");
+    json!({
+        "self": base,
+        "html": format!("{base}/bulletin.html"),
+        "docx": format!("{base}/bulletin.docx"),
+        "json": format!("{base}/bulletin.json"),
+    })
+}
+
+fn view(row: &db::BulletinRow, with_content: Option<bulletin::Bulletin>) -> Result<Value, AppError> {
+    let mut v = serde_json::to_value(row).map_err(AppError::internal)?;
+    v["links"] = links(row.id);
+    if let Some(b) = with_content {
+        v["bulletin"] = serde_json::to_value(b).map_err(AppError::internal)?;
+    }
+    Ok(v)
+}
+
+async fn load(state: &AppState, id: i64) -> Result<db::BulletinRow, AppError> {
+    state.db.read(move |c| db::get(c, id)).await?.ok_or_else(|| AppError::NotFound(format!("no bulletin with id {id}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    kind: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+pub async fn create(State(state): State<AppState>, caller: OfficeCaller, body: Bytes) -> Result<Response, AppError> {
+    caller.require(Role::Reviewer)?;
+    let req: CreateRequest = parse_json(&body)?;
+    let kind = req.kind.ok_or_else(|| AppError::Unprocessable("kind is required: one of day, week, month, custom".into()))?;
+    let from = req.from.ok_or_else(|| AppError::Unprocessable("from is required: the first day, as YYYY-MM-DD".into()))?;
+    let period = Period::parse(&kind, &from, req.to.as_deref()).map_err(AppError::Unprocessable)?;
+    let tz = state.config.timezone.clone();
+    let now = jiff::Timestamp::now();
+    let (body, settings) = state
+        .db
+        .read(move |c| Ok((bulletin::compile_period(c, &period, &tz, now)?, db::settings(c)?)))
+        .await?;
+    let text = bulletin::default_text(&period, &settings.distribution);
+    let compiled = serde_json::to_string(&body).map_err(AppError::internal)?;
+    let user = caller.user_id;
+    let row = state
+        .db
+        .write(move |c| {
+            let id = db::create(c, &period, &text, &settings, &compiled, &now.to_string(), user)?;
+            db::get(c, id)?.ok_or_else(|| AppError::internal("a new bulletin could not be read back"))
+        })
+        .await?;
+    let b = bulletin::from_row(&row, today(&state))?;
+    Ok((StatusCode::CREATED, Json(view(&row, Some(b))?)).into_response())
+}
+
+pub async fn list(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Leader)?;
+    let rows = state.db.read(|c| db::list(c, 1000)).await?;
+    let items = rows.iter().map(|r| view(r, None)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({ "items": items })))
+}
+
+pub async fn get(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Leader)?;
+    let row = load(&state, parse_id(&id)?).await?;
+    let b = bulletin::from_row(&row, today(&state))?;
+    Ok(Json(view(&row, Some(b))?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Edit {
+    title: Option<String>,
+    lead: Option<String>,
+    closing: Option<String>,
+    distribution: Option<String>,
+}
+
+pub async fn edit(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Reviewer)?;
+    let id = parse_id(&id)?;
+    let edit: Edit = parse_json(&body)?;
+    if edit.title.is_none() && edit.lead.is_none() && edit.closing.is_none() && edit.distribution.is_none() {
+        return Err(AppError::Unprocessable("nothing to change: send title, lead, closing or distribution".into()));
+    }
+    if let Some(t) = &edit.title {
+        let n = t.trim().chars().count();
+        if n == 0 || n > MAX_TITLE {
+            return Err(AppError::Unprocessable(format!("title must have 1 to {MAX_TITLE} characters (it has {n})")));
+        }
+    }
+    for (field, value) in [("lead", &edit.lead), ("closing", &edit.closing), ("distribution", &edit.distribution)] {
+        if let Some(v) = value {
+            let n = v.chars().count();
+            if n > MAX_TEXT {
+                return Err(AppError::Unprocessable(format!("{field} may have at most {MAX_TEXT} characters (it has {n})")));
+            }
+        }
+    }
+    let row = state
+        .db
+        .write(move |c| {
+            let row = db::get(c, id)?.ok_or_else(|| AppError::NotFound(format!("no bulletin with id {id}")))?;
+            let text = bulletin::Text {
+                title: edit.title.map(|t| t.trim().to_owned()).unwrap_or(row.title),
+                lead: edit.lead.unwrap_or(row.lead),
+                closing: edit.closing.unwrap_or(row.closing),
+                distribution: edit.distribution.unwrap_or(row.distribution),
+            };
+            db::update_text(c, id, &text)?;
+            db::get(c, id)?.ok_or_else(|| AppError::internal("an edited bulletin could not be read back"))
+        })
+        .await?;
+    let b = bulletin::from_row(&row, today(&state))?;
+    Ok(Json(view(&row, Some(b))?))
+}
+
+pub async fn recompile(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Reviewer)?;
+    let id = parse_id(&id)?;
+    let row = load(&state, id).await?;
+    if row.status == "issued" {
+        return Err(AppError::Conflict {
+            message: format!(
+                "bulletin {id} was issued as {} and can no longer be recompiled; compile a new bulletin instead",
+                row.number.as_deref().unwrap_or("a numbered bulletin")
+            ),
+            offset: None,
+        });
+    }
+    let period = Period::parse(&row.kind, &row.from, Some(&row.to)).map_err(AppError::internal)?;
+    let tz = state.config.timezone.clone();
+    let now = jiff::Timestamp::now();
+    let body = state.db.read(move |c| bulletin::compile_period(c, &period, &tz, now)).await?;
+    let compiled = serde_json::to_string(&body).map_err(AppError::internal)?;
+    let row = state
+        .db
+        .write(move |c| {
+            db::store_compiled(c, id, &compiled, &now.to_string())?;
+            db::get(c, id)?.ok_or_else(|| AppError::internal("a recompiled bulletin could not be read back"))
+        })
+        .await?;
+    let b = bulletin::from_row(&row, today(&state))?;
+    Ok(Json(view(&row, Some(b))?))
+}
+
+pub async fn issue(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Json<db::Issued>, AppError> {
+    caller.require(Role::Reviewer)?;
+    let id = parse_id(&id)?;
+    let today = today(&state);
+    let user = caller.user_id;
+    let issued = state
+        .db
+        .write(move |c| {
+            db::issue(c, id, today.year() as i32, user, |row, year, seq, number| bulletin::freeze(row, today, year, seq, number))
+        })
+        .await?;
+    tracing::info!(bulletin = id, number = %issued.number, "bulletin issued");
+    Ok(Json(issued))
+}
+
+/// The bulletin and the thumbnails it shows (a missing file is left out and
+/// rendered as missing).
+async fn with_thumbnails(state: &AppState, id: &str) -> Result<(db::BulletinRow, bulletin::Bulletin, HashMap<String, Vec<u8>>), AppError> {
+    let row = load(state, parse_id(id)?).await?;
+    let b = bulletin::from_row(&row, today(state))?;
+    let mut thumbs = HashMap::new();
+    for sha in b.photos() {
+        if thumbs.contains_key(&sha) {
+            continue;
+        }
+        match state.photos.read(&sha, true).await {
+            Ok(bytes) => {
+                thumbs.insert(sha, bytes);
+            }
+            Err(AppError::NotFound(_)) => tracing::warn!(bulletin = row.id, photo = %sha, "photo file missing"),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((row, b, thumbs))
+}
+
+fn file_name(row: &db::BulletinRow, ext: &str) -> String {
+    match (row.year, row.sequence) {
+        (Some(y), Some(s)) => format!("bulletin-{y}-{s}.{ext}"),
+        _ => format!("bulletin-draft-{}.{ext}", row.id),
+    }
+}
+
+fn disposition(kind: &str, name: &str) -> String {
+    format!("{kind}; filename=\"{name}\"")
+}
+
+pub async fn html(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Response, AppError> {
+    caller.require(Role::Leader)?;
+    let (row, b, thumbs) = with_thumbnails(&state, &id).await?;
+    let page = tokio::task::spawn_blocking(move || bulletin::html::render(&b, &thumbs)).await.map_err(AppError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition("inline", &file_name(&row, "html"))),
+            (header::CACHE_CONTROL, "private, no-cache".to_owned()),
+        ],
+        page,
+    )
+        .into_response())
+}
+
+pub async fn docx(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Response, AppError> {
+    caller.require(Role::Leader)?;
+    let (row, b, thumbs) = with_thumbnails(&state, &id).await?;
+    let bytes = tokio::task::spawn_blocking(move || bulletin::docx::render(&b, &thumbs))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.wordprocessingml.document".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition("attachment", &file_name(&row, "docx"))),
+            (header::CACHE_CONTROL, "private, no-cache".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The JSON format. For an issued bulletin these are exactly the frozen
+/// snapshot's bytes, so SHA-256 of the response equals its `content_hash`.
+pub async fn json(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Response, AppError> {
+    caller.require(Role::Leader)?;
+    let row = load(&state, parse_id(&id)?).await?;
+    let text = match &row.snapshot {
+        Some(s) => s.clone(),
+        None => serde_json::to_string(&bulletin::from_row(&row, today(&state))?).map_err(AppError::internal)?,
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition("inline", &file_name(&row, "json"))),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn export_period(q: &ExportQuery) -> Result<Period, AppError> {
+    let from = q.from.as_deref().ok_or_else(|| AppError::Unprocessable("from is required: the first day, as YYYY-MM-DD".into()))?;
+    let to = q.to.as_deref().ok_or_else(|| AppError::Unprocessable("to is required: the last day (inclusive), as YYYY-MM-DD".into()))?;
+    Period::parse("custom", from, Some(to)).map_err(|e| AppError::Unprocessable(e.replace("a custom period", "an export")))
+}
+
+async fn export_rows(state: &AppState, period: Period) -> Result<Vec<bulletin::export::ExportRow>, AppError> {
+    let (from, to) = period.bounds_ms(&state.config.timezone);
+    state.db.read(move |c| db::export_rows(c, from, to)).await
+}
+
+pub async fn export_csv(State(state): State<AppState>, caller: OfficeCaller, Query(q): Query<ExportQuery>) -> Result<Response, AppError> {
+    caller.require(Role::Leader)?;
+    let period = export_period(&q)?;
+    let rows = export_rows(&state, period).await?;
+    let bytes = bulletin::export::csv(&rows, &state.config.timezone);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition("attachment", &format!("findings-{}-{}.csv", period.from, period.to))),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub async fn export_geojson(State(state): State<AppState>, caller: OfficeCaller, Query(q): Query<ExportQuery>) -> Result<Response, AppError> {
+    caller.require(Role::Leader)?;
+    let period = export_period(&q)?;
+    let rows = export_rows(&state, period).await?;
+    let doc = bulletin::export::geojson(&rows, &state.config.timezone);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/geo+json".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition("attachment", &format!("findings-{}-{}.geojson", period.from, period.to))),
+        ],
+        doc.to_string(),
+    )
+        .into_response())
+}
