@@ -24,7 +24,7 @@ fn parse_id(id: &str) -> Result<i64, AppError> {
     id.parse::<i64>().map_err(|_| AppError::NotFound(format!("no bulletin with id {id:?}; ids are numbers")))
 }
 
-fn today(state: &AppState) -> jiff::civil::Date {
+pub fn today(state: &AppState) -> jiff::civil::Date {
     jiff::Timestamp::now().to_zoned_datetime(state.config.timezone.clone()).date()
 }
 
@@ -47,7 +47,7 @@ fn view(row: &db::BulletinRow, with_content: Option<bulletin::Bulletin>) -> Resu
     Ok(v)
 }
 
-async fn load(state: &AppState, id: i64) -> Result<db::BulletinRow, AppError> {
+pub async fn load(state: &AppState, id: i64) -> Result<db::BulletinRow, AppError> {
     state.db.read(move |c| db::get(c, id)).await?.ok_or_else(|| AppError::NotFound(format!("no bulletin with id {id}")))
 }
 
@@ -60,11 +60,27 @@ struct CreateRequest {
 }
 
 pub async fn create(State(state): State<AppState>, caller: OfficeCaller, body: Bytes) -> Result<Response, AppError> {
-    caller.require(Role::Reviewer)?;
     let req: CreateRequest = parse_json(&body)?;
     let kind = req.kind.ok_or_else(|| AppError::Unprocessable("kind is required: one of day, week, month, custom".into()))?;
     let from = req.from.ok_or_else(|| AppError::Unprocessable("from is required: the first day, as YYYY-MM-DD".into()))?;
-    let period = Period::parse(&kind, &from, req.to.as_deref()).map_err(AppError::Unprocessable)?;
+    let row = compile_draft(&state, &caller, &kind, &from, req.to.as_deref()).await?;
+    let b = bulletin::from_row(&row, today(&state))?;
+    Ok((StatusCode::CREATED, Json(view(&row, Some(b))?)).into_response())
+}
+
+// The operations below are shared by the JSON API and the console's forms,
+// so both check the same roles and keep the same invariants.
+
+/// Compiles a new draft for a period.
+pub async fn compile_draft(
+    state: &AppState,
+    caller: &OfficeCaller,
+    kind: &str,
+    from: &str,
+    to: Option<&str>,
+) -> Result<db::BulletinRow, AppError> {
+    caller.require(Role::Reviewer)?;
+    let period = Period::parse(kind, from, to).map_err(AppError::Unprocessable)?;
     let tz = state.config.timezone.clone();
     let now = jiff::Timestamp::now();
     let (body, settings) = state
@@ -74,15 +90,13 @@ pub async fn create(State(state): State<AppState>, caller: OfficeCaller, body: B
     let text = bulletin::default_text(&period, &settings.distribution);
     let compiled = serde_json::to_string(&body).map_err(AppError::internal)?;
     let user = caller.user_id;
-    let row = state
+    state
         .db
         .write(move |c| {
             let id = db::create(c, &period, &text, &settings, &compiled, &now.to_string(), user)?;
             db::get(c, id)?.ok_or_else(|| AppError::internal("a new bulletin could not be read back"))
         })
-        .await?;
-    let b = bulletin::from_row(&row, today(&state))?;
-    Ok((StatusCode::CREATED, Json(view(&row, Some(b))?)).into_response())
+        .await
 }
 
 pub async fn list(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
@@ -101,11 +115,11 @@ pub async fn get(State(state): State<AppState>, caller: OfficeCaller, Path(id): 
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Edit {
-    title: Option<String>,
-    lead: Option<String>,
-    closing: Option<String>,
-    distribution: Option<String>,
+pub struct Edit {
+    pub title: Option<String>,
+    pub lead: Option<String>,
+    pub closing: Option<String>,
+    pub distribution: Option<String>,
 }
 
 pub async fn edit(
@@ -114,9 +128,15 @@ pub async fn edit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
-    caller.require(Role::Reviewer)?;
-    let id = parse_id(&id)?;
     let edit: Edit = parse_json(&body)?;
+    let row = edit_text(&state, &caller, parse_id(&id)?, edit).await?;
+    let b = bulletin::from_row(&row, today(&state))?;
+    Ok(Json(view(&row, Some(b))?))
+}
+
+/// Changes a draft's text fields (issued bulletins refuse, in `db`).
+pub async fn edit_text(state: &AppState, caller: &OfficeCaller, id: i64, edit: Edit) -> Result<db::BulletinRow, AppError> {
+    caller.require(Role::Reviewer)?;
     if edit.title.is_none() && edit.lead.is_none() && edit.closing.is_none() && edit.distribution.is_none() {
         return Err(AppError::Unprocessable("nothing to change: send title, lead, closing or distribution".into()));
     }
@@ -134,7 +154,7 @@ pub async fn edit(
             }
         }
     }
-    let row = state
+    state
         .db
         .write(move |c| {
             let row = db::get(c, id)?.ok_or_else(|| AppError::NotFound(format!("no bulletin with id {id}")))?;
@@ -147,15 +167,19 @@ pub async fn edit(
             db::update_text(c, id, &text)?;
             db::get(c, id)?.ok_or_else(|| AppError::internal("an edited bulletin could not be read back"))
         })
-        .await?;
+        .await
+}
+
+pub async fn recompile(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    let row = recompile_draft(&state, &caller, parse_id(&id)?).await?;
     let b = bulletin::from_row(&row, today(&state))?;
     Ok(Json(view(&row, Some(b))?))
 }
 
-pub async fn recompile(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+/// Compiles a draft again from the current reviewed findings.
+pub async fn recompile_draft(state: &AppState, caller: &OfficeCaller, id: i64) -> Result<db::BulletinRow, AppError> {
     caller.require(Role::Reviewer)?;
-    let id = parse_id(&id)?;
-    let row = load(&state, id).await?;
+    let row = load(state, id).await?;
     if row.status == "issued" {
         return Err(AppError::Conflict {
             message: format!(
@@ -170,21 +194,23 @@ pub async fn recompile(State(state): State<AppState>, caller: OfficeCaller, Path
     let now = jiff::Timestamp::now();
     let body = state.db.read(move |c| bulletin::compile_period(c, &period, &tz, now)).await?;
     let compiled = serde_json::to_string(&body).map_err(AppError::internal)?;
-    let row = state
+    state
         .db
         .write(move |c| {
             db::store_compiled(c, id, &compiled, &now.to_string())?;
             db::get(c, id)?.ok_or_else(|| AppError::internal("a recompiled bulletin could not be read back"))
         })
-        .await?;
-    let b = bulletin::from_row(&row, today(&state))?;
-    Ok(Json(view(&row, Some(b))?))
+        .await
 }
 
 pub async fn issue(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Json<db::Issued>, AppError> {
+    Ok(Json(issue_draft(&state, &caller, parse_id(&id)?).await?))
+}
+
+/// Issues a draft: freezes it and gives it the next number of the year.
+pub async fn issue_draft(state: &AppState, caller: &OfficeCaller, id: i64) -> Result<db::Issued, AppError> {
     caller.require(Role::Reviewer)?;
-    let id = parse_id(&id)?;
-    let today = today(&state);
+    let today = today(state);
     let user = caller.user_id;
     let issued = state
         .db
@@ -193,7 +219,7 @@ pub async fn issue(State(state): State<AppState>, caller: OfficeCaller, Path(id)
         })
         .await?;
     tracing::info!(bulletin = id, number = %issued.number, "bulletin issued");
-    Ok(Json(issued))
+    Ok(issued)
 }
 
 /// The bulletin and the thumbnails it shows (a missing file is left out and

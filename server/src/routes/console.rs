@@ -30,6 +30,8 @@ use axum::routing::{get, post, MethodRouter};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+mod bulletins;
+
 /// Who may use a console route (the console's own table, walked by a test
 /// like the API's).
 pub struct ConsoleRoute {
@@ -66,13 +68,19 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
         r("get", "/console/inspectors", Some(Admin), get(inspectors_page)),
         r("post", "/console/inspectors", Some(Admin), post(add_inspector)),
         r("post", "/console/inspectors/{id}/code", Some(Admin), post(inspector_code)),
+        r("get", "/console/bulletins", Some(Leader), get(bulletins::list_page)),
+        r("post", "/console/bulletins", Some(Reviewer), post(bulletins::compile)),
+        r("get", "/console/bulletins/{id}", Some(Leader), get(bulletins::bulletin_page)),
+        r("post", "/console/bulletins/{id}", Some(Reviewer), post(bulletins::save)),
+        r("post", "/console/bulletins/{id}/recompile", Some(Reviewer), post(bulletins::recompile)),
+        r("post", "/console/bulletins/{id}/issue", Some(Reviewer), post(bulletins::issue)),
     ]
 }
 
-/// The console's navigation: (path, label, minimum role). The bulletin
-/// section (通报) is added here when it exists.
+/// The console's navigation: (path, label, minimum role).
 const NAV: &[(&str, &str, Role)] = &[
     ("/console/findings", "审核", Role::Leader),
+    ("/console/bulletins", "通报", Role::Leader),
     ("/console/units", "责任单位", Role::Leader),
     ("/console/points", "点位", Role::Leader),
     ("/console/categories", "问题类别", Role::Leader),
