@@ -519,6 +519,48 @@ mod tests {
         }
     }
 
+    /// A console request with a session cookie and this server's Origin
+    /// (but no CSRF token: a POST that passes the role check still fails it).
+    async fn console_status(state: &AppState, method: &str, path: &str, cookie: Option<&str>) -> StatusCode {
+        let mut req = Request::builder()
+            .method(method.to_uppercase().as_str())
+            .uri(concrete(path))
+            .header("host", "anfang.test")
+            .header("origin", "http://anfang.test")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            req = req.header("cookie", format!("{}={c}", crate::auth::SESSION_COOKIE));
+        }
+        app(state.clone()).oneshot(req.body(Body::from("decision=accept")).unwrap()).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn every_console_route_refuses_callers_outside_its_audience() {
+        let f = fixture();
+        for r in console_routes() {
+            let what = format!("{} {}", r.method, r.path);
+            let anon = console_status(&f.state, r.method, r.path, None).await;
+            let Some(min) = r.min else {
+                assert!(anon.is_success() || anon.is_redirection() || anon == StatusCode::UNPROCESSABLE_ENTITY, "{what} is open: {anon}");
+                continue;
+            };
+            assert_eq!(anon, StatusCode::SEE_OTHER, "{what} anonymous goes to the login page");
+            let device = console_status(&f.state, r.method, r.path, Some(&f.device)).await;
+            assert_eq!(device, StatusCode::SEE_OTHER, "{what} a device token is no console session");
+            for (token, role) in [(&f.leader, Role::Leader), (&f.reviewer, Role::Reviewer), (&f.admin, Role::Admin)] {
+                let got = console_status(&f.state, r.method, r.path, Some(token)).await;
+                if r.method == "post" {
+                    // Without the CSRF token every console POST is refused.
+                    assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?} without CSRF token");
+                } else if role >= min {
+                    assert!(got.is_success() || got.is_redirection() || got == StatusCode::NOT_FOUND, "{what} as {role:?}: {got}");
+                } else {
+                    assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?}");
+                }
+            }
+        }
+    }
+
     #[tokio::test]
     async fn the_openapi_document_lists_every_route_with_its_methods() {
         let f = fixture();

@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod office;
+
 pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_e2e-server");
 pub const CLI_BIN: &str = env!("CARGO_BIN_EXE_e2e-anfang");
 
