@@ -15,6 +15,7 @@ pub mod auth;
 pub mod cli;
 pub mod db;
 pub mod demo;
+pub mod draw;
 pub mod error;
 pub mod photos;
 pub mod routes;
