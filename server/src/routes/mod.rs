@@ -315,6 +315,7 @@ mod tests {
                     observed_at: jiff::Timestamp::now(),
                     location: None,
                     photos: vec![],
+                    assignment_id: None,
                 };
                 let signed = anfang_core::protocol::SignedFinding { signature: f.device_key.sign(&finding), finding };
                 let r = crate::db::findings::push_batch(c, &device, &[signed], jiff::Timestamp::now().as_millisecond())?;
