@@ -157,7 +157,7 @@ pub fn resolve(conn: &Connection, req: &DrawRequest, timezone: &str) -> Result<P
 }
 
 fn local_ms(tz: &jiff::tz::TimeZone, date: jiff::civil::Date, time: jiff::civil::Time) -> Result<i64, AppError> {
-    Ok(date.to_datetime(time).to_zoned(tz.clone()).map_err(AppError::internal)?.timestamp().as_millisecond())
+    Ok(tz.to_timestamp(date.to_datetime(time)).map_err(AppError::internal)?.as_millisecond())
 }
 
 /// The instant a period ends: 00:00 of the day after `to`, office time.
@@ -370,4 +370,92 @@ pub fn assignment_inspector(conn: &Connection, id: &str) -> Result<Option<i64>, 
     Ok(conn
         .query_row("SELECT inspector_id FROM draw_assignments WHERE id = ?1", [id], |r| r.get(0))
         .optional()?)
+}
+
+/// Planned versus done visits of a draw, over the slots that have ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Coverage {
+    pub draw_id: String,
+    /// The instant the report covers up to: slots ending later are not
+    /// shown (reviewers see assignments only after their slot).
+    pub as_of: String,
+    pub planned: u32,
+    pub done: u32,
+    /// Visits whose slot has not ended yet: counted, never listed.
+    pub not_yet_due: u32,
+    pub per_inspector: Vec<CoverageRow>,
+    pub per_point: Vec<CoverageRow>,
+    pub missed: Vec<MissedVisit>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageRow {
+    /// The inspector's alias or the point's id.
+    pub key: String,
+    pub planned: u32,
+    pub done: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MissedVisit {
+    pub assignment_id: String,
+    pub inspector: String,
+    pub point_id: String,
+    pub date: String,
+    pub slot: String,
+}
+
+/// A visit is done when a finding links to its assignment, or when its
+/// inspector recorded a finding at its point within its slot.
+pub fn coverage(conn: &Connection, id: &str, now_ms: i64) -> Result<Coverage, AppError> {
+    let exists: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM draws WHERE id = ?1)", [id], |r| r.get(0))?;
+    if !exists {
+        return Err(not_found(id));
+    }
+    let not_yet_due: u32 = conn.query_row(
+        "SELECT count(*) FROM draw_assignments WHERE draw_id = ?1 AND ends_ms > ?2",
+        params![id, now_ms],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare(
+        "SELECT a.id, i.alias, a.point_id, a.date, a.slot_label,
+                EXISTS (SELECT 1 FROM findings f
+                        WHERE json_extract(f.content, '$.assignment_id') = a.id
+                           OR (f.inspector_id = a.inspector_id AND f.point_id = a.point_id
+                               AND f.observed_ms BETWEEN a.starts_ms AND a.ends_ms)) AS done
+         FROM draw_assignments a JOIN inspectors i ON i.id = a.inspector_id
+         WHERE a.draw_id = ?1 AND a.ends_ms <= ?2 ORDER BY a.starts_ms, a.idx",
+    )?;
+    let rows = stmt.query_map(params![id, now_ms], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, bool>(5)?))
+    })?;
+    let mut by_inspector: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
+    let mut by_point: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
+    let (mut planned, mut done, mut missed) = (0, 0, Vec::new());
+    for row in rows {
+        let (aid, alias, point, date, slot, is_done) = row?;
+        planned += 1;
+        done += u32::from(is_done);
+        for (map, key) in [(&mut by_inspector, &alias), (&mut by_point, &point)] {
+            let e = map.entry(key.clone()).or_default();
+            e.0 += 1;
+            e.1 += u32::from(is_done);
+        }
+        if !is_done {
+            missed.push(MissedVisit { assignment_id: aid, inspector: alias, point_id: point, date, slot });
+        }
+    }
+    let rows = |m: std::collections::BTreeMap<String, (u32, u32)>| {
+        m.into_iter().map(|(key, (planned, done))| CoverageRow { key, planned, done }).collect()
+    };
+    Ok(Coverage {
+        draw_id: id.to_owned(),
+        as_of: jiff::Timestamp::from_millisecond(now_ms).map_err(AppError::internal)?.to_string(),
+        planned,
+        done,
+        not_yet_due,
+        per_inspector: rows(by_inspector),
+        per_point: rows(by_point),
+        missed,
+    })
 }

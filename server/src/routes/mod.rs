@@ -5,6 +5,7 @@
 //! result) in the module for its audience, and add one [`ApiRoute`] row
 //! below saying who may call it.
 
+mod draws;
 mod office;
 mod sync;
 
@@ -150,6 +151,51 @@ pub fn api_routes() -> Vec<ApiRoute> {
             response: json!({"type": "object"}),
             handler: get(office::openapi),
         },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/draws",
+            summary: "Create a random draw for a period; returns its id and commitment SHA-256(seed ‖ canonical parameters), the seed stays secret; 422 names the constraint that cannot be met",
+            access: Access::Office(Admin),
+            request: Some(obj(json!({"from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}, "visits": {"type": "integer"}, "inspectors": {"type": "array"}, "point_kinds": {"type": "array"}, "districts": {"type": "array"}, "units": {"type": "array"}, "slots": {"type": "array"}, "min_days_between_same_unit": {"type": "integer"}, "max_visits_per_inspector_per_day": {"type": "integer"}, "lead_minutes": {"type": "integer"}}))),
+            response: obj(json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}, "visits": {"type": "integer"}})),
+            handler: post(draws::create),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/draws",
+            summary: "Every draw whose period overlaps from..to (dates), so a re-draw is always visible",
+            access: Access::Office(Reviewer),
+            request: None,
+            response: obj(json!({"items": {"type": "array"}})),
+            handler: get(draws::list),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/draws/{id}/reveal",
+            summary: "Reveal the draw's seed once its period has ended (409 before); returns the export",
+            access: Access::Office(Admin),
+            request: None,
+            response: obj(json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "parameters": {"type": "object"}, "seed": {"type": ["string", "null"]}, "assignments": {"type": ["array", "null"]}})),
+            handler: post(draws::reveal),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/draws/{id}/export",
+            summary: "The draw's canonical parameters and commitment, plus seed and assignments once revealed: input for `anfang-server draw verify`",
+            access: Access::Office(Admin),
+            request: None,
+            response: obj(json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "parameters": {"type": "object"}, "seed": {"type": ["string", "null"]}, "assignments": {"type": ["array", "null"]}})),
+            handler: get(draws::export),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/draws/{id}/coverage",
+            summary: "Planned versus done visits per inspector and per point, missed visits listed; only slots that have ended",
+            access: Access::Office(Reviewer),
+            request: None,
+            response: obj(json!({"planned": {"type": "integer"}, "done": {"type": "integer"}, "not_yet_due": {"type": "integer"}, "per_inspector": {"type": "array"}, "per_point": {"type": "array"}, "missed": {"type": "array"}})),
+            handler: get(draws::coverage),
+        },
     ]
 }
 
@@ -213,6 +259,7 @@ mod tests {
         device_key: anfang_core::evidence::DeviceKey,
         reviewer: String,
         leader: String,
+        admin: String,
     }
 
     fn fixture() -> Fixture {
@@ -220,6 +267,10 @@ mod tests {
         let state = AppState::open(Config::new(dir.path())).unwrap();
         let creds = crate::demo::load(&state.db).unwrap();
         let device_key = anfang_core::evidence::DeviceKey::generate();
+        let admin = state
+            .db
+            .write_blocking(|c| Ok(accounts::login(c, &creds.admin_username, &creds.admin_password)?.unwrap()))
+            .unwrap();
         let (device, reviewer, leader) = state
             .db
             .write_blocking(|c| {
@@ -231,7 +282,7 @@ mod tests {
                 Ok((device, reviewer, leader))
             })
             .unwrap();
-        Fixture { _dir: dir, state, device, device_key, reviewer, leader }
+        Fixture { _dir: dir, state, device, device_key, reviewer, leader, admin }
     }
 
     fn concrete(path: &str) -> String {
@@ -269,7 +320,9 @@ mod tests {
                 Access::Office(min) => {
                     assert_eq!(anon, StatusCode::UNAUTHORIZED, "{what} anonymous");
                     assert_eq!(as_device, StatusCode::FORBIDDEN, "{what} device token");
-                    assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&as_reviewer), "{what} reviewer");
+                    let as_admin = status(&f.state, r.method, r.path, Some(&f.admin)).await;
+                    assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&as_admin), "{what} admin");
+                    assert_eq!(as_reviewer != StatusCode::FORBIDDEN, min <= Role::Reviewer, "{what} reviewer");
                     let leader_allowed = min <= Role::Leader;
                     assert_eq!(as_leader != StatusCode::FORBIDDEN, leader_allowed, "{what} leader");
                 }
