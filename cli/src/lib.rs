@@ -62,8 +62,12 @@ enum Command {
     },
     /// Record a finding (works offline). Prints the new finding's id last.
     Record {
+        /// The inspection point; defaults to the assignment's point.
+        #[arg(long, required_unless_present = "assignment")]
+        point: Option<String>,
+        /// A drawn visit from `anfang visits` this finding is made on.
         #[arg(long)]
-        point: String,
+        assignment: Option<uuid::Uuid>,
         #[arg(long)]
         category: String,
         /// red, yellow or green (红/黄/绿 also work).
@@ -87,6 +91,11 @@ enum Command {
     },
     /// Findings on this device with their sync state.
     Findings {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Today's drawn visits (office time, Asia/Shanghai), from the last sync.
+    Visits {
         #[arg(long)]
         json: bool,
     },
@@ -205,7 +214,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Record { point, category, card, note, unit, lat, lon, accuracy, photos } => {
+        Command::Visits { json } => {
+            let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)));
+            let visits = store.todays_visits(&SystemClock, &tz)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&visits)?);
+            } else if visits.is_empty() {
+                println!("今天没有抽签任务 no drawn visits today (sync to receive them)");
+            } else {
+                for v in visits {
+                    let name = store.point(&v.point_id)?.map(|p| p.name).unwrap_or_default();
+                    let (s, e) = (tz.to_datetime(v.starts_at).time(), tz.to_datetime(v.ends_at).time());
+                    println!("{} {} {}–{}  {} {}  --assignment {}", v.date, v.slot_label, s.strftime("%H:%M"), e.strftime("%H:%M"), v.point_id, name, v.id);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Record { point, assignment, category, card, note, unit, lat, lon, accuracy, photos } => {
+            let point = match (point, assignment) {
+                (Some(p), _) => p,
+                (None, Some(a)) => store
+                    .assignment(a)?
+                    .ok_or_else(|| anyhow::anyhow!("no assignment {a} on this device; run `anfang visits` after a sync"))?
+                    .point_id,
+                (None, None) => bail!("give --point or --assignment"),
+            };
             let mut notes = Vec::new();
             let location = match (lat, lon, accuracy) {
                 (Some(lat), Some(lon), Some(accuracy_m)) => {
@@ -233,10 +266,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let p = photo::process(&bytes, &options).with_context(|| format!("photo {}", path.display()))?;
                 processed.push(p);
             }
-            let content = store.record_finding(
-                NewFinding { point_id: point, unit_id: unit, category, card, note, location, photos: processed },
-                &SystemClock,
-            )?;
+            let new = NewFinding { point_id: point, unit_id: unit, category, card, note, location, photos: processed };
+            let content = match assignment {
+                Some(a) => store.record_assignment_finding(a, new, &SystemClock)?,
+                None => store.record_finding(new, &SystemClock)?,
+            };
             for note in notes {
                 eprintln!("{note}");
             }

@@ -262,6 +262,11 @@ pub struct FindingContent {
     pub location: Option<Location>,
     /// SHA-256 (lowercase hex) of each stored photo, in the inspector's order.
     pub photos: Vec<String>,
+    /// The drawn assignment this finding was made on; absent for a
+    /// spontaneous check. Omitted from the canonical JSON when absent, so
+    /// findings without one hash and sign exactly as before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_id: Option<Uuid>,
 }
 
 impl FindingContent {
@@ -415,7 +420,24 @@ mod tests {
                 captured_at: "2026-11-27T07:59:58Z".parse().unwrap(),
             }),
             photos: vec![sha256_hex(b"photo")],
+            assignment_id: None,
         }
+    }
+
+    #[test]
+    fn a_finding_without_an_assignment_hashes_exactly_as_before_assignments_existed() {
+        // Canonical JSON of a finding recorded before `assignment_id` was
+        // added, and its hash at the time: both must stay byte-identical,
+        // or every signature already on the server stops verifying.
+        let old = r#"{"id":"019ac4a2-7c00-7000-8000-000000000001","point_id":"P001","unit_id":"U01","category":"parking","card":"yellow","note":"人行道停车","observed_at":"2026-11-27T08:00:00Z","location":{"lat":31.21,"lon":107.47,"accuracy_m":8.5,"captured_at":"2026-11-27T07:59:58Z"},"photos":["5d7e2ad4b5a2bd3d2d4c1e4ec4f2bfa1e2b9ec1a3f4a5b6c7d8e9f0a1b2c3d4e"]}"#;
+        let f: FindingContent = serde_json::from_str(old).unwrap();
+        assert_eq!(f.assignment_id, None);
+        assert_eq!(f.canonical_json(), old);
+        assert_eq!(f.content_hash(), sha256_hex(old.as_bytes()));
+        let mut linked = f.clone();
+        linked.assignment_id = Some(Uuid::nil());
+        assert!(linked.canonical_json().ends_with(r#","assignment_id":"00000000-0000-0000-0000-000000000000"}"#));
+        assert_ne!(linked.content_hash(), f.content_hash());
     }
 
     #[test]

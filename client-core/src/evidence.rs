@@ -106,6 +106,7 @@ mod tests {
             observed_at: "2026-11-27T08:00:00Z".parse().unwrap(),
             location: None,
             photos: vec![crate::domain::sha256_hex(b"photo")],
+            assignment_id: None,
         }
     }
 

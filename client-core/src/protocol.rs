@@ -62,6 +62,26 @@ pub struct PullResponse {
     pub cursor: String,
     /// More changes are waiting: pull again with the new cursor.
     pub has_more: bool,
+    /// This inspector's drawn visits that have become visible (from their
+    /// lead time on), and not ended more than a week ago. Sent whole on
+    /// every page; absent from servers that predate the draw.
+    #[serde(default)]
+    pub assignments: Vec<Assignment>,
+}
+
+/// One drawn visit, as its inspector's device receives it: where, on which
+/// day, in which time window. Nothing about who else inspects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub id: Uuid,
+    pub point_id: String,
+    /// Office-local date of the visit.
+    pub date: jiff::civil::Date,
+    /// The slot's label, e.g. 上班前.
+    pub slot_label: String,
+    /// The window the visit falls in.
+    pub starts_at: jiff::Timestamp,
+    pub ends_at: jiff::Timestamp,
 }
 
 /// `POST /api/v1/sync/push`

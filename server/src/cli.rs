@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The verifiable random draw: create, list, reveal, export, verify.
+    Draw {
+        #[command(subcommand)]
+        command: crate::draw::cli::DrawCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -59,6 +64,16 @@ enum InspectorCommand {
         /// The pseudonym the office knows them by, e.g. 督查04.
         #[arg(long)]
         alias: String,
+    },
+    /// Set the units an inspector must never be drawn to (replaces the list;
+    /// no --unit clears it).
+    Exclude {
+        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        alias: String,
+        #[arg(long = "unit")]
+        units: Vec<String>,
     },
     /// Issue a new enrollment code for an existing inspector (new phone).
     Code {
@@ -137,6 +152,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{code}");
             Ok(())
         }
+        Command::Draw { command } => crate::draw::cli::run(command, open_db),
+        Command::Inspector { command: InspectorCommand::Exclude { data_dir, alias, units } } => {
+            let db = open_db(&data_dir)?;
+            db.write_blocking(|c| crate::db::draws::set_excluded_units(c, &alias, &units)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{alias} is never drawn to: {}", if units.is_empty() { "(no unit)".to_owned() } else { units.join(", ") });
+            Ok(())
+        }
         Command::Inspector { command: InspectorCommand::Code { data_dir, alias } } => {
             let db = open_db(&data_dir)?;
             let code = db
@@ -165,6 +187,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn serve(data_dir: PathBuf, listen: &str, load_demo: bool) -> anyhow::Result<()> {
     let state = AppState::open(Config::new(&data_dir)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(now) = state.config.now_override {
+        tracing::warn!(%now, "ANFANG_TEST_NOW is set: draw decisions take this fixed time as now (tests only)");
+    }
     if load_demo {
         let empty = state
             .db

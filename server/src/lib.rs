@@ -17,6 +17,7 @@ pub mod bulletin;
 pub mod cli;
 pub mod db;
 pub mod demo;
+pub mod draw;
 pub mod error;
 pub mod photos;
 pub mod reference_csv;
@@ -39,6 +40,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The office's time zone: dates in queries and bulletins are local to it.
     pub timezone: jiff::tz::TimeZone,
+    /// For tests only: the instant the server takes as "now" for time-gated
+    /// draw decisions (assignment lead time, reveal, coverage), from the
+    /// `ANFANG_TEST_NOW` environment variable (RFC 3339). Unset in
+    /// production; the server warns at start-up when it is set.
+    pub now_override: Option<jiff::Timestamp>,
 }
 
 impl Config {
@@ -46,7 +52,18 @@ impl Config {
         Self {
             data_dir: data_dir.into(),
             timezone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(8))),
+            now_override: std::env::var("ANFANG_TEST_NOW").ok().and_then(|v| v.parse().ok()),
         }
+    }
+
+    /// "Now" for time-gated draw decisions (see `now_override`).
+    pub fn now(&self) -> jiff::Timestamp {
+        self.now_override.unwrap_or_else(jiff::Timestamp::now)
+    }
+
+    /// The office time zone's IANA name, as draws record it.
+    pub fn timezone_name(&self) -> String {
+        self.timezone.iana_name().unwrap_or("Asia/Shanghai").to_owned()
     }
 
     pub fn db_path(&self) -> PathBuf {

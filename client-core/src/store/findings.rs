@@ -73,6 +73,15 @@ impl Store {
         new: NewFinding,
         clock: &dyn Clock,
     ) -> Result<FindingContent, StoreError> {
+        self.record_finding_linked(new, None, clock)
+    }
+
+    pub(crate) fn record_finding_linked(
+        &mut self,
+        new: NewFinding,
+        assignment_id: Option<Uuid>,
+        clock: &dyn Clock,
+    ) -> Result<FindingContent, StoreError> {
         let point = self.point(&new.point_id)?.ok_or_else(|| {
             ValidationError::new(
                 "point_id",
@@ -112,6 +121,7 @@ impl Store {
             observed_at: now,
             location: new.location,
             photos: new.photos.iter().map(|p| p.sha256.clone()).collect(),
+            assignment_id,
         };
         content.validate()?;
         let signature = self.device_key()?.sign(&content);

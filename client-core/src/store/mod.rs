@@ -10,6 +10,7 @@
 //! To change the schema, append a migration to [`MIGRATIONS`]; never edit one
 //! that has shipped.
 
+mod assignments;
 mod findings;
 mod reference;
 pub mod schema;
@@ -101,6 +102,19 @@ CREATE INDEX outbox_pending ON outbox (state, next_attempt_at);
 // 2: device signatures over findings (the key itself lives in `meta`).
 r#"
 ALTER TABLE findings ADD COLUMN signature TEXT;
+"#,
+// 3: drawn visits (assignments) this inspector has received.
+r#"
+CREATE TABLE assignments (
+    id         TEXT PRIMARY KEY,
+    point_id   TEXT NOT NULL,
+    date       TEXT NOT NULL,
+    slot_label TEXT NOT NULL,
+    starts_at  TEXT NOT NULL,
+    ends_at    TEXT NOT NULL,
+    starts_ms  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX assignments_date ON assignments (date, starts_ms);
 "#];
 
 /// Errors of the device store. Callers act differently on each variant: a

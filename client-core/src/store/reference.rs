@@ -79,6 +79,7 @@ impl Store {
                 params![c.code, c.name, c.description, c.sort, c.active],
             )?;
         }
+        super::assignments::upsert(&tx, &page.assignments)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('pull_cursor', ?1)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -79,6 +79,13 @@ fn push_one(
     if super::reference::unit(conn, &f.unit_id)?.is_none() {
         return Ok(reject(422, format!("unknown unit {:?}", f.unit_id)));
     }
+    if let Some(a) = f.assignment_id {
+        // Only the inspector's own drawn visits; the reason does not say
+        // whether the assignment exists for someone else.
+        if super::draws::assignment_inspector(conn, &a.to_string())? != Some(device.inspector_id) {
+            return Ok(reject(422, format!("assignment {a} is not one of this inspector's visits")));
+        }
+    }
     if super::reference::category(conn, &f.category)?.is_none() {
         return Ok(reject(422, format!("unknown category {:?}; sync to get the current categories", f.category)));
     }

@@ -144,7 +144,7 @@ pub fn pull(conn: &Connection, cursor: Option<&str>) -> Result<PullResponse, App
         .prepare("SELECT * FROM categories WHERE version > ?1 AND version <= ?2 ORDER BY version")?
         .query_map(range, category_row)?
         .collect::<Result<_, _>>()?;
-    Ok(PullResponse { units, points, categories, cursor: format!("{CURSOR_PREFIX}{upto}"), has_more })
+    Ok(PullResponse { units, points, categories, cursor: format!("{CURSOR_PREFIX}{upto}"), has_more, assignments: Vec::new() })
 }
 
 pub fn point(conn: &Connection, id: &str) -> Result<Option<Point>, AppError> {

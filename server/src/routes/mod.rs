@@ -7,6 +7,7 @@
 
 mod bulletins;
 mod console;
+mod draws;
 mod office;
 mod review;
 mod sync;
@@ -383,6 +384,50 @@ pub fn api_routes() -> Vec<ApiRoute> {
             request: None,
             response: json!({"type": "object"}),
             handler: get(bulletins::export_geojson),
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/draws",
+            summary: "Create a random draw for a period; returns its id and commitment SHA-256(seed ‖ canonical parameters), the seed stays secret; 422 names the constraint that cannot be met",
+            access: Access::Office(Admin),
+            request: Some(obj(json!({"from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}, "visits": {"type": "integer"}, "inspectors": {"type": "array"}, "point_kinds": {"type": "array"}, "districts": {"type": "array"}, "units": {"type": "array"}, "slots": {"type": "array"}, "min_days_between_same_unit": {"type": "integer"}, "max_visits_per_inspector_per_day": {"type": "integer"}, "lead_minutes": {"type": "integer"}}))),
+            response: obj(json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}, "visits": {"type": "integer"}})),
+            handler: post(draws::create),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/draws",
+            summary: "Every draw whose period overlaps from..to (dates), so a re-draw is always visible",
+            access: Access::Office(Reviewer),
+            request: None,
+            response: obj(json!({"items": {"type": "array"}})),
+            handler: get(draws::list),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/draws/{id}/reveal",
+            summary: "Reveal the draw's seed once its period has ended (409 before); returns the export",
+            access: Access::Office(Admin),
+            request: None,
+            response: obj(json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "parameters": {"type": "object"}, "seed": {"type": ["string", "null"]}, "assignments": {"type": ["array", "null"]}})),
+            handler: post(draws::reveal),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/draws/{id}/export",
+            summary: "The draw's canonical parameters and commitment, plus seed and assignments once revealed: input for `anfang-server draw verify`",
+            access: Access::Office(Admin),
+            request: None,
+            response: obj(json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "parameters": {"type": "object"}, "seed": {"type": ["string", "null"]}, "assignments": {"type": ["array", "null"]}})),
+            handler: get(draws::export),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/draws/{id}/coverage",
+            summary: "Planned versus done visits per inspector and per point, missed visits listed; only slots that have ended",
+            access: Access::Office(Reviewer),
+            request: None,
+            response: obj(json!({"planned": {"type": "integer"}, "done": {"type": "integer"}, "not_yet_due": {"type": "integer"}, "per_inspector": {"type": "array"}, "per_point": {"type": "array"}, "missed": {"type": "array"}})),
+            handler: get(draws::coverage),
         },
     ]
 }
@@ -599,6 +644,7 @@ mod tests {
                     observed_at: jiff::Timestamp::now(),
                     location: None,
                     photos: vec![],
+                    assignment_id: None,
                 };
                 let signed = anfang_core::protocol::SignedFinding { signature: f.device_key.sign(&finding), finding };
                 let r = crate::db::findings::push_batch(c, &device, &[signed], jiff::Timestamp::now().as_millisecond())?;

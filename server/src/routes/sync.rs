@@ -34,10 +34,21 @@ pub struct PullQuery {
 
 pub async fn pull(
     State(state): State<AppState>,
-    _device: DeviceCaller,
+    device: DeviceCaller,
     Query(q): Query<PullQuery>,
 ) -> Result<Json<PullResponse>, AppError> {
-    Ok(Json(state.db.read(move |c| reference::pull(c, q.cursor.as_deref())).await?))
+    let now_ms = state.config.now().as_millisecond();
+    Ok(Json(
+        state
+            .db
+            .read(move |c| {
+                let mut page = reference::pull(c, q.cursor.as_deref())?;
+                // Only this inspector's visits, and only from their lead time.
+                page.assignments = crate::db::draws::visible_assignments(c, device.inspector_id, now_ms)?;
+                Ok(page)
+            })
+            .await?,
+    ))
 }
 
 pub async fn push(

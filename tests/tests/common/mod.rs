@@ -47,9 +47,15 @@ impl Server {
     }
 
     pub fn start(data_dir: &Path, listen: &str, demo: bool) -> Server {
+        Self::start_with_env(data_dir, listen, demo, &[])
+    }
+
+    /// Like [`Server::start`], with extra environment (e.g. `ANFANG_TEST_NOW`).
+    pub fn start_with_env(data_dir: &Path, listen: &str, demo: bool, env: &[(&str, &str)]) -> Server {
         // The tests build their own reqwest clients for raw HTTP.
         anfang_core::http::ensure_tls_provider();
         let mut cmd = Command::new(SERVER_BIN);
+        cmd.envs(env.iter().copied());
         cmd.args(["serve", "--data-dir"]).arg(data_dir).args(["--listen", listen]);
         if demo {
             cmd.arg("--demo");

@@ -1,0 +1,195 @@
+//! Drawn visits (assignments) this device's inspector has received through
+//! the pull feed, and recording a finding on one.
+//!
+//! The server sends an assignment only from its lead time on, so what is
+//! stored here is never more than the inspector is allowed to know.
+
+use super::{NewFinding, Store, StoreError};
+use crate::clock::Clock;
+use crate::domain::{FindingContent, ValidationError};
+use crate::protocol::Assignment;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use uuid::Uuid;
+
+pub(super) fn upsert(conn: &Connection, assignments: &[Assignment]) -> Result<(), StoreError> {
+    for a in assignments {
+        conn.execute(
+            "INSERT INTO assignments (id, point_id, date, slot_label, starts_at, ends_at, starts_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (id) DO UPDATE SET point_id = excluded.point_id, date = excluded.date,
+               slot_label = excluded.slot_label, starts_at = excluded.starts_at,
+               ends_at = excluded.ends_at, starts_ms = excluded.starts_ms",
+            params![
+                a.id.to_string(),
+                a.point_id,
+                a.date.to_string(),
+                a.slot_label,
+                a.starts_at.to_string(),
+                a.ends_at.to_string(),
+                a.starts_at.as_millisecond()
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn assignment_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, String, String, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+}
+
+fn parse(row: (String, String, String, String, String, String)) -> Result<Assignment, StoreError> {
+    let bad = |e: String| StoreError::Corrupt(format!("assignment: {e}"));
+    Ok(Assignment {
+        id: row.0.parse().map_err(|e: uuid::Error| bad(e.to_string()))?,
+        point_id: row.1,
+        date: row.2.parse().map_err(|e: jiff::Error| bad(e.to_string()))?,
+        slot_label: row.3,
+        starts_at: row.4.parse().map_err(|e: jiff::Error| bad(e.to_string()))?,
+        ends_at: row.5.parse().map_err(|e: jiff::Error| bad(e.to_string()))?,
+    })
+}
+
+const COLUMNS: &str = "id, point_id, date, slot_label, starts_at, ends_at";
+
+impl Store {
+    /// The visits drawn for `date` (office-local, e.g. today), earliest
+    /// slot first.
+    pub fn visits_on(&self, date: jiff::civil::Date) -> Result<Vec<Assignment>, StoreError> {
+        let mut stmt = self.conn().prepare(&format!(
+            "SELECT {COLUMNS} FROM assignments WHERE date = ?1 ORDER BY starts_ms, point_id"
+        ))?;
+        let rows = stmt.query_map([date.to_string()], assignment_row)?;
+        rows.map(|r| parse(r?)).collect()
+    }
+
+    /// Today's visits, "today" in the device's clock and the given office
+    /// time zone.
+    pub fn todays_visits(&self, clock: &dyn Clock, tz: &jiff::tz::TimeZone) -> Result<Vec<Assignment>, StoreError> {
+        self.visits_on(tz.to_datetime(clock.now()).date())
+    }
+
+    /// One received assignment.
+    pub fn assignment(&self, id: Uuid) -> Result<Option<Assignment>, StoreError> {
+        let row = self
+            .conn()
+            .query_row(&format!("SELECT {COLUMNS} FROM assignments WHERE id = ?1"), [id.to_string()], assignment_row)
+            .optional()?;
+        row.map(parse).transpose()
+    }
+
+    /// Records a finding made on a drawn visit: like
+    /// [`Store::record_finding`], with the finding linked to the assignment.
+    /// The point must be the assignment's (a problem seen elsewhere on the
+    /// way is a spontaneous finding, recorded without the link).
+    pub fn record_assignment_finding(
+        &mut self,
+        assignment_id: Uuid,
+        new: NewFinding,
+        clock: &dyn Clock,
+    ) -> Result<FindingContent, StoreError> {
+        let a = self.assignment(assignment_id)?.ok_or_else(|| {
+            ValidationError::new(
+                "assignment_id",
+                format!("no assignment {assignment_id} on this device; sync, then pick one from today's visits"),
+            )
+        })?;
+        if a.point_id != new.point_id {
+            return Err(ValidationError::new(
+                "point_id",
+                format!("assignment {assignment_id} is for point {}, not {}", a.point_id, new.point_id),
+            )
+            .into());
+        }
+        self.record_finding_linked(new, Some(assignment_id), clock)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Card, Point, PointKind, Unit};
+    use crate::protocol::PullResponse;
+
+    struct At(jiff::Timestamp);
+    impl Clock for At {
+        fn now(&self) -> jiff::Timestamp {
+            self.0
+        }
+    }
+
+    fn store_with(assignments: Vec<Assignment>) -> Store {
+        let mut store = Store::open_in_memory().unwrap();
+        let page = PullResponse {
+            units: vec![Unit { id: "U01".into(), name: "通川区城管局".into(), district: None, active: true }],
+            points: ["P001", "P002"]
+                .map(|id| Point {
+                    id: id.into(),
+                    name: id.into(),
+                    kind: PointKind::MainRoad,
+                    unit_id: "U01".into(),
+                    lat: 31.2,
+                    lon: 107.4,
+                    address: None,
+                    district: None,
+                    active: true,
+                })
+                .to_vec(),
+            categories: crate::domain::default_categories(),
+            cursor: "v1.1".into(),
+            has_more: false,
+            assignments,
+        };
+        store.apply_pull(&page).unwrap();
+        store
+    }
+
+    fn assignment(point: &str, date: &str, start: &str) -> Assignment {
+        Assignment {
+            id: Uuid::now_v7(),
+            point_id: point.into(),
+            date: date.parse().unwrap(),
+            slot_label: "上班前".into(),
+            starts_at: start.parse().unwrap(),
+            ends_at: start.parse::<jiff::Timestamp>().unwrap() + jiff::SignedDuration::from_mins(90),
+        }
+    }
+
+    fn green(point: &str) -> NewFinding {
+        NewFinding {
+            point_id: point.into(),
+            unit_id: None,
+            category: "parking".into(),
+            card: Card::Green,
+            note: None,
+            location: None,
+            photos: vec![],
+        }
+    }
+
+    #[test]
+    fn todays_visits_are_the_pulled_assignments_of_the_office_day() {
+        let today = assignment("P001", "2026-12-01", "2026-11-30T23:00:00Z"); // 07:00 in Shanghai
+        let tomorrow = assignment("P002", "2026-12-02", "2026-12-01T23:00:00Z");
+        let store = store_with(vec![tomorrow.clone(), today.clone()]);
+        let tz = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
+        // 00:30 on 1 December in the office, still 30 November in UTC.
+        let clock = At("2026-11-30T16:30:00Z".parse().unwrap());
+        assert_eq!(store.todays_visits(&clock, &tz).unwrap(), vec![today]);
+    }
+
+    #[test]
+    fn a_finding_on_an_assignment_links_to_it_and_must_be_at_its_point() {
+        let a = assignment("P001", "2026-12-01", "2026-11-30T23:00:00Z");
+        let mut store = store_with(vec![a.clone()]);
+        let clock = At("2026-11-30T23:30:00Z".parse().unwrap());
+        let f = store.record_assignment_finding(a.id, green("P001"), &clock).unwrap();
+        assert_eq!(f.assignment_id, Some(a.id));
+        assert!(f.canonical_json().contains(&a.id.to_string()));
+        let err = store.record_assignment_finding(a.id, green("P002"), &clock).unwrap_err();
+        assert!(err.to_string().contains("is for point P001"), "{err}");
+        let err = store.record_assignment_finding(Uuid::now_v7(), green("P001"), &clock).unwrap_err();
+        assert!(err.to_string().contains("no assignment"), "{err}");
+        let plain = store.record_finding(green("P002"), &clock).unwrap();
+        assert_eq!(plain.assignment_id, None);
+    }
+}
