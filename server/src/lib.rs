@@ -18,6 +18,8 @@ pub mod demo;
 pub mod error;
 pub mod photos;
 pub mod routes;
+pub mod tls;
+pub mod webapp;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -36,6 +38,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The office's time zone: dates in queries and bulletins are local to it.
     pub timezone: jiff::tz::TimeZone,
+    /// The built inspector web app served at `/app/` (see [`webapp`]).
+    pub web_dir: PathBuf,
 }
 
 impl Config {
@@ -43,6 +47,7 @@ impl Config {
         Self {
             data_dir: data_dir.into(),
             timezone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(8))),
+            web_dir: webapp::default_dir(),
         }
     }
 
@@ -130,6 +135,8 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(|| async { AppError::NotFound("no such route; see /api/v1/openapi.json".into()) })
         .layer(axum::middleware::map_response(errors_as_json))
+        // After the JSON error layer: the web app's pages are not API answers.
+        .merge(webapp::router(&state.config.web_dir))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
