@@ -67,7 +67,7 @@ function el(tag, attrs = {}, ...children) {
     else if (k === 'dataset') Object.assign(node.dataset, v);
     else if (v !== false && v != null) node.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children.flat()) if (c != null) node.append(c);
+  for (const c of children.flat(Infinity)) if (c != null) node.append(c);
   return node;
 }
 
@@ -129,7 +129,7 @@ function updateNet() {
   $('net').textContent = navigator.onLine ? '在线' : '离线';
 }
 addEventListener('online', () => { updateNet(); autoSync(); });
-addEventListener('offline', updateNet);
+addEventListener('offline', () => { updateNet(); offlineHint(); });
 updateNet();
 
 // ---- enroll --------------------------------------------------------------
@@ -187,7 +187,16 @@ async function refreshStatus() {
   $('home-alias').textContent = status.alias || '';
   $('home-server').textContent = status.server_url || '';
   $('home-unsynced').textContent = String(status.unsynced);
+  offlineHint();
   return status;
+}
+
+// Offline, say plainly where the unsynced findings are and what happens next.
+function offlineHint() {
+  if (navigator.onLine || syncing || !status?.unsynced) return;
+  const msg = $('sync-status');
+  msg.className = 'msg';
+  msg.textContent = `当前离线：${status.unsynced} 条记录已保存在本机，联网后自动同步。`;
 }
 
 async function goHome() {
@@ -495,13 +504,13 @@ const STATE_ZH = { local: '未同步', uploading: '上传中', synced: '已同�
 
 async function openList() {
   const findings = await call('findings');
-  show('list');
   const list = $('findings');
   list.replaceChildren();
   $('list-empty').hidden = findings.length > 0;
-  for (const f of findings) {
-    const img = el('img', { alt: '' });
-    if (f.photos[0]) call('thumbnail', { sha256: f.photos[0] }).then((b) => (img.src = blobUrl(b)));
+  // Thumbnails are local reads: fetch them before showing, so rows don't jump.
+  const thumbs = await Promise.all(findings.map((f) => (f.photos[0] ? call('thumbnail', { sha256: f.photos[0] }) : null)));
+  for (const [i, f] of findings.entries()) {
+    const img = el('img', { alt: '', src: thumbs[i] ? blobUrl(thumbs[i]) : false });
     const b = el('button', { type: 'button', dataset: { id: f.id, state: f.sync.state } },
       img,
       el('span', { class: 'what' },
@@ -511,6 +520,7 @@ async function openList() {
     b.addEventListener('click', () => openFinding(f));
     list.append(el('li', {}, b));
   }
+  show('list');
 }
 
 async function openFinding(f) {
@@ -559,7 +569,7 @@ async function askPersistence() {
   out.textContent = granted
     ? '本机存储：已设为持久，浏览器不会自动清除未同步的记录。'
     : '本机存储：未获持久保证，浏览器在空间不足时可能清除数据。请及时同步，并将应用添加到主屏幕。';
-  if (!granted) toast('存储未设为持久，请及时同步');
+  $('home-storage').hidden = granted;
 }
 
 // ---- service worker ----------------------------------------------------
