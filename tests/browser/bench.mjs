@@ -24,24 +24,30 @@ console.log(`chromium ${browser.version()}`);
 try {
   // 1 + 2: first visits, each in a fresh profile (no cache, no service worker).
   const firstBytes = [];
+  const swBytes = [];
   const firstReady = [];
   for (let i = 0; i < RUNS; i++) {
     const context = await phoneContext(browser, server);
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    let bytes = 0;
-    cdp.on('Network.loadingFinished', (e) => (bytes += e.encodedDataLength));
+    // Requests of the page and its worker (the wasm) count as the first
+    // load; the service worker's own copies of the shell are counted apart.
+    const sizes = [];
+    context.on('requestfinished', (req) => sizes.push(req.sizes().then((s) => ({ sw: !!req.serviceWorker(), n: s.responseBodySize + s.responseHeadersSize, url: req.url() }))));
     await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
     await page.goto('/app/');
     await page.waitForSelector('body[data-ready]');
     firstReady.push(await page.evaluate(() => performance.getEntriesByName('anfang-ready')[0].startTime));
     // Let the service worker's own fetches of the shell settle before counting.
     await page.evaluate(() => navigator.serviceWorker.ready);
-    firstBytes.push(bytes);
+    const done = await Promise.all(sizes);
+    firstBytes.push(done.filter((s) => !s.sw).reduce((a, s) => a + s.n, 0));
+    swBytes.push(done.filter((s) => s.sw).reduce((a, s) => a + s.n, 0));
+    if (i === 0) for (const s of done) console.log(`  ${s.sw ? 'sw  ' : 'page'} ${String(s.n).padStart(8)}  ${s.url.replace(server.url, '')}`);
     await context.close();
   }
-  console.log(`first load, bytes over the wire (page, incl. headers): median ${median(firstBytes)} (${(median(firstBytes) / 1048576).toFixed(2)} MiB)`);
+  console.log(`first load, compressed bytes received by the page and its worker (bodies + headers): median ${median(firstBytes)} (${(median(firstBytes) / 1048576).toFixed(2)} MiB)`);
+  console.log(`service worker install, its own copy of the shell: median ${median(swBytes)} bytes (revalidated, so mostly served from the HTTP cache when warm)`);
   console.log(`first visit, navigation to ready (enroll screen), 4x CPU throttling: median ${median(firstReady).toFixed(0)} ms of ${RUNS} [${firstReady.map((x) => x.toFixed(0)).join(', ')}]`);
 
   // An enrolled phone starting again (service worker, OPFS database).

@@ -20,11 +20,11 @@ export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const NEAR_DEMO = { latitude: 31.2092, longitude: 107.4682, accuracy: 8 };
 
 /** Starts `anfang-server serve --demo` on a free port with a fresh data dir. */
-export async function startServer() {
+export async function startServer(extraArgs = []) {
   const dataDir = mkdtempSync(join(tmpdir(), 'anfang-browser-'));
   const child = spawn(
     SERVER_BIN,
-    ['serve', '--demo', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--web-dir', WEB_DIR],
+    ['serve', '--demo', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--web-dir', WEB_DIR, ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } },
   );
   const demo = { codes: new Map(), adminPassword: null };
@@ -40,7 +40,7 @@ export async function startServer() {
         let m;
         if ((m = /^inspector (\S+) enrollment code: (\S+)$/.exec(line))) demo.codes.set(m[1], m[2]);
         if ((m = /^office sign-in: username admin password (\S+)$/.exec(line))) demo.adminPassword = m[1];
-        if ((m = /^listening on (http:\/\/\S+)$/.exec(line))) resolveUrl(m[1]);
+        if ((m = /^listening on (https?:\/\/\S+)$/.exec(line))) resolveUrl(m[1]);
       }
     });
   });
