@@ -114,13 +114,16 @@ function show(name) {
   current = name;
   for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== `screen-${name}`;
   $('title').textContent = TITLES[name];
-  $('back').hidden = !BACK[name];
+  $('back').hidden = !backOf(name);
   document.body.dataset.screen = name;
   window.scrollTo(0, 0);
 }
 
+// Enrolling again (a revoked device) can be abandoned; a first enrollment cannot.
+const backOf = (name) => (name === 'enroll' ? (status?.enrolled ? 'home' : null) : BACK[name]);
+
 $('back').addEventListener('click', () => {
-  const to = BACK[current];
+  const to = backOf(current);
   if (to === 'home') goHome();
   else if (to === 'list') openList();
 });
@@ -263,12 +266,15 @@ function syncNow() {
         msg.textContent = `同步完成：${parts.join('，')}。${new Date().toLocaleTimeString('zh-CN')}`;
       }
       document.body.dataset.lastSync = r.interrupted ? 'interrupted' : 'ok';
+      $('reenroll').hidden = true;
       return r;
     })
     .catch((e) => {
       msg.className = 'msg bad';
       msg.textContent = explain(e);
       document.body.dataset.lastSync = 'error';
+      // A revoked device keeps its unsynced findings; a new code lets them go.
+      $('reenroll').hidden = e.kind !== 'unauthorized';
     })
     .finally(async () => {
       syncing = null;
@@ -288,6 +294,10 @@ function autoSync() {
 }
 
 $('sync-btn').addEventListener('click', syncNow);
+$('reenroll').addEventListener('click', () => {
+  $('reenroll').hidden = true;
+  showEnroll(null);
+});
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') autoSync();
 });
