@@ -31,6 +31,16 @@ enum Command {
         /// Load the demo city into an empty data dir and print its credentials.
         #[arg(long)]
         demo: bool,
+        /// The built inspector web app to serve at /app/ (scripts/build-web
+        /// makes it); defaults to web/dist in the source checkout.
+        #[arg(long, env = "ANFANG_WEB_DIR")]
+        web_dir: Option<PathBuf>,
+        /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+        #[arg(long, requires = "tls_key", env = "ANFANG_TLS_CERT")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert", env = "ANFANG_TLS_KEY")]
+        tls_key: Option<PathBuf>,
     },
     /// Manage inspectors.
     Inspector {
@@ -126,7 +136,9 @@ fn open_db(data_dir: &std::path::Path) -> anyhow::Result<Db> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { data_dir, listen, demo } => serve(data_dir, &listen, demo),
+        Command::Serve { data_dir, listen, demo, web_dir, tls_cert, tls_key } => {
+            serve(data_dir, &listen, demo, web_dir, tls_cert.zip(tls_key))
+        }
         Command::Verify { data_dir } => {
             let db = open_db(&data_dir)?;
             let photos = crate::photos::PhotoStore::open(&data_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -185,8 +197,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn serve(data_dir: PathBuf, listen: &str, load_demo: bool) -> anyhow::Result<()> {
-    let state = AppState::open(Config::new(&data_dir)).map_err(|e| anyhow::anyhow!("{e}"))?;
+fn serve(
+    data_dir: PathBuf,
+    listen: &str,
+    load_demo: bool,
+    web_dir: Option<PathBuf>,
+    tls: Option<(PathBuf, PathBuf)>,
+) -> anyhow::Result<()> {
+    let mut config = Config::new(&data_dir);
+    if let Some(dir) = web_dir {
+        config.web_dir = dir;
+    }
+    let state = AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(now) = state.config.now_override {
         tracing::warn!(%now, "ANFANG_TEST_NOW is set: draw decisions take this fixed time as now (tests only)");
     }
@@ -225,6 +247,17 @@ fn serve(data_dir: PathBuf, listen: &str, load_demo: bool) -> anyhow::Result<()>
         }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if let Some((cert, key)) = tls {
+        return runtime.block_on(async move {
+            let tls_config = crate::tls::load(&cert, &key).await?;
+            let listener = std::net::TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr()?;
+            println!("listening on https://{addr}");
+            use std::io::Write;
+            std::io::stdout().flush()?;
+            crate::tls::serve(listener, state, tls_config).await
+        });
+    }
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await

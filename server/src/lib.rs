@@ -22,6 +22,8 @@ pub mod error;
 pub mod photos;
 pub mod reference_csv;
 pub mod routes;
+pub mod tls;
+pub mod webapp;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
@@ -45,6 +47,8 @@ pub struct Config {
     /// `ANFANG_TEST_NOW` environment variable (RFC 3339). Unset in
     /// production; the server warns at start-up when it is set.
     pub now_override: Option<jiff::Timestamp>,
+    /// The built inspector web app served at `/app/` (see [`webapp`]).
+    pub web_dir: PathBuf,
 }
 
 impl Config {
@@ -53,6 +57,7 @@ impl Config {
             data_dir: data_dir.into(),
             timezone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(8))),
             now_override: std::env::var("ANFANG_TEST_NOW").ok().and_then(|v| v.parse().ok()),
+            web_dir: webapp::default_dir(),
         }
     }
 
@@ -155,6 +160,8 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(|| async { AppError::NotFound("no such route; see /api/v1/openapi.json".into()) })
         .layer(axum::middleware::map_response(errors_as_json))
+        // After the JSON error layer: the web app's pages are not API answers.
+        .merge(webapp::router(&state.config.web_dir))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
