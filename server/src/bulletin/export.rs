@@ -114,13 +114,14 @@ pub fn csv(rows: &[ExportRow], tz: &jiff::tz::TimeZone) -> Vec<u8> {
 }
 
 /// A GeoJSON FeatureCollection (RFC 7946: [lon, lat]). A finding recorded
-/// without a fix is placed at its point, and says so in `position_source`.
+/// without a fix is placed at its point, and says so in `position_source` (`recorded` or
+/// `point`).
 pub fn geojson(rows: &[ExportRow], tz: &jiff::tz::TimeZone) -> Value {
     let features: Vec<Value> = rows
         .iter()
         .map(|r| {
             let (lon, lat, source) = match (r.lon, r.lat) {
-                (Some(lon), Some(lat)) => (lon, lat, "device"),
+                (Some(lon), Some(lat)) => (lon, lat, "recorded"),
                 _ => (r.point_lon, r.point_lat, "point"),
             };
             json!({

@@ -1,0 +1,551 @@
+//! The inspection bulletin end to end: real server, real devices, real
+//! SQLite files. Findings are recorded on enrolled devices at fixed past
+//! times and synced; review states are written straight into the server's
+//! database (the review API is another branch's work), as revisions the way
+//! the office would record them.
+//!
+//! The fixed data set, month 2026-10 (Asia/Shanghai), demo points:
+//!
+//! | # | point (unit)   | captured     | review                                   |
+//! |---|----------------|--------------|------------------------------------------|
+//! | 1 | P001 (U03)     | yellow 10-03 | accept                                   |
+//! | 2 | P001 (U03)     | green 10-10  | accept                                   |
+//! | 3 | P001 (U03)     | green 10-17  | accept                                   |
+//! | 4 | P002 (U03)     | red 10-05    | accept (decided 10-05)                   |
+//! | 5 | P002 (U03)     | green 10-12  | accept                                   |
+//! | 6 | P003 (U08)     | yellow 10-06 | correct → red (decided 10-06)            |
+//! | 7 | P003 (U08)     | green 10-13  | accept                                   |
+//! | 8 | P018 (U04)     | yellow 10-07 | reject                                   |
+//! | 9 | P018 (U04)     | green 10-08  | pending                                  |
+//! |10 | P018 (U04)     | red 10-09    | correct → unit U05, street_vending, yellow (decided 10-10) |
+//! |11 | P001 (U03)     | red 09-15    | accept (previous month)                  |
+//! |12 | P002 (U03)     | yellow 09-20 | accept (previous month)                  |
+
+mod common;
+
+use anfang_core::clock::Clock;
+use anfang_core::store::NewFinding;
+use anfang_core::{Card, FindingContent, Location};
+use common::*;
+use serde_json::{json, Value};
+use std::io::Read;
+
+struct At(jiff::Timestamp);
+impl Clock for At {
+    fn now(&self) -> jiff::Timestamp {
+        self.0
+    }
+}
+
+/// Local Shanghai time on a day of 2026.
+fn local(month: i8, day: i8, hour: i8) -> jiff::Timestamp {
+    jiff::civil::date(2026, month, day)
+        .at(hour, 0, 0, 0)
+        .to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+        .unwrap()
+        .timestamp()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    server: Server,
+    token: String,
+    /// Findings in table order (index 0 = #1).
+    findings: Vec<FindingContent>,
+    /// What must never appear in any output.
+    secrets: Vec<String>,
+}
+
+fn record(device: &mut Device, point: &str, category: &str, card: Card, at: jiff::Timestamp, seed: u32) -> FindingContent {
+    let p = device.store.point(point).unwrap().expect("demo point");
+    let photos = if card == Card::Green { vec![] } else { vec![processed(seed, 640, 480)] };
+    device
+        .store
+        .record_finding(
+            NewFinding {
+                point_id: point.into(),
+                unit_id: None,
+                category: category.into(),
+                card,
+                note: Some(format!("问题{seed}：人行道停车")),
+                location: Some(Location { lat: p.lat + 0.0001, lon: p.lon, accuracy_m: 6.0, captured_at: at }),
+                photos,
+            },
+            &At(at),
+        )
+        .expect("record")
+}
+
+fn db(server: &Server) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(server.data_dir.join("anfang.sqlite3")).unwrap();
+    c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    c
+}
+
+/// Records a review revision as the office would.
+fn review(server: &Server, f: &FindingContent, decision: &str, change: Option<(&str, &str, &str)>, decided: jiff::Timestamp) {
+    let c = db(server);
+    let (category, unit, card) = change.unwrap_or((&f.category, &f.unit_id, f.card.as_str()));
+    let reason = (decision != "accept").then_some("审核意见");
+    c.execute(
+        "INSERT INTO finding_reviews (finding_id, revision, decision, category, unit_id, card, reason, reviewer_id, decided_at)
+         VALUES (?1, (SELECT coalesce(max(revision), 0) + 1 FROM finding_reviews WHERE finding_id = ?1), ?2, ?3, ?4, ?5, ?6,
+                 (SELECT id FROM users WHERE username = 'admin'), ?7)",
+        rusqlite::params![f.id.to_string(), decision, category, unit, card, reason, decided.to_string()],
+    )
+    .unwrap();
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(dir.path());
+    let mut a = Device::enroll(&server, 0).await;
+    let mut b = Device::enroll(&server, 1).await;
+    let rows: [(usize, &str, &str, Card, jiff::Timestamp); 12] = [
+        (0, "P001", "parking", Card::Yellow, local(10, 3, 8)),
+        (1, "P001", "parking", Card::Green, local(10, 10, 7)),
+        (0, "P001", "parking", Card::Green, local(10, 17, 19)),
+        (1, "P002", "parking", Card::Red, local(10, 5, 7)),
+        (0, "P002", "parking", Card::Green, local(10, 12, 18)),
+        (1, "P003", "parking", Card::Yellow, local(10, 6, 8)),
+        (0, "P003", "parking", Card::Green, local(10, 13, 8)),
+        (1, "P018", "parking", Card::Yellow, local(10, 7, 7)),
+        (0, "P018", "parking", Card::Green, local(10, 8, 7)),
+        (1, "P018", "parking", Card::Red, local(10, 9, 20)),
+        (0, "P001", "parking", Card::Red, local(9, 15, 8)),
+        (1, "P002", "parking", Card::Yellow, local(9, 20, 8)),
+    ];
+    let mut findings = Vec::new();
+    for (i, (dev, point, category, card, at)) in rows.into_iter().enumerate() {
+        let device = if dev == 0 { &mut a } else { &mut b };
+        findings.push(record(device, point, category, card, at, i as u32 + 1));
+    }
+    assert_eq!(a.sync_via(&server.url(), fast()).await.findings_pushed, 6);
+    assert_eq!(b.sync_via(&server.url(), fast()).await.findings_pushed, 6);
+    let f = &findings;
+    let at = |m, d| local(m, d, 12);
+    for i in [0, 1, 2, 4, 6] {
+        review(&server, &f[i], "accept", None, at(10, 20));
+    }
+    review(&server, &f[3], "accept", None, at(10, 5));
+    // #6: first accepted as captured, then corrected to red: the latest revision counts.
+    review(&server, &f[5], "accept", None, at(10, 6));
+    review(&server, &f[5], "correct", Some(("parking", "U08", "red")), at(10, 6));
+    review(&server, &f[7], "reject", None, at(10, 8));
+    review(&server, &f[9], "correct", Some(("street_vending", "U05", "yellow")), at(10, 10));
+    review(&server, &f[10], "accept", None, at(9, 16));
+    review(&server, &f[11], "accept", None, at(9, 21));
+
+    let token = server.admin_token().await;
+    let mut secrets: Vec<String> = Vec::new();
+    for d in [&a, &b] {
+        let e = d.store.enrollment().unwrap().unwrap();
+        secrets.push(e.alias.clone());
+        secrets.push(e.device_id.clone());
+        secrets.push(e.token.clone());
+        secrets.push(d.store.device_key().unwrap().public_key_hex());
+    }
+    for (alias, code) in &server.demo.codes {
+        secrets.push(alias.clone());
+        secrets.push(code.clone());
+        secrets.push(code.replace('-', ""));
+    }
+    secrets.push("test phone".into());
+    Fixture { _dir: dir, server, token, findings, secrets }
+}
+
+async fn call(server: &Server, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Vec<u8>) {
+    let mut req = reqwest::Client::new().request(method, format!("{}{path}", server.url())).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.bytes().await.unwrap().to_vec())
+}
+
+async fn json_call(server: &Server, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let (status, bytes) = call(server, token, method, path, body).await;
+    let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{path}: not JSON: {}", String::from_utf8_lossy(&bytes)));
+    (status, v)
+}
+
+async fn create(f: &Fixture, kind: &str, from: &str, to: &str) -> Value {
+    let (status, v) =
+        json_call(&f.server, &f.token, reqwest::Method::POST, "/api/v1/bulletins", Some(json!({"kind": kind, "from": from, "to": to}))).await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["status"], "draft");
+    v
+}
+
+async fn issue(f: &Fixture, id: i64) -> (u16, Value) {
+    json_call(&f.server, &f.token, reqwest::Method::POST, &format!("/api/v1/bulletins/{id}/issue"), None).await
+}
+
+fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a DOCX is a zip");
+    (0..zip.len())
+        .map(|i| {
+            let mut e = zip.by_index(i).unwrap();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            (e.name().unwrap().into_owned(), data)
+        })
+        .collect()
+}
+
+fn year_now() -> i16 {
+    jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).year()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulletins_are_edited_as_drafts_and_issued_with_gapless_numbers() {
+    let f = fixture().await;
+    let month = create(&f, "month", "2026-10-01", "2026-10-31").await;
+    let month_id = month["id"].as_i64().unwrap();
+    assert!(month["number"].is_null(), "a draft has no number: {month}");
+
+    let path = format!("/api/v1/bulletins/{month_id}");
+    let (status, edited) = json_call(
+        &f.server,
+        &f.token,
+        reqwest::Method::PATCH,
+        &path,
+        Some(json!({"title": "关于十月暗访督查情况的通报", "distribution": "市委、市政府领导，各责任单位，各区"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited["bulletin"]["title"], "关于十月暗访督查情况的通报");
+    assert_eq!(edited["bulletin"]["distribution"], "市委、市政府领导，各责任单位，各区");
+    assert!(edited["bulletin"]["lead"].as_str().unwrap().contains("三不三无"), "the default lead stays: {edited}");
+
+    // A draft made in between is never issued and must not take a number.
+    let week = create(&f, "week", "2026-10-05", "2026-10-11").await;
+    let (status, first) = issue(&f, month_id).await;
+    let y = year_now();
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["number"], format!("[{y}] 第 1 期"));
+    assert_eq!(first["sequence"], 1);
+
+    // The JSON format of an issued bulletin is the snapshot its hash covers.
+    let (status, snapshot) = call(&f.server, &f.token, reqwest::Method::GET, &format!("{path}/bulletin.json"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(sha256_hex(&snapshot), first["content_hash"].as_str().unwrap());
+    let snap: Value = serde_json::from_slice(&snapshot).unwrap();
+    assert_eq!(snap["header"]["number"], format!("[{y}] 第 1 期"));
+    assert_eq!(snap["title"], "关于十月暗访督查情况的通报", "the edit is in the issued text");
+
+    // Issued means frozen: edit, recompile and issue again are refused with 409.
+    for (method, p, body) in [
+        (reqwest::Method::PATCH, path.clone(), Some(json!({"title": "改标题"}))),
+        (reqwest::Method::POST, format!("{path}/recompile"), None),
+        (reqwest::Method::POST, format!("{path}/issue"), None),
+    ] {
+        let (status, err) = json_call(&f.server, &f.token, method.clone(), &p, body).await;
+        assert_eq!(status, 409, "{method} {p}: {err}");
+        assert!(err["error"].as_str().unwrap().contains("was issued as"), "{err}");
+    }
+    let (_, again) = call(&f.server, &f.token, reqwest::Method::GET, &format!("{path}/bulletin.json"), None).await;
+    assert_eq!(again, snapshot, "an issued bulletin never changes");
+
+    // The database itself refuses to alter an issued bulletin.
+    let err = db(&f.server).execute("UPDATE bulletins SET title = 'x' WHERE id = ?1", [month_id]).unwrap_err();
+    assert!(err.to_string().contains("never changed"), "{err}");
+
+    let day = create(&f, "day", "2026-10-05", "2026-10-05").await;
+    let (_, second) = issue(&f, day["id"].as_i64().unwrap()).await;
+    assert_eq!(second["number"], format!("[{y}] 第 2 期"), "the draft in between took no number");
+    let (_, third) = issue(&f, week["id"].as_i64().unwrap()).await;
+    assert_eq!(third["sequence"], 3);
+
+    // Each issue is in the evidence log with its content hash.
+    let logged: Vec<(String, String)> = db(&f.server)
+        .prepare("SELECT record_id, record_hash FROM evidence_log WHERE kind = 'bulletin_issue' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(logged.len(), 3);
+    assert_eq!(logged[0], (format!("bulletin/{month_id}"), first["content_hash"].as_str().unwrap().to_owned()));
+
+    let (_, list) = json_call(&f.server, &f.token, reqwest::Method::GET, "/api/v1/bulletins", None).await;
+    let numbers: Vec<&str> = list["items"].as_array().unwrap().iter().filter_map(|b| b["number"].as_str()).collect();
+    assert_eq!(numbers.len(), 3, "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monthly_bulletin_counts_ranks_and_compares_as_computed_by_hand() {
+    let f = fixture().await;
+    let v = create(&f, "month", "2026-10-01", "2026-10-31").await;
+    let b = &v["bulletin"];
+    let fid = |i: usize| f.findings[i - 1].id.to_string();
+
+    // Summary: accepted #1-5, #7, and corrected #6 (red) and #10 (yellow).
+    let s = &b["summary"];
+    assert_eq!(
+        s["current"],
+        json!({"points_inspected": 4, "findings": 8, "problems": 4, "red": 2, "yellow": 2, "green": 4, "units_involved": 3})
+    );
+    assert_eq!(
+        s["previous"],
+        json!({"points_inspected": 2, "findings": 2, "problems": 2, "red": 1, "yellow": 1, "green": 0, "units_involved": 1})
+    );
+    assert_eq!(b["previous_period"]["from"], "2026-09-01");
+    assert_eq!(b["previous_period"]["to"], "2026-09-30");
+    let cats: Vec<(String, u64, u64)> = s["by_category"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["key"].as_str().unwrap().to_owned(), r["total"].as_u64().unwrap(), r["previous_total"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(cats, vec![("parking".into(), 7, 2), ("street_vending".into(), 1, 0)]);
+
+    // Rejected (#8) and pending (#9) findings are nowhere.
+    let text = b.to_string();
+    assert!(!text.contains(&fid(8)) && !text.contains(&fid(9)), "rejected or pending finding in the bulletin");
+    assert!(text.contains(&fid(1)) && text.contains(&fid(10)));
+
+    // Rankings: points P001 2/3; P002 1/2 and P003 1/2 tie; P018 0/1 (only #10 counts).
+    let pts: Vec<(String, u64, f64)> = b["rankings"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap().to_owned(), r["rank"].as_u64().unwrap(), r["rate"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        pts,
+        vec![("P001".into(), 1, 0.6667), ("P002".into(), 2, 0.5), ("P003".into(), 2, 0.5), ("P018".into(), 4, 0.0)]
+    );
+    // Units by effective unit: U03 3/5, U08 1/2, U05 0/1 (#10 moved from U04 to U05; U04 has nothing).
+    let units: Vec<(String, u64, u64, f64)> = b["rankings"]["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap().to_owned(), r["rank"].as_u64().unwrap(), r["visits"].as_u64().unwrap(), r["rate"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(units, vec![("U03".into(), 1, 5, 0.6), ("U08".into(), 2, 2, 0.5), ("U05".into(), 3, 1, 0.0)]);
+    // Ten worst: deduction = red × 3 + yellow × 1: U03 1×3+1 = 4, U08 1×3 = 3, U05 1.
+    let worst = &b["rankings"]["worst_units"];
+    assert!(worst["formula"].as_str().unwrap().contains("红牌数 × 3 + 黄牌数 × 1"), "{worst}");
+    let w: Vec<(String, u64)> = worst["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["unit_id"].as_str().unwrap().to_owned(), r["deduction"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(w, vec![("U03".into(), 4), ("U08".into(), 3), ("U05".into(), 1)]);
+
+    // Red list uses corrected cards: #4 (captured red) and #6 (corrected to red), by time.
+    let red: Vec<&str> = b["red_list"].as_array().unwrap().iter().map(|r| r["evidence_id"].as_str().unwrap()).collect();
+    assert_eq!(red, vec![fid(4).as_str(), fid(6).as_str()]);
+    assert_eq!(b["red_list"][0]["deadline"], "2026-10-08", "red: accepted 10-05 + 3 days");
+    assert_eq!(b["red_list"][1]["deadline"], "2026-10-09", "corrected 10-06 + 3 days");
+    assert_eq!(b["overdue"], json!([]));
+
+    // #10 is listed under its corrected unit, category and card, with a yellow deadline.
+    let u05 = b["units"].as_array().unwrap().iter().find(|u| u["unit_id"] == "U05").expect("U05 section");
+    let e = &u05["findings"][0];
+    assert_eq!((e["evidence_id"].as_str().unwrap(), e["card"].as_str().unwrap(), e["category"].as_str().unwrap()), (fid(10).as_str(), "yellow", "street_vending"));
+    assert_eq!(e["decision"], "correct");
+    assert_eq!(e["deadline"], "2026-10-17");
+    assert_eq!(e["short_hash"].as_str().unwrap(), &f.findings[9].content_hash()[..12]);
+    assert!(b["units"].as_array().unwrap().iter().all(|u| u["unit_id"] != "U04"), "U04 lost its only counted finding");
+
+    // A week bulletin has no ten-worst list and compares with the 7 days before.
+    let week = create(&f, "week", "2026-10-05", "2026-10-11").await;
+    assert!(week["bulletin"]["rankings"]["worst_units"].is_null());
+    assert_eq!(week["bulletin"]["previous_period"]["from"], "2026-09-28");
+    assert_eq!(week["bulletin"]["summary"]["current"]["findings"], 4, "#2, #4, #6 and #10: {}", week["bulletin"]["summary"]);
+
+    // A review recorded after compiling shows up on recompile.
+    review(&f.server, &f.findings[8], "accept", None, local(10, 20, 12));
+    let id = v["id"].as_i64().unwrap();
+    let (status, re) = json_call(&f.server, &f.token, reqwest::Method::POST, &format!("/api/v1/bulletins/{id}/recompile"), None).await;
+    assert_eq!(status, 200, "{re}");
+    assert_eq!(re["bulletin"]["summary"]["current"]["green"], 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docx_is_a_word_document_with_number_photos_charts_and_page_numbers() {
+    let f = fixture().await;
+    let v = create(&f, "month", "2026-10-01", "2026-10-31").await;
+    let id = v["id"].as_i64().unwrap();
+    let (_, issued) = issue(&f, id).await;
+    let (status, docx) = call(&f.server, &f.token, reqwest::Method::GET, &format!("/api/v1/bulletins/{id}/bulletin.docx"), None).await;
+    assert_eq!(status, 200);
+    if let Ok(dir) = std::env::var("ANFANG_SAMPLE_DIR") {
+        // scripts/test converts this with LibreOffice when it is installed.
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(std::path::Path::new(&dir).join("bulletin.docx"), &docx).unwrap();
+    }
+    let entries = unzip(&docx);
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    for part in ["[Content_Types].xml", "_rels/.rels", "word/document.xml", "word/styles.xml", "word/footer1.xml", "word/_rels/document.xml.rels", "word/fontTable.xml"] {
+        assert!(names.contains(&part), "{part} in {names:?}");
+    }
+    let part = |name: &str| String::from_utf8(entries.iter().find(|(n, _)| n == name).unwrap().1.clone()).unwrap();
+    let document = part("word/document.xml");
+    assert!(document.contains(issued["number"].as_str().unwrap()), "the number is in the document");
+    assert!(document.contains("督查通报") && document.contains("送：") && document.contains("编印"));
+    assert!(document.contains("十差单位") && document.contains("红牌数 × 3"));
+    assert!(document.contains(&f.findings[3].content_hash()[..12]), "evidence hash printed");
+    assert!(part("word/footer1.xml").contains("PAGE"), "page numbers");
+    assert!(part("word/styles.xml").contains("仿宋"));
+    // Photos of the 4 counted problem findings (#1, #4, #6, #10) and 2 charts;
+    // the rejected #8's photo is not embedded.
+    let media: Vec<&str> = names.iter().copied().filter(|n| n.starts_with("word/media/")).collect();
+    assert_eq!(media.iter().filter(|n| n.ends_with(".jpg")).count(), 4, "{media:?}");
+    assert_eq!(media.iter().filter(|n| n.ends_with(".png")).count(), 2, "{media:?}");
+    assert!(!media.iter().any(|n| n.contains(&f.findings[7].photos[0][..16])), "rejected photo embedded");
+    let rels = part("word/_rels/document.xml.rels");
+    for m in &media {
+        assert!(rels.contains(&m["word/".len()..]), "{m} is referenced");
+    }
+    assert_eq!(document.matches("<a:blip r:embed=").count(), 6);
+
+    // The HTML carries the same number, photos as data URIs, SVG charts, print CSS.
+    let (status, html) = call(&f.server, &f.token, reqwest::Method::GET, &format!("/api/v1/bulletins/{id}/bulletin.html"), None).await;
+    assert_eq!(status, 200);
+    let html = String::from_utf8(html).unwrap();
+    if let Ok(dir) = std::env::var("ANFANG_SAMPLE_DIR") {
+        std::fs::write(std::path::Path::new(&dir).join("bulletin.html"), &html).unwrap();
+    }
+    assert!(html.contains(issued["number"].as_str().unwrap()));
+    assert_eq!(html.matches("src=\"data:image/jpeg;base64,").count(), 4);
+    assert_eq!(html.matches("<svg").count(), 2);
+    assert!(html.contains("@media print") && html.contains("size: A4"));
+    for external in ["src=\"http", "href=\"http", "<script", "<link"] {
+        assert!(!html.contains(external), "self-contained: no {external}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_bulletin_or_export_carries_an_inspector_trace() {
+    let f = fixture().await;
+    let v = create(&f, "month", "2026-10-01", "2026-10-31").await;
+    let id = v["id"].as_i64().unwrap();
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    let get = |p: String| {
+        let (server, token) = (&f.server, f.token.clone());
+        async move {
+            let (status, bytes) = call(server, &token, reqwest::Method::GET, &p, None).await;
+            assert_eq!(status, 200, "{p}");
+            bytes
+        }
+    };
+    // Draft and issued, every format.
+    for stage in ["draft", "issued"] {
+        if stage == "issued" {
+            assert_eq!(issue(&f, id).await.0, 200);
+        }
+        for fmt in ["", "/bulletin.json", "/bulletin.html"] {
+            let bytes = get(format!("/api/v1/bulletins/{id}{fmt}")).await;
+            outputs.push((format!("{stage} {fmt}"), String::from_utf8(bytes).unwrap()));
+        }
+        let docx = get(format!("/api/v1/bulletins/{id}/bulletin.docx")).await;
+        for (name, data) in unzip(&docx) {
+            if name.ends_with(".xml") || name.ends_with(".rels") {
+                outputs.push((format!("{stage} docx {name}"), String::from_utf8(data).unwrap()));
+            }
+        }
+    }
+    outputs.push(("list".into(), String::from_utf8(get("/api/v1/bulletins".into()).await).unwrap()));
+    let csv = get("/api/v1/exports/findings.csv?from=2026-09-01&to=2026-10-31".into()).await;
+    let geo = get("/api/v1/exports/findings.geojson?from=2026-09-01&to=2026-10-31".into()).await;
+    let csv = String::from_utf8(csv).unwrap();
+    // The exports are not vacuous: all 12 findings, each with its evidence id.
+    assert_eq!(csv.lines().count(), 1 + 12, "{csv}");
+    for finding in &f.findings {
+        assert!(csv.contains(&finding.id.to_string()));
+    }
+    outputs.push(("csv".into(), csv));
+    outputs.push(("geojson".into(), String::from_utf8(geo).unwrap()));
+
+    assert!(f.secrets.len() >= 10, "{:?}", f.secrets);
+    for (what, text) in &outputs {
+        // The viewport meta tag's CSS keyword is not a device trace.
+        let text = &text.replace("width=device-width", "");
+        for secret in &f.secrets {
+            assert!(!text.contains(secret.as_str()), "{what} contains {secret:?}");
+        }
+        for key in ["inspector", "device", "alias", "enroll", "督查员", "127.0.0.1"] {
+            assert!(!text.contains(key), "{what} mentions {key:?}");
+        }
+    }
+    // Inspector ids are small integers: no output may carry a field for them.
+    let snapshot: Value = serde_json::from_str(&outputs.iter().find(|(w, _)| w == "issued /bulletin.json").unwrap().1).unwrap();
+    fn keys(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    out.push(k.clone());
+                    keys(v, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    keys(&snapshot, &mut all);
+    assert!(all.iter().all(|k| !k.contains("inspector") && !k.contains("device") && !k.contains("user")), "{all:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_have_a_bom_chinese_headers_and_effective_values() {
+    let f = fixture().await;
+    let (status, bytes) = call(&f.server, &f.token, reqwest::Method::GET, "/api/v1/exports/findings.csv?from=2026-10-01&to=2026-10-31", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(&bytes[..3], b"\xef\xbb\xbf", "UTF-8 BOM for Excel");
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().starts_with("证据编号,内容哈希,发现时间,审核状态"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 10, "October only");
+    let row10 = rows.iter().find(|l| l.starts_with(&f.findings[9].id.to_string())).unwrap();
+    assert!(row10.contains("已更正") && row10.contains("市市场监督管理局") && row10.contains("占道经营") && row10.contains("黄牌"), "{row10}");
+    let row8 = rows.iter().find(|l| l.starts_with(&f.findings[7].id.to_string())).unwrap();
+    assert!(row8.contains("已驳回"), "{row8}");
+    assert!(rows.iter().any(|l| l.contains("待审核")));
+
+    let (status, geo) = json_call(&f.server, &f.token, reqwest::Method::GET, "/api/v1/exports/findings.geojson?from=2026-10-01&to=2026-10-31", None).await;
+    assert_eq!(status, 200);
+    let features = geo["features"].as_array().unwrap();
+    assert_eq!(features.len(), 10);
+    let loc = f.findings[0].location.unwrap();
+    let first = features.iter().find(|x| x["id"] == f.findings[0].id.to_string()).unwrap();
+    assert_eq!(first["geometry"]["coordinates"], json!([loc.lon, loc.lat]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_periods_and_exports_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(dir.path());
+    let token = server.admin_token().await;
+    let cases: [(Value, &str); 6] = [
+        (json!({"kind": "year", "from": "2026-01-01"}), "not one of day, week, month, custom"),
+        (json!({"from": "2026-01-01"}), "kind is required"),
+        (json!({"kind": "day", "from": "2026/01/01"}), "YYYY-MM-DD"),
+        (json!({"kind": "month", "from": "2026-10-02", "to": "2026-10-31"}), "calendar month"),
+        (json!({"kind": "custom", "from": "2026-10-05", "to": "2026-10-01"}), "before from"),
+        (json!({"kind": "week", "from": "2026-10-01", "to": "2026-10-03"}), "7 days"),
+    ];
+    for (body, message) in cases {
+        let (status, err) = json_call(&server, &token, reqwest::Method::POST, "/api/v1/bulletins", Some(body.clone())).await;
+        assert_eq!(status, 422, "{body}: {err}");
+        assert!(err["error"].as_str().unwrap().contains(message), "{body}: {err}");
+    }
+    for (query, message) in [("from=2026-10-01", "to is required"), ("from=2025-01-01&to=2026-10-01", "at most 366"), ("from=x&to=2026-10-01", "YYYY-MM-DD")] {
+        let (status, err) = json_call(&server, &token, reqwest::Method::GET, &format!("/api/v1/exports/findings.csv?{query}"), None).await;
+        assert_eq!(status, 422, "{query}: {err}");
+        assert!(err["error"].as_str().unwrap().contains(message), "{query}: {err}");
+    }
+    let (status, err) = json_call(&server, &token, reqwest::Method::PATCH, "/api/v1/bulletins/999", Some(json!({"title": "x"}))).await;
+    assert_eq!(status, 404, "{err}");
+    let (status, _) = json_call(&server, &token, reqwest::Method::GET, "/api/v1/bulletins", None).await;
+    assert_eq!(status, 200);
+    // Nothing half-written: the refused requests left no bulletin behind.
+    let n: i64 = rusqlite::Connection::open(dir.path().join("anfang.sqlite3")).unwrap().query_row("SELECT count(*) FROM bulletins", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0);
+}
