@@ -549,3 +549,27 @@ async fn bad_periods_and_exports_are_refused_with_a_reason() {
     let n: i64 = rusqlite::Connection::open(dir.path().join("anfang.sqlite3")).unwrap().query_row("SELECT count(*) FROM bulletins", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_an_issued_bulletin_whose_snapshot_was_altered() {
+    let mut f = fixture().await;
+    let v = create(&f, "day", "2026-10-05", "2026-10-05").await;
+    let id = v["id"].as_i64().unwrap();
+    assert_eq!(issue(&f, id).await.0, 200);
+    f.server.kill();
+    let verify = |data: &std::path::Path| {
+        let out = std::process::Command::new(SERVER_BIN).args(["verify", "--data-dir"]).arg(data).output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, out) = verify(&f.server.data_dir);
+    assert_eq!(code, 0, "{out}");
+    // Someone with database access softens the issued text.
+    let c = db(&f.server);
+    c.execute_batch("DROP TRIGGER bulletins_issued_are_immutable;").unwrap();
+    let n = c.execute(r#"UPDATE bulletins SET snapshot = replace(snapshot, '"card":"red"', '"card":"yellow"') WHERE id = ?1"#, [id]).unwrap();
+    assert_eq!(n, 1);
+    drop(c);
+    let (code, out) = verify(&f.server.data_dir);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains(&format!("bulletin {id} (")) && out.contains("does not match its content hash"), "{out}");
+}

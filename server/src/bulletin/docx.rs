@@ -165,7 +165,8 @@ impl Doc {
         let cx = (width_cm * EMU_PER_CM as f64) as i64;
         let cy = cx * h as i64 / w.max(1) as i64;
         let pic = self.picture(&rid, cx, cy, descr);
-        self.p(r#"<w:keepNext/><w:jc w:val="center"/><w:spacing w:before="120" w:after="60"/>"#, &pic);
+        // Auto line height: the body's exact 28 pt lines would clip the picture.
+        self.p(r#"<w:keepNext/><w:jc w:val="center"/><w:spacing w:before="120" w:after="60" w:line="240" w:lineRule="auto"/>"#, &pic);
     }
 }
 
@@ -348,7 +349,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
             );
             let _ = write!(
                 d.body,
-                r#"<w:tr><w:trPr><w:cantSplit/></w:trPr><w:tc><w:tcPr><w:tcW w:w="{photo_col}" w:type="dxa"/></w:tcPr><w:p><w:pPr><w:spacing w:before="60" w:after="60"/></w:pPr>{photo_par}</w:p></w:tc><w:tc><w:tcPr><w:tcW w:w="{facts_col}" w:type="dxa"/></w:tcPr>{facts}</w:tc></w:tr>"#
+                r#"<w:tr><w:trPr><w:cantSplit/></w:trPr><w:tc><w:tcPr><w:tcW w:w="{photo_col}" w:type="dxa"/></w:tcPr><w:p><w:pPr><w:spacing w:before="60" w:after="60" w:line="240" w:lineRule="auto"/></w:pPr>{photo_par}</w:p></w:tc><w:tc><w:tcPr><w:tcW w:w="{facts_col}" w:type="dxa"/></w:tcPr>{facts}</w:tc></w:tr>"#
             );
         }
         d.body.push_str("</w:tbl>");

@@ -57,6 +57,7 @@ table { border-collapse: collapse; width: 100%; font-size: 14px; line-height: 1.
 th, td { border: 1px solid #999; padding: 3px 5px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; font-family: "SimHei", "黑体", sans-serif; font-weight: normal; }
 td.n, th.n { text-align: right; white-space: nowrap; }
+td:first-child, th:first-child { min-width: 5em; }
 thead { display: table-header-group; }
 .scroll { overflow-x: auto; }
 .finding { display: flex; flex-wrap: wrap; gap: 10px; border-top: 1px solid #ddd; padding: 8px 0; break-inside: avoid; page-break-inside: avoid; }
@@ -97,11 +98,10 @@ fn paragraphs(out: &mut String, text: &str) {
     }
 }
 
-fn count_table(out: &mut String, head: &str, rows: &[CountRow], prev_label: &str) {
+fn count_table(out: &mut String, head: &str, rows: &[CountRow]) {
     let _ = write!(
         out,
-        r#"<div class="scroll"><table><thead><tr><th>{head}</th><th class="n">红牌</th><th class="n">黄牌</th><th class="n">绿牌</th><th class="n">合计</th><th class="n">上期（{}）</th><th class="n">较上期</th></tr></thead><tbody>"#,
-        esc(prev_label)
+        r#"<div class="scroll"><table><thead><tr><th>{head}</th><th class="n">红牌</th><th class="n">黄牌</th><th class="n">绿牌</th><th class="n">合计</th><th class="n">上期</th><th class="n">较上期</th></tr></thead><tbody>"#
     );
     for r in rows {
         let _ = write!(
@@ -213,10 +213,11 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
         change_zh(c.yellow, p.yellow),
         change_zh(c.green, p.green),
     );
+    let _ = write!(o, r#"<p class="plain">下列各表“上期”指 {}。</p>"#, esc(&body.previous_period_label));
     o.push_str("<h3>（一）按问题类别</h3>");
-    count_table(&mut o, "问题类别", &s.by_category, &body.previous_period_label);
+    count_table(&mut o, "问题类别", &s.by_category);
     o.push_str("<h3>（二）按区域</h3>");
-    count_table(&mut o, "区域", &s.by_district, &body.previous_period_label);
+    count_table(&mut o, "区域", &s.by_district);
     let _ = write!(o, r#"<h3>（三）各单位红黄绿牌</h3><div class="chart">{}</div>"#, chart::units_svg(&body.charts.per_unit));
     let _ = write!(o, r#"<h3>（四）每日红黄绿牌</h3><div class="chart">{}</div>"#, chart::days_svg(&body.charts.per_day));
 

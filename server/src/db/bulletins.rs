@@ -329,3 +329,30 @@ pub fn issue(
     tx.commit()?;
     Ok(Issued { id, number, year, sequence, content_hash, issued_at })
 }
+
+/// Re-checks every issued bulletin for `anfang-server verify`: its snapshot
+/// against its content hash, and its hash against its evidence-log entry.
+/// Appends one line per problem to `problems`; returns how many it checked.
+pub fn audit(conn: &Connection, problems: &mut Vec<String>) -> Result<usize, AppError> {
+    let mut stmt = conn.prepare(
+        "SELECT b.id, b.number, b.snapshot, b.content_hash,
+                (SELECT record_hash FROM evidence_log WHERE kind = 'bulletin_issue' AND record_id = 'bulletin/' || b.id)
+         FROM bulletins b WHERE b.status = 'issued' ORDER BY b.id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut checked = 0;
+    while let Some(r) = rows.next()? {
+        checked += 1;
+        let (id, number, snapshot, hash, logged): (i64, String, String, String, Option<String>) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+        if anfang_core::domain::sha256_hex(snapshot.as_bytes()) != hash {
+            problems.push(format!("bulletin {id} ({number}): its snapshot does not match its content hash (altered)"));
+        }
+        match logged {
+            Some(h) if h == hash => {}
+            Some(_) => problems.push(format!("bulletin {id} ({number}): the evidence log records another content hash (altered)")),
+            None => problems.push(format!("bulletin {id} ({number}): is not in the evidence log")),
+        }
+    }
+    Ok(checked)
+}

@@ -127,6 +127,8 @@ pub fn audit(conn: &Connection, photo_path: &dyn Fn(&str) -> std::path::PathBuf)
         }
     }
     audit.problems.extend(super::reviews::audit(conn, &logged)?);
+    // Issued bulletins are evidence too: their frozen snapshots and hashes.
+    super::bulletins::audit(conn, &mut audit.problems)?;
     let mut stmt = conn.prepare("SELECT sha256, byte_len FROM photos ORDER BY sha256")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
