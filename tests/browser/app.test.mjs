@@ -157,8 +157,12 @@ test('an inspector enrolls, records three findings offline, restarts offline and
   await second.waitForSelector('body[data-screen="locked"]');
   assert.match(await second.textContent('#screen-locked'), /应用已在另一个标签页中打开/);
   await shot(second, '07-second-tab');
-
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+
+  // When the first tab closes, the waiting one takes the database over.
+  await page.close();
+  await second.waitForSelector('body[data-ready="true"]');
+  assert.equal(await second.textContent('#home-alias'), '督查01');
   await context.close();
 });
 
