@@ -126,6 +126,8 @@ test('an inspector enrolls, records three findings offline, restarts offline and
   await page.waitForFunction(() => document.querySelector('#home-unsynced').textContent === '0', null, { timeout: 60_000 });
   await page.waitForSelector('body[data-last-sync="ok"]');
   await shot(page, '06-home-synced');
+  assert.equal(await page.isVisible('#reenroll'), false, 're-enrolling is offered only to a refused device');
+  assert.equal(await page.isVisible('#screen-record'), false, 'one screen at a time');
   await page.tap('#open-list');
   await onScreen(page, 'list');
   assert.deepEqual(await page.$$eval('#findings button', (els) => els.map((e) => e.dataset.state)), ['synced', 'synced', 'synced']);
