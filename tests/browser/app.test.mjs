@@ -126,6 +126,8 @@ test('an inspector enrolls, records three findings offline, restarts offline and
   await page.waitForFunction(() => document.querySelector('#home-unsynced').textContent === '0', null, { timeout: 60_000 });
   await page.waitForSelector('body[data-last-sync="ok"]');
   await shot(page, '06-home-synced');
+  assert.equal(await page.isVisible('#reenroll'), false, 're-enrolling is offered only to a refused device');
+  assert.equal(await page.isVisible('#screen-record'), false, 'one screen at a time');
   await page.tap('#open-list');
   await onScreen(page, 'list');
   assert.deepEqual(await page.$$eval('#findings button', (els) => els.map((e) => e.dataset.state)), ['synced', 'synced', 'synced']);
@@ -157,8 +159,12 @@ test('an inspector enrolls, records three findings offline, restarts offline and
   await second.waitForSelector('body[data-screen="locked"]');
   assert.match(await second.textContent('#screen-locked'), /应用已在另一个标签页中打开/);
   await shot(second, '07-second-tab');
-
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+
+  // When the first tab closes, the waiting one takes the database over.
+  await page.close();
+  await second.waitForSelector('body[data-ready="true"]');
+  assert.equal(await second.textContent('#home-alias'), '督查01');
   await context.close();
 });
 
