@@ -384,6 +384,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             request: None,
             response: json!({"type": "object"}),
             handler: get(bulletins::export_geojson),
+        },
         ApiRoute {
             method: "post",
             path: "/api/v1/draws",
