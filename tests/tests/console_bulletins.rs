@@ -11,11 +11,11 @@ use common::office::*;
 use common::*;
 
 fn this_year() -> i16 {
-    jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).year()
+    jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).year()
 }
 
 fn today() -> String {
-    jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).date().to_string()
+    jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).date().to_string()
 }
 
 /// The id in a `/console/bulletins/{id}` page link.
@@ -140,7 +140,8 @@ fn docx_text(bytes: &[u8]) -> String {
     let mut out = String::new();
     for i in 0..zip.len() {
         let mut f = zip.by_index(i).unwrap();
-        if f.name().ends_with(".xml") {
+        let is_xml = f.name().is_ok_and(|n| n.ends_with(".xml"));
+        if is_xml {
             std::io::Read::read_to_string(&mut f, &mut out).unwrap();
         }
     }
