@@ -181,4 +181,21 @@ async fn an_admin_adds_an_inspector_and_gets_an_enrollment_link_with_its_qr_code
     let (status, page) = b.submit(&units, "/console/units/import", &[("csv", "\u{feff}编号,名称\nU70,新单位\n")]).await;
     assert_eq!(status, 200);
     assert!(page.contains("已导入 1 条") && page.contains("value=\"U70\"") && page.contains("责任单位（13）"), "{page}");
+
+    // A point edited in the console: one form for the chosen point.
+    let (status, edit) = b.get("/console/points?edit=P001").await;
+    assert_eq!(status, 200);
+    assert!(edit.contains("编辑点位 P001") && edit.contains("value=\"点长01\""), "{edit}");
+    let fields = [
+        ("id", "P001"), ("name", "通川中路"), ("kind", "main_road"), ("unit_id", "U03"), ("leader", "赵点长"),
+        ("district", "通川区"), ("lat", "31.209"), ("lon", "107.472"), ("address", ""), ("active", "1"),
+    ];
+    let (status, page) = b.submit(&edit, "/console/points", &fields).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("已保存点位 P001") && page.contains("赵点长"), "{page}");
+    let mut bad = fields;
+    bad[6] = ("lat", "北纬");
+    let (status, page) = b.submit(&edit, "/console/points", &bad).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("纬度"), "{page}");
 }

@@ -835,8 +835,8 @@ async fn import_units(State(state): State<AppState>, user: ConsoleUser, headers:
     }
 }
 
-async fn points_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    render_points(&state, &user, None, None).await
+async fn points_page(State(state): State<AppState>, user: ConsoleUser, Query(q): Query<HashMap<String, String>>) -> Response {
+    render_points_editing(&state, &user, None, None, q.get("edit").map(String::as_str)).await
 }
 
 fn kind_options(selected: &str) -> String {
@@ -844,6 +844,12 @@ fn kind_options(selected: &str) -> String {
 }
 
 async fn render_points(state: &AppState, user: &ConsoleUser, error: Option<&str>, ok: Option<&str>) -> Response {
+    render_points_editing(state, user, error, ok, None).await
+}
+
+/// The points table; an admin edits one point at a time (`?edit=ID`), so the
+/// page stays light with hundreds of points.
+async fn render_points_editing(state: &AppState, user: &ConsoleUser, error: Option<&str>, ok: Option<&str>, edit: Option<&str>) -> Response {
     let data = state.db.read(|c| Ok((reference_admin::points(c)?, reference_admin::units(c)?))).await;
     let (points, units) = match data {
         Ok(d) => d,
@@ -882,19 +888,27 @@ async fn render_points(state: &AppState, user: &ConsoleUser, error: Option<&str>
         )
     };
     if admin {
-        let _ = write!(body, "<div class=\"box\"><h2 style=\"margin-top:0\">新增点位</h2>{}</div>", point_form(None));
-    }
-    if admin {
-        for p in &points {
-            let _ = write!(body, "<div class=\"box\">{}</div>", point_form(Some(p)));
+        match edit.and_then(|id| points.iter().find(|p| p.point.id == id)) {
+            Some(p) => {
+                let _ = write!(body, "<div class=\"box\" id=\"edit\"><h2 style=\"margin-top:0\">编辑点位 {}</h2>{}<p><a href=\"/console/points\">取消</a></p></div>", esc(&p.point.id), point_form(Some(p)));
+            }
+            None => {
+                let _ = write!(body, "<div class=\"box\"><h2 style=\"margin-top:0\">新增点位</h2>{}</div>", point_form(None));
+            }
         }
-    } else {
+    }
+    {
         body.push_str("<div class=\"scroll\"><table><tr><th>编号</th><th>名称</th><th>类型</th><th>责任单位</th><th>点长</th><th>区县</th><th>坐标</th><th>状态</th></tr>");
         for p in &points {
+            let id_cell = if admin {
+                format!("<a href=\"/console/points?edit={0}#edit\">{0} 编辑</a>", esc(&p.point.id))
+            } else {
+                esc(&p.point.id)
+            };
             let _ = write!(
                 body,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.5}, {:.5}</td><td>{}</td></tr>",
-                esc(&p.point.id),
+                id_cell,
                 esc(&p.point.name),
                 p.point.kind.label_zh(),
                 esc(&unit_name(&p.point.unit_id)),
