@@ -253,6 +253,7 @@ fn serve(
             let listener = std::net::TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
             let addr = listener.local_addr()?;
             println!("listening on https://{addr}");
+            println!("phone app: https://{addr}/app/");
             use std::io::Write;
             std::io::stdout().flush()?;
             crate::tls::serve(listener, state, tls_config).await
@@ -265,6 +266,7 @@ fn serve(
         let addr = listener.local_addr()?;
         // Tests and scripts read this line to find the port.
         println!("listening on http://{addr}");
+        println!("phone app: http://{addr}/app/");
         use std::io::Write;
         std::io::stdout().flush()?;
         crate::serve(listener, state).await.context("server failed")
