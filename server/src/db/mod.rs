@@ -308,6 +308,8 @@ END;
 CREATE TRIGGER bulletins_are_issued_only_by_update BEFORE INSERT ON bulletins WHEN NEW.status <> 'draft'
 BEGIN
     SELECT RAISE(ABORT, 'a bulletin starts as a draft');
+END;
+"#,
 // Random draws (see `db::draws` and `draw`).
 r#"
 -- Units an inspector must never be sent to (their own employer, …).
