@@ -1,8 +1,9 @@
 //! The inspection bulletin end to end: real server, real devices, real
 //! SQLite files. Findings are recorded on enrolled devices at fixed past
 //! times and synced; review states are written straight into the server's
-//! database (the review API is another branch's work), as revisions the way
-//! the office would record them.
+//! database as revisions with fixed decision dates (the review API stamps
+//! "now", and deadlines are computed from the decision date). Such rows are
+//! not in the evidence log, so the `verify` test reviews through the API.
 //!
 //! The fixed data set, month 2026-10 (Asia/Shanghai), demo points:
 //!
@@ -552,24 +553,35 @@ async fn bad_periods_and_exports_are_refused_with_a_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_names_an_issued_bulletin_whose_snapshot_was_altered() {
-    let mut f = fixture().await;
-    let v = create(&f, "day", "2026-10-05", "2026-10-05").await;
+    // Reviewed through the API (not by SQL, as the fixture does), so every
+    // review is in the evidence log and `verify` starts clean.
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_demo(dir.path());
+    let mut device = Device::enroll(&server, 0).await;
+    let red = device.record("P001", Card::Red, vec![processed(21, 640, 480)]);
+    assert_eq!(device.sync_via(&server.url(), fast()).await.findings_pushed, 1);
+    let token = server.admin_token().await;
+    let (status, v) = json_call(&server, &token, reqwest::Method::POST, &format!("/api/v1/findings/{}/review", red.id), Some(json!({"decision": "accept"}))).await;
+    assert_eq!(status, 200, "{v}");
+    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).date().to_string();
+    let (status, v) = json_call(&server, &token, reqwest::Method::POST, "/api/v1/bulletins", Some(json!({"kind": "day", "from": today}))).await;
+    assert_eq!(status, 201, "{v}");
     let id = v["id"].as_i64().unwrap();
-    assert_eq!(issue(&f, id).await.0, 200);
-    f.server.kill();
+    assert_eq!(json_call(&server, &token, reqwest::Method::POST, &format!("/api/v1/bulletins/{id}/issue"), None).await.0, 200);
+    server.kill();
     let verify = |data: &std::path::Path| {
         let out = std::process::Command::new(SERVER_BIN).args(["verify", "--data-dir"]).arg(data).output().unwrap();
         (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
     };
-    let (code, out) = verify(&f.server.data_dir);
+    let (code, out) = verify(&server.data_dir);
     assert_eq!(code, 0, "{out}");
     // Someone with database access softens the issued text.
-    let c = db(&f.server);
+    let c = db(&server);
     c.execute_batch("DROP TRIGGER bulletins_issued_are_immutable;").unwrap();
     let n = c.execute(r#"UPDATE bulletins SET snapshot = replace(snapshot, '"card":"red"', '"card":"yellow"') WHERE id = ?1"#, [id]).unwrap();
     assert_eq!(n, 1);
     drop(c);
-    let (code, out) = verify(&f.server.data_dir);
+    let (code, out) = verify(&server.data_dir);
     assert_ne!(code, 0, "{out}");
     assert!(out.contains(&format!("bulletin {id} (")) && out.contains("does not match its content hash"), "{out}");
 }
