@@ -13,6 +13,8 @@ mod review;
 mod sync;
 mod unit;
 mod identity;
+#[cfg(test)]
+mod anonymity;
 
 use crate::AppState;
 pub use console::{console_routes, ConsoleRoute};
