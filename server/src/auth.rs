@@ -24,9 +24,14 @@ pub const DEVICE_TOKEN_PREFIX: &str = "anfd_";
 pub const SESSION_TOKEN_PREFIX: &str = "anfs_";
 
 /// Office roles. Admins can do everything reviewers can; leaders only read.
+/// `Unit` (责任单位账号) is declared first so it orders below every office
+/// role: `require(Role::Leader)` and above always refuse it, and the only
+/// routes it reaches are those that ask for it explicitly
+/// ([`OfficeCaller::require_unit`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    Unit,
     Leader,
     Reviewer,
     Admin,
@@ -35,6 +40,7 @@ pub enum Role {
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Unit => "unit",
             Role::Leader => "leader",
             Role::Reviewer => "reviewer",
             Role::Admin => "admin",
@@ -49,7 +55,8 @@ impl std::str::FromStr for Role {
             "admin" => Ok(Role::Admin),
             "reviewer" => Ok(Role::Reviewer),
             "leader" => Ok(Role::Leader),
-            other => Err(format!("unknown role {other:?}; use admin, reviewer or leader")),
+            "unit" => Ok(Role::Unit),
+            other => Err(format!("unknown role {other:?}; use admin, reviewer, leader or unit")),
         }
     }
 }
@@ -142,9 +149,22 @@ pub struct OfficeCaller {
     pub user_id: i64,
     pub username: String,
     pub role: Role,
+    /// The responsible unit of a `unit` account; `None` for every other role.
+    pub unit_id: Option<String>,
 }
 
 impl OfficeCaller {
+    /// Only responsible-unit accounts pass; returns their unit.
+    pub fn require_unit(&self) -> Result<&str, AppError> {
+        match (&self.role, &self.unit_id) {
+            (Role::Unit, Some(unit)) => Ok(unit),
+            _ => Err(AppError::Forbidden(format!(
+                "this route is for responsible-unit accounts; you are signed in as {}",
+                self.role.as_str()
+            ))),
+        }
+    }
+
     /// Refuses callers below `min`.
     pub fn require(&self, min: Role) -> Result<(), AppError> {
         if self.role >= min {

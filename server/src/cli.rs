@@ -85,6 +85,27 @@ enum InspectorCommand {
         #[arg(long = "unit")]
         units: Vec<String>,
     },
+    /// Record who an alias really is (admin-only data; the write is logged
+    /// in the identity audit log).
+    Identify {
+        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        alias: String,
+        /// The person's real name.
+        #[arg(long)]
+        name: String,
+        /// How to reach them (phone, office), optional.
+        #[arg(long, default_value = "")]
+        contact: String,
+    },
+    /// Show who an alias really is; the read is logged in the identity audit log.
+    Whois {
+        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        alias: String,
+    },
     /// Issue a new enrollment code for an existing inspector (new phone).
     Code {
         #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
@@ -102,9 +123,12 @@ enum UserCommand {
         data_dir: PathBuf,
         #[arg(long)]
         username: String,
-        /// admin, reviewer or leader.
+        /// admin, reviewer, leader or unit.
         #[arg(long)]
         role: String,
+        /// The responsible unit of a `unit` account (required for it, refused otherwise).
+        #[arg(long)]
+        unit: Option<String>,
     },
 }
 
@@ -165,6 +189,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Draw { command } => crate::draw::cli::run(command, open_db),
+        Command::Inspector { command: InspectorCommand::Identify { data_dir, alias, name, contact } } => {
+            let db = open_db(&data_dir)?;
+            let who = cli_actor("anfang-server inspector identify");
+            db.write_blocking(|c| {
+                let id = accounts::inspector_id_by_alias(c, &alias)?
+                    .ok_or_else(|| crate::AppError::NotFound(format!("no inspector called {alias:?}")))?;
+                let input = crate::db::identities::IdentityInput { real_name: name.clone(), contact: contact.clone() };
+                crate::db::identities::set_identity(c, id, &input, &who)
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("identity of {alias} recorded (logged in the identity audit log)");
+            Ok(())
+        }
+        Command::Inspector { command: InspectorCommand::Whois { data_dir, alias } } => {
+            let db = open_db(&data_dir)?;
+            let who = cli_actor("anfang-server inspector whois");
+            let identity = db
+                .write_blocking(|c| {
+                    let id = accounts::inspector_id_by_alias(c, &alias)?
+                        .ok_or_else(|| crate::AppError::NotFound(format!("no inspector called {alias:?}")))?;
+                    crate::db::identities::read_identity(c, id, &who)
+                })
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            match identity.real_name {
+                Some(name) => println!("{alias}: {name} {}", identity.contact.unwrap_or_default()),
+                None => println!("{alias}: no identity recorded"),
+            }
+            Ok(())
+        }
         Command::Inspector { command: InspectorCommand::Exclude { data_dir, alias, units } } => {
             let db = open_db(&data_dir)?;
             db.write_blocking(|c| crate::db::draws::set_excluded_units(c, &alias, &units)).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -184,14 +237,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{code}");
             Ok(())
         }
-        Command::User { command: UserCommand::Add { data_dir, username, role } } => {
+        Command::User { command: UserCommand::Add { data_dir, username, role, unit } } => {
             let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            match (role, &unit) {
+                (Role::Unit, None) => anyhow::bail!("a unit account needs --unit UNIT_ID (the responsible unit it belongs to)"),
+                (r, Some(_)) if r != Role::Unit => anyhow::bail!("--unit is only for --role unit"),
+                _ => {}
+            }
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\n', '\r']);
             let db = open_db(&data_dir)?;
-            db.write_blocking(|c| accounts::add_user(c, &username, password, role)).map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("user {username} added with role {}", role.as_str());
+            db.write_blocking(|c| match &unit {
+                Some(unit) => accounts::add_unit_user(c, &username, password, unit),
+                None => accounts::add_user(c, &username, password, role),
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            match &unit {
+                Some(unit) => println!("user {username} added with role unit for unit {unit}"),
+                None => println!("user {username} added with role {}", role.as_str()),
+            }
             Ok(())
         }
     }
@@ -280,4 +345,11 @@ fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     use std::io::Write;
     options.open(path)?.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The command line acts on the server machine without an office account;
+/// the audit log names the OS user so the entry still says who.
+fn cli_actor(route: &str) -> crate::db::identities::Actor {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    crate::db::identities::Actor { user_id: None, name: format!("command line ({user})"), route: route.to_owned() }
 }

@@ -24,6 +24,23 @@ fn plus_hours(hours: i64) -> String {
 
 /// Adds an office user; the password is hashed here.
 pub fn add_user(conn: &Connection, username: &str, password: &str, role: Role) -> Result<i64, AppError> {
+    if role == Role::Unit {
+        return Err(AppError::BadRequest("a unit account needs its unit: use add_unit_user (--unit)".into()));
+    }
+    insert_user(conn, username, password, role, None)
+}
+
+/// Adds a responsible-unit account (责任单位账号) tied to one existing unit.
+pub fn add_unit_user(conn: &Connection, username: &str, password: &str, unit_id: &str) -> Result<i64, AppError> {
+    let known: bool = conn
+        .query_row("SELECT EXISTS (SELECT 1 FROM units WHERE id = ?1)", [unit_id], |r| r.get(0))?;
+    if !known {
+        return Err(AppError::BadRequest(format!("there is no unit {unit_id:?}; add it first (or check the unit id)")));
+    }
+    insert_user(conn, username, password, Role::Unit, Some(unit_id))
+}
+
+fn insert_user(conn: &Connection, username: &str, password: &str, role: Role, unit_id: Option<&str>) -> Result<i64, AppError> {
     let username = username.trim();
     if username.is_empty() || username.len() > 64 {
         return Err(AppError::BadRequest("a username needs 1 to 64 characters".into()));
@@ -33,8 +50,8 @@ pub fn add_user(conn: &Connection, username: &str, password: &str, role: Role) -
     }
     let hash = auth::hash_password(password)?;
     match conn.execute(
-        "INSERT INTO users (username, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![username, hash, role.as_str(), now().to_string()],
+        "INSERT INTO users (username, password_hash, role, created_at, unit_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![username, hash, role.as_str(), now().to_string(), unit_id],
     ) {
         Ok(_) => Ok(conn.last_insert_rowid()),
         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
@@ -76,21 +93,21 @@ fn dummy_hash() -> &'static str {
 }
 
 pub fn session_by_token_hash(conn: &Connection, hash: &str) -> Result<Option<OfficeCaller>, AppError> {
-    let row: Option<(i64, String, String, String)> = conn
+    let row: Option<(i64, String, String, String, Option<String>)> = conn
         .query_row(
-            "SELECT u.id, u.username, u.role, s.expires_at FROM sessions s
+            "SELECT u.id, u.username, u.role, s.expires_at, u.unit_id FROM sessions s
              JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND u.active = 1",
             [hash],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?;
-    let Some((user_id, username, role, expires_at)) = row else { return Ok(None) };
+    let Some((user_id, username, role, expires_at, unit_id)) = row else { return Ok(None) };
     let expires: jiff::Timestamp = expires_at.parse().map_err(AppError::internal)?;
     if expires <= now() {
         return Ok(None);
     }
     let role = role.parse().map_err(AppError::Internal)?;
-    Ok(Some(OfficeCaller { user_id, username, role }))
+    Ok(Some(OfficeCaller { user_id, username, role, unit_id }))
 }
 
 /// A new inspector and their first enrollment code (returned in clear once).

@@ -18,6 +18,8 @@ pub mod reference;
 pub mod reference_admin;
 pub mod reviews;
 pub mod uploads;
+pub mod unit_portal;
+pub mod identities;
 
 use crate::error::AppError;
 use rusqlite::Connection;
@@ -375,6 +377,59 @@ END;
 CREATE TRIGGER draw_assignments_no_delete BEFORE DELETE ON draw_assignments
 BEGIN
     SELECT RAISE(ABORT, 'drawn assignments are never deleted');
+END;
+"#, r#"
+-- Responsible-unit accounts (责任单位账号): a `unit` role tied to one unit.
+-- SQLite cannot alter a CHECK constraint, so `users` is rebuilt with the
+-- same rows and ids. foreign_keys is ON and cannot be switched inside the
+-- migration's transaction, so the references from sessions, finding_reviews,
+-- bulletins and draws are deferred to commit: dropping `users` counts the
+-- dangling child rows, re-inserting every row with its own id resolves them,
+-- and the commit fails if anything is left unresolved.
+PRAGMA defer_foreign_keys = ON;
+CREATE TEMP TABLE users_before_unit_role AS SELECT * FROM users;
+DROP TABLE users;
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('admin', 'reviewer', 'leader', 'unit')),
+    active        INTEGER NOT NULL DEFAULT 1,
+    created_at    TEXT NOT NULL,
+    -- Set exactly for unit accounts: the one unit whose findings they see.
+    unit_id       TEXT REFERENCES units(id),
+    CHECK ((role = 'unit') = (unit_id IS NOT NULL))
+) STRICT;
+INSERT INTO users (id, username, password_hash, role, active, created_at)
+SELECT id, username, password_hash, role, active, created_at FROM users_before_unit_role ORDER BY id;
+DROP TABLE users_before_unit_role;
+"#, r#"
+-- Who an alias really is: admin-only, and every read or write of it is
+-- recorded in an audit log that nobody (admins included) can edit or delete.
+CREATE TABLE inspector_identities (
+    inspector_id INTEGER PRIMARY KEY REFERENCES inspectors(id),
+    real_name    TEXT NOT NULL CHECK (length(real_name) BETWEEN 1 AND 64),
+    contact      TEXT NOT NULL CHECK (length(contact) <= 128),
+    updated_at   TEXT NOT NULL
+) STRICT;
+CREATE TABLE identity_audit_log (
+    id           INTEGER PRIMARY KEY,
+    at           TEXT NOT NULL,
+    -- The office user, or NULL for the command line on the server itself.
+    user_id      INTEGER REFERENCES users(id),
+    actor        TEXT NOT NULL,
+    inspector_id INTEGER NOT NULL REFERENCES inspectors(id),
+    action       TEXT NOT NULL CHECK (action IN ('read', 'write')),
+    route        TEXT NOT NULL
+) STRICT;
+CREATE INDEX identity_audit_log_inspector ON identity_audit_log (inspector_id, id);
+CREATE TRIGGER identity_audit_log_no_update BEFORE UPDATE ON identity_audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the identity audit log is append-only: entries are never changed');
+END;
+CREATE TRIGGER identity_audit_log_no_delete BEFORE DELETE ON identity_audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the identity audit log is append-only: entries are never deleted');
 END;
 "#];
 

@@ -60,6 +60,8 @@ struct CreateRequest {
 }
 
 pub async fn create(State(state): State<AppState>, caller: OfficeCaller, body: Bytes) -> Result<Response, AppError> {
+    // Authorize before validating, so a refused caller learns nothing from the body's errors.
+    caller.require(Role::Reviewer)?;
     let req: CreateRequest = parse_json(&body)?;
     let kind = req.kind.ok_or_else(|| AppError::Unprocessable("kind is required: one of day, week, month, custom".into()))?;
     let from = req.from.ok_or_else(|| AppError::Unprocessable("from is required: the first day, as YYYY-MM-DD".into()))?;
@@ -128,6 +130,7 @@ pub async fn edit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Reviewer)?; // before parsing: refused callers learn nothing
     let edit: Edit = parse_json(&body)?;
     let row = edit_text(&state, &caller, parse_id(&id)?, edit).await?;
     let b = bulletin::from_row(&row, today(&state))?;
@@ -171,6 +174,7 @@ pub async fn edit_text(state: &AppState, caller: &OfficeCaller, id: i64, edit: E
 }
 
 pub async fn recompile(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Reviewer)?; // before parsing: refused callers learn nothing
     let row = recompile_draft(&state, &caller, parse_id(&id)?).await?;
     let b = bulletin::from_row(&row, today(&state))?;
     Ok(Json(view(&row, Some(b))?))
@@ -204,6 +208,7 @@ pub async fn recompile_draft(state: &AppState, caller: &OfficeCaller, id: i64) -
 }
 
 pub async fn issue(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Json<db::Issued>, AppError> {
+    caller.require(Role::Reviewer)?; // before parsing: refused callers learn nothing
     Ok(Json(issue_draft(&state, &caller, parse_id(&id)?).await?))
 }
 

@@ -149,6 +149,21 @@ impl FromRequestParts<AppState> for ConsoleUser {
             .await
             .map_err(|e| NeedLogin(e.into_response()))?
             .ok_or_else(to_login)?;
+        // The console is the office's: a responsible unit's account sees its
+        // own findings through /api/v1/unit/findings only.
+        if caller.role == Role::Unit {
+            return Err(NeedLogin(
+                (
+                    StatusCode::FORBIDDEN,
+                    Html(page_bare(
+                        "无权访问",
+                        "<div class=\"box\" style=\"max-width:480px;margin:3rem auto\"><h1>无权访问</h1>\
+                         <p class=\"err\">责任单位账号不能使用办公室控制台。本单位的问题清单请通过单位接口查看。</p></div>",
+                    )),
+                )
+                    .into_response(),
+            ));
+        }
         Ok(ConsoleUser { caller, csrf: csrf_token(&token) })
     }
 }
@@ -248,6 +263,7 @@ fn page(user: &ConsoleUser, current: &str, title: &str, body: &str) -> Html<Stri
         Role::Admin => "管理员",
         Role::Reviewer => "审核员",
         Role::Leader => "领导（只读）",
+        Role::Unit => "责任单位",
     };
     Html(format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\

@@ -11,6 +11,10 @@ mod draws;
 mod office;
 mod review;
 mod sync;
+mod unit;
+mod identity;
+#[cfg(test)]
+mod anonymity;
 
 use crate::AppState;
 pub use console::{console_routes, ConsoleRoute};
@@ -27,8 +31,11 @@ pub enum Access {
     Anonymous,
     /// An enrolled inspector device.
     Device,
-    /// A signed-in office user of at least this role.
+    /// A signed-in office user of at least this role (never a unit account:
+    /// `Role::Unit` orders below every office role).
     Office(crate::auth::Role),
+    /// A signed-in responsible-unit account, and nobody else.
+    Unit,
 }
 
 pub struct ApiRoute {
@@ -430,6 +437,42 @@ pub fn api_routes() -> Vec<ApiRoute> {
             response: obj(json!({"planned": {"type": "integer"}, "done": {"type": "integer"}, "not_yet_due": {"type": "integer"}, "per_inspector": {"type": "array"}, "per_point": {"type": "array"}, "missed": {"type": "array"}})),
             handler: get(draws::coverage),
         },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/unit/findings",
+            summary: "For a responsible-unit account only: its unit's accepted and corrected findings (effective category and card, point, time, location, photo hashes, rectification deadline), newest first; nothing about who inspected",
+            access: Access::Unit,
+            request: None,
+            response: obj(json!({"unit_id": {"type": "string"}, "items": {"type": "array", "items": obj(json!({"id": {"type": "string"}, "point_id": {"type": "string"}, "point_name": {"type": "string"}, "category": {"type": "string"}, "card": {"type": "string"}, "status": {"type": "string"}, "observed_at": {"type": "string"}, "photos": {"type": "array"}, "decided_at": {"type": ["string", "null"]}, "rectify_by": {"type": ["string", "null"]}}))}})),
+            handler: get(unit::findings),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/inspectors/{id}/identity",
+            summary: "Who an inspector's alias really is (admin only); every read is written to the identity audit log",
+            access: Access::Office(Admin),
+            request: None,
+            response: obj(json!({"id": {"type": "integer"}, "alias": {"type": "string"}, "real_name": {"type": ["string", "null"]}, "contact": {"type": ["string", "null"]}, "updated_at": {"type": ["string", "null"]}})),
+            handler: get(identity::get_identity),
+        },
+        ApiRoute {
+            method: "put",
+            path: "/api/v1/inspectors/{id}/identity",
+            summary: "Record who an inspector's alias really is: real_name (1-64 characters), contact (admin only; logged)",
+            access: Access::Office(Admin),
+            request: Some(obj(json!({"real_name": {"type": "string"}, "contact": {"type": "string"}}))),
+            response: obj(json!({"id": {"type": "integer"}, "alias": {"type": "string"}, "real_name": {"type": "string"}, "contact": {"type": "string"}, "updated_at": {"type": "string"}})),
+            handler: put(identity::put_identity),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/audit/identity-reads",
+            summary: "The append-only identity audit log, newest first: who read or wrote which inspector's identity, when, through which route (query: inspector, limit)",
+            access: Access::Office(Admin),
+            request: None,
+            response: obj(json!({"items": {"type": "array"}})),
+            handler: get(identity::audit_log),
+        },
     ]
 }
 
@@ -447,6 +490,7 @@ pub fn openapi_document() -> Value {
                 Access::Anonymous => "anonymous".to_owned(),
                 Access::Device => "device".to_owned(),
                 Access::Office(role) => format!("office:{}", role.as_str()),
+                Access::Unit => "unit".to_owned(),
             },
         });
         if r.access != Access::Anonymous {
@@ -494,6 +538,8 @@ mod tests {
         reviewer: String,
         leader: String,
         admin: String,
+        /// A responsible-unit account for U03.
+        unit: String,
     }
 
     fn fixture() -> Fixture {
@@ -513,7 +559,14 @@ mod tests {
                 Ok((device, reviewer, leader, admin))
             })
             .unwrap();
-        Fixture { _dir: dir, state, device, device_key, reviewer, leader, admin }
+        let unit = state
+            .db
+            .write_blocking(|c| {
+                accounts::add_unit_user(c, "unit-u03", "unit-password", "U03")?;
+                Ok(accounts::login(c, "unit-u03", "unit-password")?.unwrap())
+            })
+            .unwrap();
+        Fixture { _dir: dir, state, device, device_key, reviewer, leader, admin, unit }
     }
 
     fn concrete(path: &str) -> String {
@@ -543,7 +596,11 @@ mod tests {
             let as_reviewer = status(&f.state, r.method, r.path, Some(&f.reviewer)).await;
             let as_leader = status(&f.state, r.method, r.path, Some(&f.leader)).await;
             let as_admin = status(&f.state, r.method, r.path, Some(&f.admin)).await;
+            let as_unit = status(&f.state, r.method, r.path, Some(&f.unit)).await;
             let what = format!("{} {}", r.method, r.path);
+            if !matches!(r.access, Access::Anonymous | Access::Unit) {
+                assert_eq!(as_unit, StatusCode::FORBIDDEN, "{what} unit account");
+            }
             match r.access {
                 Access::Anonymous => assert_ne!(anon, StatusCode::UNAUTHORIZED, "{what} is open"),
                 Access::Device => {
@@ -560,6 +617,15 @@ mod tests {
                     assert_ne!(as_reviewer, StatusCode::UNAUTHORIZED, "{what} reviewer");
                     let leader_allowed = min <= Role::Leader;
                     assert_eq!(as_leader != StatusCode::FORBIDDEN, leader_allowed, "{what} leader");
+                    assert!(min >= Role::Leader, "{what}: Office(Unit) would admit every office role; use Access::Unit");
+                }
+                Access::Unit => {
+                    assert_eq!(anon, StatusCode::UNAUTHORIZED, "{what} anonymous");
+                    assert_eq!(as_device, StatusCode::FORBIDDEN, "{what} device token");
+                    for (got, who) in [(as_reviewer, "reviewer"), (as_leader, "leader"), (as_admin, "admin")] {
+                        assert_eq!(got, StatusCode::FORBIDDEN, "{what} {who}");
+                    }
+                    assert!(as_unit.is_success(), "{what} unit account: {as_unit}");
                 }
             }
         }
@@ -593,7 +659,7 @@ mod tests {
             assert_eq!(anon, StatusCode::SEE_OTHER, "{what} anonymous goes to the login page");
             let device = console_status(&f.state, r.method, r.path, Some(&f.device)).await;
             assert_eq!(device, StatusCode::SEE_OTHER, "{what} a device token is no console session");
-            for (token, role) in [(&f.leader, Role::Leader), (&f.reviewer, Role::Reviewer), (&f.admin, Role::Admin)] {
+            for (token, role) in [(&f.unit, Role::Unit), (&f.leader, Role::Leader), (&f.reviewer, Role::Reviewer), (&f.admin, Role::Admin)] {
                 let got = console_status(&f.state, r.method, r.path, Some(token)).await;
                 if r.method == "post" {
                     // Without the CSRF token every console POST is refused.

@@ -1,0 +1,201 @@
+//! The link between an inspector's alias and a real person (admin-only).
+//!
+//! **Invariant:** the functions here are the only SQL that touches
+//! `inspector_identities`, and each of them appends to
+//! `identity_audit_log` in the same transaction as its read or write, so
+//! no identity leaves the database without a log entry. The log refuses
+//! UPDATE and DELETE by trigger.
+
+use crate::error::AppError;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+/// Who is looking: an office user, or the command line (no user).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: Option<i64>,
+    pub name: String,
+    /// Where the request came from, e.g. `GET /api/v1/inspectors/{id}/identity`.
+    pub route: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityInput {
+    pub real_name: String,
+    #[serde(default)]
+    pub contact: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Identity {
+    /// The inspector's id (named `id`, as in the route's path).
+    pub id: i64,
+    pub alias: String,
+    pub real_name: Option<String>,
+    pub contact: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    pub user_id: Option<i64>,
+    pub actor: String,
+    pub inspector_id: i64,
+    pub action: String,
+    pub route: String,
+}
+
+fn alias_of(conn: &Connection, inspector_id: i64) -> Result<String, AppError> {
+    conn.query_row("SELECT alias FROM inspectors WHERE id = ?1", [inspector_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| AppError::NotFound(format!("no inspector with id {inspector_id}")))
+}
+
+fn log(conn: &Connection, actor: &Actor, inspector_id: i64, action: &str) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO identity_audit_log (at, user_id, actor, inspector_id, action, route) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![super::now_text(), actor.user_id, actor.name, inspector_id, action, actor.route],
+    )?;
+    Ok(())
+}
+
+/// Records who an inspector really is (replacing what was recorded).
+pub fn set_identity(conn: &mut Connection, inspector_id: i64, input: &IdentityInput, actor: &Actor) -> Result<Identity, AppError> {
+    let name = input.real_name.trim();
+    let contact = input.contact.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(AppError::BadRequest("real_name needs 1 to 64 characters".into()));
+    }
+    if contact.chars().count() > 128 {
+        return Err(AppError::BadRequest("contact may have at most 128 characters".into()));
+    }
+    let tx = conn.transaction()?;
+    let alias = alias_of(&tx, inspector_id)?;
+    let now = super::now_text();
+    tx.execute(
+        "INSERT INTO inspector_identities (inspector_id, real_name, contact, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (inspector_id) DO UPDATE SET real_name = excluded.real_name, contact = excluded.contact,
+                                                  updated_at = excluded.updated_at",
+        params![inspector_id, name, contact, now],
+    )?;
+    log(&tx, actor, inspector_id, "write")?;
+    tx.commit()?;
+    Ok(Identity { id: inspector_id, alias, real_name: Some(name.to_owned()), contact: Some(contact.to_owned()), updated_at: Some(now) })
+}
+
+/// Who an inspector really is; the read is logged first, in the same
+/// transaction (also when nothing is recorded: the attempt is what counts).
+pub fn read_identity(conn: &mut Connection, inspector_id: i64, actor: &Actor) -> Result<Identity, AppError> {
+    let tx = conn.transaction()?;
+    let alias = alias_of(&tx, inspector_id)?;
+    log(&tx, actor, inspector_id, "read")?;
+    let row: Option<(String, String, String)> = tx
+        .query_row(
+            "SELECT real_name, contact, updated_at FROM inspector_identities WHERE inspector_id = ?1",
+            [inspector_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    tx.commit()?;
+    let (real_name, contact, updated_at) = match row {
+        Some((n, c, u)) => (Some(n), Some(c), Some(u)),
+        None => (None, None, None),
+    };
+    Ok(Identity { id: inspector_id, alias, real_name, contact, updated_at })
+}
+
+/// The audit log, newest first, optionally for one inspector.
+pub fn audit_log(conn: &Connection, inspector_id: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, at, user_id, actor, inspector_id, action, route FROM identity_audit_log
+         WHERE ?1 IS NULL OR inspector_id = ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![inspector_id, limit], |r| {
+        Ok(AuditEntry {
+            id: r.get(0)?,
+            at: r.get(1)?,
+            user_id: r.get(2)?,
+            actor: r.get(3)?,
+            inspector_id: r.get(4)?,
+            action: r.get(5)?,
+            route: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{accounts, Db};
+
+    fn db() -> (tempfile::TempDir, Db, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("a.db")).unwrap();
+        let id = db.write_blocking(|c| Ok(accounts::add_inspector(c, "督查07")?.0)).unwrap();
+        (dir, db, id)
+    }
+
+    fn cli() -> Actor {
+        Actor { user_id: None, name: "command line".into(), route: "anfang-server inspector identify".into() }
+    }
+
+    #[test]
+    fn every_read_of_an_identity_is_logged_with_who_and_where() {
+        let (_d, db, id) = db();
+        db.write_blocking(|c| {
+            set_identity(c, id, &IdentityInput { real_name: "张三".into(), contact: "13800000000".into() }, &cli())?;
+            let admin = Actor { user_id: None, name: "boss".into(), route: "GET /api/v1/inspectors/{id}/identity".into() };
+            let got = read_identity(c, id, &admin)?;
+            assert_eq!((got.alias.as_str(), got.real_name.as_deref()), ("督查07", Some("张三")));
+            read_identity(c, id, &admin)?;
+            let log = audit_log(c, Some(id), 100)?;
+            let actions: Vec<(&str, &str, &str)> =
+                log.iter().map(|e| (e.action.as_str(), e.actor.as_str(), e.route.as_str())).collect();
+            assert_eq!(
+                actions,
+                [
+                    ("read", "boss", "GET /api/v1/inspectors/{id}/identity"),
+                    ("read", "boss", "GET /api/v1/inspectors/{id}/identity"),
+                    ("write", "command line", "anfang-server inspector identify"),
+                ]
+            );
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn the_identity_audit_log_refuses_update_and_delete() {
+        let (_d, db, id) = db();
+        db.write_blocking(|c| {
+            read_identity(c, id, &cli())?;
+            let update = c.execute("UPDATE identity_audit_log SET actor = 'nobody'", []);
+            let delete = c.execute("DELETE FROM identity_audit_log", []);
+            for (what, r) in [("update", update), ("delete", delete)] {
+                let e = r.expect_err(what).to_string();
+                assert!(e.contains("append-only"), "{what}: {e}");
+            }
+            assert_eq!(audit_log(c, None, 10)?.len(), 1, "the entry is still there");
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn an_identity_for_an_unknown_inspector_or_without_a_name_is_refused_and_nothing_is_logged() {
+        let (_d, db, id) = db();
+        db.write_blocking(|c| {
+            let blank = set_identity(c, id, &IdentityInput { real_name: "  ".into(), contact: String::new() }, &cli());
+            assert!(matches!(blank, Err(AppError::BadRequest(_))));
+            let unknown = read_identity(c, id + 100, &cli());
+            assert!(matches!(unknown, Err(AppError::NotFound(_))));
+            assert!(audit_log(c, None, 10)?.is_empty());
+            Ok(())
+        })
+        .unwrap();
+    }
+}

@@ -1,0 +1,212 @@
+//! 不见面, enforced in-process: every route of [`api_routes`] and
+//! [`console_routes`] is called as the public, a leader and a unit account
+//! on a seeded office (finding accepted, bulletin issued, draw made), and no
+//! answer may carry an alias, device id or token, enrollment code, an
+//! `"inspector_id"` field or the client's IP. Path parameters are filled by
+//! name; an unknown one fails the test until it is taught a value. The
+//! end-to-end twin (`tests/tests/anonymity.rs`) adds a real photo and the
+//! real binary.
+
+use super::{api_routes, console_routes, Access};
+use crate::auth::{secret_hash, Role};
+use crate::db::reviews::{self, Decision, ReviewRequest};
+use crate::db::{accounts, findings};
+use crate::{app, AppState, Config};
+use axum::body::Body;
+use axum::http::Request;
+use tower::ServiceExt;
+
+const CLIENT_IP: &str = "203.0.113.77";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Public,
+    Leader,
+    Unit,
+}
+
+fn concrete(path: &str, ids: &[(&str, &str, String)]) -> String {
+    let segs: Vec<&str> = path.split('/').collect();
+    let mut out = Vec::new();
+    for (i, seg) in segs.iter().enumerate() {
+        let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+            out.push(seg.to_string());
+            continue;
+        };
+        let collection = if i > 0 { segs[i - 1] } else { "" };
+        let value = ids
+            .iter()
+            .find(|(c, n, _)| *c == collection && *n == name)
+            .map(|(_, _, v)| v.clone())
+            .unwrap_or_else(|| panic!("the anonymity walk has no value for {{{name}}} in {path}: teach it one"));
+        out.push(value);
+    }
+    out.join("/")
+}
+
+async fn call(state: &AppState, method: &str, uri: &str, auth: Option<(&str, bool)>, body: String) -> (u16, Vec<u8>) {
+    let mut req = Request::builder()
+        .method(method.to_uppercase().as_str())
+        .uri(uri)
+        .header("host", "anfang.test")
+        .header("origin", "http://anfang.test")
+        .header("x-forwarded-for", CLIENT_IP)
+        .header("x-real-ip", CLIENT_IP)
+        .header("content-type", "application/json");
+    match auth {
+        Some((token, true)) => req = req.header("cookie", format!("{}={token}", crate::auth::SESSION_COOKIE)),
+        Some((token, false)) => req = req.header("authorization", format!("Bearer {token}")),
+        None => {}
+    }
+    let res = app(state.clone()).oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = res.status().as_u16();
+    (status, axum::body::to_bytes(res.into_body(), 64 << 20).await.unwrap().to_vec())
+}
+
+/// Text of an answer; a .docx (zip) is searched in its raw bytes and its
+/// stored (uncompressed) parts: compressed parts are checked by the e2e twin.
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::open(Config::new(dir.path())).unwrap();
+    let creds = crate::demo::load(&state.db).unwrap();
+    let key = anfang_core::evidence::DeviceKey::generate();
+    let (alias, code) = creds.inspectors[0].clone();
+    let date = jiff::Timestamp::now().to_zoned_datetime(state.config.timezone.clone()).date();
+    let today = date.to_string();
+    // A draw is made before its period.
+    let tomorrow = date.tomorrow().unwrap().to_string();
+
+    let (device_id, device_token, finding_id, inspector_id, fresh_code, reviewer, leader, unit) = state
+        .db
+        .write_blocking(|c| {
+            let enrolled = accounts::enroll(c, &code, Some("phone"), &key.public_key_hex())?;
+            let device = accounts::device_by_token_hash(c, &secret_hash(&enrolled.token))?.unwrap();
+            let finding = anfang_core::FindingContent {
+                id: uuid::Uuid::now_v7(),
+                point_id: "P001".into(),
+                unit_id: "U03".into(),
+                category: "parking".into(),
+                card: anfang_core::Card::Green,
+                // Free text is shown verbatim to leaders and in exports (an
+                // inspector who signs a note with their alias reveals it):
+                // the walk checks what the system adds, not what they type.
+                note: Some("人行道上停了三辆车".into()),
+                observed_at: jiff::Timestamp::now(),
+                location: None,
+                photos: vec![],
+                assignment_id: None,
+            };
+            let signed = anfang_core::protocol::SignedFinding { signature: key.sign(&finding), finding: finding.clone() };
+            findings::push_batch(c, &device, &[signed], jiff::Timestamp::now().as_millisecond())?;
+            let reviewer = accounts::add_user(c, "rev", "reviewer-password", Role::Reviewer)?;
+            let req = ReviewRequest { decision: Decision::Accept, category: None, unit_id: None, card: None, reason: None };
+            reviews::decide(c, &finding.id.to_string(), reviewer, "rev", &req)?;
+            let inspector_id = device.inspector_id;
+            let fresh = accounts::issue_code(c, inspector_id)?;
+            accounts::add_user(c, "lead", "leader-password", Role::Leader)?;
+            accounts::add_unit_user(c, "u03", "unit-password", "U03")?;
+            Ok((
+                enrolled.device_id.to_string(),
+                enrolled.token,
+                finding.id.to_string(),
+                inspector_id,
+                fresh,
+                accounts::login(c, "rev", "reviewer-password")?.unwrap(),
+                accounts::login(c, "lead", "leader-password")?.unwrap(),
+                accounts::login(c, "u03", "unit-password")?.unwrap(),
+            ))
+        })
+        .unwrap();
+
+    // A bulletin issued and a draw made through the API, as the office would.
+    let (s, b) = call(&state, "post", "/api/v1/bulletins", Some((&reviewer, false)), format!(r#"{{"kind":"day","from":"{today}"}}"#)).await;
+    assert!(s < 300, "{}", text(&b));
+    let bulletin: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    let bulletin_id = bulletin["id"].to_string();
+    let (s, b) = call(&state, "post", &format!("/api/v1/bulletins/{bulletin_id}/issue"), Some((&reviewer, false)), String::new()).await;
+    assert!(s < 300, "{}", text(&b));
+    let admin = state.db.write_blocking(|c| Ok(accounts::login(c, &creds.admin_username, &creds.admin_password)?.unwrap())).unwrap();
+    let (s, b) = call(&state, "post", "/api/v1/draws", Some((&admin, false)), format!(r#"{{"from":"{tomorrow}","to":"{tomorrow}","visits":3}}"#)).await;
+    assert!(s < 300, "{}", text(&b));
+    let draw_id = serde_json::from_slice::<serde_json::Value>(&b).unwrap()["id"].as_str().unwrap().to_owned();
+
+    let ids = [
+        ("findings", "id", finding_id.clone()),
+        ("bulletins", "id", bulletin_id),
+        ("draws", "id", draw_id),
+        ("inspectors", "id", inspector_id.to_string()),
+        ("units", "id", "U03".to_owned()),
+        ("points", "id", "P001".to_owned()),
+        ("categories", "code", "parking".to_owned()),
+        ("photos", "sha256", "a".repeat(64)),
+        ("uploads", "sha256", "a".repeat(64)),
+    ];
+    let mut secrets: Vec<String> = vec![device_id, device_token, "\"inspector_id\"".into(), CLIENT_IP.into()];
+    for (a, c) in creds.inspectors.iter().chain([(alias.clone(), fresh_code)].iter()) {
+        secrets.extend([a.clone(), c.clone(), crate::auth::normalize_code(c)]);
+    }
+
+    let mut leaks = Vec::new();
+    let mut walked = 0;
+    let range = format!("from={today}&to={today}");
+    for r in api_routes() {
+        let path = concrete(r.path, &ids);
+        for (who, token) in [(Who::Public, None), (Who::Leader, Some(leader.as_str())), (Who::Unit, Some(unit.as_str()))] {
+            let allowed = match r.access {
+                Access::Anonymous => true,
+                Access::Device => false,
+                Access::Office(min) => who == Who::Leader && min <= Role::Leader,
+                Access::Unit => who == Who::Unit,
+            };
+            let uri = if r.method == "get" { format!("{path}?{range}") } else { path.clone() };
+            let body = match r.path {
+                "/api/v1/session" => r#"{"username":"lead","password":"leader-password"}"#.to_owned(),
+                "/api/v1/enroll" => r#"{"code":"0000-0000-0000","device_label":"x"}"#.to_owned(),
+                _ => "{}".to_owned(),
+            };
+            let (status, bytes) = call(&state, r.method, &uri, token.map(|t| (t, false)), body).await;
+            let what = format!("{} {uri} as {who:?} ({status})", r.method);
+            walked += 1;
+            // No photo is stored in this in-process walk (the e2e twin has one).
+            let photo = r.path.starts_with("/api/v1/photos/");
+            if allowed && r.method == "get" && !photo {
+                assert!((200..300).contains(&status), "{what}: {}", text(&bytes));
+            }
+            if !allowed {
+                assert!(status == 401 || status == 403, "{what} must be refused");
+            }
+            let body = text(&bytes);
+            leaks.extend(secrets.iter().filter(|s| body.contains(s.as_str())).map(|s| format!("{what} shows {s}")));
+        }
+    }
+    for r in console_routes() {
+        let path = concrete(r.path, &ids);
+        for (who, token) in [(Who::Public, None), (Who::Leader, Some(leader.as_str())), (Who::Unit, Some(unit.as_str()))] {
+            let (status, bytes) = call(&state, r.method, &path, token.map(|t| (t, true)), String::new()).await;
+            let what = format!("console {} {path} as {who:?} ({status})", r.method);
+            walked += 1;
+            if who == Who::Unit && r.min.is_some() {
+                assert_eq!(status, 403, "{what}: a unit account has no console");
+            }
+            if who == Who::Leader && r.method == "get" && r.min.is_some_and(|m| m <= Role::Leader) {
+                assert!((200..400).contains(&status), "{what}: {}", text(&bytes));
+            }
+            let body = text(&bytes);
+            leaks.extend(secrets.iter().filter(|s| body.contains(s.as_str())).map(|s| format!("{what} shows {s}")));
+        }
+    }
+    assert_eq!(walked, 3 * (api_routes().len() + console_routes().len()));
+    assert!(leaks.is_empty(), "inspector traces leaked:\n{}", leaks.join("\n"));
+
+    // Not vacuous: the reviewer's finding page does show the alias, and the
+    // unit's own route shows its finding.
+    let (_, page) = call(&state, "get", &format!("/api/v1/findings/{finding_id}"), Some((&reviewer, false)), String::new()).await;
+    assert!(text(&page).contains(&alias), "reviewers see the alias: {}", text(&page));
+    let (_, mine) = call(&state, "get", "/api/v1/unit/findings", Some((&unit, false)), String::new()).await;
+    assert!(text(&mine).contains(&finding_id), "{}", text(&mine));
+}

@@ -1,0 +1,62 @@
+//! Admin-only routes for the real person behind an inspector's alias, and
+//! the audit log of every read. Every call goes through `db::identities`,
+//! which logs it in the same transaction.
+
+use crate::auth::{OfficeCaller, Role};
+use crate::db::identities::{self, Actor, IdentityInput};
+use crate::error::{parse_json, AppError};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn inspector_id(id: &str) -> Result<i64, AppError> {
+    id.parse().map_err(|_| AppError::NotFound(format!("no inspector with id {id}")))
+}
+
+fn actor(caller: &OfficeCaller, route: &str) -> Actor {
+    Actor { user_id: Some(caller.user_id), name: caller.username.clone(), route: route.to_owned() }
+}
+
+pub async fn get_identity(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+) -> Result<Json<identities::Identity>, AppError> {
+    caller.require(Role::Admin)?;
+    let id = inspector_id(&id)?;
+    let who = actor(&caller, "GET /api/v1/inspectors/{id}/identity");
+    Ok(Json(state.db.write(move |c| identities::read_identity(c, id, &who)).await?))
+}
+
+pub async fn put_identity(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<identities::Identity>, AppError> {
+    caller.require(Role::Admin)?;
+    let id = inspector_id(&id)?;
+    let input: IdentityInput = parse_json(&body)?;
+    let who = actor(&caller, "PUT /api/v1/inspectors/{id}/identity");
+    Ok(Json(state.db.write(move |c| identities::set_identity(c, id, &input, &who)).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    inspector: Option<i64>,
+    limit: Option<i64>,
+}
+
+pub async fn audit_log(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Admin)?;
+    let limit = q.limit.unwrap_or(500).clamp(1, 5000);
+    let items = state.db.read(move |c| identities::audit_log(c, q.inspector, limit)).await?;
+    Ok(Json(json!({"items": items})))
+}

@@ -1,0 +1,162 @@
+//! Routes for responsible-unit accounts (责任单位账号): only their own
+//! unit's reviewed findings, never anything about who inspected.
+
+use crate::auth::OfficeCaller;
+use crate::db::unit_portal;
+use crate::error::AppError;
+use crate::AppState;
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+pub async fn findings(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
+    let unit = caller.require_unit()?.to_owned();
+    let items = state.db.read(move |c| unit_portal::findings_for_unit(c, &unit)).await?;
+    Ok(Json(json!({"unit_id": caller.unit_id, "items": items})))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::auth::{secret_hash, Role};
+    use crate::db::reviews::{self, Decision, ReviewRequest};
+    use crate::db::{accounts, findings};
+    use crate::{app, AppState, Config};
+    use anfang_core::protocol::{PushOutcome, SignedFinding};
+    use anfang_core::{Card, FindingContent};
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use rusqlite::Connection;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    fn push(c: &mut Connection, device_token: &str, key: &anfang_core::evidence::DeviceKey, point: &str, unit: &str, card: Card) -> String {
+        let device = accounts::device_by_token_hash(c, &secret_hash(device_token)).unwrap().unwrap();
+        let finding = FindingContent {
+            id: uuid::Uuid::now_v7(),
+            point_id: point.into(),
+            unit_id: unit.into(),
+            category: "parking".into(),
+            card,
+            note: Some("督查01 在现场".into()),
+            observed_at: jiff::Timestamp::now(),
+            location: None,
+            photos: vec![],
+            assignment_id: None,
+        };
+        let signed = SignedFinding { signature: key.sign(&finding), finding };
+        let r = findings::push_batch(c, &device, &[signed.clone()], jiff::Timestamp::now().as_millisecond()).unwrap();
+        assert_eq!(r[0].outcome, PushOutcome::Accepted, "{:?}", r[0]);
+        signed.finding.id.to_string()
+    }
+
+    fn decide(c: &mut Connection, reviewer: i64, id: &str, decision: Decision, unit: Option<&str>) {
+        let req = ReviewRequest {
+            decision,
+            category: None,
+            unit_id: unit.map(str::to_owned),
+            card: None,
+            reason: Some("复核".into()),
+        };
+        reviews::decide(c, id, reviewer, "rev", &req).unwrap();
+    }
+
+    async fn get(state: &AppState, token: &str) -> (StatusCode, String) {
+        let res = app(state.clone())
+            .oneshot(
+                Request::get("/api/v1/unit/findings")
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_unit_account_sees_only_its_own_reviewed_findings_and_never_who_inspected() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::open(Config::new(dir.path())).unwrap();
+        let creds = crate::demo::load(&state.db).unwrap();
+        let key = anfang_core::evidence::DeviceKey::generate();
+        let (device_id, accepted, pending, rejected, moved_in, moved_out, unit_token) = state
+            .db
+            .write_blocking(|c| {
+                let enrolled = accounts::enroll(c, &creds.inspectors[0].1, None, &key.public_key_hex())?;
+                let reviewer = accounts::add_user(c, "rev", "reviewer-password", Role::Reviewer)?;
+                let u01_point: String =
+                    c.query_row("SELECT id FROM points WHERE unit_id = 'U01' ORDER BY id LIMIT 1", [], |r| r.get(0))?;
+                // Green cards need no photo; the accepted one becomes yellow
+                // on review, so it has a rectification deadline.
+                let accepted = push(c, &enrolled.token, &key, "P001", "U03", Card::Green);
+                let pending = push(c, &enrolled.token, &key, "P001", "U03", Card::Green);
+                let rejected = push(c, &enrolled.token, &key, "P001", "U03", Card::Green);
+                let moved_in = push(c, &enrolled.token, &key, &u01_point, "U01", Card::Green);
+                let moved_out = push(c, &enrolled.token, &key, "P001", "U03", Card::Green);
+                let to_yellow = ReviewRequest {
+                    decision: Decision::Correct,
+                    category: None,
+                    unit_id: None,
+                    card: Some(Card::Yellow),
+                    reason: Some("情节较重".into()),
+                };
+                reviews::decide(c, &accepted, reviewer, "rev", &to_yellow).unwrap();
+                decide(c, reviewer, &rejected, Decision::Reject, None);
+                decide(c, reviewer, &moved_in, Decision::Correct, Some("U03"));
+                decide(c, reviewer, &moved_out, Decision::Correct, Some("U01"));
+                accounts::add_unit_user(c, "u03", "unit-password", "U03")?;
+                let token = accounts::login(c, "u03", "unit-password")?.unwrap();
+                Ok((enrolled.device_id.to_string(), accepted, pending, rejected, moved_in, moved_out, token))
+            })
+            .unwrap();
+
+        let (status, body) = get(&state, &unit_token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        let ids: Vec<&str> = doc["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+        assert!(ids.contains(&accepted.as_str()) && ids.contains(&moved_in.as_str()), "{body}");
+        for hidden in [&pending, &rejected, &moved_out] {
+            assert!(!ids.contains(&hidden.as_str()), "{hidden} must not be shown: {body}");
+        }
+        assert_eq!(ids.len(), 2, "{body}");
+        let yellow = doc["items"].as_array().unwrap().iter().find(|i| i["id"] == accepted.as_str()).unwrap();
+        let decided: jiff::Timestamp = yellow["decided_at"].as_str().unwrap().parse().unwrap();
+        let due: jiff::Timestamp = yellow["rectify_by"].as_str().unwrap().parse().unwrap();
+        assert_eq!(due, decided + jiff::SignedDuration::from_hours(7 * 24), "a yellow card is due 7 days after acceptance");
+        let green = doc["items"].as_array().unwrap().iter().find(|i| i["id"] == moved_in.as_str()).unwrap();
+        assert!(green["rectify_by"].is_null(), "a green card needs no rectification: {body}");
+        for secret in ["督查01", device_id.as_str(), "inspector", "device", "rev"] {
+            assert!(!body.contains(secret), "{secret:?} leaked to a unit: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_unit_account_is_refused_by_every_office_route_it_tries_and_office_roles_by_the_unit_route() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::open(Config::new(dir.path())).unwrap();
+        crate::demo::load(&state.db).unwrap();
+        let (unit, leader) = state
+            .db
+            .write_blocking(|c| {
+                accounts::add_unit_user(c, "u01", "unit-password", "U01")?;
+                accounts::add_user(c, "lead", "leader-password", Role::Leader)?;
+                Ok((accounts::login(c, "u01", "unit-password")?.unwrap(), accounts::login(c, "lead", "leader-password")?.unwrap()))
+            })
+            .unwrap();
+        assert_eq!(get(&state, &unit).await.0, StatusCode::OK);
+        let (status, body) = get(&state, &leader).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("responsible-unit"), "{body}");
+        // A unit account cannot be made without a real unit, nor by add_user.
+        state
+            .db
+            .write_blocking(|c| {
+                assert!(matches!(accounts::add_unit_user(c, "x", "unit-password", "U99"), Err(crate::error::AppError::BadRequest(_))));
+                assert!(matches!(accounts::add_user(c, "y", "unit-password", Role::Unit), Err(crate::error::AppError::BadRequest(_))));
+                Ok(())
+            })
+            .unwrap();
+    }
+}

@@ -1,0 +1,271 @@
+//! 不见面, enforced: no response a responsible unit, a leader or the public
+//! can get carries anything that identifies an inspector. The walk is built
+//! from the server's own route tables (API and console), so a new route is
+//! covered the day it is added; a route with a path parameter this test
+//! does not know fails it until someone teaches it a value.
+
+mod common;
+
+use anfang_core::Card;
+use common::office::*;
+use common::*;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+
+/// The client address every request claims, through the usual proxy headers.
+const CLIENT_IP: &str = "203.0.113.77";
+
+fn today() -> String {
+    jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).date().to_string()
+}
+
+fn add_unit_user(server: &Server, username: &str, unit: &str) -> String {
+    let password = format!("{username}-password-123");
+    let mut child = Command::new(SERVER_BIN)
+        .args(["user", "add", "--data-dir"])
+        .arg(&server.data_dir)
+        .args(["--username", username, "--role", "unit", "--unit", unit])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run user add");
+    child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "user add --role unit {username}");
+    password
+}
+
+/// Who calls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Public,
+    Leader,
+    Unit,
+}
+
+/// The ids the seeded scenario made, by what a path parameter names.
+struct Ids {
+    finding: String,
+    bulletin: String,
+    photo: String,
+    draw: String,
+    inspector: String,
+    unit: String,
+    point: String,
+    category: String,
+}
+
+/// The concrete path for a route pattern; panics on a parameter nobody taught.
+fn concrete(path: &str, ids: &Ids) -> String {
+    let mut out = Vec::new();
+    let segs: Vec<&str> = path.split('/').collect();
+    for (i, seg) in segs.iter().enumerate() {
+        let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+            out.push(seg.to_string());
+            continue;
+        };
+        let collection = segs[..i].last().copied().unwrap_or("");
+        let value = match (collection, name) {
+            ("findings", "id") => &ids.finding,
+            ("bulletins", "id") => &ids.bulletin,
+            ("draws", "id") => &ids.draw,
+            ("inspectors", "id") => &ids.inspector,
+            ("units", "id") => &ids.unit,
+            ("points", "id") => &ids.point,
+            ("categories", "code") => &ids.category,
+            ("photos" | "uploads", "sha256") => &ids.photo,
+            _ => panic!("the anonymity test has no value for {{{name}}} in {path}: teach it one in `concrete`"),
+        };
+        out.push(value.clone());
+    }
+    out.join("/")
+}
+
+/// Every readable text of a response: JSON, HTML, CSV, and the XML inside a
+/// .docx (a zip); other bytes (photos) are searched as they are.
+fn readable(content_type: &str, bytes: &[u8]) -> String {
+    if bytes.starts_with(b"PK\x03\x04") {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip answer opens");
+        let mut all = String::new();
+        for i in 0..zip.len() {
+            let mut entry = zip.by_index(i).unwrap();
+            let mut buf = Vec::new();
+            entry.read_to_end(&mut buf).unwrap();
+            all.push_str(&String::from_utf8_lossy(&buf));
+        }
+        return all;
+    }
+    let _ = content_type;
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let base = server.url();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+
+    // An inspector with a known alias enrolls a phone, records and syncs a
+    // finding with a photo at P001 (unit U03).
+    let mut device = Device::enroll(&server, 0).await;
+    let enrollment = device.store.enrollment().unwrap().unwrap();
+    let (alias, device_id, device_token) = (enrollment.alias.clone(), enrollment.device_id.clone(), enrollment.token.clone());
+    assert_eq!(alias, "督查01");
+    let finding = device.record("P001", Card::Yellow, vec![processed(21, 800, 600)]);
+    assert_eq!(device.sync_via(&base, fast()).await.findings_pushed, 1);
+    let photo = finding.photos[0].clone();
+
+    // The office accepts it, issues today's bulletin and makes a draw.
+    let admin = server.admin_token().await;
+    let post = |path: String, body: serde_json::Value| {
+        let (http, admin, base) = (http.clone(), admin.clone(), base.clone());
+        async move {
+            let res = http.post(format!("{base}{path}")).bearer_auth(&admin).json(&body).send().await.unwrap();
+            let status = res.status();
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert!(status.is_success(), "POST {path}: {status} {body}");
+            body
+        }
+    };
+    post(format!("/api/v1/findings/{}/review", finding.id), serde_json::json!({"decision": "accept"})).await;
+    let bulletin = post("/api/v1/bulletins".into(), serde_json::json!({"kind": "day", "from": today()})).await;
+    let bulletin_id = bulletin["id"].to_string();
+    post(format!("/api/v1/bulletins/{bulletin_id}/issue"), serde_json::json!({})).await;
+    // A draw is made before its period.
+    let tomorrow = jiff::civil::Date::strptime("%Y-%m-%d", today()).unwrap().tomorrow().unwrap().to_string();
+    let draw = post("/api/v1/draws".into(), serde_json::json!({"from": tomorrow, "to": tomorrow, "visits": 3})).await;
+    let inspectors: serde_json::Value =
+        http.get(format!("{base}/api/v1/inspectors")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let inspector_id = inspectors["items"].as_array().unwrap().iter().find(|i| i["alias"] == alias.as_str()).unwrap()["id"].to_string();
+    // A fresh code nobody has used yet: it must not show up either.
+    let fresh_code =
+        post(format!("/api/v1/inspectors/{inspector_id}/code"), serde_json::json!({})).await["code"].as_str().unwrap().to_owned();
+
+    let ids = Ids {
+        finding: finding.id.to_string(),
+        bulletin: bulletin_id,
+        photo: photo.clone(),
+        draw: draw["id"].as_str().unwrap().to_owned(),
+        inspector: inspector_id,
+        unit: "U03".into(),
+        point: "P001".into(),
+        category: "parking".into(),
+    };
+
+    let leader_password = add_user(&server, "lingdao", "leader");
+    let leader = sign_in(&server, "lingdao", &leader_password).await;
+    let unit_password = add_unit_user(&server, "chengguan", "U03");
+    let unit = sign_in(&server, "chengguan", &unit_password).await;
+
+    let mut secrets: Vec<(String, &str)> = vec![
+        (alias.clone(), "the alias"),
+        (device_id.clone(), "the device id"),
+        (device_token.clone(), "the device token"),
+        ("\"inspector_id\"".into(), "an inspector_id field"),
+        (CLIENT_IP.into(), "the client IP"),
+    ];
+    for (other_alias, code) in &server.demo.codes {
+        secrets.push((other_alias.clone(), "an alias"));
+        secrets.push((code.clone(), "an enrollment code"));
+        secrets.push((code.replace('-', ""), "an enrollment code"));
+    }
+    secrets.push((fresh_code.clone(), "an enrollment code"));
+    secrets.push((fresh_code.replace('-', ""), "an enrollment code"));
+
+    let range = format!("from={0}&to={0}", today());
+    let mut checked = 0;
+    let mut leaks = Vec::new();
+    let mut check = |what: String, body: &str| {
+        checked += 1;
+        for (secret, name) in &secrets {
+            if body.contains(secret.as_str()) {
+                leaks.push(format!("{what} shows {name} ({secret})"));
+            }
+        }
+    };
+
+    use anfang_server::auth::Role;
+    use anfang_server::routes::{api_routes, console_routes, Access};
+    for r in api_routes() {
+        let path = concrete(r.path, &ids);
+        for who in [Who::Public, Who::Leader, Who::Unit] {
+            let allowed = match r.access {
+                Access::Anonymous => true,
+                Access::Device => false,
+                Access::Office(min) => who == Who::Leader && min <= Role::Leader,
+                Access::Unit => who == Who::Unit,
+            };
+            let url = if r.method == "get" { format!("{base}{path}?{range}") } else { format!("{base}{path}") };
+            let mut req = http
+                .request(r.method.to_uppercase().parse().unwrap(), &url)
+                .header("x-forwarded-for", CLIENT_IP)
+                .header("x-real-ip", CLIENT_IP)
+                .header("content-type", "application/json");
+            match who {
+                Who::Leader => req = req.bearer_auth(&leader),
+                Who::Unit => req = req.bearer_auth(&unit),
+                Who::Public => {}
+            }
+            // The open POSTs get real input, so their success answers are
+            // searched too; everything else gets an empty object.
+            let body = match r.path {
+                "/api/v1/session" => serde_json::json!({"username": "lingdao", "password": leader_password}),
+                "/api/v1/enroll" => serde_json::json!({"code": "0000-0000-0000", "device_label": "x"}),
+                _ => serde_json::json!({}),
+            };
+            let res = req.body(body.to_string()).send().await.unwrap();
+            let status = res.status();
+            let ctype = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            let bytes = res.bytes().await.unwrap();
+            let what = format!("{} {path} as {who:?} ({status})", r.method.to_uppercase());
+            if allowed && r.method == "get" {
+                assert!(status.is_success(), "{what} should answer: {}", String::from_utf8_lossy(&bytes));
+            }
+            if !allowed {
+                assert!(status == 401 || status == 403, "{what} must be refused");
+            }
+            check(what, &readable(&ctype, &bytes));
+        }
+    }
+
+    // The console: leaders read its pages; units and the public are refused.
+    let console = |cookie: Option<&str>| {
+        let mut h = reqwest::header::HeaderMap::new();
+        if let Some(c) = cookie {
+            h.insert("cookie", format!("anfang_session={c}").parse().unwrap());
+        }
+        h.insert("x-forwarded-for", CLIENT_IP.parse().unwrap());
+        h
+    };
+    for r in console_routes() {
+        let path = concrete(r.path, &ids);
+        for (who, cookie) in [(Who::Public, None), (Who::Leader, Some(leader.as_str())), (Who::Unit, Some(unit.as_str()))] {
+            let url = format!("{base}{path}");
+            let req = if r.method == "get" { http.get(&url) } else { http.post(&url).header("origin", &base) };
+            let res = req.headers(console(cookie)).send().await.unwrap();
+            let status = res.status();
+            let ctype = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            let bytes = res.bytes().await.unwrap();
+            let what = format!("console {} {path} as {who:?} ({status})", r.method.to_uppercase());
+            if who == Who::Unit && r.min.is_some() {
+                assert_eq!(status, 403, "{what}: a unit account has no console");
+            }
+            if who == Who::Leader && r.method == "get" && r.min.is_some_and(|m| m <= Role::Leader) {
+                assert!(status.is_success() || status.is_redirection(), "{what} should answer");
+            }
+            check(what, &readable(&ctype, &bytes));
+        }
+    }
+
+    assert!(leaks.is_empty(), "inspector traces leaked:\n{}", leaks.join("\n"));
+    assert!(checked >= 3 * (api_routes().len() + console_routes().len()), "every route was walked");
+
+    // The unit's own route does show its finding (so the walk above was not
+    // vacuous): the accepted yellow card with its photo hash and deadline.
+    let mine: serde_json::Value =
+        http.get(format!("{base}/api/v1/unit/findings")).bearer_auth(&unit).send().await.unwrap().json().await.unwrap();
+    let item = &mine["items"][0];
+    assert_eq!(item["id"], finding.id.to_string().as_str(), "{mine}");
+    assert_eq!(item["photos"][0], photo.as_str(), "{mine}");
+    assert!(item["rectify_by"].is_string(), "{mine}");
+}
