@@ -81,6 +81,12 @@ function fmtTime(iso) {
   return `${d.getMonth() + 1}月${d.getDate()}日 ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
+// Drawn visits are in office time (Asia/Shanghai), whatever the phone's zone.
+const OFFICE_TZ = 'Asia/Shanghai';
+const clockFmt = new Intl.DateTimeFormat('zh-CN', { timeZone: OFFICE_TZ, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+const fmtClock = (iso) => clockFmt.format(new Date(iso));
+const slotText = (v) => `${v.slot_label} ${fmtClock(v.starts_at)}–${fmtClock(v.ends_at)}`;
+
 function fmtDistance(m) {
   if (m == null) return '';
   return m < 1000 ? `${Math.round(m)} 米` : `${(m / 1000).toFixed(1)} 公里`;
@@ -206,7 +212,7 @@ async function goHome() {
   await refreshStatus();
   if (!status.enrolled) return showEnroll(null);
   show('home');
-  await showRejected();
+  await Promise.all([showRejected(), renderVisits()]);
 }
 
 async function showRejected() {
@@ -282,7 +288,7 @@ function syncNow() {
       if (status?.enrolled) {
         await refreshStatus().catch(() => {});
         await loadNames().catch(() => {});
-        if (current === 'home') await showRejected().catch(() => {});
+        if (current === 'home') await Promise.all([showRejected(), renderVisits()]).catch(() => {});
         if (current === 'list') await openList().catch(() => {});
       }
     });
@@ -302,6 +308,38 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') autoSync();
 });
 
+// ---- today's visits (the random draw) -------------------------------------
+
+// What the home list says about a visit: recorded on, under way, to come, or
+// its slot passed without a finding (the office's coverage report counts it
+// as missed).
+function visitStatus(v, now = Date.now()) {
+  if (v.findings > 0) return { key: 'done', text: `已记录 ${v.findings} 条` };
+  if (now > Date.parse(v.ends_at)) return { key: 'past', text: '时段已过' };
+  if (now >= Date.parse(v.starts_at)) return { key: 'now', text: '进行中' };
+  return { key: 'todo', text: '未开始' };
+}
+
+let visitsById = new Map();
+
+async function renderVisits() {
+  const visits = await call('visits');
+  visitsById = new Map(visits.map((v) => [v.id, v]));
+  const list = $('visits');
+  list.replaceChildren();
+  // Offices that do not draw never see an empty section.
+  $('home-visits').hidden = visits.length === 0;
+  for (const v of visits) {
+    const st = visitStatus(v);
+    const b = el('button', { type: 'button', dataset: { assignment: v.id, point: v.point_id, status: st.key } },
+      el('span', { class: 'when' }, v.slot_label, el('span', { class: 'sub' }, `${fmtClock(v.starts_at)}–${fmtClock(v.ends_at)}`)),
+      el('span', { class: 'where' }, v.point_name || v.point_id, el('span', { class: 'sub' }, v.unit_name || '')),
+      el('span', { class: `state ${st.key}` }, st.text));
+    b.addEventListener('click', () => openRecord(v));
+    list.append(el('li', {}, b));
+  }
+}
+
 // ---- reference data (names for lists) ----------------------------------
 
 let pointNames = new Map();
@@ -319,7 +357,7 @@ const categoryName = (code) => categoryNames.get(code) || code;
 // ---- record ------------------------------------------------------------
 
 const draft = {
-  point: null, category: null, card: null, photos: [], fix: null, fixError: null,
+  visit: null, point: null, category: null, card: null, photos: [], fix: null, fixError: null,
   watch: null, processing: 0, pointsOrderedBy: null,
 };
 
@@ -359,7 +397,7 @@ function startLocation() {
       };
       draft.fixError = null;
       renderLocation();
-      if (first && !draft.point) renderPoints();
+      if (first && (!draft.point || draft.visit)) renderPoints();
     },
     (err) => {
       // Keep an earlier real fix if there is one; never invent one.
@@ -381,11 +419,14 @@ function leaveRecord() {
 async function renderPoints() {
   const query = $('point-search').value;
   const near = draft.fix ? { lat: draft.fix.lat, lon: draft.fix.lon } : {};
-  const points = await call('points', { ...near, query });
+  const points = await call('points', { ...near, query: draft.visit ? '' : query });
   const list = $('points');
   list.replaceChildren();
-  // Without a search, the nearest few are what the inspector needs.
-  const shown = query.trim() ? points : points.slice(0, 8);
+  // On a drawn visit the point is the visit's; otherwise, without a search,
+  // the nearest few are what the inspector needs.
+  const shown = draft.visit
+    ? points.filter((p) => p.id === draft.visit.point_id)
+    : query.trim() ? points : points.slice(0, 8);
   for (const p of shown) {
     const b = el('button', { type: 'button', class: p.id === draft.point ? 'on' : '', dataset: { point: p.id } },
       el('span', {}, p.name, el('span', { class: 'sub' }, p.unit_name || '')),
@@ -396,7 +437,9 @@ async function renderPoints() {
     });
     list.append(el('li', {}, b));
   }
-  if (!shown.length) list.append(el('li', { class: 'muted' }, points.length ? '' : '没有匹配的点位'));
+  if (!shown.length) {
+    list.append(el('li', { class: 'muted' }, draft.visit ? '此任务的点位已停用，请改为普通记录' : points.length ? '' : '没有匹配的点位'));
+  }
 }
 
 async function renderCategories() {
@@ -420,14 +463,40 @@ for (const b of document.querySelectorAll('.card')) {
   });
 }
 
-async function openRecord() {
-  Object.assign(draft, { point: null, category: null, card: null, photos: [], fix: null, fixError: null });
+// A drawn visit fixes the point (the core refuses another); the banner says
+// whether the inspector is inside the visit's slot.
+function renderVisitBanner() {
+  const v = draft.visit;
+  $('record-visit').hidden = !v;
+  $('point-search').hidden = Boolean(v);
+  if (!v) return;
+  draft.point = v.point_id;
+  $('record-visit-slot').textContent = `${slotText(v)} · ${v.point_name || v.point_id}`;
+  const now = Date.now();
+  const inSlot = now >= Date.parse(v.starts_at) && now <= Date.parse(v.ends_at);
+  const w = $('record-visit-window');
+  w.className = inSlot ? 'msg small good' : 'msg small bad';
+  w.textContent = inSlot
+    ? '当前在任务时段内。'
+    : `当前不在任务时段（${fmtClock(v.starts_at)}–${fmtClock(v.ends_at)}）内；记录仍关联此任务，记录时间如实保存，办公室可见。`;
+}
+
+$('record-visit-clear').addEventListener('click', () => {
+  draft.visit = null;
+  draft.point = null;
+  renderVisitBanner();
+  renderPoints();
+});
+
+async function openRecord(visit = null) {
+  Object.assign(draft, { visit, point: null, category: null, card: null, photos: [], fix: null, fixError: null });
   await call('discardDraft');
   $('point-search').value = '';
   $('note').value = '';
   $('record-msg').textContent = '';
   $('thumbs').replaceChildren();
   for (const x of document.querySelectorAll('.card')) x.classList.remove('on');
+  renderVisitBanner();
   show('record');
   startLocation();
   await Promise.all([renderPoints(), renderCategories()]);
@@ -489,6 +558,7 @@ $('save').addEventListener('click', async () => {
     // The latest real fix, or none: "no fix" is recorded as such.
     location: draft.fix,
     photos: draft.photos.map((p) => p.sha256),
+    assignment_id: draft.visit?.id ?? null,
   };
   const btn = $('save');
   btn.disabled = true;
@@ -496,7 +566,8 @@ $('save').addEventListener('click', async () => {
     const saved = await call('record', { finding });
     leaveRecord();
     const s = await refreshStatus();
-    toast(`已保存${saved.location ? '' : '（无定位）'}，未同步 ${s.unsynced} 条`);
+    const kind = saved.assignment_id ? '抽签任务记录' : '';
+    toast(`已保存${kind}${saved.location ? '' : '（无定位）'}，未同步 ${s.unsynced} 条`);
     await goHome();
     autoSync();
   } catch (e) {
@@ -506,7 +577,7 @@ $('save').addEventListener('click', async () => {
   }
 });
 
-$('new-finding').addEventListener('click', openRecord);
+$('new-finding').addEventListener('click', () => openRecord());
 
 // ---- list & detail -----------------------------------------------------
 
@@ -524,7 +595,7 @@ async function openList() {
     const b = el('button', { type: 'button', dataset: { id: f.id, state: f.sync.state } },
       img,
       el('span', { class: 'what' },
-        el('b', {}, el('span', { class: `dot ${f.card}` }), pointName(f.point_id)),
+        el('b', {}, el('span', { class: `dot ${f.card}` }), pointName(f.point_id), f.assignment_id ? el('span', { class: 'tag' }, '抽签') : null),
         el('span', { class: 'muted small' }, `${categoryName(f.category)} · ${fmtTime(f.observed_at)}`)),
       el('span', { class: `state ${f.sync.state}` }, STATE_ZH[f.sync.state]));
     b.addEventListener('click', () => openFinding(f));
@@ -547,6 +618,10 @@ async function openFinding(f) {
     ['时间', fmtTime(f.observed_at)], ['位置', loc], ['备注', f.note || '—'], ['状态', state],
     ['编号', f.id],
   ];
+  if (f.assignment_id) {
+    const v = visitsById.get(f.assignment_id);
+    rows.splice(4, 0, ['抽签任务', v ? `${v.date} ${slotText(v)}` : f.assignment_id]);
+  }
   $('finding-detail').replaceChildren(
     el('dl', { class: 'kv' }, rows.map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])), photos);
   for (const sha of f.photos) {

@@ -35,6 +35,7 @@ const ops = {
   discardPhoto: ({ sha256 }) => device.discard_photo(sha256),
   discardDraft: () => device.discard_draft(),
   record: ({ finding }) => device.record_finding(finding),
+  visits: () => device.todays_visits(),
   findings: () => device.findings(),
   thumbnail: ({ sha256 }) => device.thumbnail(sha256),
   photo: ({ sha256 }) => device.photo(sha256),

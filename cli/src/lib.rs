@@ -215,17 +215,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Visits { json } => {
-            let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)));
-            let visits = store.todays_visits(&SystemClock, &tz)?;
+            let tz = anfang_core::office_timezone();
+            let visits = store.todays_visit_list(&SystemClock, &tz)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&visits)?);
             } else if visits.is_empty() {
                 println!("今天没有抽签任务 no drawn visits today (sync to receive them)");
             } else {
                 for v in visits {
-                    let name = store.point(&v.point_id)?.map(|p| p.name).unwrap_or_default();
-                    let (s, e) = (tz.to_datetime(v.starts_at).time(), tz.to_datetime(v.ends_at).time());
-                    println!("{} {} {}–{}  {} {}  --assignment {}", v.date, v.slot_label, s.strftime("%H:%M"), e.strftime("%H:%M"), v.point_id, name, v.id);
+                    let a = &v.assignment;
+                    let (s, e) = (tz.to_datetime(a.starts_at).time(), tz.to_datetime(a.ends_at).time());
+                    let done = if v.findings > 0 { format!("  已记录 {} 条 recorded", v.findings) } else { String::new() };
+                    println!(
+                        "{} {} {}–{}  {} {}  --assignment {}{done}",
+                        a.date,
+                        a.slot_label,
+                        s.strftime("%H:%M"),
+                        e.strftime("%H:%M"),
+                        a.point_id,
+                        v.point_name.as_deref().unwrap_or_default(),
+                        a.id
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -107,6 +107,10 @@ struct FindingInput {
     location: Option<LocationInput>,
     /// SHA-256 of photos processed with [`Device::process_photo`], in order.
     photos: Vec<String>,
+    /// Set when the finding is made on one of today's drawn visits; the
+    /// core checks it is this device's and at the visit's point.
+    #[serde(default)]
+    assignment_id: Option<uuid::Uuid>,
 }
 
 #[derive(Deserialize)]
@@ -314,13 +318,27 @@ impl Device {
             location,
             photos,
         };
-        let content = self.with_store(|s| s.record_finding(new, &SystemClock).map_err(store_error))?;
+        let content = self.with_store(|s| {
+            match input.assignment_id {
+                Some(a) => s.record_assignment_finding(a, new, &SystemClock),
+                None => s.record_finding(new, &SystemClock),
+            }
+            .map_err(store_error)
+        })?;
         let mut inner = self.inner.borrow_mut();
         for sha in &content.photos {
             inner.drafts.remove(sha);
         }
         drop(inner);
         to_js(&content)
+    }
+
+    /// Today's drawn visits (office time), earliest slot first, each with its
+    /// point and unit names and how many findings were recorded on it.
+    /// They arrive with a sync, from their lead time on.
+    pub fn todays_visits(&self) -> Result<JsValue, JsValue> {
+        let tz = anfang_core::office_timezone();
+        to_js(&self.with_store(|s| s.todays_visit_list(&SystemClock, &tz).map_err(store_error))?)
     }
 
     /// Every finding on the device, newest first, with its sync state.

@@ -5,8 +5,7 @@
 // target/browser-artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { ARTIFACTS, adminToken, launch, makeJpeg, officeFindings, phoneContext, startServer } from './harness.mjs';
+import { adminToken, launch, makeJpeg, officeFindings, onScreen, phoneContext, shot, startServer } from './harness.mjs';
 
 let server;
 let browser;
@@ -21,8 +20,6 @@ after(async () => {
   await server?.stop();
 });
 
-const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-const onScreen = (page, name) => page.waitForSelector(`body[data-screen="${name}"]`, { timeout: 30_000 });
 const unsynced = async (page) => Number(await page.textContent('#home-unsynced'));
 
 async function recordFinding(page, { search, category, card, photos, note }) {

@@ -19,13 +19,16 @@ export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 /** Demo points are around here (server/src/demo.rs). */
 export const NEAR_DEMO = { latitude: 31.2092, longitude: 107.4682, accuracy: 8 };
 
-/** Starts `anfang-server serve --demo` on a free port with a fresh data dir. */
-export async function startServer(extraArgs = []) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'anfang-browser-'));
+/**
+ * Starts `anfang-server serve --demo` on a free port, with a fresh data dir
+ * unless `dataDir` is given (a second start serves the same data and prints
+ * fresh enrollment codes). `env` adds variables such as ANFANG_TEST_NOW.
+ */
+export async function startServer(extraArgs = [], { dataDir = mkdtempSync(join(tmpdir(), 'anfang-browser-')), env = {} } = {}) {
   const child = spawn(
     SERVER_BIN,
     ['serve', '--demo', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--web-dir', WEB_DIR, ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn', ...env } },
   );
   const demo = { codes: new Map(), adminPassword: null };
   const url = await new Promise((resolveUrl, reject) => {
@@ -48,13 +51,20 @@ export async function startServer(extraArgs = []) {
     url,
     demo,
     dataDir,
-    async stop() {
+    /** Stops the server; the data dir goes too unless `keepData`. */
+    async stop({ keepData = false } = {}) {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode != null ? r() : child.on('exit', r)));
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
+
+/** Saves a full-page screenshot to target/browser-artifacts/NAME.png. */
+export const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+/** Waits until the app shows the named screen. */
+export const onScreen = (page, name) => page.waitForSelector(`body[data-screen="${name}"]`, { timeout: 30_000 });
 
 /** An office session token for the demo admin. */
 export async function adminToken(server) {

@@ -9,7 +9,21 @@ use crate::clock::Clock;
 use crate::domain::{FindingContent, ValidationError};
 use crate::protocol::Assignment;
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
 use uuid::Uuid;
+
+/// A drawn visit as the inspector's "today's visits" list shows it: the
+/// assignment, where it is, and how many findings this device has recorded
+/// on it (zero: still to do).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Visit {
+    #[serde(flatten)]
+    pub assignment: Assignment,
+    /// `None` if the point has left the reference data since the draw.
+    pub point_name: Option<String>,
+    pub unit_name: Option<String>,
+    pub findings: u32,
+}
 
 pub(super) fn upsert(conn: &Connection, assignments: &[Assignment]) -> Result<(), StoreError> {
     for a in assignments {
@@ -66,6 +80,28 @@ impl Store {
     /// time zone.
     pub fn todays_visits(&self, clock: &dyn Clock, tz: &jiff::tz::TimeZone) -> Result<Vec<Assignment>, StoreError> {
         self.visits_on(tz.to_datetime(clock.now()).date())
+    }
+
+    /// Today's visits with their point, unit and how many findings this
+    /// device has recorded on each.
+    pub fn todays_visit_list(&self, clock: &dyn Clock, tz: &jiff::tz::TimeZone) -> Result<Vec<Visit>, StoreError> {
+        let mut names = self.conn().prepare_cached(
+            "SELECT p.name, u.name FROM points p LEFT JOIN units u ON u.id = p.unit_id WHERE p.id = ?1",
+        )?;
+        // The link is part of the signed content, so it is read from there.
+        let mut done = self
+            .conn()
+            .prepare_cached("SELECT count(*) FROM findings WHERE json_extract(content, '$.assignment_id') = ?1")?;
+        let mut out = Vec::new();
+        for assignment in self.todays_visits(clock, tz)? {
+            let (point_name, unit_name) = names
+                .query_row([&assignment.point_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .unwrap_or((None, None));
+            let findings = done.query_row([assignment.id.to_string()], |r| r.get(0))?;
+            out.push(Visit { assignment, point_name, unit_name, findings });
+        }
+        Ok(out)
     }
 
     /// One received assignment.
@@ -191,5 +227,30 @@ mod tests {
         assert!(err.to_string().contains("no assignment"), "{err}");
         let plain = store.record_finding(green("P002"), &clock).unwrap();
         assert_eq!(plain.assignment_id, None);
+    }
+
+    #[test]
+    fn the_visit_list_names_each_point_and_counts_only_findings_linked_to_it() {
+        let first = assignment("P001", "2026-12-01", "2026-11-30T23:00:00Z");
+        let second = assignment("P002", "2026-12-01", "2026-12-01T09:30:00Z");
+        let mut store = store_with(vec![second.clone(), first.clone()]);
+        let tz = jiff::tz::TimeZone::fixed(jiff::tz::offset(8));
+        let clock = At("2026-11-30T23:30:00Z".parse().unwrap());
+        store.record_assignment_finding(first.id, green("P001"), &clock).unwrap();
+        store.record_assignment_finding(first.id, green("P001"), &clock).unwrap();
+        // A spontaneous finding at the second visit's point is not the visit.
+        store.record_finding(green("P002"), &clock).unwrap();
+        let visits = store.todays_visit_list(&clock, &tz).unwrap();
+        let summary: Vec<_> = visits
+            .iter()
+            .map(|v| (v.assignment.id, v.point_name.as_deref(), v.unit_name.as_deref(), v.findings))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![(first.id, Some("P001"), Some("通川区城管局"), 2), (second.id, Some("P002"), Some("通川区城管局"), 0)]
+        );
+        let json = serde_json::to_value(&visits[0]).unwrap();
+        assert_eq!(json["id"], first.id.to_string(), "the assignment's fields are flattened: {json}");
+        assert_eq!(json["slot_label"], "上班前");
     }
 }

@@ -16,6 +16,7 @@ mod reference;
 pub mod schema;
 
 pub use findings::{FindingRecord, NewFinding, OutboxItem, SyncState};
+pub use assignments::Visit;
 pub use reference::{point_from_row, PointNear};
 
 use crate::domain::ValidationError;

@@ -177,6 +177,10 @@ pub struct FindingView {
     /// The inspector's pseudonym; reviewers and admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inspector: Option<String>,
+    /// The drawn visit this finding was made on, if any (reviewers and
+    /// admins only, like the inspector).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignment_id: Option<String>,
     /// Review status: pending, accept, correct or reject (latest revision).
     pub status: String,
     /// Category, unit and card after review (as captured while pending).
@@ -224,6 +228,7 @@ pub struct ListFilter {
 const VIEW_SELECT: &str = "SELECT f.id, f.point_id, p.name AS point_name, p.kind AS point_kind, p.lat AS p_lat, p.lon AS p_lon,
     f.unit_id, u.name AS unit_name, f.category, c.name AS category_name, f.card, f.note,
     f.observed_ms, f.received_ms, f.lat, f.lon, f.accuracy_m, f.location_captured_at, f.content_hash,
+    json_extract(f.content, '$.assignment_id') AS assignment_id,
     i.alias, s.status, s.category AS e_category, ec.name AS e_category_name, s.unit_id AS e_unit,
     eu.name AS e_unit_name, s.card AS e_card, s.revision AS e_revision
   FROM findings f
@@ -265,6 +270,7 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingView> {
         photos: Vec::new(),
         content_hash: r.get("content_hash")?,
         inspector: Some(r.get("alias")?),
+        assignment_id: r.get("assignment_id")?,
         status: r.get("status")?,
         effective: EffectiveView {
             category: Named { id: r.get("e_category")?, name: r.get("e_category_name")? },

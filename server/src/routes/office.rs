@@ -181,6 +181,7 @@ pub fn parse_status(value: &str) -> Result<Vec<String>, AppError> {
 pub(super) fn redact_for(caller: &OfficeCaller, f: &mut findings::FindingView) {
     if caller.role < Role::Reviewer {
         f.inspector = None;
+        f.assignment_id = None;
     }
 }
 
