@@ -19,6 +19,7 @@ pub mod db;
 pub mod demo;
 pub mod draw;
 pub mod error;
+pub mod html;
 pub mod photos;
 pub mod reference_csv;
 pub mod routes;

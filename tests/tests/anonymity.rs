@@ -15,10 +15,6 @@ use std::process::{Command, Stdio};
 /// The client address every request claims, through the usual proxy headers.
 const CLIENT_IP: &str = "203.0.113.77";
 
-fn today() -> String {
-    jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).date().to_string()
-}
-
 fn add_unit_user(server: &Server, username: &str, unit: &str) -> String {
     let password = format!("{username}-password-123");
     let mut child = Command::new(SERVER_BIN)
@@ -68,7 +64,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
             ("findings", "id") => &ids.finding,
             ("bulletins", "id") => &ids.bulletin,
             ("draws", "id") => &ids.draw,
-            ("inspectors", "id") => &ids.inspector,
+            ("inspectors" | "identities", "id") => &ids.inspector,
             ("units", "id") => &ids.unit,
             ("points", "id") => &ids.point,
             ("categories", "code") => &ids.category,
@@ -128,11 +124,11 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         }
     };
     post(format!("/api/v1/findings/{}/review", finding.id), serde_json::json!({"decision": "accept"})).await;
-    let bulletin = post("/api/v1/bulletins".into(), serde_json::json!({"kind": "day", "from": today()})).await;
+    let bulletin = post("/api/v1/bulletins".into(), serde_json::json!({"kind": "day", "from": office_today()})).await;
     let bulletin_id = bulletin["id"].to_string();
     post(format!("/api/v1/bulletins/{bulletin_id}/issue"), serde_json::json!({})).await;
     // A draw is made before its period.
-    let tomorrow = jiff::civil::Date::strptime("%Y-%m-%d", today()).unwrap().tomorrow().unwrap().to_string();
+    let tomorrow = jiff::civil::Date::strptime("%Y-%m-%d", office_today()).unwrap().tomorrow().unwrap().to_string();
     let draw = post("/api/v1/draws".into(), serde_json::json!({"from": tomorrow, "to": tomorrow, "visits": 3})).await;
     let inspectors: serde_json::Value =
         http.get(format!("{base}/api/v1/inspectors")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
@@ -172,7 +168,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     secrets.push((fresh_code.clone(), "an enrollment code"));
     secrets.push((fresh_code.replace('-', ""), "an enrollment code"));
 
-    let range = format!("from={0}&to={0}", today());
+    let range = format!("from={0}&to={0}", office_today());
     let mut checked = 0;
     let mut leaks = Vec::new();
     let mut check = |what: String, body: &str| {

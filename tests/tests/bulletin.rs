@@ -195,10 +195,6 @@ fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-fn year_now() -> i16 {
-    jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).year()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulletins_are_edited_as_drafts_and_issued_with_gapless_numbers() {
     let f = fixture().await;
@@ -223,7 +219,7 @@ async fn bulletins_are_edited_as_drafts_and_issued_with_gapless_numbers() {
     // A draft made in between is never issued and must not take a number.
     let week = create(&f, "week", "2026-10-05", "2026-10-11").await;
     let (status, first) = issue(&f, month_id).await;
-    let y = year_now();
+    let y = office_now().year();
     assert_eq!(status, 200, "{first}");
     assert_eq!(first["number"], format!("[{y}] 第 1 期"));
     assert_eq!(first["sequence"], 1);
@@ -563,7 +559,7 @@ async fn verify_names_an_issued_bulletin_whose_snapshot_was_altered() {
     let token = server.admin_token().await;
     let (status, v) = json_call(&server, &token, reqwest::Method::POST, &format!("/api/v1/findings/{}/review", red.id), Some(json!({"decision": "accept"}))).await;
     assert_eq!(status, 200, "{v}");
-    let today = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).date().to_string();
+    let today = office_today();
     let (status, v) = json_call(&server, &token, reqwest::Method::POST, "/api/v1/bulletins", Some(json!({"kind": "day", "from": today}))).await;
     assert_eq!(status, 201, "{v}");
     let id = v["id"].as_i64().unwrap();

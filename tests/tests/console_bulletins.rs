@@ -10,14 +10,6 @@ use anfang_core::Card;
 use common::office::*;
 use common::*;
 
-fn this_year() -> i16 {
-    jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).year()
-}
-
-fn today() -> String {
-    jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()).date().to_string()
-}
-
 /// The id in a `/console/bulletins/{id}` page link.
 fn bulletin_link(page: &str) -> String {
     let at = page.find("/console/bulletins/").expect("a link to a bulletin") + "/console/bulletins/".len();
@@ -45,7 +37,7 @@ async fn a_reviewer_accepts_findings_and_issues_numbered_bulletins_from_the_cons
     // Compile today's bulletin from the form; the browser lands on the draft.
     let (_, list) = b.get("/console/bulletins").await;
     assert!(list.contains("编制草稿"), "reviewers get the compile form: {list}");
-    let (status, _) = b.submit(&list, "/console/bulletins", &[("kind", "day"), ("from", &today())]).await;
+    let (status, _) = b.submit(&list, "/console/bulletins", &[("kind", "day"), ("from", &office_today())]).await;
     assert_eq!(status, 303);
     let (_, list) = b.get("/console/bulletins").await;
     let id = bulletin_link(&list);
@@ -61,7 +53,7 @@ async fn a_reviewer_accepts_findings_and_issues_numbered_bulletins_from_the_cons
     assert!(page.contains("已保存") && page.contains("关于城市管理暗访情况的通报"), "{page}");
     let (status, page) = b.submit(&page, &format!("{draft_path}/issue"), &[]).await;
     assert_eq!(status, 200);
-    let first = format!("[{}] 第 1 期", this_year());
+    let first = format!("[{}] 第 1 期", office_now().year());
     assert!(page.contains(&format!("已印发：{first}")), "{page}");
 
     // An issued bulletin refuses further edits, with a reason on the page.
@@ -87,13 +79,13 @@ async fn a_reviewer_accepts_findings_and_issues_numbered_bulletins_from_the_cons
 
     // A second bulletin the same year takes the next number.
     let (_, list) = b.get("/console/bulletins").await;
-    assert_eq!(b.submit(&list, "/console/bulletins", &[("kind", "day"), ("from", &today())]).await.0, 303);
+    assert_eq!(b.submit(&list, "/console/bulletins", &[("kind", "day"), ("from", &office_today())]).await.0, 303);
     let (_, list) = b.get("/console/bulletins").await;
     let second = bulletin_link(&list);
     assert_ne!(second, id, "newest first");
     let (_, draft) = b.get(&format!("/console/bulletins/{second}")).await;
     let (_, page) = b.submit(&draft, &format!("/console/bulletins/{second}/issue"), &[]).await;
-    assert!(page.contains(&format!("已印发：[{}] 第 2 期", this_year())), "{page}");
+    assert!(page.contains(&format!("已印发：[{}] 第 2 期", office_now().year())), "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,7 +94,7 @@ async fn a_leader_reads_bulletins_but_cannot_compile_or_issue_them() {
     let server = Server::start_demo(data.path());
     let reviewer = Browser::login(&server, "wang", &add_user(&server, "wang", "reviewer")).await;
     let (_, list) = reviewer.get("/console/bulletins").await;
-    assert_eq!(reviewer.submit(&list, "/console/bulletins", &[("kind", "day"), ("from", &today())]).await.0, 303);
+    assert_eq!(reviewer.submit(&list, "/console/bulletins", &[("kind", "day"), ("from", &office_today())]).await.0, 303);
     let (_, list) = reviewer.get("/console/bulletins").await;
     let id = bulletin_link(&list);
 
@@ -115,7 +107,7 @@ async fn a_leader_reads_bulletins_but_cannot_compile_or_issue_them() {
     assert!(!page.contains("action=\"/console/bulletins/") , "no forms for leaders: {page}");
     let (status, _) = leader.submit(&page, &format!("/console/bulletins/{id}/issue"), &[]).await;
     assert_eq!(status, 403, "a leader's issue is refused");
-    let (status, _) = leader.submit(&page, "/console/bulletins", &[("kind", "day"), ("from", &today())]).await;
+    let (status, _) = leader.submit(&page, "/console/bulletins", &[("kind", "day"), ("from", &office_today())]).await;
     assert_eq!(status, 403, "a leader's compile is refused");
 }
 

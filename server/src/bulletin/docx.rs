@@ -239,31 +239,13 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
         cn_number(section)
     };
     d.h1(&format!("{}、总体情况", next()));
-    let (c, p) = (&s.current, &s.previous);
-    d.text(&format!(
-        "{}，共检查点位 {} 个，涉及责任单位 {} 个，形成已审核记录 {} 条，其中红牌 {} 条、黄牌 {} 条、绿牌（达标）{} 条，发现问题 {} 个。\
-         与上期（{}）相比：检查点位{}，问题{}，红牌{}，黄牌{}，绿牌{}。",
-        body.period_label,
-        c.points_inspected,
-        c.units_involved,
-        c.findings,
-        c.red,
-        c.yellow,
-        c.green,
-        c.problems,
-        body.previous_period_label,
-        change_zh(c.points_inspected, p.points_inspected),
-        change_zh(c.problems, p.problems),
-        change_zh(c.red, p.red),
-        change_zh(c.yellow, p.yellow),
-        change_zh(c.green, p.green),
-    ));
-    let prev_head = format!("上期");
+    d.text(&body.summary_sentence());
+    let prev_head = "上期";
     let count_widths = [2844, 900, 900, 900, 900, 1000, 1400];
     d.h2("（一）按问题类别");
-    d.table(&count_widths, &["问题类别", "红牌", "黄牌", "绿牌", "合计", &prev_head, "较上期"], &count_rows(&s.by_category));
+    d.table(&count_widths, &["问题类别", "红牌", "黄牌", "绿牌", "合计", prev_head, "较上期"], &count_rows(&s.by_category));
     d.h2("（二）按区域");
-    d.table(&count_widths, &["区域", "红牌", "黄牌", "绿牌", "合计", &prev_head, "较上期"], &count_rows(&s.by_district));
+    d.table(&count_widths, &["区域", "红牌", "黄牌", "绿牌", "合计", prev_head, "较上期"], &count_rows(&s.by_district));
     d.h2("（三）各单位红黄绿牌（图中序号见下表）");
     d.chart("chart-units", chart::units_png(&body.charts.per_unit), 15.0, "各单位红黄绿牌数");
     let legend: Vec<Vec<String>> = body

@@ -8,21 +8,7 @@ use base64::Engine;
 use std::collections::HashMap;
 use std::fmt::Write;
 
-/// Escapes text for HTML element content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::html::esc;
 
 /// 1 → 一, 12 → 十二, 23 → 二十三: section numbers as documents write them.
 pub fn cn_number(n: usize) -> String {
@@ -193,26 +179,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
         let _ = write!(o, "<h2>{}、{}</h2>", cn_number(section), title);
     };
     h2(&mut o, "总体情况");
-    let (c, p) = (&s.current, &s.previous);
-    let _ = write!(
-        o,
-        "<p>{}，共检查点位 {} 个，涉及责任单位 {} 个，形成已审核记录 {} 条，其中红牌 {} 条、黄牌 {} 条、绿牌（达标）{} 条，发现问题 {} 个。\
-         与上期（{}）相比：检查点位{}，问题{}，红牌{}，黄牌{}，绿牌{}。</p>",
-        esc(&body.period_label),
-        c.points_inspected,
-        c.units_involved,
-        c.findings,
-        c.red,
-        c.yellow,
-        c.green,
-        c.problems,
-        esc(&body.previous_period_label),
-        change_zh(c.points_inspected, p.points_inspected),
-        change_zh(c.problems, p.problems),
-        change_zh(c.red, p.red),
-        change_zh(c.yellow, p.yellow),
-        change_zh(c.green, p.green),
-    );
+    let _ = write!(o, "<p>{}</p>", esc(&body.summary_sentence()));
     let _ = write!(o, r#"<p class="plain">下列各表“上期”指 {}。</p>"#, esc(&body.previous_period_label));
     o.push_str("<h3>（一）按问题类别</h3>");
     count_table(&mut o, "问题类别", &s.by_category);

@@ -750,6 +750,32 @@ pub fn percent(rate: f64) -> String {
     format!("{:.1}%", rate * 100.0)
 }
 
+impl Body {
+    /// The summary paragraph (plain text; each format escapes it its own way):
+    /// the period's totals, then the change from the previous period.
+    pub fn summary_sentence(&self) -> String {
+        let (c, p) = (&self.summary.current, &self.summary.previous);
+        format!(
+            "{}，共检查点位 {} 个，涉及责任单位 {} 个，形成已审核记录 {} 条，其中红牌 {} 条、黄牌 {} 条、绿牌（达标）{} 条，发现问题 {} 个。\
+             与上期（{}）相比：检查点位{}，问题{}，红牌{}，黄牌{}，绿牌{}。",
+            self.period_label,
+            c.points_inspected,
+            c.units_involved,
+            c.findings,
+            c.red,
+            c.yellow,
+            c.green,
+            c.problems,
+            self.previous_period_label,
+            change_zh(c.points_inspected, p.points_inspected),
+            change_zh(c.problems, p.problems),
+            change_zh(c.red, p.red),
+            change_zh(c.yellow, p.yellow),
+            change_zh(c.green, p.green),
+        )
+    }
+}
+
 /// `+3` / `-2` / `持平`, for comparisons with the previous period.
 pub fn change_zh(now: u32, before: u32) -> String {
     let d = now as i64 - before as i64;

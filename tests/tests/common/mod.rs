@@ -125,6 +125,18 @@ impl Server {
         body["token"].as_str().unwrap().to_owned()
     }
 
+    /// GETs an API path as the demo admin; the answer must be 200 JSON.
+    pub async fn admin_get(&self, path: &str) -> serde_json::Value {
+        let res = reqwest::Client::new()
+            .get(format!("{}{path}", self.url()))
+            .bearer_auth(self.admin_token().await)
+            .send()
+            .await
+            .expect("GET as admin");
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.json().await.unwrap()
+    }
+
     /// Every finding the office API lists (all pages).
     pub async fn office_findings(&self, token: &str) -> Vec<serde_json::Value> {
         let client = reqwest::Client::new();
@@ -430,4 +442,15 @@ pub fn cli(home: &Path, args: &[&str]) -> (i32, String, String) {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     anfang_core::domain::sha256_hex(bytes)
+}
+
+/// Now in the office's time zone (Asia/Shanghai), the zone the server dates
+/// findings, bulletins and draws in.
+pub fn office_now() -> jiff::civil::DateTime {
+    jiff::tz::TimeZone::get("Asia/Shanghai").unwrap().to_datetime(jiff::Timestamp::now())
+}
+
+/// Today's office date, `YYYY-MM-DD`.
+pub fn office_today() -> String {
+    office_now().date().to_string()
 }
