@@ -15,16 +15,7 @@ async fn one_finding(server: &Server) -> (String, String) {
 }
 
 async fn status_of(server: &Server, id: &str) -> serde_json::Value {
-    let token = server.admin_token().await;
-    reqwest::Client::new()
-        .get(format!("{}/api/v1/findings/{id}", server.url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    server.admin_get(&format!("/api/v1/findings/{id}")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,4 +189,68 @@ async fn an_admin_adds_an_inspector_and_gets_an_enrollment_link_with_its_qr_code
     let (status, page) = b.submit(&edit, "/console/points", &bad).await;
     assert_eq!(status, 422);
     assert!(page.contains("纬度"), "{page}");
+}
+
+/// The id in the first `/console/identities/{id}/read` form after `alias`.
+fn identity_form_of(page: &str, alias: &str) -> String {
+    let row = &page[page.find(&format!("<td>{alias}</td>")).expect("the alias's row")..];
+    let at = row.find("/console/identities/").unwrap() + "/console/identities/".len();
+    row[at..].split('/').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_records_and_reads_who_is_behind_an_alias_and_every_look_is_in_the_audit_log() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let b = Browser::login(&server, "admin", &server.demo.admin_password).await;
+    let (status, page) = b.get("/console/identities").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("尚无记录"), "an empty audit log to start: {page}");
+    let id = identity_form_of(&page, "督查01");
+
+    // Recording an identity is logged as a write.
+    let (status, saved) = b.submit(&page, &format!("/console/identities/{id}"), &[("real_name", "张三"), ("contact", "139 0000 0000")]).await;
+    assert_eq!(status, 200, "{saved}");
+    assert!(saved.contains("已保存") && saved.contains("张三"), "{saved}");
+    // A bad name is explained, the typed contact comes back, nothing is logged.
+    let (status, bad) = b.submit(&saved, &format!("/console/identities/{id}"), &[("real_name", "  "), ("contact", "新号码 138")]).await;
+    assert_eq!(status, 422, "{bad}");
+    assert!(bad.contains("真实姓名须为 1 至 64 个字") && bad.contains("新号码 138"), "{bad}");
+
+    // The list page shows no identity; reading one is a logged POST.
+    let (_, list) = b.get("/console/identities").await;
+    assert!(!list.contains("张三"), "the list itself names nobody: {list}");
+    let (status, shown) = b.submit(&list, &format!("/console/identities/{id}/read"), &[]).await;
+    assert_eq!(status, 200, "{shown}");
+    assert!(shown.contains("张三") && shown.contains("139 0000 0000"), "{shown}");
+
+    // The audit log, newest first, through the API: read, then write; the
+    // refused save left no entry.
+    let log = server.admin_get("/api/v1/audit/identity-reads").await;
+    let entries: Vec<(String, String, String)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap().into(), e["actor"].as_str().unwrap().into(), e["route"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(
+        entries,
+        vec![
+            ("read".into(), "admin".into(), "POST /console/identities/{id}/read".into()),
+            ("write".into(), "admin".into(), "POST /console/identities/{id}".into()),
+        ]
+    );
+    assert!(shown.contains("查看") && shown.contains("登记/修改"), "the console lists the log too: {shown}");
+
+    // Nobody else gets near it: a leader and a reviewer are refused both ways.
+    for (name, role) in [("lingdao", "leader"), ("shen", "reviewer")] {
+        let password = add_user(&server, name, role);
+        let other = Browser::login(&server, name, &password).await;
+        assert_eq!(other.get("/console/identities").await.0, 403, "{role}");
+        let (_, own) = other.get("/console/findings").await;
+        assert!(!own.contains("身份与审计"), "{role} has no link to it");
+        let (status, page) = other.submit(&own, &format!("/console/identities/{id}/read"), &[]).await;
+        assert_eq!(status, 403, "{role}: {page}");
+        assert!(!page.contains("张三"));
+    }
 }

@@ -140,6 +140,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         ("bulletins", "id", bulletin_id),
         ("draws", "id", draw_id),
         ("inspectors", "id", inspector_id.to_string()),
+        ("identities", "id", inspector_id.to_string()),
         ("units", "id", "U03".to_owned()),
         ("points", "id", "P001".to_owned()),
         ("categories", "code", "parking".to_owned()),

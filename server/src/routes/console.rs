@@ -31,6 +31,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 mod bulletins;
+mod identities;
 
 /// Who may use a console route (the console's own table, walked by a test
 /// like the API's).
@@ -68,6 +69,9 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
         r("get", "/console/inspectors", Some(Admin), get(inspectors_page)),
         r("post", "/console/inspectors", Some(Admin), post(add_inspector)),
         r("post", "/console/inspectors/{id}/code", Some(Admin), post(inspector_code)),
+        r("get", "/console/identities", Some(Admin), get(identities::identities_page)),
+        r("post", "/console/identities/{id}/read", Some(Admin), post(identities::read)),
+        r("post", "/console/identities/{id}", Some(Admin), post(identities::save)),
         r("get", "/console/bulletins", Some(Leader), get(bulletins::list_page)),
         r("post", "/console/bulletins", Some(Reviewer), post(bulletins::compile)),
         r("get", "/console/bulletins/{id}", Some(Leader), get(bulletins::bulletin_page)),
@@ -86,6 +90,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/console/categories", "问题类别", Role::Leader),
     ("/console/settings", "设置", Role::Leader),
     ("/console/inspectors", "督查员", Role::Admin),
+    ("/console/identities", "身份与审计", Role::Admin),
 ];
 
 // ---------------------------------------------------------------- helpers
@@ -582,7 +587,8 @@ async fn render_finding(state: &AppState, user: &ConsoleUser, id: &str, error: O
         ),
         None => "<span class=\"muted\">无定位（设备未取得位置）</span>".into(),
     };
-    let inspector = f.inspector.as_deref().map(|a| format!("<dt>督查员</dt><dd>{}</dd>", esc(a))).unwrap_or_default();
+    let inspector = f.inspector.as_deref().map(|a| format!("<dt>督查员</dt><dd>{}</dd>", esc(a))).unwrap_or_default()
+        + &f.assignment_id.as_deref().map(|a| format!("<dt>抽签任务</dt><dd><code>{}</code></dd>", esc(a))).unwrap_or_default();
     let _ = write!(
         body,
         "<div class=\"box\"><dl>\

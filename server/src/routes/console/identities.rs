@@ -1,0 +1,153 @@
+//! The console's identity pages (admin only): who is behind each inspector's
+//! alias, and the audit log of every look at it.
+//!
+//! Reading an identity is a POST, not a link: it writes an audit-log entry
+//! (through `db::identities`, in the same transaction as the read), and a
+//! GET could be prefetched or replayed from the browser history without the
+//! admin deciding to look. The list page itself shows no identity at all.
+
+use super::{check_post, esc, flash, hidden_csrf, internal, local_time_text, page, refused, ConsoleUser};
+use crate::auth::Role;
+use crate::db::identities::{self, Actor, Identity, IdentityInput};
+use crate::db::reference_admin;
+use crate::error::AppError;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// How many audit entries the page lists (the API pages through all).
+const AUDIT_ROWS: i64 = 200;
+
+fn actor(user: &ConsoleUser, route: &str) -> Actor {
+    Actor { user_id: Some(user.caller.user_id), name: user.caller.username.clone(), route: route.to_owned() }
+}
+
+fn action_zh(action: &str) -> &'static str {
+    match action {
+        "read" => "查看",
+        "write" => "登记/修改",
+        _ => "其他",
+    }
+}
+
+pub async fn identities_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
+    if !user.can(Role::Admin) {
+        return refused("督查员真实身份仅管理员可见。");
+    }
+    render(&state, &user, None, None, None).await
+}
+
+async fn render(state: &AppState, user: &ConsoleUser, shown: Option<&Identity>, error: Option<&str>, ok: Option<&str>) -> Response {
+    let data = state
+        .db
+        .read(|c| Ok((reference_admin::inspectors(c)?, identities::audit_log(c, None, AUDIT_ROWS)?)))
+        .await;
+    let (inspectors, audit) = match data {
+        Ok(d) => d,
+        Err(e) => return internal(e),
+    };
+    let aliases: HashMap<i64, &str> = inspectors.iter().map(|i| (i.id, i.alias.as_str())).collect();
+    let mut body = flash(error, ok);
+    body.push_str(
+        "<p class=\"muted\">化名与真实身份的对应只有管理员可见。每一次查看和登记都会写入下方审计日志，\
+         日志不能修改或删除。请只在确有必要时查看。</p>",
+    );
+    if let Some(id) = shown {
+        let _ = write!(
+            body,
+            "<div class=\"box\"><h2 style=\"margin-top:0\">{alias}</h2><dl><dt>真实姓名</dt><dd>{name}</dd>\
+             <dt>联系方式</dt><dd>{contact}</dd><dt>登记于</dt><dd>{at}</dd></dl>\
+             <form class=\"edit\" method=\"post\" action=\"/console/identities/{iid}\" style=\"margin-top:.8rem\">{csrf}\
+             <label>真实姓名<input name=\"real_name\" required maxlength=\"64\" value=\"{name_v}\"></label>\
+             <label>联系方式<input name=\"contact\" maxlength=\"128\" value=\"{contact_v}\"></label>\
+             <button>保存（记入审计日志）</button></form></div>",
+            alias = esc(if id.alias.is_empty() { aliases.get(&id.id).copied().unwrap_or("?") } else { &id.alias }),
+            name = id.real_name.as_deref().filter(|n| !n.is_empty()).map(esc).unwrap_or_else(|| "（未登记）".into()),
+            contact = id.contact.as_deref().filter(|c| !c.is_empty()).map(esc).unwrap_or_else(|| "—".into()),
+            at = id.updated_at.as_deref().map(|t| local_time_text(state, t)).unwrap_or_else(|| "—".into()),
+            iid = id.id,
+            csrf = hidden_csrf(user),
+            name_v = esc(id.real_name.as_deref().unwrap_or("")),
+            contact_v = esc(id.contact.as_deref().unwrap_or("")),
+        );
+    }
+    body.push_str("<div class=\"scroll\"><table><tr><th>化名</th><th>状态</th><th></th></tr>");
+    for i in &inspectors {
+        let _ = write!(
+            body,
+            "<tr><td>{alias}</td><td>{st}</td><td><form method=\"post\" action=\"/console/identities/{id}/read\">{csrf}\
+             <button class=\"plain\">查看真实身份</button></form></td></tr>",
+            alias = esc(&i.alias),
+            st = if i.active { "在用" } else { "停用" },
+            id = i.id,
+            csrf = hidden_csrf(user),
+        );
+    }
+    body.push_str("</table></div><h2>审计日志</h2><div class=\"scroll\"><table><tr><th>时间</th><th>操作人</th><th>操作</th><th>督查员</th><th>途径</th></tr>");
+    if audit.is_empty() {
+        body.push_str("<tr><td colspan=\"5\" class=\"muted\">尚无记录。</td></tr>");
+    }
+    for e in &audit {
+        let _ = write!(
+            body,
+            "<tr><td>{at}</td><td>{who}</td><td>{what}</td><td>{alias}</td><td><code>{route}</code></td></tr>",
+            at = esc(&local_time_text(state, &e.at)),
+            who = esc(&e.actor),
+            what = action_zh(&e.action),
+            alias = esc(aliases.get(&e.inspector_id).copied().unwrap_or("?")),
+            route = esc(&e.route),
+        );
+    }
+    let _ = write!(body, "</table></div><p class=\"muted\">显示最近 {AUDIT_ROWS} 条；完整日志见 <code>GET /api/v1/audit/identity-reads</code>。</p>");
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    (status, page(user, "/console/identities", "身份与审计", &body)).into_response()
+}
+
+fn inspector_id(id: &str) -> Option<i64> {
+    id.parse().ok()
+}
+
+/// Shows one identity; the read is logged before anything is rendered.
+pub async fn read(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+    if let Err(r) = check_post(&user, &headers, &body, Role::Admin) {
+        return r;
+    }
+    let Some(id) = inspector_id(&id) else {
+        return render(&state, &user, None, Some("没有这名督查员。"), None).await;
+    };
+    let who = actor(&user, "POST /console/identities/{id}/read");
+    match state.db.write(move |c| identities::read_identity(c, id, &who)).await {
+        Ok(identity) => render(&state, &user, Some(&identity), None, None).await,
+        Err(AppError::NotFound(_)) => render(&state, &user, None, Some("没有这名督查员。"), None).await,
+        Err(e) => internal(e),
+    }
+}
+
+/// Records or replaces who an inspector is.
+pub async fn save(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+    let form = match check_post(&user, &headers, &body, Role::Admin) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(id) = inspector_id(&id) else {
+        return render(&state, &user, None, Some("没有这名督查员。"), None).await;
+    };
+    let input = IdentityInput { real_name: form.get("real_name").to_owned(), contact: form.get("contact").to_owned() };
+    let typed = (input.real_name.clone(), input.contact.clone());
+    let who = actor(&user, "POST /console/identities/{id}");
+    match state.db.write(move |c| identities::set_identity(c, id, &input, &who)).await {
+        Ok(identity) => render(&state, &user, Some(&identity), None, Some("已保存。")).await,
+        Err(AppError::NotFound(_)) => render(&state, &user, None, Some("没有这名督查员。"), None).await,
+        Err(AppError::BadRequest(m)) => {
+            let m = if m.starts_with("real_name") { "真实姓名须为 1 至 64 个字。".to_owned() } else { format!("联系方式最多 128 个字。（{m}）") };
+            // The form comes back with what was typed (nothing was saved or read).
+            let typed = Identity { id, alias: String::new(), real_name: Some(typed.0), contact: Some(typed.1), updated_at: None };
+            render(&state, &user, Some(&typed), Some(&m), None).await
+        }
+        Err(e) => internal(e),
+    }
+}
