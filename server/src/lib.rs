@@ -21,6 +21,7 @@ pub mod draw;
 pub mod error;
 pub mod html;
 pub mod photos;
+pub mod redact;
 pub mod reference_csv;
 pub mod routes;
 pub mod tls;

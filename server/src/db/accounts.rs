@@ -201,6 +201,13 @@ pub fn device_by_token_hash(conn: &Connection, hash: &str) -> Result<Option<Devi
         .optional()?)
 }
 
+/// Every inspector's alias, to mask in notes shown beyond reviewers.
+pub fn alias_mask(conn: &Connection) -> Result<crate::redact::AliasMask, AppError> {
+    let mut stmt = conn.prepare_cached("SELECT alias FROM inspectors")?;
+    let aliases = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(crate::redact::AliasMask::new(aliases))
+}
+
 pub fn inspector_id_by_alias(conn: &Connection, alias: &str) -> Result<Option<i64>, AppError> {
     Ok(conn.query_row("SELECT id FROM inspectors WHERE alias = ?1", [alias], |r| r.get(0)).optional()?)
 }

@@ -99,7 +99,8 @@ pub fn deadlines(conn: &Connection) -> Result<Deadlines, AppError> {
 }
 
 /// Accepted and corrected findings observed in [from_ms, to_ms), with their
-/// effective category, unit and card.
+/// effective category, unit and card. Notes have aliases masked: bulletins
+/// are read by leaders, units and the public.
 pub fn reviewed_findings(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<FindingRow>, AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT f.id, f.observed_ms, f.point_id, p.name, p.kind, p.leader, p.district,
@@ -138,7 +139,10 @@ pub fn reviewed_findings(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<
             photo_count: r.get(17)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mask = super::accounts::alias_mask(conn)?;
+    let mut rows: Vec<FindingRow> = rows.collect::<Result<_, _>>()?;
+    rows.iter_mut().for_each(|r| mask.mask_note(&mut r.note));
+    Ok(rows)
 }
 
 /// Rectifications past their deadline as of `as_of`. Rectification records
@@ -150,7 +154,8 @@ pub fn overdue(_conn: &Connection, _as_of: jiff::civil::Date) -> Result<Vec<Over
     Ok(Vec::new())
 }
 
-/// Every finding observed in [from_ms, to_ms), whatever its review state.
+/// Every finding observed in [from_ms, to_ms), whatever its review state;
+/// notes have aliases masked (exports leave the office).
 pub fn export_rows(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ExportRow>, AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT f.id, f.content_hash, f.observed_ms, s.status, f.point_id, p.name, p.kind, p.district, p.lat, p.lon,
@@ -188,7 +193,10 @@ pub fn export_rows(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<Ex
             photo_count: r.get(19)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mask = super::accounts::alias_mask(conn)?;
+    let mut rows: Vec<ExportRow> = rows.collect::<Result<_, _>>()?;
+    rows.iter_mut().for_each(|r| mask.mask_note(&mut r.note));
+    Ok(rows)
 }
 
 fn issued_conflict(id: i64, number: Option<&str>) -> AppError {

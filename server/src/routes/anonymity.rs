@@ -92,10 +92,9 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
                 unit_id: "U03".into(),
                 category: "parking".into(),
                 card: anfang_core::Card::Green,
-                // Free text is shown verbatim to leaders and in exports (an
-                // inspector who signs a note with their alias reveals it):
-                // the walk checks what the system adds, not what they type.
-                note: Some("人行道上停了三辆车".into()),
+                // Signed with the alias, as inspectors do: leaders, units,
+                // bulletins and exports must show the note with it masked.
+                note: Some(format!("人行道上停了三辆车（{} 拍摄）", enrolled.alias)),
                 observed_at: jiff::Timestamp::now(),
                 location: None,
                 photos: vec![],
@@ -210,4 +209,12 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     assert!(text(&page).contains(&alias), "reviewers see the alias: {}", text(&page));
     let (_, mine) = call(&state, "get", "/api/v1/unit/findings", Some((&unit, false)), String::new()).await;
     assert!(text(&mine).contains(&finding_id), "{}", text(&mine));
+    // The note signed with the alias reaches leaders and exports masked,
+    // not dropped; reviewers read it as typed.
+    let masked = format!("人行道上停了三辆车（{} 拍摄）", crate::redact::MASK);
+    for uri in [format!("/api/v1/findings/{finding_id}"), format!("/api/v1/exports/findings.csv?{range}")] {
+        let (status, body) = call(&state, "get", &uri, Some((&leader, false)), String::new()).await;
+        assert!(status == 200 && text(&body).contains(&masked), "{uri} as leader ({status}): {}", text(&body));
+    }
+    assert!(text(&page).contains(&format!("人行道上停了三辆车（{alias} 拍摄）")), "{}", text(&page));
 }

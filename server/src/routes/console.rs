@@ -469,7 +469,7 @@ async fn queue(State(state): State<AppState>, user: ConsoleUser, Query(q): Query
         before,
         limit: PAGE + 1,
     };
-    let mut items = match state.db.read(move |c| findings::list(c, &filter)).await {
+    let (mut items, mask) = match state.db.read(move |c| Ok((findings::list(c, &filter)?, accounts::alias_mask(c)?))).await {
         Ok(i) => i,
         Err(e) => return internal(e),
     };
@@ -503,7 +503,7 @@ async fn queue(State(state): State<AppState>, user: ConsoleUser, Query(q): Query
     }
     body.push_str("<div class=\"grid\">");
     for mut f in items.iter().cloned() {
-        redact_for(&user.caller, &mut f);
+        redact_for(&user.caller, &mut f, &mask);
         let img = match f.photos.first() {
             Some(p) => format!("<img loading=\"lazy\" src=\"{}\" alt=\"现场照片\">", esc(&p.thumbnail_url)),
             None => "<div class=\"noimg\">无照片</div>".into(),
@@ -544,15 +544,15 @@ async fn finding_page(State(state): State<AppState>, user: ConsoleUser, Path(id)
 
 async fn render_finding(state: &AppState, user: &ConsoleUser, id: &str, error: Option<&str>, ok: Option<&str>) -> Response {
     let lookup = id.to_owned();
-    let f = match state.db.read(move |c| findings::get(c, &lookup)).await {
-        Ok(Some(f)) => f,
-        Ok(None) => {
+    let (f, mask) = match state.db.read(move |c| Ok((findings::get(c, &lookup)?, accounts::alias_mask(c)?))).await {
+        Ok((Some(f), mask)) => (f, mask),
+        Ok((None, _)) => {
             return (StatusCode::NOT_FOUND, page(user, "/console/findings", "未找到", "<p class=\"err\">没有这条发现。</p>")).into_response();
         }
         Err(e) => return internal(e),
     };
     let mut f = f;
-    redact_for(&user.caller, &mut f);
+    redact_for(&user.caller, &mut f, &mask);
     let lists = match lists(state).await {
         Ok(l) => l,
         Err(e) => return internal(e),

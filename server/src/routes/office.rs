@@ -3,6 +3,7 @@
 use crate::auth::{OfficeCaller, Role};
 use crate::db::{accounts, findings};
 use crate::error::{parse_json, AppError};
+use crate::redact::AliasMask;
 use crate::AppState;
 use anfang_core::Card;
 use axum::body::Bytes;
@@ -123,9 +124,9 @@ pub async fn list_findings(
         before,
         limit: limit + 1,
     };
-    let mut items = state.db.read(move |c| findings::list(c, &filter)).await?;
+    let (mut items, mask) = state.db.read(move |c| Ok((findings::list(c, &filter)?, accounts::alias_mask(c)?))).await?;
     for f in &mut items {
-        redact_for(&caller, f);
+        redact_for(&caller, f, &mask);
     }
     let next = if items.len() > limit {
         items.truncate(limit);
@@ -143,12 +144,10 @@ pub async fn get_finding(
 ) -> Result<Json<findings::FindingView>, AppError> {
     caller.require(Role::Leader)?;
     let lookup = id.clone();
-    state
-        .db
-        .read(move |c| findings::get(c, &lookup))
-        .await?
+    let (found, mask) = state.db.read(move |c| Ok((findings::get(c, &lookup)?, accounts::alias_mask(c)?))).await?;
+    found
         .map(|mut f| {
-            redact_for(&caller, &mut f);
+            redact_for(&caller, &mut f, &mask);
             Json(f)
         })
         .ok_or_else(|| AppError::NotFound(format!("no finding with id {id}")))
@@ -177,11 +176,13 @@ pub fn parse_status(value: &str) -> Result<Vec<String>, AppError> {
     Ok(out)
 }
 
-/// Leaders read findings but never learn who inspected (三不三无).
-pub(super) fn redact_for(caller: &OfficeCaller, f: &mut findings::FindingView) {
+/// Leaders read findings but never learn who inspected (三不三无): no
+/// alias, no drawn visit, and aliases typed into the note are masked.
+pub(super) fn redact_for(caller: &OfficeCaller, f: &mut findings::FindingView, mask: &AliasMask) {
     if caller.role < Role::Reviewer {
         f.inspector = None;
         f.assignment_id = None;
+        mask.mask_note(&mut f.note);
     }
 }
 
