@@ -322,6 +322,11 @@ function visitStatus(v, now = Date.now()) {
 
 let visitsById = new Map();
 
+// Slots start and end while the app stays open on the home screen.
+setInterval(() => {
+  if (current === 'home' && visitsById.size && document.visibilityState === 'visible') renderVisits().catch(() => {});
+}, 60_000);
+
 async function renderVisits() {
   const visits = await call('visits');
   visitsById = new Map(visits.map((v) => [v.id, v]));
@@ -422,11 +427,14 @@ async function renderPoints() {
   const points = await call('points', { ...near, query: draft.visit ? '' : query });
   const list = $('points');
   list.replaceChildren();
-  // On a drawn visit the point is the visit's; otherwise, without a search,
-  // the nearest few are what the inspector needs.
-  const shown = draft.visit
-    ? points.filter((p) => p.id === draft.visit.point_id)
+  // On a drawn visit the point is the visit's (shown from the visit even if
+  // the office has since deactivated it: the visit still stands); otherwise,
+  // without a search, the nearest few are what the inspector needs.
+  const v = draft.visit;
+  const shown = v
+    ? points.filter((p) => p.id === v.point_id)
     : query.trim() ? points : points.slice(0, 8);
+  if (v && !shown.length) shown.push({ id: v.point_id, name: v.point_name || v.point_id, unit_name: v.unit_name, distance_m: null });
   for (const p of shown) {
     const b = el('button', { type: 'button', class: p.id === draft.point ? 'on' : '', dataset: { point: p.id } },
       el('span', {}, p.name, el('span', { class: 'sub' }, p.unit_name || '')),
@@ -437,9 +445,7 @@ async function renderPoints() {
     });
     list.append(el('li', {}, b));
   }
-  if (!shown.length) {
-    list.append(el('li', { class: 'muted' }, draft.visit ? '此任务的点位已停用，请改为普通记录' : points.length ? '' : '没有匹配的点位'));
-  }
+  if (!shown.length) list.append(el('li', { class: 'muted' }, points.length ? '' : '没有匹配的点位'));
 }
 
 async function renderCategories() {

@@ -152,12 +152,15 @@ pub fn app(state: AppState) -> Router {
         } else {
             MAX_JSON_BODY
         };
-        router = router.route(r.path, r.handler.layer(DefaultBodyLimit::max(limit)));
+        router = router.route(r.path, r.handler.layer(DefaultBodyLimit::max(limit)).layer(axum::middleware::map_response(no_store)));
     }
     // The office console's HTML pages (its own route table, see
     // `routes::console`); CSV imports posted as forms need more room.
     for r in routes::console_routes() {
-        router = router.route(r.path, r.handler.layer(DefaultBodyLimit::max(routes::CONSOLE_BODY_LIMIT)));
+        router = router.route(
+            r.path,
+            r.handler.layer(DefaultBodyLimit::max(routes::CONSOLE_BODY_LIMIT)).layer(axum::middleware::map_response(no_store)),
+        );
     }
     router
         .fallback(|| async { AppError::NotFound("no such route; see /api/v1/openapi.json".into()) })
@@ -166,6 +169,18 @@ pub fn app(state: AppState) -> Router {
         .merge(webapp::router(&state.config.web_dir))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Office pages and API answers hold personal and unpublished data (an
+/// identity, findings before a bulletin): no browser or proxy may keep a
+/// copy that Back or a shared PC could show after sign-out. Answers that
+/// set their own caching (content-addressed photos) keep it.
+async fn no_store(mut response: axum::response::Response) -> axum::response::Response {
+    response
+        .headers_mut()
+        .entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(axum::http::HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Turns axum's own plain-text rejections (body too large, bad path or

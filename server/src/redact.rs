@@ -39,6 +39,11 @@ impl AliasMask {
         out
     }
 
+    /// The first alias the text contains, if any (longest first).
+    pub fn find(&self, text: &str) -> Option<&str> {
+        self.aliases.iter().map(String::as_str).find(|a| text.contains(a))
+    }
+
     pub fn mask_note(&self, note: &mut Option<String>) {
         if let Some(n) = note.as_mut() {
             *n = self.mask(n);
@@ -66,5 +71,7 @@ mod tests {
         assert_eq!(mask().mask("督查10"), "督查员");
         assert_eq!(mask().mask("人行道上停了三辆车"), "人行道上停了三辆车");
         assert_eq!(AliasMask::default().mask("督查10"), "督查10");
+        assert_eq!(mask().find("本期由督查10 牵头"), Some("督查10"));
+        assert_eq!(mask().find("本期通报"), None);
     }
 }

@@ -19,7 +19,17 @@ import { adminToken, launch, makeJpeg, officeFindings, onScreen, phoneContext, s
 let server;
 let browser;
 let draw;
-const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date());
+let today;
+
+// The phone's "today" is its real clock's: a run must not straddle midnight
+// in Shanghai, so one that would start in its last three minutes waits.
+async function officeToday() {
+  const [h, m, sec] = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+    .format(new Date()).split(':').map(Number);
+  const left = 86_400 - (h * 3600 + m * 60 + sec);
+  if (left < 180) await new Promise((r) => setTimeout(r, (left + 5) * 1000));
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date());
+}
 
 function dayBefore(date) {
   const [y, m, d] = date.split('-').map(Number);
@@ -27,6 +37,7 @@ function dayBefore(date) {
 }
 
 before(async () => {
+  today = await officeToday();
   const dataDir = mkdtempSync(join(tmpdir(), 'anfang-browser-visits-'));
   const eve = await startServer([], { dataDir, env: { ANFANG_TEST_NOW: `${dayBefore(today)}T12:00:00+08:00` } });
   try {

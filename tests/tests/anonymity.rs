@@ -107,7 +107,9 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     let enrollment = device.store.enrollment().unwrap().unwrap();
     let (alias, device_id, device_token) = (enrollment.alias.clone(), enrollment.device_id.clone(), enrollment.token.clone());
     assert_eq!(alias, "督查01");
-    let finding = device.record("P001", Card::Yellow, vec![processed(21, 800, 600)]);
+    // Signed with the alias, as inspectors do: it must reach leaders, units,
+    // the bulletin (also inside the .docx) and exports masked.
+    let finding = device.record_with_note("P001", Card::Yellow, vec![processed(21, 800, 600)], &format!("占用人行道（{alias} 拍摄）"));
     assert_eq!(device.sync_via(&base, fast()).await.findings_pushed, 1);
     let photo = finding.photos[0].clone();
 
@@ -139,7 +141,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
 
     let ids = Ids {
         finding: finding.id.to_string(),
-        bulletin: bulletin_id,
+        bulletin: bulletin_id.clone(),
         photo: photo.clone(),
         draw: draw["id"].as_str().unwrap().to_owned(),
         inspector: inspector_id,
@@ -264,4 +266,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     assert_eq!(item["id"], finding.id.to_string().as_str(), "{mine}");
     assert_eq!(item["photos"][0], photo.as_str(), "{mine}");
     assert!(item["rectify_by"].is_string(), "{mine}");
+    // And the issued bulletin prints the note, masked.
+    let issued = http.get(format!("{base}/api/v1/bulletins/{bulletin_id}/bulletin.html")).bearer_auth(&leader).send().await.unwrap().text().await.unwrap();
+    assert!(issued.contains("占用人行道（督查员 拍摄）"), "{issued}");
 }

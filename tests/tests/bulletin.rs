@@ -215,6 +215,12 @@ async fn bulletins_are_edited_as_drafts_and_issued_with_gapless_numbers() {
     assert_eq!(edited["bulletin"]["title"], "关于十月暗访督查情况的通报");
     assert_eq!(edited["bulletin"]["distribution"], "市委、市政府领导，各责任单位，各区");
     assert!(edited["bulletin"]["lead"].as_str().unwrap().contains("三不三无"), "the default lead stays: {edited}");
+    // A bulletin may not name an inspector: refused with the reason, nothing changed.
+    let (status, refused) = json_call(&f.server, &f.token, reqwest::Method::PATCH, &path, Some(json!({"closing": "感谢督查01 的辛苦工作。"}))).await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.to_string().contains("names the inspector alias 督查01"), "{refused}");
+    let (_, after) = json_call(&f.server, &f.token, reqwest::Method::GET, &path, None).await;
+    assert!(!after.to_string().contains("督查01"), "nothing was written: {after}");
 
     // A draft made in between is never issued and must not take a number.
     let week = create(&f, "week", "2026-10-05", "2026-10-11").await;

@@ -240,7 +240,12 @@ async fn an_admin_records_and_reads_who_is_behind_an_alias_and_every_look_is_in_
             ("write".into(), "admin".into(), "POST /console/identities/{id}".into()),
         ]
     );
-    assert!(shown.contains("查看") && shown.contains("登记/修改"), "the console lists the log too: {shown}");
+    let audit_table = &shown[shown.find("审计日志").unwrap()..];
+    let actions: Vec<&str> = audit_table.match_indices("<td>admin</td><td>").map(|(i, m)| audit_table[i + m.len()..].split('<').next().unwrap()).collect();
+    assert_eq!(actions, ["查看", "登记/修改"], "the console lists the log too: {audit_table}");
+    // Nothing about an identity may stay in a browser or proxy cache.
+    let res = reqwest::Client::new().get(format!("{}/console/identities", b.base)).header("cookie", b.cookie.clone().unwrap()).send().await.unwrap();
+    assert_eq!(res.headers()["cache-control"], "no-store");
 
     // Nobody else gets near it: a leader and a reviewer are refused both ways.
     for (name, role) in [("lingdao", "leader"), ("shen", "reviewer")] {
@@ -253,4 +258,6 @@ async fn an_admin_records_and_reads_who_is_behind_an_alias_and_every_look_is_in_
         assert_eq!(status, 403, "{role}: {page}");
         assert!(!page.contains("张三"));
     }
+    let after = server.admin_get("/api/v1/audit/identity-reads").await;
+    assert_eq!(after["items"].as_array().unwrap().len(), 2, "refused attempts read nothing and log nothing: {after}");
 }

@@ -14,12 +14,14 @@ use uuid::Uuid;
 
 /// A drawn visit as the inspector's "today's visits" list shows it: the
 /// assignment, where it is, and how many findings this device has recorded
-/// on it (zero: still to do).
+/// on it that the server has not rejected (zero: still to do, because the
+/// office's coverage report will count it as missed).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Visit {
     #[serde(flatten)]
     pub assignment: Assignment,
-    /// `None` if the point has left the reference data since the draw.
+    /// `None` only if the point is not in this device's reference data yet
+    /// (points are deactivated, never deleted, so a sync brings it).
     pub point_name: Option<String>,
     pub unit_name: Option<String>,
     pub findings: u32,
@@ -89,9 +91,10 @@ impl Store {
             "SELECT p.name, u.name FROM points p LEFT JOIN units u ON u.id = p.unit_id WHERE p.id = ?1",
         )?;
         // The link is part of the signed content, so it is read from there.
-        let mut done = self
-            .conn()
-            .prepare_cached("SELECT count(*) FROM findings WHERE json_extract(content, '$.assignment_id') = ?1")?;
+        let mut done = self.conn().prepare_cached(
+            "SELECT count(*) FROM findings f JOIN outbox o ON o.finding_id = f.id
+             WHERE json_extract(f.content, '$.assignment_id') = ?1 AND o.state <> 'rejected'",
+        )?;
         let mut out = Vec::new();
         for assignment in self.todays_visits(clock, tz)? {
             let (point_name, unit_name) = names
@@ -230,7 +233,7 @@ mod tests {
     }
 
     #[test]
-    fn the_visit_list_names_each_point_and_counts_only_findings_linked_to_it() {
+    fn the_visit_list_names_each_point_and_counts_only_unrejected_findings_linked_to_it() {
         let first = assignment("P001", "2026-12-01", "2026-11-30T23:00:00Z");
         let second = assignment("P002", "2026-12-01", "2026-12-01T09:30:00Z");
         let mut store = store_with(vec![second.clone(), first.clone()]);
@@ -238,6 +241,9 @@ mod tests {
         let clock = At("2026-11-30T23:30:00Z".parse().unwrap());
         store.record_assignment_finding(first.id, green("P001"), &clock).unwrap();
         store.record_assignment_finding(first.id, green("P001"), &clock).unwrap();
+        // One the server refused does not complete the visit.
+        let refused = store.record_assignment_finding(second.id, green("P002"), &clock).unwrap();
+        store.mark_rejected(refused.id, "point P002 is inactive", &clock).unwrap();
         // A spontaneous finding at the second visit's point is not the visit.
         store.record_finding(green("P002"), &clock).unwrap();
         let visits = store.todays_visit_list(&clock, &tz).unwrap();

@@ -103,7 +103,9 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             let signed = anfang_core::protocol::SignedFinding { signature: key.sign(&finding), finding: finding.clone() };
             findings::push_batch(c, &device, &[signed], jiff::Timestamp::now().as_millisecond())?;
             let reviewer = accounts::add_user(c, "rev", "reviewer-password", Role::Reviewer)?;
-            let req = ReviewRequest { decision: Decision::Accept, category: None, unit_id: None, card: None, reason: None };
+            // Reviewers know aliases and may write one into a reason.
+            let reason = Some(format!("{} 拍得清楚，采纳", enrolled.alias));
+            let req = ReviewRequest { decision: Decision::Accept, category: None, unit_id: None, card: None, reason };
             reviews::decide(c, &finding.id.to_string(), reviewer, "rev", &req)?;
             let inspector_id = device.inspector_id;
             let fresh = accounts::issue_code(c, inspector_id)?;
@@ -217,4 +219,6 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         assert!(status == 200 && text(&body).contains(&masked), "{uri} as leader ({status}): {}", text(&body));
     }
     assert!(text(&page).contains(&format!("人行道上停了三辆车（{alias} 拍摄）")), "{}", text(&page));
+    let (_, seen) = call(&state, "get", &format!("/api/v1/findings/{finding_id}"), Some((&leader, false)), String::new()).await;
+    assert!(text(&seen).contains(&format!("{} 拍得清楚，采纳", crate::redact::MASK)), "the reason, masked: {}", text(&seen));
 }

@@ -167,6 +167,16 @@ pub async fn edit_text(state: &AppState, caller: &OfficeCaller, id: i64, edit: E
                 closing: edit.closing.unwrap_or(row.closing),
                 distribution: edit.distribution.unwrap_or(row.distribution),
             };
+            // A bulletin is read by leaders, units and the public: it may
+            // not name an inspector (不见面). Refused, not silently changed.
+            let mask = crate::db::accounts::alias_mask(c)?;
+            for (field, value) in [("title", &text.title), ("lead", &text.lead), ("closing", &text.closing), ("distribution", &text.distribution)] {
+                if let Some(alias) = mask.find(value) {
+                    return Err(AppError::Unprocessable(format!(
+                        "the {field} names the inspector alias {alias}; a bulletin must not identify inspectors, so remove it"
+                    )));
+                }
+            }
             db::update_text(c, id, &text)?;
             db::get(c, id)?.ok_or_else(|| AppError::internal("an edited bulletin could not be read back"))
         })

@@ -177,12 +177,16 @@ pub fn parse_status(value: &str) -> Result<Vec<String>, AppError> {
 }
 
 /// Leaders read findings but never learn who inspected (三不三无): no
-/// alias, no drawn visit, and aliases typed into the note are masked.
+/// alias, no drawn visit, and aliases typed into the note or into a
+/// reviewer's reason are masked.
 pub(super) fn redact_for(caller: &OfficeCaller, f: &mut findings::FindingView, mask: &AliasMask) {
     if caller.role < Role::Reviewer {
         f.inspector = None;
         f.assignment_id = None;
         mask.mask_note(&mut f.note);
+        for r in f.revisions.iter_mut().flatten() {
+            mask.mask_note(&mut r.reason);
+        }
     }
 }
 

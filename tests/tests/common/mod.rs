@@ -224,6 +224,11 @@ impl Device {
 
     /// Records a finding at a point with the given photos.
     pub fn record(&mut self, point: &str, card: Card, photos: Vec<ProcessedPhoto>) -> anfang_core::FindingContent {
+        self.record_with_note(point, card, photos, "人行道上停了三辆车")
+    }
+
+    /// Records a finding with this note.
+    pub fn record_with_note(&mut self, point: &str, card: Card, photos: Vec<ProcessedPhoto>, note: &str) -> anfang_core::FindingContent {
         let p = self.store.point(point).unwrap().expect("demo point");
         self.store
             .record_finding(
@@ -232,7 +237,7 @@ impl Device {
                     unit_id: None,
                     category: "parking".into(),
                     card,
-                    note: Some("人行道上停了三辆车".into()),
+                    note: Some(note.into()),
                     location: Some(Location {
                         lat: p.lat + 0.0001,
                         lon: p.lon,
