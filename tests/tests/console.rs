@@ -261,3 +261,55 @@ async fn an_admin_records_and_reads_who_is_behind_an_alias_and_every_look_is_in_
     let after = server.admin_get("/api/v1/audit/identity-reads").await;
     assert_eq!(after["items"].as_array().unwrap().len(), 2, "refused attempts read nothing and log nothing: {after}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_draws_in_the_console_an_impossible_draw_is_explained_and_only_reviewers_read_it() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let b = Browser::login(&server, "admin", &server.demo.admin_password).await;
+    let (status, page) = b.get("/console/draws").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("尚无抽签") && page.contains("督查01"), "an empty list and the inspectors to pick: {page}");
+    let tomorrow = jiff::civil::Date::strptime("%Y-%m-%d", office_today()).unwrap().tomorrow().unwrap().to_string();
+    let day = [("from", tomorrow.as_str()), ("to", tomorrow.as_str())];
+
+    // Three inspectors, one visit each a day, one day: 50 visits cannot be
+    // drawn, and the page says so instead of relaxing anything.
+    let (status, refused) = b.submit(&page, "/console/draws", &[&day[..], &[("visits", "50"), ("cap", "1")]].concat()).await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.contains("抽签无法满足约束：需要 50 次访问"), "{refused}");
+    assert!(refused.contains("value=\"50\""), "the form keeps what was typed");
+    let (status, bad) = b.submit(&page, "/console/draws", &[&day[..], &[("visits", "三")]].concat()).await;
+    assert_eq!(status, 422, "{bad}");
+    assert!(bad.contains("访问次数须为非负整数"), "{bad}");
+    assert_eq!(server.admin_get("/api/v1/draws").await["items"].as_array().unwrap().len(), 0, "nothing was drawn");
+
+    // A feasible draw goes to its page; the commitment is the API's.
+    let (status, _) = b.submit(&page, "/console/draws", &[&day[..], &[("visits", "3"), ("cap", "1")]].concat()).await;
+    assert_eq!(status, 303);
+    let listed = server.admin_get("/api/v1/draws").await;
+    let (id, commitment) = (listed["items"][0]["id"].as_str().unwrap().to_owned(), listed["items"][0]["commitment"].as_str().unwrap().to_owned());
+    let (status, detail) = b.get(&format!("/console/draws/{id}")).await;
+    assert_eq!(status, 200, "{detail}");
+    assert!(detail.contains(&commitment) && detail.contains("未到期 3 次"), "{detail}");
+    // Before the period ends the seed stays sealed.
+    let (status, early) = b.submit(&detail, &format!("/console/draws/{id}/reveal"), &[]).await;
+    assert_eq!(status, 422, "{early}");
+    assert!(early.contains("现在不能这样做") && early.contains("未揭晓"), "{early}");
+
+    // A reviewer reads list and coverage but cannot draw; a leader sees nothing.
+    let password = add_user(&server, "shen", "reviewer");
+    let reviewer = Browser::login(&server, "shen", &password).await;
+    let (status, list) = reviewer.get("/console/draws").await;
+    assert_eq!(status, 200);
+    assert!(list.contains(&commitment[..16]) && !list.contains("action=\"/console/draws\""), "{list}");
+    assert_eq!(reviewer.get(&format!("/console/draws/{id}")).await.0, 200);
+    let (status, _) = reviewer.submit(&list, "/console/draws", &[&day[..], &[("visits", "3")]].concat()).await;
+    assert_eq!(status, 403);
+    let password = add_user(&server, "lingdao", "leader");
+    let leader = Browser::login(&server, "lingdao", &password).await;
+    assert_eq!(leader.get("/console/draws").await.0, 403);
+    assert_eq!(leader.get(&format!("/console/draws/{id}")).await.0, 403);
+    assert!(!leader.get("/console/findings").await.1.contains("抽签"), "no draws link for leaders");
+    assert_eq!(server.admin_get("/api/v1/draws").await["items"].as_array().unwrap().len(), 1);
+}

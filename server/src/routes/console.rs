@@ -31,6 +31,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 mod bulletins;
+mod draws;
 mod identities;
 
 /// Who may use a console route (the console's own table, walked by a test
@@ -69,6 +70,10 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
         r("get", "/console/inspectors", Some(Admin), get(inspectors_page)),
         r("post", "/console/inspectors", Some(Admin), post(add_inspector)),
         r("post", "/console/inspectors/{id}/code", Some(Admin), post(inspector_code)),
+        r("get", "/console/draws", Some(Reviewer), get(draws::list_page)),
+        r("post", "/console/draws", Some(Admin), post(draws::create)),
+        r("get", "/console/draws/{id}", Some(Reviewer), get(draws::draw_page)),
+        r("post", "/console/draws/{id}/reveal", Some(Admin), post(draws::reveal)),
         r("get", "/console/identities", Some(Admin), get(identities::identities_page)),
         r("post", "/console/identities/{id}/read", Some(Admin), post(identities::read)),
         r("post", "/console/identities/{id}", Some(Admin), post(identities::save)),
@@ -89,6 +94,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/console/points", "点位", Role::Leader),
     ("/console/categories", "问题类别", Role::Leader),
     ("/console/settings", "设置", Role::Leader),
+    ("/console/draws", "抽签", Role::Reviewer),
     ("/console/inspectors", "督查员", Role::Admin),
     ("/console/identities", "身份与审计", Role::Admin),
 ];
