@@ -152,19 +152,18 @@ pub fn app(state: AppState) -> Router {
         } else {
             MAX_JSON_BODY
         };
-        router = router.route(r.path, r.handler.layer(DefaultBodyLimit::max(limit)).layer(axum::middleware::map_response(no_store)));
+        router = router.route(r.path, r.handler.layer(DefaultBodyLimit::max(limit)));
     }
     // The office console's HTML pages (its own route table, see
     // `routes::console`); CSV imports posted as forms need more room.
     for r in routes::console_routes() {
-        router = router.route(
-            r.path,
-            r.handler.layer(DefaultBodyLimit::max(routes::CONSOLE_BODY_LIMIT)).layer(axum::middleware::map_response(no_store)),
-        );
+        router = router.route(r.path, r.handler.layer(DefaultBodyLimit::max(routes::CONSOLE_BODY_LIMIT)));
     }
     router
         .fallback(|| async { AppError::NotFound("no such route; see /api/v1/openapi.json".into()) })
         .layer(axum::middleware::map_response(errors_as_json))
+        // The API and the console, not the web app's shell (merged below).
+        .layer(axum::middleware::map_response(no_store))
         // After the JSON error layer: the web app's pages are not API answers.
         .merge(webapp::router(&state.config.web_dir))
         .layer(tower_http::trace::TraceLayer::new_for_http())

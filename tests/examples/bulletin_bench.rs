@@ -16,18 +16,8 @@ use anfang_core::photo::{self, PhotoOptions};
 use rusqlite::params;
 use std::time::Instant;
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    format!("{cpu}, {cores} cores")
-}
-
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg").map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
-}
+mod bench_env;
+use bench_env::{load, machine};
 
 fn photo_jpeg(seed: u32) -> Vec<u8> {
     let mut s = seed.wrapping_mul(2_654_435_761) | 1;

@@ -16,14 +16,8 @@ use anfang_core::sync::{SyncEngine, SyncOptions};
 use anfang_core::{Card, Location, Store};
 use std::time::Instant;
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    format!("{cpu}, {cores} cores")
-}
+mod bench_env;
+use bench_env::machine;
 
 fn noisy_jpeg(seed: u32) -> Vec<u8> {
     let mut s = seed.wrapping_mul(2_654_435_761) | 1;

@@ -178,25 +178,13 @@ fn city(data: &Path) -> String {
     "admin-password-long".into()
 }
 
-async fn sign_in(server: &Server, password: &str) -> String {
-    let res: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/session", server.url()))
-        .json(&json!({"username": "admin", "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    res["token"].as_str().unwrap().to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_constraint_holds_on_30_days_20_inspectors_200_points_and_an_impossible_draw_is_refused() {
     let data = tempfile::tempdir().unwrap();
     let password = city(data.path());
     let server = Server::start(data.path(), "127.0.0.1:0", false);
-    let admin = sign_in(&server, &password).await;
+    let admin = office::sign_in(&server, "admin", &password).await;
     let (from, to) = (day_from_now(2), day_from_now(31));
 
     // 20 inspectors × 30 days × 1 a day = 600 at most: 601 is impossible,
@@ -367,28 +355,16 @@ async fn an_inspector_receives_an_assignment_only_from_its_lead_time_and_nobody_
     let sig = inspector2.store.device_key().unwrap().sign(&forged);
     let res = inspector2.post_json(&on_time, "/api/v1/sync/push", &json!({"findings": [{"finding": forged, "signature": sig}]})).await;
     assert_eq!(res["results"][0]["status"], "rejected", "{res}");
-    let admin_now = sign_in_demo(&on_time, &server.demo.admin_password).await;
+    let admin_now = office::sign_in(&on_time, "admin", &server.demo.admin_password).await;
     let (_, cov) = office(&on_time, &admin_now, "get", &format!("/api/v1/draws/{draw_id}/coverage"), None).await;
     assert_eq!(cov["planned"], 0, "slots not over are not shown: {cov}");
     drop(on_time);
 
     let later = at(jiff::Timestamp::from_millisecond(ends_ms).unwrap() + jiff::SignedDuration::from_mins(1))();
-    let admin_later = sign_in_demo(&later, &server.demo.admin_password).await;
+    let admin_later = office::sign_in(&later, "admin", &server.demo.admin_password).await;
     let (_, cov) = office(&later, &admin_later, "get", &format!("/api/v1/draws/{draw_id}/coverage"), None).await;
     let mine = cov["per_inspector"].as_array().unwrap().iter().find(|r| r["key"] == "督查01").expect("督查01 row");
     assert!(mine["done"].as_u64().unwrap() >= 1, "{cov}");
     assert!(!cov["missed"].as_array().unwrap().iter().any(|m| m["assignment_id"] == aid.as_str()), "{cov}");
 }
 
-async fn sign_in_demo(server: &Server, password: &str) -> String {
-    let res: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/session", server.url()))
-        .json(&json!({"username": "admin", "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    res["token"].as_str().unwrap().to_owned()
-}

@@ -272,6 +272,12 @@ pub fn list(conn: &Connection, from: Option<&str>, to: Option<&str>) -> Result<V
     rows.map(|r| summary(r?)).collect()
 }
 
+/// One draw as listed, if it exists.
+pub fn get(conn: &Connection, id: &str) -> Result<Option<DrawSummary>, AppError> {
+    let row = conn.query_row(&format!("{SUMMARY} WHERE id = ?1"), [id], summary_row).optional()?;
+    row.map(summary).transpose()
+}
+
 fn not_found(id: &str) -> AppError {
     AppError::NotFound(format!("no draw with id {id}"))
 }

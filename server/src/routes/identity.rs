@@ -16,7 +16,9 @@ fn inspector_id(id: &str) -> Result<i64, AppError> {
     id.parse().map_err(|_| AppError::NotFound(format!("no inspector with id {id}")))
 }
 
-fn actor(caller: &OfficeCaller, route: &str) -> Actor {
+/// Who is reading or writing an identity, for the audit log (also used by
+/// the console's identity pages).
+pub(crate) fn actor(caller: &OfficeCaller, route: &str) -> Actor {
     Actor { user_id: Some(caller.user_id), name: caller.username.clone(), route: route.to_owned() }
 }
 

@@ -181,7 +181,7 @@ async fn render_draw(state: &AppState, user: &ConsoleUser, id: &str, error: Opti
     let data = state
         .db
         .read(move |c| {
-            let summary = draws::list(c, None, None)?.into_iter().find(|d| d.id.to_string() == lookup);
+            let summary = draws::get(c, &lookup)?;
             let coverage = match &summary {
                 Some(_) => Some(draws::coverage(c, &lookup, now_ms)?),
                 None => None,

@@ -8,9 +8,10 @@
 
 use super::{check_post, esc, flash, hidden_csrf, internal, local_time_text, page, refused, ConsoleUser};
 use crate::auth::Role;
-use crate::db::identities::{self, Actor, Identity, IdentityInput};
+use crate::db::identities::{self, Identity, IdentityInput};
 use crate::db::reference_admin;
 use crate::error::AppError;
+use crate::routes::identity::actor;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -21,10 +22,6 @@ use std::fmt::Write as _;
 
 /// How many audit entries the page lists (the API pages through all).
 const AUDIT_ROWS: i64 = 200;
-
-fn actor(user: &ConsoleUser, route: &str) -> Actor {
-    Actor { user_id: Some(user.caller.user_id), name: user.caller.username.clone(), route: route.to_owned() }
-}
 
 fn action_zh(action: &str) -> &'static str {
     match action {
@@ -119,7 +116,7 @@ pub async fn read(State(state): State<AppState>, user: ConsoleUser, headers: Hea
     let Some(id) = inspector_id(&id) else {
         return render(&state, &user, None, Some("没有这名督查员。"), None).await;
     };
-    let who = actor(&user, "POST /console/identities/{id}/read");
+    let who = actor(&user.caller, "POST /console/identities/{id}/read");
     match state.db.write(move |c| identities::read_identity(c, id, &who)).await {
         Ok(identity) => render(&state, &user, Some(&identity), None, None).await,
         Err(AppError::NotFound(_)) => render(&state, &user, None, Some("没有这名督查员。"), None).await,
@@ -138,7 +135,7 @@ pub async fn save(State(state): State<AppState>, user: ConsoleUser, headers: Hea
     };
     let input = IdentityInput { real_name: form.get("real_name").to_owned(), contact: form.get("contact").to_owned() };
     let typed = (input.real_name.clone(), input.contact.clone());
-    let who = actor(&user, "POST /console/identities/{id}");
+    let who = actor(&user.caller, "POST /console/identities/{id}");
     match state.db.write(move |c| identities::set_identity(c, id, &input, &who)).await {
         Ok(identity) => render(&state, &user, Some(&identity), None, Some("已保存。")).await,
         Err(AppError::NotFound(_)) => render(&state, &user, None, Some("没有这名督查员。"), None).await,
