@@ -9,7 +9,7 @@ use anfang_core::protocol::EnrollRequest;
 use anfang_core::store::{Enrollment, NewFinding, SyncState};
 use anfang_core::sync::{SyncEngine, SyncEvent, SyncOptions};
 use anfang_core::{Card, Location, Store};
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -147,10 +147,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Enroll { server, code, label } => {
             if let Some(e) = store.enrollment()? {
-                bail!("this device is already enrolled as {} with {}; use a new --home to enroll again", e.alias, e.server_url);
+                bail!(
+                    "this device is already enrolled as {} with {}; use a new --home to enroll again",
+                    e.alias,
+                    e.server_url
+                );
             }
             let public_key = store.device_key()?.public_key_hex();
-            let response = HttpTransport::enroll(&server, &EnrollRequest { code, device_label: label, public_key }).await?;
+            let response =
+                HttpTransport::enroll(&server, &EnrollRequest { code, device_label: label, public_key }).await?;
             store.save_enrollment(&Enrollment {
                 server_url: server.trim().trim_end_matches('/').to_owned(),
                 device_id: response.device_id.to_string(),
@@ -177,7 +182,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     report.pending
                 );
                 if let Some(why) = &report.interrupted {
-                    eprintln!("同步中断 sync interrupted: {why}; unsynced findings are kept and will be sent next time");
+                    eprintln!(
+                        "同步中断 sync interrupted: {why}; unsynced findings are kept and will be sent next time"
+                    );
                 }
             }
             Ok(if report.interrupted.is_some() { ExitCode::from(2) } else { ExitCode::SUCCESS })
@@ -225,7 +232,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 for v in visits {
                     let a = &v.assignment;
                     let (s, e) = (tz.to_datetime(a.starts_at).time(), tz.to_datetime(a.ends_at).time());
-                    let done = if v.findings > 0 { format!("  已记录 {} 条 recorded", v.findings) } else { String::new() };
+                    let done =
+                        if v.findings > 0 { format!("  已记录 {} 条 recorded", v.findings) } else { String::new() };
                     println!(
                         "{} {} {}–{}  {} {}  --assignment {}{done}",
                         a.date,
@@ -243,10 +251,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Record { point, assignment, category, card, note, unit, lat, lon, accuracy, photos } => {
             let point = match (point, assignment) {
                 (Some(p), _) => p,
-                (None, Some(a)) => store
-                    .assignment(a)?
-                    .ok_or_else(|| anyhow::anyhow!("no assignment {a} on this device; run `anfang visits` after a sync"))?
-                    .point_id,
+                (None, Some(a)) => {
+                    store
+                        .assignment(a)?
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("no assignment {a} on this device; run `anfang visits` after a sync")
+                        })?
+                        .point_id
+                }
                 (None, None) => bail!("give --point or --assignment"),
             };
             let mut notes = Vec::new();
@@ -339,8 +351,8 @@ async fn sync(store: &mut Store, progress: bool) -> anyhow::Result<anfang_core::
             SyncEvent::FindingDone { .. } => {}
         }
     };
-    let mut engine =
-        SyncEngine::new(store, &transport, &SystemClock).with_options(SyncOptions { ignore_backoff: true, ..Default::default() });
+    let mut engine = SyncEngine::new(store, &transport, &SystemClock)
+        .with_options(SyncOptions { ignore_backoff: true, ..Default::default() });
     let report = engine.sync(&mut on_event).await?;
     if let Some(bar) = bar {
         bar.finish_and_clear();

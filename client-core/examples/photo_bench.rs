@@ -79,7 +79,13 @@ fn one(args: &[String]) -> ExitCode {
                 eprintln!("{output}: {e}");
                 return ExitCode::FAILURE;
             }
-            println!("{}x{} {} bytes, thumbnail {} bytes", photo.width, photo.height, photo.jpeg.len(), photo.thumbnail.len());
+            println!(
+                "{}x{} {} bytes, thumbnail {} bytes",
+                photo.width,
+                photo.height,
+                photo.jpeg.len(),
+                photo.thumbnail.len()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -101,15 +107,41 @@ fn default_input() -> Result<PathBuf, String> {
         .ok_or("no input given and Elephants_5640x3172.jpg not found (apt-get install mate-backgrounds, or pass a JPEG path)")?;
     eprintln!("making {} from {} ...", path.display(), source.display());
     let tmp = path.with_extension("tmp.jpg");
-    run_ok(Command::new("convert").arg(&source).args([
-        "-resize", "4032x3024^", "-gravity", "center", "-extent", "4032x3024",
-        "-sampling-factor", "2x2", "-quality", "92", "-interlace", "none",
-    ]).arg(&tmp))
+    run_ok(
+        Command::new("convert")
+            .arg(&source)
+            .args([
+                "-resize",
+                "4032x3024^",
+                "-gravity",
+                "center",
+                "-extent",
+                "4032x3024",
+                "-sampling-factor",
+                "2x2",
+                "-quality",
+                "92",
+                "-interlace",
+                "none",
+            ])
+            .arg(&tmp),
+    )
     .map_err(|e| format!("convert (ImageMagick) failed: {e}"))?;
-    run_ok(Command::new("exiftool").args([
-        "-q", "-overwrite_original", "-Orientation#=6", "-Make=FakePhoneMaker", "-Model=FakePhone12",
-        "-GPSLatitude=31.2", "-GPSLatitudeRef=N", "-GPSLongitude=107.5", "-GPSLongitudeRef=E",
-    ]).arg(&tmp))
+    run_ok(
+        Command::new("exiftool")
+            .args([
+                "-q",
+                "-overwrite_original",
+                "-Orientation#=6",
+                "-Make=FakePhoneMaker",
+                "-Model=FakePhone12",
+                "-GPSLatitude=31.2",
+                "-GPSLatitudeRef=N",
+                "-GPSLongitude=107.5",
+                "-GPSLongitudeRef=E",
+            ])
+            .arg(&tmp),
+    )
     .map_err(|e| format!("exiftool failed: {e}"))?;
     std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
     Ok(path)
@@ -117,17 +149,11 @@ fn default_input() -> Result<PathBuf, String> {
 
 fn run_ok(cmd: &mut Command) -> Result<(), String> {
     let out = cmd.output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-    }
+    if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).trim().to_owned()) }
 }
 
 fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file())
-    })
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
 }
 
 struct Figures {
@@ -139,7 +165,9 @@ struct Figures {
 fn bench(input: &Path) {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".to_owned());
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("machine: {cpu}, nproc {nproc}");
@@ -163,14 +191,26 @@ fn bench(input: &Path) {
     let contenders: Vec<(&str, Option<Vec<String>>, &Path, &str)> = vec![
         (
             "ours (anfang-core photo::process)",
-            Some(vec![me.to_string_lossy().into_owned(), "--one".into(), inp.clone(), ours_out.to_string_lossy().into_owned()]),
+            Some(vec![
+                me.to_string_lossy().into_owned(),
+                "--one".into(),
+                inp.clone(),
+                ours_out.to_string_lossy().into_owned(),
+            ]),
             &ours_out,
             "",
         ),
         (
             "vipsthumbnail (libvips)",
             on_path("vipsthumbnail").then(|| {
-                vec!["vipsthumbnail".into(), inp.clone(), "-s".into(), "2048x2048".into(), "-o".into(), format!("{}[Q=85,strip]", vips_out.display())]
+                vec![
+                    "vipsthumbnail".into(),
+                    inp.clone(),
+                    "-s".into(),
+                    "2048x2048".into(),
+                    "-o".into(),
+                    format!("{}[Q=85,strip]", vips_out.display()),
+                ]
             }),
             &vips_out,
             "not installed (apt-get install libvips-tools)",
@@ -179,8 +219,15 @@ fn bench(input: &Path) {
             "ImageMagick convert",
             on_path("convert").then(|| {
                 vec![
-                    "convert".into(), inp.clone(), "-auto-orient".into(), "-resize".into(), "2048x2048".into(),
-                    "-strip".into(), "-quality".into(), "85".into(), magick_out.to_string_lossy().into_owned(),
+                    "convert".into(),
+                    inp.clone(),
+                    "-auto-orient".into(),
+                    "-resize".into(),
+                    "2048x2048".into(),
+                    "-strip".into(),
+                    "-quality".into(),
+                    "85".into(),
+                    magick_out.to_string_lossy().into_owned(),
                 ]
             }),
             &magick_out,

@@ -8,7 +8,7 @@
 //!
 //! Prints one line: `median_ms=… min_ms=… runs=… out=WxH bytes=…`.
 
-use anfang_core::photo::{process, PhotoOptions};
+use anfang_core::photo::{PhotoOptions, process};
 use std::time::Instant;
 
 fn main() {

@@ -16,7 +16,6 @@ impl Clock for SystemClock {
     }
 }
 
-
 /// The office's time zone, which decides what "today" is for drawn visits.
 ///
 /// Offices are in mainland China: `Asia/Shanghai`, which has been UTC+8 with

@@ -63,10 +63,7 @@ impl std::str::FromStr for Card {
             "red" | "红" | "红牌" => Ok(Card::Red),
             "yellow" | "黄" | "黄牌" => Ok(Card::Yellow),
             "green" | "绿" | "绿牌" => Ok(Card::Green),
-            other => Err(ValidationError::new(
-                "card",
-                format!("unknown card {other:?}; use red, yellow or green"),
-            )),
+            other => Err(ValidationError::new("card", format!("unknown card {other:?}; use red, yellow or green"))),
         }
     }
 }
@@ -203,16 +200,10 @@ pub struct Location {
 impl Location {
     pub fn validate(&self) -> Result<(), ValidationError> {
         if !self.lat.is_finite() || !(-90.0..=90.0).contains(&self.lat) {
-            return Err(ValidationError::new(
-                "location.lat",
-                format!("latitude {} is outside -90..90", self.lat),
-            ));
+            return Err(ValidationError::new("location.lat", format!("latitude {} is outside -90..90", self.lat)));
         }
         if !self.lon.is_finite() || !(-180.0..=180.0).contains(&self.lon) {
-            return Err(ValidationError::new(
-                "location.lon",
-                format!("longitude {} is outside -180..180", self.lon),
-            ));
+            return Err(ValidationError::new("location.lon", format!("longitude {} is outside -180..180", self.lon)));
         }
         if !self.accuracy_m.is_finite() || self.accuracy_m < 0.0 {
             return Err(ValidationError::new(
@@ -274,16 +265,9 @@ impl FindingContent {
     /// the point exist, is the category active) are the store's job.
     pub fn validate(&self) -> Result<(), ValidationError> {
         if self.id.get_version_num() != 7 {
-            return Err(ValidationError::new(
-                "id",
-                format!("finding id {} is not a UUIDv7", self.id),
-            ));
+            return Err(ValidationError::new("id", format!("finding id {} is not a UUIDv7", self.id)));
         }
-        for (field, value) in [
-            ("point_id", &self.point_id),
-            ("unit_id", &self.unit_id),
-            ("category", &self.category),
-        ] {
+        for (field, value) in [("point_id", &self.point_id), ("unit_id", &self.unit_id), ("category", &self.category)] {
             if value.trim().is_empty() {
                 return Err(ValidationError::new(field, format!("{field} must not be empty")));
             }
@@ -303,31 +287,19 @@ impl FindingContent {
         if self.photos.len() > MAX_PHOTOS_PER_FINDING {
             return Err(ValidationError::new(
                 "photos",
-                format!(
-                    "{} photos attached; at most {MAX_PHOTOS_PER_FINDING} per finding",
-                    self.photos.len()
-                ),
+                format!("{} photos attached; at most {MAX_PHOTOS_PER_FINDING} per finding", self.photos.len()),
             ));
         }
         if self.photos.is_empty() && self.card != Card::Green {
-            return Err(ValidationError::new(
-                "photos",
-                "a red or yellow card needs at least one photo as evidence",
-            ));
+            return Err(ValidationError::new("photos", "a red or yellow card needs at least one photo as evidence"));
         }
         let mut seen = std::collections::HashSet::new();
         for sha in &self.photos {
             if !is_sha256_hex(sha) {
-                return Err(ValidationError::new(
-                    "photos",
-                    format!("{sha:?} is not a lowercase hex SHA-256"),
-                ));
+                return Err(ValidationError::new("photos", format!("{sha:?} is not a lowercase hex SHA-256")));
             }
             if !seen.insert(sha) {
-                return Err(ValidationError::new(
-                    "photos",
-                    format!("photo {sha} is attached twice"),
-                ));
+                return Err(ValidationError::new("photos", format!("photo {sha} is attached twice")));
             }
         }
         Ok(())

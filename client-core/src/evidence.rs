@@ -42,10 +42,8 @@ impl DeviceKey {
     }
 
     pub fn from_secret_hex(hex_secret: &str) -> Result<Self, EvidenceError> {
-        let bytes: [u8; 32] = hex::decode(hex_secret)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or(EvidenceError::BadSecretKey)?;
+        let bytes: [u8; 32] =
+            hex::decode(hex_secret).ok().and_then(|b| b.try_into().ok()).ok_or(EvidenceError::BadSecretKey)?;
         Ok(Self(SigningKey::from_bytes(&bytes)))
     }
 
@@ -72,22 +70,17 @@ fn message(content: &FindingContent) -> Vec<u8> {
 
 /// Checks a public key's encoding.
 pub fn parse_public_key(public_key_hex: &str) -> Result<VerifyingKey, EvidenceError> {
-    let bytes: [u8; 32] = hex::decode(public_key_hex)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or(EvidenceError::BadPublicKey)?;
+    let bytes: [u8; 32] =
+        hex::decode(public_key_hex).ok().and_then(|b| b.try_into().ok()).ok_or(EvidenceError::BadPublicKey)?;
     VerifyingKey::from_bytes(&bytes).map_err(|_| EvidenceError::BadPublicKey)
 }
 
 /// Verifies a finding's signature against a device's public key.
 pub fn verify(public_key_hex: &str, content: &FindingContent, signature_hex: &str) -> Result<(), EvidenceError> {
     let key = parse_public_key(public_key_hex)?;
-    let bytes: [u8; 64] = hex::decode(signature_hex)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or(EvidenceError::BadSignatureEncoding)?;
-    key.verify_strict(&message(content), &Signature::from_bytes(&bytes))
-        .map_err(|_| EvidenceError::SignatureMismatch)
+    let bytes: [u8; 64] =
+        hex::decode(signature_hex).ok().and_then(|b| b.try_into().ok()).ok_or(EvidenceError::BadSignatureEncoding)?;
+    key.verify_strict(&message(content), &Signature::from_bytes(&bytes)).map_err(|_| EvidenceError::SignatureMismatch)
 }
 
 #[cfg(test)]

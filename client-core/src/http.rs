@@ -3,8 +3,8 @@
 //! by message text, so the engine can tell retryable from permanent failures.
 
 use crate::protocol::{
-    EnrollRequest, EnrollResponse, ErrorBody, PullResponse, PushRequest, PushResponse, UploadCreate,
-    UploadStatus, UPLOAD_OFFSET_HEADER,
+    EnrollRequest, EnrollResponse, ErrorBody, PullResponse, PushRequest, PushResponse, UPLOAD_OFFSET_HEADER,
+    UploadCreate, UploadStatus,
 };
 use crate::sync::{Transport, TransportError};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
@@ -57,12 +57,7 @@ impl HttpTransport {
     /// Enrolls a device with a one-time code from the office.
     pub async fn enroll(base_url: &str, request: &EnrollRequest) -> Result<EnrollResponse, TransportError> {
         let base = normalize_base(base_url)?;
-        let response = client()?
-            .post(format!("{base}/api/v1/enroll"))
-            .json(request)
-            .send()
-            .await
-            .map_err(network)?;
+        let response = client()?.post(format!("{base}/api/v1/enroll")).json(request).send().await.map_err(network)?;
         // A refused code is not a revoked device: say what the server said.
         decode(response).await.map_err(|e| match e {
             TransportError::Unauthorized(message) => TransportError::Rejected { status: 401, message },
@@ -95,16 +90,12 @@ async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, TransportE
         // A body that isn't our JSON on a 2xx is a captive portal or a proxy
         // page, not the server: treat it as no network.
         let bytes = response.bytes().await.map_err(network)?;
-        return serde_json::from_slice(&bytes).map_err(|e| {
-            TransportError::Network(format!("unexpected answer (not the Anfang server?): {e}"))
-        });
+        return serde_json::from_slice(&bytes)
+            .map_err(|e| TransportError::Network(format!("unexpected answer (not the Anfang server?): {e}")));
     }
     let text = response.text().await.unwrap_or_default();
     let body: Option<ErrorBody> = serde_json::from_str(&text).ok();
-    let message = body
-        .as_ref()
-        .map(|b| b.error.clone())
-        .unwrap_or_else(|| text.chars().take(200).collect::<String>());
+    let message = body.as_ref().map(|b| b.error.clone()).unwrap_or_else(|| text.chars().take(200).collect::<String>());
     Err(match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => TransportError::Unauthorized(message),
         StatusCode::CONFLICT if body.as_ref().and_then(|b| b.offset).is_some() => {

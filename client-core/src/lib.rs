@@ -24,7 +24,7 @@ pub mod protocol;
 pub mod store;
 pub mod sync;
 
-pub use clock::{office_timezone, Clock, SystemClock};
+pub use clock::{Clock, SystemClock, office_timezone};
 pub use domain::{Card, Category, FindingContent, Location, Point, PointKind, Unit, ValidationError};
 pub use store::{Store, StoreError};
 pub use sync::{SyncEngine, SyncError, SyncReport, Transport, TransportError};

@@ -135,10 +135,9 @@ pub fn sniff(data: &[u8]) -> SniffedFormat {
             }
             b"avif" | b"avis" => other("AVIF"),
             b"crx " => other("Canon CR3 raw"),
-            _ => SniffedFormat::Other(format!(
-                "ISO media / video (brand \"{}\")",
-                String::from_utf8_lossy(brand).trim()
-            )),
+            _ => {
+                SniffedFormat::Other(format!("ISO media / video (brand \"{}\")", String::from_utf8_lossy(brand).trim()))
+            }
         };
     }
     if starts(&[0xFF, 0x0A]) || starts(b"\x00\x00\x00\x0cJXL \r\n\x87\n") {
@@ -226,7 +225,8 @@ pub fn thumbnail_of_stored(jpeg: &[u8], opts: &PhotoOptions) -> Result<(u32, u32
     let decoded = decode_jpeg(jpeg, opts, thumb_edge)?;
     let (fw, fh) = (decoded.full_width, decoded.full_height);
     let (tw, th) = fit(fw, fh, thumb_edge);
-    let (pixels, spare) = resize(decoded.pixels, decoded.width, decoded.height, decoded.kind, tw, th, fr::FilterType::CatmullRom);
+    let (pixels, spare) =
+        resize(decoded.pixels, decoded.width, decoded.height, decoded.kind, tw, th, fr::FilterType::CatmullRom);
     let (pixels, w, h) = orient(pixels, tw, th, decoded.kind, decoded.orientation, spare);
     let thumbnail = encode_jpeg(&pixels, w, h, decoded.kind, THUMBNAIL_QUALITY)?;
     let (width, height) = if decoded.orientation.swaps_axes() { (fh, fw) } else { (fw, fh) };
@@ -489,9 +489,8 @@ fn decode_jpeg_with<R: Read>(
     }
     // A second line of defence: never let the decoder allocate more than the
     // pixel limit allows (4 bytes a pixel for CMYK).
-    decoder.set_max_decoding_buffer_size(
-        usize::try_from(opts.max_input_pixels.saturating_mul(4)).unwrap_or(usize::MAX),
-    );
+    decoder
+        .set_max_decoding_buffer_size(usize::try_from(opts.max_input_pixels.saturating_mul(4)).unwrap_or(usize::MAX));
 
     let pixels = catch_panic(|| decoder.decode())
         .ok_or_else(|| Ok(corrupt_jpeg("the decoder could not make sense of the image data")))?
@@ -619,8 +618,8 @@ fn decode_png(input: &[u8], opts: &PhotoOptions) -> Result<Decoded, PhotoError> 
     // buffers; the pixel count itself is checked below from the header.
     limits.max_alloc = Some(opts.max_input_pixels.saturating_mul(8).saturating_add(64 << 20));
     let cursor = io::Cursor::new(input);
-    let mut decoder = image::codecs::png::PngDecoder::with_limits(cursor, limits)
-        .map_err(|e| png_error(e, opts, None))?;
+    let mut decoder =
+        image::codecs::png::PngDecoder::with_limits(cursor, limits).map_err(|e| png_error(e, opts, None))?;
     let (width, height) = decoder.dimensions();
     check_pixels(width, height, opts, "PNG")?;
     let orientation = match decoder.exif_metadata() {
@@ -635,7 +634,10 @@ fn decode_png(input: &[u8], opts: &PhotoOptions) -> Result<Decoded, PhotoError> 
     })?;
     let mut buf = vec![0u8; total];
     catch_panic(|| decoder.read_image(&mut buf))
-        .ok_or_else(|| PhotoError::Corrupt { format: "PNG", detail: "the decoder could not make sense of the image data".to_owned() })?
+        .ok_or_else(|| PhotoError::Corrupt {
+            format: "PNG",
+            detail: "the decoder could not make sense of the image data".to_owned(),
+        })?
         .map_err(|e| png_error(e, opts, Some((width, height))))?;
 
     let n = width as usize * height as usize;
@@ -662,12 +664,7 @@ fn ne16<const AT: usize>(s: &[u8]) -> u16 {
 /// Converts `n` PNG pixels of `C` colour channels (+ alpha, if `alpha` reads
 /// one) of `B` bytes a sample to 8-bit, putting transparent parts on white.
 /// In place when the output is no larger than the input.
-fn flatten<const C: usize, const B: usize>(
-    mut buf: Vec<u8>,
-    n: usize,
-    alpha: fn(&[u8]) -> u16,
-    max: u32,
-) -> Vec<u8> {
+fn flatten<const C: usize, const B: usize>(mut buf: Vec<u8>, n: usize, alpha: fn(&[u8]) -> u16, max: u32) -> Vec<u8> {
     let in_px = buf.len() / n.max(1);
     let sample = |s: &[u8], c: usize| -> u32 {
         if B == 1 { u32::from(s[c]) } else { u32::from(u16::from_ne_bytes([s[2 * c], s[2 * c + 1]])) }
@@ -769,11 +766,8 @@ fn resize(
     let threads = threads_for(u64::from(dw) * u64::from(dh));
     let bands = (dh as usize).div_ceil(RESIZE_BAND_ROWS);
     let rows_per_job = bands.div_ceil(threads).max(1) * RESIZE_BAND_ROWS;
-    let jobs: Vec<(usize, &mut [u8])> = dst
-        .chunks_mut(rows_per_job * row_bytes)
-        .enumerate()
-        .map(|(i, chunk)| (i * rows_per_job, chunk))
-        .collect();
+    let jobs: Vec<(usize, &mut [u8])> =
+        dst.chunks_mut(rows_per_job * row_bytes).enumerate().map(|(i, chunk)| (i * rows_per_job, chunk)).collect();
     let src_ref = &src;
     run_jobs(jobs, |(first_row, chunk)| {
         let src_img = fr::images::ImageRef::new(sw, sh, src_ref, kind.fr()).expect("buffer holds sw×sh pixels");
@@ -897,8 +891,16 @@ fn encode_jpeg_one(pixels: &[u8], w: u16, h: u16, kind: Kind, quality: u8) -> Re
 /// scan with restart markers between them (a restart resets the DC
 /// predictors, which is what every band's encoder assumed). The result
 /// decodes to exactly the pixels a one-piece encode gives.
-fn encode_jpeg_parts(pixels: &[u8], w: u32, h: u32, kind: Kind, quality: u8, parts: usize) -> Result<Vec<u8>, PhotoError> {
-    let too_big = || PhotoError::TooManyPixels { width: w, height: h, limit: u64::from(u16::MAX) * u64::from(u16::MAX) };
+fn encode_jpeg_parts(
+    pixels: &[u8],
+    w: u32,
+    h: u32,
+    kind: Kind,
+    quality: u8,
+    parts: usize,
+) -> Result<Vec<u8>, PhotoError> {
+    let too_big =
+        || PhotoError::TooManyPixels { width: w, height: h, limit: u64::from(u16::MAX) * u64::from(u16::MAX) };
     let (w16, h16) = (u16::try_from(w).map_err(|_| too_big())?, u16::try_from(h).map_err(|_| too_big())?);
     // MCU: 16×16 pixels for 4:2:0 colour, 8×8 for grey.
     let mcu = match kind {
@@ -915,12 +917,13 @@ fn encode_jpeg_parts(pixels: &[u8], w: u32, h: u32, kind: Kind, quality: u8, par
     let row_bytes = w as usize * kind.bytes();
     let band_bytes = rows_per_part * mcu * row_bytes;
     let bands: Vec<&[u8]> = pixels[..row_bytes * h as usize].chunks(band_bytes).collect();
-    let encoded = run_jobs(bands, |band| {
-        encode_jpeg_one(band, w16, (band.len() / row_bytes) as u16, kind, quality)
-    });
+    let encoded = run_jobs(bands, |band| encode_jpeg_one(band, w16, (band.len() / row_bytes) as u16, kind, quality));
     let encoded: Vec<Vec<u8>> = encoded.into_iter().collect::<Result<_, _>>()?;
 
-    let bad = |what: &str| PhotoError::Corrupt { format: "JPEG", detail: format!("internal error joining encoded bands: {what}") };
+    let bad = |what: &str| PhotoError::Corrupt {
+        format: "JPEG",
+        detail: format!("internal error joining encoded bands: {what}"),
+    };
     let mut out = Vec::with_capacity(encoded.iter().map(Vec::len).sum::<usize>() + 64);
     for (i, part) in encoded.iter().enumerate() {
         let (sof_at, sos_end) = jpeg_layout(part).ok_or_else(|| bad("no SOF/SOS"))?;
@@ -988,9 +991,7 @@ mod tests {
     use super::*;
 
     fn picture(w: u32, h: u32) -> Vec<u8> {
-        (0..h)
-            .flat_map(|y| (0..w).flat_map(move |x| [(x * 7 + y) as u8, (x ^ y) as u8, (x * y / 13) as u8]))
-            .collect()
+        (0..h).flat_map(|y| (0..w).flat_map(move |x| [(x * 7 + y) as u8, (x ^ y) as u8, (x * y / 13) as u8])).collect()
     }
 
     fn decode_all(jpeg: &[u8]) -> Vec<u8> {
@@ -1053,6 +1054,8 @@ mod tests {
         assert!(matches!(sniff(b"II*\0\x08\0\0\0"), SniffedFormat::Other(s) if s.starts_with("TIFF")));
         assert!(matches!(sniff(b"BM\x36\0\0\0\0\0\0\0\x36\0\0\0"), SniffedFormat::Other(s) if s == "BMP"));
         assert!(matches!(sniff("会议记录：市场\n".as_bytes()), SniffedFormat::Other(s) if s.starts_with("text")));
-        assert!(matches!(sniff(&[0x00, 0x01, 0x02, 0xFE]), SniffedFormat::Other(s) if s == "unknown (first bytes: 00 01 02 FE)"));
+        assert!(
+            matches!(sniff(&[0x00, 0x01, 0x02, 0xFE]), SniffedFormat::Other(s) if s == "unknown (first bytes: 00 01 02 FE)")
+        );
     }
 }

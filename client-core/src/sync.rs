@@ -35,12 +35,7 @@ pub trait Transport {
     /// `POST /api/v1/uploads`: announce a photo (or ask where its upload stands).
     async fn upload_status(&self, sha256: &str, size: u64) -> Result<UploadStatus, TransportError>;
     /// `PATCH /api/v1/uploads/{sha256}` with the bytes starting at `offset`.
-    async fn upload_chunk(
-        &self,
-        sha256: &str,
-        offset: u64,
-        chunk: &[u8],
-    ) -> Result<UploadStatus, TransportError>;
+    async fn upload_chunk(&self, sha256: &str, offset: u64, chunk: &[u8]) -> Result<UploadStatus, TransportError>;
     /// `POST /api/v1/sync/push`
     async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError>;
     /// Waits before a retry.
@@ -121,10 +116,22 @@ impl Default for SyncOptions {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SyncEvent {
     /// About to upload `count` photos totalling `bytes`.
-    PhotosPlanned { count: usize, bytes: u64 },
-    PhotoProgress { sha256: String, sent: u64, total: u64 },
-    PhotoDone { sha256: String },
-    FindingDone { id: Uuid, state: &'static str },
+    PhotosPlanned {
+        count: usize,
+        bytes: u64,
+    },
+    PhotoProgress {
+        sha256: String,
+        sent: u64,
+        total: u64,
+    },
+    PhotoDone {
+        sha256: String,
+    },
+    FindingDone {
+        id: Uuid,
+        state: &'static str,
+    },
 }
 
 /// What one sync pass did.
@@ -226,11 +233,7 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
         }
     }
 
-    async fn push_all(
-        &mut self,
-        report: &mut SyncReport,
-        on_event: &mut dyn FnMut(SyncEvent),
-    ) -> Result<(), Stop> {
+    async fn push_all(&mut self, report: &mut SyncReport, on_event: &mut dyn FnMut(SyncEvent)) -> Result<(), Stop> {
         // Walk the queue once, in order: items handled in this pass are not
         // picked up again in it, even if the server asked for their photos
         // again (they get the next pass).
@@ -268,7 +271,9 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
         let mut ready = Vec::with_capacity(items.len());
         for item in items {
             match self.upload_photos_of(item, report, on_event).await {
-                Ok(()) => ready.push(SignedFinding { finding: item.content.clone(), signature: item.signature.clone() }),
+                Ok(()) => {
+                    ready.push(SignedFinding { finding: item.content.clone(), signature: item.signature.clone() })
+                }
                 Err(Stop::Interrupted(e @ TransportError::Rejected { .. })) => {
                     let reason = format!("a photo was refused: {e}");
                     self.store.mark_rejected(item.content.id, &reason, self.clock)?;

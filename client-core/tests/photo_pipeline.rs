@@ -340,7 +340,9 @@ fn a_progressive_jpeg_is_accepted() {
 #[test]
 fn a_big_photo_is_encoded_as_one_valid_jpeg() {
     // Big enough for the multi-threaded resize, orientation and encode.
-    let upright = RgbImage::from_fn(1100, 1500, |x, y| Rgb([(x * 255 / 1100) as u8, (y * 255 / 1500) as u8, ((x + y) * 255 / 2600) as u8]));
+    let upright = RgbImage::from_fn(1100, 1500, |x, y| {
+        Rgb([(x * 255 / 1100) as u8, (y * 255 / 1500) as u8, ((x + y) * 255 / 2600) as u8])
+    });
     let stored = image::imageops::rotate90(&upright);
     let input = with_exif(&jpeg_of(&stored, 90), 8);
     let photo = process(&input, &opts(1400)).unwrap();
@@ -372,25 +374,57 @@ fn bad_inputs_are_refused_with_an_error_that_names_the_problem() {
     type Check = fn(&PhotoError) -> bool;
     let cases: Vec<(&str, Vec<u8>, Check, &str)> = vec![
         ("empty file", vec![], |e| matches!(e, PhotoError::Empty), "empty"),
-        ("text file", b"Meeting notes: inspect the market at 7am.\n".to_vec(),
-            |e| matches!(e, PhotoError::UnsupportedFormat { .. }), "text"),
+        (
+            "text file",
+            b"Meeting notes: inspect the market at 7am.\n".to_vec(),
+            |e| matches!(e, PhotoError::UnsupportedFormat { .. }),
+            "text",
+        ),
         ("GIF", gif, |e| matches!(e, PhotoError::UnsupportedFormat { .. }), "GIF"),
         ("HEIC", heic, |e| matches!(e, PhotoError::UnsupportedFormat { .. }), "HEIC"),
         ("garbage", garbage, |e| matches!(e, PhotoError::UnsupportedFormat { .. }), "unknown (first bytes:"),
-        ("JPEG cut in half", good_jpeg[..good_jpeg.len() / 2].to_vec(),
-            |e| matches!(e, PhotoError::Corrupt { format: "JPEG", .. }), "truncated"),
-        ("JPEG without its end marker", good_jpeg[..good_jpeg.len() - 2].to_vec(),
-            |e| matches!(e, PhotoError::Corrupt { format: "JPEG", .. }), "ends before"),
-        ("JPEG header only", good_jpeg[..200].to_vec(),
-            |e| matches!(e, PhotoError::Corrupt { format: "JPEG", .. }), "JPEG"),
-        ("PNG cut in half", good_png[..good_png.len() / 2].to_vec(),
-            |e| matches!(e, PhotoError::Corrupt { format: "PNG", .. }), "PNG"),
-        ("PNG signature only", good_png[..8].to_vec(),
-            |e| matches!(e, PhotoError::Corrupt { format: "PNG", .. }), "PNG"),
-        ("JPEG bomb 60000×60000", with_sof_size(&good_jpeg, 60000, 60000),
-            |e| matches!(e, PhotoError::TooManyPixels { width: 60000, height: 60000, .. }), "60000×60000"),
-        ("JPEG of zero height", with_sof_size(&good_jpeg, 640, 0),
-            |e| matches!(e, PhotoError::Corrupt { format: "JPEG", .. }), "JPEG"),
+        (
+            "JPEG cut in half",
+            good_jpeg[..good_jpeg.len() / 2].to_vec(),
+            |e| matches!(e, PhotoError::Corrupt { format: "JPEG", .. }),
+            "truncated",
+        ),
+        (
+            "JPEG without its end marker",
+            good_jpeg[..good_jpeg.len() - 2].to_vec(),
+            |e| matches!(e, PhotoError::Corrupt { format: "JPEG", .. }),
+            "ends before",
+        ),
+        (
+            "JPEG header only",
+            good_jpeg[..200].to_vec(),
+            |e| matches!(e, PhotoError::Corrupt { format: "JPEG", .. }),
+            "JPEG",
+        ),
+        (
+            "PNG cut in half",
+            good_png[..good_png.len() / 2].to_vec(),
+            |e| matches!(e, PhotoError::Corrupt { format: "PNG", .. }),
+            "PNG",
+        ),
+        (
+            "PNG signature only",
+            good_png[..8].to_vec(),
+            |e| matches!(e, PhotoError::Corrupt { format: "PNG", .. }),
+            "PNG",
+        ),
+        (
+            "JPEG bomb 60000×60000",
+            with_sof_size(&good_jpeg, 60000, 60000),
+            |e| matches!(e, PhotoError::TooManyPixels { width: 60000, height: 60000, .. }),
+            "60000×60000",
+        ),
+        (
+            "JPEG of zero height",
+            with_sof_size(&good_jpeg, 640, 0),
+            |e| matches!(e, PhotoError::Corrupt { format: "JPEG", .. }),
+            "JPEG",
+        ),
     ];
     for (name, input, expected, words) in cases {
         let result = std::panic::catch_unwind(|| process(&input, &PhotoOptions::default()));

@@ -303,9 +303,11 @@ impl Device {
                 .photos
                 .iter()
                 .map(|sha| {
-                    inner.drafts.get(sha).cloned().ok_or_else(|| {
-                        error("photo", format!("photo {sha} is no longer in memory; add it again"))
-                    })
+                    inner
+                        .drafts
+                        .get(sha)
+                        .cloned()
+                        .ok_or_else(|| error("photo", format!("photo {sha} is no longer in memory; add it again")))
                 })
                 .collect::<Result<Vec<_>, _>>()?
         };

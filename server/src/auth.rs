@@ -10,12 +10,12 @@
 //! here ([`DeviceCaller`], [`OfficeCaller`]), except health, session and
 //! enrollment, which are anonymous by design.
 
+use crate::AppState;
 use crate::db::accounts;
 use crate::error::AppError;
-use crate::AppState;
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
@@ -89,23 +89,17 @@ pub fn normalize_code(code: &str) -> String {
 }
 
 pub fn hash_password(password: &str) -> Result<String, AppError> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(AppError::internal)
+    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(AppError::internal)
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-        .unwrap_or(false)
+    PasswordHash::new(hash).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
 }
 
 fn bearer(parts: &Parts) -> Result<&str, AppError> {
-    let value = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)
-        .ok_or_else(|| AppError::Unauthenticated("sign in first: this route needs an Authorization: Bearer token".into()))?;
+    let value = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(|| {
+        AppError::Unauthenticated("sign in first: this route needs an Authorization: Bearer token".into())
+    })?;
     value
         .to_str()
         .ok()
@@ -130,16 +124,14 @@ impl FromRequestParts<AppState> for DeviceCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let token = bearer(parts)?;
         if token.starts_with(SESSION_TOKEN_PREFIX) {
-            return Err(AppError::Forbidden("this route is for enrolled inspector devices, not office accounts".into()));
+            return Err(AppError::Forbidden(
+                "this route is for enrolled inspector devices, not office accounts".into(),
+            ));
         }
         let hash = secret_hash(token);
-        state
-            .db
-            .read(move |c| accounts::device_by_token_hash(c, &hash))
-            .await?
-            .ok_or_else(|| {
-                AppError::Unauthenticated("this device token is unknown or revoked; enroll the device again".into())
-            })
+        state.db.read(move |c| accounts::device_by_token_hash(c, &hash)).await?.ok_or_else(|| {
+            AppError::Unauthenticated("this device token is unknown or revoked; enroll the device again".into())
+        })
     }
 }
 

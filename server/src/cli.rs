@@ -3,9 +3,9 @@
 //! WAL mode lets them write beside it).
 
 use crate::auth::Role;
-use crate::db::{accounts, Db};
-use crate::{demo, AppState, Config};
-use anyhow::{bail, Context};
+use crate::db::{Db, accounts};
+use crate::{AppState, Config, demo};
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use std::io::Read;
 use std::path::PathBuf;
@@ -136,8 +136,7 @@ enum UserCommand {
 pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -177,13 +176,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 audit.log_entries,
                 audit.findings,
                 audit.photos,
-                if audit.problems.is_empty() { "all intact".to_owned() } else { format!("{} problem(s)", audit.problems.len()) }
+                if audit.problems.is_empty() {
+                    "all intact".to_owned()
+                } else {
+                    format!("{} problem(s)", audit.problems.len())
+                }
             );
             if audit.problems.is_empty() { Ok(()) } else { bail!("the evidence does not verify") }
         }
         Command::Inspector { command: InspectorCommand::Add { data_dir, alias } } => {
             let db = open_db(&data_dir)?;
-            let (_, code) = db.write_blocking(|c| accounts::add_inspector(c, &alias)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (_, code) =
+                db.write_blocking(|c| accounts::add_inspector(c, &alias)).map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("inspector {alias} added; enrollment code (valid {} days, once):", accounts::ENROLLMENT_DAYS);
             println!("{code}");
             Ok(())
@@ -220,8 +224,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Inspector { command: InspectorCommand::Exclude { data_dir, alias, units } } => {
             let db = open_db(&data_dir)?;
-            db.write_blocking(|c| crate::db::draws::set_excluded_units(c, &alias, &units)).map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{alias} is never drawn to: {}", if units.is_empty() { "(no unit)".to_owned() } else { units.join(", ") });
+            db.write_blocking(|c| crate::db::draws::set_excluded_units(c, &alias, &units))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{alias} is never drawn to: {}",
+                if units.is_empty() { "(no unit)".to_owned() } else { units.join(", ") }
+            );
             Ok(())
         }
         Command::Inspector { command: InspectorCommand::Code { data_dir, alias } } => {
@@ -240,7 +248,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command: UserCommand::Add { data_dir, username, role, unit } } => {
             let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
             match (role, &unit) {
-                (Role::Unit, None) => anyhow::bail!("a unit account needs --unit UNIT_ID (the responsible unit it belongs to)"),
+                (Role::Unit, None) => {
+                    anyhow::bail!("a unit account needs --unit UNIT_ID (the responsible unit it belongs to)")
+                }
                 (r, Some(_)) if r != Role::Unit => anyhow::bail!("--unit is only for --role unit"),
                 _ => {}
             }
@@ -278,16 +288,17 @@ fn serve(
         tracing::warn!(%now, "ANFANG_TEST_NOW is set: draw decisions take this fixed time as now (tests only)");
     }
     if load_demo {
-        let empty = state
-            .db
-            .write_blocking(|c| crate::db::reference::is_empty(c))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let empty =
+            state.db.write_blocking(|c| crate::db::reference::is_empty(c)).map_err(|e| anyhow::anyhow!("{e}"))?;
         let creds_file = data_dir.join("demo-credentials.txt");
         if empty {
             let creds = demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
             // Kept beside the data so a second `serve --demo` can remind the
             // person; readable by the owner only. Demo data only.
-            write_private(&creds_file, &format!("username {}\npassword {}\n", creds.admin_username, creds.admin_password))?;
+            write_private(
+                &creds_file,
+                &format!("username {}\npassword {}\n", creds.admin_username, creds.admin_password),
+            )?;
             println!("demo city loaded into {}", data_dir.display());
             println!("office sign-in: username {} password {}", creds.admin_username, creds.admin_password);
             for (alias, code) in &creds.inspectors {
@@ -325,9 +336,8 @@ fn serve(
         });
     }
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         // Tests and scripts read this line to find the port.
         println!("listening on http://{addr}");

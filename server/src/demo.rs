@@ -3,9 +3,9 @@
 //! and three inspectors. Loaded only into an empty data dir.
 
 use crate::auth::Role;
-use crate::db::{accounts, reference, Db};
+use crate::db::{Db, accounts, reference};
 use crate::error::AppError;
-use anfang_core::domain::{default_categories, Point, PointKind, Unit};
+use anfang_core::domain::{Point, PointKind, Unit, default_categories};
 
 /// What a person needs to try the demo: printed once by `serve --demo`.
 pub struct DemoCredentials {
@@ -90,7 +90,10 @@ fn demo_password() -> String {
 pub fn load(db: &Db) -> Result<DemoCredentials, AppError> {
     db.write_blocking(|conn| {
         if !reference::is_empty(conn)? {
-            return Err(AppError::Conflict { message: "the data dir already has data; the demo loads only into an empty one".into(), offset: None });
+            return Err(AppError::Conflict {
+                message: "the data dir already has data; the demo loads only into an empty one".into(),
+                offset: None,
+            });
         }
         let tx = conn.transaction()?;
         for (id, name, district) in UNITS {

@@ -4,9 +4,9 @@
 //! and stack details never leave the server.
 
 use anfang_core::protocol::ErrorBody;
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

@@ -27,8 +27,8 @@ pub mod routes;
 pub mod tls;
 pub mod webapp;
 
-use axum::extract::DefaultBodyLimit;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -57,7 +57,8 @@ impl Config {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
-            timezone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(8))),
+            timezone: jiff::tz::TimeZone::get("Asia/Shanghai")
+                .unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(8))),
             now_override: std::env::var("ANFANG_TEST_NOW").ok().and_then(|v| v.parse().ok()),
             web_dir: webapp::default_dir(),
         }
@@ -95,7 +96,6 @@ impl AppState {
         let photos = photos::PhotoStore::open(&config.data_dir)?;
         Ok(Self { config: Arc::new(config), db, photos, sign_in_guard: SignInGuard::default() })
     }
-
 }
 
 /// Slows down password guessing: after 5 failed sign-ins for one username,
@@ -147,11 +147,7 @@ impl SignInGuard {
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new();
     for r in routes::api_routes() {
-        let limit = if r.method == "patch" {
-            anfang_core::protocol::MAX_UPLOAD_CHUNK_BYTES
-        } else {
-            MAX_JSON_BODY
-        };
+        let limit = if r.method == "patch" { anfang_core::protocol::MAX_UPLOAD_CHUNK_BYTES } else { MAX_JSON_BODY };
         router = router.route(r.path, r.handler.layer(DefaultBodyLimit::max(limit)));
     }
     // The office console's HTML pages (its own route table, see

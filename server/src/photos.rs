@@ -10,11 +10,11 @@
 //! bytes are on disk under their hash, verified, with a thumbnail. A finding
 //! can reference only listed photos.
 
-use crate::db::{uploads, Db};
+use crate::db::{Db, uploads};
 use crate::error::AppError;
 use anfang_core::domain::is_sha256_hex;
 use anfang_core::photo::{self, PhotoOptions};
-use anfang_core::protocol::{UploadStatus, MAX_PHOTO_BYTES};
+use anfang_core::protocol::{MAX_PHOTO_BYTES, UploadStatus};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -108,13 +108,17 @@ impl PhotoStore {
 
     /// `PATCH /uploads/{sha}`: appends a chunk at `offset`; on the last
     /// chunk verifies the hash and the image, then files the photo.
-    pub async fn append(&self, db: &Db, sha256: &str, offset: u64, chunk: axum::body::Bytes) -> Result<UploadStatus, AppError> {
+    pub async fn append(
+        &self,
+        db: &Db,
+        sha256: &str,
+        offset: u64,
+        chunk: axum::body::Bytes,
+    ) -> Result<UploadStatus, AppError> {
         check_sha(sha256)?;
         let _guard = self.append_lock.lock().await;
         let sha = sha256.to_owned();
-        let state = db
-            .read(move |c| Ok((uploads::photo_exists(c, &sha)?, uploads::upload(c, &sha)?)))
-            .await?;
+        let state = db.read(move |c| Ok((uploads::photo_exists(c, &sha)?, uploads::upload(c, &sha)?))).await?;
         let size = match state {
             (true, _) => {
                 let size = std::fs::metadata(self.photo_path(sha256)).map(|m| m.len()).unwrap_or(0);
@@ -123,14 +127,16 @@ impl PhotoStore {
             (false, None) => {
                 return Err(AppError::NotFound(format!(
                     "no upload of photo {sha256} is in progress; announce it first with POST /api/v1/uploads"
-                )))
+                )));
             }
             (false, Some(u)) => u.size,
         };
         let held = self.part_len(sha256);
         if offset != held {
             return Err(AppError::Conflict {
-                message: format!("this chunk starts at byte {offset}, but the server holds {held} bytes; continue from {held}"),
+                message: format!(
+                    "this chunk starts at byte {offset}, but the server holds {held} bytes; continue from {held}"
+                ),
                 offset: Some(held),
             });
         }

@@ -26,7 +26,7 @@
 //! written; every error names its line (as a spreadsheet numbers it, the
 //! header being line 1) and field, and a file with any error writes nothing.
 
-use crate::db::reference_admin::{check_point, check_unit, PointRecord};
+use crate::db::reference_admin::{PointRecord, check_point, check_unit};
 use anfang_core::domain::{Point, PointKind, Unit};
 use std::collections::HashMap;
 
@@ -72,10 +72,14 @@ struct Table {
     rows: Vec<(u64, HashMap<&'static str, String>)>,
 }
 
-fn read(text: &str, columns: &'static [(&'static str, &'static [&'static str], bool)]) -> Result<Table, Vec<LineError>> {
+fn read(
+    text: &str,
+    columns: &'static [(&'static str, &'static [&'static str], bool)],
+) -> Result<Table, Vec<LineError>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let err = |line: u64, field: &str, message: String| vec![LineError { line, field: field.into(), message }];
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(true).flexible(false).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| err(1, "header", format!("cannot read the header row: {e}")))?.clone();
     if headers.iter().all(|h| h.is_empty()) {
         return Err(err(1, "header", "the file is empty; the first line must name the columns".into()));
@@ -156,7 +160,11 @@ fn no_duplicates(ids: impl Iterator<Item = (u64, String)>, errors: &mut Vec<Line
     let mut seen: HashMap<String, u64> = HashMap::new();
     for (line, id) in ids {
         if let Some(first) = seen.insert(id.clone(), line) {
-            errors.push(LineError { line, field: "id".into(), message: format!("id {id:?} already appears on line {first}") });
+            errors.push(LineError {
+                line,
+                field: "id".into(),
+                message: format!("id {id:?} already appears on line {first}"),
+            });
         }
     }
 }
@@ -168,12 +176,9 @@ pub fn parse_units(text: &str) -> Result<Vec<Unit>, Vec<LineError>> {
     let mut units = Vec::new();
     for (line, v) in &table.rows {
         let unit = match active(v.get("active")) {
-            Ok(active) => Unit {
-                id: v["id"].clone(),
-                name: v["name"].clone(),
-                district: opt(v.get("district")),
-                active,
-            },
+            Ok(active) => {
+                Unit { id: v["id"].clone(), name: v["name"].clone(), district: opt(v.get("district")), active }
+            }
             Err(m) => {
                 errors.push(LineError { line: *line, field: "active".into(), message: m });
                 continue;
@@ -198,8 +203,13 @@ pub fn parse_points(text: &str) -> Result<Vec<(u64, PointRecord)>, Vec<LineError
         let line = *line;
         let mut row_errors = Vec::new();
         let kind = v["kind"].parse::<PointKind>().map_err(|_| {
-            let known: Vec<String> = PointKind::ALL.iter().map(|k| format!("{} ({})", k.as_str(), k.label_zh())).collect();
-            LineError { line, field: "kind".into(), message: format!("unknown point kind {:?}; use one of {}", v["kind"], known.join(", ")) }
+            let known: Vec<String> =
+                PointKind::ALL.iter().map(|k| format!("{} ({})", k.as_str(), k.label_zh())).collect();
+            LineError {
+                line,
+                field: "kind".into(),
+                message: format!("unknown point kind {:?}; use one of {}", v["kind"], known.join(", ")),
+            }
         });
         let coord = |field: &str| {
             v[field].parse::<f64>().map_err(|_| LineError {
@@ -230,7 +240,11 @@ pub fn parse_points(text: &str) -> Result<Vec<(u64, PointRecord)>, Vec<LineError
             active,
         };
         if point.unit_id.is_empty() {
-            errors.push(LineError { line, field: "unit_id".into(), message: "the responsible unit's id is empty".into() });
+            errors.push(LineError {
+                line,
+                field: "unit_id".into(),
+                message: "the responsible unit's id is empty".into(),
+            });
             continue;
         }
         match check_point(&point) {

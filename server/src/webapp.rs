@@ -12,10 +12,10 @@
 //! the phone's OPFS database, never in a cache, so no update can lose them.
 
 use crate::AppState;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
 use std::path::{Path, PathBuf};
 use tower_http::services::ServeDir;
 
@@ -36,10 +36,9 @@ pub fn router(dir: &Path) -> Router<AppState> {
     } else {
         tracing::warn!(dir = %dir.display(), "web app not built; /app/ explains how to build it");
         let dir = dir.display().to_string();
-        Router::new().route("/app/", get(move || not_built(dir.clone()))).route(
-            "/app/{*rest}",
-            get(|| async { (StatusCode::NOT_FOUND, "the web app is not built") }),
-        )
+        Router::new()
+            .route("/app/", get(move || not_built(dir.clone())))
+            .route("/app/{*rest}", get(|| async { (StatusCode::NOT_FOUND, "the web app is not built") }))
     };
     Router::new()
         .route("/app", get(|| async { Redirect::permanent("/app/") }))
@@ -77,9 +76,9 @@ async fn app_headers(mut response: Response) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use crate::{app, AppState, Config};
+    use crate::{AppState, Config, app};
     use axum::body::Body;
-    use axum::http::{header, Request, StatusCode};
+    use axum::http::{Request, StatusCode, header};
     use tower::ServiceExt;
 
     fn state_with_web_dir(web: &std::path::Path) -> (tempfile::TempDir, AppState) {

@@ -25,7 +25,11 @@ fn photo_jpeg(seed: u32) -> Vec<u8> {
         s ^= s << 13;
         s ^= s >> 17;
         s ^= s << 5;
-        image::Rgb([(x / 7) as u8 ^ (s as u8 & 15), (y / 5) as u8, (seed as u8).wrapping_mul(37).wrapping_add(s as u8 & 7)])
+        image::Rgb([
+            (x / 7) as u8 ^ (s as u8 & 15),
+            (y / 5) as u8,
+            (seed as u8).wrapping_mul(37).wrapping_add(s as u8 & 7),
+        ])
     });
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&img).unwrap();
@@ -55,7 +59,8 @@ fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(100_000);
     anfang_core::http::ensure_tls_provider();
     let data = tempfile::tempdir()?;
-    let state = anfang_server::AppState::open(anfang_server::Config::new(data.path())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state =
+        anfang_server::AppState::open(anfang_server::Config::new(data.path())).map_err(|e| anyhow::anyhow!("{e}"))?;
     let creds = anfang_server::demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
     let key = anfang_core::evidence::DeviceKey::generate();
     let device = state
@@ -83,13 +88,16 @@ fn main() -> anyhow::Result<()> {
     let mut c = rusqlite::Connection::open(&db_path)?;
     c.busy_timeout(std::time::Duration::from_secs(30))?;
     let tx = c.transaction()?;
-    let (device_id, inspector_id): (String, i64) = tx.query_row("SELECT id, inspector_id FROM devices LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (device_id, inspector_id): (String, i64) =
+        tx.query_row("SELECT id, inspector_id FROM devices LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let points: Vec<(String, String, f64, f64)> = tx
         .prepare("SELECT id, unit_id, lat, lon FROM points ORDER BY id")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<Result<_, _>>()?;
-    let units: Vec<String> = tx.prepare("SELECT id FROM units")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    let categories: Vec<String> = tx.prepare("SELECT code FROM categories")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let units: Vec<String> =
+        tx.prepare("SELECT id FROM units")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let categories: Vec<String> =
+        tx.prepare("SELECT code FROM categories")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     let admin: i64 = tx.query_row("SELECT id FROM users WHERE username = 'admin'", [], |r| r.get(0))?;
     for p in &photos {
         tx.execute(
@@ -124,7 +132,21 @@ fn main() -> anyhow::Result<()> {
             let category = &categories[rng.below(categories.len() as u64) as usize];
             let id = uuid::Uuid::now_v7().to_string();
             let hash = anfang_core::domain::sha256_hex(id.as_bytes());
-            ins.execute(params![id, i as i64 + 1, device_id, inspector_id, point, unit, category, card, "占道经营，人行道堆放杂物", observed, lat, lon, hash])?;
+            ins.execute(params![
+                id,
+                i as i64 + 1,
+                device_id,
+                inspector_id,
+                point,
+                unit,
+                category,
+                card,
+                "占道经营，人行道堆放杂物",
+                observed,
+                lat,
+                lon,
+                hash
+            ])?;
             let decided = jiff::Timestamp::from_millisecond(observed + 7_200_000)?.to_string();
             let verdict = rng.below(25);
             // The 50 photos go to accepted problem findings of the month, so
@@ -144,14 +166,27 @@ fn main() -> anyhow::Result<()> {
                     review.execute(params![id, "correct", category, other, card, "责任单位更正", admin, decided])?;
                 }
                 _ => {
-                    review.execute(params![id, "accept", category, unit, card, Option::<String>::None, admin, decided])?;
+                    review.execute(params![
+                        id,
+                        "accept",
+                        category,
+                        unit,
+                        card,
+                        Option::<String>::None,
+                        admin,
+                        decided
+                    ])?;
                 }
             }
         }
     }
     tx.commit()?;
     let size = std::fs::metadata(&db_path)?.len();
-    println!("inserted {n} findings over 2025 in {:.1} s; database file {:.1} MB", started.elapsed().as_secs_f64(), size as f64 / 1e6);
+    println!(
+        "inserted {n} findings over 2025 in {:.1} s; database file {:.1} MB",
+        started.elapsed().as_secs_f64(),
+        size as f64 / 1e6
+    );
 
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
@@ -190,7 +225,11 @@ fn main() -> anyhow::Result<()> {
             sizes.4 = v["bulletin"]["summary"]["current"]["findings"].as_u64().unwrap_or_default();
             for (what, times, slot) in [("json", &mut json, 0), ("html", &mut html, 1), ("docx", &mut docx, 2)] {
                 let t = Instant::now();
-                let res = client.get(format!("{url}/api/v1/bulletins/{id}/bulletin.{what}")).bearer_auth(&token).send().await?;
+                let res = client
+                    .get(format!("{url}/api/v1/bulletins/{id}/bulletin.{what}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await?;
                 anyhow::ensure!(res.status() == 200, "{what}: {}", res.status());
                 let bytes = res.bytes().await?;
                 times.push(t.elapsed().as_secs_f64());
@@ -200,7 +239,11 @@ fn main() -> anyhow::Result<()> {
                     _ => {
                         sizes.2 = bytes.len();
                         let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec()))?;
-                        sizes.3 = zip.file_names().filter_map(|n| n.ok()).filter(|n| n.starts_with("word/media/") && n.ends_with(".jpg")).count();
+                        sizes.3 = zip
+                            .file_names()
+                            .filter_map(|n| n.ok())
+                            .filter(|n| n.starts_with("word/media/") && n.ends_with(".jpg"))
+                            .count();
                     }
                 }
             }
@@ -213,7 +256,12 @@ fn main() -> anyhow::Result<()> {
     println!("bulletin.json: {:.0} ms ({:.1} MB)", j * 1000.0, sizes.0 as f64 / 1e6);
     println!("bulletin.html: {:.0} ms ({:.1} MB)", h * 1000.0, sizes.1 as f64 / 1e6);
     println!("compile + JSON + HTML: {:.0} ms (target < 1000 ms)", (c + j + h) * 1000.0);
-    println!("bulletin.docx: {:.0} ms ({:.1} MB, {} embedded photos + 2 charts) (target < 2000 ms)", d * 1000.0, sizes.2 as f64 / 1e6, sizes.3);
+    println!(
+        "bulletin.docx: {:.0} ms ({:.1} MB, {} embedded photos + 2 charts) (target < 2000 ms)",
+        d * 1000.0,
+        sizes.2 as f64 / 1e6,
+        sizes.3
+    );
 
     // The review queue on the same year of findings: the office list reads
     // each finding's current review state through the `finding_state` view

@@ -35,7 +35,8 @@ fn noisy_jpeg(seed: u32) -> Vec<u8> {
 fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(10_000);
     let data = tempfile::tempdir()?;
-    let state = anfang_server::AppState::open(anfang_server::Config::new(data.path())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state =
+        anfang_server::AppState::open(anfang_server::Config::new(data.path())).map_err(|e| anyhow::anyhow!("{e}"))?;
     let creds = anfang_server::demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // The server gets its own runtime and threads, as it would in production.
@@ -82,7 +83,12 @@ fn main() -> anyhow::Result<()> {
                     category: "sanitation".into(),
                     card: if with_photo { Card::Yellow } else { Card::Green },
                     note: Some(format!("bench {i}")),
-                    location: Some(Location { lat: 31.21, lon: 107.47, accuracy_m: 6.0, captured_at: jiff::Timestamp::now() }),
+                    location: Some(Location {
+                        lat: 31.21,
+                        lon: 107.47,
+                        accuracy_m: 6.0,
+                        captured_at: jiff::Timestamp::now(),
+                    }),
                     photos,
                 },
                 &SystemClock,

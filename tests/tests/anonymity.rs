@@ -105,11 +105,17 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     // finding with a photo at P001 (unit U03).
     let mut device = Device::enroll(&server, 0).await;
     let enrollment = device.store.enrollment().unwrap().unwrap();
-    let (alias, device_id, device_token) = (enrollment.alias.clone(), enrollment.device_id.clone(), enrollment.token.clone());
+    let (alias, device_id, device_token) =
+        (enrollment.alias.clone(), enrollment.device_id.clone(), enrollment.token.clone());
     assert_eq!(alias, "督查01");
     // Signed with the alias, as inspectors do: it must reach leaders, units,
     // the bulletin (also inside the .docx) and exports masked.
-    let finding = device.record_with_note("P001", Card::Yellow, vec![processed(21, 800, 600)], &format!("占用人行道（{alias} 拍摄）"));
+    let finding = device.record_with_note(
+        "P001",
+        Card::Yellow,
+        vec![processed(21, 800, 600)],
+        &format!("占用人行道（{alias} 拍摄）"),
+    );
     assert_eq!(device.sync_via(&base, fast()).await.findings_pushed, 1);
     let photo = finding.photos[0].clone();
 
@@ -134,10 +140,14 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     let draw = post("/api/v1/draws".into(), serde_json::json!({"from": tomorrow, "to": tomorrow, "visits": 3})).await;
     let inspectors: serde_json::Value =
         http.get(format!("{base}/api/v1/inspectors")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
-    let inspector_id = inspectors["items"].as_array().unwrap().iter().find(|i| i["alias"] == alias.as_str()).unwrap()["id"].to_string();
+    let inspector_id =
+        inspectors["items"].as_array().unwrap().iter().find(|i| i["alias"] == alias.as_str()).unwrap()["id"]
+            .to_string();
     // A fresh code nobody has used yet: it must not show up either.
-    let fresh_code =
-        post(format!("/api/v1/inspectors/{inspector_id}/code"), serde_json::json!({})).await["code"].as_str().unwrap().to_owned();
+    let fresh_code = post(format!("/api/v1/inspectors/{inspector_id}/code"), serde_json::json!({})).await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let ids = Ids {
         finding: finding.id.to_string(),
@@ -183,7 +193,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     };
 
     use anfang_server::auth::Role;
-    use anfang_server::routes::{api_routes, console_routes, Access};
+    use anfang_server::routes::{Access, api_routes, console_routes};
     for r in api_routes() {
         let path = concrete(r.path, &ids);
         for who in [Who::Public, Who::Leader, Who::Unit] {
@@ -237,7 +247,9 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     };
     for r in console_routes() {
         let path = concrete(r.path, &ids);
-        for (who, cookie) in [(Who::Public, None), (Who::Leader, Some(leader.as_str())), (Who::Unit, Some(unit.as_str()))] {
+        for (who, cookie) in
+            [(Who::Public, None), (Who::Leader, Some(leader.as_str())), (Who::Unit, Some(unit.as_str()))]
+        {
             let url = format!("{base}{path}");
             let req = if r.method == "get" { http.get(&url) } else { http.post(&url).header("origin", &base) };
             let res = req.headers(console(cookie)).send().await.unwrap();
@@ -267,6 +279,14 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     assert_eq!(item["photos"][0], photo.as_str(), "{mine}");
     assert!(item["rectify_by"].is_string(), "{mine}");
     // And the issued bulletin prints the note, masked.
-    let issued = http.get(format!("{base}/api/v1/bulletins/{bulletin_id}/bulletin.html")).bearer_auth(&leader).send().await.unwrap().text().await.unwrap();
+    let issued = http
+        .get(format!("{base}/api/v1/bulletins/{bulletin_id}/bulletin.html"))
+        .bearer_auth(&leader)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(issued.contains("占用人行道（督查员 拍摄）"), "{issued}");
 }

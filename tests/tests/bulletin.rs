@@ -28,7 +28,7 @@ use anfang_core::clock::Clock;
 use anfang_core::store::NewFinding;
 use anfang_core::{Card, FindingContent, Location};
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::Read;
 
 struct At(jiff::Timestamp);
@@ -57,7 +57,14 @@ struct Fixture {
     secrets: Vec<String>,
 }
 
-fn record(device: &mut Device, point: &str, category: &str, card: Card, at: jiff::Timestamp, seed: u32) -> FindingContent {
+fn record(
+    device: &mut Device,
+    point: &str,
+    category: &str,
+    card: Card,
+    at: jiff::Timestamp,
+    seed: u32,
+) -> FindingContent {
     let p = device.store.point(point).unwrap().expect("demo point");
     let photos = if card == Card::Green { vec![] } else { vec![processed(seed, 640, 480)] };
     device
@@ -84,7 +91,13 @@ fn db(server: &Server) -> rusqlite::Connection {
 }
 
 /// Records a review revision as the office would.
-fn review(server: &Server, f: &FindingContent, decision: &str, change: Option<(&str, &str, &str)>, decided: jiff::Timestamp) {
+fn review(
+    server: &Server,
+    f: &FindingContent,
+    decision: &str,
+    change: Option<(&str, &str, &str)>,
+    decided: jiff::Timestamp,
+) {
     let c = db(server);
     let (category, unit, card) = change.unwrap_or((&f.category, &f.unit_id, f.card.as_str()));
     let reason = (decision != "accept").then_some("审核意见");
@@ -155,7 +168,13 @@ async fn fixture() -> Fixture {
     Fixture { _dir: dir, server, token, findings, secrets }
 }
 
-async fn call(server: &Server, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Vec<u8>) {
+async fn call(
+    server: &Server,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Vec<u8>) {
     let mut req = reqwest::Client::new().request(method, format!("{}{path}", server.url())).bearer_auth(token);
     if let Some(b) = body {
         req = req.json(&b);
@@ -165,15 +184,28 @@ async fn call(server: &Server, token: &str, method: reqwest::Method, path: &str,
     (status, res.bytes().await.unwrap().to_vec())
 }
 
-async fn json_call(server: &Server, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn json_call(
+    server: &Server,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let (status, bytes) = call(server, token, method, path, body).await;
-    let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{path}: not JSON: {}", String::from_utf8_lossy(&bytes)));
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("{path}: not JSON: {}", String::from_utf8_lossy(&bytes)));
     (status, v)
 }
 
 async fn create(f: &Fixture, kind: &str, from: &str, to: &str) -> Value {
-    let (status, v) =
-        json_call(&f.server, &f.token, reqwest::Method::POST, "/api/v1/bulletins", Some(json!({"kind": kind, "from": from, "to": to}))).await;
+    let (status, v) = json_call(
+        &f.server,
+        &f.token,
+        reqwest::Method::POST,
+        "/api/v1/bulletins",
+        Some(json!({"kind": kind, "from": from, "to": to})),
+    )
+    .await;
     assert_eq!(status, 201, "{v}");
     assert_eq!(v["status"], "draft");
     v
@@ -216,7 +248,14 @@ async fn bulletins_are_edited_as_drafts_and_issued_with_gapless_numbers() {
     assert_eq!(edited["bulletin"]["distribution"], "市委、市政府领导，各责任单位，各区");
     assert!(edited["bulletin"]["lead"].as_str().unwrap().contains("三不三无"), "the default lead stays: {edited}");
     // A bulletin may not name an inspector: refused with the reason, nothing changed.
-    let (status, refused) = json_call(&f.server, &f.token, reqwest::Method::PATCH, &path, Some(json!({"closing": "感谢督查01 的辛苦工作。"}))).await;
+    let (status, refused) = json_call(
+        &f.server,
+        &f.token,
+        reqwest::Method::PATCH,
+        &path,
+        Some(json!({"closing": "感谢督查01 的辛苦工作。"})),
+    )
+    .await;
     assert_eq!(status, 422, "{refused}");
     assert!(refused.to_string().contains("names the inspector alias 督查01"), "{refused}");
     let (_, after) = json_call(&f.server, &f.token, reqwest::Method::GET, &path, None).await;
@@ -231,7 +270,8 @@ async fn bulletins_are_edited_as_drafts_and_issued_with_gapless_numbers() {
     assert_eq!(first["sequence"], 1);
 
     // The JSON format of an issued bulletin is the snapshot its hash covers.
-    let (status, snapshot) = call(&f.server, &f.token, reqwest::Method::GET, &format!("{path}/bulletin.json"), None).await;
+    let (status, snapshot) =
+        call(&f.server, &f.token, reqwest::Method::GET, &format!("{path}/bulletin.json"), None).await;
     assert_eq!(status, 200);
     assert_eq!(sha256_hex(&snapshot), first["content_hash"].as_str().unwrap());
     let snap: Value = serde_json::from_slice(&snapshot).unwrap();
@@ -300,7 +340,9 @@ async fn a_monthly_bulletin_counts_ranks_and_compares_as_computed_by_hand() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["key"].as_str().unwrap().to_owned(), r["total"].as_u64().unwrap(), r["previous_total"].as_u64().unwrap()))
+        .map(|r| {
+            (r["key"].as_str().unwrap().to_owned(), r["total"].as_u64().unwrap(), r["previous_total"].as_u64().unwrap())
+        })
         .collect();
     assert_eq!(cats, vec![("parking".into(), 7, 2), ("street_vending".into(), 1, 0)]);
 
@@ -325,7 +367,14 @@ async fn a_monthly_bulletin_counts_ranks_and_compares_as_computed_by_hand() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["id"].as_str().unwrap().to_owned(), r["rank"].as_u64().unwrap(), r["visits"].as_u64().unwrap(), r["rate"].as_f64().unwrap()))
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                r["rank"].as_u64().unwrap(),
+                r["visits"].as_u64().unwrap(),
+                r["rate"].as_f64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(units, vec![("U03".into(), 1, 5, 0.6), ("U08".into(), 2, 2, 0.5), ("U05".into(), 3, 1, 0.0)]);
     // Ten worst: deduction = red × 3 + yellow × 1: U03 1×3+1 = 4, U08 1×3 = 3, U05 1.
@@ -349,7 +398,10 @@ async fn a_monthly_bulletin_counts_ranks_and_compares_as_computed_by_hand() {
     // #10 is listed under its corrected unit, category and card, with a yellow deadline.
     let u05 = b["units"].as_array().unwrap().iter().find(|u| u["unit_id"] == "U05").expect("U05 section");
     let e = &u05["findings"][0];
-    assert_eq!((e["evidence_id"].as_str().unwrap(), e["card"].as_str().unwrap(), e["category"].as_str().unwrap()), (fid(10).as_str(), "yellow", "street_vending"));
+    assert_eq!(
+        (e["evidence_id"].as_str().unwrap(), e["card"].as_str().unwrap(), e["category"].as_str().unwrap()),
+        (fid(10).as_str(), "yellow", "street_vending")
+    );
     assert_eq!(e["decision"], "correct");
     assert_eq!(e["deadline"], "2026-10-17");
     assert_eq!(e["short_hash"].as_str().unwrap(), &f.findings[9].content_hash()[..12]);
@@ -359,12 +411,17 @@ async fn a_monthly_bulletin_counts_ranks_and_compares_as_computed_by_hand() {
     let week = create(&f, "week", "2026-10-05", "2026-10-11").await;
     assert!(week["bulletin"]["rankings"]["worst_units"].is_null());
     assert_eq!(week["bulletin"]["previous_period"]["from"], "2026-09-28");
-    assert_eq!(week["bulletin"]["summary"]["current"]["findings"], 4, "#2, #4, #6 and #10: {}", week["bulletin"]["summary"]);
+    assert_eq!(
+        week["bulletin"]["summary"]["current"]["findings"], 4,
+        "#2, #4, #6 and #10: {}",
+        week["bulletin"]["summary"]
+    );
 
     // A review recorded after compiling shows up on recompile.
     review(&f.server, &f.findings[8], "accept", None, local(10, 20, 12));
     let id = v["id"].as_i64().unwrap();
-    let (status, re) = json_call(&f.server, &f.token, reqwest::Method::POST, &format!("/api/v1/bulletins/{id}/recompile"), None).await;
+    let (status, re) =
+        json_call(&f.server, &f.token, reqwest::Method::POST, &format!("/api/v1/bulletins/{id}/recompile"), None).await;
     assert_eq!(status, 200, "{re}");
     assert_eq!(re["bulletin"]["summary"]["current"]["green"], 5);
 }
@@ -375,7 +432,8 @@ async fn the_docx_is_a_word_document_with_number_photos_charts_and_page_numbers(
     let v = create(&f, "month", "2026-10-01", "2026-10-31").await;
     let id = v["id"].as_i64().unwrap();
     let (_, issued) = issue(&f, id).await;
-    let (status, docx) = call(&f.server, &f.token, reqwest::Method::GET, &format!("/api/v1/bulletins/{id}/bulletin.docx"), None).await;
+    let (status, docx) =
+        call(&f.server, &f.token, reqwest::Method::GET, &format!("/api/v1/bulletins/{id}/bulletin.docx"), None).await;
     assert_eq!(status, 200);
     if let Ok(dir) = std::env::var("ANFANG_SAMPLE_DIR") {
         // scripts/test converts this with LibreOffice when it is installed.
@@ -384,7 +442,15 @@ async fn the_docx_is_a_word_document_with_number_photos_charts_and_page_numbers(
     }
     let entries = unzip(&docx);
     let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
-    for part in ["[Content_Types].xml", "_rels/.rels", "word/document.xml", "word/styles.xml", "word/footer1.xml", "word/_rels/document.xml.rels", "word/fontTable.xml"] {
+    for part in [
+        "[Content_Types].xml",
+        "_rels/.rels",
+        "word/document.xml",
+        "word/styles.xml",
+        "word/footer1.xml",
+        "word/_rels/document.xml.rels",
+        "word/fontTable.xml",
+    ] {
         assert!(names.contains(&part), "{part} in {names:?}");
     }
     let part = |name: &str| String::from_utf8(entries.iter().find(|(n, _)| n == name).unwrap().1.clone()).unwrap();
@@ -408,7 +474,8 @@ async fn the_docx_is_a_word_document_with_number_photos_charts_and_page_numbers(
     assert_eq!(document.matches("<a:blip r:embed=").count(), 6);
 
     // The HTML carries the same number, photos as data URIs, SVG charts, print CSS.
-    let (status, html) = call(&f.server, &f.token, reqwest::Method::GET, &format!("/api/v1/bulletins/{id}/bulletin.html"), None).await;
+    let (status, html) =
+        call(&f.server, &f.token, reqwest::Method::GET, &format!("/api/v1/bulletins/{id}/bulletin.html"), None).await;
     assert_eq!(status, 200);
     let html = String::from_utf8(html).unwrap();
     if let Ok(dir) = std::env::var("ANFANG_SAMPLE_DIR") {
@@ -477,7 +544,8 @@ async fn no_bulletin_or_export_carries_an_inspector_trace() {
         }
     }
     // Inspector ids are small integers: no output may carry a field for them.
-    let snapshot: Value = serde_json::from_str(&outputs.iter().find(|(w, _)| w == "issued /bulletin.json").unwrap().1).unwrap();
+    let snapshot: Value =
+        serde_json::from_str(&outputs.iter().find(|(w, _)| w == "issued /bulletin.json").unwrap().1).unwrap();
     fn keys(v: &Value, out: &mut Vec<String>) {
         match v {
             Value::Object(m) => {
@@ -498,7 +566,14 @@ async fn no_bulletin_or_export_carries_an_inspector_trace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_have_a_bom_chinese_headers_and_effective_values() {
     let f = fixture().await;
-    let (status, bytes) = call(&f.server, &f.token, reqwest::Method::GET, "/api/v1/exports/findings.csv?from=2026-10-01&to=2026-10-31", None).await;
+    let (status, bytes) = call(
+        &f.server,
+        &f.token,
+        reqwest::Method::GET,
+        "/api/v1/exports/findings.csv?from=2026-10-01&to=2026-10-31",
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(&bytes[..3], b"\xef\xbb\xbf", "UTF-8 BOM for Excel");
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
@@ -507,12 +582,25 @@ async fn exports_have_a_bom_chinese_headers_and_effective_values() {
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 10, "October only");
     let row10 = rows.iter().find(|l| l.starts_with(&f.findings[9].id.to_string())).unwrap();
-    assert!(row10.contains("已更正") && row10.contains("市市场监督管理局") && row10.contains("占道经营") && row10.contains("黄牌"), "{row10}");
+    assert!(
+        row10.contains("已更正")
+            && row10.contains("市市场监督管理局")
+            && row10.contains("占道经营")
+            && row10.contains("黄牌"),
+        "{row10}"
+    );
     let row8 = rows.iter().find(|l| l.starts_with(&f.findings[7].id.to_string())).unwrap();
     assert!(row8.contains("已驳回"), "{row8}");
     assert!(rows.iter().any(|l| l.contains("待审核")));
 
-    let (status, geo) = json_call(&f.server, &f.token, reqwest::Method::GET, "/api/v1/exports/findings.geojson?from=2026-10-01&to=2026-10-31", None).await;
+    let (status, geo) = json_call(
+        &f.server,
+        &f.token,
+        reqwest::Method::GET,
+        "/api/v1/exports/findings.geojson?from=2026-10-01&to=2026-10-31",
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     let features = geo["features"].as_array().unwrap();
     assert_eq!(features.len(), 10);
@@ -535,21 +623,32 @@ async fn bad_periods_and_exports_are_refused_with_a_reason() {
         (json!({"kind": "week", "from": "2026-10-01", "to": "2026-10-03"}), "7 days"),
     ];
     for (body, message) in cases {
-        let (status, err) = json_call(&server, &token, reqwest::Method::POST, "/api/v1/bulletins", Some(body.clone())).await;
+        let (status, err) =
+            json_call(&server, &token, reqwest::Method::POST, "/api/v1/bulletins", Some(body.clone())).await;
         assert_eq!(status, 422, "{body}: {err}");
         assert!(err["error"].as_str().unwrap().contains(message), "{body}: {err}");
     }
-    for (query, message) in [("from=2026-10-01", "to is required"), ("from=2025-01-01&to=2026-10-01", "at most 366"), ("from=x&to=2026-10-01", "YYYY-MM-DD")] {
-        let (status, err) = json_call(&server, &token, reqwest::Method::GET, &format!("/api/v1/exports/findings.csv?{query}"), None).await;
+    for (query, message) in [
+        ("from=2026-10-01", "to is required"),
+        ("from=2025-01-01&to=2026-10-01", "at most 366"),
+        ("from=x&to=2026-10-01", "YYYY-MM-DD"),
+    ] {
+        let (status, err) =
+            json_call(&server, &token, reqwest::Method::GET, &format!("/api/v1/exports/findings.csv?{query}"), None)
+                .await;
         assert_eq!(status, 422, "{query}: {err}");
         assert!(err["error"].as_str().unwrap().contains(message), "{query}: {err}");
     }
-    let (status, err) = json_call(&server, &token, reqwest::Method::PATCH, "/api/v1/bulletins/999", Some(json!({"title": "x"}))).await;
+    let (status, err) =
+        json_call(&server, &token, reqwest::Method::PATCH, "/api/v1/bulletins/999", Some(json!({"title": "x"}))).await;
     assert_eq!(status, 404, "{err}");
     let (status, _) = json_call(&server, &token, reqwest::Method::GET, "/api/v1/bulletins", None).await;
     assert_eq!(status, 200);
     // Nothing half-written: the refused requests left no bulletin behind.
-    let n: i64 = rusqlite::Connection::open(dir.path().join("anfang.sqlite3")).unwrap().query_row("SELECT count(*) FROM bulletins", [], |r| r.get(0)).unwrap();
+    let n: i64 = rusqlite::Connection::open(dir.path().join("anfang.sqlite3"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM bulletins", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 0);
 }
 
@@ -563,13 +662,30 @@ async fn verify_names_an_issued_bulletin_whose_snapshot_was_altered() {
     let red = device.record("P001", Card::Red, vec![processed(21, 640, 480)]);
     assert_eq!(device.sync_via(&server.url(), fast()).await.findings_pushed, 1);
     let token = server.admin_token().await;
-    let (status, v) = json_call(&server, &token, reqwest::Method::POST, &format!("/api/v1/findings/{}/review", red.id), Some(json!({"decision": "accept"}))).await;
+    let (status, v) = json_call(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        &format!("/api/v1/findings/{}/review", red.id),
+        Some(json!({"decision": "accept"})),
+    )
+    .await;
     assert_eq!(status, 200, "{v}");
     let today = office_today();
-    let (status, v) = json_call(&server, &token, reqwest::Method::POST, "/api/v1/bulletins", Some(json!({"kind": "day", "from": today}))).await;
+    let (status, v) = json_call(
+        &server,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/bulletins",
+        Some(json!({"kind": "day", "from": today})),
+    )
+    .await;
     assert_eq!(status, 201, "{v}");
     let id = v["id"].as_i64().unwrap();
-    assert_eq!(json_call(&server, &token, reqwest::Method::POST, &format!("/api/v1/bulletins/{id}/issue"), None).await.0, 200);
+    assert_eq!(
+        json_call(&server, &token, reqwest::Method::POST, &format!("/api/v1/bulletins/{id}/issue"), None).await.0,
+        200
+    );
     server.kill();
     let verify = |data: &std::path::Path| {
         let out = std::process::Command::new(SERVER_BIN).args(["verify", "--data-dir"]).arg(data).output().unwrap();
@@ -580,7 +696,12 @@ async fn verify_names_an_issued_bulletin_whose_snapshot_was_altered() {
     // Someone with database access softens the issued text.
     let c = db(&server);
     c.execute_batch("DROP TRIGGER bulletins_issued_are_immutable;").unwrap();
-    let n = c.execute(r#"UPDATE bulletins SET snapshot = replace(snapshot, '"card":"red"', '"card":"yellow"') WHERE id = ?1"#, [id]).unwrap();
+    let n = c
+        .execute(
+            r#"UPDATE bulletins SET snapshot = replace(snapshot, '"card":"red"', '"card":"yellow"') WHERE id = ?1"#,
+            [id],
+        )
+        .unwrap();
     assert_eq!(n, 1);
     drop(c);
     let (code, out) = verify(&server.data_dir);

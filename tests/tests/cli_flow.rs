@@ -39,9 +39,23 @@ async fn the_field_client_records_offline_and_one_sync_lands_everything_once() {
         let (status, out, err) = cli(
             home.path(),
             &[
-                "record", "--point", point, "--category", "street_vending", "--card", "yellow",
-                "--note", "占道摆摊", "--lat", "31.2101", "--lon", "107.4693", "--accuracy", "12",
-                "--photo", path.to_str().unwrap(),
+                "record",
+                "--point",
+                point,
+                "--category",
+                "street_vending",
+                "--card",
+                "yellow",
+                "--note",
+                "占道摆摊",
+                "--lat",
+                "31.2101",
+                "--lon",
+                "107.4693",
+                "--accuracy",
+                "12",
+                "--photo",
+                path.to_str().unwrap(),
             ],
         );
         assert_eq!(status, 0, "record offline: {err}");
@@ -73,7 +87,11 @@ async fn the_field_client_records_offline_and_one_sync_lands_everything_once() {
     let (status, out, _) = cli(home.path(), &["sync", "--json"]);
     assert_eq!(status, 0);
     let report: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((report["findings_pushed"].as_u64(), report["photos_uploaded"].as_u64()), (Some(0), Some(0)), "a second sync sends nothing");
+    assert_eq!(
+        (report["findings_pushed"].as_u64(), report["photos_uploaded"].as_u64()),
+        (Some(0), Some(0)),
+        "a second sync sends nothing"
+    );
     assert_eq!(report["photo_bytes_sent"], 0);
 
     let (_, out, _) = cli(home.path(), &["findings", "--json"]);

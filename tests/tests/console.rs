@@ -53,22 +53,50 @@ async fn a_reviewer_signs_in_and_accepts_then_corrects_a_finding_through_the_for
     assert_eq!(status_of(&server, &id).await["status"], "accept");
 
     // A correction without a reason is refused with a Chinese message.
-    let (status, page) = b.submit(&detail, &review_path, &[("decision", "correct"), ("card", "red"), ("reason", "")]).await;
+    let (status, page) =
+        b.submit(&detail, &review_path, &[("decision", "correct"), ("card", "red"), ("reason", "")]).await;
     assert_eq!(status, 422);
     assert!(page.contains("更正必须填写理由"), "{page}");
     let (status, page) = b
-        .submit(&detail, &review_path, &[("decision", "correct"), ("category", "parking"), ("unit_id", "U03"), ("card", "yellow"), ("reason", "无变化")])
+        .submit(
+            &detail,
+            &review_path,
+            &[
+                ("decision", "correct"),
+                ("category", "parking"),
+                ("unit_id", "U03"),
+                ("card", "yellow"),
+                ("reason", "无变化"),
+            ],
+        )
         .await;
     assert_eq!(status, 422);
     assert!(page.contains("至少一项"), "{page}");
     let (status, page) = b
-        .submit(&detail, &review_path, &[("decision", "correct"), ("category", "parking"), ("unit_id", "U03"), ("card", "red"), ("reason", "多次发现，升为红牌")])
+        .submit(
+            &detail,
+            &review_path,
+            &[
+                ("decision", "correct"),
+                ("category", "parking"),
+                ("unit_id", "U03"),
+                ("card", "red"),
+                ("reason", "多次发现，升为红牌"),
+            ],
+        )
         .await;
     assert_eq!(status, 200, "{page}");
     let f = status_of(&server, &id).await;
-    assert_eq!((f["status"].as_str(), f["effective"]["card"].as_str(), f["card"].as_str()), (Some("correct"), Some("red"), Some("yellow")), "{f}");
+    assert_eq!(
+        (f["status"].as_str(), f["effective"]["card"].as_str(), f["card"].as_str()),
+        (Some("correct"), Some("red"), Some("yellow")),
+        "{f}"
+    );
     // The page shows the history and, still, the original.
-    assert!(page.contains("多次发现，升为红牌") && page.contains("采集原始记录") && page.contains("card-yellow"), "{page}");
+    assert!(
+        page.contains("多次发现，升为红牌") && page.contains("采集原始记录") && page.contains("card-yellow"),
+        "{page}"
+    );
 
     // Signing out ends the session.
     let (status, _) = b.submit(&page, "/console/logout", &[]).await;
@@ -89,9 +117,11 @@ async fn a_post_without_the_csrf_token_or_from_another_origin_is_refused() {
 
     let (status, page) = b.post_form(&path, &[("decision", "accept")], Some(&own)).await;
     assert_eq!(status, 403, "no CSRF token: {page}");
-    let (status, _) = b.post_form(&path, &[("csrf", "0".repeat(32).as_str()), ("decision", "accept")], Some(&own)).await;
+    let (status, _) =
+        b.post_form(&path, &[("csrf", "0".repeat(32).as_str()), ("decision", "accept")], Some(&own)).await;
     assert_eq!(status, 403, "a wrong CSRF token");
-    let (status, _) = b.post_form(&path, &[("csrf", token.as_str()), ("decision", "accept")], Some("http://evil.example")).await;
+    let (status, _) =
+        b.post_form(&path, &[("csrf", token.as_str()), ("decision", "accept")], Some("http://evil.example")).await;
     assert_eq!(status, 403, "another site's page");
     let (status, _) = b.post_form(&path, &[("csrf", token.as_str()), ("decision", "accept")], None).await;
     assert_eq!(status, 403, "no Origin or Referer");
@@ -121,7 +151,14 @@ async fn a_leader_sees_pages_without_forms_or_the_inspector_and_cannot_post() {
     let b = Browser::login(&server, "lingdao", &password).await;
 
     let mut pages = Vec::new();
-    for path in ["/console/findings", &format!("/console/findings/{id}"), "/console/units", "/console/points", "/console/categories", "/console/settings"] {
+    for path in [
+        "/console/findings",
+        &format!("/console/findings/{id}"),
+        "/console/units",
+        "/console/points",
+        "/console/categories",
+        "/console/settings",
+    ] {
         let (status, page) = b.get(path).await;
         assert_eq!(status, 200, "{path}");
         // The only form is signing out.
@@ -165,21 +202,33 @@ async fn an_admin_adds_an_inspector_and_gets_an_enrollment_link_with_its_qr_code
 
     // A units CSV import through the console: a bad file writes nothing.
     let (_, units) = b.get("/console/units").await;
-    let (status, page) = b.submit(&units, "/console/units/import", &[("csv", "编号,名称\nU70,新单位\nU70,重复\n")]).await;
+    let (status, page) =
+        b.submit(&units, "/console/units/import", &[("csv", "编号,名称\nU70,新单位\nU70,重复\n")]).await;
     assert_eq!(status, 422);
     assert!(page.contains("第 3 行") && page.contains("未写入任何数据"), "{page}");
     assert!(page.contains("责任单位（12）") && !page.contains("value=\"U70\""), "nothing was written: {page}");
     let (status, page) = b.submit(&units, "/console/units/import", &[("csv", "\u{feff}编号,名称\nU70,新单位\n")]).await;
     assert_eq!(status, 200);
-    assert!(page.contains("已导入 1 条") && page.contains("value=\"U70\"") && page.contains("责任单位（13）"), "{page}");
+    assert!(
+        page.contains("已导入 1 条") && page.contains("value=\"U70\"") && page.contains("责任单位（13）"),
+        "{page}"
+    );
 
     // A point edited in the console: one form for the chosen point.
     let (status, edit) = b.get("/console/points?edit=P001").await;
     assert_eq!(status, 200);
     assert!(edit.contains("编辑点位 P001") && edit.contains("value=\"点长01\""), "{edit}");
     let fields = [
-        ("id", "P001"), ("name", "通川中路"), ("kind", "main_road"), ("unit_id", "U03"), ("leader", "赵点长"),
-        ("district", "通川区"), ("lat", "31.209"), ("lon", "107.472"), ("address", ""), ("active", "1"),
+        ("id", "P001"),
+        ("name", "通川中路"),
+        ("kind", "main_road"),
+        ("unit_id", "U03"),
+        ("leader", "赵点长"),
+        ("district", "通川区"),
+        ("lat", "31.209"),
+        ("lon", "107.472"),
+        ("address", ""),
+        ("active", "1"),
     ];
     let (status, page) = b.submit(&edit, "/console/points", &fields).await;
     assert_eq!(status, 200, "{page}");
@@ -209,11 +258,14 @@ async fn an_admin_records_and_reads_who_is_behind_an_alias_and_every_look_is_in_
     let id = identity_form_of(&page, "督查01");
 
     // Recording an identity is logged as a write.
-    let (status, saved) = b.submit(&page, &format!("/console/identities/{id}"), &[("real_name", "张三"), ("contact", "139 0000 0000")]).await;
+    let (status, saved) = b
+        .submit(&page, &format!("/console/identities/{id}"), &[("real_name", "张三"), ("contact", "139 0000 0000")])
+        .await;
     assert_eq!(status, 200, "{saved}");
     assert!(saved.contains("已保存") && saved.contains("张三"), "{saved}");
     // A bad name is explained, the typed contact comes back, nothing is logged.
-    let (status, bad) = b.submit(&saved, &format!("/console/identities/{id}"), &[("real_name", "  "), ("contact", "新号码 138")]).await;
+    let (status, bad) =
+        b.submit(&saved, &format!("/console/identities/{id}"), &[("real_name", "  "), ("contact", "新号码 138")]).await;
     assert_eq!(status, 422, "{bad}");
     assert!(bad.contains("真实姓名须为 1 至 64 个字") && bad.contains("新号码 138"), "{bad}");
 
@@ -231,7 +283,13 @@ async fn an_admin_records_and_reads_who_is_behind_an_alias_and_every_look_is_in_
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["action"].as_str().unwrap().into(), e["actor"].as_str().unwrap().into(), e["route"].as_str().unwrap().into()))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().into(),
+                e["actor"].as_str().unwrap().into(),
+                e["route"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     assert_eq!(
         entries,
@@ -241,10 +299,18 @@ async fn an_admin_records_and_reads_who_is_behind_an_alias_and_every_look_is_in_
         ]
     );
     let audit_table = &shown[shown.find("审计日志").unwrap()..];
-    let actions: Vec<&str> = audit_table.match_indices("<td>admin</td><td>").map(|(i, m)| audit_table[i + m.len()..].split('<').next().unwrap()).collect();
+    let actions: Vec<&str> = audit_table
+        .match_indices("<td>admin</td><td>")
+        .map(|(i, m)| audit_table[i + m.len()..].split('<').next().unwrap())
+        .collect();
     assert_eq!(actions, ["查看", "登记/修改"], "the console lists the log too: {audit_table}");
     // Nothing about an identity may stay in a browser or proxy cache.
-    let res = reqwest::Client::new().get(format!("{}/console/identities", b.base)).header("cookie", b.cookie.clone().unwrap()).send().await.unwrap();
+    let res = reqwest::Client::new()
+        .get(format!("{}/console/identities", b.base))
+        .header("cookie", b.cookie.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["cache-control"], "no-store");
 
     // Nobody else gets near it: a leader and a reviewer are refused both ways.
@@ -275,7 +341,8 @@ async fn an_admin_draws_in_the_console_an_impossible_draw_is_explained_and_only_
 
     // Three inspectors, one visit each a day, one day: 50 visits cannot be
     // drawn, and the page says so instead of relaxing anything.
-    let (status, refused) = b.submit(&page, "/console/draws", &[&day[..], &[("visits", "50"), ("cap", "1")]].concat()).await;
+    let (status, refused) =
+        b.submit(&page, "/console/draws", &[&day[..], &[("visits", "50"), ("cap", "1")]].concat()).await;
     assert_eq!(status, 422, "{refused}");
     assert!(refused.contains("抽签无法满足约束：需要 50 次访问"), "{refused}");
     assert!(refused.contains("value=\"50\""), "the form keeps what was typed");
@@ -288,7 +355,10 @@ async fn an_admin_draws_in_the_console_an_impossible_draw_is_explained_and_only_
     let (status, _) = b.submit(&page, "/console/draws", &[&day[..], &[("visits", "3"), ("cap", "1")]].concat()).await;
     assert_eq!(status, 303);
     let listed = server.admin_get("/api/v1/draws").await;
-    let (id, commitment) = (listed["items"][0]["id"].as_str().unwrap().to_owned(), listed["items"][0]["commitment"].as_str().unwrap().to_owned());
+    let (id, commitment) = (
+        listed["items"][0]["id"].as_str().unwrap().to_owned(),
+        listed["items"][0]["commitment"].as_str().unwrap().to_owned(),
+    );
     let (status, detail) = b.get(&format!("/console/draws/{id}")).await;
     assert_eq!(status, 200, "{detail}");
     assert!(detail.contains(&commitment) && detail.contains("未到期 3 次"), "{detail}");

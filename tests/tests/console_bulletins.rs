@@ -47,7 +47,16 @@ async fn a_reviewer_accepts_findings_and_issues_numbered_bulletins_from_the_cons
 
     // The draft's text is edited, then it is issued as the year's first.
     let (status, page) = b
-        .submit(&draft, &draft_path, &[("title", "关于城市管理暗访情况的通报"), ("lead", "现将暗访情况通报如下。"), ("closing", "请各单位立即整改。"), ("distribution", "各责任单位")])
+        .submit(
+            &draft,
+            &draft_path,
+            &[
+                ("title", "关于城市管理暗访情况的通报"),
+                ("lead", "现将暗访情况通报如下。"),
+                ("closing", "请各单位立即整改。"),
+                ("distribution", "各责任单位"),
+            ],
+        )
         .await;
     assert_eq!(status, 200);
     assert!(page.contains("已保存") && page.contains("关于城市管理暗访情况的通报"), "{page}");
@@ -71,7 +80,10 @@ async fn a_reviewer_accepts_findings_and_issues_numbered_bulletins_from_the_cons
         assert_eq!(status, 200, "{format}");
         let text = if format == "docx" { docx_text(&bytes) } else { String::from_utf8(bytes).unwrap() };
         assert!(text.contains(&first), "{format} carries the number");
-        assert!(text.contains(&red.id.to_string()[..8]) || text.contains(&red.id.to_string()), "{format} lists the finding's evidence id");
+        assert!(
+            text.contains(&red.id.to_string()[..8]) || text.contains(&red.id.to_string()),
+            "{format} lists the finding's evidence id"
+        );
         for t in &traces {
             assert!(!text.contains(t.as_str()), "{format} must not contain {t:?}");
         }
@@ -94,7 +106,10 @@ async fn a_leader_reads_bulletins_but_cannot_compile_or_issue_them() {
     let server = Server::start_demo(data.path());
     let reviewer = Browser::login(&server, "wang", &add_user(&server, "wang", "reviewer")).await;
     let (_, list) = reviewer.get("/console/bulletins").await;
-    assert_eq!(reviewer.submit(&list, "/console/bulletins", &[("kind", "day"), ("from", &office_today())]).await.0, 303);
+    assert_eq!(
+        reviewer.submit(&list, "/console/bulletins", &[("kind", "day"), ("from", &office_today())]).await.0,
+        303
+    );
     let (_, list) = reviewer.get("/console/bulletins").await;
     let id = bulletin_link(&list);
 
@@ -104,7 +119,7 @@ async fn a_leader_reads_bulletins_but_cannot_compile_or_issue_them() {
     assert!(!list.contains("编制草稿"), "no compile form for leaders: {list}");
     let (status, page) = leader.get(&format!("/console/bulletins/{id}")).await;
     assert_eq!(status, 200);
-    assert!(!page.contains("action=\"/console/bulletins/") , "no forms for leaders: {page}");
+    assert!(!page.contains("action=\"/console/bulletins/"), "no forms for leaders: {page}");
     let (status, _) = leader.submit(&page, &format!("/console/bulletins/{id}/issue"), &[]).await;
     assert_eq!(status, 403, "a leader's issue is refused");
     let (status, _) = leader.submit(&page, "/console/bulletins", &[("kind", "day"), ("from", &office_today())]).await;

@@ -6,9 +6,9 @@
 
 mod common;
 
-use anfang_server::db::{accounts, draws, reference, Db};
+use anfang_server::db::{Db, accounts, draws, reference};
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::process::Command;
@@ -86,7 +86,8 @@ async fn a_revealed_draw_is_reproduced_by_draw_verify_and_any_change_fails() {
     // After the period, the seed is revealed (CLI on the same data dir,
     // with the clock moved past the period).
     let dir = data.path().to_str().unwrap();
-    let (code, out, err) = server_cli(&["draw", "reveal", "--data-dir", dir, "--id", &id], Some(&after(&to.to_string())));
+    let (code, out, err) =
+        server_cli(&["draw", "reveal", "--data-dir", dir, "--id", &id], Some(&after(&to.to_string())));
     assert_eq!(code, 0, "{out}{err}");
     let (_, export) = office(&server, &admin, "get", &format!("/api/v1/draws/{id}/export"), None).await;
     let seed = export["seed"].as_str().expect("revealed seed").to_owned();
@@ -95,7 +96,21 @@ async fn a_revealed_draw_is_reproduced_by_draw_verify_and_any_change_fails() {
 
     let work = tempfile::tempdir().unwrap();
     let export_file = write(work.path(), "export.json", &export);
-    let (code, out, err) = server_cli(&["draw", "verify", "--params", &export_file, "--seed", &seed, "--commitment", &commitment, "--assignments", &export_file], None);
+    let (code, out, err) = server_cli(
+        &[
+            "draw",
+            "verify",
+            "--params",
+            &export_file,
+            "--seed",
+            &seed,
+            "--commitment",
+            &commitment,
+            "--assignments",
+            &export_file,
+        ],
+        None,
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("commitment ok") && out.contains("all 12 assignments"), "{out}");
 
@@ -109,7 +124,8 @@ async fn a_revealed_draw_is_reproduced_by_draw_verify_and_any_change_fails() {
     let mut changed = export.clone();
     changed["parameters"]["max_visits_per_inspector_per_day"] = json!(2);
     let changed_file = write(work.path(), "changed.json", &changed);
-    let (code, _, err) = server_cli(&["draw", "verify", "--params", &changed_file, "--seed", &seed, "--commitment", &commitment], None);
+    let (code, _, err) =
+        server_cli(&["draw", "verify", "--params", &changed_file, "--seed", &seed, "--commitment", &commitment], None);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("COMMITMENT MISMATCH"), "{err}");
 
@@ -118,7 +134,8 @@ async fn a_revealed_draw_is_reproduced_by_draw_verify_and_any_change_fails() {
     let other_point = if first["point_id"] == "P001" { "P002" } else { "P001" };
     first["point_id"] = json!(other_point);
     let moved_file = write(work.path(), "moved.json", &moved);
-    let (code, out, err) = server_cli(&["draw", "verify", "--params", &export_file, "--seed", &seed, "--assignments", &moved_file], None);
+    let (code, out, err) =
+        server_cli(&["draw", "verify", "--params", &export_file, "--seed", &seed, "--assignments", &moved_file], None);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("DIFFERS assignment #0"), "{out}");
 
@@ -147,7 +164,15 @@ fn city(data: &Path) -> String {
     db.write_blocking(|c| {
         let districts = ["通川区", "达川区", "达州经开区", "高新区"];
         for u in 0..50 {
-            reference::upsert_unit(c, &anfang_core::Unit { id: format!("U{u:02}"), name: format!("单位{u}"), district: Some(districts[u % 4].into()), active: true })?;
+            reference::upsert_unit(
+                c,
+                &anfang_core::Unit {
+                    id: format!("U{u:02}"),
+                    name: format!("单位{u}"),
+                    district: Some(districts[u % 4].into()),
+                    active: true,
+                },
+            )?;
         }
         for p in 0..200 {
             let point = anfang_core::Point {
@@ -178,7 +203,6 @@ fn city(data: &Path) -> String {
     "admin-password-long".into()
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_constraint_holds_on_30_days_20_inspectors_200_points_and_an_impossible_draw_is_refused() {
     let data = tempfile::tempdir().unwrap();
@@ -189,10 +213,20 @@ async fn every_constraint_holds_on_30_days_20_inspectors_200_points_and_an_impos
 
     // 20 inspectors × 30 days × 1 a day = 600 at most: 601 is impossible,
     // and the answer says which constraint and by how much.
-    let (status, refused) = office(&server, &admin, "post", "/api/v1/draws", Some(json!({"from": from, "to": to, "visits": 601, "max_visits_per_inspector_per_day": 1}))).await;
+    let (status, refused) = office(
+        &server,
+        &admin,
+        "post",
+        "/api/v1/draws",
+        Some(json!({"from": from, "to": to, "visits": 601, "max_visits_per_inspector_per_day": 1})),
+    )
+    .await;
     assert_eq!(status, 422, "{refused}");
     let msg = refused["error"].as_str().unwrap();
-    assert!(msg.contains("需要 601 次访问，约束下最多可安排 600 次") && msg.contains("每名督查员每天最多 1 次"), "{msg}");
+    assert!(
+        msg.contains("需要 601 次访问，约束下最多可安排 600 次") && msg.contains("每名督查员每天最多 1 次"),
+        "{msg}"
+    );
     // Nothing was stored for it.
     let (_, listed) = office(&server, &admin, "get", "/api/v1/draws", None).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 0);
@@ -201,7 +235,8 @@ async fn every_constraint_holds_on_30_days_20_inspectors_200_points_and_an_impos
     assert_eq!(status, 200, "{created}");
     let id = created["id"].as_str().unwrap();
     let dir = data.path().to_str().unwrap();
-    let (code, out, err) = server_cli(&["draw", "reveal", "--data-dir", dir, "--id", id], Some(&after(&to.to_string())));
+    let (code, out, err) =
+        server_cli(&["draw", "reveal", "--data-dir", dir, "--id", id], Some(&after(&to.to_string())));
     assert_eq!(code, 0, "{err}");
     let export: Value = serde_json::from_str(&out).unwrap();
 
@@ -211,12 +246,27 @@ async fn every_constraint_holds_on_30_days_20_inspectors_200_points_and_an_impos
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i["alias"].as_str().unwrap().to_owned(), i["excluded_units"].as_array().unwrap().iter().map(|u| u.as_str().unwrap().to_owned()).collect()))
+        .map(|i| {
+            (
+                i["alias"].as_str().unwrap().to_owned(),
+                i["excluded_units"].as_array().unwrap().iter().map(|u| u.as_str().unwrap().to_owned()).collect(),
+            )
+        })
         .collect();
     assert_eq!(excluded.len(), 20);
     assert_eq!(params["points"].as_array().unwrap().len(), 200);
-    let district: HashMap<&str, &str> = params["points"].as_array().unwrap().iter().map(|p| (p["id"].as_str().unwrap(), p["district"].as_str().unwrap())).collect();
-    let unit_of: HashMap<&str, &str> = params["points"].as_array().unwrap().iter().map(|p| (p["id"].as_str().unwrap(), p["unit_id"].as_str().unwrap())).collect();
+    let district: HashMap<&str, &str> = params["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p["district"].as_str().unwrap()))
+        .collect();
+    let unit_of: HashMap<&str, &str> = params["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p["unit_id"].as_str().unwrap()))
+        .collect();
     let visits = export["assignments"].as_array().unwrap();
     assert_eq!(visits.len(), 600);
     let mut per_day: HashMap<(&str, &str), u32> = HashMap::new();
@@ -225,7 +275,12 @@ async fn every_constraint_holds_on_30_days_20_inspectors_200_points_and_an_impos
     let mut slots: HashMap<&str, BTreeSet<&str>> = HashMap::new();
     let mut districts: HashMap<&str, BTreeSet<&str>> = HashMap::new();
     for v in visits {
-        let (who, point, date, slot) = (v["inspector"].as_str().unwrap(), v["point_id"].as_str().unwrap(), v["date"].as_str().unwrap(), v["slot"].as_str().unwrap());
+        let (who, point, date, slot) = (
+            v["inspector"].as_str().unwrap(),
+            v["point_id"].as_str().unwrap(),
+            v["date"].as_str().unwrap(),
+            v["slot"].as_str().unwrap(),
+        );
         let unit = unit_of[point];
         assert_eq!(v["unit_id"], unit);
         assert!(!excluded[who].contains(unit), "{who} sent to excluded unit {unit}");
@@ -255,7 +310,8 @@ async fn every_constraint_holds_on_30_days_20_inspectors_200_points_and_an_impos
     let work = tempfile::tempdir().unwrap();
     let file = write(work.path(), "export.json", &export);
     let seed = export["seed"].as_str().unwrap();
-    let (code, out, err) = server_cli(&["draw", "verify", "--params", &file, "--seed", seed, "--assignments", &file], None);
+    let (code, out, err) =
+        server_cli(&["draw", "verify", "--params", &file, "--seed", seed, "--assignments", &file], None);
     assert_eq!(code, 0, "{out}{err}");
 }
 
@@ -267,7 +323,14 @@ async fn an_inspector_receives_an_assignment_only_from_its_lead_time_and_nobody_
     let mut inspector1 = Device::enroll(&server, 0).await;
     let mut inspector2 = Device::enroll(&server, 1).await;
     let (from, to) = (day_from_now(5), day_from_now(7));
-    let (status, created) = office(&server, &admin, "post", "/api/v1/draws", Some(json!({"from": from, "to": to, "visits": 9, "max_visits_per_inspector_per_day": 1}))).await;
+    let (status, created) = office(
+        &server,
+        &admin,
+        "post",
+        "/api/v1/draws",
+        Some(json!({"from": from, "to": to, "visits": 9, "max_visits_per_inspector_per_day": 1})),
+    )
+    .await;
     assert_eq!(status, 200, "{created}");
     let draw_id = created["id"].as_str().unwrap().to_owned();
 
@@ -279,10 +342,22 @@ async fn an_inspector_receives_an_assignment_only_from_its_lead_time_and_nobody_
             Ok(())
         })
         .unwrap();
-        let res: Value = reqwest::Client::new().post(format!("{}/api/v1/session", server.url())).json(&json!({"username": "lead", "password": "leader-password"})).send().await.unwrap().json().await.unwrap();
+        let res: Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/session", server.url()))
+            .json(&json!({"username": "lead", "password": "leader-password"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         res["token"].as_str().unwrap().to_owned()
     };
-    for path in ["/api/v1/draws".to_owned(), format!("/api/v1/draws/{draw_id}/coverage"), format!("/api/v1/draws/{draw_id}/export")] {
+    for path in [
+        "/api/v1/draws".to_owned(),
+        format!("/api/v1/draws/{draw_id}/coverage"),
+        format!("/api/v1/draws/{draw_id}/export"),
+    ] {
         let (status, body) = office(&server, &leader, "get", &path, None).await;
         assert_eq!(status, 403, "{path}: {body}");
     }
@@ -298,7 +373,9 @@ async fn an_inspector_receives_an_assignment_only_from_its_lead_time_and_nobody_
         )
         .unwrap();
     let others: BTreeSet<String> = conn
-        .prepare("SELECT a.id FROM draw_assignments a JOIN inspectors i ON i.id = a.inspector_id WHERE i.alias <> '督查01'")
+        .prepare(
+            "SELECT a.id FROM draw_assignments a JOIN inspectors i ON i.id = a.inspector_id WHERE i.alias <> '督查01'",
+        )
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
@@ -344,7 +421,15 @@ async fn an_inspector_receives_an_assignment_only_from_its_lead_time_and_nobody_
         .store
         .record_assignment_finding(
             aid.parse().unwrap(),
-            anfang_core::store::NewFinding { point_id: point.clone(), unit_id: None, category: "parking".into(), card: anfang_core::Card::Green, note: None, location: None, photos: vec![] },
+            anfang_core::store::NewFinding {
+                point_id: point.clone(),
+                unit_id: None,
+                category: "parking".into(),
+                card: anfang_core::Card::Green,
+                note: None,
+                location: None,
+                photos: vec![],
+            },
             &anfang_core::SystemClock,
         )
         .unwrap();
@@ -353,7 +438,9 @@ async fn an_inspector_receives_an_assignment_only_from_its_lead_time_and_nobody_
     // Another inspector cannot claim it.
     let forged = anfang_core::FindingContent { id: uuid::Uuid::now_v7(), ..f.clone() };
     let sig = inspector2.store.device_key().unwrap().sign(&forged);
-    let res = inspector2.post_json(&on_time, "/api/v1/sync/push", &json!({"findings": [{"finding": forged, "signature": sig}]})).await;
+    let res = inspector2
+        .post_json(&on_time, "/api/v1/sync/push", &json!({"findings": [{"finding": forged, "signature": sig}]}))
+        .await;
     assert_eq!(res["results"][0]["status"], "rejected", "{res}");
     let admin_now = office::sign_in(&on_time, "admin", &server.demo.admin_password).await;
     let (_, cov) = office(&on_time, &admin_now, "get", &format!("/api/v1/draws/{draw_id}/coverage"), None).await;
@@ -367,4 +454,3 @@ async fn an_inspector_receives_an_assignment_only_from_its_lead_time_and_nobody_
     assert!(mine["done"].as_u64().unwrap() >= 1, "{cov}");
     assert!(!cov["missed"].as_array().unwrap().iter().any(|m| m["assignment_id"] == aid.as_str()), "{cov}");
 }
-

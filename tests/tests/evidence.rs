@@ -29,7 +29,11 @@ async fn a_finding_with_a_bad_signature_is_rejected() {
         (&f, "00".repeat(64), "garbage signature"),
     ] {
         let res = device
-            .post_json(&server, "/api/v1/sync/push", &json!({"findings": [{"finding": finding, "signature": signature}]}))
+            .post_json(
+                &server,
+                "/api/v1/sync/push",
+                &json!({"findings": [{"finding": finding, "signature": signature}]}),
+            )
             .await;
         let result = &res["results"][0];
         assert_eq!(result["status"], "rejected", "{why}: {res}");
@@ -61,7 +65,8 @@ async fn verify_names_a_tampered_row_photo_and_log_entry() {
     let db = rusqlite::Connection::open(data.path().join("anfang.sqlite3")).unwrap();
     db.execute_batch("DROP TRIGGER findings_are_append_only; DROP TRIGGER evidence_log_no_update;").unwrap();
     db.execute("UPDATE findings SET card = 'yellow' WHERE id = ?1", [b.id.to_string()]).unwrap();
-    db.execute("UPDATE evidence_log SET record_hash = ?2 WHERE record_id = ?1", [c.id.to_string(), sha256_hex(b"x")]).unwrap();
+    db.execute("UPDATE evidence_log SET record_hash = ?2 WHERE record_id = ?1", [c.id.to_string(), sha256_hex(b"x")])
+        .unwrap();
     drop(db);
     let sha = &a.photos[0];
     let photo = data.path().join("photos").join(&sha[..2]).join(format!("{sha}.jpg"));
@@ -74,6 +79,9 @@ async fn verify_names_a_tampered_row_photo_and_log_entry() {
     assert_ne!(code, 0, "altered evidence fails verification: {out}");
     assert!(out.contains(&format!("finding {}: the row's columns differ from its signed content", b.id)), "{out}");
     assert!(out.contains(&format!("photo {sha}: file")), "{out}");
-    assert!(out.lines().any(|l| l.contains("log entry") && l.contains(&c.id.to_string()) && l.contains("altered")), "{out}");
+    assert!(
+        out.lines().any(|l| l.contains("log entry") && l.contains(&c.id.to_string()) && l.contains("altered")),
+        "{out}"
+    );
     assert!(!out.contains(&format!("finding {}:", a.id)), "an intact finding is not accused: {out}");
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
     let res = req.send().await.unwrap();
@@ -22,7 +22,9 @@ async fn imported_and_edited_reference_data_reaches_a_device_on_its_next_pull() 
 
     // Excel's "CSV UTF-8": a BOM, CRLF, Chinese column names, a quoted comma.
     let units = "\u{feff}单位编号,单位名称,区县\r\nU50,\"市园林局, 绿化科\",通川区\r\nU51,市环卫处,达川区\r\n";
-    let (status, body) = send(http.post(url("/api/v1/units/import")).bearer_auth(&token).header("content-type", "text/csv").body(units)).await;
+    let (status, body) =
+        send(http.post(url("/api/v1/units/import")).bearer_auth(&token).header("content-type", "text/csv").body(units))
+            .await;
     assert_eq!((status, body["imported"].as_i64()), (200, Some(2)), "{body}");
     let points = "id,name,kind,unit_id,lat,lon,leader,district\nP500,园林路,主次干道,U50,31.21,107.47,王点长,通川区\nP501,环卫站巷,back_street,U51,31.20,107.46,,达川区\n";
     let (status, body) = send(http.post(url("/api/v1/points/import")).bearer_auth(&token).body(points)).await;
@@ -54,7 +56,10 @@ async fn imported_and_edited_reference_data_reaches_a_device_on_its_next_pull() 
     settings["card_deadlines"]["yellow"] = json!(5);
     assert_eq!(send(http.put(url("/api/v1/settings")).bearer_auth(&token).json(&settings)).await.0, 200);
     let (_, again) = send(http.get(url("/api/v1/settings")).bearer_auth(&token)).await;
-    assert_eq!((again["issuing_body"].as_str(), again["card_deadlines"]["yellow"].as_i64()), (Some("达州市四城同创办"), Some(5)));
+    assert_eq!(
+        (again["issuing_body"].as_str(), again["card_deadlines"]["yellow"].as_i64()),
+        (Some("达州市四城同创办"), Some(5))
+    );
     settings["card_deadlines"]["red"] = json!(-1);
     let (status, err) = send(http.put(url("/api/v1/settings")).bearer_auth(&token).json(&settings)).await;
     assert_eq!(status, 422);
@@ -77,20 +82,27 @@ async fn a_bad_csv_file_names_each_line_and_field_and_writes_nothing() {
     let (status, err) = send(http.post(url("/api/v1/points/import")).bearer_auth(&token).body(points)).await;
     assert_eq!(status, 422, "{err}");
     let errors = err["errors"].as_array().unwrap();
-    let named: Vec<(i64, &str)> = errors.iter().map(|e| (e["line"].as_i64().unwrap(), e["field"].as_str().unwrap())).collect();
+    let named: Vec<(i64, &str)> =
+        errors.iter().map(|e| (e["line"].as_i64().unwrap(), e["field"].as_str().unwrap())).collect();
     assert!(named.contains(&(3, "lat")) && named.contains(&(5, "kind")), "{err}");
     assert!(err["error"].as_str().unwrap().starts_with("nothing was imported"), "{err}");
     // With the file's own errors fixed, the unknown unit is named next.
-    let fixed = "编号,名称,类型,单位编号,纬度,经度\nP600,好点位,market,U01,31.2,107.4\nP602,无单位,market,U77,31.2,107.4\n";
+    let fixed =
+        "编号,名称,类型,单位编号,纬度,经度\nP600,好点位,market,U01,31.2,107.4\nP602,无单位,market,U77,31.2,107.4\n";
     let (status, err) = send(http.post(url("/api/v1/points/import")).bearer_auth(&token).body(fixed)).await;
     assert_eq!(status, 422, "{err}");
-    assert_eq!((err["errors"][0]["line"].as_i64(), err["errors"][0]["field"].as_str()), (Some(3), Some("unit_id")), "{err}");
+    assert_eq!(
+        (err["errors"][0]["line"].as_i64(), err["errors"][0]["field"].as_str()),
+        (Some(3), Some("unit_id")),
+        "{err}"
+    );
 
     let (_, after) = send(http.get(url("/api/v1/points")).bearer_auth(&token)).await;
     assert_eq!(count(&after), count(&before), "nothing was written");
     assert!(!after.to_string().contains("P600"));
 
-    let (status, err) = send(http.post(url("/api/v1/units/import")).bearer_auth(&token).body(vec![0xff, 0xfe, b'i', b'd'])).await;
+    let (status, err) =
+        send(http.post(url("/api/v1/units/import")).bearer_auth(&token).body(vec![0xff, 0xfe, b'i', b'd'])).await;
     assert_eq!(status, 422, "{err}");
     assert!(err["error"].as_str().unwrap().contains("UTF-8"), "{err}");
     let (status, err) = send(http.post(url("/api/v1/units/import")).bearer_auth(&token).body("id,名字\nU1,x\n")).await;

@@ -6,7 +6,7 @@ mod common;
 use anfang_core::Card;
 use common::office::*;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 struct Office {
     client: reqwest::Client,
@@ -95,9 +95,21 @@ async fn a_reviewer_accepts_corrects_and_rejects_as_new_revisions_and_the_origin
     // history show the review.
     let (status, f) = office.get(&format!("/api/v1/findings/{a}")).await;
     assert_eq!(status, 200);
-    assert_eq!((f["category"]["id"].as_str(), f["unit"]["id"].as_str(), f["card"].as_str()), (Some("parking"), Some("U03"), Some("yellow")), "{f}");
+    assert_eq!(
+        (f["category"]["id"].as_str(), f["unit"]["id"].as_str(), f["card"].as_str()),
+        (Some("parking"), Some("U03"), Some("yellow")),
+        "{f}"
+    );
     assert_eq!(f["status"], "correct");
-    assert_eq!((f["effective"]["category"]["id"].as_str(), f["effective"]["unit"]["id"].as_str(), f["effective"]["card"].as_str()), (Some("sanitation"), Some("U09"), Some("red")), "{f}");
+    assert_eq!(
+        (
+            f["effective"]["category"]["id"].as_str(),
+            f["effective"]["unit"]["id"].as_str(),
+            f["effective"]["card"].as_str()
+        ),
+        (Some("sanitation"), Some("U09"), Some("red")),
+        "{f}"
+    );
     let revisions = f["revisions"].as_array().unwrap();
     assert_eq!(revisions.len(), 2, "{f}");
     assert_eq!(revisions[0]["decision"], "accept");
@@ -124,13 +136,18 @@ async fn the_list_filters_by_review_status_and_by_the_corrected_unit() {
     let server = Server::start_demo(data.path());
     let (a, b) = two_findings(&server).await;
     let office = Office::new(&server, server.admin_token().await);
-    let ids = |v: &Value| -> Vec<String> { v["items"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect() };
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect()
+    };
 
     let (_, pending) = office.get("/api/v1/findings?status=pending").await;
     assert_eq!(ids(&pending).len(), 2, "{pending}");
     assert!(pending["items"].as_array().unwrap().iter().all(|f| f["status"] == "pending"));
 
-    assert_eq!(office.review(&a, json!({"decision": "correct", "unit_id": "U10", "reason": "归朝阳街道"})).await.0, 200);
+    assert_eq!(
+        office.review(&a, json!({"decision": "correct", "unit_id": "U10", "reason": "归朝阳街道"})).await.0,
+        200
+    );
     assert_eq!(office.review(&b, json!({"decision": "reject", "reason": "重复"})).await.0, 200);
 
     assert!(ids(&office.get("/api/v1/findings?status=pending").await.1).is_empty());

@@ -4,8 +4,8 @@
 
 mod common;
 
-use anfang_core::sync::{SyncEvent, SyncOptions};
 use anfang_core::Card;
+use anfang_core::sync::{SyncEvent, SyncOptions};
 use common::*;
 use std::collections::HashSet;
 
@@ -48,7 +48,8 @@ async fn findings_recorded_offline_arrive_once_with_every_field_and_photo_hash()
         assert_eq!(got["location"]["lon"].as_f64().unwrap(), loc.lon);
         assert_eq!(got["location"]["accuracy_m"].as_f64().unwrap(), loc.accuracy_m);
         assert_eq!(got["content_hash"], sent.content_hash());
-        let hashes: Vec<&str> = got["photos"].as_array().unwrap().iter().map(|p| p["sha256"].as_str().unwrap()).collect();
+        let hashes: Vec<&str> =
+            got["photos"].as_array().unwrap().iter().map(|p| p["sha256"].as_str().unwrap()).collect();
         assert_eq!(hashes, sent.photos.iter().map(String::as_str).collect::<Vec<_>>(), "photo hashes, in order");
         for sha in &sent.photos {
             let bytes = server.photo_bytes(&token, sha).await;

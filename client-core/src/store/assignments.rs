@@ -8,7 +8,7 @@ use super::{NewFinding, Store, StoreError};
 use crate::clock::Clock;
 use crate::domain::{FindingContent, ValidationError};
 use crate::protocol::Assignment;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -71,9 +71,9 @@ impl Store {
     /// The visits drawn for `date` (office-local, e.g. today), earliest
     /// slot first.
     pub fn visits_on(&self, date: jiff::civil::Date) -> Result<Vec<Assignment>, StoreError> {
-        let mut stmt = self.conn().prepare(&format!(
-            "SELECT {COLUMNS} FROM assignments WHERE date = ?1 ORDER BY starts_ms, point_id"
-        ))?;
+        let mut stmt = self
+            .conn()
+            .prepare(&format!("SELECT {COLUMNS} FROM assignments WHERE date = ?1 ORDER BY starts_ms, point_id"))?;
         let rows = stmt.query_map([date.to_string()], assignment_row)?;
         rows.map(|r| parse(r?)).collect()
     }

@@ -8,7 +8,7 @@ use super::{Store, StoreError};
 use crate::clock::Clock;
 use crate::domain::{Card, FindingContent, Location, ValidationError};
 use crate::photo::ProcessedPhoto;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -68,11 +68,7 @@ fn now_ms(clock: &dyn Clock) -> i64 {
 impl Store {
     /// Validates and saves a finding with its photos and outbox entry, all or
     /// nothing. Works offline; returns the stored content (with its new id).
-    pub fn record_finding(
-        &mut self,
-        new: NewFinding,
-        clock: &dyn Clock,
-    ) -> Result<FindingContent, StoreError> {
+    pub fn record_finding(&mut self, new: NewFinding, clock: &dyn Clock) -> Result<FindingContent, StoreError> {
         self.record_finding_linked(new, None, clock)
     }
 
@@ -85,10 +81,7 @@ impl Store {
         let point = self.point(&new.point_id)?.ok_or_else(|| {
             ValidationError::new(
                 "point_id",
-                format!(
-                    "unknown point {:?}; sync to fetch the current list of points",
-                    new.point_id
-                ),
+                format!("unknown point {:?}; sync to fetch the current list of points", new.point_id),
             )
         })?;
         let unit_id = new.unit_id.unwrap_or(point.unit_id);
@@ -183,8 +176,8 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (content, content_hash, state, attempts, last_error) = row?;
-            let content: FindingContent = serde_json::from_str(&content)
-                .map_err(|e| StoreError::Corrupt(format!("finding content: {e}")))?;
+            let content: FindingContent =
+                serde_json::from_str(&content).map_err(|e| StoreError::Corrupt(format!("finding content: {e}")))?;
             let sync = match state.as_str() {
                 "synced" => SyncState::Synced,
                 "rejected" => SyncState::Rejected { reason: last_error.unwrap_or_default() },
@@ -198,11 +191,7 @@ impl Store {
 
     /// Number of findings not yet on the server (pending, not rejected).
     pub fn unsynced_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = self.conn().query_row(
-            "SELECT count(*) FROM outbox WHERE state = 'pending'",
-            [],
-            |r| r.get(0),
-        )?;
+        let n: i64 = self.conn().query_row("SELECT count(*) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))?;
         Ok(n as u64)
     }
 
@@ -217,7 +206,8 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let horizon = if ignore_backoff { i64::MAX } else { now_ms(clock) };
-        let (after_at, after_id) = after.map_or((i64::MIN, String::new()), |i| (i.created_at, i.content.id.to_string()));
+        let (after_at, after_id) =
+            after.map_or((i64::MIN, String::new()), |i| (i.created_at, i.content.id.to_string()));
         let mut stmt = self.conn().prepare_cached(
             "SELECT f.content, o.attempts, f.created_at, f.signature FROM outbox o JOIN findings f ON f.id = o.finding_id
              WHERE o.state = 'pending' AND o.next_attempt_at <= ?1
@@ -230,8 +220,8 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (content, attempts, created_at, signature) = row?;
-            let content = serde_json::from_str(&content)
-                .map_err(|e| StoreError::Corrupt(format!("finding content: {e}")))?;
+            let content =
+                serde_json::from_str(&content).map_err(|e| StoreError::Corrupt(format!("finding content: {e}")))?;
             // Findings recorded before signing existed get signed now, by
             // the same device key, rather than never leaving the phone.
             let signature = match signature {
@@ -274,10 +264,7 @@ impl Store {
 
     /// Stored bytes of a photo, `None` if the device does not have it.
     pub fn photo_jpeg(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row("SELECT jpeg FROM photos WHERE sha256 = ?1", [sha256], |r| r.get(0))
-            .optional()?)
+        Ok(self.conn().query_row("SELECT jpeg FROM photos WHERE sha256 = ?1", [sha256], |r| r.get(0)).optional()?)
     }
 
     /// The thumbnail of a photo, for the UI.
@@ -298,8 +285,7 @@ impl Store {
     }
 
     pub(crate) fn set_photo_uploaded(&self, sha256: &str, uploaded: bool) -> Result<(), StoreError> {
-        self.conn()
-            .execute("UPDATE photos SET uploaded = ?2 WHERE sha256 = ?1", params![sha256, uploaded])?;
+        self.conn().execute("UPDATE photos SET uploaded = ?2 WHERE sha256 = ?1", params![sha256, uploaded])?;
         Ok(())
     }
 

@@ -15,9 +15,9 @@ mod findings;
 mod reference;
 pub mod schema;
 
-pub use findings::{FindingRecord, NewFinding, OutboxItem, SyncState};
 pub use assignments::Visit;
-pub use reference::{point_from_row, PointNear};
+pub use findings::{FindingRecord, NewFinding, OutboxItem, SyncState};
+pub use reference::{PointNear, point_from_row};
 
 use crate::domain::ValidationError;
 use crate::photo::PhotoError;
@@ -25,7 +25,8 @@ use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 
 /// The device schema. Append only.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -100,12 +101,12 @@ CREATE TABLE outbox (
 ) STRICT;
 CREATE INDEX outbox_pending ON outbox (state, next_attempt_at);
 "#,
-// 2: device signatures over findings (the key itself lives in `meta`).
-r#"
+    // 2: device signatures over findings (the key itself lives in `meta`).
+    r#"
 ALTER TABLE findings ADD COLUMN signature TEXT;
 "#,
-// 3: drawn visits (assignments) this inspector has received.
-r#"
+    // 3: drawn visits (assignments) this inspector has received.
+    r#"
 CREATE TABLE assignments (
     id         TEXT PRIMARY KEY,
     point_id   TEXT NOT NULL,
@@ -116,7 +117,8 @@ CREATE TABLE assignments (
     starts_ms  INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX assignments_date ON assignments (date, starts_ms);
-"#];
+"#,
+];
 
 /// Errors of the device store. Callers act differently on each variant: a
 /// validation or photo error is shown to the inspector to fix; the others are
@@ -190,10 +192,7 @@ impl Store {
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
+        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
     }
 
     fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
@@ -228,12 +227,9 @@ impl Store {
 
     /// The enrolment, or `None` on a fresh device.
     pub fn enrollment(&self) -> Result<Option<Enrollment>, StoreError> {
-        let (Some(server_url), Some(device_id), Some(token), Some(alias)) = (
-            self.meta("server_url")?,
-            self.meta("device_id")?,
-            self.meta("token")?,
-            self.meta("alias")?,
-        ) else {
+        let (Some(server_url), Some(device_id), Some(token), Some(alias)) =
+            (self.meta("server_url")?, self.meta("device_id")?, self.meta("token")?, self.meta("alias")?)
+        else {
             return Ok(None);
         };
         Ok(Some(Enrollment { server_url, device_id, token, alias }))

@@ -4,9 +4,9 @@
 //! so applying a pull is a plain upsert and there is nothing to merge.
 
 use super::{Store, StoreError};
-use crate::domain::{haversine_m, Category, Point, PointKind, Unit};
+use crate::domain::{Category, Point, PointKind, Unit, haversine_m};
 use crate::protocol::PullResponse;
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{OptionalExtension, Row, params};
 
 /// A point with its distance from where the inspector stands.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -56,17 +56,7 @@ impl Store {
                    unit_id = excluded.unit_id, lat = excluded.lat, lon = excluded.lon,
                    address = excluded.address, district = excluded.district,
                    active = excluded.active",
-                params![
-                    p.id,
-                    p.name,
-                    p.kind.as_str(),
-                    p.unit_id,
-                    p.lat,
-                    p.lon,
-                    p.address,
-                    p.district,
-                    p.active
-                ],
+                params![p.id, p.name, p.kind.as_str(), p.unit_id, p.lat, p.lon, p.address, p.district, p.active],
             )?;
         }
         for c in &page.categories {
@@ -111,10 +101,7 @@ impl Store {
 
     /// One point by id, active or not.
     pub fn point(&self, id: &str) -> Result<Option<Point>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row("SELECT * FROM points WHERE id = ?1", [id], point_from_row)
-            .optional()?)
+        Ok(self.conn().query_row("SELECT * FROM points WHERE id = ?1", [id], point_from_row).optional()?)
     }
 
     /// Active categories in the office's order.
@@ -139,11 +126,9 @@ impl Store {
     pub fn unit(&self, id: &str) -> Result<Option<Unit>, StoreError> {
         Ok(self
             .conn()
-            .query_row(
-                "SELECT id, name, district, active FROM units WHERE id = ?1",
-                [id],
-                |r| Ok(Unit { id: r.get(0)?, name: r.get(1)?, district: r.get(2)?, active: r.get(3)? }),
-            )
+            .query_row("SELECT id, name, district, active FROM units WHERE id = ?1", [id], |r| {
+                Ok(Unit { id: r.get(0)?, name: r.get(1)?, district: r.get(2)?, active: r.get(3)? })
+            })
             .optional()?)
     }
 }

@@ -24,7 +24,13 @@ fn esc(s: &str) -> String {
 fn legend_svg(out: &mut String, x: f64, y: f64) {
     for (i, (color, label)) in [(RED_HEX, "红牌"), (YELLOW_HEX, "黄牌"), (GREEN_HEX, "绿牌")].iter().enumerate() {
         let lx = x + i as f64 * 64.0;
-        let _ = write!(out, r#"<rect x="{lx}" y="{}" width="12" height="12" fill="{color}"/><text x="{}" y="{}" font-size="12">{label}</text>"#, y - 10.0, lx + 16.0, y);
+        let _ = write!(
+            out,
+            r#"<rect x="{lx}" y="{}" width="12" height="12" fill="{color}"/><text x="{}" y="{}" font-size="12">{label}</text>"#,
+            y - 10.0,
+            lx + 16.0,
+            y
+        );
     }
 }
 
@@ -45,17 +51,33 @@ pub fn units_svg(bars: &[Bar]) -> String {
     }
     for (i, b) in bars.iter().enumerate() {
         let y = 32.0 + i as f64 * row;
-        let _ = write!(s, r#"<text x="{}" y="{}" font-size="13" text-anchor="end">{}</text>"#, label_w - 8.0, y + 15.0, esc(&b.label));
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" font-size="13" text-anchor="end">{}</text>"#,
+            label_w - 8.0,
+            y + 15.0,
+            esc(&b.label)
+        );
         let mut x = label_w;
         for (n, color) in [(b.red, RED_HEX), (b.yellow, YELLOW_HEX), (b.green, GREEN_HEX)] {
             if n == 0 {
                 continue;
             }
             let w = n as f64 / max * bar_w;
-            let _ = write!(s, r#"<rect x="{x:.1}" y="{}" width="{w:.1}" height="18" fill="{color}"><title>{n}</title></rect>"#, y + 2.0);
+            let _ = write!(
+                s,
+                r#"<rect x="{x:.1}" y="{}" width="{w:.1}" height="18" fill="{color}"><title>{n}</title></rect>"#,
+                y + 2.0
+            );
             x += w;
         }
-        let _ = write!(s, r#"<text x="{:.1}" y="{}" font-size="12">{}</text>"#, x + 4.0, y + 15.0, b.red + b.yellow + b.green);
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{}" font-size="12">{}</text>"#,
+            x + 4.0,
+            y + 15.0,
+            b.red + b.yellow + b.green
+        );
     }
     s.push_str("</svg>");
     s
@@ -86,7 +108,13 @@ pub fn days_svg(bars: &[Bar]) -> String {
             }
             let h = v as f64 / max * plot_h;
             y -= h;
-            let _ = write!(s, r#"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}" fill="{color}"><title>{} {v}</title></rect>"#, x + 1.0, col - 2.0, esc(&b.label));
+            let _ = write!(
+                s,
+                r#"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="{h:.1}" fill="{color}"><title>{} {v}</title></rect>"#,
+                x + 1.0,
+                col - 2.0,
+                esc(&b.label)
+            );
         }
         if i % label_every == 0 {
             let _ = write!(

@@ -13,7 +13,7 @@
 //! LibreOffice each find a 仿宋-style face or substitute sensibly.
 
 use super::html::{cn_number, esc};
-use super::{card_zh, change_zh, chart, percent, Bulletin, CountRow, RateRow};
+use super::{Bulletin, CountRow, RateRow, card_zh, change_zh, chart, percent};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -66,22 +66,31 @@ struct Doc {
 }
 
 fn run(text: &str, font: &str, half_points: u32, bold: bool, color: Option<&str>) -> String {
-    let mut s = format!(
-        r#"<w:r><w:rPr><w:rFonts w:ascii="{font}" w:hAnsi="{font}" w:eastAsia="{font}" w:cs="{font}"/>"#
-    );
+    let mut s =
+        format!(r#"<w:r><w:rPr><w:rFonts w:ascii="{font}" w:hAnsi="{font}" w:eastAsia="{font}" w:cs="{font}"/>"#);
     if bold {
         s.push_str("<w:b/>");
     }
     if let Some(c) = color {
         let _ = write!(s, r#"<w:color w:val="{c}"/>"#);
     }
-    let _ = write!(s, r#"<w:sz w:val="{half_points}"/><w:szCs w:val="{half_points}"/></w:rPr><w:t xml:space="preserve">{}</w:t></w:r>"#, esc(text));
+    let _ = write!(
+        s,
+        r#"<w:sz w:val="{half_points}"/><w:szCs w:val="{half_points}"/></w:rPr><w:t xml:space="preserve">{}</w:t></w:r>"#,
+        esc(text)
+    );
     s
 }
 
 impl Doc {
     fn new() -> Self {
-        Doc { body: String::with_capacity(256 * 1024), media: Vec::new(), rels: Vec::new(), by_sha: HashMap::new(), next_pic: 1 }
+        Doc {
+            body: String::with_capacity(256 * 1024),
+            media: Vec::new(),
+            rels: Vec::new(),
+            by_sha: HashMap::new(),
+            next_pic: 1,
+        }
     }
 
     /// A paragraph: `ppr` is raw paragraph properties, `runs` raw runs.
@@ -194,7 +203,13 @@ fn rate_rows(rows: &[RateRow], points: bool) -> Vec<Vec<String>> {
                 v.push(r.unit_name.clone().unwrap_or_default());
                 v.push(r.leader.clone().unwrap_or_default());
             }
-            v.extend([r.visits.to_string(), r.green.to_string(), r.yellow.to_string(), r.red.to_string(), percent(r.rate)]);
+            v.extend([
+                r.visits.to_string(),
+                r.green.to_string(),
+                r.yellow.to_string(),
+                r.red.to_string(),
+                percent(r.rate),
+            ]);
             v
         })
         .collect()
@@ -208,7 +223,10 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
     let mut d = Doc::new();
 
     // 1. Masthead: name, number, issuing body and date, red rule.
-    d.p(r#"<w:jc w:val="center"/><w:spacing w:before="0" w:after="120"/>"#, &run("督查通报", SONG, 96, true, Some(RED)));
+    d.p(
+        r#"<w:jc w:val="center"/><w:spacing w:before="0" w:after="120"/>"#,
+        &run("督查通报", SONG, 96, true, Some(RED)),
+    );
     let number = b.number_text();
     let mut num_runs = run(&number, BODY_FONT, 32, false, None);
     if b.header.status != "issued" {
@@ -227,7 +245,10 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
         &meta,
     );
     // Title: 二号 bold.
-    d.p(r#"<w:jc w:val="center"/><w:spacing w:before="240" w:after="360" w:line="640" w:lineRule="exact"/>"#, &run(&b.title, SONG, 44, true, None));
+    d.p(
+        r#"<w:jc w:val="center"/><w:spacing w:before="240" w:after="360" w:line="640" w:lineRule="exact"/>"#,
+        &run(&b.title, SONG, 44, true, None),
+    );
     for p in b.lead.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
         d.text(p);
     }
@@ -243,7 +264,11 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
     let prev_head = "上期";
     let count_widths = [2844, 900, 900, 900, 900, 1000, 1400];
     d.h2("（一）按问题类别");
-    d.table(&count_widths, &["问题类别", "红牌", "黄牌", "绿牌", "合计", prev_head, "较上期"], &count_rows(&s.by_category));
+    d.table(
+        &count_widths,
+        &["问题类别", "红牌", "黄牌", "绿牌", "合计", prev_head, "较上期"],
+        &count_rows(&s.by_category),
+    );
     d.h2("（二）按区域");
     d.table(&count_widths, &["区域", "红牌", "黄牌", "绿牌", "合计", prev_head, "较上期"], &count_rows(&s.by_district));
     d.h2("（三）各单位红黄绿牌（图中序号见下表）");
@@ -254,7 +279,13 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
         .iter()
         .enumerate()
         .map(|(i, bar)| {
-            vec![(i + 1).to_string(), bar.label.clone(), bar.red.to_string(), bar.yellow.to_string(), bar.green.to_string()]
+            vec![
+                (i + 1).to_string(),
+                bar.label.clone(),
+                bar.red.to_string(),
+                bar.yellow.to_string(),
+                bar.green.to_string(),
+            ]
         })
         .collect();
     d.table(&[900, 4344, 1200, 1200, 1200], &["序号", "责任单位", "红牌", "黄牌", "绿牌"], &legend);
@@ -298,7 +329,11 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
             let small = r#"<w:spacing w:before="0" w:after="0" w:line="360" w:lineRule="exact"/>"#;
             let mut facts = String::new();
             let line = |label: &str, value: &str| {
-                format!("<w:p><w:pPr>{small}</w:pPr>{}{}</w:p>", run(label, HEI, 24, false, None), run(value, BODY_FONT, 24, false, None))
+                format!(
+                    "<w:p><w:pPr>{small}</w:pPr>{}{}</w:p>",
+                    run(label, HEI, 24, false, None),
+                    run(value, BODY_FONT, 24, false, None)
+                )
             };
             let card_color = match e.card.as_str() {
                 "red" => RED,
@@ -312,7 +347,15 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
                 run(card_zh(&e.card), HEI, 24, true, Some(card_color)),
                 run(&format!("  {}", e.category_name), HEI, 24, false, None)
             );
-            facts.push_str(&line("点位：", &format!("{}（{}{}）", e.point_name, e.point_kind, e.district.as_deref().map(|x| format!("，{x}")).unwrap_or_default())));
+            facts.push_str(&line(
+                "点位：",
+                &format!(
+                    "{}（{}{}）",
+                    e.point_name,
+                    e.point_kind,
+                    e.district.as_deref().map(|x| format!("，{x}")).unwrap_or_default()
+                ),
+            ));
             facts.push_str(&line("时间：", &e.observed_at));
             if let Some(n) = &e.note {
                 facts.push_str(&line("问题：", n));
@@ -322,7 +365,12 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
                 facts,
                 "<w:p><w:pPr>{small}</w:pPr>{}</w:p>",
                 run(
-                    &format!("证据编号 {} · 内容哈希 {}{}", e.evidence_id, e.short_hash, if e.decision == "correct" { " · 经审核更正" } else { "" }),
+                    &format!(
+                        "证据编号 {} · 内容哈希 {}{}",
+                        e.evidence_id,
+                        e.short_hash,
+                        if e.decision == "correct" { " · 经审核更正" } else { "" }
+                    ),
                     "Consolas",
                     16,
                     false,
@@ -362,7 +410,11 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
                 ]
             })
             .collect();
-        d.table(&[600, 2000, 1700, 1200, 1300, 1044, 1000], &["序号", "责任单位", "点位", "问题类别", "时间", "整改期限", "内容哈希"], &rows);
+        d.table(
+            &[600, 2000, 1700, 1200, 1300, 1044, 1000],
+            &["序号", "责任单位", "点位", "问题类别", "时间", "整改期限", "内容哈希"],
+            &rows,
+        );
     }
 
     // 5. Overdue.
@@ -384,7 +436,11 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
                 ]
             })
             .collect();
-        d.table(&[2200, 2000, 1400, 800, 1444, 1000], &["责任单位", "点位", "问题类别", "牌色", "整改期限", "逾期天数"], &rows);
+        d.table(
+            &[2200, 2000, 1400, 800, 1444, 1000],
+            &["责任单位", "点位", "问题类别", "牌色", "整改期限", "逾期天数"],
+            &rows,
+        );
     }
 
     // 6. Rankings.
@@ -423,7 +479,11 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
                     ]
                 })
                 .collect();
-            d.table(&[800, 3244, 900, 900, 1000, 1000, 1000], &["名次", "责任单位", "红牌", "黄牌", "检查次数", "达标率", "扣分"], &rows);
+            d.table(
+                &[800, 3244, 900, 900, 1000, 1000, 1000],
+                &["名次", "责任单位", "红牌", "黄牌", "检查次数", "达标率", "扣分"],
+                &rows,
+            );
         }
     }
 
@@ -443,7 +503,10 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
     let compiler = format!(
         "{}{}",
         run(&format!("{}编印", b.compiler), BODY_FONT, 28, false, None),
-        format!(r#"<w:r><w:tab/></w:r>{}"#, run(&format!("{}印发", super::period::date_zh(b.header.date)), BODY_FONT, 28, false, None))
+        format!(
+            r#"<w:r><w:tab/></w:r>{}"#,
+            run(&format!("{}印发", super::period::date_zh(b.header.date)), BODY_FONT, 28, false, None)
+        )
     );
     d.p(
         &format!(r#"<w:tabs><w:tab w:val="right" w:pos="{TEXT_TWIPS}"/></w:tabs><w:pBdr>{}</w:pBdr><w:spacing w:line="440" w:lineRule="exact"/>"#, rule("bottom")),
@@ -458,7 +521,9 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
 }
 
 fn package(d: &Doc, b: &Bulletin) -> Result<Vec<u8>, zip::result::ZipError> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::with_capacity(d.body.len() + d.media.iter().map(|m| m.1.len()).sum::<usize>() + 16 * 1024)));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::with_capacity(
+        d.body.len() + d.media.iter().map(|m| m.1.len()).sum::<usize>() + 16 * 1024,
+    )));
     let deflated = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     // JPEG and PNG do not shrink further; storing them saves the time.
     let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
@@ -501,12 +566,18 @@ fn package(d: &Doc, b: &Bulletin) -> Result<Vec<u8>, zip::result::ZipError> {
 <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rIdStyles" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/><Relationship Id="rIdSettings" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/settings" Target="settings.xml"/><Relationship Id="rIdFonts" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/fontTable" Target="fontTable.xml"/><Relationship Id="rIdFooter" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/footer" Target="footer1.xml"/>"#,
     );
     for (rid, target) in &d.rels {
-        let _ = write!(rels, r#"<Relationship Id="{rid}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="{target}"/>"#);
+        let _ = write!(
+            rels,
+            r#"<Relationship Id="{rid}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="{target}"/>"#
+        );
     }
     rels.push_str("</Relationships>");
     put(&mut zip, "word/_rels/document.xml.rels", rels.as_bytes(), deflated)?;
-    let document = format!(r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<w:document {W_NS}><w:body>{}</w:body></w:document>"#, d.body);
+    let document = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:document {W_NS}><w:body>{}</w:body></w:document>"#,
+        d.body
+    );
     put(&mut zip, "word/document.xml", document.as_bytes(), deflated)?;
     let styles = format!(
         r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>

@@ -8,7 +8,7 @@
 //!
 //! Like bulletins, exports carry no inspector, device or account field.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// One finding with its review state and effective values.
 #[derive(Debug, Clone)]
@@ -61,8 +61,24 @@ fn cell(out: &mut String, value: &str) {
 }
 
 const HEADERS: [&str; 18] = [
-    "证据编号", "内容哈希", "发现时间", "审核状态", "点位编号", "点位", "点位类型", "区域", "责任单位编号", "责任单位",
-    "问题类别编号", "问题类别", "牌色", "问题描述", "纬度", "经度", "定位精度（米）", "照片数",
+    "证据编号",
+    "内容哈希",
+    "发现时间",
+    "审核状态",
+    "点位编号",
+    "点位",
+    "点位类型",
+    "区域",
+    "责任单位编号",
+    "责任单位",
+    "问题类别编号",
+    "问题类别",
+    "牌色",
+    "问题描述",
+    "纬度",
+    "经度",
+    "定位精度（米）",
+    "照片数",
 ];
 
 fn local(ms: i64, tz: &jiff::tz::TimeZone) -> String {

@@ -3,7 +3,7 @@
 //! thumbnails inlined as data URIs and charts are inline SVG. No script, no
 //! external resource.
 
-use super::{card_zh, change_zh, chart, percent, Bulletin, CountRow, RateRow};
+use super::{Bulletin, CountRow, RateRow, card_zh, change_zh, chart, percent};
 use base64::Engine;
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -159,7 +159,11 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
         esc(&b.title)
     );
     // 1. Header.
-    let _ = write!(o, r#"<header class="masthead"><div class="name">督查通报</div><div class="number">{}"#, esc(&b.number_text()));
+    let _ = write!(
+        o,
+        r#"<header class="masthead"><div class="name">督查通报</div><div class="number">{}"#,
+        esc(&b.number_text())
+    );
     if b.header.status != "issued" {
         o.push_str(r#" <span class="draft">草稿</span>"#);
     }
@@ -185,8 +189,13 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
     count_table(&mut o, "问题类别", &s.by_category);
     o.push_str("<h3>（二）按区域</h3>");
     count_table(&mut o, "区域", &s.by_district);
-    let _ = write!(o, r#"<h3>（三）各单位红黄绿牌</h3><div class="chart">{}</div>"#, chart::units_svg(&body.charts.per_unit));
-    let _ = write!(o, r#"<h3>（四）每日红黄绿牌</h3><div class="chart">{}</div>"#, chart::days_svg(&body.charts.per_day));
+    let _ = write!(
+        o,
+        r#"<h3>（三）各单位红黄绿牌</h3><div class="chart">{}</div>"#,
+        chart::units_svg(&body.charts.per_unit)
+    );
+    let _ =
+        write!(o, r#"<h3>（四）每日红黄绿牌</h3><div class="chart">{}</div>"#, chart::days_svg(&body.charts.per_day));
 
     // 3. Per unit.
     h2(&mut o, "各责任单位问题清单");
@@ -218,7 +227,9 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                     }
                     None => o.push_str(r#"<div class="missing">照片缺失，请凭证据编号核查</div>"#),
                 },
-                None if e.photo_count > 0 => o.push_str(r#"<div class="missing">照片未嵌入，凭证据编号在系统中查看</div>"#),
+                None if e.photo_count > 0 => {
+                    o.push_str(r#"<div class="missing">照片未嵌入，凭证据编号在系统中查看</div>"#)
+                }
                 None => o.push_str(r#"<div class="missing">无照片</div>"#),
             }
             let _ = write!(
@@ -247,7 +258,11 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
         }
     }
     if body.photos_not_embedded > 0 {
-        let _ = write!(o, r#"<p class="plain">另有 {} 条问题的照片未嵌入本通报，可凭证据编号在系统中查看。</p>"#, body.photos_not_embedded);
+        let _ = write!(
+            o,
+            r#"<p class="plain">另有 {} 条问题的照片未嵌入本通报，可凭证据编号在系统中查看。</p>"#,
+            body.photos_not_embedded
+        );
     }
 
     // 4. Red cards.

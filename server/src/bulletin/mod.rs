@@ -26,9 +26,9 @@ pub mod period;
 
 pub use period::{Kind, Period};
 
+use jiff::ToSpan;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::ToSpan;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -322,11 +322,7 @@ fn local_date(ms: i64, tz: &TimeZone) -> Option<Date> {
 }
 
 fn rate(green: u32, visits: u32) -> f64 {
-    if visits == 0 {
-        0.0
-    } else {
-        (green as f64 / visits as f64 * 10_000.0).round() / 10_000.0
-    }
+    if visits == 0 { 0.0 } else { (green as f64 / visits as f64 * 10_000.0).round() / 10_000.0 }
 }
 
 #[derive(Default, Clone, Copy)]
@@ -456,14 +452,13 @@ pub fn compile(
 
     // Which problem findings show their photo: red first, then yellow, by time.
     let mut problems: Vec<&FindingRow> = rows.iter().filter(|r| r.card != "green").collect();
-    problems.sort_by(|a, b| card_order(&a.card).cmp(&card_order(&b.card)).then(a.observed_ms.cmp(&b.observed_ms)).then(a.id.cmp(&b.id)));
-    let with_photo: HashSet<&str> = problems
-        .iter()
-        .filter(|r| r.first_photo.is_some())
-        .take(MAX_EMBEDDED_PHOTOS)
-        .map(|r| r.id.as_str())
-        .collect();
-    let photos_not_embedded = problems.iter().filter(|r| r.first_photo.is_some()).count().saturating_sub(with_photo.len()) as u32;
+    problems.sort_by(|a, b| {
+        card_order(&a.card).cmp(&card_order(&b.card)).then(a.observed_ms.cmp(&b.observed_ms)).then(a.id.cmp(&b.id))
+    });
+    let with_photo: HashSet<&str> =
+        problems.iter().filter(|r| r.first_photo.is_some()).take(MAX_EMBEDDED_PHOTOS).map(|r| r.id.as_str()).collect();
+    let photos_not_embedded =
+        problems.iter().filter(|r| r.first_photo.is_some()).count().saturating_sub(with_photo.len()) as u32;
 
     let entry = |r: &FindingRow| {
         let accepted_on = r.decided_at.map(|t| t.to_zoned_datetime(tz.clone()).date());
@@ -608,7 +603,8 @@ pub fn compile(
         }
     });
     let rankings = Rankings {
-        rule: "达标率 = 绿牌次数 ÷ 检查次数（本期已审核采纳的全部记录）；达标率相同的，检查次数多者在前，名次并列。".into(),
+        rule: "达标率 = 绿牌次数 ÷ 检查次数（本期已审核采纳的全部记录）；达标率相同的，检查次数多者在前，名次并列。"
+            .into(),
         points: ranked(point_rows),
         units: ranked(unit_rows),
         worst_units,
@@ -645,7 +641,8 @@ pub fn compile(
             }
         }
     }
-    let per_day = buckets.into_iter().map(|(label, t)| Bar { label, red: t.red, yellow: t.yellow, green: t.green }).collect();
+    let per_day =
+        buckets.into_iter().map(|(label, t)| Bar { label, red: t.red, yellow: t.yellow, green: t.green }).collect();
 
     Body {
         period: *period,
@@ -685,7 +682,8 @@ pub fn compile_period(
 /// draft's text and last compiled body, dated `today`.
 pub fn from_row(row: &crate::db::bulletins::BulletinRow, today: Date) -> Result<Bulletin, crate::AppError> {
     if let Some(snapshot) = &row.snapshot {
-        return serde_json::from_str(snapshot).map_err(|e| crate::AppError::Internal(format!("bulletin {} snapshot: {e}", row.id)));
+        return serde_json::from_str(snapshot)
+            .map_err(|e| crate::AppError::Internal(format!("bulletin {} snapshot: {e}", row.id)));
     }
     let body: Body = serde_json::from_str(&row.compiled)
         .map_err(|e| crate::AppError::Internal(format!("bulletin {} compiled body: {e}", row.id)))?;
@@ -710,7 +708,13 @@ pub fn from_row(row: &crate::db::bulletins::BulletinRow, today: Date) -> Result<
 }
 
 /// The snapshot an issue freezes: the draft as it stands, numbered and dated.
-pub fn freeze(row: &crate::db::bulletins::BulletinRow, today: Date, year: i32, sequence: i64, number: &str) -> Result<String, crate::AppError> {
+pub fn freeze(
+    row: &crate::db::bulletins::BulletinRow,
+    today: Date,
+    year: i32,
+    sequence: i64,
+    number: &str,
+) -> Result<String, crate::AppError> {
     let mut b = from_row(row, today)?;
     b.header.status = "issued".into();
     b.header.number = Some(number.to_owned());
@@ -792,7 +796,8 @@ mod tests {
 
     fn row(id: &str, point: &str, unit: &str, card: &str, day: u32, hour: i64) -> FindingRow {
         let tz = TimeZone::get("Asia/Shanghai").unwrap();
-        let ms = Date::new(2026, 11, day as i8).unwrap().to_zoned_datetime(tz).unwrap().timestamp().as_millisecond() + hour * 3_600_000;
+        let ms = Date::new(2026, 11, day as i8).unwrap().to_zoned_datetime(tz).unwrap().timestamp().as_millisecond()
+            + hour * 3_600_000;
         FindingRow {
             id: id.into(),
             observed_ms: ms,
@@ -816,7 +821,9 @@ mod tests {
     }
 
     fn deadlines() -> Deadlines {
-        [("red".to_string(), Some(3)), ("yellow".to_string(), Some(7)), ("green".to_string(), None)].into_iter().collect()
+        [("red".to_string(), Some(3)), ("yellow".to_string(), Some(7)), ("green".to_string(), None)]
+            .into_iter()
+            .collect()
     }
 
     #[test]
@@ -839,7 +846,10 @@ mod tests {
         let units: Vec<(&str, u32)> = body.rankings.units.iter().map(|r| (r.id.as_str(), r.rank)).collect();
         assert_eq!(units, vec![("U1", 1), ("U2", 1)]);
         let worst = body.rankings.worst_units.unwrap();
-        assert_eq!(worst.rows.iter().map(|w| (w.unit_id.as_str(), w.deduction)).collect::<Vec<_>>(), vec![("U2", 3), ("U1", 1)]);
+        assert_eq!(
+            worst.rows.iter().map(|w| (w.unit_id.as_str(), w.deduction)).collect::<Vec<_>>(),
+            vec![("U2", 3), ("U1", 1)]
+        );
         let red = &body.units[0].findings[0];
         assert_eq!(red.evidence_id, "d");
         assert_eq!(red.accepted_on.unwrap().to_string(), "2026-11-05");
@@ -852,14 +862,20 @@ mod tests {
     fn photos_beyond_the_limit_are_listed_not_embedded() {
         let tz = TimeZone::get("Asia/Shanghai").unwrap();
         let p = Period::parse("month", "2026-11-01", None).unwrap();
-        let rows: Vec<FindingRow> =
-            (0..MAX_EMBEDDED_PHOTOS + 5).map(|i| row(&format!("{i:04}"), "P1", "U1", "yellow", 1 + (i % 28) as u32, 1)).collect();
+        let rows: Vec<FindingRow> = (0..MAX_EMBEDDED_PHOTOS + 5)
+            .map(|i| row(&format!("{i:04}"), "P1", "U1", "yellow", 1 + (i % 28) as u32, 1))
+            .collect();
         let body = compile(&p, &rows, &[], &deadlines(), vec![], &tz, jiff::Timestamp::UNIX_EPOCH);
         let embedded = body.units[0].findings.iter().filter(|e| e.photo.is_some()).count();
         assert_eq!(embedded, MAX_EMBEDDED_PHOTOS);
         assert_eq!(body.photos_not_embedded, 5);
         assert!(body.rankings.worst_units.is_some());
         let week = Period::parse("week", "2026-11-02", None).unwrap();
-        assert!(compile(&week, &rows, &[], &deadlines(), vec![], &tz, jiff::Timestamp::UNIX_EPOCH).rankings.worst_units.is_none());
+        assert!(
+            compile(&week, &rows, &[], &deadlines(), vec![], &tz, jiff::Timestamp::UNIX_EPOCH)
+                .rankings
+                .worst_units
+                .is_none()
+        );
     }
 }

@@ -2,9 +2,9 @@
 //! inclusive dates in the office's time zone, validated with messages a
 //! compiler can act on, and the previous period it is compared with.
 
+use jiff::ToSpan;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::ToSpan;
 use serde::{Deserialize, Serialize};
 
 /// Longest custom period: a year (366 days for leap years).
@@ -61,7 +61,9 @@ pub struct Period {
 }
 
 fn parse_date(field: &str, value: &str) -> Result<Date, String> {
-    value.parse::<Date>().map_err(|_| format!("{field}={value:?} is not a date; write it as YYYY-MM-DD, e.g. 2026-11-27"))
+    value
+        .parse::<Date>()
+        .map_err(|_| format!("{field}={value:?} is not a date; write it as YYYY-MM-DD, e.g. 2026-11-27"))
 }
 
 impl Period {
@@ -80,15 +82,20 @@ impl Period {
             },
         };
         if to < from {
-            return Err(format!("to ({to}) is before from ({from}); the period runs from the first to the last day, inclusive"));
+            return Err(format!(
+                "to ({to}) is before from ({from}); the period runs from the first to the last day, inclusive"
+            ));
         }
         let p = Period { kind, from, to };
         let days = p.days();
         match kind {
-            Kind::Day if days != 1 => Err(format!("a day bulletin covers one day: from and to must be equal, not {from} to {to}")),
-            Kind::Week if days != 7 => {
-                Err(format!("a week bulletin covers 7 days (e.g. from {from} to {}); {from} to {to} is {days} days", from.checked_add(6.days()).unwrap_or(from)))
+            Kind::Day if days != 1 => {
+                Err(format!("a day bulletin covers one day: from and to must be equal, not {from} to {to}"))
             }
+            Kind::Week if days != 7 => Err(format!(
+                "a week bulletin covers 7 days (e.g. from {from} to {}); {from} to {to} is {days} days",
+                from.checked_add(6.days()).unwrap_or(from)
+            )),
             Kind::Month if from.day() != 1 || to != from.last_of_month() => Err(format!(
                 "a month bulletin covers one calendar month: from the 1st to the last day (e.g. {} to {})",
                 from.first_of_month(),

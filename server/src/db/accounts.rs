@@ -6,7 +6,7 @@
 
 use crate::auth::{self, DeviceCaller, OfficeCaller, Role};
 use crate::error::AppError;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
 /// How long an office sign-in lasts.
@@ -32,15 +32,20 @@ pub fn add_user(conn: &Connection, username: &str, password: &str, role: Role) -
 
 /// Adds a responsible-unit account (责任单位账号) tied to one existing unit.
 pub fn add_unit_user(conn: &Connection, username: &str, password: &str, unit_id: &str) -> Result<i64, AppError> {
-    let known: bool = conn
-        .query_row("SELECT EXISTS (SELECT 1 FROM units WHERE id = ?1)", [unit_id], |r| r.get(0))?;
+    let known: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM units WHERE id = ?1)", [unit_id], |r| r.get(0))?;
     if !known {
         return Err(AppError::BadRequest(format!("there is no unit {unit_id:?}; add it first (or check the unit id)")));
     }
     insert_user(conn, username, password, Role::Unit, Some(unit_id))
 }
 
-fn insert_user(conn: &Connection, username: &str, password: &str, role: Role, unit_id: Option<&str>) -> Result<i64, AppError> {
+fn insert_user(
+    conn: &Connection,
+    username: &str,
+    password: &str,
+    role: Role,
+    unit_id: Option<&str>,
+) -> Result<i64, AppError> {
     let username = username.trim();
     if username.is_empty() || username.len() > 64 {
         return Err(AppError::BadRequest("a username needs 1 to 64 characters".into()));
@@ -64,11 +69,9 @@ fn insert_user(conn: &Connection, username: &str, password: &str, role: Role, un
 /// Checks a password and opens a session; `None` when they don't match.
 pub fn login(conn: &Connection, username: &str, password: &str) -> Result<Option<String>, AppError> {
     let row: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT id, password_hash FROM users WHERE username = ?1 AND active = 1",
-            [username.trim()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT id, password_hash FROM users WHERE username = ?1 AND active = 1", [username.trim()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     let Some((user_id, hash)) = row else {
         // Spend the same time as a real check, so timing doesn't reveal
@@ -117,13 +120,13 @@ pub fn add_inspector(conn: &mut Connection, alias: &str) -> Result<(i64, String)
         return Err(AppError::BadRequest("an inspector alias needs 1 to 32 characters, e.g. 督查03".into()));
     }
     let tx = conn.transaction()?;
-    match tx.execute(
-        "INSERT INTO inspectors (alias, created_at) VALUES (?1, ?2)",
-        params![alias, now().to_string()],
-    ) {
+    match tx.execute("INSERT INTO inspectors (alias, created_at) VALUES (?1, ?2)", params![alias, now().to_string()]) {
         Ok(_) => {}
         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-            return Err(AppError::Conflict { message: format!("an inspector called {alias:?} already exists"), offset: None });
+            return Err(AppError::Conflict {
+                message: format!("an inspector called {alias:?} already exists"),
+                offset: None,
+            });
         }
         Err(e) => return Err(e.into()),
     }
@@ -170,9 +173,11 @@ pub fn enroll(conn: &mut Connection, code: &str, label: Option<&str>, public_key
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?;
-    let unusable = || AppError::Unauthenticated(
-        "this enrollment code is unknown, already used or expired; ask the office for a new one".into(),
-    );
+    let unusable = || {
+        AppError::Unauthenticated(
+            "this enrollment code is unknown, already used or expired; ask the office for a new one".into(),
+        )
+    };
     let Some((inspector_id, expires_at, used_at, alias, active)) = row else { return Err(unusable()) };
     let expired = expires_at.parse::<jiff::Timestamp>().map_err(AppError::internal)? <= now();
     if used_at.is_some() || expired || !active {

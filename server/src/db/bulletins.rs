@@ -13,7 +13,7 @@
 use crate::bulletin::export::ExportRow;
 use crate::bulletin::{Deadlines, FindingRow, OverdueEntry, Period, Text};
 use crate::error::AppError;
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 
 /// A stored bulletin row.
@@ -358,7 +358,8 @@ pub fn audit(conn: &Connection, problems: &mut Vec<String>) -> Result<usize, App
         }
         match logged {
             Some(h) if h == hash => {}
-            Some(_) => problems.push(format!("bulletin {id} ({number}): the evidence log records another content hash (altered)")),
+            Some(_) => problems
+                .push(format!("bulletin {id} ({number}): the evidence log records another content hash (altered)")),
             None => problems.push(format!("bulletin {id} ({number}): is not in the evidence log")),
         }
     }

@@ -11,7 +11,7 @@
 use crate::draw::{self, DrawError, DrawInspector, DrawPoint, Params, Slot};
 use crate::error::AppError;
 use anfang_core::protocol::Assignment;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -107,7 +107,8 @@ pub fn resolve(conn: &Connection, req: &DrawRequest, timezone: &str) -> Result<P
     let mut inspectors = Vec::new();
     {
         let mut stmt = conn.prepare("SELECT id, alias FROM inspectors WHERE active = 1 ORDER BY alias")?;
-        let active: Vec<(i64, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let active: Vec<(i64, String)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
         if let Some(named) = &req.inspectors {
             for alias in named {
                 if !active.iter().any(|(_, a)| a == alias) {
@@ -115,7 +116,8 @@ pub fn resolve(conn: &Connection, req: &DrawRequest, timezone: &str) -> Result<P
                 }
             }
         }
-        let mut excluded = conn.prepare("SELECT unit_id FROM inspector_excluded_units WHERE inspector_id = ?1 ORDER BY unit_id")?;
+        let mut excluded =
+            conn.prepare("SELECT unit_id FROM inspector_excluded_units WHERE inspector_id = ?1 ORDER BY unit_id")?;
         for (id, alias) in active {
             if req.inspectors.as_ref().is_some_and(|n| !n.contains(&alias)) {
                 continue;
@@ -126,8 +128,11 @@ pub fn resolve(conn: &Connection, req: &DrawRequest, timezone: &str) -> Result<P
     }
     let mut points = Vec::new();
     {
-        let mut stmt = conn.prepare("SELECT id, unit_id, coalesce(district, ''), kind FROM points WHERE active = 1 ORDER BY id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?;
+        let mut stmt =
+            conn.prepare("SELECT id, unit_id, coalesce(district, ''), kind FROM points WHERE active = 1 ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })?;
         for row in rows {
             let (id, unit_id, district, kind) = row?;
             let keep = req.point_kinds.as_ref().is_none_or(|k| k.contains(&kind))
@@ -170,7 +175,12 @@ pub fn period_end_ms(params: &Params) -> Result<i64, AppError> {
 /// draw, its assignments and its commitment's log entry in one transaction.
 /// Refuses a period that has already begun (`now_ms`): a draw decided after
 /// the fact could be chosen to fit.
-pub fn create(conn: &mut Connection, params: Params, created_by: Option<i64>, now_ms: i64) -> Result<DrawSummary, AppError> {
+pub fn create(
+    conn: &mut Connection,
+    params: Params,
+    created_by: Option<i64>,
+    now_ms: i64,
+) -> Result<DrawSummary, AppError> {
     let tz = params.tz().map_err(invalid)?;
     let start_ms = local_ms(&tz, params.from, jiff::civil::Time::midnight())?;
     if start_ms <= now_ms {
@@ -208,7 +218,8 @@ pub fn create(conn: &mut Connection, params: Params, created_by: Option<i64>, no
              VALUES (?1, ?2, ?3, (SELECT id FROM inspectors WHERE alias = ?4), ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
         for v in &drawn {
-            let slot = params.slots.iter().find(|s| s.name == v.slot).ok_or_else(|| AppError::internal("slot vanished"))?;
+            let slot =
+                params.slots.iter().find(|s| s.name == v.slot).ok_or_else(|| AppError::internal("slot vanished"))?;
             let starts = local_ms(&tz, v.date, slot.start)?;
             let ends = local_ms(&tz, v.date, slot.end)?;
             let visible = match params.lead_minutes {
@@ -246,7 +257,9 @@ pub fn create(conn: &mut Connection, params: Params, created_by: Option<i64>, no
 
 const SUMMARY: &str = "SELECT id, period_from, period_to, visits, commitment, created_at, revealed_at FROM draws";
 
-fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, i64, String, String, Option<String>)> {
+fn summary_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, String, String, i64, String, String, Option<String>)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
@@ -294,7 +307,9 @@ pub fn reveal(conn: &mut Connection, id: &str, now_ms: i64) -> Result<DrawExport
     if revealed_at.is_none() {
         if now_ms < end_ms {
             return Err(AppError::Conflict {
-                message: format!("the period of draw {id} runs until {to}; its seed is revealed only after the period ends"),
+                message: format!(
+                    "the period of draw {id} runs until {to}; its seed is revealed only after the period ends"
+                ),
                 offset: None,
             });
         }
@@ -330,7 +345,14 @@ pub fn export(conn: &Connection, id: &str) -> Result<DrawExport, AppError> {
         let mut out = Vec::new();
         for row in rows {
             let (index, inspector, point_id, unit_id, date, slot) = row?;
-            out.push(draw::Drawn { index, inspector, point_id, unit_id, date: date.parse().map_err(AppError::internal)?, slot });
+            out.push(draw::Drawn {
+                index,
+                inspector,
+                point_id,
+                unit_id,
+                date: date.parse().map_err(AppError::internal)?,
+                slot,
+            });
         }
         Some(out)
     } else {
@@ -354,7 +376,14 @@ pub fn visible_assignments(conn: &Connection, inspector_id: i64, now_ms: i64) ->
          WHERE inspector_id = ?1 AND visible_ms <= ?2 AND ends_ms >= ?3 ORDER BY starts_ms, id",
     )?;
     let rows = stmt.query_map(params![inspector_id, now_ms, now_ms - KEEP_MS], |r| {
-        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get(1)?,
+            r.get::<_, String>(2)?,
+            r.get(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, i64>(5)?,
+        ))
     })?;
     let mut out = Vec::new();
     for row in rows {
@@ -373,9 +402,7 @@ pub fn visible_assignments(conn: &Connection, inspector_id: i64, now_ms: i64) ->
 
 /// Whose assignment this is (`None`: no such assignment).
 pub fn assignment_inspector(conn: &Connection, id: &str) -> Result<Option<i64>, AppError> {
-    Ok(conn
-        .query_row("SELECT inspector_id FROM draw_assignments WHERE id = ?1", [id], |r| r.get(0))
-        .optional()?)
+    Ok(conn.query_row("SELECT inspector_id FROM draw_assignments WHERE id = ?1", [id], |r| r.get(0)).optional()?)
 }
 
 /// Planned versus done visits of a draw, over the slots that have ended.
@@ -433,7 +460,14 @@ pub fn coverage(conn: &Connection, id: &str, now_ms: i64) -> Result<Coverage, Ap
          WHERE a.draw_id = ?1 AND a.ends_ms <= ?2 ORDER BY a.starts_ms, a.idx",
     )?;
     let rows = stmt.query_map(params![id, now_ms], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, bool>(5)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, bool>(5)?,
+        ))
     })?;
     let mut by_inspector: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
     let mut by_point: std::collections::BTreeMap<String, (u32, u32)> = Default::default();

@@ -8,8 +8,8 @@
 //! `entry_hash = SHA-256("anfang-log-v1\n" prev_hash "\n" kind "\n" record_id "\n" record_hash "\n" at)`
 
 use crate::error::AppError;
-use anfang_core::domain::{sha256_hex, FindingContent};
-use rusqlite::{params, Connection, OptionalExtension};
+use anfang_core::domain::{FindingContent, sha256_hex};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 
 /// The `prev_hash` of the first entry.
@@ -57,14 +57,23 @@ pub fn audit(conn: &Connection, photo_path: &dyn Fn(&str) -> std::path::PathBuf)
         let mut rows = stmt.query([])?;
         let mut prev = GENESIS.to_owned();
         while let Some(r) = rows.next()? {
-            let (seq, kind, id, record_hash, at, prev_hash, hash): (i64, String, String, String, String, String, String) =
-                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?);
+            let (seq, kind, id, record_hash, at, prev_hash, hash): (
+                i64,
+                String,
+                String,
+                String,
+                String,
+                String,
+                String,
+            ) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?);
             audit.log_entries += 1;
             if prev_hash != prev {
                 audit.problems.push(format!("log entry {seq}: does not follow the entry before it (chain broken)"));
             }
             if entry_hash(&prev_hash, &kind, &id, &record_hash, &at) != hash {
-                audit.problems.push(format!("log entry {seq} ({kind} {id}): its content does not match its hash (altered)"));
+                audit
+                    .problems
+                    .push(format!("log entry {seq} ({kind} {id}): its content does not match its hash (altered)"));
             }
             logged.insert(id, (seq, record_hash));
             prev = hash;
@@ -139,10 +148,7 @@ pub fn audit(conn: &Connection, photo_path: &dyn Fn(&str) -> std::path::PathBuf)
             Ok(bytes) => {
                 let actual = sha256_hex(&bytes);
                 if actual != sha {
-                    audit.problems.push(format!(
-                        "photo {sha}: file {} hashes to {actual} (altered)",
-                        display(&path)
-                    ));
+                    audit.problems.push(format!("photo {sha}: file {} hashes to {actual} (altered)", display(&path)));
                 } else if bytes.len() as i64 != len {
                     audit.problems.push(format!("photo {sha}: recorded size {len} differs from the file's"));
                 }

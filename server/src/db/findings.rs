@@ -6,9 +6,9 @@
 
 use crate::auth::DeviceCaller;
 use crate::error::AppError;
-use anfang_core::domain::{haversine_m, FindingContent};
+use anfang_core::domain::{FindingContent, haversine_m};
 use anfang_core::protocol::{PushOutcome, PushResult, SignedFinding};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// How far into the future (by the server's clock) an observation may be
@@ -93,7 +93,10 @@ fn push_one(
     if observed_ms > now_ms + MAX_CLOCK_SKEW_MS {
         return Ok(reject(
             422,
-            format!("observed_at {} is in the future by the server's clock; check the phone's date and time", f.observed_at),
+            format!(
+                "observed_at {} is in the future by the server's clock; check the phone's date and time",
+                f.observed_at
+            ),
         ));
     }
     let mut missing = Vec::new();
@@ -225,7 +228,8 @@ pub struct ListFilter {
     pub limit: usize,
 }
 
-const VIEW_SELECT: &str = "SELECT f.id, f.point_id, p.name AS point_name, p.kind AS point_kind, p.lat AS p_lat, p.lon AS p_lon,
+const VIEW_SELECT: &str =
+    "SELECT f.id, f.point_id, p.name AS point_name, p.kind AS point_kind, p.lat AS p_lat, p.lon AS p_lon,
     f.unit_id, u.name AS unit_name, f.category, c.name AS category_name, f.card, f.note,
     f.observed_ms, f.received_ms, f.lat, f.lon, f.accuracy_m, f.location_captured_at, f.content_hash,
     json_extract(f.content, '$.assignment_id') AS assignment_id,
@@ -346,9 +350,7 @@ pub fn list(conn: &Connection, filter: &ListFilter) -> Result<Vec<FindingView>, 
     args.push((filter.limit as i64).into());
     sql.push_str(&format!(" ORDER BY f.observed_ms DESC, f.id DESC LIMIT ?{}", args.len()));
     let mut stmt = conn.prepare(&sql)?;
-    let mut views = stmt
-        .query_map(rusqlite::params_from_iter(args), view_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut views = stmt.query_map(rusqlite::params_from_iter(args), view_row)?.collect::<Result<Vec<_>, _>>()?;
     for v in &mut views {
         attach_photos(conn, v)?;
     }
@@ -356,9 +358,7 @@ pub fn list(conn: &Connection, filter: &ListFilter) -> Result<Vec<FindingView>, 
 }
 
 pub fn get(conn: &Connection, id: &str) -> Result<Option<FindingView>, AppError> {
-    let mut view = conn
-        .query_row(&format!("{VIEW_SELECT} WHERE f.id = ?1"), [id], view_row)
-        .optional()?;
+    let mut view = conn.query_row(&format!("{VIEW_SELECT} WHERE f.id = ?1"), [id], view_row).optional()?;
     if let Some(v) = &mut view {
         attach_photos(conn, v)?;
         v.revisions = Some(super::reviews::history(conn, &v.id)?);

@@ -7,7 +7,7 @@
 //! UPDATE and DELETE by trigger.
 
 use crate::error::AppError;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// Who is looking: an office user, or the command line (no user).
@@ -63,7 +63,12 @@ fn log(conn: &Connection, actor: &Actor, inspector_id: i64, action: &str) -> Res
 }
 
 /// Records who an inspector really is (replacing what was recorded).
-pub fn set_identity(conn: &mut Connection, inspector_id: i64, input: &IdentityInput, actor: &Actor) -> Result<Identity, AppError> {
+pub fn set_identity(
+    conn: &mut Connection,
+    inspector_id: i64,
+    input: &IdentityInput,
+    actor: &Actor,
+) -> Result<Identity, AppError> {
     let name = input.real_name.trim();
     let contact = input.contact.trim();
     if name.is_empty() || name.chars().count() > 64 {
@@ -83,7 +88,13 @@ pub fn set_identity(conn: &mut Connection, inspector_id: i64, input: &IdentityIn
     )?;
     log(&tx, actor, inspector_id, "write")?;
     tx.commit()?;
-    Ok(Identity { id: inspector_id, alias, real_name: Some(name.to_owned()), contact: Some(contact.to_owned()), updated_at: Some(now) })
+    Ok(Identity {
+        id: inspector_id,
+        alias,
+        real_name: Some(name.to_owned()),
+        contact: Some(contact.to_owned()),
+        updated_at: Some(now),
+    })
 }
 
 /// Who an inspector really is; the read is logged first, in the same
@@ -130,7 +141,7 @@ pub fn audit_log(conn: &Connection, inspector_id: Option<i64>, limit: i64) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{accounts, Db};
+    use crate::db::{Db, accounts};
 
     fn db() -> (tempfile::TempDir, Db, i64) {
         let dir = tempfile::tempdir().unwrap();
@@ -148,7 +159,8 @@ mod tests {
         let (_d, db, id) = db();
         db.write_blocking(|c| {
             set_identity(c, id, &IdentityInput { real_name: "张三".into(), contact: "13800000000".into() }, &cli())?;
-            let admin = Actor { user_id: None, name: "boss".into(), route: "GET /api/v1/inspectors/{id}/identity".into() };
+            let admin =
+                Actor { user_id: None, name: "boss".into(), route: "GET /api/v1/inspectors/{id}/identity".into() };
             let got = read_identity(c, id, &admin)?;
             assert_eq!((got.alias.as_str(), got.real_name.as_deref()), ("督查07", Some("张三")));
             read_identity(c, id, &admin)?;

@@ -8,9 +8,9 @@
 
 use crate::error::AppError;
 use anfang_core::domain::{Category, Point, Unit};
-use anfang_core::store::point_from_row;
 use anfang_core::protocol::PullResponse;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use anfang_core::store::point_from_row;
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// Rows per pull page.
 pub const PULL_PAGE: i64 = 500;
@@ -45,19 +45,7 @@ pub fn upsert_point(conn: &Connection, p: &Point, leader: Option<&str>) -> Resul
            unit_id = excluded.unit_id, lat = excluded.lat, lon = excluded.lon,
            address = excluded.address, district = excluded.district, leader = excluded.leader,
            active = excluded.active, version = excluded.version",
-        params![
-            p.id,
-            p.name,
-            p.kind.as_str(),
-            p.unit_id,
-            p.lat,
-            p.lon,
-            p.address,
-            p.district,
-            leader,
-            p.active,
-            v
-        ],
+        params![p.id, p.name, p.kind.as_str(), p.unit_id, p.lat, p.lon, p.address, p.district, leader, p.active, v],
     )?;
     Ok(())
 }
@@ -144,7 +132,14 @@ pub fn pull(conn: &Connection, cursor: Option<&str>) -> Result<PullResponse, App
         .prepare("SELECT * FROM categories WHERE version > ?1 AND version <= ?2 ORDER BY version")?
         .query_map(range, category_row)?
         .collect::<Result<_, _>>()?;
-    Ok(PullResponse { units, points, categories, cursor: format!("{CURSOR_PREFIX}{upto}"), has_more, assignments: Vec::new() })
+    Ok(PullResponse {
+        units,
+        points,
+        categories,
+        cursor: format!("{CURSOR_PREFIX}{upto}"),
+        has_more,
+        assignments: Vec::new(),
+    })
 }
 
 pub fn point(conn: &Connection, id: &str) -> Result<Option<Point>, AppError> {

@@ -10,7 +10,7 @@
 use crate::error::AppError;
 use anfang_core::domain::{Category, Point, Unit};
 use anfang_core::store::point_from_row;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// A point as the office manages it: the device's view plus its leader.
@@ -48,10 +48,17 @@ pub fn point(conn: &Connection, id: &str) -> Result<Option<PointRecord>, AppErro
 }
 
 pub fn categories(conn: &Connection) -> Result<Vec<Category>, AppError> {
-    let mut stmt = conn.prepare("SELECT code, name, description, sort, active FROM categories ORDER BY active DESC, sort, code")?;
+    let mut stmt =
+        conn.prepare("SELECT code, name, description, sort, active FROM categories ORDER BY active DESC, sort, code")?;
     let rows = stmt
         .query_map([], |r| {
-            Ok(Category { code: r.get(0)?, name: r.get(1)?, description: r.get(2)?, sort: r.get(3)?, active: r.get(4)? })
+            Ok(Category {
+                code: r.get(0)?,
+                name: r.get(1)?,
+                description: r.get(2)?,
+                sort: r.get(3)?,
+                active: r.get(4)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
@@ -139,7 +146,10 @@ pub fn import_units(conn: &mut Connection, units: &[Unit]) -> Result<usize, AppE
 /// file is not possible: units import separately) and writes them all in one
 /// transaction, or none. Errors are `(index, message)` for the caller to
 /// turn into line numbers.
-pub fn import_points(conn: &mut Connection, points: &[PointRecord]) -> Result<Result<usize, Vec<(usize, String)>>, AppError> {
+pub fn import_points(
+    conn: &mut Connection,
+    points: &[PointRecord],
+) -> Result<Result<usize, Vec<(usize, String)>>, AppError> {
     let tx = conn.transaction()?;
     let mut errors = Vec::new();
     for (i, p) in points.iter().enumerate() {
@@ -200,7 +210,9 @@ pub fn settings(conn: &Connection) -> Result<OfficeSettings, AppError> {
 }
 
 pub fn save_settings(conn: &mut Connection, s: &OfficeSettings) -> Result<(), AppError> {
-    for (field, value, max) in [("issuing_body", &s.issuing_body, 60), ("distribution", &s.distribution, 1000), ("compiler", &s.compiler, 120)] {
+    for (field, value, max) in
+        [("issuing_body", &s.issuing_body, 60), ("distribution", &s.distribution, 1000), ("compiler", &s.compiler, 120)]
+    {
         if value.trim().is_empty() || value.chars().count() > max {
             return Err(AppError::Unprocessable(format!("{field}: needs 1 to {max} characters")));
         }
@@ -209,12 +221,16 @@ pub fn save_settings(conn: &mut Connection, s: &OfficeSettings) -> Result<(), Ap
     for (card, days) in [("red", d.red), ("yellow", d.yellow), ("green", d.green)] {
         if let Some(n) = days {
             if !(0..=365).contains(&n) {
-                return Err(AppError::Unprocessable(format!("card_deadlines.{card}: {n} days; use 0 to 365 or null for none")));
+                return Err(AppError::Unprocessable(format!(
+                    "card_deadlines.{card}: {n} days; use 0 to 365 or null for none"
+                )));
             }
         }
     }
     let tx = conn.transaction()?;
-    for (key, value) in [("issuing_body", &s.issuing_body), ("distribution", &s.distribution), ("compiler", &s.compiler)] {
+    for (key, value) in
+        [("issuing_body", &s.issuing_body), ("distribution", &s.distribution), ("compiler", &s.compiler)]
+    {
         tx.execute(
             "INSERT INTO office_settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![key, value.trim()],
@@ -249,7 +265,13 @@ pub fn inspectors(conn: &Connection) -> Result<Vec<InspectorRow>, AppError> {
     )?;
     let rows = stmt
         .query_map([], |r| {
-            Ok(InspectorRow { id: r.get(0)?, alias: r.get(1)?, active: r.get(2)?, devices: r.get(3)?, findings: r.get(4)? })
+            Ok(InspectorRow {
+                id: r.get(0)?,
+                alias: r.get(1)?,
+                active: r.get(2)?,
+                devices: r.get(3)?,
+                findings: r.get(4)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
@@ -257,9 +279,8 @@ pub fn inspectors(conn: &Connection) -> Result<Vec<InspectorRow>, AppError> {
 
 /// A new enrollment code for an existing, active inspector.
 pub fn issue_code_for(conn: &mut Connection, inspector_id: i64) -> Result<String, AppError> {
-    let active: Option<bool> = conn
-        .query_row("SELECT active FROM inspectors WHERE id = ?1", [inspector_id], |r| r.get(0))
-        .optional()?;
+    let active: Option<bool> =
+        conn.query_row("SELECT active FROM inspectors WHERE id = ?1", [inspector_id], |r| r.get(0)).optional()?;
     match active {
         None => Err(AppError::NotFound(format!("no inspector with id {inspector_id}"))),
         Some(false) => Err(AppError::Unprocessable("this inspector is deactivated".into())),

@@ -8,9 +8,9 @@
 //! happen.
 
 use crate::error::AppError;
-use anfang_core::domain::sha256_hex;
 use anfang_core::Card;
-use rusqlite::{params, Connection, OptionalExtension};
+use anfang_core::domain::sha256_hex;
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// Longest reason the office may write (characters).
@@ -127,7 +127,8 @@ pub fn decide(
     req: &ReviewRequest,
 ) -> Result<Revision, AppError> {
     let tx = conn.transaction()?;
-    let current = state(&tx, finding_id)?.ok_or_else(|| AppError::NotFound(format!("no finding with id {finding_id}")))?;
+    let current =
+        state(&tx, finding_id)?.ok_or_else(|| AppError::NotFound(format!("no finding with id {finding_id}")))?;
     let reason = req.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
     if let Some(r) = &reason {
         if r.chars().count() > MAX_REASON_CHARS {
@@ -139,7 +140,9 @@ pub fn decide(
     if let Some(c) = category {
         match super::reference::category(&tx, c)? {
             Some(cat) if cat.active => {}
-            Some(_) => return Err(AppError::Unprocessable(format!("category {c:?} is deactivated; choose an active one"))),
+            Some(_) => {
+                return Err(AppError::Unprocessable(format!("category {c:?} is deactivated; choose an active one")));
+            }
             None => return Err(AppError::Unprocessable(format!("unknown category {c:?}"))),
         }
     }
@@ -173,10 +176,7 @@ pub fn decide(
         }
     };
     if req.decision != Decision::Accept && reason.is_none() {
-        return Err(AppError::Unprocessable(format!(
-            "a reason is required to {} a finding",
-            req.decision.as_str()
-        )));
+        return Err(AppError::Unprocessable(format!("a reason is required to {} a finding", req.decision.as_str())));
     }
     let revision = Revision {
         revision: current.revision + 1,
@@ -238,7 +238,10 @@ pub fn history(conn: &Connection, finding_id: &str) -> Result<Vec<Revision>, App
 }
 
 /// Checks every revision against its evidence-log entry; one line per problem.
-pub fn audit(conn: &Connection, logged: &std::collections::HashMap<String, (i64, String)>) -> Result<Vec<String>, AppError> {
+pub fn audit(
+    conn: &Connection,
+    logged: &std::collections::HashMap<String, (i64, String)>,
+) -> Result<Vec<String>, AppError> {
     let mut problems = Vec::new();
     let mut stmt = conn.prepare(
         "SELECT r.finding_id, r.revision, r.decision, r.category, r.unit_id, r.card, r.reason, r.reviewer_id, r.decided_at

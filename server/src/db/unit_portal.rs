@@ -6,7 +6,7 @@
 //! with their effective (reviewed) category, card and unit.
 
 use crate::error::AppError;
-use rusqlite::{params, Connection};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 
 /// Most findings one request returns (newest first).
@@ -69,7 +69,21 @@ pub fn findings_for_unit(conn: &Connection, unit_id: &str) -> Result<Vec<UnitFin
     let mut photos = conn.prepare("SELECT sha256 FROM finding_photos WHERE finding_id = ?1 ORDER BY position")?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, point_id, point_name, category, category_name, card, status, observed_ms, lat, lon, accuracy_m, decided_at, days) = row?;
+        let (
+            id,
+            point_id,
+            point_name,
+            category,
+            category_name,
+            card,
+            status,
+            observed_ms,
+            lat,
+            lon,
+            accuracy_m,
+            decided_at,
+            days,
+        ) = row?;
         let observed_at = jiff::Timestamp::from_millisecond(observed_ms).map_err(AppError::internal)?.to_string();
         let rectify_by = match (&decided_at, days) {
             (Some(at), Some(days)) => {
@@ -142,9 +156,13 @@ mod tests {
         let dangling: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
         assert_eq!(dangling, 0);
         // The references still hold after the rebuild.
-        assert!(c
-            .execute("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ('x', 999, 'a', 'b')", [])
-            .is_err());
+        assert!(
+            c.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ('x', 999, 'a', 'b')",
+                []
+            )
+            .is_err()
+        );
         // The new role exists, and only with a unit.
         c.execute("INSERT INTO units (id, name, version) VALUES ('U01', '单位', 1)", []).unwrap();
         c.execute("INSERT INTO users (username, password_hash, role, created_at, unit_id) VALUES ('w', 'h', 'unit', 'now', 'U01')", []).unwrap();

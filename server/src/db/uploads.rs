@@ -3,7 +3,7 @@
 //! (see `crate::photos`).
 
 use crate::error::AppError;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// An announced upload: its declared size and who announced it.
 pub struct Upload {

@@ -2,9 +2,9 @@
 //! dir, and `draw verify`, which needs no data dir at all: it recomputes a
 //! draw from exported parameters and a revealed seed, offline.
 
-use super::{check_constraints, commitment, compute, Drawn, Params};
+use super::{Drawn, Params, check_constraints, commitment, compute};
 use crate::db::draws::{self, DrawRequest};
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
 
@@ -96,7 +96,19 @@ fn err(e: crate::AppError) -> anyhow::Error {
 
 pub fn run(command: DrawCommand, open_db: impl Fn(&Path) -> anyhow::Result<crate::db::Db>) -> anyhow::Result<()> {
     match command {
-        DrawCommand::Create { data_dir, from, to, visits, inspectors, kinds, districts, units, min_days, cap, lead_minutes } => {
+        DrawCommand::Create {
+            data_dir,
+            from,
+            to,
+            visits,
+            inspectors,
+            kinds,
+            districts,
+            units,
+            min_days,
+            cap,
+            lead_minutes,
+        } => {
             let db = open_db(&data_dir)?;
             let config = crate::Config::new(&data_dir);
             let some = |v: Vec<String>| (!v.is_empty()).then_some(v);
@@ -162,7 +174,12 @@ pub fn run(command: DrawCommand, open_db: impl Fn(&Path) -> anyhow::Result<crate
     }
 }
 
-fn verify(params_path: &Path, seed_hex: &str, expected: Option<String>, assignments: Option<&Path>) -> anyhow::Result<()> {
+fn verify(
+    params_path: &Path,
+    seed_hex: &str,
+    expected: Option<String>,
+    assignments: Option<&Path>,
+) -> anyhow::Result<()> {
     let doc = read_json(params_path)?;
     let (params_value, exported_commitment) = match doc.get("parameters") {
         Some(p) => (p.clone(), doc.get("commitment").and_then(|c| c.as_str()).map(str::to_owned)),

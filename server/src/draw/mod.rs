@@ -12,8 +12,8 @@
 //! fails with [`DrawError::Infeasible`] naming the binding constraint and how
 //! many visits it allows.
 
-use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
 
 pub mod cli;
 use serde::{Deserialize, Serialize};
@@ -67,10 +67,30 @@ pub struct Slot {
 pub fn default_slots() -> Vec<Slot> {
     let t = |h, m| jiff::civil::time(h, m, 0, 0);
     vec![
-        Slot { name: "before_work".into(), label: "上班前".into(), start: t(7, 0), end: t(8, 30), days: SlotDays::Workdays },
-        Slot { name: "office_hours".into(), label: "工作时间".into(), start: t(8, 30), end: t(17, 30), days: SlotDays::Workdays },
-        Slot { name: "after_work".into(), label: "下班后".into(), start: t(17, 30), end: t(20, 0), days: SlotDays::Workdays },
-        Slot { name: "weekend".into(), label: "周末".into(), start: t(8, 0), end: t(20, 0), days: SlotDays::Weekends },
+        Slot {
+            name: "before_work".into(),
+            label: "上班前".into(),
+            start: t(7, 0),
+            end: t(8, 30),
+            days: SlotDays::Workdays,
+        },
+        Slot {
+            name: "office_hours".into(),
+            label: "工作时间".into(),
+            start: t(8, 30),
+            end: t(17, 30),
+            days: SlotDays::Workdays,
+        },
+        Slot {
+            name: "after_work".into(),
+            label: "下班后".into(),
+            start: t(17, 30),
+            end: t(20, 0),
+            days: SlotDays::Workdays,
+        },
+        Slot {
+            name: "weekend".into(), label: "周末".into(), start: t(8, 0), end: t(20, 0), days: SlotDays::Weekends
+        },
     ]
 }
 
@@ -286,8 +306,7 @@ fn pick_least<T: Copy>(rng: &mut ChaCha20Rng, items: &[T], key: impl Fn(T) -> u3
 
 /// Days (indices into the period) on which at least one slot applies.
 fn slot_days(params: &Params) -> Vec<i32> {
-    let mut days: Vec<i32> =
-        params.slot_instances().iter().map(|(d, _)| (*d - params.from).get_days()).collect();
+    let mut days: Vec<i32> = params.slot_instances().iter().map(|(d, _)| (*d - params.from).get_days()).collect();
     days.dedup();
     days
 }
@@ -389,9 +408,8 @@ pub fn compute(seed: &[u8; 32], params: &Params) -> Result<Vec<Drawn>, DrawError
             let insp = &params.inspectors[i];
             let st = &states[i];
             // Instances on days where the inspector is under the cap.
-            let open: Vec<usize> = (0..instances.len())
-                .filter(|&k| st.per_day.get(&day_of(k)).copied().unwrap_or(0) < cap)
-                .collect();
+            let open: Vec<usize> =
+                (0..instances.len()).filter(|&k| st.per_day.get(&day_of(k)).copied().unwrap_or(0) < cap).collect();
             // Slot kinds in the order they are tried: fewest visits of this
             // inspector first, ties in random order.
             let mut kinds: Vec<usize> = (0..n_slots).filter(|&s| open.iter().any(|&k| instances[k].1 == s)).collect();
@@ -465,8 +483,7 @@ pub fn compute(seed: &[u8; 32], params: &Params) -> Result<Vec<Drawn>, DrawError
 /// computed; `Err` names the first violation.
 pub fn check_constraints(params: &Params, drawn: &[Drawn]) -> Result<(), String> {
     let points: HashMap<&str, &DrawPoint> = params.points.iter().map(|p| (p.id.as_str(), p)).collect();
-    let inspectors: HashMap<&str, &DrawInspector> =
-        params.inspectors.iter().map(|i| (i.alias.as_str(), i)).collect();
+    let inspectors: HashMap<&str, &DrawInspector> = params.inspectors.iter().map(|i| (i.alias.as_str(), i)).collect();
     let instances: HashSet<(jiff::civil::Date, &str)> =
         params.slot_instances().into_iter().map(|(d, k)| (d, params.slots[k].name.as_str())).collect();
     if drawn.len() != params.visits as usize {
@@ -489,7 +506,10 @@ pub fn check_constraints(params: &Params, drawn: &[Drawn]) -> Result<(), String>
         let n = per_day.entry((&v.inspector, v.date)).or_insert(0);
         *n += 1;
         if *n > params.max_visits_per_inspector_per_day {
-            return Err(format!("{} has more than {} visits on {}", v.inspector, params.max_visits_per_inspector_per_day, v.date));
+            return Err(format!(
+                "{} has more than {} visits on {}",
+                v.inspector, params.max_visits_per_inspector_per_day, v.date
+            ));
         }
         let days = unit_days.entry((&v.inspector, &p.unit_id)).or_default();
         for d in days.iter() {
@@ -513,7 +533,10 @@ mod tests {
             to: jiff::civil::date(2026, 12, 1).checked_add(jiff::Span::new().days(days as i64 - 1)).unwrap(),
             timezone: "Asia/Shanghai".into(),
             inspectors: (0..inspectors)
-                .map(|i| DrawInspector { alias: format!("督查{:02}", i + 1), excluded_units: vec![format!("U{:03}", i % units)] })
+                .map(|i| DrawInspector {
+                    alias: format!("督查{:02}", i + 1),
+                    excluded_units: vec![format!("U{:03}", i % units)],
+                })
                 .collect(),
             points: (0..points)
                 .map(|p| DrawPoint {
@@ -572,7 +595,11 @@ mod tests {
         let err = compute(&[0; 32], &p).unwrap_err();
         assert_eq!(
             err,
-            DrawError::Infeasible { needed: 40, possible: 30, constraint: "每名督查员每天最多 1 次，期间有 10 天可安排".into() },
+            DrawError::Infeasible {
+                needed: 40,
+                possible: 30,
+                constraint: "每名督查员每天最多 1 次，期间有 10 天可安排".into()
+            },
             "{err}"
         );
         assert!(err.to_string().contains("需要 40 次访问，约束下最多可安排 30 次"), "{err}");
@@ -585,7 +612,9 @@ mod tests {
         let p = params(2, 2, 4, 10, 5);
         let err = compute(&[0; 32], &p).unwrap_err();
         match err {
-            DrawError::Infeasible { needed: 5, possible: 4, constraint } => assert!(constraint.contains("间隔 7 天"), "{constraint}"),
+            DrawError::Infeasible { needed: 5, possible: 4, constraint } => {
+                assert!(constraint.contains("间隔 7 天"), "{constraint}")
+            }
             other => panic!("{other}"),
         }
     }

@@ -7,11 +7,11 @@
 //! end-to-end twin (`tests/tests/anonymity.rs`) adds a real photo and the
 //! real binary.
 
-use super::{api_routes, console_routes, Access};
-use crate::auth::{secret_hash, Role};
+use super::{Access, api_routes, console_routes};
+use crate::auth::{Role, secret_hash};
 use crate::db::reviews::{self, Decision, ReviewRequest};
 use crate::db::{accounts, findings};
-use crate::{app, AppState, Config};
+use crate::{AppState, Config, app};
 use axum::body::Body;
 use axum::http::Request;
 use tower::ServiceExt;
@@ -100,7 +100,8 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
                 photos: vec![],
                 assignment_id: None,
             };
-            let signed = anfang_core::protocol::SignedFinding { signature: key.sign(&finding), finding: finding.clone() };
+            let signed =
+                anfang_core::protocol::SignedFinding { signature: key.sign(&finding), finding: finding.clone() };
             findings::push_batch(c, &device, &[signed], jiff::Timestamp::now().as_millisecond())?;
             let reviewer = accounts::add_user(c, "rev", "reviewer-password", Role::Reviewer)?;
             // Reviewers know aliases and may write one into a reason.
@@ -125,14 +126,38 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         .unwrap();
 
     // A bulletin issued and a draw made through the API, as the office would.
-    let (s, b) = call(&state, "post", "/api/v1/bulletins", Some((&reviewer, false)), format!(r#"{{"kind":"day","from":"{today}"}}"#)).await;
+    let (s, b) = call(
+        &state,
+        "post",
+        "/api/v1/bulletins",
+        Some((&reviewer, false)),
+        format!(r#"{{"kind":"day","from":"{today}"}}"#),
+    )
+    .await;
     assert!(s < 300, "{}", text(&b));
     let bulletin: serde_json::Value = serde_json::from_slice(&b).unwrap();
     let bulletin_id = bulletin["id"].to_string();
-    let (s, b) = call(&state, "post", &format!("/api/v1/bulletins/{bulletin_id}/issue"), Some((&reviewer, false)), String::new()).await;
+    let (s, b) = call(
+        &state,
+        "post",
+        &format!("/api/v1/bulletins/{bulletin_id}/issue"),
+        Some((&reviewer, false)),
+        String::new(),
+    )
+    .await;
     assert!(s < 300, "{}", text(&b));
-    let admin = state.db.write_blocking(|c| Ok(accounts::login(c, &creds.admin_username, &creds.admin_password)?.unwrap())).unwrap();
-    let (s, b) = call(&state, "post", "/api/v1/draws", Some((&admin, false)), format!(r#"{{"from":"{tomorrow}","to":"{tomorrow}","visits":3}}"#)).await;
+    let admin = state
+        .db
+        .write_blocking(|c| Ok(accounts::login(c, &creds.admin_username, &creds.admin_password)?.unwrap()))
+        .unwrap();
+    let (s, b) = call(
+        &state,
+        "post",
+        "/api/v1/draws",
+        Some((&admin, false)),
+        format!(r#"{{"from":"{tomorrow}","to":"{tomorrow}","visits":3}}"#),
+    )
+    .await;
     assert!(s < 300, "{}", text(&b));
     let draw_id = serde_json::from_slice::<serde_json::Value>(&b).unwrap()["id"].as_str().unwrap().to_owned();
 
@@ -158,7 +183,9 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     let range = format!("from={today}&to={today}");
     for r in api_routes() {
         let path = concrete(r.path, &ids);
-        for (who, token) in [(Who::Public, None), (Who::Leader, Some(leader.as_str())), (Who::Unit, Some(unit.as_str()))] {
+        for (who, token) in
+            [(Who::Public, None), (Who::Leader, Some(leader.as_str())), (Who::Unit, Some(unit.as_str()))]
+        {
             let allowed = match r.access {
                 Access::Anonymous => true,
                 Access::Device => false,
@@ -188,7 +215,9 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     }
     for r in console_routes() {
         let path = concrete(r.path, &ids);
-        for (who, token) in [(Who::Public, None), (Who::Leader, Some(leader.as_str())), (Who::Unit, Some(unit.as_str()))] {
+        for (who, token) in
+            [(Who::Public, None), (Who::Leader, Some(leader.as_str())), (Who::Unit, Some(unit.as_str()))]
+        {
             let (status, bytes) = call(&state, r.method, &path, token.map(|t| (t, true)), String::new()).await;
             let what = format!("console {} {path} as {who:?} ({status})", r.method);
             walked += 1;
@@ -207,7 +236,8 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
 
     // Not vacuous: the reviewer's finding page does show the alias, and the
     // unit's own route shows its finding.
-    let (_, page) = call(&state, "get", &format!("/api/v1/findings/{finding_id}"), Some((&reviewer, false)), String::new()).await;
+    let (_, page) =
+        call(&state, "get", &format!("/api/v1/findings/{finding_id}"), Some((&reviewer, false)), String::new()).await;
     assert!(text(&page).contains(&alias), "reviewers see the alias: {}", text(&page));
     let (_, mine) = call(&state, "get", "/api/v1/unit/findings", Some((&unit, false)), String::new()).await;
     assert!(text(&mine).contains(&finding_id), "{}", text(&mine));
@@ -219,6 +249,11 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         assert!(status == 200 && text(&body).contains(&masked), "{uri} as leader ({status}): {}", text(&body));
     }
     assert!(text(&page).contains(&format!("人行道上停了三辆车（{alias} 拍摄）")), "{}", text(&page));
-    let (_, seen) = call(&state, "get", &format!("/api/v1/findings/{finding_id}"), Some((&leader, false)), String::new()).await;
-    assert!(text(&seen).contains(&format!("{} 拍得清楚，采纳", crate::redact::MASK)), "the reason, masked: {}", text(&seen));
+    let (_, seen) =
+        call(&state, "get", &format!("/api/v1/findings/{finding_id}"), Some((&leader, false)), String::new()).await;
+    assert!(
+        text(&seen).contains(&format!("{} 拍得清楚，采纳", crate::redact::MASK)),
+        "the reason, masked: {}",
+        text(&seen)
+    );
 }

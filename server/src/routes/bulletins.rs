@@ -2,18 +2,18 @@
 //! and the period exports. Thin: validate, call `bulletin` and `db`, map.
 //! Reviewers and admins write; leaders read.
 
+use crate::AppState;
 use crate::auth::{OfficeCaller, Role};
 use crate::bulletin::{self, Period};
 use crate::db::bulletins as db;
-use crate::error::{parse_json, AppError};
-use crate::AppState;
+use crate::error::{AppError, parse_json};
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// Longest title, and longest lead, closing or distribution text (characters).
@@ -63,8 +63,10 @@ pub async fn create(State(state): State<AppState>, caller: OfficeCaller, body: B
     // Authorize before validating, so a refused caller learns nothing from the body's errors.
     caller.require(Role::Reviewer)?;
     let req: CreateRequest = parse_json(&body)?;
-    let kind = req.kind.ok_or_else(|| AppError::Unprocessable("kind is required: one of day, week, month, custom".into()))?;
-    let from = req.from.ok_or_else(|| AppError::Unprocessable("from is required: the first day, as YYYY-MM-DD".into()))?;
+    let kind =
+        req.kind.ok_or_else(|| AppError::Unprocessable("kind is required: one of day, week, month, custom".into()))?;
+    let from =
+        req.from.ok_or_else(|| AppError::Unprocessable("from is required: the first day, as YYYY-MM-DD".into()))?;
     let row = compile_draft(&state, &caller, &kind, &from, req.to.as_deref()).await?;
     let b = bulletin::from_row(&row, today(&state))?;
     Ok((StatusCode::CREATED, Json(view(&row, Some(b))?)).into_response())
@@ -85,10 +87,8 @@ pub async fn compile_draft(
     let period = Period::parse(kind, from, to).map_err(AppError::Unprocessable)?;
     let tz = state.config.timezone.clone();
     let now = jiff::Timestamp::now();
-    let (body, settings) = state
-        .db
-        .read(move |c| Ok((bulletin::compile_period(c, &period, &tz, now)?, db::settings(c)?)))
-        .await?;
+    let (body, settings) =
+        state.db.read(move |c| Ok((bulletin::compile_period(c, &period, &tz, now)?, db::settings(c)?))).await?;
     let text = bulletin::default_text(&period, &settings.distribution);
     let compiled = serde_json::to_string(&body).map_err(AppError::internal)?;
     let user = caller.user_id;
@@ -108,7 +108,11 @@ pub async fn list(State(state): State<AppState>, caller: OfficeCaller) -> Result
     Ok(Json(json!({ "items": items })))
 }
 
-pub async fn get(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
     caller.require(Role::Leader)?;
     let row = load(&state, parse_id(&id)?).await?;
     let b = bulletin::from_row(&row, today(&state))?;
@@ -138,7 +142,12 @@ pub async fn edit(
 }
 
 /// Changes a draft's text fields (issued bulletins refuse, in `db`).
-pub async fn edit_text(state: &AppState, caller: &OfficeCaller, id: i64, edit: Edit) -> Result<db::BulletinRow, AppError> {
+pub async fn edit_text(
+    state: &AppState,
+    caller: &OfficeCaller,
+    id: i64,
+    edit: Edit,
+) -> Result<db::BulletinRow, AppError> {
     caller.require(Role::Reviewer)?;
     if edit.title.is_none() && edit.lead.is_none() && edit.closing.is_none() && edit.distribution.is_none() {
         return Err(AppError::Unprocessable("nothing to change: send title, lead, closing or distribution".into()));
@@ -153,7 +162,9 @@ pub async fn edit_text(state: &AppState, caller: &OfficeCaller, id: i64, edit: E
         if let Some(v) = value {
             let n = v.chars().count();
             if n > MAX_TEXT {
-                return Err(AppError::Unprocessable(format!("{field} may have at most {MAX_TEXT} characters (it has {n})")));
+                return Err(AppError::Unprocessable(format!(
+                    "{field} may have at most {MAX_TEXT} characters (it has {n})"
+                )));
             }
         }
     }
@@ -183,7 +194,11 @@ pub async fn edit_text(state: &AppState, caller: &OfficeCaller, id: i64, edit: E
         .await
 }
 
-pub async fn recompile(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+pub async fn recompile(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
     caller.require(Role::Reviewer)?; // before parsing: refused callers learn nothing
     let row = recompile_draft(&state, &caller, parse_id(&id)?).await?;
     let b = bulletin::from_row(&row, today(&state))?;
@@ -217,7 +232,11 @@ pub async fn recompile_draft(state: &AppState, caller: &OfficeCaller, id: i64) -
         .await
 }
 
-pub async fn issue(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Json<db::Issued>, AppError> {
+pub async fn issue(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+) -> Result<Json<db::Issued>, AppError> {
     caller.require(Role::Reviewer)?; // before parsing: refused callers learn nothing
     Ok(Json(issue_draft(&state, &caller, parse_id(&id)?).await?))
 }
@@ -230,7 +249,9 @@ pub async fn issue_draft(state: &AppState, caller: &OfficeCaller, id: i64) -> Re
     let issued = state
         .db
         .write(move |c| {
-            db::issue(c, id, today.year() as i32, user, |row, year, seq, number| bulletin::freeze(row, today, year, seq, number))
+            db::issue(c, id, today.year() as i32, user, |row, year, seq, number| {
+                bulletin::freeze(row, today, year, seq, number)
+            })
         })
         .await?;
     tracing::info!(bulletin = id, number = %issued.number, "bulletin issued");
@@ -239,7 +260,10 @@ pub async fn issue_draft(state: &AppState, caller: &OfficeCaller, id: i64) -> Re
 
 /// The bulletin and the thumbnails it shows (a missing file is left out and
 /// rendered as missing).
-async fn with_thumbnails(state: &AppState, id: &str) -> Result<(db::BulletinRow, bulletin::Bulletin, HashMap<String, Vec<u8>>), AppError> {
+async fn with_thumbnails(
+    state: &AppState,
+    id: &str,
+) -> Result<(db::BulletinRow, bulletin::Bulletin, HashMap<String, Vec<u8>>), AppError> {
     let row = load(state, parse_id(id)?).await?;
     let b = bulletin::from_row(&row, today(state))?;
     let mut thumbs = HashMap::new();
@@ -269,10 +293,15 @@ fn disposition(kind: &str, name: &str) -> String {
     format!("{kind}; filename=\"{name}\"")
 }
 
-pub async fn html(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Response, AppError> {
+pub async fn html(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
     caller.require(Role::Leader)?;
     let (row, b, thumbs) = with_thumbnails(&state, &id).await?;
-    let page = tokio::task::spawn_blocking(move || bulletin::html::render(&b, &thumbs)).await.map_err(AppError::internal)?;
+    let page =
+        tokio::task::spawn_blocking(move || bulletin::html::render(&b, &thumbs)).await.map_err(AppError::internal)?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
@@ -284,7 +313,11 @@ pub async fn html(State(state): State<AppState>, caller: OfficeCaller, Path(id):
         .into_response())
 }
 
-pub async fn docx(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Response, AppError> {
+pub async fn docx(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
     caller.require(Role::Leader)?;
     let (row, b, thumbs) = with_thumbnails(&state, &id).await?;
     let bytes = tokio::task::spawn_blocking(move || bulletin::docx::render(&b, &thumbs))
@@ -293,7 +326,10 @@ pub async fn docx(State(state): State<AppState>, caller: OfficeCaller, Path(id):
         .map_err(AppError::internal)?;
     Ok((
         [
-            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.wordprocessingml.document".to_owned()),
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document".to_owned(),
+            ),
             (header::CONTENT_DISPOSITION, disposition("attachment", &file_name(&row, "docx"))),
             (header::CACHE_CONTROL, "private, no-cache".to_owned()),
         ],
@@ -304,7 +340,11 @@ pub async fn docx(State(state): State<AppState>, caller: OfficeCaller, Path(id):
 
 /// The JSON format. For an issued bulletin these are exactly the frozen
 /// snapshot's bytes, so SHA-256 of the response equals its `content_hash`.
-pub async fn json(State(state): State<AppState>, caller: OfficeCaller, Path(id): Path<String>) -> Result<Response, AppError> {
+pub async fn json(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
     caller.require(Role::Leader)?;
     let row = load(&state, parse_id(&id)?).await?;
     let text = match &row.snapshot {
@@ -329,9 +369,15 @@ pub struct ExportQuery {
 }
 
 fn export_period(q: &ExportQuery) -> Result<Period, AppError> {
-    let from = q.from.as_deref().ok_or_else(|| AppError::Unprocessable("from is required: the first day, as YYYY-MM-DD".into()))?;
-    let to = q.to.as_deref().ok_or_else(|| AppError::Unprocessable("to is required: the last day (inclusive), as YYYY-MM-DD".into()))?;
-    Period::parse("custom", from, Some(to)).map_err(|e| AppError::Unprocessable(e.replace("a custom period", "an export")))
+    let from = q
+        .from
+        .as_deref()
+        .ok_or_else(|| AppError::Unprocessable("from is required: the first day, as YYYY-MM-DD".into()))?;
+    let to =
+        q.to.as_deref()
+            .ok_or_else(|| AppError::Unprocessable("to is required: the last day (inclusive), as YYYY-MM-DD".into()))?;
+    Period::parse("custom", from, Some(to))
+        .map_err(|e| AppError::Unprocessable(e.replace("a custom period", "an export")))
 }
 
 async fn export_rows(state: &AppState, period: Period) -> Result<Vec<bulletin::export::ExportRow>, AppError> {
@@ -339,7 +385,11 @@ async fn export_rows(state: &AppState, period: Period) -> Result<Vec<bulletin::e
     state.db.read(move |c| db::export_rows(c, from, to)).await
 }
 
-pub async fn export_csv(State(state): State<AppState>, caller: OfficeCaller, Query(q): Query<ExportQuery>) -> Result<Response, AppError> {
+pub async fn export_csv(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, AppError> {
     caller.require(Role::Leader)?;
     let period = export_period(&q)?;
     let rows = export_rows(&state, period).await?;
@@ -347,14 +397,21 @@ pub async fn export_csv(State(state): State<AppState>, caller: OfficeCaller, Que
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, disposition("attachment", &format!("findings-{}-{}.csv", period.from, period.to))),
+            (
+                header::CONTENT_DISPOSITION,
+                disposition("attachment", &format!("findings-{}-{}.csv", period.from, period.to)),
+            ),
         ],
         bytes,
     )
         .into_response())
 }
 
-pub async fn export_geojson(State(state): State<AppState>, caller: OfficeCaller, Query(q): Query<ExportQuery>) -> Result<Response, AppError> {
+pub async fn export_geojson(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, AppError> {
     caller.require(Role::Leader)?;
     let period = export_period(&q)?;
     let rows = export_rows(&state, period).await?;
@@ -362,7 +419,10 @@ pub async fn export_geojson(State(state): State<AppState>, caller: OfficeCaller,
     Ok((
         [
             (header::CONTENT_TYPE, "application/geo+json".to_owned()),
-            (header::CONTENT_DISPOSITION, disposition("attachment", &format!("findings-{}-{}.geojson", period.from, period.to))),
+            (
+                header::CONTENT_DISPOSITION,
+                disposition("attachment", &format!("findings-{}-{}.geojson", period.from, period.to)),
+            ),
         ],
         doc.to_string(),
     )

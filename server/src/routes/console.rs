@@ -13,20 +13,20 @@
 
 use super::office::{parse_bound, redact_for};
 use super::review::{enroll_link, import_points_csv, import_units_csv};
-use crate::auth::{same_origin, secret_hash, session_cookie, OfficeCaller, Role, SESSION_COOKIE};
+use crate::AppState;
+use crate::auth::{OfficeCaller, Role, SESSION_COOKIE, same_origin, secret_hash, session_cookie};
 use crate::db::reference_admin::{self, CardDeadlines, OfficeSettings, PointRecord};
 use crate::db::{accounts, findings, reviews};
 use crate::error::AppError;
 use crate::reference_csv::LineError;
-use crate::AppState;
-use anfang_core::domain::{Category, Point, PointKind, Unit};
 use anfang_core::Card;
+use anfang_core::domain::{Category, Point, PointKind, Unit};
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{MethodRouter, get, post};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -183,8 +183,8 @@ fn check_post(user: &ConsoleUser, headers: &HeaderMap, body: &Bytes, min: Role) 
     if !same_origin(headers) {
         return Err(refused("请求来源不是本站页面，已拒绝（跨站请求防护）。请从控制台页面重新提交。"));
     }
-    let form: HashMap<String, String> = serde_urlencoded::from_bytes(body)
-        .map_err(|_| refused("表单内容无法解析，请返回页面重新提交。"))?;
+    let form: HashMap<String, String> =
+        serde_urlencoded::from_bytes(body).map_err(|_| refused("表单内容无法解析，请返回页面重新提交。"))?;
     let form = Form(form);
     if form.get("csrf") != user.csrf {
         return Err(refused("表单已过期或缺少安全令牌，请刷新页面后重新提交。"));
@@ -196,7 +196,14 @@ fn check_post(user: &ConsoleUser, headers: &HeaderMap, body: &Bytes, min: Role) 
 }
 
 fn refused(message: &str) -> Response {
-    (StatusCode::FORBIDDEN, Html(page_bare("无法执行", &format!("<p class=\"err\">{}</p><p><a href=\"/console/\">返回控制台</a></p>", esc(message))))).into_response()
+    (
+        StatusCode::FORBIDDEN,
+        Html(page_bare(
+            "无法执行",
+            &format!("<p class=\"err\">{}</p><p><a href=\"/console/\">返回控制台</a></p>", esc(message)),
+        )),
+    )
+        .into_response()
 }
 
 fn internal(e: AppError) -> Response {
@@ -368,10 +375,7 @@ async fn login_page() -> Html<String> {
 }
 
 fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+    headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
 fn session_cookie_header(token: &str, headers: &HeaderMap, max_age: i64) -> HeaderValue {
@@ -434,7 +438,8 @@ const PAGE: usize = 24;
 
 async fn queue(State(state): State<AppState>, user: ConsoleUser, Query(q): Query<HashMap<String, String>>) -> Response {
     let get = |k: &str| q.get(k).map(|s| s.trim().to_owned()).unwrap_or_default();
-    let (day, unit, card, category, status, next) = (get("day"), get("unit"), get("card"), get("category"), get("status"), get("next"));
+    let (day, unit, card, category, status, next) =
+        (get("day"), get("unit"), get("card"), get("category"), get("status"), get("next"));
     let lists = match lists(&state).await {
         Ok(l) => l,
         Err(e) => return internal(e),
@@ -475,16 +480,23 @@ async fn queue(State(state): State<AppState>, user: ConsoleUser, Query(q): Query
         before,
         limit: PAGE + 1,
     };
-    let (mut items, mask) = match state.db.read(move |c| Ok((findings::list(c, &filter)?, accounts::alias_mask(c)?))).await {
-        Ok(i) => i,
-        Err(e) => return internal(e),
-    };
+    let (mut items, mask) =
+        match state.db.read(move |c| Ok((findings::list(c, &filter)?, accounts::alias_mask(c)?))).await {
+            Ok(i) => i,
+            Err(e) => return internal(e),
+        };
     let more = items.len() > PAGE;
     items.truncate(PAGE);
-    let statuses: Vec<(String, String)> = [("pending", "待审核"), ("accepted", "已采纳"), ("corrected", "已更正"), ("rejected", "已驳回"), ("valid", "有效（采纳+更正）")]
-        .iter()
-        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-        .collect();
+    let statuses: Vec<(String, String)> = [
+        ("pending", "待审核"),
+        ("accepted", "已采纳"),
+        ("corrected", "已更正"),
+        ("rejected", "已驳回"),
+        ("valid", "有效（采纳+更正）"),
+    ]
+    .iter()
+    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+    .collect();
     let mut body = String::new();
     for e in &errors {
         let _ = write!(body, "<p class=\"err\">{}</p>", esc(e));
@@ -499,9 +511,17 @@ async fn queue(State(state): State<AppState>, user: ConsoleUser, Query(q): Query
          <label>状态<select name=\"status\">{}</select></label>\
          <button>筛选</button> <a href=\"/console/findings\">清除</a></form>",
         esc(&day),
-        options(&lists.units.iter().map(|u| (u.id.clone(), format!("{} {}", u.id, u.name))).collect::<Vec<_>>(), &unit, Some("全部")),
+        options(
+            &lists.units.iter().map(|u| (u.id.clone(), format!("{} {}", u.id, u.name))).collect::<Vec<_>>(),
+            &unit,
+            Some("全部")
+        ),
         options(&card_options(), &card, Some("全部")),
-        options(&lists.categories.iter().map(|c| (c.code.clone(), c.name.clone())).collect::<Vec<_>>(), &category, Some("全部")),
+        options(
+            &lists.categories.iter().map(|c| (c.code.clone(), c.name.clone())).collect::<Vec<_>>(),
+            &category,
+            Some("全部")
+        ),
         options(&statuses, &status, Some("全部")),
     );
     if items.is_empty() {
@@ -525,17 +545,22 @@ async fn queue(State(state): State<AppState>, user: ConsoleUser, Query(q): Query
             point = esc(&f.point.name),
             unit = esc(&f.effective.unit.name),
             time = local_time(&state, f.observed_at),
-            note = f.note.as_deref().map(|n| format!("<br><span class=\"muted\">{}</span>", esc(&n.chars().take(60).collect::<String>()))).unwrap_or_default(),
+            note = f
+                .note
+                .as_deref()
+                .map(|n| format!("<br><span class=\"muted\">{}</span>", esc(&n.chars().take(60).collect::<String>())))
+                .unwrap_or_default(),
         );
     }
     body.push_str("</div>");
     if more {
         if let Some(last) = items.last() {
-            let mut params: Vec<(&str, String)> = [("day", &day), ("unit", &unit), ("card", &card), ("category", &category), ("status", &status)]
-                .into_iter()
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(k, v)| (k, v.clone()))
-                .collect();
+            let mut params: Vec<(&str, String)> =
+                [("day", &day), ("unit", &unit), ("card", &card), ("category", &category), ("status", &status)]
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(k, v)| (k, v.clone()))
+                    .collect();
             params.push(("next", format!("{}_{}", last.observed_at.as_millisecond(), last.id)));
             let qs = serde_urlencoded::to_string(&params).unwrap_or_default();
             let _ = write!(body, "<p class=\"pager\"><a href=\"/console/findings?{}\">下一页 →</a></p>", esc(&qs));
@@ -548,12 +573,22 @@ async fn finding_page(State(state): State<AppState>, user: ConsoleUser, Path(id)
     render_finding(&state, &user, &id, None, None).await
 }
 
-async fn render_finding(state: &AppState, user: &ConsoleUser, id: &str, error: Option<&str>, ok: Option<&str>) -> Response {
+async fn render_finding(
+    state: &AppState,
+    user: &ConsoleUser,
+    id: &str,
+    error: Option<&str>,
+    ok: Option<&str>,
+) -> Response {
     let lookup = id.to_owned();
     let (f, mask) = match state.db.read(move |c| Ok((findings::get(c, &lookup)?, accounts::alias_mask(c)?))).await {
         Ok((Some(f), mask)) => (f, mask),
         Ok((None, _)) => {
-            return (StatusCode::NOT_FOUND, page(user, "/console/findings", "未找到", "<p class=\"err\">没有这条发现。</p>")).into_response();
+            return (
+                StatusCode::NOT_FOUND,
+                page(user, "/console/findings", "未找到", "<p class=\"err\">没有这条发现。</p>"),
+            )
+                .into_response();
         }
         Err(e) => return internal(e),
     };
@@ -563,8 +598,10 @@ async fn render_finding(state: &AppState, user: &ConsoleUser, id: &str, error: O
         Ok(l) => l,
         Err(e) => return internal(e),
     };
-    let unit_name = |id: &str| lists.units.iter().find(|u| u.id == id).map(|u| u.name.clone()).unwrap_or_else(|| id.to_owned());
-    let cat_name = |c: &str| lists.categories.iter().find(|x| x.code == c).map(|x| x.name.clone()).unwrap_or_else(|| c.to_owned());
+    let unit_name =
+        |id: &str| lists.units.iter().find(|u| u.id == id).map(|u| u.name.clone()).unwrap_or_else(|| id.to_owned());
+    let cat_name =
+        |c: &str| lists.categories.iter().find(|x| x.code == c).map(|x| x.name.clone()).unwrap_or_else(|| c.to_owned());
     let mut body = String::new();
     if let Some(e) = error {
         let _ = write!(body, "<p class=\"err\">{}</p>", esc(e));
@@ -575,14 +612,23 @@ async fn render_finding(state: &AppState, user: &ConsoleUser, id: &str, error: O
     body.push_str("<div class=\"cols\"><div>");
     match f.photos.first() {
         Some(p) => {
-            let _ = write!(body, "<a href=\"{0}\" target=\"_blank\"><img class=\"photo\" id=\"big\" src=\"{0}\" alt=\"现场照片\"></a>", esc(&p.url));
+            let _ = write!(
+                body,
+                "<a href=\"{0}\" target=\"_blank\"><img class=\"photo\" id=\"big\" src=\"{0}\" alt=\"现场照片\"></a>",
+                esc(&p.url)
+            );
         }
         None => body.push_str("<div class=\"box muted\">此发现没有照片（绿牌可不附照片）。</div>"),
     }
     if f.photos.len() > 1 {
         body.push_str("<div class=\"strip\">");
         for p in &f.photos {
-            let _ = write!(body, "<a href=\"{}\" target=\"_blank\"><img src=\"{}\" alt=\"缩略图\"></a>", esc(&p.url), esc(&p.thumbnail_url));
+            let _ = write!(
+                body,
+                "<a href=\"{}\" target=\"_blank\"><img src=\"{}\" alt=\"缩略图\"></a>",
+                esc(&p.url),
+                esc(&p.thumbnail_url)
+            );
         }
         body.push_str("</div>");
     }
@@ -594,7 +640,10 @@ async fn render_finding(state: &AppState, user: &ConsoleUser, id: &str, error: O
         None => "<span class=\"muted\">无定位（设备未取得位置）</span>".into(),
     };
     let inspector = f.inspector.as_deref().map(|a| format!("<dt>督查员</dt><dd>{}</dd>", esc(a))).unwrap_or_default()
-        + &f.assignment_id.as_deref().map(|a| format!("<dt>抽签任务</dt><dd><code>{}</code></dd>", esc(a))).unwrap_or_default();
+        + &f.assignment_id
+            .as_deref()
+            .map(|a| format!("<dt>抽签任务</dt><dd><code>{}</code></dd>", esc(a)))
+            .unwrap_or_default();
     let _ = write!(
         body,
         "<div class=\"box\"><dl>\
@@ -676,7 +725,13 @@ async fn render_finding(state: &AppState, user: &ConsoleUser, id: &str, error: O
     (status, page(user, "/console/findings", &format!("发现 · {}", f.point.name), &body)).into_response()
 }
 
-async fn review(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+async fn review(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     let form = match check_post(&user, &headers, &body, Role::Reviewer) {
         Ok(f) => f,
         Err(r) => return r,
@@ -702,8 +757,20 @@ async fn review(State(state): State<AppState>, user: ConsoleUser, headers: Heade
     };
     let (uid, uname, fid) = (user.caller.user_id, user.caller.username.clone(), id.clone());
     match state.db.write(move |c| reviews::decide(c, &fid, uid, &uname, &req)).await {
-        Ok(rev) => render_finding(&state, &user, &id, None, Some(&format!("已记录：{}（第 {} 版）", status_label(&rev.decision), rev.revision))).await,
-        Err(AppError::NotFound(_)) => (StatusCode::NOT_FOUND, page(&user, "/console/findings", "未找到", "<p class=\"err\">没有这条发现。</p>")).into_response(),
+        Ok(rev) => {
+            render_finding(
+                &state,
+                &user,
+                &id,
+                None,
+                Some(&format!("已记录：{}（第 {} 版）", status_label(&rev.decision), rev.revision)),
+            )
+            .await
+        }
+        Err(AppError::NotFound(_)) => {
+            (StatusCode::NOT_FOUND, page(&user, "/console/findings", "未找到", "<p class=\"err\">没有这条发现。</p>"))
+                .into_response()
+        }
         Err(AppError::Unprocessable(m)) => {
             let zh = if m.starts_with("a correction must change") {
                 "更正必须改变问题类别、责任单位或牌色中的至少一项；如无需改变，请选择“采纳”。".to_owned()
@@ -814,7 +881,11 @@ async fn render_units(state: &AppState, user: &ConsoleUser, error: Option<&str>,
     }
     body.push_str("</table></div>");
     if admin {
-        body.push_str(&import_box(user, "/console/units/import", "编号（id）、名称（name）、区县（district，可选）、启用（active，可选）"));
+        body.push_str(&import_box(
+            user,
+            "/console/units/import",
+            "编号（id）、名称（name）、区县（district，可选）、启用（active，可选）",
+        ));
     }
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     (status, page(user, "/console/units", &format!("责任单位（{}）", units.len()), &body)).into_response()
@@ -825,7 +896,12 @@ async fn save_unit(State(state): State<AppState>, user: ConsoleUser, headers: He
         Ok(f) => f,
         Err(r) => return r,
     };
-    let unit = Unit { id: form.get("id").to_owned(), name: form.get("name").to_owned(), district: form.opt("district"), active: form.get("active") != "0" };
+    let unit = Unit {
+        id: form.get("id").to_owned(),
+        name: form.get("name").to_owned(),
+        district: form.opt("district"),
+        active: form.get("active") != "0",
+    };
     let saved = unit.clone();
     match state.db.write(move |c| reference_admin::save_unit(c, &saved)).await {
         Ok(()) => render_units(&state, &user, None, Some(&format!("已保存单位 {} {}。", unit.id, unit.name))).await,
@@ -849,12 +925,20 @@ async fn import_units(State(state): State<AppState>, user: ConsoleUser, headers:
     }
 }
 
-async fn points_page(State(state): State<AppState>, user: ConsoleUser, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn points_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     render_points_editing(&state, &user, None, None, q.get("edit").map(String::as_str)).await
 }
 
 fn kind_options(selected: &str) -> String {
-    options(&PointKind::ALL.iter().map(|k| (k.as_str().to_owned(), k.label_zh().to_owned())).collect::<Vec<_>>(), selected, None)
+    options(
+        &PointKind::ALL.iter().map(|k| (k.as_str().to_owned(), k.label_zh().to_owned())).collect::<Vec<_>>(),
+        selected,
+        None,
+    )
 }
 
 async fn render_points(state: &AppState, user: &ConsoleUser, error: Option<&str>, ok: Option<&str>) -> Response {
@@ -863,13 +947,20 @@ async fn render_points(state: &AppState, user: &ConsoleUser, error: Option<&str>
 
 /// The points table; an admin edits one point at a time (`?edit=ID`), so the
 /// page stays light with hundreds of points.
-async fn render_points_editing(state: &AppState, user: &ConsoleUser, error: Option<&str>, ok: Option<&str>, edit: Option<&str>) -> Response {
+async fn render_points_editing(
+    state: &AppState,
+    user: &ConsoleUser,
+    error: Option<&str>,
+    ok: Option<&str>,
+    edit: Option<&str>,
+) -> Response {
     let data = state.db.read(|c| Ok((reference_admin::points(c)?, reference_admin::units(c)?))).await;
     let (points, units) = match data {
         Ok(d) => d,
         Err(e) => return internal(e),
     };
-    let unit_opts: Vec<(String, String)> = units.iter().map(|u| (u.id.clone(), format!("{} {}", u.id, u.name))).collect();
+    let unit_opts: Vec<(String, String)> =
+        units.iter().map(|u| (u.id.clone(), format!("{} {}", u.id, u.name))).collect();
     let unit_name = |id: &str| units.iter().find(|u| u.id == id).map(|u| u.name.clone()).unwrap_or_default();
     let admin = user.can(Role::Admin);
     let mut body = flash(error, ok);
@@ -904,10 +995,19 @@ async fn render_points_editing(state: &AppState, user: &ConsoleUser, error: Opti
     if admin {
         match edit.and_then(|id| points.iter().find(|p| p.point.id == id)) {
             Some(p) => {
-                let _ = write!(body, "<div class=\"box\" id=\"edit\"><h2 style=\"margin-top:0\">编辑点位 {}</h2>{}<p><a href=\"/console/points\">取消</a></p></div>", esc(&p.point.id), point_form(Some(p)));
+                let _ = write!(
+                    body,
+                    "<div class=\"box\" id=\"edit\"><h2 style=\"margin-top:0\">编辑点位 {}</h2>{}<p><a href=\"/console/points\">取消</a></p></div>",
+                    esc(&p.point.id),
+                    point_form(Some(p))
+                );
             }
             None => {
-                let _ = write!(body, "<div class=\"box\"><h2 style=\"margin-top:0\">新增点位</h2>{}</div>", point_form(None));
+                let _ = write!(
+                    body,
+                    "<div class=\"box\"><h2 style=\"margin-top:0\">新增点位</h2>{}</div>",
+                    point_form(None)
+                );
             }
         }
     }
@@ -954,7 +1054,13 @@ async fn save_point(State(state): State<AppState>, user: ConsoleUser, headers: H
     let kind = form.get("kind").parse::<PointKind>();
     let (lat, lon) = (form.get("lat").parse::<f64>(), form.get("lon").parse::<f64>());
     let (Ok(kind), Ok(lat), Ok(lon)) = (kind, lat, lon) else {
-        return render_points(&state, &user, Some("无法保存：类型、纬度或经度无效（坐标用十进制度数，如 31.2090）。"), None).await;
+        return render_points(
+            &state,
+            &user,
+            Some("无法保存：类型、纬度或经度无效（坐标用十进制度数，如 31.2090）。"),
+            None,
+        )
+        .await;
     };
     let record = PointRecord {
         point: Point {
@@ -972,7 +1078,10 @@ async fn save_point(State(state): State<AppState>, user: ConsoleUser, headers: H
     };
     let saved = record.clone();
     match state.db.write(move |c| reference_admin::save_point(c, &saved)).await {
-        Ok(()) => render_points(&state, &user, None, Some(&format!("已保存点位 {} {}。", record.point.id, record.point.name))).await,
+        Ok(()) => {
+            render_points(&state, &user, None, Some(&format!("已保存点位 {} {}。", record.point.id, record.point.name)))
+                .await
+        }
         Err(AppError::Unprocessable(m)) => render_points(&state, &user, Some(&format!("无法保存：{m}")), None).await,
         Err(e) => internal(e),
     }
@@ -1052,11 +1161,19 @@ async fn save_category(State(state): State<AppState>, user: ConsoleUser, headers
     let Ok(sort) = form.opt("sort").unwrap_or_else(|| "0".into()).parse::<i64>() else {
         return render_categories(&state, &user, Some("排序必须是整数。"), None).await;
     };
-    let c = Category { code: form.get("code").to_owned(), name: form.get("name").to_owned(), description: form.opt("description"), sort, active: form.get("active") != "0" };
+    let c = Category {
+        code: form.get("code").to_owned(),
+        name: form.get("name").to_owned(),
+        description: form.opt("description"),
+        sort,
+        active: form.get("active") != "0",
+    };
     let saved = c.clone();
     match state.db.write(move |conn| reference_admin::save_category(conn, &saved)).await {
         Ok(()) => render_categories(&state, &user, None, Some(&format!("已保存类别 {}。", c.name))).await,
-        Err(AppError::Unprocessable(m)) => render_categories(&state, &user, Some(&format!("无法保存：{m}")), None).await,
+        Err(AppError::Unprocessable(m)) => {
+            render_categories(&state, &user, Some(&format!("无法保存：{m}")), None).await
+        }
         Err(e) => internal(e),
     }
 }
@@ -1122,7 +1239,8 @@ async fn save_settings(State(state): State<AppState>, user: ConsoleUser, headers
         Ok(f) => f,
         Err(r) => return r,
     };
-    let days = |k: &str| -> Result<Option<i64>, ()> { form.opt(k).map(|v| v.parse::<i64>().map_err(|_| ())).transpose() };
+    let days =
+        |k: &str| -> Result<Option<i64>, ()> { form.opt(k).map(|v| v.parse::<i64>().map_err(|_| ())).transpose() };
     let (Ok(red), Ok(yellow), Ok(green)) = (days("red"), days("yellow"), days("green")) else {
         return render_settings(&state, &user, Some("整改时限必须是天数（整数），或留空。"), None).await;
     };
@@ -1163,7 +1281,13 @@ fn qr_svg(link: &str) -> String {
     }
 }
 
-async fn render_inspectors(state: &AppState, user: &ConsoleUser, headers: &HeaderMap, error: Option<&str>, issued: Option<(&str, &str)>) -> Response {
+async fn render_inspectors(
+    state: &AppState,
+    user: &ConsoleUser,
+    headers: &HeaderMap,
+    error: Option<&str>,
+    issued: Option<(&str, &str)>,
+) -> Response {
     let rows = match state.db.read(reference_admin::inspectors).await {
         Ok(r) => r,
         Err(e) => return internal(e),
@@ -1190,7 +1314,9 @@ async fn render_inspectors(state: &AppState, user: &ConsoleUser, headers: &Heade
          <label>化名<input name=\"alias\" required maxlength=\"32\" placeholder=\"如 督查04\"></label><button>新增督查员并生成注册码</button></form>",
         hidden_csrf(user)
     );
-    body.push_str("<div class=\"scroll\"><table><tr><th>化名</th><th>状态</th><th>已注册设备</th><th>发现数</th><th></th></tr>");
+    body.push_str(
+        "<div class=\"scroll\"><table><tr><th>化名</th><th>状态</th><th>已注册设备</th><th>发现数</th><th></th></tr>",
+    );
     for r in &rows {
         let _ = write!(
             body,
@@ -1203,7 +1329,9 @@ async fn render_inspectors(state: &AppState, user: &ConsoleUser, headers: &Heade
             csrf = hidden_csrf(user),
         );
     }
-    body.push_str("</table></div><p class=\"muted\">督查员只以化名出现；化名不会出现在领导、责任单位可见的页面或通报中。</p>");
+    body.push_str(
+        "</table></div><p class=\"muted\">督查员只以化名出现；化名不会出现在领导、责任单位可见的页面或通报中。</p>",
+    );
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     (status, page(user, "/console/inspectors", "督查员", &body)).into_response()
 }
@@ -1217,13 +1345,23 @@ async fn add_inspector(State(state): State<AppState>, user: ConsoleUser, headers
     let a = alias.clone();
     match state.db.write(move |c| accounts::add_inspector(c, &a)).await {
         Ok((_, code)) => render_inspectors(&state, &user, &headers, None, Some((&alias, &code))).await,
-        Err(AppError::Conflict { .. }) => render_inspectors(&state, &user, &headers, Some(&format!("化名“{alias}”已存在。")), None).await,
-        Err(AppError::BadRequest(_)) => render_inspectors(&state, &user, &headers, Some("化名须为 1 至 32 个字。"), None).await,
+        Err(AppError::Conflict { .. }) => {
+            render_inspectors(&state, &user, &headers, Some(&format!("化名“{alias}”已存在。")), None).await
+        }
+        Err(AppError::BadRequest(_)) => {
+            render_inspectors(&state, &user, &headers, Some("化名须为 1 至 32 个字。"), None).await
+        }
         Err(e) => internal(e),
     }
 }
 
-async fn inspector_code(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+async fn inspector_code(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = check_post(&user, &headers, &body, Role::Admin) {
         return r;
     }
@@ -1234,14 +1372,17 @@ async fn inspector_code(State(state): State<AppState>, user: ConsoleUser, header
         .db
         .write(move |c| {
             let code = reference_admin::issue_code_for(c, id)?;
-            let alias = reference_admin::inspectors(c)?.into_iter().find(|r| r.id == id).map(|r| r.alias).unwrap_or_default();
+            let alias =
+                reference_admin::inspectors(c)?.into_iter().find(|r| r.id == id).map(|r| r.alias).unwrap_or_default();
             Ok((alias, code))
         })
         .await;
     match result {
         Ok((alias, code)) => render_inspectors(&state, &user, &headers, None, Some((&alias, &code))).await,
         Err(AppError::NotFound(_)) => render_inspectors(&state, &user, &headers, Some("没有这名督查员。"), None).await,
-        Err(AppError::Unprocessable(_)) => render_inspectors(&state, &user, &headers, Some("该督查员已停用。"), None).await,
+        Err(AppError::Unprocessable(_)) => {
+            render_inspectors(&state, &user, &headers, Some("该督查员已停用。"), None).await
+        }
         Err(e) => internal(e),
     }
 }

@@ -1,13 +1,13 @@
 //! Routes for the random draw: create (admin), list (reviewer), reveal and
 //! export (admin), coverage (reviewer, past slots only).
 
+use crate::AppState;
 use crate::auth::{OfficeCaller, Role};
 use crate::db::draws;
-use crate::error::{parse_json, AppError};
-use crate::AppState;
+use crate::error::{AppError, parse_json};
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::Json;
 use serde::Deserialize;
 
 pub async fn create(

@@ -2,15 +2,15 @@
 //! the audit log of every read. Every call goes through `db::identities`,
 //! which logs it in the same transaction.
 
+use crate::AppState;
 use crate::auth::{OfficeCaller, Role};
 use crate::db::identities::{self, Actor, IdentityInput};
-use crate::error::{parse_json, AppError};
-use crate::AppState;
+use crate::error::{AppError, parse_json};
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn inspector_id(id: &str) -> Result<i64, AppError> {
     id.parse().map_err(|_| AppError::NotFound(format!("no inspector with id {id}")))

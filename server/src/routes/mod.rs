@@ -5,24 +5,24 @@
 //! result) in the module for its audience, and add one [`ApiRoute`] row
 //! below saying who may call it.
 
+#[cfg(test)]
+mod anonymity;
 mod bulletins;
 mod console;
 mod draws;
+mod identity;
 mod office;
 mod review;
 mod sync;
 mod unit;
-mod identity;
-#[cfg(test)]
-mod anonymity;
 
 use crate::AppState;
-pub use console::{console_routes, ConsoleRoute};
+pub use console::{ConsoleRoute, console_routes};
 
 /// Largest console form body: a CSV import of thousands of points, form-encoded.
 pub const CONSOLE_BODY_LIMIT: usize = 16 * 1024 * 1024;
-use axum::routing::{get, patch, post, put, MethodRouter};
-use serde_json::{json, Value};
+use axum::routing::{MethodRouter, get, patch, post, put};
+use serde_json::{Value, json};
 
 /// Who may call a route; also written into the OpenAPI document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +55,11 @@ fn obj(props: Value) -> Value {
 /// Every API route. The router and `/api/v1/openapi.json` both come from here.
 pub fn api_routes() -> Vec<ApiRoute> {
     use crate::auth::Role::*;
-    let bulletin_view = obj(json!({"id": {"type": "integer"}, "status": {"type": "string", "enum": ["draft", "issued"]}, "kind": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}, "title": {"type": "string"}, "number": {"type": ["string", "null"]}, "sequence": {"type": ["integer", "null"]}, "content_hash": {"type": ["string", "null"]}, "links": {"type": "object"}, "bulletin": {"type": "object"}}));
-    let upload_status = obj(json!({"offset": {"type": "integer"}, "size": {"type": "integer"}, "complete": {"type": "boolean"}}));
+    let bulletin_view = obj(
+        json!({"id": {"type": "integer"}, "status": {"type": "string", "enum": ["draft", "issued"]}, "kind": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}, "title": {"type": "string"}, "number": {"type": ["string", "null"]}, "sequence": {"type": ["integer", "null"]}, "content_hash": {"type": ["string", "null"]}, "links": {"type": "object"}, "bulletin": {"type": "object"}}),
+    );
+    let upload_status =
+        obj(json!({"offset": {"type": "integer"}, "size": {"type": "integer"}, "complete": {"type": "boolean"}}));
     vec![
         ApiRoute {
             method: "get",
@@ -73,7 +76,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Office sign-in: username and password for a bearer token",
             access: Access::Anonymous,
             request: Some(obj(json!({"username": {"type": "string"}, "password": {"type": "string"}}))),
-            response: obj(json!({"token": {"type": "string"}, "role": {"type": "string"}, "expires_in_s": {"type": "integer"}})),
+            response: obj(
+                json!({"token": {"type": "string"}, "role": {"type": "string"}, "expires_in_s": {"type": "integer"}}),
+            ),
             handler: post(office::sign_in),
         },
         ApiRoute {
@@ -82,7 +87,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Enroll a device with a one-time code; returns the device token",
             access: Access::Anonymous,
             request: Some(obj(json!({"code": {"type": "string"}, "device_label": {"type": "string"}}))),
-            response: obj(json!({"device_id": {"type": "string"}, "token": {"type": "string"}, "alias": {"type": "string"}})),
+            response: obj(
+                json!({"device_id": {"type": "string"}, "token": {"type": "string"}, "alias": {"type": "string"}}),
+            ),
             handler: post(sync::enroll),
         },
         ApiRoute {
@@ -91,7 +98,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Reference data (units, points, categories) changed since the cursor; 410 means pull from the start",
             access: Access::Device,
             request: None,
-            response: obj(json!({"units": {"type": "array"}, "points": {"type": "array"}, "categories": {"type": "array"}, "cursor": {"type": "string"}, "has_more": {"type": "boolean"}})),
+            response: obj(
+                json!({"units": {"type": "array"}, "points": {"type": "array"}, "categories": {"type": "array"}, "cursor": {"type": "string"}, "has_more": {"type": "boolean"}}),
+            ),
             handler: get(sync::pull),
         },
         ApiRoute {
@@ -99,8 +108,12 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/sync/push",
             summary: "Push a batch of findings; idempotent by finding id, one result per finding",
             access: Access::Device,
-            request: Some(obj(json!({"findings": {"type": "array", "maxItems": anfang_core::protocol::MAX_PUSH_BATCH}}))),
-            response: obj(json!({"results": {"type": "array", "items": obj(json!({"id": {"type": "string"}, "status": {"type": "string", "enum": ["accepted", "duplicate", "missing_photos", "rejected"]}, "code": {"type": "integer"}, "reason": {"type": "string"}, "photos": {"type": "array"}}))}})),
+            request: Some(obj(
+                json!({"findings": {"type": "array", "maxItems": anfang_core::protocol::MAX_PUSH_BATCH}}),
+            )),
+            response: obj(
+                json!({"results": {"type": "array", "items": obj(json!({"id": {"type": "string"}, "status": {"type": "string", "enum": ["accepted", "duplicate", "missing_photos", "rejected"]}, "code": {"type": "integer"}, "reason": {"type": "string"}, "photos": {"type": "array"}}))}}),
+            ),
             handler: post(sync::push),
         },
         ApiRoute {
@@ -162,8 +175,12 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/findings/{id}/review",
             summary: "Record a review decision as a new revision: accept; correct category, unit_id or card (with reason); reject (with reason)",
             access: Access::Office(Reviewer),
-            request: Some(obj(json!({"decision": {"type": "string", "enum": ["accept", "correct", "reject"]}, "category": {"type": "string"}, "unit_id": {"type": "string"}, "card": {"type": "string", "enum": ["red", "yellow", "green"]}, "reason": {"type": "string"}}))),
-            response: obj(json!({"revision": {"type": "integer"}, "decision": {"type": "string"}, "category": {"type": "string"}, "unit_id": {"type": "string"}, "card": {"type": "string"}, "reason": {"type": ["string", "null"]}, "reviewer": {"type": "string"}, "decided_at": {"type": "string"}})),
+            request: Some(obj(
+                json!({"decision": {"type": "string", "enum": ["accept", "correct", "reject"]}, "category": {"type": "string"}, "unit_id": {"type": "string"}, "card": {"type": "string", "enum": ["red", "yellow", "green"]}, "reason": {"type": "string"}}),
+            )),
+            response: obj(
+                json!({"revision": {"type": "integer"}, "decision": {"type": "string"}, "category": {"type": "string"}, "unit_id": {"type": "string"}, "card": {"type": "string"}, "reason": {"type": ["string", "null"]}, "reviewer": {"type": "string"}, "decided_at": {"type": "string"}}),
+            ),
             handler: post(review::review_finding),
         },
         ApiRoute {
@@ -180,7 +197,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/units/{id}",
             summary: "Create or update a unit (id, name, district, active); deactivate with active=false",
             access: Access::Office(Admin),
-            request: Some(obj(json!({"id": {"type": "string"}, "name": {"type": "string"}, "district": {"type": ["string", "null"]}, "active": {"type": "boolean"}}))),
+            request: Some(obj(
+                json!({"id": {"type": "string"}, "name": {"type": "string"}, "district": {"type": ["string", "null"]}, "active": {"type": "boolean"}}),
+            )),
             response: obj(json!({"id": {"type": "string"}})),
             handler: put(review::put_unit),
         },
@@ -207,7 +226,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/points/{id}",
             summary: "Create or update a point (id, name, kind, unit_id, lat, lon, address, district, leader, active)",
             access: Access::Office(Admin),
-            request: Some(obj(json!({"id": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string"}, "unit_id": {"type": "string"}, "lat": {"type": "number"}, "lon": {"type": "number"}, "address": {"type": ["string", "null"]}, "district": {"type": ["string", "null"]}, "leader": {"type": ["string", "null"]}, "active": {"type": "boolean"}}))),
+            request: Some(obj(
+                json!({"id": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string"}, "unit_id": {"type": "string"}, "lat": {"type": "number"}, "lon": {"type": "number"}, "address": {"type": ["string", "null"]}, "district": {"type": ["string", "null"]}, "leader": {"type": ["string", "null"]}, "active": {"type": "boolean"}}),
+            )),
             response: obj(json!({"id": {"type": "string"}})),
             handler: put(review::put_point),
         },
@@ -234,7 +255,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/categories/{code}",
             summary: "Create or update a category (code, name, description, sort, active)",
             access: Access::Office(Admin),
-            request: Some(obj(json!({"code": {"type": "string"}, "name": {"type": "string"}, "description": {"type": ["string", "null"]}, "sort": {"type": "integer"}, "active": {"type": "boolean"}}))),
+            request: Some(obj(
+                json!({"code": {"type": "string"}, "name": {"type": "string"}, "description": {"type": ["string", "null"]}, "sort": {"type": "integer"}, "active": {"type": "boolean"}}),
+            )),
             response: obj(json!({"code": {"type": "string"}})),
             handler: put(review::put_category),
         },
@@ -244,7 +267,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Office settings: issuing body, distribution list, compiler line, card deadlines in days",
             access: Access::Office(Leader),
             request: None,
-            response: obj(json!({"issuing_body": {"type": "string"}, "distribution": {"type": "string"}, "compiler": {"type": "string"}, "card_deadlines": obj(json!({"red": {"type": ["integer", "null"]}, "yellow": {"type": ["integer", "null"]}, "green": {"type": ["integer", "null"]}}))})),
+            response: obj(
+                json!({"issuing_body": {"type": "string"}, "distribution": {"type": "string"}, "compiler": {"type": "string"}, "card_deadlines": obj(json!({"red": {"type": ["integer", "null"]}, "yellow": {"type": ["integer", "null"]}, "green": {"type": ["integer", "null"]}}))}),
+            ),
             handler: get(review::get_settings),
         },
         ApiRoute {
@@ -252,7 +277,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/settings",
             summary: "Replace the office settings (all fields)",
             access: Access::Office(Admin),
-            request: Some(obj(json!({"issuing_body": {"type": "string"}, "distribution": {"type": "string"}, "compiler": {"type": "string"}, "card_deadlines": {"type": "object"}}))),
+            request: Some(obj(
+                json!({"issuing_body": {"type": "string"}, "distribution": {"type": "string"}, "compiler": {"type": "string"}, "card_deadlines": {"type": "object"}}),
+            )),
             response: obj(json!({"issuing_body": {"type": "string"}})),
             handler: put(review::put_settings),
         },
@@ -271,7 +298,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Add an inspector by alias; returns a one-time enrollment code and its link <origin>/app/#enroll=CODE",
             access: Access::Office(Admin),
             request: Some(obj(json!({"alias": {"type": "string"}}))),
-            response: obj(json!({"id": {"type": "integer"}, "alias": {"type": "string"}, "code": {"type": "string"}, "enroll_url": {"type": "string"}})),
+            response: obj(
+                json!({"id": {"type": "integer"}, "alias": {"type": "string"}, "code": {"type": "string"}, "enroll_url": {"type": "string"}}),
+            ),
             handler: post(review::add_inspector),
         },
         ApiRoute {
@@ -280,7 +309,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "A fresh one-time enrollment code for an inspector (a new phone)",
             access: Access::Office(Admin),
             request: None,
-            response: obj(json!({"id": {"type": "integer"}, "code": {"type": "string"}, "enroll_url": {"type": "string"}})),
+            response: obj(
+                json!({"id": {"type": "integer"}, "code": {"type": "string"}, "enroll_url": {"type": "string"}}),
+            ),
             handler: post(review::new_inspector_code),
         },
         ApiRoute {
@@ -292,13 +323,14 @@ pub fn api_routes() -> Vec<ApiRoute> {
             response: json!({"type": "object"}),
             handler: get(office::openapi),
         },
-
         ApiRoute {
             method: "post",
             path: "/api/v1/bulletins",
             summary: "Compile a draft bulletin for a period: kind day|week|month|custom, from and to (inclusive dates in the office time zone; to may be omitted for day, week and month)",
             access: Access::Office(Reviewer),
-            request: Some(obj(json!({"kind": {"type": "string", "enum": ["day", "week", "month", "custom"]}, "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}}))),
+            request: Some(obj(
+                json!({"kind": {"type": "string", "enum": ["day", "week", "month", "custom"]}, "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}}),
+            )),
             response: bulletin_view.clone(),
             handler: post(bulletins::create),
         },
@@ -325,7 +357,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/bulletins/{id}",
             summary: "Edit a draft's title, lead, closing or distribution; 409 once issued",
             access: Access::Office(Reviewer),
-            request: Some(obj(json!({"title": {"type": "string"}, "lead": {"type": "string"}, "closing": {"type": "string"}, "distribution": {"type": "string"}}))),
+            request: Some(obj(
+                json!({"title": {"type": "string"}, "lead": {"type": "string"}, "closing": {"type": "string"}, "distribution": {"type": "string"}}),
+            )),
             response: bulletin_view.clone(),
             handler: patch(bulletins::edit),
         },
@@ -344,7 +378,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Issue a draft: the next number of the year (gapless), a frozen snapshot and its SHA-256, logged as evidence; 409 if already issued",
             access: Access::Office(Reviewer),
             request: None,
-            response: obj(json!({"id": {"type": "integer"}, "number": {"type": "string"}, "year": {"type": "integer"}, "sequence": {"type": "integer"}, "content_hash": {"type": "string"}, "issued_at": {"type": "string"}})),
+            response: obj(
+                json!({"id": {"type": "integer"}, "number": {"type": "string"}, "year": {"type": "integer"}, "sequence": {"type": "integer"}, "content_hash": {"type": "string"}, "issued_at": {"type": "string"}}),
+            ),
             handler: post(bulletins::issue),
         },
         ApiRoute {
@@ -397,8 +433,12 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/draws",
             summary: "Create a random draw for a period; returns its id and commitment SHA-256(seed ‖ canonical parameters), the seed stays secret; 422 names the constraint that cannot be met",
             access: Access::Office(Admin),
-            request: Some(obj(json!({"from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}, "visits": {"type": "integer"}, "inspectors": {"type": "array"}, "point_kinds": {"type": "array"}, "districts": {"type": "array"}, "units": {"type": "array"}, "slots": {"type": "array"}, "min_days_between_same_unit": {"type": "integer"}, "max_visits_per_inspector_per_day": {"type": "integer"}, "lead_minutes": {"type": "integer"}}))),
-            response: obj(json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}, "visits": {"type": "integer"}})),
+            request: Some(obj(
+                json!({"from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}, "visits": {"type": "integer"}, "inspectors": {"type": "array"}, "point_kinds": {"type": "array"}, "districts": {"type": "array"}, "units": {"type": "array"}, "slots": {"type": "array"}, "min_days_between_same_unit": {"type": "integer"}, "max_visits_per_inspector_per_day": {"type": "integer"}, "lead_minutes": {"type": "integer"}}),
+            )),
+            response: obj(
+                json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}, "visits": {"type": "integer"}}),
+            ),
             handler: post(draws::create),
         },
         ApiRoute {
@@ -416,7 +456,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Reveal the draw's seed once its period has ended (409 before); returns the export",
             access: Access::Office(Admin),
             request: None,
-            response: obj(json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "parameters": {"type": "object"}, "seed": {"type": ["string", "null"]}, "assignments": {"type": ["array", "null"]}})),
+            response: obj(
+                json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "parameters": {"type": "object"}, "seed": {"type": ["string", "null"]}, "assignments": {"type": ["array", "null"]}}),
+            ),
             handler: post(draws::reveal),
         },
         ApiRoute {
@@ -425,7 +467,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "The draw's canonical parameters and commitment, plus seed and assignments once revealed: input for `anfang-server draw verify`",
             access: Access::Office(Admin),
             request: None,
-            response: obj(json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "parameters": {"type": "object"}, "seed": {"type": ["string", "null"]}, "assignments": {"type": ["array", "null"]}})),
+            response: obj(
+                json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "parameters": {"type": "object"}, "seed": {"type": ["string", "null"]}, "assignments": {"type": ["array", "null"]}}),
+            ),
             handler: get(draws::export),
         },
         ApiRoute {
@@ -434,7 +478,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Planned versus done visits per inspector and per point, missed visits listed; only slots that have ended",
             access: Access::Office(Reviewer),
             request: None,
-            response: obj(json!({"planned": {"type": "integer"}, "done": {"type": "integer"}, "not_yet_due": {"type": "integer"}, "per_inspector": {"type": "array"}, "per_point": {"type": "array"}, "missed": {"type": "array"}})),
+            response: obj(
+                json!({"planned": {"type": "integer"}, "done": {"type": "integer"}, "not_yet_due": {"type": "integer"}, "per_inspector": {"type": "array"}, "per_point": {"type": "array"}, "missed": {"type": "array"}}),
+            ),
             handler: get(draws::coverage),
         },
         ApiRoute {
@@ -443,7 +489,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "For a responsible-unit account only: its unit's accepted and corrected findings (effective category and card, point, time, location, photo hashes, rectification deadline), newest first; nothing about who inspected",
             access: Access::Unit,
             request: None,
-            response: obj(json!({"unit_id": {"type": "string"}, "items": {"type": "array", "items": obj(json!({"id": {"type": "string"}, "point_id": {"type": "string"}, "point_name": {"type": "string"}, "category": {"type": "string"}, "card": {"type": "string"}, "status": {"type": "string"}, "observed_at": {"type": "string"}, "photos": {"type": "array"}, "decided_at": {"type": ["string", "null"]}, "rectify_by": {"type": ["string", "null"]}}))}})),
+            response: obj(
+                json!({"unit_id": {"type": "string"}, "items": {"type": "array", "items": obj(json!({"id": {"type": "string"}, "point_id": {"type": "string"}, "point_name": {"type": "string"}, "category": {"type": "string"}, "card": {"type": "string"}, "status": {"type": "string"}, "observed_at": {"type": "string"}, "photos": {"type": "array"}, "decided_at": {"type": ["string", "null"]}, "rectify_by": {"type": ["string", "null"]}}))}}),
+            ),
             handler: get(unit::findings),
         },
         ApiRoute {
@@ -452,7 +500,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Who an inspector's alias really is (admin only); every read is written to the identity audit log",
             access: Access::Office(Admin),
             request: None,
-            response: obj(json!({"id": {"type": "integer"}, "alias": {"type": "string"}, "real_name": {"type": ["string", "null"]}, "contact": {"type": ["string", "null"]}, "updated_at": {"type": ["string", "null"]}})),
+            response: obj(
+                json!({"id": {"type": "integer"}, "alias": {"type": "string"}, "real_name": {"type": ["string", "null"]}, "contact": {"type": ["string", "null"]}, "updated_at": {"type": ["string", "null"]}}),
+            ),
             handler: get(identity::get_identity),
         },
         ApiRoute {
@@ -461,7 +511,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Record who an inspector's alias really is: real_name (1-64 characters), contact (admin only; logged)",
             access: Access::Office(Admin),
             request: Some(obj(json!({"real_name": {"type": "string"}, "contact": {"type": "string"}}))),
-            response: obj(json!({"id": {"type": "integer"}, "alias": {"type": "string"}, "real_name": {"type": "string"}, "contact": {"type": "string"}, "updated_at": {"type": "string"}})),
+            response: obj(
+                json!({"id": {"type": "integer"}, "alias": {"type": "string"}, "real_name": {"type": "string"}, "contact": {"type": "string"}, "updated_at": {"type": "string"}}),
+            ),
             handler: put(identity::put_identity),
         },
         ApiRoute {
@@ -525,7 +577,7 @@ pub fn openapi_document() -> Value {
 mod tests {
     use super::*;
     use crate::db::accounts;
-    use crate::{app, AppState, Config};
+    use crate::{AppState, Config, app};
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use tower::ServiceExt;
@@ -617,7 +669,10 @@ mod tests {
                     assert_ne!(as_reviewer, StatusCode::UNAUTHORIZED, "{what} reviewer");
                     let leader_allowed = min <= Role::Leader;
                     assert_eq!(as_leader != StatusCode::FORBIDDEN, leader_allowed, "{what} leader");
-                    assert!(min >= Role::Leader, "{what}: Office(Unit) would admit every office role; use Access::Unit");
+                    assert!(
+                        min >= Role::Leader,
+                        "{what}: Office(Unit) would admit every office role; use Access::Unit"
+                    );
                 }
                 Access::Unit => {
                     assert_eq!(anon, StatusCode::UNAUTHORIZED, "{what} anonymous");
@@ -653,19 +708,30 @@ mod tests {
             let what = format!("{} {}", r.method, r.path);
             let anon = console_status(&f.state, r.method, r.path, None).await;
             let Some(min) = r.min else {
-                assert!(anon.is_success() || anon.is_redirection() || anon == StatusCode::UNPROCESSABLE_ENTITY, "{what} is open: {anon}");
+                assert!(
+                    anon.is_success() || anon.is_redirection() || anon == StatusCode::UNPROCESSABLE_ENTITY,
+                    "{what} is open: {anon}"
+                );
                 continue;
             };
             assert_eq!(anon, StatusCode::SEE_OTHER, "{what} anonymous goes to the login page");
             let device = console_status(&f.state, r.method, r.path, Some(&f.device)).await;
             assert_eq!(device, StatusCode::SEE_OTHER, "{what} a device token is no console session");
-            for (token, role) in [(&f.unit, Role::Unit), (&f.leader, Role::Leader), (&f.reviewer, Role::Reviewer), (&f.admin, Role::Admin)] {
+            for (token, role) in [
+                (&f.unit, Role::Unit),
+                (&f.leader, Role::Leader),
+                (&f.reviewer, Role::Reviewer),
+                (&f.admin, Role::Admin),
+            ] {
                 let got = console_status(&f.state, r.method, r.path, Some(token)).await;
                 if r.method == "post" {
                     // Without the CSRF token every console POST is refused.
                     assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?} without CSRF token");
                 } else if role >= min {
-                    assert!(got.is_success() || got.is_redirection() || got == StatusCode::NOT_FOUND, "{what} as {role:?}: {got}");
+                    assert!(
+                        got.is_success() || got.is_redirection() || got == StatusCode::NOT_FOUND,
+                        "{what} as {role:?}: {got}"
+                    );
                 } else {
                     assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?}");
                 }
@@ -714,7 +780,8 @@ mod tests {
                     assignment_id: None,
                 };
                 let signed = anfang_core::protocol::SignedFinding { signature: f.device_key.sign(&finding), finding };
-                let r = crate::db::findings::push_batch(c, &device, &[signed], jiff::Timestamp::now().as_millisecond())?;
+                let r =
+                    crate::db::findings::push_batch(c, &device, &[signed], jiff::Timestamp::now().as_millisecond())?;
                 assert_eq!(r[0].outcome, anfang_core::protocol::PushOutcome::Accepted);
                 Ok(())
             })
@@ -729,7 +796,8 @@ mod tests {
                 )
                 .await
                 .unwrap();
-            let body = String::from_utf8(axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+            let body =
+                String::from_utf8(axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
             assert!(body.contains("P001"), "{body}");
             assert_eq!(body.contains("督查01"), sees_alias, "{body}");
         }

@@ -1,18 +1,18 @@
 //! Routes for the office: sign-in, findings, photos, and the API description.
 
+use crate::AppState;
 use crate::auth::{OfficeCaller, Role};
 use crate::db::{accounts, findings};
-use crate::error::{parse_json, AppError};
+use crate::error::{AppError, parse_json};
 use crate::redact::AliasMask;
-use crate::AppState;
 use anfang_core::Card;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
@@ -40,10 +40,7 @@ pub async fn sign_in(State(state): State<AppState>, body: Bytes) -> Result<Json<
     let req: SignIn = parse_json(&body)?;
     state.sign_in_guard.check(&req.username)?;
     let username = req.username.clone();
-    let token = state
-        .db
-        .write(move |c| accounts::login(c, &req.username, &req.password))
-        .await?;
+    let token = state.db.write(move |c| accounts::login(c, &req.username, &req.password)).await?;
     let Some(token) = token else {
         state.sign_in_guard.failed(&username);
         return Err(AppError::Unauthenticated("wrong username or password".into()));
@@ -103,7 +100,8 @@ pub async fn list_findings(
     if !(1..=500).contains(&limit) {
         return Err(AppError::BadRequest(format!("limit={limit}: ask for 1 to 500 findings per page")));
     }
-    let card = q.card.as_deref().map(str::parse::<Card>).transpose().map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let card =
+        q.card.as_deref().map(str::parse::<Card>).transpose().map_err(|e| AppError::BadRequest(e.to_string()))?;
     let before = match &q.next {
         None => None,
         Some(n) => {
@@ -168,7 +166,7 @@ pub fn parse_status(value: &str) -> Result<Vec<String>, AppError> {
             other => {
                 return Err(AppError::BadRequest(format!(
                     "status={other:?}: use pending, accepted, corrected, rejected, reviewed or valid (comma-separated)"
-                )))
+                )));
             }
         };
         out.extend(states.iter().map(|s| (*s).to_owned()));

@@ -2,20 +2,20 @@
 //! points, categories, settings, inspectors). Thin: parse, authorize, call
 //! `db`, answer.
 
+use crate::AppState;
 use crate::auth::{OfficeCaller, Role};
 use crate::db::reference_admin::{self, OfficeSettings, PointRecord};
 use crate::db::{accounts, reviews};
-use crate::error::{parse_json, AppError};
+use crate::error::{AppError, parse_json};
 use crate::reference_csv::{self, LineError};
-use crate::AppState;
 use anfang_core::domain::{Category, Unit};
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub async fn review_finding(
     State(state): State<AppState>,
@@ -25,10 +25,7 @@ pub async fn review_finding(
 ) -> Result<Json<reviews::Revision>, AppError> {
     caller.require(Role::Reviewer)?;
     let req: reviews::ReviewRequest = parse_json(&body)?;
-    let rev = state
-        .db
-        .write(move |c| reviews::decide(c, &id, caller.user_id, &caller.username, &req))
-        .await?;
+    let rev = state.db.write(move |c| reviews::decide(c, &id, caller.user_id, &caller.username, &req)).await?;
     Ok(Json(rev))
 }
 
@@ -52,7 +49,9 @@ pub async fn list_categories(State(state): State<AppState>, caller: OfficeCaller
 
 fn same_id(path: &str, body: &str, what: &str) -> Result<(), AppError> {
     if path != body {
-        return Err(AppError::Unprocessable(format!("the {what} in the URL ({path:?}) differs from the body's ({body:?})")));
+        return Err(AppError::Unprocessable(format!(
+            "the {what} in the URL ({path:?}) differs from the body's ({body:?})"
+        )));
     }
     Ok(())
 }
@@ -147,14 +146,19 @@ pub async fn import_points_csv(state: &AppState, text: String) -> Result<Result<
         Err(errs) => Ok(Err(errs
             .into_iter()
             .map(|(i, m)| {
-                let (field, message) = m.split_once(": ").map(|(f, m)| (f.to_owned(), m.to_owned())).unwrap_or(("row".into(), m));
+                let (field, message) =
+                    m.split_once(": ").map(|(f, m)| (f.to_owned(), m.to_owned())).unwrap_or(("row".into(), m));
                 LineError { line: lines[i], field, message }
             })
             .collect())),
     }
 }
 
-pub async fn import_units(State(state): State<AppState>, caller: OfficeCaller, body: Bytes) -> Result<Response, AppError> {
+pub async fn import_units(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    body: Bytes,
+) -> Result<Response, AppError> {
     caller.require(Role::Admin)?;
     let text = csv_text(&body)?.to_owned();
     Ok(match import_units_csv(&state, text).await? {
@@ -163,7 +167,11 @@ pub async fn import_units(State(state): State<AppState>, caller: OfficeCaller, b
     })
 }
 
-pub async fn import_points(State(state): State<AppState>, caller: OfficeCaller, body: Bytes) -> Result<Response, AppError> {
+pub async fn import_points(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    body: Bytes,
+) -> Result<Response, AppError> {
     caller.require(Role::Admin)?;
     let text = csv_text(&body)?.to_owned();
     Ok(match import_points_csv(&state, text).await? {
@@ -172,7 +180,10 @@ pub async fn import_points(State(state): State<AppState>, caller: OfficeCaller, 
     })
 }
 
-pub async fn get_settings(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<OfficeSettings>, AppError> {
+pub async fn get_settings(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+) -> Result<Json<OfficeSettings>, AppError> {
     caller.require(Role::Leader)?;
     Ok(Json(state.db.read(reference_admin::settings).await?))
 }
@@ -205,10 +216,8 @@ struct NewInspector {
 /// The code sits in the fragment so it never reaches a server log.
 pub fn enroll_link(headers: &HeaderMap, code: &str) -> String {
     let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let https =
+        headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"));
     format!("{}://{host}/app/#enroll={code}", if https { "https" } else { "http" })
 }
 

@@ -1,17 +1,17 @@
 //! Routes for inspector devices: enrollment, pull, push, photo uploads.
 
+use crate::AppState;
 use crate::auth::DeviceCaller;
 use crate::db::{accounts, findings, reference};
-use crate::error::{parse_json, AppError};
-use crate::AppState;
+use crate::error::{AppError, parse_json};
 use anfang_core::protocol::{
-    EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse, UploadCreate, UploadStatus,
-    MAX_PUSH_BATCH, UPLOAD_OFFSET_HEADER,
+    EnrollRequest, EnrollResponse, MAX_PUSH_BATCH, PullResponse, PushRequest, PushResponse, UPLOAD_OFFSET_HEADER,
+    UploadCreate, UploadStatus,
 };
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::Json;
 use serde::Deserialize;
 
 pub async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Json<EnrollResponse>, AppError> {
@@ -19,10 +19,8 @@ pub async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Json<E
     if req.code.trim().is_empty() {
         return Err(AppError::BadRequest("the enrollment code is empty; type the code the office gave you".into()));
     }
-    let enrolled = state
-        .db
-        .write(move |c| accounts::enroll(c, &req.code, req.device_label.as_deref(), &req.public_key))
-        .await?;
+    let enrolled =
+        state.db.write(move |c| accounts::enroll(c, &req.code, req.device_label.as_deref(), &req.public_key)).await?;
     tracing::info!(device = %enrolled.device_id, "device enrolled");
     Ok(Json(EnrollResponse { device_id: enrolled.device_id, token: enrolled.token, alias: enrolled.alias }))
 }
@@ -65,10 +63,7 @@ pub async fn push(
     }
     let now_ms = jiff::Timestamp::now().as_millisecond();
     let span = tracing::info_span!("push", device = %device.device_id, n = req.findings.len());
-    let results = state
-        .db
-        .write(move |c| findings::push_batch(c, &device, &req.findings, now_ms))
-        .await?;
+    let results = state.db.write(move |c| findings::push_batch(c, &device, &req.findings, now_ms)).await?;
     span.in_scope(|| tracing::info!(accepted = results.len(), "push handled"));
     Ok(Json(PushResponse { results }))
 }
@@ -93,6 +88,8 @@ pub async fn upload_chunk(
         .get(UPLOAD_OFFSET_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .ok_or_else(|| AppError::BadRequest(format!("the {UPLOAD_OFFSET_HEADER} header must give the chunk's starting byte")))?;
+        .ok_or_else(|| {
+            AppError::BadRequest(format!("the {UPLOAD_OFFSET_HEADER} header must give the chunk's starting byte"))
+        })?;
     Ok(Json(state.photos.append(&state.db, &sha256, offset, body).await?))
 }

@@ -1,13 +1,13 @@
 //! Routes for responsible-unit accounts (责任单位账号): only their own
 //! unit's reviewed findings, never anything about who inspected.
 
+use crate::AppState;
 use crate::auth::OfficeCaller;
 use crate::db::unit_portal;
 use crate::error::AppError;
-use crate::AppState;
-use axum::extract::State;
 use axum::Json;
-use serde_json::{json, Value};
+use axum::extract::State;
+use serde_json::{Value, json};
 
 pub async fn findings(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
     let unit = caller.require_unit()?.to_owned();
@@ -17,10 +17,10 @@ pub async fn findings(State(state): State<AppState>, caller: OfficeCaller) -> Re
 
 #[cfg(test)]
 mod tests {
-    use crate::auth::{secret_hash, Role};
+    use crate::auth::{Role, secret_hash};
     use crate::db::reviews::{self, Decision, ReviewRequest};
     use crate::db::{accounts, findings};
-    use crate::{app, AppState, Config};
+    use crate::{AppState, Config, app};
     use anfang_core::protocol::{PushOutcome, SignedFinding};
     use anfang_core::{Card, FindingContent};
     use axum::body::Body;
@@ -29,7 +29,14 @@ mod tests {
     use serde_json::Value;
     use tower::ServiceExt;
 
-    fn push(c: &mut Connection, device_token: &str, key: &anfang_core::evidence::DeviceKey, point: &str, unit: &str, card: Card) -> String {
+    fn push(
+        c: &mut Connection,
+        device_token: &str,
+        key: &anfang_core::evidence::DeviceKey,
+        point: &str,
+        unit: &str,
+        card: Card,
+    ) -> String {
         let device = accounts::device_by_token_hash(c, &secret_hash(device_token)).unwrap().unwrap();
         let finding = FindingContent {
             id: uuid::Uuid::now_v7(),
@@ -124,7 +131,11 @@ mod tests {
         let yellow = doc["items"].as_array().unwrap().iter().find(|i| i["id"] == accepted.as_str()).unwrap();
         let decided: jiff::Timestamp = yellow["decided_at"].as_str().unwrap().parse().unwrap();
         let due: jiff::Timestamp = yellow["rectify_by"].as_str().unwrap().parse().unwrap();
-        assert_eq!(due, decided + jiff::SignedDuration::from_hours(7 * 24), "a yellow card is due 7 days after acceptance");
+        assert_eq!(
+            due,
+            decided + jiff::SignedDuration::from_hours(7 * 24),
+            "a yellow card is due 7 days after acceptance"
+        );
         let green = doc["items"].as_array().unwrap().iter().find(|i| i["id"] == moved_in.as_str()).unwrap();
         assert!(green["rectify_by"].is_null(), "a green card needs no rectification: {body}");
         for secret in ["督查01", device_id.as_str(), "inspector", "device", "rev"] {
@@ -142,7 +153,10 @@ mod tests {
             .write_blocking(|c| {
                 accounts::add_unit_user(c, "u01", "unit-password", "U01")?;
                 accounts::add_user(c, "lead", "leader-password", Role::Leader)?;
-                Ok((accounts::login(c, "u01", "unit-password")?.unwrap(), accounts::login(c, "lead", "leader-password")?.unwrap()))
+                Ok((
+                    accounts::login(c, "u01", "unit-password")?.unwrap(),
+                    accounts::login(c, "lead", "leader-password")?.unwrap(),
+                ))
             })
             .unwrap();
         assert_eq!(get(&state, &unit).await.0, StatusCode::OK);
@@ -153,8 +167,14 @@ mod tests {
         state
             .db
             .write_blocking(|c| {
-                assert!(matches!(accounts::add_unit_user(c, "x", "unit-password", "U99"), Err(crate::error::AppError::BadRequest(_))));
-                assert!(matches!(accounts::add_user(c, "y", "unit-password", Role::Unit), Err(crate::error::AppError::BadRequest(_))));
+                assert!(matches!(
+                    accounts::add_unit_user(c, "x", "unit-password", "U99"),
+                    Err(crate::error::AppError::BadRequest(_))
+                ));
+                assert!(matches!(
+                    accounts::add_user(c, "y", "unit-password", Role::Unit),
+                    Err(crate::error::AppError::BadRequest(_))
+                ));
                 Ok(())
             })
             .unwrap();

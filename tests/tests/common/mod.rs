@@ -16,8 +16,8 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 pub mod office;
@@ -70,10 +70,7 @@ impl Server {
         let mut lines = BufReader::new(stdout).lines();
         let mut demo_creds = Demo::default();
         let addr = loop {
-            let line = lines
-                .next()
-                .expect("the server exited before it listened")
-                .expect("read server output");
+            let line = lines.next().expect("the server exited before it listened").expect("read server output");
             if let Some(rest) = line.strip_prefix("office sign-in: username admin password ") {
                 demo_creds.admin_password = rest.trim().to_owned();
             } else if let Some(rest) = line.strip_prefix("inspector ") {
@@ -143,7 +140,8 @@ impl Server {
         let mut items = Vec::new();
         let mut next: Option<String> = None;
         loop {
-            let mut req = client.get(format!("{}/api/v1/findings", self.url())).bearer_auth(token).query(&[("limit", "500")]);
+            let mut req =
+                client.get(format!("{}/api/v1/findings", self.url())).bearer_auth(token).query(&[("limit", "500")]);
             if let Some(n) = &next {
                 req = req.query(&[("next", n)]);
             }
@@ -187,9 +185,12 @@ impl Device {
         let mut store = Store::open(dir.path().join("device.sqlite3")).unwrap();
         let code = server.demo.codes[code_index].1.clone();
         let public_key = store.device_key().unwrap().public_key_hex();
-        let res = HttpTransport::enroll(&server.url(), &EnrollRequest { code, device_label: Some("test phone".into()), public_key })
-            .await
-            .expect("enroll");
+        let res = HttpTransport::enroll(
+            &server.url(),
+            &EnrollRequest { code, device_label: Some("test phone".into()), public_key },
+        )
+        .await
+        .expect("enroll");
         store
             .save_enrollment(&Enrollment {
                 server_url: server.url(),
@@ -228,7 +229,13 @@ impl Device {
     }
 
     /// Records a finding with this note.
-    pub fn record_with_note(&mut self, point: &str, card: Card, photos: Vec<ProcessedPhoto>, note: &str) -> anfang_core::FindingContent {
+    pub fn record_with_note(
+        &mut self,
+        point: &str,
+        card: Card,
+        photos: Vec<ProcessedPhoto>,
+        note: &str,
+    ) -> anfang_core::FindingContent {
         let p = self.store.point(point).unwrap().expect("demo point");
         self.store
             .record_finding(
@@ -431,13 +438,8 @@ impl Proxy {
 
 /// Runs the CLI binary with `--home`; returns (exit code, stdout, stderr).
 pub fn cli(home: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(CLI_BIN)
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run the CLI");
+    let out =
+        Command::new(CLI_BIN).arg("--home").arg(home).args(args).env("RUST_LOG", "warn").output().expect("run the CLI");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -1,7 +1,7 @@
 //! Office-side helpers: extra office accounts, API sign-in, and a minimal
 //! "browser" for the console (session cookie, Origin header, form posts).
 
-use super::{Server, SERVER_BIN};
+use super::{SERVER_BIN, Server};
 use std::io::Write;
 use std::process::{Command, Stdio};
 

@@ -5,13 +5,13 @@
 //! invariants are checked in one place; these handlers only parse forms and
 //! render pages.
 
-use super::{check_post, esc, flash, hidden_csrf, internal, local_time_text, options, page, see_other, ConsoleUser};
+use super::{ConsoleUser, check_post, esc, flash, hidden_csrf, internal, local_time_text, options, page, see_other};
+use crate::AppState;
 use crate::auth::Role;
 use crate::bulletin::period::Kind;
 use crate::db::bulletins::{self as db, BulletinRow};
 use crate::error::AppError;
 use crate::routes::bulletins as ops;
-use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -143,8 +143,17 @@ pub async fn bulletin_page(State(state): State<AppState>, user: ConsoleUser, Pat
     render_bulletin(&state, &user, &id, None, None).await
 }
 
-async fn render_bulletin(state: &AppState, user: &ConsoleUser, id: &str, error: Option<&str>, ok: Option<&str>) -> Response {
-    let not_found = || (StatusCode::NOT_FOUND, page(user, "/console/bulletins", "未找到", "<p class=\"err\">没有这期通报。</p>")).into_response();
+async fn render_bulletin(
+    state: &AppState,
+    user: &ConsoleUser,
+    id: &str,
+    error: Option<&str>,
+    ok: Option<&str>,
+) -> Response {
+    let not_found = || {
+        (StatusCode::NOT_FOUND, page(user, "/console/bulletins", "未找到", "<p class=\"err\">没有这期通报。</p>"))
+            .into_response()
+    };
     let Some(id) = parse_id(id) else { return not_found() };
     let row = match ops::load(state, id).await {
         Ok(r) => r,
@@ -220,7 +229,13 @@ async fn after(state: &AppState, user: &ConsoleUser, id: &str, result: Result<St
     }
 }
 
-pub async fn save(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+pub async fn save(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     let form = match check_post(&user, &headers, &body, Role::Reviewer) {
         Ok(f) => f,
         Err(r) => return r,
@@ -236,7 +251,13 @@ pub async fn save(State(state): State<AppState>, user: ConsoleUser, headers: Hea
     after(&state, &user, &id, result).await
 }
 
-pub async fn recompile(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+pub async fn recompile(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = check_post(&user, &headers, &body, Role::Reviewer) {
         return r;
     }
@@ -245,7 +266,13 @@ pub async fn recompile(State(state): State<AppState>, user: ConsoleUser, headers
     after(&state, &user, &id, result).await
 }
 
-pub async fn issue(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+pub async fn issue(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = check_post(&user, &headers, &body, Role::Reviewer) {
         return r;
     }

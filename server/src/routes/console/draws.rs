@@ -5,11 +5,13 @@
 //! one place; assignments are never listed here before their slot ends (the
 //! coverage report only shows ended slots).
 
-use super::{check_post, esc, flash, hidden_csrf, internal, local_time_text, page, refused, see_other, ConsoleUser, Form};
+use super::{
+    ConsoleUser, Form, check_post, esc, flash, hidden_csrf, internal, local_time_text, page, refused, see_other,
+};
+use crate::AppState;
 use crate::auth::Role;
 use crate::db::{draws, reference_admin};
 use crate::error::AppError;
-use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -75,7 +77,11 @@ async fn render_list(state: &AppState, user: &ConsoleUser, error: Option<&str>, 
         for i in inspectors.iter().filter(|i| i.active) {
             let name = format!("inspector_{}", i.id);
             let checked = if form.is_some_and(|f| !f.get(&name).is_empty()) { " checked" } else { "" };
-            let _ = write!(body, "<label style=\"display:inline-flex;flex-direction:row;gap:.3rem;margin-right:.8rem\"><input type=\"checkbox\" name=\"{name}\" value=\"1\"{checked}>{}</label>", esc(&i.alias));
+            let _ = write!(
+                body,
+                "<label style=\"display:inline-flex;flex-direction:row;gap:.3rem;margin-right:.8rem\"><input type=\"checkbox\" name=\"{name}\" value=\"1\"{checked}>{}</label>",
+                esc(&i.alias)
+            );
         }
         body.push_str("</fieldset><button>抽签</button></form>");
     }
@@ -114,10 +120,15 @@ fn number(form: &Form, key: &str, label: &str) -> Result<Option<u32>, String> {
 
 fn request(form: &Form, inspectors: &[reference_admin::InspectorRow]) -> Result<draws::DrawRequest, String> {
     let date = |key: &str, label: &str| {
-        form.get(key).parse::<jiff::civil::Date>().map_err(|_| format!("{label}须为日期（如 2026-12-07），收到“{}”。", form.get(key)))
+        form.get(key)
+            .parse::<jiff::civil::Date>()
+            .map_err(|_| format!("{label}须为日期（如 2026-12-07），收到“{}”。", form.get(key)))
     };
-    let chosen: Vec<String> =
-        inspectors.iter().filter(|i| !form.get(&format!("inspector_{}", i.id)).is_empty()).map(|i| i.alias.clone()).collect();
+    let chosen: Vec<String> = inspectors
+        .iter()
+        .filter(|i| !form.get(&format!("inspector_{}", i.id)).is_empty())
+        .map(|i| i.alias.clone())
+        .collect();
     Ok(draws::DrawRequest {
         from: date("from", "开始日期")?,
         to: date("to", "结束日期")?,
@@ -175,7 +186,13 @@ pub async fn draw_page(State(state): State<AppState>, user: ConsoleUser, Path(id
     render_draw(&state, &user, &id, None, None).await
 }
 
-async fn render_draw(state: &AppState, user: &ConsoleUser, id: &str, error: Option<&str>, ok: Option<&str>) -> Response {
+async fn render_draw(
+    state: &AppState,
+    user: &ConsoleUser,
+    id: &str,
+    error: Option<&str>,
+    ok: Option<&str>,
+) -> Response {
     let now_ms = state.config.now().as_millisecond();
     let lookup = id.to_owned();
     let data = state
@@ -191,7 +208,13 @@ async fn render_draw(state: &AppState, user: &ConsoleUser, id: &str, error: Opti
         .await;
     let (d, cov) = match data {
         Ok((Some(d), Some(cov))) => (d, cov),
-        Ok(_) => return (StatusCode::NOT_FOUND, page(user, "/console/draws", "未找到", "<p class=\"err\">没有这次抽签。</p>")).into_response(),
+        Ok(_) => {
+            return (
+                StatusCode::NOT_FOUND,
+                page(user, "/console/draws", "未找到", "<p class=\"err\">没有这次抽签。</p>"),
+            )
+                .into_response();
+        }
         Err(e) => return internal(e),
     };
     let mut body = flash(error, ok);
@@ -210,7 +233,11 @@ async fn render_draw(state: &AppState, user: &ConsoleUser, id: &str, error: Opti
         },
     );
     if user.can(Role::Admin) {
-        let _ = write!(body, "<p><a href=\"/api/v1/draws/{}/export\">导出参数与承诺（JSON，揭晓后含种子与全部分配）</a></p>", d.id);
+        let _ = write!(
+            body,
+            "<p><a href=\"/api/v1/draws/{}/export\">导出参数与承诺（JSON，揭晓后含种子与全部分配）</a></p>",
+            d.id
+        );
         if d.revealed_at.is_none() {
             let _ = write!(
                 body,
@@ -229,11 +256,15 @@ async fn render_draw(state: &AppState, user: &ConsoleUser, id: &str, error: Opti
         done = cov.done,
         later = cov.not_yet_due,
     );
-    for (title, key, rows) in [("按督查员", "督查员", &cov.per_inspector), ("按点位", "点位", &cov.per_point)] {
+    for (title, key, rows) in [("按督查员", "督查员", &cov.per_inspector), ("按点位", "点位", &cov.per_point)]
+    {
         if rows.is_empty() {
             continue;
         }
-        let _ = write!(body, "<h3>{title}</h3><div class=\"scroll\"><table><tr><th>{key}</th><th>应完成</th><th>已完成</th></tr>");
+        let _ = write!(
+            body,
+            "<h3>{title}</h3><div class=\"scroll\"><table><tr><th>{key}</th><th>应完成</th><th>已完成</th></tr>"
+        );
         for r in rows {
             let _ = write!(body, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&r.key), r.planned, r.done);
         }
@@ -257,14 +288,22 @@ async fn render_draw(state: &AppState, user: &ConsoleUser, id: &str, error: Opti
     (status, page(user, "/console/draws", "抽签详情", &body)).into_response()
 }
 
-pub async fn reveal(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+pub async fn reveal(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = check_post(&user, &headers, &body, Role::Admin) {
         return r;
     }
     let now_ms = state.config.now().as_millisecond();
     let lookup = id.clone();
     match state.db.write(move |c| draws::reveal(c, &lookup, now_ms)).await {
-        Ok(_) => render_draw(&state, &user, &id, None, Some("种子已揭晓，可导出后用 anfang-server draw verify 复算。")).await,
+        Ok(_) => {
+            render_draw(&state, &user, &id, None, Some("种子已揭晓，可导出后用 anfang-server draw verify 复算。")).await
+        }
         Err(e) => match message_zh(&e) {
             Some(m) => render_draw(&state, &user, &id, Some(&m), None).await,
             None => internal(e),

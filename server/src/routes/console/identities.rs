@@ -6,13 +6,13 @@
 //! GET could be prefetched or replayed from the browser history without the
 //! admin deciding to look. The list page itself shows no identity at all.
 
-use super::{check_post, esc, flash, hidden_csrf, internal, local_time_text, page, refused, ConsoleUser};
+use super::{ConsoleUser, check_post, esc, flash, hidden_csrf, internal, local_time_text, page, refused};
+use crate::AppState;
 use crate::auth::Role;
 use crate::db::identities::{self, Identity, IdentityInput};
 use crate::db::reference_admin;
 use crate::error::AppError;
 use crate::routes::identity::actor;
-use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -38,11 +38,15 @@ pub async fn identities_page(State(state): State<AppState>, user: ConsoleUser) -
     render(&state, &user, None, None, None).await
 }
 
-async fn render(state: &AppState, user: &ConsoleUser, shown: Option<&Identity>, error: Option<&str>, ok: Option<&str>) -> Response {
-    let data = state
-        .db
-        .read(|c| Ok((reference_admin::inspectors(c)?, identities::audit_log(c, None, AUDIT_ROWS)?)))
-        .await;
+async fn render(
+    state: &AppState,
+    user: &ConsoleUser,
+    shown: Option<&Identity>,
+    error: Option<&str>,
+    ok: Option<&str>,
+) -> Response {
+    let data =
+        state.db.read(|c| Ok((reference_admin::inspectors(c)?, identities::audit_log(c, None, AUDIT_ROWS)?))).await;
     let (inspectors, audit) = match data {
         Ok(d) => d,
         Err(e) => return internal(e),
@@ -99,7 +103,10 @@ async fn render(state: &AppState, user: &ConsoleUser, shown: Option<&Identity>, 
             route = esc(&e.route),
         );
     }
-    let _ = write!(body, "</table></div><p class=\"muted\">显示最近 {AUDIT_ROWS} 条；完整日志见 <code>GET /api/v1/audit/identity-reads</code>。</p>");
+    let _ = write!(
+        body,
+        "</table></div><p class=\"muted\">显示最近 {AUDIT_ROWS} 条；完整日志见 <code>GET /api/v1/audit/identity-reads</code>。</p>"
+    );
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     (status, page(user, "/console/identities", "身份与审计", &body)).into_response()
 }
@@ -109,7 +116,13 @@ fn inspector_id(id: &str) -> Option<i64> {
 }
 
 /// Shows one identity; the read is logged before anything is rendered.
-pub async fn read(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+pub async fn read(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = check_post(&user, &headers, &body, Role::Admin) {
         return r;
     }
@@ -125,7 +138,13 @@ pub async fn read(State(state): State<AppState>, user: ConsoleUser, headers: Hea
 }
 
 /// Records or replaces who an inspector is.
-pub async fn save(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+pub async fn save(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     let form = match check_post(&user, &headers, &body, Role::Admin) {
         Ok(f) => f,
         Err(r) => return r,
@@ -140,9 +159,19 @@ pub async fn save(State(state): State<AppState>, user: ConsoleUser, headers: Hea
         Ok(identity) => render(&state, &user, Some(&identity), None, Some("已保存。")).await,
         Err(AppError::NotFound(_)) => render(&state, &user, None, Some("没有这名督查员。"), None).await,
         Err(AppError::BadRequest(m)) => {
-            let m = if m.starts_with("real_name") { "真实姓名须为 1 至 64 个字。".to_owned() } else { format!("联系方式最多 128 个字。（{m}）") };
+            let m = if m.starts_with("real_name") {
+                "真实姓名须为 1 至 64 个字。".to_owned()
+            } else {
+                format!("联系方式最多 128 个字。（{m}）")
+            };
             // The form comes back with what was typed (nothing was saved or read).
-            let typed = Identity { id, alias: String::new(), real_name: Some(typed.0), contact: Some(typed.1), updated_at: None };
+            let typed = Identity {
+                id,
+                alias: String::new(),
+                real_name: Some(typed.0),
+                contact: Some(typed.1),
+                updated_at: None,
+            };
             render(&state, &user, Some(&typed), Some(&m), None).await
         }
         Err(e) => internal(e),
