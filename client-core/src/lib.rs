@@ -16,6 +16,7 @@
 
 pub mod clock;
 pub mod domain;
+pub mod error_code;
 pub mod evidence;
 #[cfg(feature = "http")]
 pub mod http;

@@ -26,9 +26,19 @@ pub const UPLOAD_OFFSET_HEADER: &str = "upload-offset";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+    /// Stable machine code: clients translate and act on it, never on `error`.
+    #[serde(default = "unknown_code")]
+    pub code: crate::error_code::ErrorCode,
+    /// The one input at fault, where there is one (`"point_id"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     /// For upload offset conflicts: where the server actually is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
+}
+
+fn unknown_code() -> crate::error_code::ErrorCode {
+    crate::error_code::ErrorCode::Unknown
 }
 
 /// `POST /api/v1/enroll`

@@ -3,6 +3,7 @@
 //! failures are logged in full and answered with a bland 500, so SQL, paths
 //! and stack details never leave the server.
 
+use anfang_core::error_code::ErrorCode;
 use anfang_core::protocol::ErrorBody;
 use axum::Json;
 use axum::http::StatusCode;
@@ -37,11 +38,59 @@ pub enum AppError {
     /// Anything else; the detail is logged, not returned.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A refusal with its own stable code (and the input at fault, if one
+    /// is): what clients translate and act on. The variants above carry the
+    /// generic code of their kind.
+    #[error("{message}")]
+    Coded { status: StatusCode, code: ErrorCode, field: Option<&'static str>, message: String },
 }
 
 impl AppError {
     pub fn internal(e: impl std::fmt::Display) -> Self {
         AppError::Internal(e.to_string())
+    }
+
+    /// A refusal with a specific code: `AppError::coded(StatusCode::CONFLICT,
+    /// ErrorCode::PointInactive, "…")`.
+    pub fn coded(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        AppError::Coded { status, code, field: None, message: message.into() }
+    }
+
+    /// Names the one input at fault (`"point_id"`); keeps the code.
+    pub fn with_field(self, field: &'static str) -> Self {
+        match self {
+            AppError::Coded { status, code, message, .. } => AppError::Coded { status, code, field: Some(field), message },
+            other => {
+                let (status, code) = (other.status(), other.code());
+                AppError::Coded { status, code, field: Some(field), message: other.to_string() }
+            }
+        }
+    }
+
+    /// The stable machine code the answer carries.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AppError::BadRequest(_) => ErrorCode::BadRequest,
+            AppError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            AppError::Forbidden(_) => ErrorCode::Forbidden,
+            AppError::NotFound(_) => ErrorCode::NotFound,
+            AppError::Conflict { offset: Some(_), .. } => ErrorCode::UploadOffsetMismatch,
+            AppError::Conflict { .. } => ErrorCode::Conflict,
+            AppError::Gone(_) => ErrorCode::CursorReset,
+            AppError::TooLarge(_) => ErrorCode::TooLarge,
+            AppError::Unprocessable(_) => ErrorCode::Invalid,
+            AppError::TooManyRequests(_) => ErrorCode::TooManyRequests,
+            AppError::Internal(_) => ErrorCode::Internal,
+            AppError::Coded { code, .. } => *code,
+        }
+    }
+
+    /// The input at fault, where the error names one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            AppError::Coded { field, .. } => *field,
+            _ => None,
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -56,6 +105,7 @@ impl AppError {
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Coded { status, .. } => *status,
         }
     }
 }
@@ -74,7 +124,7 @@ impl From<std::io::Error> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let status = self.status();
+        let (status, code, field) = (self.status(), self.code(), self.field().map(str::to_owned));
         let (error, offset) = match self {
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
@@ -83,7 +133,7 @@ impl IntoResponse for AppError {
             AppError::Conflict { message, offset } => (message, offset),
             other => (other.to_string(), None),
         };
-        (status, Json(ErrorBody { error, offset })).into_response()
+        (status, Json(ErrorBody { error, code, field, offset })).into_response()
     }
 }
 

@@ -210,7 +210,13 @@ async fn errors_as_json(response: axum::response::Response) -> axum::response::R
     } else {
         text
     };
-    (status, axum::Json(anfang_core::protocol::ErrorBody { error, offset: None })).into_response()
+    let code = match status {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => anfang_core::error_code::ErrorCode::TooLarge,
+        axum::http::StatusCode::NOT_FOUND => anfang_core::error_code::ErrorCode::NotFound,
+        s if s.is_server_error() => anfang_core::error_code::ErrorCode::Internal,
+        _ => anfang_core::error_code::ErrorCode::BadRequest,
+    };
+    (status, axum::Json(anfang_core::protocol::ErrorBody { error, code, field: None, offset: None })).into_response()
 }
 
 /// Serves until ctrl-c / SIGTERM, finishing requests in flight.
