@@ -8,7 +8,7 @@ import { request } from 'node:https';
 import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SERVER_BIN, startServer } from './harness.mjs';
+import { SERVER_BIN, launch, shot, startServer } from './harness.mjs';
 
 function httpsGet(url, ca) {
   return new Promise((resolve, reject) => {
@@ -45,6 +45,38 @@ test('the server serves the app and the API over TLS from a certificate and key 
       httpGet(server.url.replace('https:', 'http:') + '/api/v1/health', (res) => resolve(res.statusCode)).on('error', reject);
     }));
   } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Chromium signs in to the console over the built-in TLS (HTTP/2), and the session cookie is Secure', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'anfang-tls-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+    '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  const server = await startServer(['--tls-cert', cert, '--tls-key', key]);
+  const browser = await launch();
+  try {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'zh-CN', baseURL: server.url });
+    const page = await context.newPage();
+    // Chromium negotiates HTTP/2 over TLS, which sends no Host header: the
+    // case that used to refuse every sign-in.
+    await page.goto('/console/login');
+    await page.fill('input[name=username]', 'admin');
+    await page.fill('input[name=password]', server.demo.adminPassword);
+    await Promise.all([page.waitForNavigation(), page.click('button')]);
+    assert.doesNotMatch(page.url(), /\/console\/login/, `still on the login page: ${await page.textContent('body')}`);
+    await shot(page, 'console-over-tls');
+    const cookies = await context.cookies();
+    const session = cookies.find((c) => c.name === 'anfang_session');
+    assert.ok(session, 'the console set its session cookie');
+    assert.equal(session.secure, true, 'a cookie set over TLS is Secure');
+    assert.equal(session.httpOnly, true);
+  } finally {
+    await browser.close();
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
