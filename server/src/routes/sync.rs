@@ -64,7 +64,16 @@ pub async fn push(
     let now_ms = jiff::Timestamp::now().as_millisecond();
     let span = tracing::info_span!("push", device = %device.device_id, n = req.findings.len());
     let results = state.db.write(move |c| findings::push_batch(c, &device, &req.findings, now_ms)).await?;
-    span.in_scope(|| tracing::info!(accepted = results.len(), "push handled"));
+    let tally = PushTally::of(&results);
+    span.in_scope(|| {
+        tracing::info!(
+            accepted = tally.accepted,
+            duplicate = tally.duplicate,
+            missing_photos = tally.missing_photos,
+            rejected = tally.rejected,
+            "push handled"
+        )
+    });
     Ok(Json(PushResponse { results }))
 }
 
@@ -92,4 +101,49 @@ pub async fn upload_chunk(
             AppError::BadRequest(format!("the {UPLOAD_OFFSET_HEADER} header must give the chunk's starting byte"))
         })?;
     Ok(Json(state.photos.append(&state.db, &sha256, offset, body).await?))
+}
+
+/// How a push batch went, outcome by outcome, for the log line: an operator
+/// reading "accepted=100" must be able to trust that nothing was refused.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct PushTally {
+    accepted: usize,
+    duplicate: usize,
+    missing_photos: usize,
+    rejected: usize,
+}
+
+impl PushTally {
+    fn of(results: &[anfang_core::protocol::PushResult]) -> Self {
+        use anfang_core::protocol::PushOutcome;
+        let mut t = PushTally::default();
+        for r in results {
+            match r.outcome {
+                PushOutcome::Accepted => t.accepted += 1,
+                PushOutcome::Duplicate => t.duplicate += 1,
+                PushOutcome::MissingPhotos { .. } => t.missing_photos += 1,
+                PushOutcome::Rejected { .. } => t.rejected += 1,
+            }
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PushTally;
+    use anfang_core::protocol::{PushOutcome, PushResult};
+
+    #[test]
+    fn the_push_log_line_counts_each_outcome_apart() {
+        let result = |outcome| PushResult { id: uuid::Uuid::now_v7(), outcome };
+        let results = vec![
+            result(PushOutcome::Accepted),
+            result(PushOutcome::Duplicate),
+            result(PushOutcome::Rejected { code: 422, reason: "bad".into() }),
+            result(PushOutcome::Rejected { code: 409, reason: "conflict".into() }),
+            result(PushOutcome::MissingPhotos { photos: vec!["ab".into()] }),
+        ];
+        assert_eq!(PushTally::of(&results), PushTally { accepted: 1, duplicate: 1, missing_photos: 1, rejected: 2 });
+    }
 }
