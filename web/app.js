@@ -48,6 +48,9 @@ const ERROR_ZH = {
   network: '无法连接服务器',
   refused: '服务器拒绝',
   unauthorized: '服务器不再接受本机，请用新登记码重新登记',
+  // Same texts as the core's error codes (client-core/src/error_code.rs).
+  device_revoked: '此设备已被停用',
+  device_expired: '此设备长期未同步，登记已失效，请向办公室索取新登记码',
   storage: '本机存储出错',
   busy: '正在同步，请稍候',
   internal: '内部错误',
@@ -280,7 +283,7 @@ function syncNow() {
       msg.textContent = explain(e);
       document.body.dataset.lastSync = 'error';
       // A revoked device keeps its unsynced findings; a new code lets them go.
-      $('reenroll').hidden = e.kind !== 'unauthorized';
+      $('reenroll').hidden = !['unauthorized', 'device_revoked', 'device_expired'].includes(e.kind);
     })
     .finally(async () => {
       syncing = null;

@@ -7,7 +7,7 @@ use anfang_core::http::HttpTransport;
 use anfang_core::photo::{self, PhotoOptions};
 use anfang_core::protocol::EnrollRequest;
 use anfang_core::store::{Enrollment, NewFinding, SyncState};
-use anfang_core::sync::{SyncEngine, SyncEvent, SyncOptions};
+use anfang_core::sync::{SyncEngine, SyncError, SyncEvent, SyncOptions, TransportError};
 use anfang_core::{Card, Location, Store};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -41,6 +41,10 @@ enum Command {
         /// A label for the office, e.g. the phone model.
         #[arg(long)]
         label: Option<String>,
+        /// Enroll an already enrolled device again with a new code (after the
+        /// office revoked it): its unsynced findings stay and sync afterwards.
+        #[arg(long)]
+        again: bool,
     },
     /// Pull reference data, upload photos, push findings.
     Sync {
@@ -110,6 +114,12 @@ fn parse_lat_lon(s: &str) -> Result<(f64, f64), String> {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    #[cfg(unix)]
+    // SAFETY: umask(2) only swaps the process's file-creation mask; it cannot
+    // fail and touches no memory of ours. Set first, before any file exists.
+    unsafe {
+        libc::umask(0o077);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
@@ -131,9 +141,34 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The home holds the device's signing key and token: owner only. New files
+/// are 0600 and directories 0700 (umask 077, set in [`main`]); a home made by
+/// an older version is tightened here.
 fn open_store(home: &Path) -> anyhow::Result<Store> {
     std::fs::create_dir_all(home).with_context(|| format!("cannot create {}", home.display()))?;
-    Store::open(home.join("anfang.sqlite3")).context("opening the device database")
+    let store = Store::open(home.join("anfang.sqlite3")).context("opening the device database")?;
+    tighten(home);
+    Ok(store)
+}
+
+/// Removes group and other access from the home and the files in it.
+fn tighten(home: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let entries = std::fs::read_dir(home).into_iter().flatten().flatten().map(|e| e.path());
+        for path in std::iter::once(home.to_owned()).chain(entries) {
+            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+            let mode = meta.permissions().mode() & 0o777;
+            if meta.file_type().is_symlink() || mode & 0o077 == 0 {
+                continue;
+            }
+            let want = if meta.is_dir() { 0o700 } else { 0o600 };
+            if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & want)) {
+                eprintln!("警告 warning: {} is readable by other users and cannot be changed: {e}", path.display());
+            }
+        }
+    }
 }
 
 fn enrolled(store: &Store) -> anyhow::Result<Enrollment> {
@@ -145,10 +180,12 @@ fn enrolled(store: &Store) -> anyhow::Result<Enrollment> {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut store = open_store(&cli.home)?;
     match cli.command {
-        Command::Enroll { server, code, label } => {
-            if let Some(e) = store.enrollment()? {
+        Command::Enroll { server, code, label, again } => {
+            if let Some(e) = store.enrollment()?
+                && !again
+            {
                 bail!(
-                    "this device is already enrolled as {} with {}; use a new --home to enroll again",
+                    "this device is already enrolled as {} with {}; use a new --home, or --again with a new code",
                     e.alias,
                     e.server_url
                 );
@@ -353,9 +390,22 @@ async fn sync(store: &mut Store, progress: bool) -> anyhow::Result<anfang_core::
     };
     let mut engine = SyncEngine::new(store, &transport, &SystemClock)
         .with_options(SyncOptions { ignore_backoff: true, ..Default::default() });
-    let report = engine.sync(&mut on_event).await?;
+    let result = engine.sync(&mut on_event).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    Ok(report)
+    match result {
+        Ok(report) => Ok(report),
+        Err(SyncError::Unauthorized(TransportError::Revoked { code, message })) => {
+            // Nothing is deleted: say what is still here and how to hand it over.
+            let pending = store.unsynced_count()?;
+            bail!(
+                "{}（{message}）\n本机仍有 {pending} 条未同步记录，未被删除 {pending} unsynced finding(s) are kept on this device: \
+                 list them with `anfang findings`, export them with `anfang findings --json > findings.json` \
+                 for the office, or send them after `anfang enroll --again --server URL --code NEW_CODE` with a new code from the office",
+                code.zh()
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -58,6 +58,11 @@ error_codes! {
     Internal => "internal", "服务器内部错误，已记录，请稍后再试";
     // Uploads.
     UploadOffsetMismatch => "upload_offset_mismatch", "上传位置与服务器不一致，将从服务器的位置继续";
+    // Devices and office accounts (revocation, expiry, disabling).
+    DeviceRevoked => "device_revoked", "此设备已被停用";
+    DeviceExpired => "device_expired", "此设备长期未同步，登记已失效，请向办公室索取新登记码";
+    UserDisabled => "user_disabled", "该账号已被停用";
+    LastAdmin => "last_admin", "不能停用最后一个管理员账号";
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -74,7 +79,11 @@ mod tests {
     fn every_code_has_a_chinese_text_and_round_trips_by_its_wire_name() {
         for code in ErrorCode::ALL {
             assert!(!code.zh().is_empty(), "{code} has no Chinese text");
-            assert!(code.zh().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{code}: {:?} is not Chinese", code.zh());
+            assert!(
+                code.zh().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{code}: {:?} is not Chinese",
+                code.zh()
+            );
             let wire = serde_json::to_string(code).unwrap();
             assert_eq!(wire, format!("\"{}\"", code.as_str()));
             assert_eq!(serde_json::from_str::<ErrorCode>(&wire).unwrap(), *code);

@@ -3,8 +3,8 @@
 //! by message text, so the engine can tell retryable from permanent failures.
 
 use crate::protocol::{
-    EnrollRequest, EnrollResponse, ErrorBody, PullResponse, PushRequest, PushResponse, UPLOAD_OFFSET_HEADER,
-    UploadCreate, UploadStatus,
+    EnrollRequest, EnrollResponse, ErrorBody, PullResponse, PushRequest, PushResponse, TokenRotation,
+    UPLOAD_OFFSET_HEADER, UploadCreate, UploadStatus,
 };
 use crate::sync::{Transport, TransportError};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
@@ -94,9 +94,21 @@ async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, TransportE
             .map_err(|e| TransportError::Network(format!("unexpected answer (not the Anfang server?): {e}")));
     }
     let text = response.text().await.unwrap_or_default();
-    let body: Option<ErrorBody> = serde_json::from_str(&text).ok();
+    Err(classify_failure(status, &text))
+}
+
+/// What a failed answer means for the engine, from its status and body.
+fn classify_failure(status: StatusCode, text: &str) -> TransportError {
+    let body: Option<ErrorBody> = serde_json::from_str(text).ok();
     let message = body.as_ref().map(|b| b.error.clone()).unwrap_or_else(|| text.chars().take(200).collect::<String>());
-    Err(match status {
+    use crate::error_code::ErrorCode;
+    match status {
+        // Revoked (or expired) is told apart by the stable code, never by the sentence.
+        StatusCode::UNAUTHORIZED
+            if matches!(body.as_ref().map(|b| b.code), Some(ErrorCode::DeviceRevoked | ErrorCode::DeviceExpired)) =>
+        {
+            TransportError::Revoked { code: body.map(|b| b.code).unwrap_or(ErrorCode::DeviceRevoked), message }
+        }
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => TransportError::Unauthorized(message),
         StatusCode::CONFLICT if body.as_ref().and_then(|b| b.offset).is_some() => {
             TransportError::OffsetMismatch { server_offset: body.and_then(|b| b.offset).unwrap_or(0) }
@@ -107,7 +119,7 @@ async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, TransportE
         }
         s if s.is_server_error() => TransportError::Server { status: s.as_u16(), message },
         s => TransportError::Rejected { status: s.as_u16(), message },
-    })
+    }
 }
 
 impl Transport for HttpTransport {
@@ -140,6 +152,11 @@ impl Transport for HttpTransport {
         decode(req.send().await.map_err(network)?).await
     }
 
+    async fn rotate_token(&self) -> Result<TokenRotation, TransportError> {
+        let req = self.authed(self.client.post(format!("{}/api/v1/device/token", self.base)));
+        decode(req.send().await.map_err(network)?).await
+    }
+
     async fn pause(&self, duration: Duration) {
         sleep(duration).await
     }
@@ -169,3 +186,25 @@ async fn sleep(duration: Duration) {
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen::JsCast;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revoked_device_is_told_apart_by_its_code_and_reads_in_chinese() {
+        let body = r#"{"error":"the office has revoked this device","code":"device_revoked"}"#;
+        let e = classify_failure(StatusCode::UNAUTHORIZED, body);
+        assert!(
+            matches!(e, TransportError::Revoked { code: crate::error_code::ErrorCode::DeviceRevoked, .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().starts_with("此设备已被停用"), "{e}");
+        assert!(e.to_string().contains("未同步的记录仍保存在本机"), "{e}");
+        let expired = classify_failure(StatusCode::UNAUTHORIZED, r#"{"error":"old","code":"device_expired"}"#);
+        assert!(matches!(expired, TransportError::Revoked { .. }), "{expired:?}");
+        // Any other 401 (unknown token) stays "enroll again"; the sentence alone never decides.
+        let unknown = r#"{"error":"the office has revoked this device","code":"unauthenticated"}"#;
+        assert!(matches!(classify_failure(StatusCode::UNAUTHORIZED, unknown), TransportError::Unauthorized(_)));
+    }
+}

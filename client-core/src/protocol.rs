@@ -77,6 +77,18 @@ pub struct PullResponse {
     /// every page; absent from servers that predate the draw.
     #[serde(default)]
     pub assignments: Vec<Assignment>,
+    /// This device's token is due for replacement: after the pass, ask
+    /// `POST /api/v1/device/token` for a fresh one. Absent from servers that
+    /// predate rotation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rotate_token: bool,
+}
+
+/// `POST /api/v1/device/token`: the device's next token. The old one keeps
+/// working until this one is first used, then stops.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRotation {
+    pub token: String,
 }
 
 /// One drawn visit, as its inspector's device receives it: where, on which

@@ -18,7 +18,9 @@
 //!   `rejected` with the server's reason and the rest of the queue goes on.
 
 use crate::clock::Clock;
-use crate::protocol::{PullResponse, PushOutcome, PushRequest, PushResponse, SignedFinding, UploadStatus};
+use crate::protocol::{
+    PullResponse, PushOutcome, PushRequest, PushResponse, SignedFinding, TokenRotation, UploadStatus,
+};
 use crate::store::{OutboxItem, Store, StoreError};
 use serde::Serialize;
 use std::time::Duration;
@@ -38,6 +40,11 @@ pub trait Transport {
     async fn upload_chunk(&self, sha256: &str, offset: u64, chunk: &[u8]) -> Result<UploadStatus, TransportError>;
     /// `POST /api/v1/sync/push`
     async fn push(&self, request: &PushRequest) -> Result<PushResponse, TransportError>;
+    /// `POST /api/v1/device/token`: this device's next token (see
+    /// [`PullResponse::rotate_token`]). Transports that cannot rotate refuse.
+    async fn rotate_token(&self) -> Result<TokenRotation, TransportError> {
+        Err(TransportError::Rejected { status: 404, message: "this transport cannot rotate tokens".into() })
+    }
     /// Waits before a retry.
     async fn pause(&self, duration: Duration);
 }
@@ -57,6 +64,13 @@ pub enum TransportError {
     /// The device's token is unknown or revoked: it must enroll again.
     #[error("the server no longer accepts this device ({0}); enroll it again with a new code")]
     Unauthorized(String),
+    /// The office revoked this device (`device_revoked`), or it went unused
+    /// too long (`device_expired`). Its unsynced findings stay in the store.
+    #[error(
+        "{}（{message}）：未同步的记录仍保存在本机，可导出交给办公室，或用新登记码重新登记后上传",
+        code.zh()
+    )]
+    Revoked { code: crate::error_code::ErrorCode, message: String },
     /// A chunk did not start where the server's upload stands.
     #[error("upload offset conflict: the server holds {server_offset} bytes")]
     OffsetMismatch { server_offset: u64 },
@@ -195,10 +209,14 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
         let mut report = SyncReport::default();
         // Evidence first: on a link that may drop any second, the findings
         // leave the phone before the reference data is refreshed.
+        let mut rotate = false;
         let outcome = match self.push_all(&mut report, on_event).await {
-            Ok(()) => self.pull(&mut report).await,
+            Ok(()) => self.pull(&mut report, &mut rotate).await,
             Err(stop) => Err(stop),
         };
+        if outcome.is_ok() && rotate {
+            self.rotate_token().await?;
+        }
         match outcome {
             Ok(()) => {}
             Err(Stop::Interrupted(e)) => {
@@ -211,7 +229,32 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
         Ok(report)
     }
 
-    async fn pull(&mut self, report: &mut SyncReport) -> Result<(), Stop> {
+    /// Replaces the device's token when the server asked for it. Saved before
+    /// anything else uses it; the server keeps the old one valid until the
+    /// new one is first used, so a lost answer only means "rotate next time".
+    async fn rotate_token(&mut self) -> Result<(), SyncError> {
+        match self.transport.rotate_token().await {
+            Ok(TokenRotation { token }) => {
+                let Some(mut enrollment) = self.store.enrollment()? else { return Ok(()) };
+                enrollment.token = token;
+                // Saving an enrolment forgets the pull cursor (it may be
+                // another server's); this is the same server, keep it.
+                let cursor = self.store.pull_cursor()?;
+                self.store.save_enrollment(&enrollment)?;
+                self.store.set_pull_cursor(cursor.as_deref())?;
+                Ok(())
+            }
+            Err(e @ (TransportError::Unauthorized(_) | TransportError::Revoked { .. })) => {
+                Err(SyncError::Unauthorized(e))
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "token rotation deferred to the next pass");
+                Ok(())
+            }
+        }
+    }
+
+    async fn pull(&mut self, report: &mut SyncReport, rotate: &mut bool) -> Result<(), Stop> {
         let mut cursor = self.store.pull_cursor()?;
         let mut resets = 0;
         loop {
@@ -226,6 +269,7 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
                 Err(other) => return Err(other),
             };
             report.reference_changes += self.store.apply_pull(&page)?;
+            *rotate |= page.rotate_token;
             cursor = Some(page.cursor.clone());
             if !page.has_more {
                 return Ok(());
@@ -469,7 +513,7 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
 
 fn classify(e: TransportError) -> Stop {
     match e {
-        TransportError::Unauthorized(_) => Stop::Fatal(SyncError::Unauthorized(e)),
+        TransportError::Unauthorized(_) | TransportError::Revoked { .. } => Stop::Fatal(SyncError::Unauthorized(e)),
         other => Stop::Interrupted(other),
     }
 }

@@ -48,8 +48,9 @@ pub struct Device {
 }
 
 /// An error the page can act on: `kind` says what happened (`invalid`,
-/// `photo`, `not_enrolled`, `network`, `refused`, `unauthorized`, `storage`,
-/// `busy`), `message` is the core's explanation.
+/// `photo`, `not_enrolled`, `network`, `refused`, `unauthorized`,
+/// `device_revoked`, `device_expired`, `storage`, `busy`), `message` is the
+/// core's explanation.
 fn error(kind: &str, message: impl std::fmt::Display) -> JsValue {
     let o = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&o, &"kind".into(), &kind.into());
@@ -71,6 +72,14 @@ fn transport_error(e: anfang_core::TransportError) -> JsValue {
     let kind = match &e {
         T::Network(_) | T::Server { .. } => "network",
         T::Unauthorized(_) => "unauthorized",
+        // The page shows the code's Chinese text (此设备已被停用) as the
+        // heading; the message says what became of the findings.
+        T::Revoked { code, .. } => {
+            return error(
+                code.as_str(),
+                "未同步的记录仍保存在本机，未被删除；请向办公室索取新登记码，重新登记后即可上传",
+            );
+        }
         _ => "refused",
     };
     error(kind, e)

@@ -61,6 +61,17 @@ impl std::str::FromStr for Role {
     }
 }
 
+/// "Now" for session, enrollment-code and device-token lifetimes: the real
+/// time, unless `ANFANG_TEST_NOW` (RFC 3339, tests only: the server warns at
+/// start-up when it is set) fixes it, as it does for draws (`Config::now`).
+/// Read once per process, so the command line and the server agree.
+pub fn now() -> jiff::Timestamp {
+    static FIXED: std::sync::OnceLock<Option<jiff::Timestamp>> = std::sync::OnceLock::new();
+    FIXED
+        .get_or_init(|| std::env::var("ANFANG_TEST_NOW").ok().and_then(|v| v.parse().ok()))
+        .unwrap_or_else(jiff::Timestamp::now)
+}
+
 /// A fresh random token with the given prefix.
 pub fn new_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
@@ -129,9 +140,15 @@ impl FromRequestParts<AppState> for DeviceCaller {
             ));
         }
         let hash = secret_hash(token);
-        state.db.read(move |c| accounts::device_by_token_hash(c, &hash)).await?.ok_or_else(|| {
-            AppError::Unauthenticated("this device token is unknown or revoked; enroll the device again".into())
-        })
+        let h = hash.clone();
+        let found = state.db.read(move |c| accounts::device_lookup(c, &h)).await?;
+        // Written only when something changed: a rotated token's first use
+        // (which ends the old token) or a last-seen older than a minute.
+        if found.first_use_of_next || found.stale {
+            let (id, first) = (found.caller.device_id.clone(), found.first_use_of_next);
+            state.db.write(move |c| accounts::touch_device(c, &id, &hash, first)).await?;
+        }
+        Ok(found.caller)
     }
 }
 
@@ -229,13 +246,23 @@ impl FromRequestParts<AppState> for OfficeCaller {
         if token.starts_with(DEVICE_TOKEN_PREFIX) {
             return Err(AppError::Forbidden("office routes do not accept inspector device tokens".into()));
         }
-        let hash = secret_hash(token);
-        state
-            .db
-            .read(move |c| accounts::session_by_token_hash(c, &hash))
+        office_session(state, token)
             .await?
             .ok_or_else(|| AppError::Unauthenticated("your session has expired or is unknown; sign in again".into()))
     }
+}
+
+/// The live office session of a token, renewing its idle lifetime; `None`
+/// when it is unknown, ended, past its lifetime or its user is disabled.
+/// The API and the console both come through here.
+pub async fn office_session(state: &AppState, token: &str) -> Result<Option<OfficeCaller>, AppError> {
+    let hash = secret_hash(token);
+    let h = hash.clone();
+    let Some(found) = state.db.read(move |c| accounts::session_lookup(c, &h)).await? else { return Ok(None) };
+    if found.stale {
+        state.db.write(move |c| accounts::touch_session(c, &hash)).await?;
+    }
+    Ok(Some(found.caller))
 }
 
 #[cfg(test)]

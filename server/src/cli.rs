@@ -112,6 +112,32 @@ enum InspectorCommand {
         data_dir: PathBuf,
         #[arg(long)]
         alias: String,
+        /// Also revoke every device the inspector has now (the old phone
+        /// was lost or seized).
+        #[arg(long)]
+        revoke_old: bool,
+    },
+    /// List an inspector's devices: id, label, enrolled, last seen, revoked.
+    Devices {
+        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        alias: String,
+    },
+    /// Cut off a lost or seized phone: its next request is refused with
+    /// device_revoked. Its unsynced findings stay on it.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["device", "all"])))]
+    RevokeDevice {
+        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        alias: String,
+        /// The device id (from `inspector devices`).
+        #[arg(long)]
+        device: Option<String>,
+        /// Every device of this inspector.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -129,6 +155,13 @@ enum UserCommand {
         /// The responsible unit of a `unit` account (required for it, refused otherwise).
         #[arg(long)]
         unit: Option<String>,
+    },
+    /// Disable a user: they cannot sign in, and all their sessions end now.
+    Disable {
+        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        username: String,
     },
 }
 
@@ -150,6 +183,8 @@ pub fn main() -> ExitCode {
 }
 
 fn open_db(data_dir: &std::path::Path) -> anyhow::Result<Db> {
+    // SQLite may create -wal/-shm beside the database: owner-only, like it.
+    crate::owner_only_from_now();
     let path = Config::new(data_dir).db_path();
     if !path.exists() {
         bail!("no server data in {} (start the server once, or pass --data-dir)", data_dir.display());
@@ -232,17 +267,75 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Inspector { command: InspectorCommand::Code { data_dir, alias } } => {
+        Command::Inspector { command: InspectorCommand::Code { data_dir, alias, revoke_old } } => {
             let db = open_db(&data_dir)?;
-            let code = db
+            let (code, revoked, active) = db
                 .write_blocking(|c| {
-                    let id = accounts::inspector_id_by_alias(c, &alias)?
-                        .ok_or_else(|| crate::AppError::NotFound(format!("no inspector called {alias:?}")))?;
-                    accounts::issue_code(c, id)
+                    let id = inspector_by_alias(c, &alias)?;
+                    let revoked = if revoke_old { accounts::revoke_devices(c, id, None)? } else { Vec::new() };
+                    let active = accounts::devices(c, Some(id))?.iter().filter(|d| d.revoked_at.is_none()).count();
+                    Ok((accounts::issue_code(c, id)?, revoked, active))
                 })
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for d in &revoked {
+                println!("revoked device {d}");
+            }
+            if active > 0 {
+                // A new phone usually means the old one is gone: say how to cut it off.
+                println!(
+                    "note: {alias} still has {active} working device(s); if the old phone is lost, run \
+                     `anfang-server inspector revoke-device --alias {alias} --all` (or pass --revoke-old)"
+                );
+            }
             println!("new enrollment code for {alias} (valid {} days, once):", accounts::ENROLLMENT_DAYS);
             println!("{code}");
+            Ok(())
+        }
+        Command::Inspector { command: InspectorCommand::Devices { data_dir, alias } } => {
+            let db = open_db(&data_dir)?;
+            let devices = db
+                .write_blocking(|c| accounts::devices(c, Some(inspector_by_alias(c, &alias)?)))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if devices.is_empty() {
+                println!("{alias} has no enrolled device");
+            }
+            for d in devices {
+                println!(
+                    "{}\t{}\tenrolled {}\tlast seen {}\t{}",
+                    d.id,
+                    d.label.as_deref().unwrap_or("-"),
+                    d.enrolled_at,
+                    d.last_seen_at.as_deref().unwrap_or("never"),
+                    d.revoked_at.map(|r| format!("revoked {r}")).unwrap_or_else(|| "active".into())
+                );
+            }
+            Ok(())
+        }
+        Command::Inspector { command: InspectorCommand::RevokeDevice { data_dir, alias, device, all } } => {
+            let db = open_db(&data_dir)?;
+            let device = if all { None } else { device };
+            let revoked = db
+                .write_blocking(|c| accounts::revoke_devices(c, inspector_by_alias(c, &alias)?, device.as_deref()))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if revoked.is_empty() {
+                println!("nothing to revoke: {alias} has no working device{}", if all { "" } else { " with that id" });
+            }
+            for d in &revoked {
+                println!("revoked device {d} of {alias}");
+            }
+            if !revoked.is_empty() {
+                println!(
+                    "its next request is refused (device_revoked); unsynced findings stay on the phone: \
+                     collect them with `anfang findings --json` or the phone app's export"
+                );
+            }
+            Ok(())
+        }
+        Command::User { command: UserCommand::Disable { data_dir, username } } => {
+            let db = open_db(&data_dir)?;
+            let done =
+                db.write_blocking(|c| accounts::disable_user(c, &username)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("user {} disabled; {} session(s) ended", done.username, done.sessions_ended);
             Ok(())
         }
         Command::User { command: UserCommand::Add { data_dir, username, role, unit } } => {
@@ -355,6 +448,11 @@ fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     use std::io::Write;
     options.open(path)?.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+}
+
+fn inspector_by_alias(c: &rusqlite::Connection, alias: &str) -> Result<i64, crate::AppError> {
+    accounts::inspector_id_by_alias(c, alias)?
+        .ok_or_else(|| crate::AppError::NotFound(format!("no inspector called {alias:?}")))
 }
 
 /// The command line acts on the server machine without an office account;

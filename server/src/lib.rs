@@ -89,12 +89,67 @@ pub struct AppState {
 
 impl AppState {
     /// Opens (creating if needed) the data dir: database and photo folder.
+    ///
+    /// The data dir holds real names, unrevealed draw seeds, assignments and
+    /// photos, so it is the server user's alone: from here on this process
+    /// creates directories 0700 and files 0600 (umask 077, which also covers
+    /// SQLite's -wal/-shm and every photo), and a data dir made by an older
+    /// version is tightened, with a warning.
     pub fn open(config: Config) -> Result<Self, AppError> {
+        owner_only_from_now();
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| AppError::Internal(format!("cannot create data dir {}: {e}", config.data_dir.display())))?;
         let db = db::Db::open(&config.db_path())?;
         let photos = photos::PhotoStore::open(&config.data_dir)?;
+        tighten_tree(&config.data_dir, 3);
         Ok(Self { config: Arc::new(config), db, photos, sign_in_guard: SignInGuard::default() })
+    }
+}
+
+/// Sets the process umask to 077: new files 0600, new directories 0700.
+pub fn owner_only_from_now() {
+    #[cfg(unix)]
+    // SAFETY: umask(2) only swaps the process's file-creation mask; it cannot
+    // fail and touches no memory of ours.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+/// Removes group and other permissions from `dir` and everything in it, up
+/// to `depth` levels (the data dir, photos/, photos/ab/, their files). Only
+/// entries that are looser are changed; symlinks are left alone. Failures
+/// are logged, not fatal: the server still works, and says what to fix.
+pub fn tighten_tree(dir: &std::path::Path, depth: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fn walk(path: &std::path::Path, depth: u32, changed: &mut usize) {
+            let Ok(meta) = std::fs::symlink_metadata(path) else { return };
+            if meta.file_type().is_symlink() {
+                return;
+            }
+            let mode = meta.permissions().mode() & 0o777;
+            let want = if meta.is_dir() { 0o700 } else { 0o600 };
+            if mode & 0o077 != 0 {
+                match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & want)) {
+                    Ok(()) => *changed += 1,
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot make this private; chmod it yourself")
+                    }
+                }
+            }
+            if meta.is_dir() && depth > 0 {
+                for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                    walk(&entry.path(), depth - 1, changed);
+                }
+            }
+        }
+        let mut changed = 0;
+        walk(dir, depth, &mut changed);
+        if changed > 0 {
+            tracing::warn!(dir = %dir.display(), changed, "data was readable by other users; removed their access");
+        }
     }
 }
 

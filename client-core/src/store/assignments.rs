@@ -177,6 +177,7 @@ mod tests {
             cursor: "v1.1".into(),
             has_more: false,
             assignments,
+            rotate_token: false,
         };
         store.apply_pull(&page).unwrap();
         store

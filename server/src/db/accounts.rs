@@ -9,13 +9,38 @@ use crate::error::AppError;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-/// How long an office sign-in lasts.
+/// How long an office sign-in lasts at most (absolute lifetime): one working
+/// day, so nobody stays signed in overnight on an office PC.
 pub const SESSION_HOURS: i64 = 12;
+/// An office session ends after this long without a request (idle
+/// lifetime): a console left open on a shared PC closes within half an hour.
+pub const SESSION_IDLE_MINUTES: i64 = 30;
 /// How long an enrollment code stays valid.
 pub const ENROLLMENT_DAYS: i64 = 7;
+/// A device token older than this is replaced on the device's next sync
+/// (the pull answer says so; the device then asks `POST /api/v1/device/token`).
+/// A copied token is thus useless about a week later, whenever the phone
+/// syncs; an offline phone simply rotates when it is next online.
+pub const DEVICE_TOKEN_ROTATE_DAYS: i64 = 7;
+/// A device not heard from for this long must enroll again. Inspectors work
+/// offline for weeks (leave, a long campaign without signal): a quarter is
+/// far beyond that, yet ends phones that were lost without anyone noticing.
+pub const DEVICE_IDLE_DAYS: i64 = 90;
+/// `last_seen_at` / `last_used_at` are written at most this often, so a
+/// burst of requests does not turn every read into a write.
+const TOUCH_SECONDS: i64 = 60;
 
+/// "Now" for sessions, codes and device tokens (see [`auth::now`]).
 fn now() -> jiff::Timestamp {
-    jiff::Timestamp::now()
+    auth::now()
+}
+
+fn parse_ts(text: &str) -> Result<jiff::Timestamp, AppError> {
+    text.parse().map_err(AppError::internal)
+}
+
+fn older_than(text: &str, limit: jiff::SignedDuration) -> Result<bool, AppError> {
+    Ok(now().duration_since(parse_ts(text)?) >= limit)
 }
 
 fn plus_hours(hours: i64) -> String {
@@ -96,21 +121,81 @@ fn dummy_hash() -> &'static str {
 }
 
 pub fn session_by_token_hash(conn: &Connection, hash: &str) -> Result<Option<OfficeCaller>, AppError> {
-    let row: Option<(i64, String, String, String, Option<String>)> = conn
+    Ok(session_lookup(conn, hash)?.map(|s| s.caller))
+}
+
+/// A live session and whether its `last_used_at` should be written.
+pub struct SessionLookup {
+    pub caller: OfficeCaller,
+    /// Last use is older than a minute: call [`touch_session`].
+    pub stale: bool,
+}
+
+/// The session of a token hash, if it is live: its user is active, it is
+/// younger than [`SESSION_HOURS`] and was used within [`SESSION_IDLE_MINUTES`].
+pub fn session_lookup(conn: &Connection, hash: &str) -> Result<Option<SessionLookup>, AppError> {
+    type Row = (i64, String, String, String, String, Option<String>);
+    let row: Option<Row> = conn
         .query_row(
-            "SELECT u.id, u.username, u.role, s.expires_at, u.unit_id FROM sessions s
-             JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND u.active = 1",
+            "SELECT u.id, u.username, u.role, s.expires_at, COALESCE(s.last_used_at, s.created_at), u.unit_id
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND u.active = 1",
             [hash],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
         )
         .optional()?;
-    let Some((user_id, username, role, expires_at, unit_id)) = row else { return Ok(None) };
-    let expires: jiff::Timestamp = expires_at.parse().map_err(AppError::internal)?;
-    if expires <= now() {
+    let Some((user_id, username, role, expires_at, last_used, unit_id)) = row else { return Ok(None) };
+    let idle = older_than(&last_used, jiff::SignedDuration::from_mins(SESSION_IDLE_MINUTES))?;
+    if parse_ts(&expires_at)? <= now() || idle {
         return Ok(None);
     }
+    let stale = older_than(&last_used, jiff::SignedDuration::from_secs(TOUCH_SECONDS))?;
     let role = role.parse().map_err(AppError::Internal)?;
-    Ok(Some(OfficeCaller { user_id, username, role, unit_id }))
+    Ok(Some(SessionLookup { caller: OfficeCaller { user_id, username, role, unit_id }, stale }))
+}
+
+/// Records a session's use now (its idle lifetime starts again).
+pub fn touch_session(conn: &Connection, hash: &str) -> Result<(), AppError> {
+    conn.execute("UPDATE sessions SET last_used_at = ?2 WHERE token_hash = ?1", params![hash, now().to_string()])?;
+    Ok(())
+}
+
+/// What disabling a user did.
+#[derive(Debug, serde::Serialize)]
+pub struct Disabled {
+    pub username: String,
+    /// Sessions that were ended (all of the user's).
+    pub sessions_ended: usize,
+}
+
+/// Disables an office (or unit) account and ends all its sessions at once,
+/// in one transaction. The last active admin cannot be disabled: nobody could
+/// administer the server any more from the console or the API.
+pub fn disable_user(conn: &mut Connection, username: &str) -> Result<Disabled, AppError> {
+    let username = username.trim();
+    let tx = conn.transaction()?;
+    let row: Option<(i64, String, bool)> = tx
+        .query_row("SELECT id, role, active FROM users WHERE username = ?1", [username], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let Some((id, role, active)) = row else {
+        return Err(AppError::NotFound(format!("there is no user named {username:?}")));
+    };
+    if active && role == Role::Admin.as_str() {
+        let admins: i64 =
+            tx.query_row("SELECT count(*) FROM users WHERE role = 'admin' AND active = 1", [], |r| r.get(0))?;
+        if admins <= 1 {
+            return Err(AppError::coded(
+                axum::http::StatusCode::CONFLICT,
+                anfang_core::error_code::ErrorCode::LastAdmin,
+                format!("{username:?} is the last active admin; add another admin before disabling this one"),
+            ));
+        }
+    }
+    tx.execute("UPDATE users SET active = 0 WHERE id = ?1", [id])?;
+    let sessions_ended = tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+    tx.commit()?;
+    Ok(Disabled { username: username.to_owned(), sessions_ended })
 }
 
 /// A new inspector and their first enrollment code (returned in clear once).
@@ -196,14 +281,195 @@ pub fn enroll(conn: &mut Connection, code: &str, label: Option<&str>, public_key
 }
 
 pub fn device_by_token_hash(conn: &Connection, hash: &str) -> Result<Option<DeviceCaller>, AppError> {
-    Ok(conn
+    match device_lookup(conn, hash) {
+        Ok(found) => Ok(Some(found.caller)),
+        Err(AppError::Internal(e)) => Err(AppError::Internal(e)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// A device token that the server accepts, and what to write about it.
+pub struct DeviceLookup {
+    pub caller: DeviceCaller,
+    /// The token is the rotated one, used for the first time: call
+    /// [`touch_device`] to make it the token (ending the old one).
+    pub first_use_of_next: bool,
+    /// `last_seen_at` is older than a minute: call [`touch_device`].
+    pub stale: bool,
+}
+
+/// Checks a device token (current, or a rotated one not yet used). A
+/// revoked device (or one of a deactivated inspector) gets 401
+/// `device_revoked`, one unheard of for [`DEVICE_IDLE_DAYS`] 401
+/// `device_expired`, an unknown token 401 `unauthenticated`.
+pub fn device_lookup(conn: &Connection, hash: &str) -> Result<DeviceLookup, AppError> {
+    type Row = (String, i64, Option<String>, Option<String>, bool, bool, Option<String>, String);
+    let row: Option<Row> = conn
         .query_row(
-            "SELECT d.id, d.inspector_id, d.public_key FROM devices d JOIN inspectors i ON i.id = d.inspector_id
-             WHERE d.token_hash = ?1 AND d.revoked_at IS NULL AND i.active = 1",
+            "SELECT d.id, d.inspector_id, d.public_key, d.revoked_at, i.active, d.token_hash = ?1,
+                    d.last_seen_at, d.enrolled_at
+             FROM devices d JOIN inspectors i ON i.id = d.inspector_id
+             WHERE d.token_hash = ?1 OR d.next_token_hash = ?1",
             [hash],
-            |r| Ok(DeviceCaller { device_id: r.get(0)?, inspector_id: r.get(1)?, public_key: r.get(2)? }),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)),
         )
-        .optional()?)
+        .optional()?;
+    let Some((device_id, inspector_id, public_key, revoked_at, active, current, last_seen, enrolled_at)) = row else {
+        return Err(AppError::Unauthenticated(
+            "this device token is unknown (or was replaced by a newer one); enroll the device again".into(),
+        ));
+    };
+    if revoked_at.is_some() || !active {
+        return Err(AppError::coded(
+            axum::http::StatusCode::UNAUTHORIZED,
+            anfang_core::error_code::ErrorCode::DeviceRevoked,
+            "the office has revoked this device; its unsynced findings stay on it (export them, or enroll again with a new code)",
+        ));
+    }
+    if older_than(
+        last_seen.as_deref().unwrap_or(&enrolled_at),
+        jiff::SignedDuration::from_hours(DEVICE_IDLE_DAYS * 24),
+    )? {
+        return Err(AppError::coded(
+            axum::http::StatusCode::UNAUTHORIZED,
+            anfang_core::error_code::ErrorCode::DeviceExpired,
+            format!(
+                "this device has not synced for over {DEVICE_IDLE_DAYS} days and must enroll again; its unsynced findings stay on it"
+            ),
+        ));
+    }
+    let stale = match &last_seen {
+        Some(seen) => older_than(seen, jiff::SignedDuration::from_secs(TOUCH_SECONDS))?,
+        None => true,
+    };
+    Ok(DeviceLookup {
+        caller: DeviceCaller { device_id, inspector_id, public_key },
+        first_use_of_next: !current,
+        stale,
+    })
+}
+
+/// Records that a device was seen now; if it called with its rotated token,
+/// that token becomes the device's and the old one stops working.
+pub fn touch_device(conn: &Connection, device_id: &str, hash: &str, first_use_of_next: bool) -> Result<(), AppError> {
+    let now = now().to_string();
+    if first_use_of_next {
+        conn.execute(
+            "UPDATE devices SET token_hash = next_token_hash, next_token_hash = NULL, token_issued_at = ?3,
+                    last_seen_at = ?3
+             WHERE id = ?1 AND next_token_hash = ?2 AND revoked_at IS NULL",
+            params![device_id, hash, now],
+        )?;
+    } else {
+        conn.execute("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1", params![device_id, now])?;
+    }
+    Ok(())
+}
+
+/// Whether the device's current token is old enough to be replaced.
+pub fn token_rotation_due(conn: &Connection, device_id: &str) -> Result<bool, AppError> {
+    let issued: String =
+        conn.query_row("SELECT COALESCE(token_issued_at, enrolled_at) FROM devices WHERE id = ?1", [device_id], |r| {
+            r.get(0)
+        })?;
+    older_than(&issued, jiff::SignedDuration::from_hours(DEVICE_TOKEN_ROTATE_DAYS * 24))
+}
+
+/// A fresh token for a device (returned in clear once). Until the device uses
+/// it, the old token keeps working, so a lost answer locks nobody out; a
+/// second rotation before that replaces the unused one.
+pub fn rotate_device_token(conn: &Connection, device_id: &str) -> Result<String, AppError> {
+    let token = auth::new_token(auth::DEVICE_TOKEN_PREFIX);
+    let n = conn.execute(
+        "UPDATE devices SET next_token_hash = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        params![device_id, auth::secret_hash(&token)],
+    )?;
+    if n == 0 {
+        return Err(AppError::coded(
+            axum::http::StatusCode::UNAUTHORIZED,
+            anfang_core::error_code::ErrorCode::DeviceRevoked,
+            "the office has revoked this device",
+        ));
+    }
+    Ok(token)
+}
+
+/// One enrolled device, as the office's inspectors page lists it. No token.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceRow {
+    pub id: String,
+    pub inspector_id: i64,
+    pub label: Option<String>,
+    pub enrolled_at: String,
+    /// The last authenticated request (to the minute); `None`: not since enrolment.
+    pub last_seen_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// Every device, newest enrolment first; `inspector` narrows to one inspector.
+pub fn devices(conn: &Connection, inspector: Option<i64>) -> Result<Vec<DeviceRow>, AppError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, inspector_id, label, enrolled_at, last_seen_at, revoked_at FROM devices
+         WHERE ?1 IS NULL OR inspector_id = ?1 ORDER BY enrolled_at DESC, id",
+    )?;
+    let rows = stmt
+        .query_map([inspector], |r| {
+            Ok(DeviceRow {
+                id: r.get(0)?,
+                inspector_id: r.get(1)?,
+                label: r.get(2)?,
+                enrolled_at: r.get(3)?,
+                last_seen_at: r.get(4)?,
+                revoked_at: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Revokes one device of an inspector (`Some(id)`) or all of them (`None`),
+/// in one transaction; returns the ids revoked now (already revoked ones are
+/// left as they were). The device's next request gets 401 `device_revoked`.
+/// Nothing is deleted: its findings on the server stay, and so do the
+/// unsynced ones on the phone.
+pub fn revoke_devices(conn: &mut Connection, inspector_id: i64, device: Option<&str>) -> Result<Vec<String>, AppError> {
+    let tx = conn.transaction()?;
+    let known: bool =
+        tx.query_row("SELECT EXISTS (SELECT 1 FROM inspectors WHERE id = ?1)", [inspector_id], |r| r.get(0))?;
+    if !known {
+        return Err(AppError::NotFound(format!("no inspector with id {inspector_id}")));
+    }
+    let ids: Vec<String> = {
+        let mut stmt = tx.prepare(
+            "SELECT id FROM devices
+             WHERE inspector_id = ?1 AND (?2 IS NULL OR id = ?2) AND revoked_at IS NULL ORDER BY id",
+        )?;
+        stmt.query_map(params![inspector_id, device], |r| r.get(0))?.collect::<Result<_, _>>()?
+    };
+    if let Some(d) = device
+        && ids.is_empty()
+    {
+        let exists: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM devices WHERE id = ?1 AND inspector_id = ?2)",
+            params![d, inspector_id],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Err(AppError::NotFound(format!("this inspector has no device {d:?}")));
+        }
+    }
+    let revoked_at = now().to_string();
+    for id in &ids {
+        tx.execute(
+            "UPDATE devices SET revoked_at = ?2, next_token_hash = NULL WHERE id = ?1",
+            params![id, revoked_at],
+        )?;
+        // evidence: device revocation
+        // TODO(coordinator, at merge): record it in the evidence chain in this
+        // same transaction: `crate::db::evidence::device_revoked(&tx, id, &revoked_at)?;`
+    }
+    tx.commit()?;
+    Ok(ids)
 }
 
 /// Every inspector's alias, to mask in notes shown beyond reviewers.

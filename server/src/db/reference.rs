@@ -139,6 +139,7 @@ pub fn pull(conn: &Connection, cursor: Option<&str>) -> Result<PullResponse, App
         cursor: format!("{CURSOR_PREFIX}{upto}"),
         has_more,
         assignments: Vec::new(),
+        rotate_token: false,
     })
 }
 

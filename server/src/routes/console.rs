@@ -70,6 +70,7 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
         r("get", "/console/inspectors", Some(Admin), get(inspectors_page)),
         r("post", "/console/inspectors", Some(Admin), post(add_inspector)),
         r("post", "/console/inspectors/{id}/code", Some(Admin), post(inspector_code)),
+        r("post", "/console/inspectors/{id}/devices/revoke", Some(Admin), post(revoke_devices)),
         r("get", "/console/draws", Some(Reviewer), get(draws::list_page)),
         r("post", "/console/draws", Some(Admin), post(draws::create)),
         r("get", "/console/draws/{id}", Some(Reviewer), get(draws::draw_page)),
@@ -139,10 +140,7 @@ impl FromRequestParts<AppState> for ConsoleUser {
         if !token.starts_with(crate::auth::SESSION_TOKEN_PREFIX) {
             return Err(to_login());
         }
-        let hash = secret_hash(&token);
-        let caller = state
-            .db
-            .read(move |c| accounts::session_by_token_hash(c, &hash))
+        let caller = crate::auth::office_session(state, &token)
             .await
             .map_err(|e| NeedLogin(e.into_response()))?
             .ok_or_else(to_login)?;
@@ -1288,11 +1286,27 @@ async fn render_inspectors(
     error: Option<&str>,
     issued: Option<(&str, &str)>,
 ) -> Response {
-    let rows = match state.db.read(reference_admin::inspectors).await {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
-    let mut body = flash(error, None);
+    render_inspectors_with(state, user, headers, error, None, issued).await
+}
+
+/// The inspectors page: each inspector with their devices (enrolled, last
+/// seen, revoked) and a revoke button per working device. After a new code
+/// is issued, it offers to revoke the devices the inspector had until then
+/// (a new phone usually means the old one is lost or seized).
+async fn render_inspectors_with(
+    state: &AppState,
+    user: &ConsoleUser,
+    headers: &HeaderMap,
+    error: Option<&str>,
+    ok: Option<&str>,
+    issued: Option<(&str, &str)>,
+) -> Response {
+    let (rows, devices) =
+        match state.db.read(|c| Ok((reference_admin::inspectors(c)?, accounts::devices(c, None)?))).await {
+            Ok(r) => r,
+            Err(e) => return internal(e),
+        };
+    let mut body = flash(error, ok);
     if let Some((alias, code)) = issued {
         let link = enroll_link(headers, code);
         let _ = write!(
@@ -1300,13 +1314,37 @@ async fn render_inspectors(
             "<div class=\"box ok\"><h2 style=\"margin-top:0\">{alias} 的注册码</h2>\
              <p>注册码：<b style=\"font-size:1.3rem;letter-spacing:.05em\">{code}</b>（一次有效，{days} 天内使用）</p>\
              <p>手机打开链接或扫描二维码：<br><code>{link}</code></p><div class=\"qr\">{qr}</div>\
-             <p class=\"muted\">此码只显示这一次；请当面交给督查员，不要经由被督查单位转交。</p></div>",
+             <p class=\"muted\">此码只显示这一次；请当面交给督查员，不要经由被督查单位转交。</p>",
             alias = esc(alias),
             code = esc(code),
             days = accounts::ENROLLMENT_DAYS,
             link = esc(&link),
             qr = qr_svg(&link),
         );
+        // Only the devices working now: a phone enrolled with this new code
+        // later is not among them, so the button cannot cut it off.
+        if let Some(r) = rows.iter().find(|r| r.alias == alias) {
+            let old: Vec<&str> = devices
+                .iter()
+                .filter(|d| d.inspector_id == r.id && d.revoked_at.is_none())
+                .map(|d| d.id.as_str())
+                .collect();
+            if !old.is_empty() {
+                let _ = write!(
+                    body,
+                    "<form method=\"post\" action=\"/console/inspectors/{id}/devices/revoke\">{csrf}\
+                     <input type=\"hidden\" name=\"devices\" value=\"{ids}\">\
+                     <p>{alias} 仍有 {n} 台在用设备。如旧手机已丢失或被收缴，请立即停用：</p>\
+                     <button>停用旧设备（{n} 台）</button></form>",
+                    id = r.id,
+                    csrf = hidden_csrf(user),
+                    ids = esc(&old.join(",")),
+                    alias = esc(alias),
+                    n = old.len(),
+                );
+            }
+        }
+        body.push_str("</div>");
     }
     let _ = write!(
         body,
@@ -1315,25 +1353,99 @@ async fn render_inspectors(
         hidden_csrf(user)
     );
     body.push_str(
-        "<div class=\"scroll\"><table><tr><th>化名</th><th>状态</th><th>已注册设备</th><th>发现数</th><th></th></tr>",
+        "<div class=\"scroll\"><table><tr><th>化名</th><th>状态</th><th>设备（登记时间 · 最近同步）</th><th>发现数</th><th></th></tr>",
     );
     for r in &rows {
+        let mut cell = String::new();
+        for d in devices.iter().filter(|d| d.inspector_id == r.id) {
+            let seen = d.last_seen_at.as_deref().map(|t| local_time_text(state, t)).unwrap_or_else(|| "从未".into());
+            let _ = write!(
+                cell,
+                "<div>{label} · 登记 {enrolled} · 最近同步 {seen} ",
+                label = esc(d.label.as_deref().unwrap_or("未命名设备")),
+                enrolled = esc(&local_time_text(state, &d.enrolled_at)),
+                seen = esc(&seen),
+            );
+            match &d.revoked_at {
+                Some(at) => {
+                    let _ =
+                        write!(cell, "<span class=\"st st-reject\">已停用 {}</span>", esc(&local_time_text(state, at)));
+                }
+                None => {
+                    let _ = write!(
+                        cell,
+                        "<form method=\"post\" action=\"/console/inspectors/{id}/devices/revoke\" style=\"display:inline\">{csrf}\
+                         <input type=\"hidden\" name=\"device\" value=\"{device}\"><button class=\"plain\">停用此设备</button></form>",
+                        id = r.id,
+                        csrf = hidden_csrf(user),
+                        device = esc(&d.id),
+                    );
+                }
+            }
+            cell.push_str("</div>");
+        }
+        if cell.is_empty() {
+            cell.push_str("<span class=\"muted\">尚未登记</span>");
+        }
         let _ = write!(
             body,
-            "<tr><td>{alias}</td><td>{st}</td><td>{dev}</td><td>{n}</td><td><form method=\"post\" action=\"/console/inspectors/{id}/code\">{csrf}<button class=\"plain\">新注册码（换手机）</button></form></td></tr>",
+            "<tr><td>{alias}</td><td>{st}</td><td>{cell}</td><td>{n}</td><td><form method=\"post\" action=\"/console/inspectors/{id}/code\">{csrf}<button class=\"plain\">新注册码（换手机）</button></form></td></tr>",
             alias = esc(&r.alias),
             st = if r.active { "在用" } else { "停用" },
-            dev = r.devices,
             n = r.findings,
             id = r.id,
             csrf = hidden_csrf(user),
         );
     }
     body.push_str(
-        "</table></div><p class=\"muted\">督查员只以化名出现；化名不会出现在领导、责任单位可见的页面或通报中。</p>",
+        "</table></div><p class=\"muted\">督查员只以化名出现；化名不会出现在领导、责任单位可见的页面或通报中。\
+         停用的设备下次联网即被拒绝（此设备已被停用），其未同步的记录保留在手机上，不会被删除：\
+         可给督查员新注册码重新登记后上传，或用命令行客户端导出（anfang findings --json）。</p>",
     );
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     (status, page(user, "/console/inspectors", "督查员", &body)).into_response()
+}
+
+async fn revoke_devices(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form = match check_post(&user, &headers, &body, Role::Admin) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return render_inspectors(&state, &user, &headers, Some("没有这名督查员。"), None).await;
+    };
+    // One device (`device`), or the list shown when a new code was issued (`devices`).
+    let ids: Vec<String> = match form.opt("device") {
+        Some(d) => vec![d],
+        None => form.get("devices").split(',').map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned).collect(),
+    };
+    if ids.is_empty() {
+        return render_inspectors(&state, &user, &headers, Some("请选择要停用的设备。"), None).await;
+    }
+    let result = state
+        .db
+        .write(move |c| {
+            let mut revoked = 0;
+            for d in &ids {
+                revoked += accounts::revoke_devices(c, id, Some(d))?.len();
+            }
+            Ok(revoked)
+        })
+        .await;
+    match result {
+        Ok(n) => {
+            let ok = format!("已停用 {n} 台设备。该设备下次联网时将被拒绝；其未同步的记录仍保留在手机上。");
+            render_inspectors_with(&state, &user, &headers, None, Some(&ok), None).await
+        }
+        Err(AppError::NotFound(_)) => render_inspectors(&state, &user, &headers, Some("没有这台设备。"), None).await,
+        Err(e) => internal(e),
+    }
 }
 
 async fn add_inspector(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {

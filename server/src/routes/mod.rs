@@ -9,6 +9,7 @@
 mod anonymity;
 mod bulletins;
 mod console;
+mod devices;
 mod draws;
 mod identity;
 mod office;
@@ -313,6 +314,44 @@ pub fn api_routes() -> Vec<ApiRoute> {
                 json!({"id": {"type": "integer"}, "code": {"type": "string"}, "enroll_url": {"type": "string"}}),
             ),
             handler: post(review::new_inspector_code),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/inspectors/{id}/devices",
+            summary: "An inspector's devices: enrolment, last seen, revoked (admin only; no tokens)",
+            access: Access::Office(Admin),
+            request: None,
+            response: obj(json!({"items": {"type": "array", "items": obj(
+                json!({"id": {"type": "string"}, "label": {"type": ["string", "null"]}, "enrolled_at": {"type": "string"}, "last_seen_at": {"type": ["string", "null"]}, "revoked_at": {"type": ["string", "null"]}}),
+            )}})),
+            handler: get(devices::list),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/inspectors/{id}/devices/revoke",
+            summary: "Revoke one device ({device_id}) or all ({all: true}) of an inspector; its next request gets 401 device_revoked",
+            access: Access::Office(Admin),
+            request: Some(obj(json!({"device_id": {"type": "string"}, "all": {"type": "boolean"}}))),
+            response: obj(json!({"revoked": {"type": "array", "items": {"type": "string"}}})),
+            handler: post(devices::revoke),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/users/disable",
+            summary: "Disable an office or unit account and end all its sessions at once (admin only)",
+            access: Access::Office(Admin),
+            request: Some(obj(json!({"username": {"type": "string"}}))),
+            response: obj(json!({"username": {"type": "string"}, "sessions_ended": {"type": "integer"}})),
+            handler: post(devices::disable_user),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/device/token",
+            summary: "A fresh token for the calling device; the old one works until the new one is first used",
+            access: Access::Device,
+            request: None,
+            response: obj(json!({"token": {"type": "string"}})),
+            handler: post(devices::rotate_token),
         },
         ApiRoute {
             method: "get",

@@ -43,6 +43,7 @@ pub async fn pull(
                 let mut page = reference::pull(c, q.cursor.as_deref())?;
                 // Only this inspector's visits, and only from their lead time.
                 page.assignments = crate::db::draws::visible_assignments(c, device.inspector_id, now_ms)?;
+                page.rotate_token = accounts::token_rotation_due(c, &device.device_id)?;
                 Ok(page)
             })
             .await?,

@@ -1,0 +1,92 @@
+//! Cutting off devices and office users: list and revoke an inspector's
+//! devices, disable a user (ending their sessions), and a device's own token
+//! rotation. Thin: parse, authorize, call `db::accounts`.
+
+use crate::AppState;
+use crate::auth::{DeviceCaller, OfficeCaller, Role};
+use crate::db::accounts;
+use crate::error::{AppError, parse_json};
+use anfang_core::protocol::TokenRotation;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+fn inspector_id(id: &str) -> Result<i64, AppError> {
+    id.parse().map_err(|_| AppError::NotFound(format!("no inspector with id {id}")))
+}
+
+/// `GET /api/v1/inspectors/{id}/devices`
+pub async fn list(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Admin)?;
+    let id = inspector_id(&id)?;
+    let items = state.db.read(move |c| accounts::devices(c, Some(id))).await?;
+    Ok(Json(json!({"items": items})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Revoke {
+    #[serde(default)]
+    device_id: Option<String>,
+    #[serde(default)]
+    all: bool,
+}
+
+/// `POST /api/v1/inspectors/{id}/devices/revoke` `{device_id}` or `{all: true}`
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    caller.require(Role::Admin)?;
+    let id = inspector_id(&id)?;
+    let req: Revoke = parse_json(&body)?;
+    let device = match (req.device_id, req.all) {
+        (Some(d), false) => Some(d),
+        (None, true) => None,
+        _ => {
+            return Err(AppError::BadRequest(
+                "say which device: {\"device_id\": \"…\"} for one, or {\"all\": true} for all of this inspector's"
+                    .into(),
+            ));
+        }
+    };
+    let revoked = state.db.write(move |c| accounts::revoke_devices(c, id, device.as_deref())).await?;
+    tracing::info!(inspector = id, n = revoked.len(), by = %caller.username, "devices revoked");
+    Ok(Json(json!({"revoked": revoked})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisableUser {
+    username: String,
+}
+
+/// `POST /api/v1/users/disable` `{username}`
+pub async fn disable_user(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    body: Bytes,
+) -> Result<Json<accounts::Disabled>, AppError> {
+    caller.require(Role::Admin)?;
+    let req: DisableUser = parse_json(&body)?;
+    let done = state.db.write(move |c| accounts::disable_user(c, &req.username)).await?;
+    tracing::info!(user = %done.username, sessions = done.sessions_ended, by = %caller.username, "user disabled");
+    Ok(Json(done))
+}
+
+/// `POST /api/v1/device/token`: the calling device's next token.
+pub async fn rotate_token(
+    State(state): State<AppState>,
+    device: DeviceCaller,
+) -> Result<Json<TokenRotation>, AppError> {
+    let token = state.db.write(move |c| accounts::rotate_device_token(c, &device.device_id)).await?;
+    Ok(Json(TokenRotation { token }))
+}
