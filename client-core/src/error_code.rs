@@ -58,6 +58,12 @@ error_codes! {
     Internal => "internal", "服务器内部错误，已记录，请稍后再试";
     // Uploads.
     UploadOffsetMismatch => "upload_offset_mismatch", "上传位置与服务器不一致，将从服务器的位置继续";
+    // Evidence and draws.
+    VisitNotYours => "visit_not_yours", "此抽签任务不是本督查员的任务";
+    VisitWrongPoint => "visit_wrong_point", "记录的点位不是此抽签任务的点位";
+    VisitOutsideSlot => "visit_outside_slot", "观察时间不在此抽签任务的时段内";
+    ObservedBeforeEnrollment => "observed_before_enrollment", "观察时间早于本设备注册时间，请检查手机的日期和时间";
+    ObservedInFuture => "observed_in_future", "观察时间晚于服务器当前时间，请检查手机的日期和时间";
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -74,7 +80,11 @@ mod tests {
     fn every_code_has_a_chinese_text_and_round_trips_by_its_wire_name() {
         for code in ErrorCode::ALL {
             assert!(!code.zh().is_empty(), "{code} has no Chinese text");
-            assert!(code.zh().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{code}: {:?} is not Chinese", code.zh());
+            assert!(
+                code.zh().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{code}: {:?} is not Chinese",
+                code.zh()
+            );
             let wire = serde_json::to_string(code).unwrap();
             assert_eq!(wire, format!("\"{}\"", code.as_str()));
             assert_eq!(serde_json::from_str::<ErrorCode>(&wire).unwrap(), *code);

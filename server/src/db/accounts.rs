@@ -187,10 +187,14 @@ pub fn enroll(conn: &mut Connection, code: &str, label: Option<&str>, public_key
     let token = auth::new_token(auth::DEVICE_TOKEN_PREFIX);
     tx.execute("UPDATE enrollment_codes SET used_at = ?2 WHERE code_hash = ?1", params![hash, now().to_string()])?;
     let label: Option<String> = label.map(|l| l.chars().take(80).collect());
+    let enrolled_at = now().to_string();
     tx.execute(
         "INSERT INTO devices (id, inspector_id, token_hash, label, enrolled_at, public_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![device_id.to_string(), inspector_id, auth::secret_hash(&token), label, now().to_string(), public_key],
+        params![device_id.to_string(), inspector_id, auth::secret_hash(&token), label, enrolled_at, public_key],
     )?;
+    // The key that will verify this device's findings is itself evidence:
+    // logged, so swapping it later (and re-signing) is named by `verify`.
+    super::evidence::device_enrolled(&tx, &device_id.to_string(), inspector_id, Some(public_key), &enrolled_at)?;
     tx.commit()?;
     Ok(Enrolled { device_id, token, alias })
 }
