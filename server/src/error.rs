@@ -59,9 +59,7 @@ impl AppError {
     /// Names the one input at fault (`"point_id"`); keeps the code.
     pub fn with_field(self, field: &'static str) -> Self {
         match self {
-            AppError::Coded { status, code, message, .. } => {
-                AppError::Coded { status, code, field: Some(field), message }
-            }
+            AppError::Coded { status, code, message, .. } => AppError::Coded { status, code, field: Some(field), message },
             other => {
                 let (status, code) = (other.status(), other.code());
                 AppError::Coded { status, code, field: Some(field), message: other.to_string() }
