@@ -63,6 +63,12 @@ error_codes! {
     DeviceExpired => "device_expired", "此设备长期未同步，登记已失效，请向办公室索取新登记码";
     UserDisabled => "user_disabled", "该账号已被停用";
     LastAdmin => "last_admin", "不能停用最后一个管理员账号";
+    // Evidence and draws.
+    VisitNotYours => "visit_not_yours", "此抽签任务不是本督查员的任务";
+    VisitWrongPoint => "visit_wrong_point", "记录的点位不是此抽签任务的点位";
+    VisitOutsideSlot => "visit_outside_slot", "观察时间不在此抽签任务的时段内";
+    ObservedBeforeEnrollment => "observed_before_enrollment", "观察时间早于本设备注册时间，请检查手机的日期和时间";
+    ObservedInFuture => "observed_in_future", "观察时间晚于服务器当前时间，请检查手机的日期和时间";
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -147,8 +147,14 @@ pub enum PushOutcome {
     /// again. Not a rejection.
     MissingPhotos { photos: Vec<String> },
     /// Refused for good; `code` is the HTTP status that a single request would
-    /// have got (409 conflicting replay, 422 invalid), `reason` says why.
-    Rejected { code: u16, reason: String },
+    /// have got (409 conflicting replay, 422 invalid), `reason` says why, and
+    /// `error_code`, where there is one, is the stable machine code.
+    Rejected {
+        code: u16,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_code: Option<crate::error_code::ErrorCode>,
+    },
 }
 
 /// `POST /api/v1/uploads` body: announce a photo before sending bytes.

@@ -47,11 +47,23 @@ enum Command {
         #[command(subcommand)]
         command: InspectorCommand,
     },
-    /// Re-check the evidence: the log's hash chain, every finding's row and
-    /// signature, every photo file's hash. Names whatever was altered.
+    /// Re-check the evidence: the log's hash chain, every entry against its
+    /// record and every record against its entry, every finding's row and
+    /// signature, every photo and thumbnail. Names whatever was altered.
+    /// Opens the database read-only and changes nothing.
     Verify {
         #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
         data_dir: PathBuf,
+        /// Print the chain head (length and hash) to keep or publish.
+        #[arg(long)]
+        print_head: bool,
+        /// A chain head printed earlier (e.g. in an issued bulletin): entry
+        /// --expect-length must still have this hash.
+        #[arg(long, requires = "expect_length", value_name = "HASH")]
+        expect_head: Option<String>,
+        /// The length printed with --expect-head.
+        #[arg(long, requires = "expect_head", value_name = "N")]
+        expect_length: Option<i64>,
     },
     /// Manage office users.
     User {
@@ -192,25 +204,86 @@ fn open_db(data_dir: &std::path::Path) -> anyhow::Result<Db> {
     Db::open(&path).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// Opens the database for an audit: read-only (an audit that migrated or
+/// checkpointed the file it audits would change the evidence), and only at
+/// the schema version this build knows, which it refuses to guess about.
+fn open_for_audit(data_dir: &std::path::Path) -> anyhow::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let path = Config::new(data_dir).db_path();
+    if !path.exists() {
+        bail!("no server data in {} (pass --data-dir)", data_dir.display());
+    }
+    // Without a -wal file nobody has the database open in WAL mode, and the
+    // file alone is the whole state: open it `immutable`, or SQLite would
+    // create (empty) -wal and -shm files beside it even read-only. With a
+    // -wal file (a server running, or killed) it must be read through.
+    let mut wal = path.clone().into_os_string();
+    wal.push("-wal");
+    let wal_exists = std::path::Path::new(&wal).exists();
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            '%' => uri.push_str("%25"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str(if wal_exists { "?mode=ro" } else { "?mode=ro&immutable=1" });
+    let conn = rusqlite::Connection::open_with_flags(
+        &uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("opening {} read-only", path.display()))?;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = crate::db::MIGRATIONS.len() as i64;
+    if found != known {
+        bail!(
+            "{} is at schema version {found}, but this anfang-server verifies schema version {known}; \
+             verify it with the anfang-server release of schema version {found} (verify never upgrades a database)",
+            path.display()
+        );
+    }
+    Ok(conn)
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { data_dir, listen, demo, web_dir, tls_cert, tls_key } => {
             serve(data_dir, &listen, demo, web_dir, tls_cert.zip(tls_key))
         }
-        Command::Verify { data_dir } => {
-            let db = open_db(&data_dir)?;
-            let photos = crate::photos::PhotoStore::open(&data_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let audit = db
-                .write_blocking(|c| crate::db::evidence::audit(c, &|sha| photos.photo_path(sha)))
+        Command::Verify { data_dir, print_head, expect_head, expect_length } => {
+            use crate::db::evidence;
+            let conn = open_for_audit(&data_dir)?;
+            let expected = match (expect_head, expect_length) {
+                (Some(head), Some(length)) => {
+                    let head = head.trim().to_ascii_lowercase();
+                    if head.len() != 64 || !head.bytes().all(|b| b.is_ascii_hexdigit()) || length < 0 {
+                        bail!(
+                            "--expect-head takes the 64 hex digits of a printed chain head, --expect-length its entry count"
+                        );
+                    }
+                    Some(evidence::ChainHead { length, head })
+                }
+                _ => None,
+            };
+            let audit = evidence::audit(&conn, &evidence::PhotoDir::new(&data_dir), expected.as_ref())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             for p in &audit.problems {
                 println!("ALTERED {p}");
             }
+            if let Some(head) = audit.head.as_ref().filter(|_| print_head) {
+                println!("chain head: length {} head {}", head.length, head.head);
+            }
+            if let Some(e) = &expected {
+                println!("expected chain head: entry {} with hash {}", e.length, e.head);
+            }
             println!(
-                "checked {} log entries, {} findings, {} photos: {}",
+                "checked {} log entries, {} findings, {} photos with thumbnails, {} devices: {}",
                 audit.log_entries,
                 audit.findings,
                 audit.photos,
+                audit.devices,
                 if audit.problems.is_empty() {
                     "all intact".to_owned()
                 } else {

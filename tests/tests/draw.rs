@@ -415,8 +415,10 @@ async fn an_inspector_receives_an_assignment_only_from_its_lead_time_and_nobody_
         assert!(others.contains(&a.id.to_string()), "inspector 2 holds a visit that is not theirs: {a:?}");
     }
 
-    // A finding made on it links to it and counts in the coverage report,
-    // which reviewers read only once the slot is over.
+    // A finding made on it now, days before its slot, links to it but is
+    // refused: a visit is made in its slot (tests/tests/draw_visits.rs has
+    // the one that counts). The coverage report, which reviewers read only
+    // once the slot is over, lists the visit as missed.
     let f = inspector1
         .store
         .record_assignment_finding(
@@ -434,7 +436,7 @@ async fn an_inspector_receives_an_assignment_only_from_its_lead_time_and_nobody_
         )
         .unwrap();
     let report = inspector1.sync_via(&on_time.url(), fast()).await;
-    assert_eq!(report.findings_pushed, 1, "{report:?}");
+    assert_eq!((report.findings_pushed, report.findings_rejected), (0, 1), "{report:?}");
     // Another inspector cannot claim it.
     let forged = anfang_core::FindingContent { id: uuid::Uuid::now_v7(), ..f.clone() };
     let sig = inspector2.store.device_key().unwrap().sign(&forged);
@@ -442,6 +444,7 @@ async fn an_inspector_receives_an_assignment_only_from_its_lead_time_and_nobody_
         .post_json(&on_time, "/api/v1/sync/push", &json!({"findings": [{"finding": forged, "signature": sig}]}))
         .await;
     assert_eq!(res["results"][0]["status"], "rejected", "{res}");
+    assert_eq!(res["results"][0]["error_code"], "visit_not_yours", "{res}");
     let admin_now = office::sign_in(&on_time, "admin", &server.demo.admin_password).await;
     let (_, cov) = office(&on_time, &admin_now, "get", &format!("/api/v1/draws/{draw_id}/coverage"), None).await;
     assert_eq!(cov["planned"], 0, "slots not over are not shown: {cov}");
@@ -451,6 +454,6 @@ async fn an_inspector_receives_an_assignment_only_from_its_lead_time_and_nobody_
     let admin_later = office::sign_in(&later, "admin", &server.demo.admin_password).await;
     let (_, cov) = office(&later, &admin_later, "get", &format!("/api/v1/draws/{draw_id}/coverage"), None).await;
     let mine = cov["per_inspector"].as_array().unwrap().iter().find(|r| r["key"] == "督查01").expect("督查01 row");
-    assert!(mine["done"].as_u64().unwrap() >= 1, "{cov}");
-    assert!(!cov["missed"].as_array().unwrap().iter().any(|m| m["assignment_id"] == aid.as_str()), "{cov}");
+    assert_eq!(mine["done"], 0, "a finding observed outside the slot does not count: {cov}");
+    assert!(cov["missed"].as_array().unwrap().iter().any(|m| m["assignment_id"] == aid.as_str()), "{cov}");
 }

@@ -495,6 +495,9 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
         "每条问题的证据编号与内容哈希可在系统中核验：同一编号的记录，其内容哈希（SHA-256）前 {} 位应与本通报一致。",
         super::SHORT_HASH
     ));
+    if let Some(chain) = b.chain_sentence() {
+        d.text(&chain);
+    }
     let rule = |side: &str| format!(r#"<w:{side} w:val="single" w:sz="8" w:space="4" w:color="000000"/>"#);
     d.p(
         &format!(r#"<w:keepNext/><w:pBdr>{}{}</w:pBdr><w:spacing w:before="600" w:line="440" w:lineRule="exact"/><w:ind w:left="840" w:hanging="840"/>"#, rule("top"), rule("bottom")),

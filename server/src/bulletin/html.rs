@@ -60,6 +60,7 @@ thead { display: table-header-group; }
 .closing { margin-top: 22px; }
 .distribution { border-top: 1px solid var(--ink); border-bottom: 1px solid var(--ink); margin-top: 30px; padding: 6px 0; text-indent: 0; }
 .compiler { text-align: right; text-indent: 0; }
+.chain { overflow-wrap: anywhere; }
 .verify { color: var(--muted); font-size: 12px; text-indent: 0; }
 @media (max-width: 560px) {
   body { font-size: 16px; }
@@ -355,6 +356,9 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
         super::SHORT_HASH,
         body.compiled_at.strftime("%Y-%m-%d %H:%M UTC")
     );
+    if let Some(chain) = b.chain_sentence() {
+        let _ = write!(o, r#"<p class="verify chain">{}</p>"#, esc(&chain));
+    }
     o.push_str("</main></body></html>");
     o
 }

@@ -267,6 +267,12 @@ pub struct Header {
     pub sequence: Option<i64>,
     /// Issue date (a draft shows the day it is rendered).
     pub date: Date,
+    /// The evidence log's chain head when the bulletin was issued (none for
+    /// a draft, or one issued before heads were printed). Anyone holding the
+    /// bulletin can check the server's history against it with
+    /// `anfang-server verify --expect-length N --expect-head HASH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_chain: Option<crate::db::evidence::ChainHead>,
 }
 
 /// A whole bulletin: the JSON format, and the frozen snapshot of an issued one.
@@ -697,6 +703,7 @@ pub fn from_row(row: &crate::db::bulletins::BulletinRow, today: Date) -> Result<
             year: None,
             sequence: None,
             date: today,
+            evidence_chain: None,
         },
         title: row.title.clone(),
         lead: row.lead.clone(),
@@ -714,8 +721,10 @@ pub fn freeze(
     year: i32,
     sequence: i64,
     number: &str,
+    chain: &crate::db::evidence::ChainHead,
 ) -> Result<String, crate::AppError> {
     let mut b = from_row(row, today)?;
+    b.header.evidence_chain = Some(chain.clone());
     b.header.status = "issued".into();
     b.header.number = Some(number.to_owned());
     b.header.year = Some(year);
@@ -727,6 +736,20 @@ impl Bulletin {
     /// The SHA-256 photos this bulletin shows.
     pub fn photos(&self) -> Vec<String> {
         self.body.units.iter().flat_map(|u| u.findings.iter().filter_map(|e| e.photo.clone())).collect()
+    }
+
+    /// The printed chain-head sentence of an issued bulletin (HTML and DOCX
+    /// print the same words): with it, anyone holding this bulletin can
+    /// check that the server's evidence history up to its issue was not
+    /// rewritten since.
+    pub fn chain_sentence(&self) -> Option<String> {
+        self.header.evidence_chain.as_ref().map(|c| {
+            format!(
+                "证据链锚点：本期签发时，证据日志共 {} 条，链头哈希（SHA-256）为 {}。\
+                 核验方法：anfang-server verify --expect-length {} --expect-head {}，结果为完好即说明此前的记录未被改写。",
+                c.length, c.head, c.length, c.head
+            )
+        })
     }
 
     /// The number as printed, or the draft marker.

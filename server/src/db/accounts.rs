@@ -272,10 +272,14 @@ pub fn enroll(conn: &mut Connection, code: &str, label: Option<&str>, public_key
     let token = auth::new_token(auth::DEVICE_TOKEN_PREFIX);
     tx.execute("UPDATE enrollment_codes SET used_at = ?2 WHERE code_hash = ?1", params![hash, now().to_string()])?;
     let label: Option<String> = label.map(|l| l.chars().take(80).collect());
+    let enrolled_at = now().to_string();
     tx.execute(
         "INSERT INTO devices (id, inspector_id, token_hash, label, enrolled_at, public_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![device_id.to_string(), inspector_id, auth::secret_hash(&token), label, now().to_string(), public_key],
+        params![device_id.to_string(), inspector_id, auth::secret_hash(&token), label, enrolled_at, public_key],
     )?;
+    // The key that will verify this device's findings is itself evidence:
+    // logged, so swapping it later (and re-signing) is named by `verify`.
+    super::evidence::device_enrolled(&tx, &device_id.to_string(), inspector_id, Some(public_key), &enrolled_at)?;
     tx.commit()?;
     Ok(Enrolled { device_id, token, alias })
 }
@@ -464,9 +468,9 @@ pub fn revoke_devices(conn: &mut Connection, inspector_id: i64, device: Option<&
             "UPDATE devices SET revoked_at = ?2, next_token_hash = NULL WHERE id = ?1",
             params![id, revoked_at],
         )?;
-        // evidence: device revocation
-        // TODO(coordinator, at merge): record it in the evidence chain in this
-        // same transaction: `crate::db::evidence::device_revoked(&tx, id, &revoked_at)?;`
+        // In the same transaction, so a revocation is in the evidence chain
+        // or did not happen; `verify` checks `revoked_at` against the entry.
+        crate::db::evidence::device_revoked(&tx, id, &revoked_at)?;
     }
     tx.commit()?;
     Ok(ids)

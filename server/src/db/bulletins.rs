@@ -307,14 +307,15 @@ pub struct Issued {
 }
 
 /// Issues a draft in one transaction: takes the next number of `year`,
-/// freezes the snapshot `freeze` builds for that number, stores its SHA-256
+/// freezes the snapshot `freeze` builds for that number and the evidence
+/// chain head, stores its SHA-256
 /// and appends a `bulletin_issue` entry to the evidence log.
 pub fn issue(
     conn: &mut Connection,
     id: i64,
     year: i32,
     user_id: i64,
-    freeze: impl FnOnce(&BulletinRow, i32, i64, &str) -> Result<String, AppError>,
+    freeze: impl FnOnce(&BulletinRow, i32, i64, &str, &super::evidence::ChainHead) -> Result<String, AppError>,
 ) -> Result<Issued, AppError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let row = draft(&tx, id)?;
@@ -324,7 +325,11 @@ pub fn issue(
         |r| r.get(0),
     )?;
     let number = crate::bulletin::number(year, sequence);
-    let snapshot = freeze(&row, year, sequence, &number)?;
+    // The chain head as it stands before this issue's own entry (which
+    // covers the snapshot, so cannot be in it): printed in the bulletin, it
+    // anchors the whole history up to here outside the database.
+    let chain = super::evidence::head(&tx)?;
+    let snapshot = freeze(&row, year, sequence, &number, &chain)?;
     let content_hash = anfang_core::domain::sha256_hex(snapshot.as_bytes());
     let issued_at = super::now_text();
     tx.execute(

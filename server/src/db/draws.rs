@@ -400,9 +400,22 @@ pub fn visible_assignments(conn: &Connection, inspector_id: i64, now_ms: i64) ->
     Ok(out)
 }
 
-/// Whose assignment this is (`None`: no such assignment).
-pub fn assignment_inspector(conn: &Connection, id: &str) -> Result<Option<i64>, AppError> {
-    Ok(conn.query_row("SELECT inspector_id FROM draw_assignments WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+/// A drawn visit as a pushed finding is checked against it.
+#[derive(Debug, Clone)]
+pub struct Visit {
+    pub inspector_id: i64,
+    pub point_id: String,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+}
+
+/// The visit behind an assignment id (`None`: no such assignment).
+pub fn visit(conn: &Connection, id: &str) -> Result<Option<Visit>, AppError> {
+    Ok(conn
+        .query_row("SELECT inspector_id, point_id, starts_ms, ends_ms FROM draw_assignments WHERE id = ?1", [id], |r| {
+            Ok(Visit { inspector_id: r.get(0)?, point_id: r.get(1)?, starts_ms: r.get(2)?, ends_ms: r.get(3)? })
+        })
+        .optional()?)
 }
 
 /// Planned versus done visits of a draw, over the slots that have ended.
@@ -419,6 +432,21 @@ pub struct Coverage {
     pub per_inspector: Vec<CoverageRow>,
     pub per_point: Vec<CoverageRow>,
     pub missed: Vec<MissedVisit>,
+    /// Done visits whose first qualifying finding reached the server more
+    /// than `findings::LATE_AFTER_MS` after the slot ended: counted as done,
+    /// listed so a reviewer can look at them.
+    pub late: Vec<LateVisit>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LateVisit {
+    pub assignment_id: String,
+    pub inspector: String,
+    pub point_id: String,
+    pub date: String,
+    pub slot: String,
+    pub received_at: String,
+    pub hours_after_slot: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -438,8 +466,11 @@ pub struct MissedVisit {
     pub slot: String,
 }
 
-/// A visit is done when a finding links to its assignment, or when its
-/// inspector recorded a finding at its point within its slot.
+/// A visit is done when its inspector recorded a finding at its point
+/// within its slot; a finding linked to the assignment gets the slot
+/// tolerance of `findings::SLOT_TOLERANCE_MS`. A link alone is not enough:
+/// the push refuses a linked finding elsewhere or at another time, and this
+/// query does not trust rows stored before that check existed.
 pub fn coverage(conn: &Connection, id: &str, now_ms: i64) -> Result<Coverage, AppError> {
     let exists: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM draws WHERE id = ?1)", [id], |r| r.get(0))?;
     if !exists {
@@ -451,29 +482,45 @@ pub fn coverage(conn: &Connection, id: &str, now_ms: i64) -> Result<Coverage, Ap
         |r| r.get(0),
     )?;
     let mut stmt = conn.prepare(
-        "SELECT a.id, i.alias, a.point_id, a.date, a.slot_label,
-                EXISTS (SELECT 1 FROM findings f
-                        WHERE json_extract(f.content, '$.assignment_id') = a.id
-                           OR (f.inspector_id = a.inspector_id AND f.point_id = a.point_id
-                               AND f.observed_ms BETWEEN a.starts_ms AND a.ends_ms)) AS done
+        "SELECT a.id, i.alias, a.point_id, a.date, a.slot_label, a.ends_ms,
+                (SELECT min(f.received_ms) FROM findings f
+                 WHERE f.inspector_id = a.inspector_id AND f.point_id = a.point_id
+                   AND (f.observed_ms BETWEEN a.starts_ms AND a.ends_ms
+                        OR (json_extract(f.content, '$.assignment_id') = a.id
+                            AND f.observed_ms BETWEEN a.starts_ms - ?3 AND a.ends_ms + ?3))) AS first_received
          FROM draw_assignments a JOIN inspectors i ON i.id = a.inspector_id
          WHERE a.draw_id = ?1 AND a.ends_ms <= ?2 ORDER BY a.starts_ms, a.idx",
     )?;
-    let rows = stmt.query_map(params![id, now_ms], |r| {
+    let rows = stmt.query_map(params![id, now_ms, super::findings::SLOT_TOLERANCE_MS], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, String>(2)?,
             r.get::<_, String>(3)?,
             r.get::<_, String>(4)?,
-            r.get::<_, bool>(5)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, Option<i64>>(6)?,
         ))
     })?;
     let mut by_inspector: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
     let mut by_point: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
-    let (mut planned, mut done, mut missed) = (0, 0, Vec::new());
+    let (mut planned, mut done, mut missed, mut late) = (0, 0, Vec::new(), Vec::new());
     for row in rows {
-        let (aid, alias, point, date, slot, is_done) = row?;
+        let (aid, alias, point, date, slot, ends_ms, first_received) = row?;
+        let is_done = first_received.is_some();
+        if let Some(l) = first_received.and_then(|rec| super::findings::LateArrival::of(ends_ms, rec)) {
+            late.push(LateVisit {
+                assignment_id: aid.clone(),
+                inspector: alias.clone(),
+                point_id: point.clone(),
+                date: date.clone(),
+                slot: slot.clone(),
+                received_at: jiff::Timestamp::from_millisecond(first_received.unwrap_or_default())
+                    .map_err(AppError::internal)?
+                    .to_string(),
+                hours_after_slot: l.hours_after_slot,
+            });
+        }
         planned += 1;
         done += u32::from(is_done);
         for (map, key) in [(&mut by_inspector, &alias), (&mut by_point, &point)] {
@@ -497,5 +544,6 @@ pub fn coverage(conn: &Connection, id: &str, now_ms: i64) -> Result<Coverage, Ap
         per_inspector: rows(by_inspector),
         per_point: rows(by_point),
         missed,
+        late,
     })
 }

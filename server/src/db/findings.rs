@@ -7,16 +7,32 @@
 use crate::auth::DeviceCaller;
 use crate::error::AppError;
 use anfang_core::domain::{FindingContent, haversine_m};
+use anfang_core::error_code::ErrorCode;
 use anfang_core::protocol::{PushOutcome, PushResult, SignedFinding};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// How far into the future (by the server's clock) an observation may be
-/// stamped before it is refused as a wrong phone clock.
+/// stamped before it is refused as a wrong phone clock; also how far before
+/// the device's enrollment a drawn visit's finding may be stamped.
 const MAX_CLOCK_SKEW_MS: i64 = 60 * 60 * 1000;
 
+/// A finding linked to a drawn visit must be observed within the visit's
+/// slot, give or take this much (phone clocks drift; an inspector finishes
+/// writing up just after the slot ends).
+pub const SLOT_TOLERANCE_MS: i64 = 15 * 60 * 1000;
+
+/// A linked finding received more than this after its slot ended is shown
+/// to reviewers as a late arrival: its `observed_at` is the phone's word, so
+/// a visit "made" in the slot but synced much later deserves a look.
+pub const LATE_AFTER_MS: i64 = 12 * 60 * 60 * 1000;
+
 fn reject(code: u16, reason: impl Into<String>) -> PushOutcome {
-    PushOutcome::Rejected { code, reason: reason.into() }
+    PushOutcome::Rejected { code, reason: reason.into(), error_code: None }
+}
+
+fn reject_coded(error_code: ErrorCode, reason: impl Into<String>) -> PushOutcome {
+    PushOutcome::Rejected { code: 422, reason: reason.into(), error_code: Some(error_code) }
 }
 
 /// Stores a batch of findings for one device, all in one transaction.
@@ -79,25 +95,23 @@ fn push_one(
     if super::reference::unit(conn, &f.unit_id)?.is_none() {
         return Ok(reject(422, format!("unknown unit {:?}", f.unit_id)));
     }
-    if let Some(a) = f.assignment_id {
-        // Only the inspector's own drawn visits; the reason does not say
-        // whether the assignment exists for someone else.
-        if super::draws::assignment_inspector(conn, &a.to_string())? != Some(device.inspector_id) {
-            return Ok(reject(422, format!("assignment {a} is not one of this inspector's visits")));
-        }
-    }
     if super::reference::category(conn, &f.category)?.is_none() {
         return Ok(reject(422, format!("unknown category {:?}; sync to get the current categories", f.category)));
     }
     let observed_ms = f.observed_at.as_millisecond();
     if observed_ms > now_ms + MAX_CLOCK_SKEW_MS {
-        return Ok(reject(
-            422,
+        return Ok(reject_coded(
+            ErrorCode::ObservedInFuture,
             format!(
                 "observed_at {} is in the future by the server's clock; check the phone's date and time",
                 f.observed_at
             ),
         ));
+    }
+    if let Some(a) = f.assignment_id {
+        if let Some(refused) = check_visit(conn, device, f, &a.to_string())? {
+            return Ok(refused);
+        }
     }
     let mut missing = Vec::new();
     for sha in &f.photos {
@@ -135,7 +149,22 @@ fn push_one(
             signature
         ],
     )?;
-    super::evidence::append(conn, "finding", &f.id.to_string(), &hash)?;
+    // Logged with what the server adds (who, which device and key, when it
+    // arrived), so none of it can be changed later without `verify` noticing.
+    let id = f.id.to_string();
+    let location_captured_at = loc.map(|l| l.captured_at.to_string());
+    let record = super::evidence::FindingRecord {
+        id: &id,
+        seq,
+        content_hash: &hash,
+        signature,
+        device_id: &device.device_id,
+        public_key,
+        inspector_id: device.inspector_id,
+        received_ms: now_ms,
+        location_captured_at: location_captured_at.as_deref(),
+    };
+    super::evidence::append(conn, super::evidence::kind::FINDING, &id, &super::evidence::finding_record_hash(&record))?;
     for (position, sha) in f.photos.iter().enumerate() {
         conn.execute(
             "INSERT INTO finding_photos (finding_id, position, sha256) VALUES (?1, ?2, ?3)",
@@ -143,6 +172,67 @@ fn push_one(
         )?;
     }
     Ok(PushOutcome::Accepted)
+}
+
+/// A finding linked to a drawn visit counts as that visit only if it is the
+/// visit: the pushing inspector's, at its point, observed in its slot, and
+/// not before the device existed. `None`: fine; otherwise the refusal.
+fn check_visit(
+    conn: &Connection,
+    device: &DeviceCaller,
+    f: &FindingContent,
+    assignment_id: &str,
+) -> Result<Option<PushOutcome>, AppError> {
+    let visit = super::draws::visit(conn, assignment_id)?;
+    // Only the inspector's own drawn visits; the reason does not say
+    // whether the assignment exists for someone else.
+    let Some(visit) = visit.filter(|v| v.inspector_id == device.inspector_id) else {
+        return Ok(Some(reject_coded(
+            ErrorCode::VisitNotYours,
+            format!("assignment {assignment_id} is not one of this inspector's visits"),
+        )));
+    };
+    if f.point_id != visit.point_id {
+        return Ok(Some(reject_coded(
+            ErrorCode::VisitWrongPoint,
+            format!(
+                "assignment {assignment_id} is a visit to point {:?}, but this finding is at {:?}; \
+                 record it as an ordinary finding, or at the visit's point",
+                visit.point_id, f.point_id
+            ),
+        )));
+    }
+    let observed_ms = f.observed_at.as_millisecond();
+    let enrolled_ms: Option<i64> = conn
+        .query_row("SELECT enrolled_at FROM devices WHERE id = ?1", [&device.device_id], |r| r.get::<_, String>(0))
+        .optional()?
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_millisecond());
+    if let Some(enrolled_ms) = enrolled_ms.filter(|e| observed_ms < e - MAX_CLOCK_SKEW_MS) {
+        return Ok(Some(reject_coded(
+            ErrorCode::ObservedBeforeEnrollment,
+            format!(
+                "observed_at {} is before this device was enrolled ({}); check the phone's date and time",
+                f.observed_at,
+                jiff::Timestamp::from_millisecond(enrolled_ms).map_err(AppError::internal)?
+            ),
+        )));
+    }
+    if observed_ms < visit.starts_ms - SLOT_TOLERANCE_MS || observed_ms > visit.ends_ms + SLOT_TOLERANCE_MS {
+        let ts = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default();
+        return Ok(Some(reject_coded(
+            ErrorCode::VisitOutsideSlot,
+            format!(
+                "observed_at {} is outside the slot of assignment {assignment_id} ({} to {}, {} minutes' \
+                 tolerance); record it as an ordinary finding",
+                f.observed_at,
+                ts(visit.starts_ms),
+                ts(visit.ends_ms),
+                SLOT_TOLERANCE_MS / 60_000
+            ),
+        )));
+    }
+    Ok(None)
 }
 
 /// A photo as the office API lists it.
@@ -184,6 +274,11 @@ pub struct FindingView {
     /// admins only, like the inspector).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assignment_id: Option<String>,
+    /// Set when the finding is linked to a drawn visit and reached the
+    /// server more than [`LATE_AFTER_MS`] after the visit's slot ended
+    /// (reviewers and admins only, like `assignment_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late_arrival: Option<LateArrival>,
     /// Review status: pending, accept, correct or reject (latest revision).
     pub status: String,
     /// Category, unit and card after review (as captured while pending).
@@ -192,6 +287,24 @@ pub struct FindingView {
     /// Every review revision, oldest first; only in the single-finding view.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revisions: Option<Vec<super::reviews::Revision>>,
+}
+
+/// How late a linked finding arrived.
+#[derive(Debug, Clone, Serialize)]
+pub struct LateArrival {
+    pub slot_ended_at: jiff::Timestamp,
+    /// Whole hours between the end of the slot and `received_at`.
+    pub hours_after_slot: i64,
+}
+
+impl LateArrival {
+    /// `Some` when `received_ms` is more than [`LATE_AFTER_MS`] after `ends_ms`.
+    pub fn of(ends_ms: i64, received_ms: i64) -> Option<Self> {
+        (received_ms - ends_ms > LATE_AFTER_MS).then(|| LateArrival {
+            slot_ended_at: jiff::Timestamp::from_millisecond(ends_ms).unwrap_or_default(),
+            hours_after_slot: (received_ms - ends_ms) / 3_600_000,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -233,6 +346,7 @@ const VIEW_SELECT: &str =
     f.unit_id, u.name AS unit_name, f.category, c.name AS category_name, f.card, f.note,
     f.observed_ms, f.received_ms, f.lat, f.lon, f.accuracy_m, f.location_captured_at, f.content_hash,
     json_extract(f.content, '$.assignment_id') AS assignment_id,
+    (SELECT da.ends_ms FROM draw_assignments da WHERE da.id = json_extract(f.content, '$.assignment_id')) AS visit_ends_ms,
     i.alias, s.status, s.category AS e_category, ec.name AS e_category_name, s.unit_id AS e_unit,
     eu.name AS e_unit_name, s.card AS e_card, s.revision AS e_revision
   FROM findings f
@@ -275,6 +389,9 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingView> {
         content_hash: r.get("content_hash")?,
         inspector: Some(r.get("alias")?),
         assignment_id: r.get("assignment_id")?,
+        late_arrival: r
+            .get::<_, Option<i64>>("visit_ends_ms")?
+            .and_then(|ends| LateArrival::of(ends, r.get("received_ms").unwrap_or(ends))),
         status: r.get("status")?,
         effective: EffectiveView {
             category: Named { id: r.get("e_category")?, name: r.get("e_category_name")? },
@@ -364,4 +481,84 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<FindingView>, AppError>
         v.revisions = Some(super::reviews::history(conn, &v.id)?);
     }
     Ok(view)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Late arrivals need a push many hours after the slot: the real
+    //! database and functions, with the push's and the report's clocks
+    //! passed in as they are by the routes.
+    use super::*;
+    use crate::db::{accounts, draws};
+    use crate::{AppState, Config};
+    use anfang_core::protocol::SignedFinding;
+
+    #[test]
+    fn a_linked_finding_synced_long_after_its_slot_is_flagged_late_for_reviewers() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::open(Config::new(dir.path())).unwrap();
+        let creds = crate::demo::load(&state.db).unwrap();
+        let key = anfang_core::evidence::DeviceKey::generate();
+        let (alias, code) = creds.inspectors[0].clone();
+        state
+            .db
+            .write_blocking(|c| {
+                let token = accounts::enroll(c, &code, None, &key.public_key_hex())?.token;
+                let device = accounts::device_by_token_hash(c, &crate::auth::secret_hash(&token))?.unwrap();
+                // Two visits on one day next week, one slot each.
+                let day = jiff::tz::TimeZone::get("Asia/Shanghai")
+                    .unwrap()
+                    .to_datetime(jiff::Timestamp::now())
+                    .date()
+                    .checked_add(jiff::Span::new().days(7))
+                    .unwrap();
+                let request: draws::DrawRequest = serde_json::from_value(serde_json::json!({
+                    "from": day, "to": day, "visits": 2, "inspectors": [alias],
+                    "slots": [{"name": "am", "label": "上午", "start": "09:00", "end": "10:00", "days": "every"},
+                              {"name": "pm", "label": "下午", "start": "15:00", "end": "16:00", "days": "every"}]
+                }))
+                .unwrap();
+                let params = draws::resolve(c, &request, "Asia/Shanghai")?;
+                let draw = draws::create(c, params, None, jiff::Timestamp::now().as_millisecond())?;
+                let visits: Vec<(String, String, i64, i64)> = c
+                    .prepare("SELECT id, point_id, starts_ms, ends_ms FROM draw_assignments ORDER BY starts_ms")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect::<Result<_, _>>()?;
+                assert_eq!(visits.len(), 2);
+                let mut ids = Vec::new();
+                // The first synced an hour after its slot, the second 13 hours after.
+                for ((aid, point, starts, ends), delay_h) in visits.iter().zip([1, 13]) {
+                    let unit: String =
+                        c.query_row("SELECT unit_id FROM points WHERE id = ?1", [point], |r| r.get(0))?;
+                    let f = FindingContent {
+                        id: uuid::Uuid::now_v7(),
+                        point_id: point.clone(),
+                        unit_id: unit,
+                        category: "parking".into(),
+                        card: anfang_core::Card::Green,
+                        note: None,
+                        observed_at: jiff::Timestamp::from_millisecond(starts + 600_000).unwrap(),
+                        location: None,
+                        photos: vec![],
+                        assignment_id: Some(aid.parse().unwrap()),
+                    };
+                    let signed = SignedFinding { signature: key.sign(&f), finding: f.clone() };
+                    let pushed = push_batch(c, &device, &[signed], ends + delay_h * 3_600_000)?;
+                    assert_eq!(pushed[0].outcome, PushOutcome::Accepted, "{pushed:?}");
+                    ids.push(f.id.to_string());
+                }
+                let report_at = visits[1].3 + 14 * 3_600_000;
+                let cov = draws::coverage(c, &draw.id.to_string(), report_at)?;
+                assert_eq!(cov.done, 2, "a late visit is still done: {cov:?}");
+                assert_eq!(cov.late.len(), 1, "{cov:?}");
+                assert_eq!(cov.late[0].assignment_id, visits[1].0);
+                assert_eq!(cov.late[0].hours_after_slot, 13);
+                assert!(get(c, &ids[0])?.unwrap().late_arrival.is_none(), "an hour after the slot is on time");
+                let late = get(c, &ids[1])?.unwrap().late_arrival.expect("flagged late");
+                assert_eq!(late.hours_after_slot, 13);
+                assert_eq!(late.slot_ended_at.as_millisecond(), visits[1].3);
+                Ok(())
+            })
+            .unwrap();
+    }
 }

@@ -4,7 +4,9 @@
 //! `inspector_identities`, and each of them appends to
 //! `identity_audit_log` in the same transaction as its read or write, so
 //! no identity leaves the database without a log entry. The log refuses
-//! UPDATE and DELETE by trigger.
+//! UPDATE and DELETE by trigger, and each row is an entry of the evidence
+//! log's hash chain (`identity_audit`), so `verify` names a row removed or
+//! changed by someone who dropped the triggers.
 
 use crate::error::AppError;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -55,11 +57,25 @@ fn alias_of(conn: &Connection, inspector_id: i64) -> Result<String, AppError> {
 }
 
 fn log(conn: &Connection, actor: &Actor, inspector_id: i64, action: &str) -> Result<(), AppError> {
+    let at = super::now_text();
     conn.execute(
         "INSERT INTO identity_audit_log (at, user_id, actor, inspector_id, action, route) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![super::now_text(), actor.user_id, actor.name, inspector_id, action, actor.route],
+        params![at, actor.user_id, actor.name, inspector_id, action, actor.route],
     )?;
-    Ok(())
+    // Chained into the evidence log, so a deleted or edited row (a look at
+    // an identity made to disappear) is named by `verify`.
+    super::evidence::identity_audit(
+        conn,
+        &super::evidence::IdentityAuditRow {
+            id: conn.last_insert_rowid(),
+            at: &at,
+            user_id: actor.user_id,
+            actor: &actor.name,
+            inspector_id,
+            action,
+            route: &actor.route,
+        },
+    )
 }
 
 /// Records who an inspector really is (replacing what was recorded).

@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_unit_accounts.sql"),
     include_str!("../../migrations/0007_inspector_identities.sql"),
     include_str!("../../migrations/0008_revocation.sql"),
+    include_str!("../../migrations/0009_evidence_anchoring.sql"),
 ];
 
 /// Handle to the server database; cheap to clone.

@@ -249,8 +249,8 @@ pub async fn issue_draft(state: &AppState, caller: &OfficeCaller, id: i64) -> Re
     let issued = state
         .db
         .write(move |c| {
-            db::issue(c, id, today.year() as i32, user, |row, year, seq, number| {
-                bulletin::freeze(row, today, year, seq, number)
+            db::issue(c, id, today.year() as i32, user, |row, year, seq, number, chain| {
+                bulletin::freeze(row, today, year, seq, number, chain)
             })
         })
         .await?;

@@ -11,6 +11,7 @@ mod bulletins;
 mod console;
 mod devices;
 mod draws;
+mod evidence;
 mod identity;
 mod office;
 mod review;
@@ -510,6 +511,15 @@ pub fn api_routes() -> Vec<ApiRoute> {
                 json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "parameters": {"type": "object"}, "seed": {"type": ["string", "null"]}, "assignments": {"type": ["array", "null"]}}),
             ),
             handler: get(draws::export),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/evidence/head",
+            summary: "The evidence log's chain head (entry count and last entry hash), as issued bulletins print it; check a data dir against it with anfang-server verify --expect-length N --expect-head HASH",
+            access: Access::Office(Reviewer),
+            request: None,
+            response: obj(json!({"length": {"type": "integer"}, "head": {"type": "string"}})),
+            handler: get(evidence::head),
         },
         ApiRoute {
             method: "get",

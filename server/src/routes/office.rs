@@ -181,6 +181,7 @@ pub(super) fn redact_for(caller: &OfficeCaller, f: &mut findings::FindingView, m
     if caller.role < Role::Reviewer {
         f.inspector = None;
         f.assignment_id = None;
+        f.late_arrival = None;
         mask.mask_note(&mut f.note);
         for r in f.revisions.iter_mut().flatten() {
             mask.mask_note(&mut r.reason);

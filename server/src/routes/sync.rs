@@ -141,8 +141,8 @@ mod tests {
         let results = vec![
             result(PushOutcome::Accepted),
             result(PushOutcome::Duplicate),
-            result(PushOutcome::Rejected { code: 422, reason: "bad".into() }),
-            result(PushOutcome::Rejected { code: 409, reason: "conflict".into() }),
+            result(PushOutcome::Rejected { code: 422, reason: "bad".into(), error_code: None }),
+            result(PushOutcome::Rejected { code: 409, reason: "conflict".into(), error_code: None }),
             result(PushOutcome::MissingPhotos { photos: vec!["ab".into()] }),
         ];
         assert_eq!(PushTally::of(&results), PushTally { accepted: 1, duplicate: 1, missing_photos: 1, rejected: 2 });

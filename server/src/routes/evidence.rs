@@ -1,0 +1,15 @@
+//! The evidence log's chain head for reviewers: the same `(length, head)`
+//! an issued bulletin prints and `anfang-server verify --print-head` shows,
+//! to keep outside the server and check a later `verify` against.
+
+use crate::AppState;
+use crate::auth::{OfficeCaller, Role};
+use crate::db::evidence::{self, ChainHead};
+use crate::error::AppError;
+use axum::Json;
+use axum::extract::State;
+
+pub async fn head(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<ChainHead>, AppError> {
+    caller.require(Role::Reviewer)?;
+    Ok(Json(state.db.read(|c| evidence::head(c)).await?))
+}
