@@ -378,3 +378,34 @@ async fn server_data_and_the_cli_home_are_private() {
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("anfang.sqlite3")), 0o600);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_lists_devices_revokes_one_and_offers_to_revoke_old_ones_with_a_new_code() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let device = Device::enroll(&server, 0).await;
+    let browser = Browser::login(&server, "admin", &server.demo.admin_password).await;
+    let (status, page) = browser.get("/console/inspectors").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("test phone") && page.contains("最近同步") && page.contains("停用此设备"), "{page}");
+    assert!(!page.contains(&device.token()), "no token on the page");
+
+    // A new code offers to revoke exactly the phones working until now.
+    let inspector_id = {
+        let at = page.find("/devices/revoke").unwrap();
+        let start = page[..at].rfind("/console/inspectors/").unwrap() + "/console/inspectors/".len();
+        page[start..at].to_owned()
+    };
+    let (status, issued) = browser.submit(&page, &format!("/console/inspectors/{inspector_id}/code"), &[]).await;
+    assert_eq!(status, 200);
+    assert!(issued.contains("停用旧设备（1 台）"), "{issued}");
+    let device_id = device.store.enrollment().unwrap().unwrap().device_id;
+    assert!(issued.contains(&format!("name=\"devices\" value=\"{device_id}\"")), "{issued}");
+
+    let (status, done) = browser
+        .submit(&issued, &format!("/console/inspectors/{inspector_id}/devices/revoke"), &[("devices", &device_id)])
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert!(done.contains("已停用 1 台设备") && done.contains("已停用 "), "{done}");
+    assert_revoked(&server, &device.token()).await;
+}
