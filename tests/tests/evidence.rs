@@ -232,8 +232,12 @@ struct Evidence {
     /// reject, [2] plain; then [3], [4], pushed after the bulletin was issued.
     findings: Vec<anfang_core::FindingContent>,
     device_id: String,
-    /// The chain head printed in the issued bulletin.
-    printed: (i64, String),
+    /// The chain head printed in the issued bulletin's JSON, its HTML and
+    /// DOCX text, and `GET /api/v1/evidence/head` right after the issue.
+    printed: Option<(i64, String)>,
+    html: String,
+    docx_document: String,
+    api_head: Option<serde_json::Value>,
     /// The draw made last (its commitment is the last log entry).
     draw_id: String,
 }
@@ -283,22 +287,25 @@ async fn evidence_fixture() -> Evidence {
     post(format!("/api/v1/bulletins/{bid}/issue"), json!({})).await;
     let snapshot = server.admin_get(&format!("/api/v1/bulletins/{bid}/bulletin.json")).await;
     let chain = &snapshot["header"]["evidence_chain"];
-    let printed = (chain["length"].as_i64().expect("chain length printed"), chain["head"].as_str().unwrap().to_owned());
-    // The same head is in the HTML and the DOCX, and reviewers can fetch the
-    // current one from the API.
-    let get_bytes = |path: String| {
+    let printed = chain["length"].as_i64().zip(chain["head"].as_str().map(str::to_owned));
+    // Checked in the chain-head test: the HTML and the DOCX print it, and
+    // reviewers can fetch the current head from the API.
+    let get = |path: String| {
         let req = client.get(format!("{}{path}", server.url())).bearer_auth(&admin);
-        async move { req.send().await.unwrap().bytes().await.unwrap().to_vec() }
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.bytes().await.unwrap().to_vec())
+        }
     };
-    let html = String::from_utf8(get_bytes(format!("/api/v1/bulletins/{bid}/bulletin.html")).await).unwrap();
-    assert!(html.contains(&printed.1) && html.contains(&format!("--expect-length {}", printed.0)), "head in HTML");
-    let docx = get_bytes(format!("/api/v1/bulletins/{bid}/bulletin.docx")).await;
+    let html = String::from_utf8(get(format!("/api/v1/bulletins/{bid}/bulletin.html")).await.1).unwrap();
+    let docx = get(format!("/api/v1/bulletins/{bid}/bulletin.docx")).await.1;
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(docx)).unwrap();
-    let mut document = String::new();
-    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut document).unwrap();
-    assert!(document.contains(&printed.1), "head in DOCX");
-    let now = server.admin_get("/api/v1/evidence/head").await;
-    assert_eq!(now["length"].as_i64().unwrap(), printed.0 + 1, "the issue's own entry follows the printed head: {now}");
+    let mut docx_document = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut docx_document).unwrap();
+    let api_head = match get("/api/v1/evidence/head".into()).await {
+        (200, body) => serde_json::from_slice(&body).ok(),
+        _ => None,
+    };
     // The last two entries of the log: two findings.
     findings.push(a.record("P005", Card::Green, vec![]));
     findings.push(a.record("P006", Card::Green, vec![]));
@@ -311,7 +318,7 @@ async fn evidence_fixture() -> Evidence {
     let draw_id = draw["id"].as_str().unwrap().to_owned();
     let device_id = a.store.enrollment().unwrap().unwrap().device_id;
     server.kill();
-    Evidence { _dir: dir, data, findings, device_id, printed, draw_id }
+    Evidence { _dir: dir, data, findings, device_id, printed, draw_id, html, docx_document, api_head }
 }
 
 impl Evidence {
@@ -449,14 +456,22 @@ async fn verify_names_each_alteration_an_insider_with_the_file_can_make() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_earlier_chain_head_catches_a_rewritten_history_that_verifies_by_itself() {
     let ev = evidence_fixture().await;
-    let (len, head) = (ev.printed.0.to_string(), ev.printed.1.clone());
+    let printed = ev.printed.clone().expect("the issued bulletin's snapshot holds the chain head");
+    assert!(
+        ev.html.contains(&printed.1) && ev.html.contains(&format!("--expect-length {}", printed.0)),
+        "head in HTML"
+    );
+    assert!(ev.docx_document.contains(&printed.1), "head in DOCX");
+    let api = ev.api_head.clone().expect("GET /api/v1/evidence/head");
+    assert_eq!(api["length"].as_i64().unwrap(), printed.0 + 1, "the issue's own entry follows the printed head: {api}");
+    let (len, head) = (printed.0.to_string(), printed.1.clone());
     let expect = ["--expect-length", len.as_str(), "--expect-head", head.as_str()];
     let before = snapshot(&ev.data);
     let (code, out, err) = verify_args(&ev.data, &expect);
     assert_eq!(code, 0, "the untouched history holds the printed head\n{out}{err}");
     let (code, out, _) = verify_args(&ev.data, &["--print-head"]);
     assert_eq!(code, 0);
-    assert!(out.contains(&format!("chain head: length {} head ", ev.printed.0 + 4)), "{out}");
+    assert!(out.contains(&format!("chain head: length {} head ", printed.0 + 4)), "{out}");
     assert!(before == snapshot(&ev.data), "verify changed the data dir");
 
     // The insider deletes a finding with its entry and rewrites the whole
