@@ -150,7 +150,34 @@ fn open_as_insider(data: &Path) -> Connection {
 /// record hash recomputed from the rows as they now are, entries renumbered
 /// from 1 and every entry hash recomputed from the genesis.
 fn rechain(db: &Connection) {
-    use anfang_server::db::evidence::{FindingRecord, GENESIS, finding_record_hash};
+    // The insider has read the source: `db::evidence::finding_record_hash`,
+    // restated here so the test pins the format.
+    #[allow(clippy::too_many_arguments)]
+    fn finding_record_hash(
+        id: &str,
+        seq: i64,
+        content_hash: &str,
+        signature: &str,
+        device_id: &str,
+        public_key: &str,
+        inspector_id: i64,
+        received_ms: i64,
+        location_captured_at: Option<&str>,
+    ) -> String {
+        let fields = json!([
+            id,
+            seq,
+            content_hash,
+            signature,
+            device_id,
+            public_key,
+            inspector_id,
+            received_ms,
+            location_captured_at
+        ]);
+        sha256_hex(format!("anfang-finding-record-v2\n{fields}").as_bytes())
+    }
+    const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
     let entries: Vec<(String, String, String, String)> = db
         .prepare("SELECT kind, record_id, record_hash, at FROM evidence_log ORDER BY seq")
         .unwrap()
@@ -172,17 +199,17 @@ fn rechain(db: &Connection) {
                         let (hash, sig, device, key): (String, String, String, String) =
                             (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
                         let loc: Option<String> = r.get(7)?;
-                        Ok(finding_record_hash(&FindingRecord {
-                            id: &id,
-                            seq: r.get(0)?,
-                            content_hash: &hash,
-                            signature: &sig,
-                            device_id: &device,
-                            public_key: &key,
-                            inspector_id: r.get(5)?,
-                            received_ms: r.get(6)?,
-                            location_captured_at: loc.as_deref(),
-                        }))
+                        Ok(finding_record_hash(
+                            &id,
+                            r.get(0)?,
+                            &hash,
+                            &sig,
+                            &device,
+                            &key,
+                            r.get(5)?,
+                            r.get(6)?,
+                            loc.as_deref(),
+                        ))
                     },
                 )
                 .unwrap_or(record_hash);
@@ -202,11 +229,17 @@ struct Evidence {
     _dir: tempfile::TempDir,
     data: std::path::PathBuf,
     /// Findings of the first inspector: [0] with photo, [1] reviewed accept then
-    /// reject, [2] plain; then the last two pushed: [3], [4].
+    /// reject, [2] plain; then [3], [4], pushed after the bulletin was issued.
     findings: Vec<anfang_core::FindingContent>,
     device_id: String,
-    /// The chain head printed in the issued bulletin.
-    printed: (i64, String),
+    /// The chain head printed in the issued bulletin's JSON, its HTML and
+    /// DOCX text, and `GET /api/v1/evidence/head` right after the issue.
+    printed: Option<(i64, String)>,
+    html: String,
+    docx_document: String,
+    api_head: Option<serde_json::Value>,
+    /// The draw made last (its commitment is the last log entry).
+    draw_id: String,
 }
 
 async fn evidence_fixture() -> Evidence {
@@ -254,29 +287,38 @@ async fn evidence_fixture() -> Evidence {
     post(format!("/api/v1/bulletins/{bid}/issue"), json!({})).await;
     let snapshot = server.admin_get(&format!("/api/v1/bulletins/{bid}/bulletin.json")).await;
     let chain = &snapshot["header"]["evidence_chain"];
-    let printed = (chain["length"].as_i64().expect("chain length printed"), chain["head"].as_str().unwrap().to_owned());
-    // The same head is in the HTML and the DOCX, and reviewers can fetch the
-    // current one from the API.
-    let get_bytes = |path: String| {
+    let printed = chain["length"].as_i64().zip(chain["head"].as_str().map(str::to_owned));
+    // Checked in the chain-head test: the HTML and the DOCX print it, and
+    // reviewers can fetch the current head from the API.
+    let get = |path: String| {
         let req = client.get(format!("{}{path}", server.url())).bearer_auth(&admin);
-        async move { req.send().await.unwrap().bytes().await.unwrap().to_vec() }
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.bytes().await.unwrap().to_vec())
+        }
     };
-    let html = String::from_utf8(get_bytes(format!("/api/v1/bulletins/{bid}/bulletin.html")).await).unwrap();
-    assert!(html.contains(&printed.1) && html.contains(&format!("--expect-length {}", printed.0)), "head in HTML");
-    let docx = get_bytes(format!("/api/v1/bulletins/{bid}/bulletin.docx")).await;
+    let html = String::from_utf8(get(format!("/api/v1/bulletins/{bid}/bulletin.html")).await.1).unwrap();
+    let docx = get(format!("/api/v1/bulletins/{bid}/bulletin.docx")).await.1;
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(docx)).unwrap();
-    let mut document = String::new();
-    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut document).unwrap();
-    assert!(document.contains(&printed.1), "head in DOCX");
-    let now = server.admin_get("/api/v1/evidence/head").await;
-    assert_eq!(now["length"].as_i64().unwrap(), printed.0 + 1, "the issue's own entry follows the printed head: {now}");
+    let mut docx_document = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut docx_document).unwrap();
+    let api_head = match get("/api/v1/evidence/head".into()).await {
+        (200, body) => serde_json::from_slice(&body).ok(),
+        _ => None,
+    };
     // The last two entries of the log: two findings.
     findings.push(a.record("P005", Card::Green, vec![]));
     findings.push(a.record("P006", Card::Green, vec![]));
     assert_eq!(a.sync_via(&server.url(), fast()).await.findings_pushed, 2);
+    // And last of all a draw's commitment, a record the old audit never
+    // looked for from its side.
+    let day: jiff::civil::Date = office_today().parse().unwrap();
+    let next_week = day.checked_add(jiff::Span::new().days(7)).unwrap();
+    let draw = post("/api/v1/draws".into(), json!({"from": next_week, "to": next_week, "visits": 1})).await;
+    let draw_id = draw["id"].as_str().unwrap().to_owned();
     let device_id = a.store.enrollment().unwrap().unwrap().device_id;
     server.kill();
-    Evidence { _dir: dir, data, findings, device_id, printed }
+    Evidence { _dir: dir, data, findings, device_id, printed, draw_id, html, docx_document, api_head }
 }
 
 impl Evidence {
@@ -288,11 +330,18 @@ impl Evidence {
     }
 }
 
-fn assert_named(data: &Path, what: &str, needles: &[&str]) {
+/// Runs `verify` on an altered copy; records a failure unless it exits 1
+/// with an `ALTERED` line containing each needle. Failures are collected so
+/// that one run shows every alteration that goes unnoticed.
+fn check_named(failures: &mut Vec<String>, data: &Path, what: &str, needles: &[&str]) {
     let (code, out, err) = verify_args(data, &[]);
-    assert_eq!(code, 1, "{what}: verify must fail\n{out}{err}");
+    if code != 1 {
+        failures.push(format!("{what}: verify exited {code}, not 1\n{out}{err}"));
+    }
     for n in needles {
-        assert!(out.lines().any(|l| l.starts_with("ALTERED") && l.contains(n)), "{what}: no line names {n:?}\n{out}");
+        if !out.lines().any(|l| l.starts_with("ALTERED") && l.contains(n)) {
+            failures.push(format!("{what}: no ALTERED line names {n:?}\n{out}"));
+        }
     }
 }
 
@@ -302,6 +351,7 @@ async fn verify_names_each_alteration_an_insider_with_the_file_can_make() {
     let (code, out, err) = verify_args(&ev.data, &[]);
     assert_eq!(code, 0, "the untouched data dir verifies\n{out}{err}");
     let [f0, f1, f2, f3, f4] = [0, 1, 2, 3, 4].map(|i| ev.findings[i].id.to_string());
+    let mut failures = Vec::new();
 
     // (a) A finding and its photo rows deleted.
     let d = ev.copy("a");
@@ -309,7 +359,8 @@ async fn verify_names_each_alteration_an_insider_with_the_file_can_make() {
     db.execute("DELETE FROM finding_photos WHERE finding_id = ?1", [&f0]).unwrap();
     db.execute("DELETE FROM findings WHERE id = ?1", [&f0]).unwrap();
     drop(db);
-    assert_named(
+    check_named(
+        &mut failures,
         &d,
         "(a) deleted finding",
         &[&format!("finding_v2 {f0}): the finding it records is missing (deleted)")],
@@ -324,7 +375,7 @@ async fn verify_names_each_alteration_an_insider_with_the_file_can_make() {
     )
     .unwrap();
     drop(db);
-    assert_named(&d, "(b) moved finding", &[&format!("finding {f2}: is recorded under inspector")]);
+    check_named(&mut failures, &d, "(b) moved finding", &[&format!("finding {f2}: is recorded under inspector")]);
 
     // (c) Its received time, and another's location time, changed.
     let d = ev.copy("c");
@@ -332,7 +383,8 @@ async fn verify_names_each_alteration_an_insider_with_the_file_can_make() {
     db.execute("UPDATE findings SET received_ms = received_ms - 86400000 WHERE id = ?1", [&f2]).unwrap();
     db.execute("UPDATE findings SET location_captured_at = '2026-01-01T00:00:00Z' WHERE id = ?1", [&f0]).unwrap();
     drop(db);
-    assert_named(
+    check_named(
+        &mut failures,
         &d,
         "(c) server-side times",
         &[&format!("finding {f2}: its received time"), &format!("finding {f0}: its location_captured_at")],
@@ -343,7 +395,8 @@ async fn verify_names_each_alteration_an_insider_with_the_file_can_make() {
     let db = open_as_insider(&d);
     db.execute("DELETE FROM finding_reviews WHERE finding_id = ?1 AND revision = 2", [&f1]).unwrap();
     drop(db);
-    assert_named(
+    check_named(
+        &mut failures,
         &d,
         "(d) deleted review",
         &[&format!("review {f1}/review/2): the review decision it records is missing")],
@@ -352,12 +405,17 @@ async fn verify_names_each_alteration_an_insider_with_the_file_can_make() {
     // (e) The last log entries cut off.
     let d = ev.copy("e");
     let db = open_as_insider(&d);
-    db.execute("DELETE FROM evidence_log WHERE seq > (SELECT max(seq) - 2 FROM evidence_log)", []).unwrap();
+    db.execute("DELETE FROM evidence_log WHERE seq > (SELECT max(seq) - 3 FROM evidence_log)", []).unwrap();
     drop(db);
-    assert_named(
+    check_named(
+        &mut failures,
         &d,
         "(e) cut log",
-        &[&format!("finding {f3}: is not in the evidence log"), &format!("finding {f4}: is not in the evidence log")],
+        &[
+            &format!("finding {f3}: is not in the evidence log"),
+            &format!("finding {f4}: is not in the evidence log"),
+            &format!("draw {}: its commitment is not in the evidence log", ev.draw_id),
+        ],
     );
 
     // (f) The device's key swapped, all its findings re-signed, the chain
@@ -381,28 +439,39 @@ async fn verify_names_each_alteration_an_insider_with_the_file_can_make() {
     rechain(&db);
     drop(db);
     let (_, out, _) = verify_args(&d, &[]);
-    assert!(!out.contains("finding "), "the re-signed findings themselves look consistent: {out}");
-    assert_named(&d, "(f) swapped key", &[&format!("device {}: its public key", ev.device_id)]);
+    if out.contains("finding ") {
+        failures.push(format!("(f): the re-signed findings should look consistent by themselves: {out}"));
+    }
+    check_named(&mut failures, &d, "(f) swapped key", &[&format!("device {}: its public key", ev.device_id)]);
 
     // A thumbnail swapped for another photo's: what the office sees changed.
     let d = ev.copy("thumb");
     let (a, b) = (&ev.findings[0].photos[0], &ev.findings[1].photos[0]);
     let thumb = |sha: &str| d.join("photos").join(&sha[..2]).join(format!("{sha}.thumb.jpg"));
     std::fs::copy(thumb(b), thumb(a)).unwrap();
-    assert_named(&d, "thumbnail", &[&format!("thumbnail of photo {a}")]);
+    check_named(&mut failures, &d, "thumbnail", &[&format!("thumbnail of photo {a}")]);
+    assert!(failures.is_empty(), "{} alteration(s) not named:\n{}", failures.len(), failures.join("\n---\n"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_earlier_chain_head_catches_a_rewritten_history_that_verifies_by_itself() {
     let ev = evidence_fixture().await;
-    let (len, head) = (ev.printed.0.to_string(), ev.printed.1.clone());
+    let printed = ev.printed.clone().expect("the issued bulletin's snapshot holds the chain head");
+    assert!(
+        ev.html.contains(&printed.1) && ev.html.contains(&format!("--expect-length {}", printed.0)),
+        "head in HTML"
+    );
+    assert!(ev.docx_document.contains(&printed.1), "head in DOCX");
+    let api = ev.api_head.clone().expect("GET /api/v1/evidence/head");
+    assert_eq!(api["length"].as_i64().unwrap(), printed.0 + 1, "the issue's own entry follows the printed head: {api}");
+    let (len, head) = (printed.0.to_string(), printed.1.clone());
     let expect = ["--expect-length", len.as_str(), "--expect-head", head.as_str()];
     let before = snapshot(&ev.data);
     let (code, out, err) = verify_args(&ev.data, &expect);
     assert_eq!(code, 0, "the untouched history holds the printed head\n{out}{err}");
     let (code, out, _) = verify_args(&ev.data, &["--print-head"]);
     assert_eq!(code, 0);
-    assert!(out.contains(&format!("chain head: length {} head ", ev.printed.0 + 3)), "{out}");
+    assert!(out.contains(&format!("chain head: length {} head ", printed.0 + 4)), "{out}");
     assert!(before == snapshot(&ev.data), "verify changed the data dir");
 
     // The insider deletes a finding with its entry and rewrites the whole

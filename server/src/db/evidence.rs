@@ -617,12 +617,11 @@ fn check_devices(
                 "device {id}: enrolled at {enrolled_at}, but its enrollment is not in the evidence log (inserted or entry removed)"
             ));
         }
-        if let Some(at) = revoked_at {
-            if !by_record.contains_key(&(kind::DEVICE_REVOKED, id.as_str())) && markers.covers(&at) {
-                audit
-                    .problems
-                    .push(format!("device {id}: revoked at {at}, but the revocation is not in the evidence log"));
-            }
+        if let Some(at) = revoked_at
+            && !by_record.contains_key(&(kind::DEVICE_REVOKED, id.as_str()))
+            && markers.covers(&at)
+        {
+            audit.problems.push(format!("device {id}: revoked at {at}, but the revocation is not in the evidence log"));
         }
     }
     Ok(())

@@ -108,10 +108,10 @@ fn push_one(
             ),
         ));
     }
-    if let Some(a) = f.assignment_id {
-        if let Some(refused) = check_visit(conn, device, f, &a.to_string())? {
-            return Ok(refused);
-        }
+    if let Some(a) = f.assignment_id
+        && let Some(refused) = check_visit(conn, device, f, &a.to_string())?
+    {
+        return Ok(refused);
     }
     let mut missing = Vec::new();
     for sha in &f.photos {

@@ -11,5 +11,5 @@ use axum::extract::State;
 
 pub async fn head(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<ChainHead>, AppError> {
     caller.require(Role::Reviewer)?;
-    Ok(Json(state.db.read(|c| evidence::head(c)).await?))
+    Ok(Json(state.db.read(evidence::head).await?))
 }
