@@ -142,8 +142,10 @@ mod tests {
                (9, 'li', 'h2', 'leader', 1, '2026-01-02T00:00:00Z'),
                (12, 'gone', 'h3', 'reviewer', 0, '2026-01-03T00:00:00Z');
              INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES
-               ('{}', 9, '2026-01-01T00:00:00Z', '2999-01-01T00:00:00Z');",
-            crate::auth::secret_hash(token)
+               ('{}', 9, '{}', '2999-01-01T00:00:00Z');",
+            crate::auth::secret_hash(token),
+            // A session still live under today's idle and absolute lifetimes.
+            jiff::Timestamp::now()
         ))
         .unwrap();
         let before = users(&c);
