@@ -58,6 +58,14 @@ error_codes! {
     Internal => "internal", "服务器内部错误，已记录，请稍后再试";
     // Uploads.
     UploadOffsetMismatch => "upload_offset_mismatch", "上传位置与服务器不一致，将从服务器的位置继续";
+    // A stored photo must be exactly what the app's photo pipeline writes:
+    // no Exif/XMP/comment segment and nothing after the end of the image.
+    PhotoMetadata => "photo_metadata", "照片带有元数据（如相机品牌、型号或附加数据），服务器只接受应用处理过的照片";
+    // Progressive, arithmetic-coded or otherwise not the app's baseline JPEG.
+    PhotoNotFromApp => "photo_not_from_app", "照片不是应用生成的格式，请用最新版应用重新拍摄或选择照片";
+    PhotoDimensions => "photo_dimensions", "照片尺寸超过应用生成的上限（长边2048像素）";
+    // The device holds too many unfinished uploads (or announced bytes).
+    UploadLimit => "upload_limit", "本设备未完成的照片上传过多，请稍后再同步";
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_draws.sql"),
     include_str!("../../migrations/0006_unit_accounts.sql"),
     include_str!("../../migrations/0007_inspector_identities.sql"),
+    include_str!("../../migrations/0008_upload_limits.sql"),
 ];
 
 /// Handle to the server database; cheap to clone.
