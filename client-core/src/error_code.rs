@@ -69,6 +69,14 @@ error_codes! {
     VisitOutsideSlot => "visit_outside_slot", "观察时间不在此抽签任务的时段内";
     ObservedBeforeEnrollment => "observed_before_enrollment", "观察时间早于本设备注册时间，请检查手机的日期和时间";
     ObservedInFuture => "observed_in_future", "观察时间晚于服务器当前时间，请检查手机的日期和时间";
+    // A stored photo must be exactly what the app's photo pipeline writes:
+    // no Exif/XMP/comment segment and nothing after the end of the image.
+    PhotoMetadata => "photo_metadata", "照片带有元数据（如相机品牌、型号或附加数据），服务器只接受应用处理过的照片";
+    // Progressive, arithmetic-coded or otherwise not the app's baseline JPEG.
+    PhotoNotFromApp => "photo_not_from_app", "照片不是应用生成的格式，请用最新版应用重新拍摄或选择照片";
+    PhotoDimensions => "photo_dimensions", "照片尺寸超过应用生成的上限（长边2048像素）";
+    // The device holds too many unfinished uploads (or announced bytes).
+    UploadLimit => "upload_limit", "本设备未完成的照片上传过多，请稍后再同步";
 }
 
 impl std::fmt::Display for ErrorCode {

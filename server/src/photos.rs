@@ -2,31 +2,154 @@
 //!
 //! Layout under the data dir: `photos/ab/<sha256>.jpg` with its thumbnail
 //! `photos/ab/<sha256>.thumb.jpg`, and partial uploads in
-//! `uploads/<sha256>.part`. The partial file's length is the upload offset,
-//! so a server killed mid-chunk resumes from whatever reached the disk; the
-//! final SHA-256 check catches anything torn or wrong.
+//! `uploads/<sha256>.<device>.part`, one per announcing device. The partial
+//! file's length is the upload offset, so a server killed mid-chunk resumes
+//! from whatever reached the disk; the final SHA-256 check catches anything
+//! torn or wrong.
 //!
-//! **Invariant:** a photo is listed in the `photos` table only after its
-//! bytes are on disk under their hash, verified, with a thumbnail. A finding
-//! can reference only listed photos.
+//! **Invariants:**
+//! - a photo is listed in the `photos` table only after its bytes are on
+//!   disk under their hash, verified, with a thumbnail. A finding can
+//!   reference only listed photos;
+//! - a stored photo is exactly the structure the shared pipeline
+//!   (`anfang_core::photo`) writes — a baseline JFIF JPEG of at most
+//!   [`MAX_STORED_EDGE`] pixels a side — and nothing else: no Exif, XMP,
+//!   ICC or comment segment, no byte after the end of the image
+//!   ([`check_stored_jpeg`], run on the header before any decode);
+//! - an upload belongs to the device that announced it: no other device can
+//!   write to it, reset it or delete it;
+//! - everything about one photo (announce, append, verify, sweep) happens
+//!   under that photo's own lock ([`ShaLocks`]), so uploads of different
+//!   photos never wait for each other.
 
 use crate::db::{Db, uploads};
 use crate::error::AppError;
 use anfang_core::domain::is_sha256_hex;
+use anfang_core::error_code::ErrorCode;
 use anfang_core::photo::{self, PhotoOptions};
 use anfang_core::protocol::{MAX_PHOTO_BYTES, UploadStatus};
+use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Unfinished uploads one device may hold at once. The app uploads one photo
+/// at a time and resumes it first, so a phone holds one, rarely two.
+pub const MAX_OPEN_UPLOADS_PER_DEVICE: u64 = 8;
+/// Bytes one device may have announced and not finished: three photos of the
+/// largest size the server accepts (the app's are far smaller).
+pub const MAX_OPEN_UPLOAD_BYTES_PER_DEVICE: u64 = 3 * MAX_PHOTO_BYTES;
+/// The largest width or height of a stored photo: the pipeline's long edge.
+/// Anything larger was not made by the app and is refused from its header.
+pub const MAX_STORED_EDGE: u32 = 2048;
+
+/// How long unfinished and unused things are kept, and how the sweep runs.
+#[derive(Debug, Clone)]
+pub struct UploadLimits {
+    /// A partial upload no one has written to for this long is deleted (the
+    /// device starts that photo again from byte 0). Default 48 h.
+    pub partial_ttl: Duration,
+    /// A complete photo no finding references this long after it was stored
+    /// is deleted (a device whose push comes later uploads it again).
+    /// Default 7 days.
+    pub unreferenced_photo_ttl: Duration,
+    /// Time between sweep passes. Default 10 min.
+    pub sweep_interval: Duration,
+    /// Most partial uploads and most photos one pass deletes: bounded work;
+    /// a pass that hits the bound is followed by another after a second.
+    pub sweep_batch: usize,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        Self {
+            partial_ttl: Duration::from_secs(48 * 3600),
+            unreferenced_photo_ttl: Duration::from_secs(7 * 24 * 3600),
+            sweep_interval: Duration::from_secs(600),
+            sweep_batch: 500,
+        }
+    }
+}
+
+impl UploadLimits {
+    /// The defaults, each overridable in seconds (fractions allowed) by
+    /// `ANFANG_PARTIAL_UPLOAD_TTL_SECS`, `ANFANG_UNREFERENCED_PHOTO_TTL_SECS`
+    /// and `ANFANG_UPLOAD_SWEEP_SECS`.
+    pub fn from_env() -> Self {
+        let secs = |name: &str, default: Duration| match std::env::var(name) {
+            Err(_) => default,
+            Ok(v) => match v.trim().parse::<f64>().ok().and_then(|s| Duration::try_from_secs_f64(s).ok()) {
+                Some(d) => d,
+                None => {
+                    tracing::warn!(%name, value = %v, "not a number of seconds; using the default");
+                    default
+                }
+            },
+        };
+        let d = Self::default();
+        Self {
+            partial_ttl: secs("ANFANG_PARTIAL_UPLOAD_TTL_SECS", d.partial_ttl),
+            unreferenced_photo_ttl: secs("ANFANG_UNREFERENCED_PHOTO_TTL_SECS", d.unreferenced_photo_ttl),
+            sweep_interval: secs("ANFANG_UPLOAD_SWEEP_SECS", d.sweep_interval),
+            sweep_batch: d.sweep_batch,
+        }
+    }
+}
+
+/// One async lock per photo being worked on. Entries live only while
+/// someone holds or waits for them (and a cancelled wait's entry is pruned
+/// by the sweep), so the map stays as small as the uploads in flight.
+#[derive(Default)]
+struct ShaLocks {
+    held: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+struct ShaGuard<'a> {
+    locks: &'a ShaLocks,
+    sha256: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl ShaLocks {
+    async fn lock(&self, sha256: &str) -> ShaGuard<'_> {
+        let mutex = self.held.lock().unwrap_or_else(|p| p.into_inner()).entry(sha256.to_owned()).or_default().clone();
+        let guard = mutex.lock_owned().await;
+        ShaGuard { locks: self, sha256: sha256.to_owned(), guard: Some(guard) }
+    }
+
+    /// Drops entries nobody holds or waits for.
+    fn prune(&self) {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, m| Arc::strong_count(m) > 1);
+    }
+}
+
+impl Drop for ShaGuard<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut held = self.locks.held.lock().unwrap_or_else(|p| p.into_inner());
+        // Clones are made under this map lock, so a count of 1 (the map's
+        // own) means no one else holds or waits for this photo's lock.
+        if held.get(&self.sha256).is_some_and(|m| Arc::strong_count(m) == 1) {
+            held.remove(&self.sha256);
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct PhotoStore {
     root: PathBuf,
-    /// Appends are serialized: two devices uploading the same photo at once
-    /// must not interleave bytes in one partial file. Chunks take
-    /// milliseconds, so one lock is plenty at city scale.
-    append_lock: Arc<tokio::sync::Mutex<()>>,
+    limits: UploadLimits,
+    locks: Arc<ShaLocks>,
+}
+
+/// What one sweep pass deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub partial_uploads: usize,
+    pub photos: usize,
 }
 
 fn mb(bytes: u64) -> String {
@@ -41,12 +164,42 @@ fn check_sha(sha256: &str) -> Result<(), AppError> {
     }
 }
 
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn remove_if_there(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Where the upload was announced.
+enum Announced {
+    /// The photo is stored already.
+    Stored,
+    /// This device's upload, same size: carry on from the partial file.
+    Resume,
+    /// A new upload of this device (or its own re-announced with another
+    /// size): from byte 0.
+    Fresh,
+}
+
 impl PhotoStore {
     pub fn open(data_dir: &Path) -> Result<Self, AppError> {
+        Self::open_with(data_dir, UploadLimits::from_env())
+    }
+
+    pub fn open_with(data_dir: &Path, limits: UploadLimits) -> Result<Self, AppError> {
         let root = data_dir.to_owned();
         std::fs::create_dir_all(root.join("photos"))?;
         std::fs::create_dir_all(root.join("uploads"))?;
-        Ok(Self { root, append_lock: Arc::new(tokio::sync::Mutex::new(())) })
+        Ok(Self { root, limits, locks: Arc::default() })
     }
 
     pub fn photo_path(&self, sha256: &str) -> PathBuf {
@@ -57,15 +210,23 @@ impl PhotoStore {
         self.root.join("photos").join(&sha256[..2]).join(format!("{sha256}.thumb.jpg"))
     }
 
-    fn part_path(&self, sha256: &str) -> PathBuf {
-        self.root.join("uploads").join(format!("{sha256}.part"))
+    fn part_path(&self, sha256: &str, device_id: &str) -> PathBuf {
+        // Device ids are UUIDs the server made; anything else is hashed so
+        // it can never leave the folder.
+        let device = if !device_id.is_empty() && device_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            device_id.to_owned()
+        } else {
+            hex::encode(Sha256::digest(device_id.as_bytes()))
+        };
+        self.root.join("uploads").join(format!("{sha256}.{device}.part"))
     }
 
-    fn part_len(&self, sha256: &str) -> u64 {
-        std::fs::metadata(self.part_path(sha256)).map(|m| m.len()).unwrap_or(0)
+    fn part_len(&self, sha256: &str, device_id: &str) -> u64 {
+        std::fs::metadata(self.part_path(sha256, device_id)).map(|m| m.len()).unwrap_or(0)
     }
 
-    /// `POST /uploads`: announces a photo, or reports where its upload stands.
+    /// `POST /uploads`: announces a photo, or reports where this device's
+    /// upload of it stands.
     pub async fn announce(&self, db: &Db, device_id: &str, sha256: &str, size: u64) -> Result<UploadStatus, AppError> {
         check_sha(sha256)?;
         if size == 0 {
@@ -79,59 +240,95 @@ impl PhotoStore {
                 mb(MAX_PHOTO_BYTES)
             )));
         }
-        let _guard = self.append_lock.lock().await;
+        let _lock = self.locks.lock(sha256).await;
         let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
-        let existing = db
+        let ttl = self.limits.partial_ttl;
+        let announced = db
             .write(move |c| {
                 if uploads::photo_exists(c, &sha)? {
-                    return Ok(None);
+                    uploads::forget_upload(c, &sha, &dev)?;
+                    return Ok(Announced::Stored);
                 }
-                let upload = uploads::upload(c, &sha)?;
-                if upload.as_ref().map(|u| u.size) != Some(size) {
-                    uploads::announce(c, &sha, size, &dev)?;
+                let own = uploads::upload(c, &sha, &dev)?;
+                if own.is_some_and(|u| u.size == size) {
+                    uploads::touch(c, &sha, &dev, now_ms())?;
+                    return Ok(Announced::Resume);
                 }
-                Ok(Some(upload.map(|u| u.size)))
+                // Checked and recorded in one write: two announces of one
+                // device for different photos cannot both slip under the cap.
+                let open = uploads::open_uploads(c, &dev, &sha)?;
+                if open.count + 1 > MAX_OPEN_UPLOADS_PER_DEVICE
+                    || open.bytes.saturating_add(size) > MAX_OPEN_UPLOAD_BYTES_PER_DEVICE
+                {
+                    return Err(AppError::coded(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        ErrorCode::UploadLimit,
+                        format!(
+                            "this device already has {} unfinished photo uploads ({}) on the server; at most \
+                             {MAX_OPEN_UPLOADS_PER_DEVICE} uploads and {} may be open per device. Let the app \
+                             finish the photos it has started (unfinished uploads expire after {} h)",
+                            open.count,
+                            mb(open.bytes),
+                            mb(MAX_OPEN_UPLOAD_BYTES_PER_DEVICE),
+                            ttl.as_secs() / 3600
+                        ),
+                    ));
+                }
+                uploads::announce(c, &sha, &dev, size, now_ms())?;
+                Ok(Announced::Fresh)
             })
             .await?;
-        match existing {
-            None => Ok(UploadStatus { offset: size, size, complete: true }),
-            Some(previous) => {
-                if previous != Some(size) {
-                    // A new upload, or one announced with another size: the
-                    // hash names the content, so the old partial is useless.
-                    let _ = std::fs::remove_file(self.part_path(sha256));
-                }
-                Ok(UploadStatus { offset: self.part_len(sha256), size, complete: false })
+        let part = self.part_path(sha256, device_id);
+        match announced {
+            Announced::Stored => {
+                remove_if_there(&part)?;
+                Ok(UploadStatus { offset: size, size, complete: true })
+            }
+            Announced::Resume => Ok(UploadStatus { offset: self.part_len(sha256, device_id), size, complete: false }),
+            Announced::Fresh => {
+                // The hash names the content: a partial of another size (or
+                // one left by a crash) is useless. Only this device's own.
+                remove_if_there(&part)?;
+                Ok(UploadStatus { offset: 0, size, complete: false })
             }
         }
     }
 
-    /// `PATCH /uploads/{sha}`: appends a chunk at `offset`; on the last
-    /// chunk verifies the hash and the image, then files the photo.
+    /// `PATCH /uploads/{sha}`: appends a chunk at `offset` to this device's
+    /// upload; on the last chunk verifies the hash and the image, then files
+    /// the photo.
     pub async fn append(
         &self,
         db: &Db,
+        device_id: &str,
         sha256: &str,
         offset: u64,
         chunk: axum::body::Bytes,
     ) -> Result<UploadStatus, AppError> {
         check_sha(sha256)?;
-        let _guard = self.append_lock.lock().await;
-        let sha = sha256.to_owned();
-        let state = db.read(move |c| Ok((uploads::photo_exists(c, &sha)?, uploads::upload(c, &sha)?))).await?;
+        let _lock = self.locks.lock(sha256).await;
+        let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
+        let state = db.read(move |c| Ok((uploads::photo_exists(c, &sha)?, uploads::upload(c, &sha, &dev)?))).await?;
         let size = match state {
-            (true, _) => {
+            (true, own) => {
+                if own.is_some() {
+                    // Someone else finished first: this device's partial is moot.
+                    let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
+                    db.write(move |c| uploads::forget_upload(c, &sha, &dev)).await?;
+                    remove_if_there(&self.part_path(sha256, device_id))?;
+                }
                 let size = std::fs::metadata(self.photo_path(sha256)).map(|m| m.len()).unwrap_or(0);
                 return Ok(UploadStatus { offset: size, size, complete: true });
             }
             (false, None) => {
                 return Err(AppError::NotFound(format!(
-                    "no upload of photo {sha256} is in progress; announce it first with POST /api/v1/uploads"
+                    "this device has no upload of photo {sha256} in progress; announce it first with POST \
+                     /api/v1/uploads"
                 )));
             }
             (false, Some(u)) => u.size,
         };
-        let held = self.part_len(sha256);
+        let held = self.part_len(sha256, device_id);
         if offset != held {
             return Err(AppError::Conflict {
                 message: format!(
@@ -146,7 +343,7 @@ impl PhotoStore {
                 offset + chunk.len() as u64
             )));
         }
-        let part = self.part_path(sha256);
+        let part = self.part_path(sha256, device_id);
         let written = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
             let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&part)?;
             f.write_all(&chunk)?;
@@ -156,31 +353,40 @@ impl PhotoStore {
         .await
         .map_err(AppError::internal)??;
         if written < size {
+            let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
+            db.write(move |c| uploads::touch(c, &sha, &dev, now_ms())).await?;
             return Ok(UploadStatus { offset: written, size, complete: false });
         }
-        self.finish(db, sha256, size).await?;
+        self.finish(db, device_id, sha256, size).await?;
         Ok(UploadStatus { offset: size, size, complete: true })
     }
 
     /// Verifies a fully received upload and files it under its hash.
-    async fn finish(&self, db: &Db, sha256: &str, size: u64) -> Result<(), AppError> {
-        let part = self.part_path(sha256);
+    async fn finish(&self, db: &Db, device_id: &str, sha256: &str, size: u64) -> Result<(), AppError> {
+        let part = self.part_path(sha256, device_id);
         let (photo_path, thumb_path) = (self.photo_path(sha256), self.thumbnail_path(sha256));
         let expected = sha256.to_owned();
         let verified = tokio::task::spawn_blocking(move || -> Result<(u32, u32), AppError> {
+            // At most MAX_PHOTO_BYTES: the announced size was checked.
             let bytes = std::fs::read(&part)?;
             let actual = hex::encode(Sha256::digest(&bytes));
-            let discard = |msg: String| {
+            let discard = |e: AppError| {
                 let _ = std::fs::remove_file(&part);
-                AppError::Unprocessable(msg)
+                e
             };
             if actual != expected {
-                return Err(discard(format!(
+                return Err(discard(AppError::Unprocessable(format!(
                     "the received bytes hash to {actual}, not {expected}; the upload was discarded, send the photo again"
-                )));
+                ))));
             }
-            let (width, height, thumb) = photo::thumbnail_of_stored(&bytes, &PhotoOptions::default())
-                .map_err(|e| discard(format!("not an acceptable photo: {e}; the upload was discarded")))?;
+            // The structure first, from the bytes alone: metadata, a
+            // progressive or oversized image are refused before a decoder
+            // allocates anything.
+            check_stored_jpeg(&bytes).map_err(|e| discard(e.into()))?;
+            let (width, height, thumb) =
+                photo::thumbnail_of_stored(&bytes, &PhotoOptions::default()).map_err(|e| {
+                    discard(AppError::Unprocessable(format!("not an acceptable photo: {e}; the upload was discarded")))
+                })?;
             std::fs::create_dir_all(photo_path.parent().expect("photo paths have a parent"))?;
             std::fs::write(&thumb_path, thumb)?;
             std::fs::rename(&part, &photo_path)?;
@@ -188,16 +394,15 @@ impl PhotoStore {
         })
         .await
         .map_err(AppError::internal)?;
+        let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
         let (width, height) = match verified {
             Ok(wh) => wh,
             Err(e) => {
-                let sha = sha256.to_owned();
-                db.write(move |c| uploads::forget_upload(c, &sha)).await?;
+                db.write(move |c| uploads::forget_upload(c, &sha, &dev)).await?;
                 return Err(e);
             }
         };
-        let sha = sha256.to_owned();
-        db.write(move |c| uploads::complete(c, &sha, size, width, height)).await
+        db.write(move |c| uploads::complete(c, &sha, &dev, size, width, height, now_ms())).await
     }
 
     pub async fn read(&self, sha256: &str, thumbnail: bool) -> Result<Vec<u8>, AppError> {
@@ -210,5 +415,446 @@ impl PhotoStore {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// One sweep pass: deletes at most `sweep_batch` partial uploads nobody
+    /// wrote to within `partial_ttl`, and at most `sweep_batch` photos no
+    /// finding referenced within `unreferenced_photo_ttl` of being stored.
+    /// Each under its photo's lock, re-checked in the database, rows first:
+    /// a crash in between leaves only a stray file, never a listed photo
+    /// without its bytes.
+    pub async fn sweep_once(&self, db: &Db) -> Result<Swept, AppError> {
+        let now = now_ms();
+        let batch = self.limits.sweep_batch;
+        let mut swept = Swept::default();
+
+        let upload_cutoff = now.saturating_sub(ms(self.limits.partial_ttl));
+        for (sha, dev) in db.read(move |c| uploads::stale_uploads(c, upload_cutoff, batch)).await? {
+            let _lock = self.locks.lock(&sha).await;
+            let (s, d) = (sha.clone(), dev.clone());
+            if db.write(move |c| uploads::expire_upload(c, &s, &d, upload_cutoff)).await? {
+                remove_if_there(&self.part_path(&sha, &dev))?;
+                swept.partial_uploads += 1;
+            }
+        }
+
+        let photo_cutoff = now.saturating_sub(ms(self.limits.unreferenced_photo_ttl));
+        for sha in db.read(move |c| uploads::stale_unreferenced_photos(c, photo_cutoff, batch)).await? {
+            if !is_sha256_hex(&sha) {
+                continue;
+            }
+            let _lock = self.locks.lock(&sha).await;
+            let s = sha.clone();
+            if db.write(move |c| uploads::expire_photo(c, &s, photo_cutoff)).await? {
+                remove_if_there(&self.photo_path(&sha))?;
+                remove_if_there(&self.thumbnail_path(&sha))?;
+                swept.photos += 1;
+            }
+        }
+        self.locks.prune();
+        Ok(swept)
+    }
+
+    /// Partial files of the layout before per-device uploads
+    /// (`uploads/<sha256>.part`): their rows were dropped by migration 0008,
+    /// so nothing can resume them.
+    fn remove_legacy_partials(&self) -> std::io::Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(self.root.join("uploads"))? {
+            let path = entry?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if name.strip_suffix(".part").is_some_and(is_sha256_hex) {
+                remove_if_there(&path)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The sweeper `serve` runs: a pass at start-up, then every
+    /// `sweep_interval` (sooner while a pass hits its bound). Errors are
+    /// logged and the next pass tries again.
+    pub async fn sweep_forever(self, db: Db) {
+        let limits = self.limits.clone();
+        tracing::info!(?limits, "upload sweeper started");
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.remove_legacy_partials()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(n, "removed partial uploads of the old layout"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not clear old partial uploads"),
+            Err(e) => tracing::warn!(error = %e, "could not clear old partial uploads"),
+        }
+        loop {
+            let mut pause = limits.sweep_interval;
+            match self.sweep_once(&db).await {
+                Ok(swept) => {
+                    if swept != Swept::default() {
+                        tracing::info!(?swept, "swept expired uploads and unreferenced photos");
+                    }
+                    if swept.partial_uploads >= limits.sweep_batch || swept.photos >= limits.sweep_batch {
+                        pause = pause.min(Duration::from_secs(1));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "upload sweep failed; trying again later"),
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// Why a stored photo is refused by [`check_stored_jpeg`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredJpegError {
+    /// It carries something besides pixels: an APP1–APP15 segment (Exif,
+    /// XMP, ICC …), a comment, an APP0 other than a plain JFIF header, or
+    /// bytes after the end of the image.
+    Metadata(String),
+    /// Not the baseline JPEG the pipeline writes (progressive, arithmetic,
+    /// other sampling, markers it never writes, truncated …).
+    NotFromApp(String),
+    /// Wider or taller than [`MAX_STORED_EDGE`].
+    Dimensions { width: u32, height: u32 },
+}
+
+impl From<StoredJpegError> for AppError {
+    fn from(e: StoredJpegError) -> Self {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        match e {
+            StoredJpegError::Metadata(what) => AppError::coded(
+                status,
+                ErrorCode::PhotoMetadata,
+                format!(
+                    "not an acceptable photo: it carries {what}; the server stores only the pixels the app's \
+                     photo pipeline writes, never camera metadata, so the upload was discarded. Attach photos \
+                     through the app, which strips metadata"
+                ),
+            ),
+            StoredJpegError::NotFromApp(what) => AppError::coded(
+                status,
+                ErrorCode::PhotoNotFromApp,
+                format!(
+                    "not an acceptable photo: {what}. The upload was discarded; attach photos through the app \
+                     (update it if this persists)"
+                ),
+            ),
+            StoredJpegError::Dimensions { width, height } => AppError::coded(
+                status,
+                ErrorCode::PhotoDimensions,
+                format!(
+                    "not an acceptable photo: it is {width}×{height} pixels; the app stores photos of at most \
+                     {MAX_STORED_EDGE} pixels a side, so the server refuses larger ones without decoding them. \
+                     The upload was discarded"
+                ),
+            ),
+        }
+    }
+}
+
+/// The frame of a stored photo, as its header gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredFrame {
+    pub width: u32,
+    pub height: u32,
+    pub components: u8,
+}
+
+fn segment_name(marker: u8, body: &[u8]) -> String {
+    match marker {
+        0xE1 if body.starts_with(b"Exif\0") => "an Exif block (APP1: camera make, model, time, maybe position)".into(),
+        0xE1 if body.starts_with(b"http://ns.adobe.com/") => "an XMP block (APP1)".into(),
+        0xE2 if body.starts_with(b"ICC_PROFILE\0") => "an ICC colour profile (APP2)".into(),
+        0xE0..=0xEF => format!("an APP{} segment", marker - 0xE0),
+        0xFE => "a comment (COM) segment".into(),
+        _ => format!("a segment with marker FF{marker:02X}"),
+    }
+}
+
+/// A frame component as its header gives it: (id, sampling factors,
+/// quantization table).
+type Component = (u8, u8, u8);
+
+/// Checks that `jpeg` has exactly the structure the shared pipeline writes
+/// (jpeg-encoder, as called by `anfang_core::photo`'s `encode_jpeg`):
+///
+/// `SOI`, `APP0` "JFIF" (16 bytes, no thumbnail), then the frame header
+/// `SOF0` (8-bit baseline; 1 component, or 3 in 4:2:0 — luma 2×2, chroma
+/// 1×1 — each at most [`MAX_STORED_EDGE`] pixels a side), `DQT`, `DHT`
+/// and at most one `DRI` (the pipeline adds one when it joins bands), one
+/// `SOS` over all components (spectral 0..63, no approximation), entropy
+/// data in which 0xFF is followed only by a stuffed 0x00 or `RST0–7` in
+/// sequence (only with a `DRI`), and `EOI` as the last two bytes.
+///
+/// Reads only the bytes: nothing is decoded or allocated, so it runs before
+/// the decoder and bounds what the decoder is given.
+pub fn check_stored_jpeg(jpeg: &[u8]) -> Result<StoredFrame, StoredJpegError> {
+    use StoredJpegError::{Dimensions, Metadata, NotFromApp};
+    let not_app = |what: &str| NotFromApp(what.to_owned());
+    if !jpeg.starts_with(&[0xFF, 0xD8]) {
+        let format = match photo::sniff(jpeg) {
+            photo::SniffedFormat::Png => "PNG".to_owned(),
+            photo::SniffedFormat::Other(format) => format,
+            photo::SniffedFormat::Jpeg => "a JPEG".to_owned(),
+        };
+        return Err(NotFromApp(format!("a stored photo must be the JPEG the photo pipeline made, not {format}")));
+    }
+    let mut at = 2;
+    let mut jfif = false;
+    let mut frame: Option<(StoredFrame, Vec<Component>)> = None;
+    let mut dqt = [false; 2];
+    let mut dht = [[false; 2]; 2];
+    let mut restart_interval: Option<u16> = None;
+    let scan_start = loop {
+        let (Some(&ff), Some(&marker)) = (jpeg.get(at), jpeg.get(at + 1)) else {
+            return Err(not_app("the file ends inside its headers (truncated?)"));
+        };
+        if ff != 0xFF {
+            return Err(NotFromApp(format!("byte {at} should start a header segment but does not")));
+        }
+        let (Some(&hi), Some(&lo)) = (jpeg.get(at + 2), jpeg.get(at + 3)) else {
+            return Err(not_app("the file ends inside its headers (truncated?)"));
+        };
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        let Some(body) = jpeg.get(at + 4..at + 2 + len).filter(|_| len >= 2) else {
+            return Err(NotFromApp(format!("the segment at byte {at} runs past the end of the file")));
+        };
+        match marker {
+            0xE0 => {
+                let plain_jfif = body.len() == 14 && body.starts_with(b"JFIF\0") && body[12] == 0 && body[13] == 0;
+                if jfif || at != 2 || !plain_jfif {
+                    return Err(Metadata("an APP0 segment other than the plain JFIF header".into()));
+                }
+                jfif = true;
+            }
+            0xE1..=0xEF | 0xFE => return Err(Metadata(segment_name(marker, body))),
+            _ if !jfif => return Err(not_app("it has no JFIF header right after the start of the image")),
+            0xC0 => {
+                if frame.is_some() {
+                    return Err(not_app("it has two frame headers"));
+                }
+                if body.len() < 6 || body[0] != 8 {
+                    return Err(not_app("its frame header is not 8-bit"));
+                }
+                let height = u32::from(u16::from_be_bytes([body[1], body[2]]));
+                let width = u32::from(u16::from_be_bytes([body[3], body[4]]));
+                if width > MAX_STORED_EDGE || height > MAX_STORED_EDGE {
+                    return Err(Dimensions { width, height });
+                }
+                if width == 0 || height == 0 {
+                    return Err(NotFromApp(format!("its header gives a size of {width}×{height} pixels")));
+                }
+                let n = body[5];
+                if body.len() != 6 + 3 * usize::from(n) {
+                    return Err(not_app("its frame header has the wrong length"));
+                }
+                let comps: Vec<Component> = body[6..].chunks_exact(3).map(|c| (c[0], c[1], c[2])).collect();
+                let layout: Vec<(u8, u8)> = comps.iter().map(|&(_, s, q)| (s, q)).collect();
+                // Grey, or colour in 4:2:0 with the luma and chroma tables.
+                if layout != [(0x11, 0)] && layout != [(0x22, 0), (0x11, 1), (0x11, 1)] {
+                    return Err(not_app("its colour channels are not the grey or 4:2:0 layout the app writes"));
+                }
+                if comps.iter().enumerate().any(|(i, c)| comps[..i].iter().any(|d| d.0 == c.0)) {
+                    return Err(not_app("two colour channels share an id"));
+                }
+                frame = Some((StoredFrame { width, height, components: n }, comps));
+            }
+            0xC2 | 0xC6 | 0xCA | 0xCE => {
+                return Err(not_app("it is a progressive JPEG; the app writes baseline JPEGs only"));
+            }
+            0xC1 | 0xC3 | 0xC5 | 0xC7 | 0xC9 | 0xCB | 0xCD | 0xCF => {
+                return Err(NotFromApp(format!(
+                    "its frame type (marker FF{marker:02X}: extended, lossless, hierarchical or arithmetic) is \
+                     not baseline"
+                )));
+            }
+            0xDB => {
+                let mut t = body;
+                while !t.is_empty() {
+                    let (precision, id) = (t[0] >> 4, t[0] & 0x0F);
+                    if precision != 0 || id > 1 || t.len() < 65 {
+                        return Err(not_app("it has a quantization table the app never writes"));
+                    }
+                    dqt[usize::from(id)] = true;
+                    t = &t[65..];
+                }
+            }
+            0xC4 => {
+                let mut t = body;
+                while !t.is_empty() {
+                    let (class, id) = (t[0] >> 4, t[0] & 0x0F);
+                    let counts = t.get(1..17).ok_or_else(|| not_app("a Huffman table is cut short"))?;
+                    let values: usize = counts.iter().map(|&c| usize::from(c)).sum();
+                    if class > 1 || id > 1 || values > 256 || t.len() < 17 + values {
+                        return Err(not_app("it has a Huffman table the app never writes"));
+                    }
+                    dht[usize::from(class)][usize::from(id)] = true;
+                    t = &t[17 + values..];
+                }
+            }
+            0xDD => {
+                let interval = if body.len() == 2 { u16::from_be_bytes([body[0], body[1]]) } else { 0 };
+                if restart_interval.is_some() || interval == 0 {
+                    return Err(not_app("its restart interval is not the app's"));
+                }
+                restart_interval = Some(interval);
+            }
+            0xDA => {
+                let Some((_, comps)) = &frame else {
+                    return Err(not_app("its scan comes before the frame header"));
+                };
+                let n = usize::from(*body.first().unwrap_or(&0));
+                if n != comps.len() || body.len() != 1 + 2 * n + 3 {
+                    return Err(not_app("its scan does not cover every colour channel at once"));
+                }
+                for (i, &(id, _, q)) in comps.iter().enumerate() {
+                    let (cs, tables) = (body[1 + 2 * i], body[2 + 2 * i]);
+                    let (dc, ac) = (usize::from(tables >> 4), usize::from(tables & 0x0F));
+                    if cs != id || dc > 1 || ac > 1 || !dht[0][dc] || !dht[1][ac] || !dqt[usize::from(q)] {
+                        return Err(not_app("its scan refers to tables the file does not define"));
+                    }
+                }
+                if body[1 + 2 * n..] != [0, 63, 0] {
+                    return Err(not_app("its scan is not a single full baseline scan"));
+                }
+                break at + 2 + len;
+            }
+            _ => return Err(NotFromApp(format!("it has a segment (marker FF{marker:02X}) the app never writes"))),
+        }
+        at += 2 + len;
+    };
+    let (frame, _) = frame.expect("the scan follows the frame header");
+
+    let mut i = scan_start;
+    let mut next_restart = 0u8;
+    loop {
+        let Some(p) = jpeg[i..].iter().position(|&b| b == 0xFF) else {
+            return Err(not_app("the image data has no end-of-image marker (truncated?)"));
+        };
+        let j = i + p;
+        let Some(&marker) = jpeg.get(j + 1) else {
+            return Err(not_app("the image data has no end-of-image marker (truncated?)"));
+        };
+        match marker {
+            0x00 => {}
+            0xD0..=0xD7 => {
+                if restart_interval.is_none() || marker - 0xD0 != next_restart {
+                    return Err(not_app("its restart markers are not the app's"));
+                }
+                next_restart = (next_restart + 1) % 8;
+            }
+            0xD9 => {
+                let after = jpeg.len() - (j + 2);
+                if after > 0 {
+                    return Err(Metadata(format!("{after} bytes after the end-of-image marker")));
+                }
+                return Ok(frame);
+            }
+            0xE0..=0xEF | 0xFE => {
+                let body = jpeg.get(j + 4..).unwrap_or_default();
+                return Err(Metadata(format!("{} after its image data", segment_name(marker, body))));
+            }
+            _ => {
+                return Err(NotFromApp(format!(
+                    "marker FF{marker:02X} inside its image data; the app writes one scan and nothing else"
+                )));
+            }
+        }
+        i = j + 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline_photo(seed: u8, width: u32, height: u32, grey: bool) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(width, height, |x, y| {
+            let v = (x as u8).wrapping_mul(seed) ^ (y as u8);
+            if grey { image::Rgb([v, v, v]) } else { image::Rgb([v, y as u8, seed]) }
+        });
+        let mut png = Vec::new();
+        if grey {
+            image::DynamicImage::ImageRgb8(img)
+                .to_luma8()
+                .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                .unwrap();
+        } else {
+            img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        }
+        photo::process(&png, &PhotoOptions::default()).unwrap().jpeg
+    }
+
+    #[test]
+    fn the_bound_is_the_pipelines_long_edge() {
+        assert_eq!(MAX_STORED_EDGE, PhotoOptions::default().max_long_edge);
+    }
+
+    #[test]
+    fn what_the_pipeline_writes_passes_the_structure_check() {
+        // One piece, grey, and big enough to be encoded in bands joined by
+        // restart markers (at the largest size the pipeline makes).
+        for (w, h, grey, components) in [(320, 240, false, 3), (300, 200, true, 1), (4096, 3072, false, 3)] {
+            let jpeg = pipeline_photo(3, w, h, grey);
+            let frame = check_stored_jpeg(&jpeg).unwrap_or_else(|e| panic!("{w}×{h}: {e:?}"));
+            let (ew, eh) = photo::fit(w, h, MAX_STORED_EDGE);
+            assert_eq!(frame, StoredFrame { width: ew, height: eh, components });
+            if w == 4096 {
+                assert!(jpeg.windows(2).any(|m| m == [0xFF, 0xD0]), "the big one really has restart markers");
+            }
+        }
+    }
+
+    #[test]
+    fn a_cut_photo_is_not_the_pipelines() {
+        let jpeg = pipeline_photo(5, 320, 240, false);
+        for cut in [3, 21, 200, jpeg.len() - 1] {
+            assert!(
+                matches!(check_stored_jpeg(&jpeg[..cut]), Err(StoredJpegError::NotFromApp(_))),
+                "cut at {cut}: {:?}",
+                check_stored_jpeg(&jpeg[..cut])
+            );
+        }
+    }
+
+    async fn store_with_device() -> (tempfile::TempDir, Db, PhotoStore, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("db.sqlite3")).unwrap();
+        let creds = crate::demo::load(&db).unwrap();
+        let code = creds.inspectors[0].1.clone();
+        let key = anfang_core::evidence::DeviceKey::generate().public_key_hex();
+        let device =
+            db.write(move |c| crate::db::accounts::enroll(c, &code, None, &key)).await.unwrap().device_id.to_string();
+        let store = PhotoStore::open_with(dir.path(), UploadLimits::default()).unwrap();
+        (dir, db, store, device)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_photo_completes_while_another_photos_lock_is_held() {
+        let (_dir, db, store, device) = store_with_device().await;
+        let (x, y) = (pipeline_photo(1, 320, 240, false), pipeline_photo(2, 320, 240, false));
+        let (x_sha, y_sha) = (hex::encode(Sha256::digest(&x)), hex::encode(Sha256::digest(&y)));
+        store.announce(&db, &device, &x_sha, x.len() as u64).await.unwrap();
+        store.announce(&db, &device, &y_sha, y.len() as u64).await.unwrap();
+
+        // As while X's last chunk is being verified.
+        let held = store.locks.lock(&x_sha).await;
+        let done = tokio::time::timeout(
+            Duration::from_secs(10),
+            store.append(&db, &device, &y_sha, 0, axum::body::Bytes::from(y.clone())),
+        )
+        .await
+        .expect("photo Y is not held up by the lock photo X holds")
+        .unwrap();
+        assert!(done.complete);
+
+        // X itself does wait for its lock, and goes on once it is released.
+        let x_append = {
+            let (store, db, device, x_sha, x) = (store.clone(), db.clone(), device.clone(), x_sha.clone(), x.clone());
+            tokio::spawn(async move { store.append(&db, &device, &x_sha, 0, axum::body::Bytes::from(x)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!x_append.is_finished(), "X's upload waits for X's lock");
+        drop(held);
+        assert!(x_append.await.unwrap().unwrap().complete);
+        assert!(store.locks.held.lock().unwrap().is_empty(), "no lock entry outlives its use");
     }
 }

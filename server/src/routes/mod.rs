@@ -121,7 +121,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         ApiRoute {
             method: "post",
             path: "/api/v1/uploads",
-            summary: "Announce a photo by SHA-256 and size, or ask where its upload stands",
+            summary: "Announce a photo by SHA-256 and size, or ask where this device's upload stands; 429 upload_limit beyond the per-device caps",
             access: Access::Device,
             request: Some(obj(json!({"sha256": {"type": "string"}, "size": {"type": "integer"}}))),
             response: upload_status.clone(),
@@ -130,7 +130,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         ApiRoute {
             method: "patch",
             path: "/api/v1/uploads/{sha256}",
-            summary: "Append a chunk at the Upload-Offset header; 409 with the server's offset on mismatch",
+            summary: "Append a chunk at the Upload-Offset header to this device's upload; 409 with the server's offset on mismatch",
             access: Access::Device,
             request: Some(json!({"type": "string", "format": "binary"})),
             response: upload_status,

@@ -89,7 +89,7 @@ pub async fn announce_upload(
 
 pub async fn upload_chunk(
     State(state): State<AppState>,
-    _device: DeviceCaller,
+    device: DeviceCaller,
     Path(sha256): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -101,7 +101,8 @@ pub async fn upload_chunk(
         .ok_or_else(|| {
             AppError::BadRequest(format!("the {UPLOAD_OFFSET_HEADER} header must give the chunk's starting byte"))
         })?;
-    Ok(Json(state.photos.append(&state.db, &sha256, offset, body).await?))
+    // Only the announcing device's own upload is written to.
+    Ok(Json(state.photos.append(&state.db, &device.device_id, &sha256, offset, body).await?))
 }
 
 /// How a push batch went, outcome by outcome, for the log line: an operator
