@@ -58,6 +58,8 @@ error_codes! {
     Internal => "internal", "服务器内部错误，已记录，请稍后再试";
     // Uploads.
     UploadOffsetMismatch => "upload_offset_mismatch", "上传位置与服务器不一致，将从服务器的位置继续";
+    // Text inputs and what units see.
+    TextControlCharacter => "text_control_character", "文字中含有看不见的控制字符，请删除后重新提交";
 }
 
 impl std::fmt::Display for ErrorCode {

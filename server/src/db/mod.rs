@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_draws.sql"),
     include_str!("../../migrations/0006_unit_accounts.sql"),
     include_str!("../../migrations/0007_inspector_identities.sql"),
+    include_str!("../../migrations/0011_public_refs.sql"),
 ];
 
 /// Handle to the server database; cheap to clone.
@@ -148,11 +149,16 @@ mod tests {
     fn migration_files_are_numbered_one_to_n_and_every_one_is_loaded_in_order() {
         let files = migration_files();
         for (i, (name, _)) in files.iter().enumerate() {
-            let number: usize = name.get(..4).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{name}: no NNNN_ prefix"));
+            let number: usize =
+                name.get(..4).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{name}: no NNNN_ prefix"));
             assert_eq!(number, i + 1, "{name}: migrations must be numbered 0001, 0002, … without gaps");
             assert_eq!(name.as_bytes().get(4), Some(&b'_'), "{name}: expected NNNN_name.sql");
         }
-        assert_eq!(files.len(), MIGRATIONS.len(), "every file in server/migrations/ is named in MIGRATIONS, and no other");
+        assert_eq!(
+            files.len(),
+            MIGRATIONS.len(),
+            "every file in server/migrations/ is named in MIGRATIONS, and no other"
+        );
         for ((name, text), loaded) in files.iter().zip(MIGRATIONS) {
             assert_eq!(text, loaded, "{name} is not the migration at its position in MIGRATIONS");
         }
@@ -160,7 +166,9 @@ mod tests {
 
     fn schema_of(conn: &Connection) -> Vec<(String, String)> {
         let mut stmt = conn
-            .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            )
             .unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
     }
