@@ -273,6 +273,9 @@ impl FindingContent {
             }
         }
         if let Some(note) = &self.note {
+            // Control characters would break every document the note is
+            // printed in (DOCX is XML); refused here, on device and server.
+            crate::text::check_text("note", note).map_err(|e| ValidationError::new("note", e.message()))?;
             let n = note.chars().count();
             if n > MAX_NOTE_CHARS {
                 return Err(ValidationError::new(
@@ -476,6 +479,17 @@ mod tests {
         let mut f = sample();
         f.card = Card::Green;
         f.photos.clear();
+        f.validate().unwrap();
+    }
+
+    #[test]
+    fn a_note_with_a_control_character_is_refused_and_one_with_line_breaks_is_not() {
+        let mut f = sample();
+        f.note = Some("人行道\u{1}停车\u{b}".into());
+        let err = f.validate().unwrap_err();
+        assert_eq!(err.field, "note");
+        assert!(err.message.contains("U+0001"), "{err}");
+        f.note = Some("人行道停车\r\n三辆\t车".into());
         f.validate().unwrap();
     }
 

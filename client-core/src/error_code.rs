@@ -77,6 +77,8 @@ error_codes! {
     PhotoDimensions => "photo_dimensions", "照片尺寸超过应用生成的上限（长边2048像素）";
     // The device holds too many unfinished uploads (or announced bytes).
     UploadLimit => "upload_limit", "本设备未完成的照片上传过多，请稍后再同步";
+    // Text inputs and what units see.
+    TextControlCharacter => "text_control_character", "文字中含有看不见的控制字符，请删除后重新提交";
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -8,7 +8,8 @@
 //! - [`photo`]: camera file → bounded, metadata-free JPEG + thumbnail;
 //! - [`store`]: the on-device SQLite store (findings, photos, outbox, reference data);
 //! - [`sync`]: the sync engine, over a [`sync::Transport`];
-//! - [`http`]: the HTTP transport (reqwest; works natively and in the browser).
+//! - [`http`]: the HTTP transport (reqwest; works natively and in the browser);
+//! - [`text`]: the rule for typed text (no control characters).
 //!
 //! **Invariant:** nothing here knows about axum or the server's storage; the
 //! core does no I/O except through the SQLite connection it is given and the
@@ -24,6 +25,7 @@ pub mod photo;
 pub mod protocol;
 pub mod store;
 pub mod sync;
+pub mod text;
 
 pub use clock::{Clock, SystemClock, office_timezone};
 pub use domain::{Card, Category, FindingContent, Location, Point, PointKind, Unit, ValidationError};

@@ -22,6 +22,9 @@
 //! | leader       | `leader`, `点长`                                      | no       |
 //! | active       | `active`, `启用`, `状态` (`1/0`, `是/否`, `启用/停用`)  | no (yes) |
 //!
+//! No cell may hold a control character (tab and line breaks inside quotes
+//! excepted; see `anfang_core::text`).
+//!
 //! **Invariant:** the whole file is parsed and checked before anything is
 //! written; every error names its line (as a spreadsheet numbers it, the
 //! header being line 1) and field, and a file with any error writes nothing.
@@ -104,6 +107,7 @@ fn read(
         return Err(err(1, missing[0], format!("missing required column(s): {}", missing.join(", "))));
     }
     let mut rows = Vec::new();
+    let mut control = Vec::new();
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
@@ -126,8 +130,19 @@ fn read(
         if rows.len() >= MAX_ROWS {
             return Err(err(line, "row", format!("more than {MAX_ROWS} rows; split the file")));
         }
-        let values = index.iter().map(|(f, i)| (*f, record.get(*i).unwrap_or("").to_owned())).collect();
+        let values: HashMap<&'static str, String> =
+            index.iter().map(|(f, i)| (*f, record.get(*i).unwrap_or("").to_owned())).collect();
+        // Every cell ends up in the console, on devices and in bulletins:
+        // a control character in any of them is refused (they break DOCX).
+        for (field, _, _) in columns {
+            if let Some(Err(e)) = values.get(field).map(|v| anfang_core::text::check_text(field, v)) {
+                control.push(LineError { line, field: (*field).into(), message: e.message() });
+            }
+        }
         rows.push((line, values));
+    }
+    if !control.is_empty() {
+        return Err(control);
     }
     if rows.is_empty() {
         return Err(err(2, "row", "the file has a header but no rows".into()));
@@ -279,6 +294,19 @@ mod tests {
         assert!(named.contains(&(4, "kind")), "{errors:?}");
         assert!(named.contains(&(5, "id")), "{errors:?}");
         assert_eq!(errors.len(), 3, "{errors:?}");
+    }
+
+    #[test]
+    fn a_control_character_in_any_cell_is_refused_with_line_and_field() {
+        let e = parse_units("id,name,district\nU90,测试\u{1}单位,\nU91,好单位,通\u{B}川区\n").unwrap_err();
+        let named: Vec<(u64, &str)> = e.iter().map(|e| (e.line, e.field.as_str())).collect();
+        assert_eq!(named, [(2, "name"), (3, "district")], "{e:?}");
+        assert!(e[0].message.contains("U+0001"), "{e:?}");
+        let e = parse_points("id,name,kind,unit_id,lat,lon,leader\nP900,好点位,market,U01,31.2,107.4,张\u{7}三\n")
+            .unwrap_err();
+        assert_eq!((e[0].line, e[0].field.as_str()), (2, "leader"), "{e:?}");
+        // A line break inside a quoted cell is text, not a control character.
+        assert!(parse_units("id,name\nU90,\"两行\r\n名称\"\n").is_ok());
     }
 
     #[test]

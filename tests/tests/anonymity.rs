@@ -3,10 +3,19 @@
 //! from the server's own route tables (API and console), so a new route is
 //! covered the day it is added; a route with a path parameter this test
 //! does not know fails it until someone teaches it a value.
+//!
+//! Beyond identities: nothing a unit or the public gets, and no bulletin
+//! (they are sent to units), carries what would let a unit find the
+//! inspector on its own cameras: the recorded position or accuracy, a
+//! capture time finer than date and part of day, the finding's id or any
+//! UUIDv7 (it holds a millisecond); no leader answer carries the receipt
+//! time (one per push batch: it groups one phone's findings).
 
 mod common;
 
-use anfang_core::Card;
+use anfang_core::clock::Clock;
+use anfang_core::store::NewFinding;
+use anfang_core::{Card, Location};
 use common::office::*;
 use common::*;
 use std::io::{Read, Write};
@@ -28,6 +37,25 @@ fn add_unit_user(server: &Server, username: &str, unit: &str) -> String {
     child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
     assert!(child.wait().unwrap().success(), "user add --role unit {username}");
     password
+}
+
+struct At(jiff::Timestamp);
+impl Clock for At {
+    fn now(&self) -> jiff::Timestamp {
+        self.0
+    }
+}
+
+/// Whether `text` holds a UUIDv7 (8-4-4-4-12 hex digits, version 7).
+fn has_uuid_v7(text: &str) -> bool {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(35)).any(|i| {
+        b[i..i + 36].iter().enumerate().all(|(j, c)| match j {
+            8 | 13 | 18 | 23 => *c == b'-',
+            14 => *c == b'7',
+            _ => c.is_ascii_hexdigit(),
+        })
+    })
 }
 
 /// Who calls.
@@ -110,12 +138,25 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     assert_eq!(alias, "督查01");
     // Signed with the alias, as inspectors do: it must reach leaders, units,
     // the bulletin (also inside the .docx) and exports masked.
-    let finding = device.record_with_note(
-        "P001",
-        Card::Yellow,
-        vec![processed(21, 800, 600)],
-        &format!("占用人行道（{alias} 拍摄）"),
-    );
+    // Captured at 00:01:13.456 today, office time (no later timestamp can
+    // share its minute), at a position to the centimetre.
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let observed = office_now().date().at(0, 1, 13, 456_000_000).to_zoned_datetime(tz.clone()).unwrap().timestamp();
+    let finding = device
+        .store
+        .record_finding(
+            NewFinding {
+                point_id: "P001".into(),
+                unit_id: None,
+                category: "parking".into(),
+                card: Card::Yellow,
+                note: Some(format!("占用人行道（{alias} 拍摄）")),
+                location: Some(Location { lat: 31.2061237, lon: 107.4683459, accuracy_m: 7.25, captured_at: observed }),
+                photos: vec![processed(21, 800, 600)],
+            },
+            &At(observed),
+        )
+        .expect("record");
     assert_eq!(device.sync_via(&base, fast()).await.findings_pushed, 1);
     let photo = finding.photos[0].clone();
 
@@ -180,14 +221,60 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     secrets.push((fresh_code.clone(), "an enrollment code"));
     secrets.push((fresh_code.replace('-', ""), "an enrollment code"));
 
+    // Reviewers and admins see the receipt time; it must reach no leader.
+    let reviewed: serde_json::Value = http
+        .get(format!("{base}/api/v1/findings/{}", finding.id))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let received = reviewed["received_at"].as_str().expect("admins see received_at").to_owned();
+    let exact: Vec<(String, &str)> = vec![
+        (finding.id.to_string(), "the finding id (a UUIDv7)"),
+        ("31.2061237".into(), "the recorded latitude"),
+        ("107.4683459".into(), "the recorded longitude"),
+        ("7.25".into(), "the recorded accuracy"),
+        ("accuracy".into(), "an accuracy field"),
+        (observed.to_string(), "the capture time"),
+        (observed.to_zoned_datetime(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(), "the capture minute"),
+        (observed.as_millisecond().to_string(), "the capture millisecond"),
+        ("\"received_at\"".into(), "the receipt time"),
+    ];
+    let batch: Vec<(String, &str)> = vec![
+        ("\"received_at\"".into(), "a received_at field"),
+        (received.clone(), "the receipt time"),
+        ("收到 ".into(), "the receipt time (console)"),
+    ];
+
     let range = format!("from={0}&to={0}", office_today());
     let mut checked = 0;
     let mut leaks = Vec::new();
-    let mut check = |what: String, body: &str| {
+    let mut check = |what: String, who: Who, path: &str, body: &str| {
         checked += 1;
         for (secret, name) in &secrets {
             if body.contains(secret.as_str()) {
                 leaks.push(format!("{what} shows {name} ({secret})"));
+            }
+        }
+        // Units and the public get nothing exact; bulletins are sent to units.
+        if who != Who::Leader || path.contains("/bulletins") {
+            for (value, name) in &exact {
+                if body.contains(value.as_str()) {
+                    leaks.push(format!("{what} shows {name} ({value})"));
+                }
+            }
+            if has_uuid_v7(body) {
+                leaks.push(format!("{what} shows a UUIDv7"));
+            }
+        }
+        if who == Who::Leader {
+            for (value, name) in &batch {
+                if body.contains(value.as_str()) {
+                    leaks.push(format!("{what} shows {name} ({value})"));
+                }
             }
         }
     };
@@ -232,7 +319,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             if !allowed {
                 assert!(status == 401 || status == 403, "{what} must be refused");
             }
-            check(what, &readable(&ctype, &bytes));
+            check(what, who, r.path, &readable(&ctype, &bytes));
         }
     }
 
@@ -263,7 +350,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             if who == Who::Leader && r.method == "get" && r.min.is_some_and(|m| m <= Role::Leader) {
                 assert!(status.is_success() || status.is_redirection(), "{what} should answer");
             }
-            check(what, &readable(&ctype, &bytes));
+            check(what, who, r.path, &readable(&ctype, &bytes));
         }
     }
 
@@ -275,7 +362,17 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     let mine: serde_json::Value =
         http.get(format!("{base}/api/v1/unit/findings")).bearer_auth(&unit).send().await.unwrap().json().await.unwrap();
     let item = &mine["items"][0];
-    assert_eq!(item["id"], finding.id.to_string().as_str(), "{mine}");
+    let public_ref: String = rusqlite::Connection::open(server.data_dir.join("anfang.sqlite3"))
+        .unwrap()
+        .query_row("SELECT public_ref FROM finding_public_refs WHERE finding_id = ?1", [finding.id.to_string()], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(item["reference"], public_ref.as_str(), "{mine}");
+    assert_eq!(
+        (item["observed_on"].as_str(), item["part_of_day"].as_str()),
+        (Some(office_today().as_str()), Some("上午"))
+    );
     assert_eq!(item["photos"][0], photo.as_str(), "{mine}");
     assert!(item["rectify_by"].is_string(), "{mine}");
     // And the issued bulletin prints the note, masked.
@@ -289,4 +386,5 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         .await
         .unwrap();
     assert!(issued.contains("占用人行道（督查员 拍摄）"), "{issued}");
+    assert!(issued.contains(&public_ref) && issued.contains(&format!("{} 上午", office_today())), "{issued}");
 }

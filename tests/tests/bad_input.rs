@@ -478,3 +478,160 @@ fn the_cli_refuses_a_non_image_and_saves_nothing() {
     assert_eq!(code, 0);
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!([]), "nothing was saved");
 }
+
+/// Control characters (U+0001, U+000B …) break the XML of every bulletin a
+/// text reaches, so every edge where text comes in refuses them with the
+/// code `text_control_character` and the field named, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_character_is_refused_at_every_text_edge_with_its_code_and_field() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let mut device = Device::enroll(&server, 0).await;
+    let admin = server.admin_token().await;
+    let original = device.record("P002", Card::Green, vec![]);
+    assert_eq!(device.sync_via(&server.url(), fast()).await.findings_pushed, 1);
+    let client = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", server.url());
+    let draft: Value = client
+        .post(url("/api/v1/bulletins"))
+        .bearer_auth(&admin)
+        .json(&json!({"kind": "day", "from": office_today()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let draft_id = draft["id"].as_i64().unwrap();
+    let inspectors: Value =
+        client.get(url("/api/v1/inspectors")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let inspector = inspectors["items"][0]["id"].as_i64().unwrap();
+    let settings: Value =
+        client.get(url("/api/v1/settings")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let mut bad_settings = settings.clone();
+    bad_settings["distribution"] = json!("各区县\u{1}政府");
+
+    let put = reqwest::Method::PUT;
+    let cases: Vec<(&str, reqwest::Method, String, Value, &str)> = vec![
+        (
+            "unit name",
+            put.clone(),
+            "/api/v1/units/U03".into(),
+            json!({"id": "U03", "name": "城管\u{1}局", "district": null, "active": true}),
+            "name",
+        ),
+        (
+            "point leader",
+            put.clone(),
+            "/api/v1/points/P001".into(),
+            json!({"id": "P001", "name": "通川中路", "kind": "main_road", "unit_id": "U03", "lat": 31.2, "lon": 107.4,
+                   "address": null, "district": null, "active": true, "leader": "张\u{b}三"}),
+            "leader",
+        ),
+        (
+            "category name",
+            put.clone(),
+            "/api/v1/categories/parking".into(),
+            json!({"code": "parking", "name": "乱停\u{7}乱放", "description": null, "sort": 1, "active": true}),
+            "name",
+        ),
+        ("settings distribution", put.clone(), "/api/v1/settings".into(), bad_settings, "distribution"),
+        (
+            "review reason",
+            reqwest::Method::POST,
+            format!("/api/v1/findings/{}/review", original.id),
+            json!({"decision": "reject", "reason": "看不清\u{1b}楚"}),
+            "reason",
+        ),
+        (
+            "bulletin lead",
+            reqwest::Method::PATCH,
+            format!("/api/v1/bulletins/{draft_id}"),
+            json!({"lead": "现将\u{c}情况通报如下"}),
+            "lead",
+        ),
+        (
+            "identity name",
+            put.clone(),
+            format!("/api/v1/inspectors/{inspector}/identity"),
+            json!({"real_name": "张\u{1}三", "contact": ""}),
+            "real_name",
+        ),
+    ];
+    for (name, method, path, body, field) in cases {
+        let res = client.request(method, url(&path)).bearer_auth(&admin).json(&body).send().await.unwrap();
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(status, 422, "{name}: {body}");
+        assert_eq!(body["code"], "text_control_character", "{name}: {body}");
+        assert_eq!(body["field"], field, "{name}: {body}");
+        assert!(body["error"].as_str().unwrap().contains("control character (U+"), "{name}: {body}");
+    }
+    // A CSV import names line and field, and imports nothing.
+    let res = client
+        .post(url("/api/v1/units/import"))
+        .bearer_auth(&admin)
+        .header("content-type", "text/csv")
+        .body("id,name\nU90,新单位\nU91,坏\u{1}单位\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        (body["errors"][0]["line"].as_u64(), body["errors"][0]["field"].as_str()),
+        (Some(3), Some("name")),
+        "{body}"
+    );
+    // A finding pushed with one is rejected, naming the note.
+    let key = device.store.device_key().unwrap();
+    let mut content = original.clone();
+    content.id = uuid::Uuid::now_v7();
+    content.note = Some("人行道\u{1}停车".into());
+    let res = client
+        .post(url("/api/v1/sync/push"))
+        .bearer_auth(device.token())
+        .json(&json!({"findings": [{"finding": content, "signature": key.sign(&content)}]}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    let result = &body["results"][0];
+    assert_eq!((result["status"].as_str(), result["code"].as_u64()), (Some("rejected"), Some(422)), "{body}");
+    assert!(
+        result["reason"].as_str().unwrap().starts_with("note: contains an invisible control character (U+0001)"),
+        "{body}"
+    );
+
+    // Nothing was written (serde_json writes U+0001 as \u0001, U+000C as \f).
+    let units: Value = client.get(url("/api/v1/units")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let text = units.to_string();
+    assert!(!text.contains("\\u0001") && !text.contains("U90") && !text.contains("U91"), "{text}");
+    let points: Value =
+        client.get(url("/api/v1/points")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert!(!points.to_string().contains("\\u000b"), "{points}");
+    let now: Value =
+        client.get(url("/api/v1/settings")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(now, settings);
+    let items = server.office_findings(&admin).await;
+    assert_eq!((items.len(), items[0]["status"].as_str()), (1, Some("pending")), "the review was not recorded");
+    let bulletin: Value = client
+        .get(url(&format!("/api/v1/bulletins/{draft_id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!bulletin.to_string().contains("\\f"), "{bulletin}");
+    // The same texts with tab and line breaks are accepted.
+    let res = client
+        .patch(url(&format!("/api/v1/bulletins/{draft_id}")))
+        .bearer_auth(&admin)
+        .json(&json!({"lead": "现将情况\r\n通报如下\t。"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}

@@ -84,6 +84,27 @@ fn record(
         .expect("record")
 }
 
+/// The public reference a bulletin prints for a finding.
+fn public_ref(server: &Server, f: &FindingContent) -> String {
+    db(server)
+        .query_row("SELECT public_ref FROM finding_public_refs WHERE finding_id = ?1", [f.id.to_string()], |r| r.get(0))
+        .unwrap()
+}
+
+/// Whether `text` holds a UUIDv7 (8-4-4-4-12 hex digits, version 7), which
+/// carries its creation millisecond.
+fn has_uuid_v7(text: &str) -> bool {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(35)).any(|i| {
+        let w = &b[i..i + 36];
+        w.iter().enumerate().all(|(j, c)| match j {
+            8 | 13 | 18 | 23 => *c == b'-',
+            14 => *c == b'7',
+            _ => c.is_ascii_hexdigit(),
+        })
+    })
+}
+
 fn db(server: &Server) -> rusqlite::Connection {
     let c = rusqlite::Connection::open(server.data_dir.join("anfang.sqlite3")).unwrap();
     c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
@@ -322,7 +343,8 @@ async fn a_monthly_bulletin_counts_ranks_and_compares_as_computed_by_hand() {
     let f = fixture().await;
     let v = create(&f, "month", "2026-10-01", "2026-10-31").await;
     let b = &v["bulletin"];
-    let fid = |i: usize| f.findings[i - 1].id.to_string();
+    // Bulletins name findings by their public reference, never their id.
+    let fid = |i: usize| public_ref(&f.server, &f.findings[i - 1]);
 
     // Summary: accepted #1-5, #7, and corrected #6 (red) and #10 (yellow).
     let s = &b["summary"];
@@ -459,6 +481,8 @@ async fn the_docx_is_a_word_document_with_number_photos_charts_and_page_numbers(
     assert!(document.contains("督查通报") && document.contains("送：") && document.contains("编印"));
     assert!(document.contains("十差单位") && document.contains("红牌数 × 3"));
     assert!(document.contains(&f.findings[3].content_hash()[..12]), "evidence hash printed");
+    assert!(document.contains(&public_ref(&f.server, &f.findings[3])), "public reference printed");
+    assert!(document.contains("2026-10-05 上午"), "date and part of day printed");
     assert!(part("word/footer1.xml").contains("PAGE"), "page numbers");
     assert!(part("word/styles.xml").contains("仿宋"));
     // Photos of the 4 counted problem findings (#1, #4, #6, #10) and 2 charts;
@@ -533,6 +557,22 @@ async fn no_bulletin_or_export_carries_an_inspector_trace() {
     outputs.push(("geojson".into(), String::from_utf8(geo).unwrap()));
 
     assert!(f.secrets.len() >= 10, "{:?}", f.secrets);
+    // Bulletins go to units: no finding id (a UUIDv7 holds its creation
+    // millisecond) and no capture time finer than date and part of day.
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    for (what, text) in outputs.iter().filter(|(w, _)| w != "csv" && w != "geojson") {
+        assert!(!has_uuid_v7(text), "{what} carries a UUIDv7");
+        for finding in &f.findings {
+            let local = finding.observed_at.to_zoned_datetime(tz.clone());
+            for exact in [
+                finding.observed_at.to_string(),
+                local.strftime("%Y-%m-%d %H:%M").to_string(),
+                finding.observed_at.as_millisecond().to_string(),
+            ] {
+                assert!(!text.contains(&exact), "{what} carries the capture time {exact:?}");
+            }
+        }
+    }
     for (what, text) in &outputs {
         // The viewport meta tag's CSS keyword is not a device trace.
         let text = &text.replace("width=device-width", "");
@@ -707,4 +747,44 @@ async fn verify_names_an_issued_bulletin_whose_snapshot_was_altered() {
     let (code, out) = verify(&server.data_dir);
     assert_ne!(code, 0, "{out}");
     assert!(out.contains(&format!("bulletin {id} (")) && out.contains("does not match its content hash"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_with_xml_illegal_characters_from_an_old_database_still_gives_a_docx_that_parses() {
+    let f = fixture().await;
+    // An old database may hold what the edge now refuses: put every
+    // character XML 1.0 cannot carry into a counted finding's note.
+    let illegal: String =
+        ('\u{0}'..='\u{1F}').filter(|c| !matches!(c, '\t' | '\n' | '\r')).chain(['\u{FFFE}', '\u{FFFF}']).collect();
+    let note = format!("控制字符<{illegal}>&\t\r\n结束");
+    let c = db(&f.server);
+    c.execute_batch("DROP TRIGGER findings_are_append_only").unwrap();
+    c.execute("UPDATE findings SET note = ?1 WHERE id = ?2", rusqlite::params![note, f.findings[3].id.to_string()])
+        .unwrap();
+    drop(c);
+    let v = create(&f, "month", "2026-10-01", "2026-10-31").await;
+    let id = v["id"].as_i64().unwrap();
+    let (status, issued) = issue(&f, id).await;
+    assert_eq!(status, 200, "{issued}");
+    let (status, docx) =
+        call(&f.server, &f.token, reqwest::Method::GET, &format!("/api/v1/bulletins/{id}/bulletin.docx"), None).await;
+    assert_eq!(status, 200);
+    for (name, data) in unzip(&docx) {
+        if name.ends_with(".xml") || name.ends_with(".rels") {
+            let text = String::from_utf8(data).unwrap();
+            if let Err(e) = roxmltree::Document::parse(&text) {
+                panic!("{name} is not well-formed XML: {e}");
+            }
+        }
+    }
+    let document = unzip(&docx).into_iter().find(|(n, _)| n == "word/document.xml").unwrap().1;
+    let document = String::from_utf8(document).unwrap();
+    let parsed = roxmltree::Document::parse(&document).unwrap();
+    let texts: String = parsed.descendants().filter_map(|n| n.text()).collect();
+    assert!(texts.contains("控制字符<") && texts.contains(">&"), "the rest of the note is kept");
+    // The HTML twin is as clean.
+    let (_, html) =
+        call(&f.server, &f.token, reqwest::Method::GET, &format!("/api/v1/bulletins/{id}/bulletin.html"), None).await;
+    let html = String::from_utf8(html).unwrap();
+    assert!(!html.chars().any(|c| !anfang_core::text::is_xml_char(c)), "the HTML carries an XML-illegal character");
 }

@@ -3,8 +3,10 @@
 //! CSV is UTF-8 with a byte-order mark, because Excel on Chinese Windows
 //! reads a BOM-less file as GBK and garbles every character; headers are in
 //! Chinese for the people opening it. Cells that a spreadsheet would run as
-//! a formula (`=`, `+`, `-`, `@` first) are prefixed with `'`: notes are typed
-//! in the field, and a CSV must not become a way to run code on an office PC.
+//! a formula (`=`, `+`, `-`, `@` as the first character after any spaces,
+//! full-width `＝＋－＠` included, or a tab or CR first) are prefixed with
+//! `'`: notes are typed in the field, and a CSV must not become a way to run
+//! code on an office PC.
 //!
 //! Like bulletins, exports carry no inspector, device or account field.
 
@@ -46,11 +48,21 @@ pub fn status_zh(status: &str) -> &'static str {
     }
 }
 
+/// Whether a spreadsheet could read the cell as a formula. Excel and
+/// LibreOffice skip leading spaces and accept full-width (and other
+/// compatibility) forms of `= + - @`; a tab or CR first is OWASP's list too.
+fn formula_like(value: &str) -> bool {
+    if value.starts_with(['\t', '\r']) {
+        return true;
+    }
+    let Some(first) = value.chars().find(|c| !c.is_whitespace()) else { return false };
+    let mut folded = String::new();
+    unicode_normalization::char::decompose_compatible(first, |c| folded.push(c));
+    matches!(folded.as_str(), "=" | "+" | "-" | "@")
+}
+
 fn cell(out: &mut String, value: &str) {
-    let guarded = match value.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
-        _ => value.to_owned(),
-    };
+    let guarded = if formula_like(value) { format!("'{value}") } else { value.to_owned() };
     if guarded.contains([',', '"', '\n', '\r']) {
         out.push('"');
         out.push_str(&guarded.replace('"', "\"\""));
@@ -204,6 +216,23 @@ mod tests {
         assert!(text.contains("\"城管,局\""), "{text}");
         assert!(text.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{text}");
         assert!(text.contains("1970-01-01 08:00:00,已采纳"), "{text}");
+        for (note, guarded) in [
+            ("  =1+1", "'  =1+1"),
+            ("＝1+1", "'＝1+1"),
+            ("＋1", "'＋1"),
+            ("－1", "'－1"),
+            ("＠SUM(A1)", "'＠SUM(A1)"),
+            ("\t=1+1", "'\t=1+1"),
+            ("\r=1+1", "\"'\r=1+1\""),
+            ("\u{3000}=1", "'\u{3000}=1"),
+        ] {
+            let text = String::from_utf8(csv(&[ExportRow { note: Some(note.into()), ..row.clone() }], &tz)).unwrap();
+            let line = text.split("\r\n").nth(1).unwrap();
+            assert!(line.contains(&format!(",{guarded},")), "{note:?} must be guarded: {line:?}");
+        }
+        let plain =
+            String::from_utf8(csv(&[ExportRow { note: Some("车 = 3 辆".into()), ..row.clone() }], &tz)).unwrap();
+        assert!(plain.contains(",车 = 3 辆,"), "{plain}");
         let geo = geojson(&[row], &tz);
         assert_eq!(geo["features"][0]["geometry"]["coordinates"], json!([107.4, 31.2]));
         assert_eq!(geo["features"][0]["properties"]["position_source"], "point");

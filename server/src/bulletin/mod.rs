@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// The JSON format's name and version.
 pub const FORMAT: &str = "anfang-bulletin/1";
 /// Most photos embedded in one bulletin (red cards first); the rest are
-/// listed with their evidence id, so a month of findings stays a document
+/// listed with their public reference, so a month of findings stays a document
 /// one can mail.
 pub const MAX_EMBEDDED_PHOTOS: usize = 200;
 /// Bars in the per-unit chart (the units with most problems); the rankings
@@ -54,6 +54,8 @@ pub const SHORT_HASH: usize = 12;
 #[derive(Debug, Clone)]
 pub struct FindingRow {
     pub id: String,
+    /// What the bulletin prints instead of the id (see [`Entry::evidence_id`]).
+    pub public_ref: String,
     pub observed_ms: i64,
     pub point_id: String,
     pub point_name: String,
@@ -126,11 +128,14 @@ pub struct Summary {
 /// A finding as printed: enough to find it on the server and check it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
-    /// The finding's id on the server.
+    /// The finding's public reference, which the office maps back to the
+    /// finding. Not its id: a UUIDv7 holds its creation millisecond, and
+    /// bulletins go to units (bulletins issued before 0011 print the id).
     pub evidence_id: String,
     /// The first characters of the finding's content hash (SHA-256).
     pub short_hash: String,
-    /// Local time, `2026-11-27 07:42`.
+    /// Local date and part of day, `2026-11-27 上午`: no finer time leaves
+    /// the office (see [`crate::redact::part_of_day`]).
     pub observed_at: String,
     pub point_id: String,
     pub point_name: String,
@@ -317,10 +322,10 @@ pub fn default_text(period: &Period, distribution: &str) -> Text {
     }
 }
 
-fn local_minute(ms: i64, tz: &TimeZone) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_zoned_datetime(tz.clone()).strftime("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
+/// `2026-11-27 上午`: a minute would let a unit find the inspector on its
+/// own cameras.
+fn local_part_of_day(ms: i64, tz: &TimeZone) -> String {
+    crate::redact::coarse_time(ms, tz).map(|(d, part)| format!("{d} {part}")).unwrap_or_default()
 }
 
 fn local_date(ms: i64, tz: &TimeZone) -> Option<Date> {
@@ -474,9 +479,9 @@ pub fn compile(
             _ => None,
         };
         Entry {
-            evidence_id: r.id.clone(),
+            evidence_id: r.public_ref.clone(),
             short_hash: r.content_hash.chars().take(SHORT_HASH).collect(),
-            observed_at: local_minute(r.observed_ms, tz),
+            observed_at: local_part_of_day(r.observed_ms, tz),
             point_id: r.point_id.clone(),
             point_name: r.point_name.clone(),
             point_kind: r
@@ -823,6 +828,7 @@ mod tests {
             + hour * 3_600_000;
         FindingRow {
             id: id.into(),
+            public_ref: format!("ref-{id}"),
             observed_ms: ms,
             point_id: point.into(),
             point_name: format!("点位{point}"),
@@ -874,7 +880,8 @@ mod tests {
             vec![("U2", 3), ("U1", 1)]
         );
         let red = &body.units[0].findings[0];
-        assert_eq!(red.evidence_id, "d");
+        assert_eq!(red.evidence_id, "ref-d", "the public reference, not the id");
+        assert_eq!(red.observed_at, "2026-11-05 上午", "date and part of day only");
         assert_eq!(red.accepted_on.unwrap().to_string(), "2026-11-05");
         assert_eq!(red.deadline.unwrap().to_string(), "2026-11-08");
         assert_eq!(body.summary.current.points_inspected, 3);

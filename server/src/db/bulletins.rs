@@ -107,7 +107,8 @@ pub fn reviewed_findings(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<
                 s.unit_id, u.name, s.category, c.name, s.card, s.status, s.decided_at,
                 f.note, f.content_hash,
                 (SELECT sha256 FROM finding_photos WHERE finding_id = f.id ORDER BY position LIMIT 1),
-                (SELECT count(*) FROM finding_photos WHERE finding_id = f.id)
+                (SELECT count(*) FROM finding_photos WHERE finding_id = f.id),
+                (SELECT public_ref FROM finding_public_refs WHERE finding_id = f.id)
          FROM findings f
          JOIN finding_state s ON s.finding_id = f.id
          JOIN points p ON p.id = f.point_id
@@ -137,6 +138,7 @@ pub fn reviewed_findings(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<
             content_hash: r.get(15)?,
             first_photo: r.get(16)?,
             photo_count: r.get(17)?,
+            public_ref: r.get(18)?,
         })
     })?;
     let mask = super::accounts::alias_mask(conn)?;

@@ -263,7 +263,10 @@ pub struct FindingView {
     pub card: String,
     pub note: Option<String>,
     pub observed_at: jiff::Timestamp,
-    pub received_at: jiff::Timestamp,
+    /// When the server received the push: one value per batch, so it groups
+    /// one phone's findings; reviewers and admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<jiff::Timestamp>,
     pub location: Option<LocationView>,
     pub photos: Vec<PhotoView>,
     pub content_hash: String,
@@ -383,7 +386,7 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingView> {
         card: r.get("card")?,
         note: r.get("note")?,
         observed_at: ts(r.get("observed_ms")?),
-        received_at: ts(r.get("received_ms")?),
+        received_at: Some(ts(r.get("received_ms")?)),
         location,
         photos: Vec::new(),
         content_hash: r.get("content_hash")?,

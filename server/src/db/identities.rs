@@ -87,6 +87,8 @@ pub fn set_identity(
 ) -> Result<Identity, AppError> {
     let name = input.real_name.trim();
     let contact = input.contact.trim();
+    super::reference_admin::check_text("real_name", name)?;
+    super::reference_admin::check_text("contact", contact)?;
     if name.is_empty() || name.chars().count() > 64 {
         return Err(AppError::BadRequest("real_name needs 1 to 64 characters".into()));
     }

@@ -40,6 +40,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0008_revocation.sql"),
     include_str!("../../migrations/0009_evidence_anchoring.sql"),
     include_str!("../../migrations/0010_upload_limits.sql"),
+    include_str!("../../migrations/0011_public_refs.sql"),
 ];
 
 /// Handle to the server database; cheap to clone.

@@ -9,7 +9,9 @@
 
 use crate::error::AppError;
 use anfang_core::domain::{Category, Point, Unit};
+use anfang_core::error_code::ErrorCode;
 use anfang_core::store::point_from_row;
+use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
@@ -64,8 +66,47 @@ pub fn categories(conn: &Connection) -> Result<Vec<Category>, AppError> {
     Ok(rows)
 }
 
+/// Refuses typed text holding a control character (see
+/// [`anfang_core::text`]) with the code `text_control_character` and the
+/// field named: such text would end up in bulletins and break their DOCX.
+pub fn check_text(field: &'static str, value: &str) -> Result<(), AppError> {
+    anfang_core::text::check_text(field, value).map_err(|e| {
+        AppError::coded(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::TextControlCharacter, e.to_string())
+            .with_field(field)
+    })
+}
+
+fn unit_texts(u: &Unit) -> [(&'static str, Option<&str>); 2] {
+    [("name", Some(u.name.as_str())), ("district", u.district.as_deref())]
+}
+
+fn point_texts(p: &PointRecord) -> [(&'static str, Option<&str>); 4] {
+    [
+        ("name", Some(p.point.name.as_str())),
+        ("address", p.point.address.as_deref()),
+        ("district", p.point.district.as_deref()),
+        ("leader", p.leader.as_deref()),
+    ]
+}
+
+fn check_texts(texts: &[(&'static str, Option<&str>)]) -> Result<(), AppError> {
+    texts.iter().filter_map(|(f, v)| v.map(|v| (f, v))).try_for_each(|(f, v)| check_text(f, v))
+}
+
+/// The first control character among a unit's or point's texts, as a
+/// "field: message" line for the CSV import's line errors.
+fn texts_line_error(texts: &[(&'static str, Option<&str>)]) -> Result<(), String> {
+    for (field, value) in texts {
+        if let Some(v) = value {
+            anfang_core::text::check_text(field, v).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
 /// Saves a unit after checking it; one transaction.
 pub fn save_unit(conn: &mut Connection, u: &Unit) -> Result<(), AppError> {
+    check_texts(&unit_texts(u))?;
     check_unit(u).map_err(AppError::Unprocessable)?;
     let tx = conn.transaction()?;
     super::reference::upsert_unit(&tx, u)?;
@@ -75,6 +116,7 @@ pub fn save_unit(conn: &mut Connection, u: &Unit) -> Result<(), AppError> {
 
 /// Saves a point after checking it and that its unit exists; one transaction.
 pub fn save_point(conn: &mut Connection, p: &PointRecord) -> Result<(), AppError> {
+    check_texts(&point_texts(p))?;
     check_point(&p.point).map_err(AppError::Unprocessable)?;
     let tx = conn.transaction()?;
     if super::reference::unit(&tx, &p.point.unit_id)?.is_none() {
@@ -92,6 +134,7 @@ pub fn save_category(conn: &mut Connection, c: &Category) -> Result<(), AppError
             c.code
         )));
     }
+    check_texts(&[("name", Some(c.name.as_str())), ("description", c.description.as_deref())])?;
     if c.name.trim().is_empty() || c.name.chars().count() > 60 {
         return Err(AppError::Unprocessable("a category name needs 1 to 60 characters".into()));
     }
@@ -111,6 +154,7 @@ fn check_id(id: &str, what: &str) -> Result<(), String> {
 /// A unit's own rules (its id and name); the message names the field.
 pub fn check_unit(u: &Unit) -> Result<(), String> {
     check_id(&u.id, "unit")?;
+    texts_line_error(&unit_texts(u))?;
     if u.name.trim().is_empty() || u.name.chars().count() > 80 {
         return Err("name: a unit name needs 1 to 80 characters".into());
     }
@@ -118,8 +162,14 @@ pub fn check_unit(u: &Unit) -> Result<(), String> {
 }
 
 /// A point's own rules; whether its unit exists is checked by the caller.
+/// (CSV imports check every cell for control characters, the leader too.)
 pub fn check_point(p: &Point) -> Result<(), String> {
     check_id(&p.id, "point")?;
+    texts_line_error(&[
+        ("name", Some(p.name.as_str())),
+        ("address", p.address.as_deref()),
+        ("district", p.district.as_deref()),
+    ])?;
     if p.name.trim().is_empty() || p.name.chars().count() > 80 {
         return Err("name: a point name needs 1 to 80 characters".into());
     }
@@ -213,6 +263,8 @@ pub fn save_settings(conn: &mut Connection, s: &OfficeSettings) -> Result<(), Ap
     for (field, value, max) in
         [("issuing_body", &s.issuing_body, 60), ("distribution", &s.distribution, 1000), ("compiler", &s.compiler, 120)]
     {
+        // Printed in every bulletin: no control characters.
+        check_text(field, value)?;
         if value.trim().is_empty() || value.chars().count() > max {
             return Err(AppError::Unprocessable(format!("{field}: needs 1 to {max} characters")));
         }

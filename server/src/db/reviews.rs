@@ -131,6 +131,7 @@ pub fn decide(
         state(&tx, finding_id)?.ok_or_else(|| AppError::NotFound(format!("no finding with id {finding_id}")))?;
     let reason = req.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
     if let Some(r) = &reason {
+        super::reference_admin::check_text("reason", r)?;
         if r.chars().count() > MAX_REASON_CHARS {
             return Err(AppError::Unprocessable(format!("the reason is longer than {MAX_REASON_CHARS} characters")));
         }

@@ -2,11 +2,19 @@
 //!
 //! **Invariant:** the rows built here carry nothing about who inspected:
 //! no alias, inspector id, device id, note (an inspector's free text may
-//! name them) or reviewer. Only accepted or corrected findings are shown,
-//! with their effective (reviewed) category, card and unit.
+//! name them) or reviewer; and nothing that would let a unit find the
+//! inspector on its own cameras: no finding id (a UUIDv7 holds its creation
+//! millisecond), no recorded position or accuracy, no capture or receipt
+//! time. A unit gets the finding's public reference, the point's registered
+//! position, the date and part of day (office time zone, see
+//! [`crate::redact::part_of_day`]) and dates for the decision and deadline.
+//! Only accepted or corrected findings are shown, with their effective
+//! (reviewed) category, card and unit.
 
 use crate::error::AppError;
-use rusqlite::{Connection, params};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// Most findings one request returns (newest first).
@@ -14,34 +22,41 @@ pub const MAX_UNIT_FINDINGS: i64 = 1000;
 
 #[derive(Debug, Serialize)]
 pub struct UnitFinding {
-    pub id: String,
+    /// The finding's public reference (as printed in bulletins); the office
+    /// maps it back to the finding. Not derived from the finding's id.
+    pub reference: String,
     pub point_id: String,
     pub point_name: String,
+    /// The point's registered position, not where the photo was taken.
+    pub point_lat: f64,
+    pub point_lon: f64,
     pub category: String,
     pub category_name: Option<String>,
     pub card: String,
     pub status: String,
-    /// When the problem was observed (RFC 3339, UTC).
-    pub observed_at: String,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
-    pub accuracy_m: Option<f64>,
+    /// The date the problem was observed (office time zone).
+    pub observed_on: Date,
+    /// 上午, 下午 or 晚上: no finer time reaches a unit.
+    pub part_of_day: &'static str,
     /// SHA-256 of every photo, in order: a unit can check what it is shown.
     pub photos: Vec<String>,
-    /// When the review decision was recorded.
-    pub decided_at: Option<String>,
-    /// Rectification deadline: decision time plus the card's days; `None`
+    /// The date the review decision was recorded (office time zone).
+    pub decided_on: Option<Date>,
+    /// Rectification deadline: decision date plus the card's days; `None`
     /// when the card needs no rectification.
-    pub rectify_by: Option<String>,
+    pub rectify_by: Option<Date>,
 }
 
-/// Accepted and corrected findings whose effective unit is `unit_id`.
-pub fn findings_for_unit(conn: &Connection, unit_id: &str) -> Result<Vec<UnitFinding>, AppError> {
+/// Accepted and corrected findings whose effective unit is `unit_id`,
+/// newest day and part of day first (within one, in reference order, so
+/// the order tells nothing finer).
+pub fn findings_for_unit(conn: &Connection, unit_id: &str, tz: &TimeZone) -> Result<Vec<UnitFinding>, AppError> {
     let mut stmt = conn.prepare(
-        "SELECT f.id, f.point_id, p.name, s.category, c.name, s.card, s.status, f.observed_ms,
-                f.lat, f.lon, f.accuracy_m, s.decided_at, d.days
+        "SELECT r.public_ref, f.point_id, p.name, p.lat, p.lon, s.category, c.name, s.card, s.status,
+                f.observed_ms, s.decided_at, d.days, f.id
          FROM finding_state s
          JOIN findings f ON f.id = s.finding_id
+         JOIN finding_public_refs r ON r.finding_id = f.id
          JOIN points p ON p.id = f.point_id
          LEFT JOIN categories c ON c.code = s.category
          LEFT JOIN card_deadlines d ON d.card = s.card
@@ -54,63 +69,87 @@ pub fn findings_for_unit(conn: &Connection, unit_id: &str) -> Result<Vec<UnitFin
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<String>>(4)?,
+            r.get::<_, f64>(3)?,
+            r.get::<_, f64>(4)?,
             r.get::<_, String>(5)?,
-            r.get::<_, String>(6)?,
-            r.get::<_, i64>(7)?,
-            r.get::<_, Option<f64>>(8)?,
-            r.get::<_, Option<f64>>(9)?,
-            r.get::<_, Option<f64>>(10)?,
-            r.get::<_, Option<String>>(11)?,
-            r.get::<_, Option<i64>>(12)?,
+            r.get::<_, Option<String>>(6)?,
+            r.get::<_, String>(7)?,
+            r.get::<_, String>(8)?,
+            r.get::<_, i64>(9)?,
+            r.get::<_, Option<String>>(10)?,
+            r.get::<_, Option<i64>>(11)?,
+            r.get::<_, String>(12)?,
         ))
     })?;
     let mut photos = conn.prepare("SELECT sha256 FROM finding_photos WHERE finding_id = ?1 ORDER BY position")?;
     let mut out = Vec::new();
     for row in rows {
         let (
-            id,
+            reference,
             point_id,
             point_name,
+            point_lat,
+            point_lon,
             category,
             category_name,
             card,
             status,
             observed_ms,
-            lat,
-            lon,
-            accuracy_m,
             decided_at,
             days,
+            id,
         ) = row?;
-        let observed_at = jiff::Timestamp::from_millisecond(observed_ms).map_err(AppError::internal)?.to_string();
-        let rectify_by = match (&decided_at, days) {
-            (Some(at), Some(days)) => {
-                let at: jiff::Timestamp = at.parse().map_err(AppError::internal)?;
-                Some((at + jiff::SignedDuration::from_hours(24 * days)).to_string())
+        let (observed_on, part_of_day) = crate::redact::coarse_time(observed_ms, tz).map_err(AppError::internal)?;
+        let decided_on = match &decided_at {
+            Some(at) => {
+                Some(at.parse::<jiff::Timestamp>().map_err(AppError::internal)?.to_zoned_datetime(tz.clone()).date())
             }
+            None => None,
+        };
+        let rectify_by = match (decided_on, days) {
+            (Some(on), Some(days)) => Some(on.checked_add(jiff::Span::new().days(days)).map_err(AppError::internal)?),
             _ => None,
         };
         let hashes = photos.query_map([&id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
         out.push(UnitFinding {
-            id,
+            reference,
             point_id,
             point_name,
+            point_lat,
+            point_lon,
             category,
             category_name,
             card,
             status,
-            observed_at,
-            lat,
-            lon,
-            accuracy_m,
+            observed_on,
+            part_of_day,
             photos: hashes,
-            decided_at,
+            decided_on,
             rectify_by,
         });
     }
+    let slot = |f: &UnitFinding| (f.observed_on, crate::redact::PARTS_OF_DAY.iter().position(|p| *p == f.part_of_day));
+    out.sort_by(|a, b| slot(b).cmp(&slot(a)).then_with(|| a.reference.cmp(&b.reference)));
     Ok(out)
+}
+
+/// A finding's public reference (for office pages that show it).
+pub fn public_ref(conn: &Connection, finding_id: &str) -> Result<Option<String>, AppError> {
+    Ok(conn
+        .query_row("SELECT public_ref FROM finding_public_refs WHERE finding_id = ?1", [finding_id], |r| r.get(0))
+        .optional()?)
+}
+
+/// The finding a public reference names: how the office answers a unit
+/// that quotes one.
+pub fn finding_for_ref(conn: &Connection, reference: &str) -> Result<Option<String>, AppError> {
+    Ok(conn
+        .query_row(
+            "SELECT finding_id FROM finding_public_refs WHERE public_ref = ?1",
+            [reference.trim().to_ascii_lowercase()],
+            |r| r.get(0),
+        )
+        .optional()?)
 }
 
 #[cfg(test)]

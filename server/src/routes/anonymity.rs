@@ -2,7 +2,12 @@
 //! [`console_routes`] is called as the public, a leader and a unit account
 //! on a seeded office (finding accepted, bulletin issued, draw made), and no
 //! answer may carry an alias, device id or token, enrollment code, an
-//! `"inspector_id"` field or the client's IP. Path parameters are filled by
+//! `"inspector_id"` field or the client's IP. No answer a unit or the public
+//! gets, and no bulletin (bulletins are sent to units), may carry what would
+//! let a unit find the inspector on its cameras: the recorded position or
+//! accuracy, a capture time finer than date and part of day, the finding's
+//! id or any UUIDv7 (it holds a millisecond). No leader answer may carry the
+//! receipt time (one per push batch: it groups one phone's findings). Path parameters are filled by
 //! name; an unknown one fails the test until it is taught a value. The
 //! end-to-end twin (`tests/tests/anonymity.rs`) adds a real photo and the
 //! real binary.
@@ -63,6 +68,18 @@ async fn call(state: &AppState, method: &str, uri: &str, auth: Option<(&str, boo
     (status, axum::body::to_bytes(res.into_body(), 64 << 20).await.unwrap().to_vec())
 }
 
+/// Whether `text` holds a UUIDv7 (8-4-4-4-12 hex digits, version 7).
+pub(crate) fn has_uuid_v7(text: &str) -> bool {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(35)).any(|i| {
+        b[i..i + 36].iter().enumerate().all(|(j, c)| match j {
+            8 | 13 | 18 | 23 => *c == b'-',
+            14 => *c == b'7',
+            _ => c.is_ascii_hexdigit(),
+        })
+    })
+}
+
 /// Text of an answer; a .docx (zip) is searched in its raw bytes and its
 /// stored (uncompressed) parts: compressed parts are checked by the e2e twin.
 fn text(bytes: &[u8]) -> String {
@@ -78,6 +95,10 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     let (alias, code) = creds.inspectors[0].clone();
     let date = jiff::Timestamp::now().to_zoned_datetime(state.config.timezone.clone()).date();
     let today = date.to_string();
+    // Captured at 00:01:13.456 today, office time, so no later timestamp
+    // (compiling, issuing) can share its minute.
+    let observed = date.at(0, 1, 13, 456_000_000).to_zoned_datetime(state.config.timezone.clone()).unwrap().timestamp();
+    let received_ms = jiff::Timestamp::now().as_millisecond();
     // A draw is made before its period.
     let tomorrow = date.tomorrow().unwrap().to_string();
 
@@ -95,14 +116,20 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
                 // Signed with the alias, as inspectors do: leaders, units,
                 // bulletins and exports must show the note with it masked.
                 note: Some(format!("人行道上停了三辆车（{} 拍摄）", enrolled.alias)),
-                observed_at: jiff::Timestamp::now(),
-                location: None,
+                observed_at: observed,
+                // Where the inspector stood, to the centimetre.
+                location: Some(anfang_core::Location {
+                    lat: 31.2061237,
+                    lon: 107.4683459,
+                    accuracy_m: 7.25,
+                    captured_at: observed,
+                }),
                 photos: vec![],
                 assignment_id: None,
             };
             let signed =
                 anfang_core::protocol::SignedFinding { signature: key.sign(&finding), finding: finding.clone() };
-            findings::push_batch(c, &device, &[signed], jiff::Timestamp::now().as_millisecond())?;
+            findings::push_batch(c, &device, &[signed], received_ms)?;
             let reviewer = accounts::add_user(c, "rev", "reviewer-password", Role::Reviewer)?;
             // Reviewers know aliases and may write one into a reason.
             let reason = Some(format!("{} 拍得清楚，采纳", enrolled.alias));
@@ -178,6 +205,36 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         secrets.extend([a.clone(), c.clone(), crate::auth::normalize_code(c)]);
     }
 
+    // What a unit, the public and every bulletin must not carry.
+    let local_minute = observed.to_zoned_datetime(state.config.timezone.clone()).strftime("%Y-%m-%d %H:%M").to_string();
+    let exact: Vec<String> = vec![
+        finding_id.clone(),
+        "31.2061237".into(),
+        "107.4683459".into(),
+        "7.25".into(),
+        "accuracy".into(),
+        observed.to_string(),
+        local_minute,
+        observed.as_millisecond().to_string(),
+        "\"received_at\"".into(),
+    ];
+    // What a leader must not get either: the receipt time.
+    let received = jiff::Timestamp::from_millisecond(received_ms).unwrap().to_string();
+    let batch: Vec<String> = vec!["\"received_at\"".into(), received.clone(), "收到 ".into()];
+    let too_exact = |who: Who, path: &str, body: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        if who != Who::Leader || path.contains("/bulletins") {
+            out.extend(exact.iter().filter(|s| body.contains(s.as_str())).cloned());
+            if has_uuid_v7(body) {
+                out.push("a UUIDv7".into());
+            }
+        }
+        if who == Who::Leader {
+            out.extend(batch.iter().filter(|s| body.contains(s.as_str())).cloned());
+        }
+        out
+    };
+
     let mut leaks = Vec::new();
     let mut walked = 0;
     let range = format!("from={today}&to={today}");
@@ -211,6 +268,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             }
             let body = text(&bytes);
             leaks.extend(secrets.iter().filter(|s| body.contains(s.as_str())).map(|s| format!("{what} shows {s}")));
+            leaks.extend(too_exact(who, r.path, &body).into_iter().map(|s| format!("{what} shows {s}")));
         }
     }
     for r in console_routes() {
@@ -229,6 +287,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             }
             let body = text(&bytes);
             leaks.extend(secrets.iter().filter(|s| body.contains(s.as_str())).map(|s| format!("{what} shows {s}")));
+            leaks.extend(too_exact(who, r.path, &body).into_iter().map(|s| format!("{what} shows {s}")));
         }
     }
     assert_eq!(walked, 3 * (api_routes().len() + console_routes().len()));
@@ -240,7 +299,16 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         call(&state, "get", &format!("/api/v1/findings/{finding_id}"), Some((&reviewer, false)), String::new()).await;
     assert!(text(&page).contains(&alias), "reviewers see the alias: {}", text(&page));
     let (_, mine) = call(&state, "get", "/api/v1/unit/findings", Some((&unit, false)), String::new()).await;
-    assert!(text(&mine).contains(&finding_id), "{}", text(&mine));
+    let public_ref =
+        state.db.write_blocking(|c| Ok(crate::db::unit_portal::public_ref(c, &finding_id)?.unwrap())).unwrap();
+    assert!(text(&mine).contains(&public_ref), "{}", text(&mine));
+    assert!(text(&mine).contains(&format!("\"observed_on\":\"{today}\",\"part_of_day\":\"上午\"")), "{}", text(&mine));
+    // Reviewers keep the exact times; the office finds a finding by the
+    // reference a unit quotes.
+    assert!(text(&page).contains(&received) && text(&page).contains("accuracy_m"), "{}", text(&page));
+    let (status, by_ref) =
+        call(&state, "get", &format!("/api/v1/findings/{public_ref}"), Some((&reviewer, false)), String::new()).await;
+    assert!(status == 200 && text(&by_ref).contains(&finding_id), "{status} {}", text(&by_ref));
     // The note signed with the alias reaches leaders and exports masked,
     // not dropped; reviewers read it as typed.
     let masked = format!("人行道上停了三辆车（{} 拍摄）", crate::redact::MASK);

@@ -152,6 +152,13 @@ pub async fn edit_text(
     if edit.title.is_none() && edit.lead.is_none() && edit.closing.is_none() && edit.distribution.is_none() {
         return Err(AppError::Unprocessable("nothing to change: send title, lead, closing or distribution".into()));
     }
+    for (field, value) in
+        [("title", &edit.title), ("lead", &edit.lead), ("closing", &edit.closing), ("distribution", &edit.distribution)]
+    {
+        if let Some(v) = value {
+            crate::db::reference_admin::check_text(field, v)?;
+        }
+    }
     if let Some(t) = &edit.title {
         let n = t.trim().chars().count();
         if n == 0 || n > MAX_TITLE {

@@ -579,8 +579,20 @@ async fn render_finding(
     ok: Option<&str>,
 ) -> Response {
     let lookup = id.to_owned();
-    let (f, mask) = match state.db.read(move |c| Ok((findings::get(c, &lookup)?, accounts::alias_mask(c)?))).await {
-        Ok((Some(f), mask)) => (f, mask),
+    let found = state
+        .db
+        .read(move |c| {
+            // Looked up by id, or by the public reference a unit quotes.
+            let id = match crate::db::unit_portal::finding_for_ref(c, &lookup)? {
+                Some(id) => id,
+                None => lookup,
+            };
+            let public_ref = crate::db::unit_portal::public_ref(c, &id)?;
+            Ok((findings::get(c, &id)?.map(|f| (f, public_ref)), accounts::alias_mask(c)?))
+        })
+        .await;
+    let (f, public_ref, mask) = match found {
+        Ok((Some((f, public_ref)), mask)) => (f, public_ref, mask),
         Ok((None, _)) => {
             return (
                 StatusCode::NOT_FOUND,
@@ -647,7 +659,7 @@ async fn render_finding(
         "<div class=\"box\"><dl>\
          <dt>状态</dt><dd>{st}</dd>\
          <dt>点位</dt><dd>{pid} {pname} <span class=\"muted\">（{kind}）</span></dd>\
-         <dt>时间</dt><dd>{time}<br><span class=\"muted\">收到 {recv}</span></dd>\
+         <dt>时间</dt><dd>{time}{recv}</dd>\
          <dt>位置</dt><dd>{location}</dd>\
          <dt>备注</dt><dd>{note}</dd>{inspector}\
          </dl></div>",
@@ -656,7 +668,12 @@ async fn render_finding(
         pname = esc(&f.point.name),
         kind = esc(f.point_kind.parse::<PointKind>().map(|k| k.label_zh()).unwrap_or(&f.point_kind)),
         time = local_time(state, f.observed_at),
-        recv = local_time(state, f.received_at),
+        // Receipt time is one per push batch: it groups one phone's
+        // findings, so leaders do not get it (redact_for removed it).
+        recv = f
+            .received_at
+            .map(|t| format!("<br><span class=\"muted\">收到 {}</span>", local_time(state, t)))
+            .unwrap_or_default(),
         note = f.note.as_deref().map(esc).unwrap_or_else(|| "<span class=\"muted\">无</span>".into()),
     );
     body.push_str("</div><div>");
@@ -717,7 +734,12 @@ async fn render_finding(
         }
         body.push_str("</table></div>");
     }
-    let _ = write!(body, "<p class=\"muted\">内容哈希 <code>{}</code></p></div>", esc(&f.content_hash));
+    let _ = write!(
+        body,
+        "<p class=\"muted\">内容哈希 <code>{}</code>{}</p></div>",
+        esc(&f.content_hash),
+        public_ref.map(|r| format!("<br>公开编号（通报与责任单位所见） <code>{}</code>", esc(&r))).unwrap_or_default()
+    );
     body.push_str("</div></div><p><a href=\"/console/findings\">← 返回队列</a></p>");
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     (status, page(user, "/console/findings", &format!("发现 · {}", f.point.name), &body)).into_response()

@@ -535,11 +535,11 @@ pub fn api_routes() -> Vec<ApiRoute> {
         ApiRoute {
             method: "get",
             path: "/api/v1/unit/findings",
-            summary: "For a responsible-unit account only: its unit's accepted and corrected findings (effective category and card, point, time, location, photo hashes, rectification deadline), newest first; nothing about who inspected",
+            summary: "For a responsible-unit account only: its unit's accepted and corrected findings (public reference, effective category and card, point with its registered position, date and part of day, photo hashes, decision date and rectification deadline), newest first; nothing about who inspected, nor the exact time or position",
             access: Access::Unit,
             request: None,
             response: obj(
-                json!({"unit_id": {"type": "string"}, "items": {"type": "array", "items": obj(json!({"id": {"type": "string"}, "point_id": {"type": "string"}, "point_name": {"type": "string"}, "category": {"type": "string"}, "card": {"type": "string"}, "status": {"type": "string"}, "observed_at": {"type": "string"}, "photos": {"type": "array"}, "decided_at": {"type": ["string", "null"]}, "rectify_by": {"type": ["string", "null"]}}))}}),
+                json!({"unit_id": {"type": "string"}, "items": {"type": "array", "items": obj(json!({"reference": {"type": "string"}, "point_id": {"type": "string"}, "point_name": {"type": "string"}, "point_lat": {"type": "number"}, "point_lon": {"type": "number"}, "category": {"type": "string"}, "card": {"type": "string"}, "status": {"type": "string"}, "observed_on": {"type": "string", "format": "date"}, "part_of_day": {"type": "string", "enum": ["上午", "下午", "晚上"]}, "photos": {"type": "array"}, "decided_on": {"type": ["string", "null"]}, "rectify_by": {"type": ["string", "null"]}}))}}),
             ),
             handler: get(unit::findings),
         },

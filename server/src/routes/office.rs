@@ -142,7 +142,21 @@ pub async fn get_finding(
 ) -> Result<Json<findings::FindingView>, AppError> {
     caller.require(Role::Leader)?;
     let lookup = id.clone();
-    let (found, mask) = state.db.read(move |c| Ok((findings::get(c, &lookup)?, accounts::alias_mask(c)?))).await?;
+    let (found, mask) = state
+        .db
+        .read(move |c| {
+            // A unit or a bulletin quotes the public reference: the office
+            // looks the finding up by it too.
+            let found = match findings::get(c, &lookup)? {
+                None => match crate::db::unit_portal::finding_for_ref(c, &lookup)? {
+                    Some(id) => findings::get(c, &id)?,
+                    None => None,
+                },
+                found => found,
+            };
+            Ok((found, accounts::alias_mask(c)?))
+        })
+        .await?;
     found
         .map(|mut f| {
             redact_for(&caller, &mut f, &mask);
@@ -175,13 +189,16 @@ pub fn parse_status(value: &str) -> Result<Vec<String>, AppError> {
 }
 
 /// Leaders read findings but never learn who inspected (三不三无): no
-/// alias, no drawn visit, and aliases typed into the note or into a
+/// alias, no drawn visit, no receipt time (one value per push batch, it
+/// groups one phone's findings, and beside the capture time it shows that
+/// phone's clock offset), and aliases typed into the note or into a
 /// reviewer's reason are masked.
 pub(super) fn redact_for(caller: &OfficeCaller, f: &mut findings::FindingView, mask: &AliasMask) {
     if caller.role < Role::Reviewer {
         f.inspector = None;
         f.assignment_id = None;
         f.late_arrival = None;
+        f.received_at = None;
         mask.mask_note(&mut f.note);
         for r in f.revisions.iter_mut().flatten() {
             mask.mask_note(&mut r.reason);

@@ -1,5 +1,6 @@
 //! Routes for responsible-unit accounts (责任单位账号): only their own
-//! unit's reviewed findings, never anything about who inspected.
+//! unit's reviewed findings, never anything about who inspected, nor where
+//! and when exactly (see [`unit_portal`]).
 
 use crate::AppState;
 use crate::auth::OfficeCaller;
@@ -11,7 +12,8 @@ use serde_json::{Value, json};
 
 pub async fn findings(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
     let unit = caller.require_unit()?.to_owned();
-    let items = state.db.read(move |c| unit_portal::findings_for_unit(c, &unit)).await?;
+    let tz = state.config.timezone.clone();
+    let items = state.db.read(move |c| unit_portal::findings_for_unit(c, &unit, &tz)).await?;
     Ok(Json(json!({"unit_id": caller.unit_id, "items": items})))
 }
 
@@ -19,7 +21,7 @@ pub async fn findings(State(state): State<AppState>, caller: OfficeCaller) -> Re
 mod tests {
     use crate::auth::{Role, secret_hash};
     use crate::db::reviews::{self, Decision, ReviewRequest};
-    use crate::db::{accounts, findings};
+    use crate::db::{accounts, findings, unit_portal};
     use crate::{AppState, Config, app};
     use anfang_core::protocol::{PushOutcome, SignedFinding};
     use anfang_core::{Card, FindingContent};
@@ -46,7 +48,13 @@ mod tests {
             card,
             note: Some("督查01 在现场".into()),
             observed_at: jiff::Timestamp::now(),
-            location: None,
+            // Where the inspector stood: never shown to the unit.
+            location: Some(anfang_core::Location {
+                lat: 31.2345678,
+                lon: 107.4567891,
+                accuracy_m: 4.25,
+                captured_at: jiff::Timestamp::now(),
+            }),
             photos: vec![],
             assignment_id: None,
         };
@@ -122,21 +130,51 @@ mod tests {
         let (status, body) = get(&state, &unit_token).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let doc: Value = serde_json::from_str(&body).unwrap();
-        let ids: Vec<&str> = doc["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
-        assert!(ids.contains(&accepted.as_str()) && ids.contains(&moved_in.as_str()), "{body}");
+        // Findings are named by their public reference, never their id.
+        let reference = |id: &String| {
+            let id = id.clone();
+            state.db.write_blocking(move |c| Ok(unit_portal::public_ref(c, &id)?.unwrap())).unwrap()
+        };
+        let ids: Vec<&str> =
+            doc["items"].as_array().unwrap().iter().map(|i| i["reference"].as_str().unwrap()).collect();
+        assert!(ids.contains(&reference(&accepted).as_str()) && ids.contains(&reference(&moved_in).as_str()), "{body}");
         for hidden in [&pending, &rejected, &moved_out] {
-            assert!(!ids.contains(&hidden.as_str()), "{hidden} must not be shown: {body}");
+            assert!(!ids.contains(&reference(hidden).as_str()), "{hidden} must not be shown: {body}");
         }
         assert_eq!(ids.len(), 2, "{body}");
-        let yellow = doc["items"].as_array().unwrap().iter().find(|i| i["id"] == accepted.as_str()).unwrap();
-        let decided: jiff::Timestamp = yellow["decided_at"].as_str().unwrap().parse().unwrap();
-        let due: jiff::Timestamp = yellow["rectify_by"].as_str().unwrap().parse().unwrap();
+        let yellow =
+            doc["items"].as_array().unwrap().iter().find(|i| i["reference"] == reference(&accepted).as_str()).unwrap();
+        let decided: jiff::civil::Date = yellow["decided_on"].as_str().unwrap().parse().unwrap();
+        let due: jiff::civil::Date = yellow["rectify_by"].as_str().unwrap().parse().unwrap();
         assert_eq!(
             due,
-            decided + jiff::SignedDuration::from_hours(7 * 24),
+            decided.checked_add(jiff::Span::new().days(7)).unwrap(),
             "a yellow card is due 7 days after acceptance"
         );
-        let green = doc["items"].as_array().unwrap().iter().find(|i| i["id"] == moved_in.as_str()).unwrap();
+        let today = jiff::Timestamp::now().to_zoned_datetime(state.config.timezone.clone()).date();
+        assert_eq!(yellow["observed_on"], today.to_string(), "{body}");
+        assert!(crate::redact::PARTS_OF_DAY.contains(&yellow["part_of_day"].as_str().unwrap()), "{body}");
+        // The point's registered position, not the inspector's.
+        let (p_lat, p_lon) = state
+            .db
+            .write_blocking(|c| {
+                Ok(c.query_row("SELECT lat, lon FROM points WHERE id = 'P001'", [], |r| {
+                    Ok((r.get::<_, f64>(0)?, r.get::<_, f64>(1)?))
+                })?)
+            })
+            .unwrap();
+        assert_eq!((yellow["point_lat"].as_f64(), yellow["point_lon"].as_f64()), (Some(p_lat), Some(p_lon)), "{body}");
+        for exact in ["31.2345678", "107.4567891", "4.25", "accuracy", "observed_at", "received", "\"id\"", "\"lat\""] {
+            assert!(!body.contains(exact), "{exact:?} reached a unit: {body}");
+        }
+        for id in [&accepted, &moved_in] {
+            assert!(
+                !body.contains(id.as_str()),
+                "the finding id (a UUIDv7, its creation millisecond) reached a unit: {body}"
+            );
+        }
+        let green =
+            doc["items"].as_array().unwrap().iter().find(|i| i["reference"] == reference(&moved_in).as_str()).unwrap();
         assert!(green["rectify_by"].is_null(), "a green card needs no rectification: {body}");
         for secret in ["督查01", device_id.as_str(), "inspector", "device", "rev"] {
             assert!(!body.contains(secret), "{secret:?} leaked to a unit: {body}");
