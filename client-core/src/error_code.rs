@@ -58,6 +58,12 @@ error_codes! {
     Internal => "internal", "服务器内部错误，已记录，请稍后再试";
     // Uploads.
     UploadOffsetMismatch => "upload_offset_mismatch", "上传位置与服务器不一致，将从服务器的位置继续";
+    // Office sign-in (server/src/signin.rs).
+    UsernameTooLong => "username_too_long", "用户名过长，最多 64 个字符";
+    PasswordTooLong => "password_too_long", "密码过长，最多 1024 个字节";
+    SignInLocked => "sign_in_locked", "登录失败次数过多，请稍后再试";
+    SignInPaused => "sign_in_paused", "服务器近期登录失败过多，已暂停登录，请几分钟后再试";
+    SignInBusy => "sign_in_busy", "登录请求过多，服务器正忙，请几秒后再试";
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -90,6 +90,11 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
+    /// The server process's id (to read its memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server is running").id()
+    }
+
     /// SIGKILL: no graceful shutdown, whatever was in flight is cut.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
