@@ -182,10 +182,9 @@ impl<K: Hash + Eq + Clone> Table<K> {
         }
         if !self.entries.contains_key(key) && self.entries.len() >= self.max {
             self.sweep();
-            if self.entries.len() >= self.max {
-                if let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| k.clone()) {
-                    self.entries.remove(&oldest);
-                }
+            let oldest = self.entries.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest.filter(|_| self.entries.len() >= self.max) {
+                self.entries.remove(&oldest);
             }
         }
         let now = Instant::now();
