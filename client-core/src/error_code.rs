@@ -79,6 +79,12 @@ error_codes! {
     UploadLimit => "upload_limit", "本设备未完成的照片上传过多，请稍后再同步";
     // Text inputs and what units see.
     TextControlCharacter => "text_control_character", "文字中含有看不见的控制字符，请删除后重新提交";
+    // Office sign-in (server/src/signin.rs).
+    UsernameTooLong => "username_too_long", "用户名过长，最多 64 个字符";
+    PasswordTooLong => "password_too_long", "密码过长，最多 1024 个字节";
+    SignInLocked => "sign_in_locked", "登录失败次数过多，请稍后再试";
+    SignInPaused => "sign_in_paused", "服务器近期登录失败过多，已暂停登录，请几分钟后再试";
+    SignInBusy => "sign_in_busy", "登录请求过多，服务器正忙，请几秒后再试";
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -3,6 +3,7 @@
 //!
 //! - [`routes`]: the HTTP surface (thin handlers + the route table);
 //! - [`auth`]: tokens, passwords, and the extractors that authorize by role;
+//! - [`signin`]: office sign-in, its throttles and the password-check threads;
 //! - [`db`]: the storage seam (SQLite today);
 //! - [`photos`]: the content-addressed photo folder and resumable uploads;
 //! - [`bulletin`]: compiling the inspection bulletin and its HTML, DOCX and JSON formats;
@@ -24,17 +25,17 @@ pub mod photos;
 pub mod redact;
 pub mod reference_csv;
 pub mod routes;
+pub mod signin;
 pub mod tls;
 pub mod webapp;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 pub use error::AppError;
+pub use signin::SignInGuard;
 
 /// Largest JSON request body (a full push batch of findings is far smaller).
 pub const MAX_JSON_BODY: usize = 2 * 1024 * 1024;
@@ -51,6 +52,11 @@ pub struct Config {
     pub now_override: Option<jiff::Timestamp>,
     /// The built inspector web app served at `/app/` (see [`webapp`]).
     pub web_dir: PathBuf,
+    /// Behind a reverse proxy: take a sign-in's source (for throttling
+    /// only, never stored or logged) from the last `X-Forwarded-For`
+    /// address instead of the TCP peer. From `ANFANG_TRUST_FORWARDED_FOR=1`;
+    /// off by default, since without a proxy that header is the client's own claim.
+    pub trust_forwarded_for: bool,
 }
 
 impl Config {
@@ -61,6 +67,8 @@ impl Config {
                 .unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(8))),
             now_override: std::env::var("ANFANG_TEST_NOW").ok().and_then(|v| v.parse().ok()),
             web_dir: webapp::default_dir(),
+            trust_forwarded_for: std::env::var("ANFANG_TRUST_FORWARDED_FOR")
+                .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes")),
         }
     }
 
@@ -153,51 +161,6 @@ pub fn tighten_tree(dir: &std::path::Path, depth: u32) {
     }
 }
 
-/// Slows down password guessing: after 5 failed sign-ins for one username,
-/// further attempts are refused for 5 minutes. In memory: a restart forgets
-/// it, which is acceptable for a per-username throttle.
-#[derive(Clone, Default)]
-pub struct SignInGuard {
-    failures: Arc<Mutex<HashMap<String, (u32, Instant)>>>,
-}
-
-impl SignInGuard {
-    const MAX_FAILURES: u32 = 5;
-    const LOCKOUT: Duration = Duration::from_secs(300);
-
-    fn check(&self, username: &str) -> Result<(), AppError> {
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(username) {
-            Some((n, at)) if *n >= Self::MAX_FAILURES && at.elapsed() < Self::LOCKOUT => {
-                let wait = (Self::LOCKOUT - at.elapsed()).as_secs() / 60 + 1;
-                Err(AppError::TooManyRequests(format!(
-                    "too many failed sign-ins for this user; try again in {wait} minute(s)"
-                )))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn failed(&self, username: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        // Guessing many made-up usernames must not grow this without bound:
-        // forget entries whose lockout window has passed.
-        if map.len() >= 10_000 {
-            map.retain(|_, (_, at)| at.elapsed() < Self::LOCKOUT);
-        }
-        let entry = map.entry(username.to_owned()).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= Self::LOCKOUT {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-        entry.1 = Instant::now();
-    }
-
-    fn succeeded(&self, username: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(username);
-    }
-}
-
 /// The whole HTTP application; tests call it without a socket.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new();
@@ -276,7 +239,10 @@ async fn errors_as_json(response: axum::response::Response) -> axum::response::R
 
 /// Serves until ctrl-c / SIGTERM, finishing requests in flight.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await
+    // The peer address reaches only the sign-in throttles (see `signin::Source`).
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
 }
 
 async fn shutdown_signal() {
@@ -293,24 +259,4 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn five_failed_sign_ins_lock_the_username_and_a_success_clears_it() {
-        let guard = SignInGuard::default();
-        for _ in 0..SignInGuard::MAX_FAILURES {
-            guard.check("admin").unwrap();
-            guard.failed("admin");
-        }
-        let err = guard.check("admin").unwrap_err();
-        assert_eq!(err.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
-        assert!(err.to_string().contains("try again in"), "{err}");
-        guard.check("someone-else").unwrap();
-        guard.succeeded("admin");
-        guard.check("admin").unwrap();
-    }
 }

@@ -37,7 +37,11 @@ pub async fn serve(listener: std::net::TcpListener, state: AppState, config: Rus
     listener.set_nonblocking(true)?;
     axum_server::from_tcp_rustls(listener, config)?
         .handle(handle)
-        .serve(crate::app(state).layer(axum::middleware::map_request(arrived_over_tls)).into_make_service())
+        .serve(
+            crate::app(state)
+                .layer(axum::middleware::map_request(arrived_over_tls))
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
         .await
         .context("server failed")
 }

@@ -71,12 +71,27 @@ fn insert_user(
     role: Role,
     unit_id: Option<&str>,
 ) -> Result<i64, AppError> {
-    let username = username.trim();
-    if username.is_empty() || username.len() > 64 {
-        return Err(AppError::BadRequest("a username needs 1 to 64 characters".into()));
-    }
+    // Stored in the form sign-in looks up and throttles (see `signin`).
+    let username = crate::signin::normalize_username(username)
+        .ok()
+        .filter(|u| !u.is_empty() && !u.chars().any(char::is_control))
+        .ok_or_else(|| {
+            AppError::BadRequest(
+                "a username needs 1 to 64 characters, without line breaks or control characters".into(),
+            )
+        })?;
     if password.chars().count() < 10 {
         return Err(AppError::BadRequest("a password needs at least 10 characters".into()));
+    }
+    if password.len() > crate::signin::MAX_PASSWORD_BYTES {
+        return Err(AppError::BadRequest(format!(
+            "a password has at most {} bytes",
+            crate::signin::MAX_PASSWORD_BYTES
+        )));
+    }
+    let conflict = || AppError::Conflict { message: format!("a user named {username:?} already exists"), offset: None };
+    if legacy_user_named(conn, &username, false)?.is_some() {
+        return Err(conflict());
     }
     let hash = auth::hash_password(password)?;
     match conn.execute(
@@ -85,37 +100,89 @@ fn insert_user(
     ) {
         Ok(_) => Ok(conn.last_insert_rowid()),
         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-            Err(AppError::Conflict { message: format!("a user named {username:?} already exists"), offset: None })
+            Err(conflict())
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Checks a password and opens a session; `None` when they don't match.
-pub fn login(conn: &Connection, username: &str, password: &str) -> Result<Option<String>, AppError> {
-    let row: Option<(i64, String)> = conn
-        .query_row("SELECT id, password_hash FROM users WHERE username = ?1 AND active = 1", [username.trim()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+/// What sign-in needs of an account, read without the writer.
+pub struct PasswordRow {
+    pub user_id: i64,
+    pub password_hash: String,
+    pub role: Role,
+}
+
+/// The active account a normalised username names, if any.
+pub fn password_hash(conn: &Connection, username: &str) -> Result<Option<PasswordRow>, AppError> {
+    let row: Option<(i64, String, String)> = conn
+        .prepare_cached("SELECT id, password_hash, role FROM users WHERE username = ?1 AND active = 1")?
+        .query_row([username], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    let Some((user_id, hash)) = row else {
-        // Spend the same time as a real check, so timing doesn't reveal
-        // which usernames exist.
-        let _ = auth::verify_password(password, dummy_hash());
-        return Ok(None);
+    let row = match row {
+        Some(row) => Some(row),
+        None => legacy_user_named(conn, username, true)?,
     };
-    if !auth::verify_password(password, &hash) {
+    let Some((user_id, password_hash, role)) = row else { return Ok(None) };
+    Ok(Some(PasswordRow { user_id, password_hash, role: role.parse().map_err(AppError::Internal)? }))
+}
+
+/// Accounts made before usernames were normalised (`"Lead1"`, `" lead1"`)
+/// are still found under their normal form. The users table is small (the
+/// office and its units), so this scan on a miss costs little beside Argon2.
+/// Two old accounts with the same normal form are ambiguous: neither matches.
+fn legacy_user_named(
+    conn: &Connection,
+    username: &str,
+    active_only: bool,
+) -> Result<Option<(i64, String, String)>, AppError> {
+    let mut stmt = conn.prepare_cached("SELECT id, username, password_hash, role, active FROM users")?;
+    let mut rows = stmt.query([])?;
+    let mut found = Vec::new();
+    while let Some(r) = rows.next()? {
+        let stored: String = r.get(1)?;
+        let active: bool = r.get(4)?;
+        if (active || !active_only) && crate::signin::normalize_username(&stored).is_ok_and(|n| n == username) {
+            found.push((r.get(0)?, r.get(2)?, r.get(3)?));
+        }
+    }
+    if found.len() > 1 {
+        tracing::warn!("{} office accounts share one normalised username; rename all but one", found.len());
         return Ok(None);
     }
+    Ok(found.pop())
+}
+
+/// A new session for a user whose password was just checked; the token.
+pub fn open_session(conn: &Connection, user_id: i64) -> Result<String, AppError> {
     let token = auth::new_token(auth::SESSION_TOKEN_PREFIX);
     conn.execute(
         "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![auth::secret_hash(&token), user_id, now().to_string(), plus_hours(SESSION_HOURS)],
     )?;
-    Ok(Some(token))
+    Ok(token)
 }
 
-fn dummy_hash() -> &'static str {
+/// Checks a password and opens a session in one go; `None` when they don't
+/// match. For tests and the command line only: it holds `conn` through the
+/// Argon2 check, so the server signs in through `signin::sign_in`, which
+/// holds no connection while checking.
+pub fn login(conn: &Connection, username: &str, password: &str) -> Result<Option<String>, AppError> {
+    let Ok(username) = crate::signin::normalize_username(username) else { return Ok(None) };
+    let Some(row) = password_hash(conn, &username)? else {
+        // Spend the same time as a real check, so timing doesn't reveal
+        // which usernames exist.
+        let _ = auth::verify_password(password, dummy_hash());
+        return Ok(None);
+    };
+    if !auth::verify_password(password, &row.password_hash) {
+        return Ok(None);
+    }
+    Ok(Some(open_session(conn, row.user_id)?))
+}
+
+/// What unknown usernames are checked against, so they cost a real check.
+pub(crate) fn dummy_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     HASH.get_or_init(|| auth::hash_password("not a real password").unwrap_or_default())
 }

@@ -3,9 +3,14 @@
 //! `accounts::login`, …). A PostgreSQL backend replaces what is in here and
 //! nothing above it.
 //!
-//! SQLite in WAL mode, one writer connection behind a mutex, and a small pool
-//! of readers. All calls run on tokio's blocking pool, never on an async
-//! worker, and no connection is held across an `.await`.
+//! SQLite in WAL mode, one writer connection, and at most [`READERS`]
+//! reader connections. An async caller first waits, without a thread, for
+//! its turn (the writer's one permit, or one of the reader permits), and
+//! only then goes to tokio's blocking pool: a burst of requests queues in
+//! the runtime instead of parking blocking-pool threads on a lock or
+//! opening a connection each. The permit travels with the work, so a
+//! request cancelled mid-query still holds it until the query ends. No
+//! connection is held across an `.await`.
 //!
 //! To change the schema, add the next file under `server/migrations/` and
 //! name it in [`MIGRATIONS`]; never edit a shipped one.
@@ -26,6 +31,10 @@ use crate::error::AppError;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+
+/// Most reader connections open at once (and kept for reuse).
+pub const READERS: usize = 8;
 
 /// The schema, one append-only SQL file per version under `server/migrations/`:
 /// file `NNNN_name.sql` brings the database to `user_version = NNNN`.
@@ -51,8 +60,15 @@ pub struct Db {
 
 struct Inner {
     path: PathBuf,
+    /// Locked only by holders of `write_turn`'s permit, and by
+    /// [`Db::write_blocking`] (command-line tools, tests), which may wait on it.
     writer: Mutex<Connection>,
+    /// One permit: async writers queue here, not on the mutex.
+    write_turn: Arc<Semaphore>,
+    /// Idle reader connections.
     readers: Mutex<Vec<Connection>>,
+    /// [`READERS`] permits: one per reader connection in use.
+    read_turns: Arc<Semaphore>,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -71,7 +87,13 @@ impl Db {
         anfang_core::store::schema::migrate(&mut conn, MIGRATIONS)
             .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
         Ok(Self {
-            inner: Arc::new(Inner { path: path.to_owned(), writer: Mutex::new(conn), readers: Mutex::new(Vec::new()) }),
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Mutex::new(conn),
+                write_turn: Arc::new(Semaphore::new(1)),
+                readers: Mutex::new(Vec::new()),
+                read_turns: Arc::new(Semaphore::new(READERS)),
+            }),
         })
     }
 
@@ -82,7 +104,9 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
     {
         let inner = self.inner.clone();
+        let turn = inner.write_turn.clone().acquire_owned().await.map_err(AppError::internal)?;
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
             f(&mut conn)
         })
@@ -97,7 +121,10 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T, AppError> + Send + 'static,
     {
         let inner = self.inner.clone();
+        let turn = inner.read_turns.clone().acquire_owned().await.map_err(AppError::internal)?;
         tokio::task::spawn_blocking(move || {
+            // Holding a permit means at most READERS - 1 other connections are out.
+            let _turn = turn;
             let conn = inner.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let conn = match conn {
                 Some(c) => c,
@@ -109,7 +136,7 @@ impl Db {
             };
             let result = f(&conn);
             let mut pool = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
-            if pool.len() < 8 {
+            if pool.len() < READERS {
                 pool.push(conn);
             }
             result
@@ -189,5 +216,84 @@ mod tests {
         assert_eq!(schema_of(&upgraded), schema_of(&fresh));
         let version: usize = fresh.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap() as usize;
         assert_eq!(version, MIGRATIONS.len());
+    }
+
+    fn runtime(blocking_threads: usize) -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(blocking_threads)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_burst_of_reads_uses_at_most_readers_connections_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::Db::open(&dir.path().join("t.sqlite3")).unwrap();
+        let (now, most) = (std::sync::Arc::new(AtomicUsize::new(0)), std::sync::Arc::new(AtomicUsize::new(0)));
+        runtime(64).block_on(async {
+            let reads: Vec<_> = (0..40)
+                .map(|_| {
+                    let (db, now, most) = (db.clone(), now.clone(), most.clone());
+                    tokio::spawn(async move {
+                        db.read(move |_| {
+                            let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(n, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            now.fetch_sub(1, Ordering::SeqCst);
+                            Ok(())
+                        })
+                        .await
+                    })
+                })
+                .collect();
+            for r in reads {
+                r.await.unwrap().unwrap();
+            }
+        });
+        let most = most.load(Ordering::SeqCst);
+        assert!(most <= super::READERS, "{most} reader connections were in use at once");
+        assert!(db.inner.readers.lock().unwrap().len() <= super::READERS);
+    }
+
+    #[test]
+    fn writes_waiting_for_the_writer_hold_no_thread_so_a_read_is_not_stuck_behind_them() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::Db::open(&dir.path().join("t.sqlite3")).unwrap();
+        let first_done = std::sync::Arc::new(AtomicBool::new(false));
+        // Four blocking threads: one for the slow write, three spare.
+        runtime(4).block_on(async {
+            let (slow_db, done) = (db.clone(), first_done.clone());
+            let slow = tokio::spawn(async move {
+                slow_db
+                    .write(move |_| {
+                        std::thread::sleep(std::time::Duration::from_millis(800));
+                        done.store(true, Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .await
+            });
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let queued: Vec<_> = (0..10)
+                .map(|_| {
+                    let db = db.clone();
+                    tokio::spawn(async move { db.write(|_| Ok(())).await })
+                })
+                .collect();
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let read = db.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await.unwrap();
+            assert_eq!(read, 1);
+            assert!(
+                !first_done.load(Ordering::SeqCst),
+                "the read waited for the slow write: queued writes took the blocking threads"
+            );
+            slow.await.unwrap().unwrap();
+            for q in queued {
+                q.await.unwrap().unwrap();
+            }
+        });
     }
 }

@@ -384,31 +384,37 @@ fn session_cookie_header(token: &str, headers: &HeaderMap, max_age: i64) -> Head
     .expect("a token is a valid header value")
 }
 
-async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    source: crate::signin::Source,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let bad = |status: StatusCode, msg: &str| (status, Html(login_form(Some(msg)))).into_response();
     if !same_origin(&headers) {
         return bad(StatusCode::FORBIDDEN, "请求来源不是本站页面，已拒绝。");
     }
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    drop(body);
     let form = Form(form);
     let username = form.get("username").to_owned();
     let password = form.0.get("password").cloned().unwrap_or_default();
     if username.is_empty() || password.is_empty() {
         return bad(StatusCode::UNPROCESSABLE_ENTITY, "请输入用户名和密码。");
     }
-    if state.sign_in_guard.check(&username).is_err() {
-        return bad(StatusCode::TOO_MANY_REQUESTS, "登录失败次数过多，请五分钟后再试。");
-    }
-    let (u, p) = (username.clone(), password);
-    let token = match state.db.write(move |c| accounts::login(c, &u, &p)).await {
-        Ok(t) => t,
+    // The same sign-in as the API's: one normalised username, one lockout.
+    let token = match crate::signin::sign_in(&state, source, &username, &password).await {
+        Ok(signed_in) => signed_in.token,
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED => return bad(e.status(), "用户名或密码错误。"),
+        Err(e) if e.status().is_client_error() || e.status() == StatusCode::SERVICE_UNAVAILABLE => {
+            let msg = match e.code() {
+                anfang_core::error_code::ErrorCode::SignInLocked => "登录失败次数过多，请五分钟后再试。".to_owned(),
+                code => format!("{}。", code.zh()),
+            };
+            return bad(e.status(), &msg);
+        }
         Err(e) => return internal(e),
     };
-    let Some(token) = token else {
-        state.sign_in_guard.failed(&username);
-        return bad(StatusCode::UNAUTHORIZED, "用户名或密码错误。");
-    };
-    state.sign_in_guard.succeeded(&username);
     let mut res = see_other("/console/findings");
     res.headers_mut()
         .insert(header::SET_COOKIE, session_cookie_header(&token, &headers, accounts::SESSION_HOURS * 3600));
