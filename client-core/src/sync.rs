@@ -338,7 +338,7 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
                         )?;
                         "pending"
                     }
-                    PushOutcome::Rejected { code, reason } => {
+                    PushOutcome::Rejected { code, reason, .. } => {
                         store.mark_rejected(result.id, &format!("{reason} (HTTP {code})"), clock)?;
                         report.findings_rejected += 1;
                         "rejected"

@@ -7,6 +7,7 @@
 use crate::auth::DeviceCaller;
 use crate::error::AppError;
 use anfang_core::domain::{FindingContent, haversine_m};
+use anfang_core::error_code::ErrorCode;
 use anfang_core::protocol::{PushOutcome, PushResult, SignedFinding};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -15,8 +16,8 @@ use serde::Serialize;
 /// stamped before it is refused as a wrong phone clock.
 const MAX_CLOCK_SKEW_MS: i64 = 60 * 60 * 1000;
 
-fn reject(code: u16, reason: impl Into<String>) -> PushOutcome {
-    PushOutcome::Rejected { code, reason: reason.into() }
+fn reject(code: u16, error_code: ErrorCode, reason: impl Into<String>) -> PushOutcome {
+    PushOutcome::Rejected { code, reason: reason.into(), error_code: Some(error_code) }
 }
 
 /// Stores a batch of findings for one device, all in one transaction.
@@ -44,13 +45,21 @@ fn push_one(
     now_ms: i64,
 ) -> Result<PushOutcome, AppError> {
     if let Err(e) = f.validate() {
-        return Ok(reject(422, e.to_string()));
+        return Ok(reject(422, e.code, e.to_string()));
     }
     let Some(public_key) = &device.public_key else {
-        return Ok(reject(422, "this device enrolled without a signing key; enroll it again with a new code"));
+        return Ok(reject(
+            422,
+            ErrorCode::DeviceWithoutKey,
+            "this device enrolled without a signing key; enroll it again with a new code",
+        ));
     };
     if let Err(e) = anfang_core::evidence::verify(public_key, f, signature) {
-        return Ok(reject(422, format!("{e}; the finding may have been altered after it was recorded")));
+        return Ok(reject(
+            422,
+            ErrorCode::SignatureInvalid,
+            format!("{e}; the finding may have been altered after it was recorded"),
+        ));
     }
     let hash = f.content_hash();
     let existing: Option<(String, String)> = conn
@@ -60,13 +69,18 @@ fn push_one(
         .optional()?;
     if let Some((stored_hash, stored_device)) = existing {
         if stored_device != device.device_id {
-            return Ok(reject(409, format!("finding {} was submitted by another device", f.id)));
+            return Ok(reject(
+                409,
+                ErrorCode::FindingOtherDevice,
+                format!("finding {} was submitted by another device", f.id),
+            ));
         }
         if stored_hash == hash {
             return Ok(PushOutcome::Duplicate);
         }
         return Ok(reject(
             409,
+            ErrorCode::FindingConflict,
             format!(
                 "finding {} was already received with different content; evidence is never overwritten — record a new finding instead",
                 f.id
@@ -74,25 +88,38 @@ fn push_one(
         ));
     }
     if super::reference::point(conn, &f.point_id)?.is_none() {
-        return Ok(reject(422, format!("unknown point {:?}; sync to get the current list of points", f.point_id)));
+        return Ok(reject(
+            422,
+            ErrorCode::PointUnknown,
+            format!("unknown point {:?}; sync to get the current list of points", f.point_id),
+        ));
     }
     if super::reference::unit(conn, &f.unit_id)?.is_none() {
-        return Ok(reject(422, format!("unknown unit {:?}", f.unit_id)));
+        return Ok(reject(422, ErrorCode::UnitUnknown, format!("unknown unit {:?}", f.unit_id)));
     }
     if let Some(a) = f.assignment_id {
         // Only the inspector's own drawn visits; the reason does not say
         // whether the assignment exists for someone else.
         if super::draws::assignment_inspector(conn, &a.to_string())? != Some(device.inspector_id) {
-            return Ok(reject(422, format!("assignment {a} is not one of this inspector's visits")));
+            return Ok(reject(
+                422,
+                ErrorCode::AssignmentNotYours,
+                format!("assignment {a} is not one of this inspector's visits"),
+            ));
         }
     }
     if super::reference::category(conn, &f.category)?.is_none() {
-        return Ok(reject(422, format!("unknown category {:?}; sync to get the current categories", f.category)));
+        return Ok(reject(
+            422,
+            ErrorCode::CategoryUnknown,
+            format!("unknown category {:?}; sync to get the current categories", f.category),
+        ));
     }
     let observed_ms = f.observed_at.as_millisecond();
     if observed_ms > now_ms + MAX_CLOCK_SKEW_MS {
         return Ok(reject(
             422,
+            ErrorCode::ObservedInFuture,
             format!(
                 "observed_at {} is in the future by the server's clock; check the phone's date and time",
                 f.observed_at
@@ -146,7 +173,7 @@ fn push_one(
 }
 
 /// A photo as the office API lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PhotoView {
     pub sha256: String,
     pub url: String,
@@ -156,14 +183,14 @@ pub struct PhotoView {
     pub byte_len: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Named {
     pub id: String,
     pub name: String,
 }
 
 /// A finding as the office API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FindingView {
     pub id: String,
     pub point: Named,
@@ -172,7 +199,9 @@ pub struct FindingView {
     pub category: Named,
     pub card: String,
     pub note: Option<String>,
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub observed_at: jiff::Timestamp,
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub received_at: jiff::Timestamp,
     pub location: Option<LocationView>,
     pub photos: Vec<PhotoView>,
@@ -194,7 +223,7 @@ pub struct FindingView {
     pub revisions: Option<Vec<super::reviews::Revision>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EffectiveView {
     pub category: Named,
     pub unit: Named,
@@ -203,7 +232,7 @@ pub struct EffectiveView {
     pub revision: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LocationView {
     pub lat: f64,
     pub lon: f64,
