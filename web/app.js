@@ -58,6 +58,9 @@ const ERROR_ZH = {
 
 function explain(e) {
   if (!e) return '未知错误';
+  // A coded error carries its Chinese text (the core's ErrorCode::zh, set
+  // by the wasm adapter): translate by code, keep the detail after it.
+  if (e.zh) return e.message ? `${e.zh}（${e.message}）` : e.zh;
   const head = ERROR_ZH[e.kind] || '出错了';
   return e.message ? `${head}：${e.message}` : head;
 }

@@ -19,6 +19,7 @@ pub const MAX_PHOTOS_PER_FINDING: usize = 12;
 
 /// The three-colour card (三色牌) given to the responsible unit for a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Card {
     /// 红牌: a serious or repeated problem; goes to the exposure list.
@@ -63,13 +64,15 @@ impl std::str::FromStr for Card {
             "red" | "红" | "红牌" => Ok(Card::Red),
             "yellow" | "黄" | "黄牌" => Ok(Card::Yellow),
             "green" | "绿" | "绿牌" => Ok(Card::Green),
-            other => Err(ValidationError::new("card", format!("unknown card {other:?}; use red, yellow or green"))),
+            other => Err(ValidationError::new("card", format!("unknown card {other:?}; use red, yellow or green"))
+                .with_code(crate::error_code::ErrorCode::CardUnknown)),
         }
     }
 }
 
 /// Kinds of inspection point (实地考察点位) named in the campaign rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PointKind {
     MainRoad,
@@ -132,15 +135,16 @@ impl PointKind {
 impl std::str::FromStr for PointKind {
     type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PointKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s || k.label_zh() == s)
-            .ok_or_else(|| ValidationError::new("kind", format!("unknown point kind {s:?}")))
+        PointKind::ALL.into_iter().find(|k| k.as_str() == s || k.label_zh() == s).ok_or_else(|| {
+            ValidationError::new("kind", format!("unknown point kind {s:?}"))
+                .with_code(crate::error_code::ErrorCode::PointKindUnknown)
+        })
     }
 }
 
 /// A responsible unit (责任单位): a department, district, street office or company.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Unit {
     pub id: String,
     pub name: String,
@@ -152,6 +156,7 @@ pub struct Unit {
 
 /// An inspection point with its location and responsible unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Point {
     pub id: String,
     pub name: String,
@@ -169,6 +174,7 @@ pub struct Point {
 
 /// A problem category (reference data the office can extend).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Category {
     pub code: String,
     pub name: String,
@@ -189,27 +195,32 @@ fn default_true() -> bool {
 /// A finding with no fix carries no `Location` at all: a made-up position is
 /// worse evidence than an honest "no fix".
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Location {
     pub lat: f64,
     pub lon: f64,
     /// Radius of the 68% confidence circle in metres, as the OS reports it.
     pub accuracy_m: f64,
+    #[cfg_attr(feature = "schema", schemars(with = "String", extend("format" = "date-time")))]
     pub captured_at: jiff::Timestamp,
 }
 
 impl Location {
     pub fn validate(&self) -> Result<(), ValidationError> {
         if !self.lat.is_finite() || !(-90.0..=90.0).contains(&self.lat) {
-            return Err(ValidationError::new("location.lat", format!("latitude {} is outside -90..90", self.lat)));
+            return Err(ValidationError::new("location.lat", format!("latitude {} is outside -90..90", self.lat))
+                .with_code(crate::error_code::ErrorCode::LocationInvalid));
         }
         if !self.lon.is_finite() || !(-180.0..=180.0).contains(&self.lon) {
-            return Err(ValidationError::new("location.lon", format!("longitude {} is outside -180..180", self.lon)));
+            return Err(ValidationError::new("location.lon", format!("longitude {} is outside -180..180", self.lon))
+                .with_code(crate::error_code::ErrorCode::LocationInvalid));
         }
         if !self.accuracy_m.is_finite() || self.accuracy_m < 0.0 {
             return Err(ValidationError::new(
                 "location.accuracy_m",
                 format!("accuracy {} m must be a non-negative number", self.accuracy_m),
-            ));
+            )
+            .with_code(crate::error_code::ErrorCode::LocationInvalid));
         }
         Ok(())
     }
@@ -237,6 +248,7 @@ pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 /// canonical encoding, so two submissions of the same id are "the same" exactly
 /// when their hashes agree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FindingContent {
     /// UUIDv7, made on the device at capture time.
@@ -247,6 +259,7 @@ pub struct FindingContent {
     pub card: Card,
     #[serde(default)]
     pub note: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "String", extend("format" = "date-time")))]
     pub observed_at: jiff::Timestamp,
     /// `None` when the device had no position fix.
     #[serde(default)]
@@ -265,11 +278,13 @@ impl FindingContent {
     /// the point exist, is the category active) are the store's job.
     pub fn validate(&self) -> Result<(), ValidationError> {
         if self.id.get_version_num() != 7 {
-            return Err(ValidationError::new("id", format!("finding id {} is not a UUIDv7", self.id)));
+            return Err(ValidationError::new("id", format!("finding id {} is not a UUIDv7", self.id))
+                .with_code(crate::error_code::ErrorCode::FindingIdInvalid));
         }
         for (field, value) in [("point_id", &self.point_id), ("unit_id", &self.unit_id), ("category", &self.category)] {
             if value.trim().is_empty() {
-                return Err(ValidationError::new(field, format!("{field} must not be empty")));
+                return Err(ValidationError::new(field, format!("{field} must not be empty"))
+                    .with_code(crate::error_code::ErrorCode::FieldRequired));
             }
         }
         if let Some(note) = &self.note {
@@ -281,7 +296,8 @@ impl FindingContent {
                 return Err(ValidationError::new(
                     "note",
                     format!("note has {n} characters; at most {MAX_NOTE_CHARS} are allowed"),
-                ));
+                )
+                .with_code(crate::error_code::ErrorCode::NoteTooLong));
             }
         }
         if let Some(loc) = &self.location {
@@ -291,18 +307,22 @@ impl FindingContent {
             return Err(ValidationError::new(
                 "photos",
                 format!("{} photos attached; at most {MAX_PHOTOS_PER_FINDING} per finding", self.photos.len()),
-            ));
+            )
+            .with_code(crate::error_code::ErrorCode::TooManyPhotos));
         }
         if self.photos.is_empty() && self.card != Card::Green {
-            return Err(ValidationError::new("photos", "a red or yellow card needs at least one photo as evidence"));
+            return Err(ValidationError::new("photos", "a red or yellow card needs at least one photo as evidence")
+                .with_code(crate::error_code::ErrorCode::PhotoRequired));
         }
         let mut seen = std::collections::HashSet::new();
         for sha in &self.photos {
             if !is_sha256_hex(sha) {
-                return Err(ValidationError::new("photos", format!("{sha:?} is not a lowercase hex SHA-256")));
+                return Err(ValidationError::new("photos", format!("{sha:?} is not a lowercase hex SHA-256"))
+                    .with_code(crate::error_code::ErrorCode::PhotoHashInvalid));
             }
             if !seen.insert(sha) {
-                return Err(ValidationError::new("photos", format!("photo {sha} is attached twice")));
+                return Err(ValidationError::new("photos", format!("photo {sha} is attached twice"))
+                    .with_code(crate::error_code::ErrorCode::PhotoDuplicate));
             }
         }
         Ok(())
@@ -323,17 +343,26 @@ impl FindingContent {
     }
 }
 
-/// A rule a finding or request broke, with the field it concerns.
+/// A rule a finding or request broke, with the field it concerns and the
+/// stable code clients translate (never the message).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct ValidationError {
     pub field: String,
     pub message: String,
+    pub code: crate::error_code::ErrorCode,
 }
 
 impl ValidationError {
+    /// A broken rule with the general code `finding_invalid`; name the rule
+    /// with [`ValidationError::with_code`].
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self { field: field.into(), message: message.into(), code: crate::error_code::ErrorCode::FindingInvalid }
+    }
+
+    pub fn with_code(mut self, code: crate::error_code::ErrorCode) -> Self {
+        self.code = code;
+        self
     }
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! error_codes {
     ($($variant:ident => $name:literal, $zh:literal;)+) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[serde(rename_all = "snake_case")]
         pub enum ErrorCode {
             $($variant,)+
@@ -56,6 +57,66 @@ error_codes! {
     Invalid => "invalid", "内容不符合要求";
     TooManyRequests => "too_many_requests", "尝试次数过多，请稍后再试";
     Internal => "internal", "服务器内部错误，已记录，请稍后再试";
+    // Request shape (api): dates, and request heads bounded before hyper's own bare answers.
+    BadDate => "bad_date", "日期格式有误，应为 2026-11-27 或 RFC 3339 时间";
+    DateOutOfRange => "date_out_of_range", "日期超出可处理的范围";
+    UriTooLong => "uri_too_long", "请求地址过长";
+    HeadersTooLarge => "headers_too_large", "请求头过大";
+    // Reference data, as pushed findings, reviews and imports name it (api).
+    UnitUnknown => "unit_unknown", "责任单位不存在";
+    UnitInactive => "unit_inactive", "责任单位已停用";
+    PointUnknown => "point_unknown", "检查点位不存在";
+    PointInactive => "point_inactive", "检查点位已停用";
+    PointUnitMismatch => "point_unit_mismatch", "点位不属于所选责任单位";
+    CategoryUnknown => "category_unknown", "问题类别不存在";
+    CategoryInactive => "category_inactive", "问题类别已停用";
+    IdInvalid => "id_invalid", "编号须为 1 至 40 个字母、数字、- 或 _";
+    NameLength => "name_length", "名称为空或过长";
+    LatitudeInvalid => "latitude_invalid", "纬度须在 -90 至 90 之间（十进制度数）";
+    LongitudeInvalid => "longitude_invalid", "经度须在 -180 至 180 之间（十进制度数）";
+    CategoryCodeInvalid => "category_code_invalid", "类别代码须为 1 至 40 个字母、数字或 _";
+    ImportInvalid => "import_invalid", "导入文件有误，未导入任何内容；请按所列行号和字段修改";
+    SettingLength => "setting_length", "设置项为空或过长";
+    DeadlineInvalid => "deadline_invalid", "整改期限须为 0 至 365 天，或留空表示无需整改";
+    ReferenceIdMismatch => "reference_id_mismatch", "地址中的编号与内容中的编号不一致";
+    // Findings as pushed (api).
+    FindingNotFound => "finding_not_found", "没有这条发现";
+    FindingInvalid => "finding_invalid", "发现内容不符合要求";
+    FindingIdInvalid => "finding_id_invalid", "发现编号无效（须为 UUIDv7）";
+    FieldRequired => "field_required", "必填项为空";
+    NoteTooLong => "note_too_long", "备注过长";
+    LocationInvalid => "location_invalid", "位置信息无效";
+    TooManyPhotos => "too_many_photos", "照片过多";
+    PhotoRequired => "photo_required", "红牌和黄牌至少需要一张照片作为证据";
+    PhotoHashInvalid => "photo_hash_invalid", "照片编号无效";
+    PhotoDuplicate => "photo_duplicate", "同一张照片附加了两次";
+    CardUnknown => "card_unknown", "未知的牌色，应为红、黄或绿";
+    PointKindUnknown => "point_kind_unknown", "未知的点位类型";
+    ObservedInFuture => "observed_in_future", "记录时间晚于服务器时间，请检查手机的日期和时间";
+    DeviceWithoutKey => "device_without_key", "此设备登记时没有签名密钥，请用新的登记码重新登记";
+    FindingOtherDevice => "finding_other_device", "此发现编号已由另一台设备上传";
+    FindingConflict => "finding_conflict", "同一编号的发现已以不同内容上传";
+    SignatureInvalid => "signature_invalid", "设备签名无效";
+    AssignmentUnknown => "assignment_unknown", "本设备上没有这项任务，请先同步，再从今日任务中选择";
+    AssignmentPointMismatch => "assignment_point_mismatch", "该任务的点位与所选点位不同";
+    // Review (api).
+    ReviewDecisionUnknown => "review_decision_unknown", "未知的审核决定";
+    ReviewReasonTooLong => "review_reason_too_long", "审核理由过长";
+    ReviewReasonRequired => "review_reason_required", "驳回或更正必须填写理由";
+    ReviewChangeNeedsCorrect => "review_change_needs_correct", "采纳或驳回不能修改类别、单位或牌色；如需修改，请选择“更正”";
+    ReviewCorrectionUnchanged => "review_correction_unchanged", "更正必须改变问题类别、责任单位或牌色中的至少一项；如无需改变，请选择“采纳”";
+    // Identities (api).
+    IdentityRealNameLength => "identity_real_name_length", "真实姓名须为 1 至 64 个字";
+    IdentityContactTooLong => "identity_contact_too_long", "联系方式最多 128 个字";
+    // Draws (api).
+    DrawInvalid => "draw_invalid", "抽签参数有误";
+    DrawInfeasible => "draw_infeasible", "抽签无法满足约束";
+    DrawPeriodBegun => "draw_period_begun", "抽签期间已经开始；只能为将来的期间抽签";
+    DrawNotEnded => "draw_not_ended", "抽签期间尚未结束，种子结束后才能揭晓";
+    DrawNotFound => "draw_not_found", "没有这次抽签";
+    DrawInspectorInactive => "draw_inspector_inactive", "所选督查员不存在或已停用";
+    InspectorNotFound => "inspector_not_found", "没有这名督查员";
+    InspectorAliasLength => "inspector_alias_length", "化名须为 1 至 32 个字";
     // Uploads.
     UploadOffsetMismatch => "upload_offset_mismatch", "上传位置与服务器不一致，将从服务器的位置继续";
     // Devices and office accounts (revocation, expiry, disabling).
@@ -68,7 +129,6 @@ error_codes! {
     VisitWrongPoint => "visit_wrong_point", "记录的点位不是此抽签任务的点位";
     VisitOutsideSlot => "visit_outside_slot", "观察时间不在此抽签任务的时段内";
     ObservedBeforeEnrollment => "observed_before_enrollment", "观察时间早于本设备注册时间，请检查手机的日期和时间";
-    ObservedInFuture => "observed_in_future", "观察时间晚于服务器当前时间，请检查手机的日期和时间";
     // A stored photo must be exactly what the app's photo pipeline writes:
     // no Exif/XMP/comment segment and nothing after the end of the image.
     PhotoMetadata => "photo_metadata", "照片带有元数据（如相机品牌、型号或附加数据），服务器只接受应用处理过的照片";
@@ -85,6 +145,16 @@ error_codes! {
     SignInLocked => "sign_in_locked", "登录失败次数过多，请稍后再试";
     SignInPaused => "sign_in_paused", "服务器近期登录失败过多，已暂停登录，请几分钟后再试";
     SignInBusy => "sign_in_busy", "登录请求过多，服务器正忙，请几秒后再试";
+}
+
+impl ErrorCode {
+    /// A code that names only the kind of refusal (`bad_request`,
+    /// `invalid`, …): a client shows the sentence beside its text, since
+    /// the code alone does not say what to fix.
+    pub fn is_generic(self) -> bool {
+        use ErrorCode::*;
+        matches!(self, BadRequest | Unauthenticated | Forbidden | NotFound | Conflict | TooLarge | Invalid | Unknown)
+    }
 }
 
 impl std::fmt::Display for ErrorCode {

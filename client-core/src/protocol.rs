@@ -24,6 +24,7 @@ pub const UPLOAD_OFFSET_HEADER: &str = "upload-offset";
 
 /// Every error response body: one sentence a person can act on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorBody {
     pub error: String,
     /// Stable machine code: clients translate and act on it, never on `error`.
@@ -43,6 +44,7 @@ fn unknown_code() -> crate::error_code::ErrorCode {
 
 /// `POST /api/v1/enroll`
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     pub code: String,
@@ -54,6 +56,7 @@ pub struct EnrollRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EnrollResponse {
     pub device_id: Uuid,
     /// Bearer token for this device; the server stores only its hash.
@@ -64,6 +67,7 @@ pub struct EnrollResponse {
 
 /// `GET /api/v1/sync/pull?cursor=…`: reference data changed since the cursor.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PullResponse {
     pub units: Vec<Unit>,
     pub points: Vec<Point>,
@@ -94,20 +98,25 @@ pub struct TokenRotation {
 /// One drawn visit, as its inspector's device receives it: where, on which
 /// day, in which time window. Nothing about who else inspects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Assignment {
     pub id: Uuid,
     pub point_id: String,
     /// Office-local date of the visit.
+    #[cfg_attr(feature = "schema", schemars(with = "String", extend("format" = "date")))]
     pub date: jiff::civil::Date,
     /// The slot's label, e.g. 上班前.
     pub slot_label: String,
     /// The window the visit falls in.
+    #[cfg_attr(feature = "schema", schemars(with = "String", extend("format" = "date-time")))]
     pub starts_at: jiff::Timestamp,
+    #[cfg_attr(feature = "schema", schemars(with = "String", extend("format" = "date-time")))]
     pub ends_at: jiff::Timestamp,
 }
 
 /// `POST /api/v1/sync/push`
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     pub findings: Vec<SignedFinding>,
@@ -115,6 +124,7 @@ pub struct PushRequest {
 
 /// A finding with its device's signature over the canonical encoding.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignedFinding {
     pub finding: FindingContent,
@@ -123,12 +133,14 @@ pub struct SignedFinding {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PushResponse {
     /// One result per submitted finding, in request order.
     pub results: Vec<PushResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PushResult {
     pub id: Uuid,
     #[serde(flatten)]
@@ -137,6 +149,7 @@ pub struct PushResult {
 
 /// What happened to one finding of a push.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum PushOutcome {
     /// Stored now.
@@ -147,8 +160,10 @@ pub enum PushOutcome {
     /// again. Not a rejection.
     MissingPhotos { photos: Vec<String> },
     /// Refused for good; `code` is the HTTP status that a single request would
-    /// have got (409 conflicting replay, 422 invalid), `reason` says why, and
-    /// `error_code`, where there is one, is the stable machine code.
+    /// have got (409 conflicting replay, 422 invalid), `reason` says why in
+    /// English and `error_code` names the rule (what clients translate).
+    /// Named `error_code` because `code` was the status before codes existed
+    /// and deployed devices read it; absent from servers that predate it.
     Rejected {
         code: u16,
         reason: String,
@@ -159,6 +174,7 @@ pub enum PushOutcome {
 
 /// `POST /api/v1/uploads` body: announce a photo before sending bytes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UploadCreate {
     pub sha256: String,
@@ -167,6 +183,7 @@ pub struct UploadCreate {
 
 /// State of one photo upload, returned by every upload route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UploadStatus {
     /// Bytes the server holds; the next chunk must start here.
     pub offset: u64,

@@ -58,9 +58,22 @@ fn error(kind: &str, message: impl std::fmt::Display) -> JsValue {
     o.into()
 }
 
+/// An error with a stable code: `code` (wire name) and `zh`, the code's
+/// Chinese text from the core's one list, so the page translates by code
+/// and never by the message.
+fn coded_error(kind: &str, code: anfang_core::error_code::ErrorCode, message: impl std::fmt::Display) -> JsValue {
+    let o = error(kind, message);
+    let _ = js_sys::Reflect::set(&o, &"code".into(), &code.as_str().into());
+    let _ = js_sys::Reflect::set(&o, &"zh".into(), &code.zh().into());
+    o
+}
+
 fn store_error(e: StoreError) -> JsValue {
     match e {
-        StoreError::Invalid(v) => error("invalid", v),
+        StoreError::Invalid(v) => {
+            let code = v.code;
+            coded_error("invalid", code, v)
+        }
         StoreError::Photo(p) => error("photo", p),
         StoreError::NotEnrolled => error("not_enrolled", StoreError::NotEnrolled),
         other => error("storage", other),

@@ -28,7 +28,7 @@ pub const SESSION_TOKEN_PREFIX: &str = "anfs_";
 /// role: `require(Role::Leader)` and above always refuse it, and the only
 /// routes it reaches are those that ask for it explicitly
 /// ([`OfficeCaller::require_unit`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Unit,

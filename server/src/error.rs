@@ -43,6 +43,10 @@ pub enum AppError {
     /// generic code of their kind.
     #[error("{message}")]
     Coded { status: StatusCode, code: ErrorCode, field: Option<&'static str>, message: String },
+    /// A draw that cannot be made; kept typed so the console can say it in
+    /// Chinese with its numbers (`DrawError::zh`).
+    #[error("{0}")]
+    Draw(crate::draw::DrawError),
 }
 
 impl AppError {
@@ -59,7 +63,9 @@ impl AppError {
     /// Names the one input at fault (`"point_id"`); keeps the code.
     pub fn with_field(self, field: &'static str) -> Self {
         match self {
-            AppError::Coded { status, code, message, .. } => AppError::Coded { status, code, field: Some(field), message },
+            AppError::Coded { status, code, message, .. } => {
+                AppError::Coded { status, code, field: Some(field), message }
+            }
             other => {
                 let (status, code) = (other.status(), other.code());
                 AppError::Coded { status, code, field: Some(field), message: other.to_string() }
@@ -82,6 +88,7 @@ impl AppError {
             AppError::TooManyRequests(_) => ErrorCode::TooManyRequests,
             AppError::Internal(_) => ErrorCode::Internal,
             AppError::Coded { code, .. } => *code,
+            AppError::Draw(e) => e.code(),
         }
     }
 
@@ -89,6 +96,7 @@ impl AppError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             AppError::Coded { field, .. } => *field,
+            AppError::Draw(e) => Some(e.field()),
             _ => None,
         }
     }
@@ -106,6 +114,8 @@ impl AppError {
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Coded { status, .. } => *status,
+            // Well-formed parameters that break a rule of the draw.
+            AppError::Draw(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 }
@@ -147,4 +157,37 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppE
         let kind = if e.is_syntax() || e.is_eof() { "malformed JSON" } else { "invalid request" };
         AppError::BadRequest(format!("{kind}: {e}"))
     })
+}
+
+/// Longest request target (path and query) the server reads: far above any
+/// route's needs, and below hyper's own limit (64 KiB), whose bare 414 has
+/// no body a client could read.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Largest header section (names and values) the server reads: below
+/// hyper's own bare 431 (about 400 KiB of head, or more than 100 headers).
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Refuses oversized request heads with the JSON error shape, before any
+/// extractor or handler sees them. Heads beyond hyper's own limits never
+/// reach the application; hyper answers those itself.
+pub async fn bound_request_head(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return AppError::coded(
+            StatusCode::URI_TOO_LONG,
+            ErrorCode::UriTooLong,
+            format!("the request address is {uri_len} bytes; at most {MAX_URI_BYTES} are accepted, shorten the query"),
+        )
+        .into_response();
+    }
+    let header_len: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if header_len > MAX_HEADER_BYTES {
+        return AppError::coded(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ErrorCode::HeadersTooLarge,
+            format!("the request headers are {header_len} bytes; at most {MAX_HEADER_BYTES} are accepted"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }

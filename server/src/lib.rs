@@ -180,6 +180,9 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::map_response(no_store))
         // After the JSON error layer: the web app's pages are not API answers.
         .merge(webapp::router(&state.config.web_dir))
+        // Outermost but for tracing: an oversized head is refused before
+        // anything reads it, and as JSON rather than hyper's bare answer.
+        .layer(axum::middleware::from_fn(error::bound_request_head))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

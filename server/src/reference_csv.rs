@@ -29,7 +29,7 @@
 //! written; every error names its line (as a spreadsheet numbers it, the
 //! header being line 1) and field, and a file with any error writes nothing.
 
-use crate::db::reference_admin::{PointRecord, check_point, check_unit};
+use crate::db::reference_admin::{PointRecord, ReferenceError, check_point, check_unit};
 use anfang_core::domain::{Point, PointKind, Unit};
 use std::collections::HashMap;
 
@@ -163,12 +163,9 @@ fn active(v: Option<&String>) -> Result<bool, String> {
     }
 }
 
-/// Splits a check's "field: message" back into its parts.
-fn split(line: u64, message: String, default_field: &str) -> LineError {
-    match message.split_once(": ") {
-        Some((f, m)) if !f.contains(' ') => LineError { line, field: f.into(), message: m.into() },
-        _ => LineError { line, field: default_field.into(), message },
-    }
+/// A check's typed error on its line: the error names its own field.
+fn on_line(line: u64, e: ReferenceError) -> LineError {
+    LineError { line, field: e.field().into(), message: e.to_string() }
 }
 
 fn no_duplicates(ids: impl Iterator<Item = (u64, String)>, errors: &mut Vec<LineError>) {
@@ -201,7 +198,7 @@ pub fn parse_units(text: &str) -> Result<Vec<Unit>, Vec<LineError>> {
         };
         match check_unit(&unit) {
             Ok(()) => units.push((*line, unit)),
-            Err(m) => errors.push(split(*line, m, "id")),
+            Err(e) => errors.push(on_line(*line, e)),
         }
     }
     no_duplicates(units.iter().map(|(l, u)| (*l, u.id.clone())), &mut errors);
@@ -264,7 +261,7 @@ pub fn parse_points(text: &str) -> Result<Vec<(u64, PointRecord)>, Vec<LineError
         }
         match check_point(&point) {
             Ok(()) => points.push((line, PointRecord { point, leader: opt(v.get("leader")) })),
-            Err(m) => errors.push(split(line, m, "id")),
+            Err(e) => errors.push(on_line(line, e)),
         }
     }
     no_duplicates(points.iter().map(|(l, p)| (*l, p.point.id.clone())), &mut errors);

@@ -635,3 +635,164 @@ async fn a_control_character_is_refused_at_every_text_edge_with_its_code_and_fie
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+/// Input the server once answered with a 500 (a date whose boundary a
+/// timestamp cannot hold) or with hyper's bare 414/431: now 4xx, JSON, and a
+/// stable code naming what to fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dates_out_of_range_and_oversized_heads_get_a_coded_json_answer() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let office = server.admin_token().await;
+    let client = reqwest::Client::new();
+    let long_query = format!("/api/v1/findings?unit={}", "U".repeat(20_000));
+    let cases: Vec<(&str, String, Vec<(&str, String)>, u16, &str, Option<&str>)> = vec![
+        (
+            "end date past the last timestamp",
+            "/api/v1/findings?to=9999-12-31".into(),
+            vec![],
+            422,
+            "date_out_of_range",
+            Some("to"),
+        ),
+        (
+            "start date before the first timestamp",
+            "/api/v1/findings?from=-009999-01-01".into(),
+            vec![],
+            422,
+            "date_out_of_range",
+            Some("from"),
+        ),
+        ("not a date", "/api/v1/findings?from=yesterday".into(), vec![], 400, "bad_date", Some("from")),
+        ("very long query string", long_query, vec![], 414, "uri_too_long", None),
+        (
+            "very long header",
+            "/api/v1/findings".into(),
+            vec![("x-padding", "p".repeat(40_000))],
+            431,
+            "headers_too_large",
+            None,
+        ),
+    ];
+    for (name, path, headers, status, code, field) in cases {
+        let mut req = client.get(format!("{}{path}", server.url())).bearer_auth(&office);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status().as_u16(), status, "{name}");
+        let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        assert!(ct.starts_with("application/json"), "{name}: content type {ct:?}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["code"], code, "{name}: {body}");
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{name}: {body}");
+        assert_eq!(body["field"].as_str(), field, "{name}: {body}");
+    }
+}
+
+/// Each capability's refusals carry their own stable code and the field at
+/// fault, so clients translate and act by code (never by the sentence).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_name_their_rule_by_code_and_their_field() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let mut device = Device::enroll(&server, 0).await;
+    let office = server.admin_token().await;
+    let original = device.record("P002", Card::Yellow, vec![processed(1, 800, 600)]);
+    assert_eq!(device.sync_via(&server.url(), fast()).await.findings_pushed, 1);
+    let finding = original.id;
+
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: String, body: Value| {
+        let req = client.request(method, format!("{}{path}", server.url())).bearer_auth(&office).json(&body);
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let mut point: Value = server.admin_get("/api/v1/points").await["items"][0].clone();
+    let point_id = point["id"].as_str().unwrap().to_owned();
+    point["lat"] = json!(95.0);
+    let inspector = server.admin_get("/api/v1/inspectors").await["items"][0]["id"].as_i64().unwrap();
+    let tomorrow: jiff::civil::Date = office_today().parse::<jiff::civil::Date>().unwrap().tomorrow().unwrap();
+    let cases: Vec<(&str, reqwest::Method, String, Value, u16, &str, &str)> = vec![
+        (
+            "review of an unknown finding",
+            reqwest::Method::POST,
+            "/api/v1/findings/0190f1f0-0000-7000-8000-000000000000/review".into(),
+            json!({"decision": "accept"}),
+            404,
+            "finding_not_found",
+            "id",
+        ),
+        (
+            "correction to an unknown category",
+            reqwest::Method::POST,
+            format!("/api/v1/findings/{finding}/review"),
+            json!({"decision": "correct", "category": "no_such_category", "reason": "类别不对"}),
+            422,
+            "category_unknown",
+            "category",
+        ),
+        (
+            "correction that changes nothing",
+            reqwest::Method::POST,
+            format!("/api/v1/findings/{finding}/review"),
+            json!({"decision": "correct", "reason": "没有改动"}),
+            422,
+            "review_correction_unchanged",
+            "decision",
+        ),
+        (
+            "point with a latitude past the pole",
+            reqwest::Method::PUT,
+            format!("/api/v1/points/{point_id}"),
+            point,
+            422,
+            "latitude_invalid",
+            "lat",
+        ),
+        (
+            "identity without a name",
+            reqwest::Method::PUT,
+            format!("/api/v1/inspectors/{inspector}/identity"),
+            json!({"real_name": " ", "contact": ""}),
+            422,
+            "identity_real_name_length",
+            "real_name",
+        ),
+        (
+            "draw the constraints cannot hold",
+            reqwest::Method::POST,
+            "/api/v1/draws".into(),
+            json!({"from": tomorrow, "to": tomorrow, "visits": 500, "max_visits_per_inspector_per_day": 1}),
+            422,
+            "draw_infeasible",
+            "visits",
+        ),
+    ];
+    for (name, method, path, body, status, code, field) in cases {
+        let (got, answer) = call(method, path, body).await;
+        assert_eq!(got, status, "{name}: {answer}");
+        assert_eq!(answer["code"], code, "{name}: {answer}");
+        assert_eq!(answer["field"], field, "{name}: {answer}");
+        assert!(
+            answer["error"].as_str().is_some_and(|e| e.is_ascii()),
+            "{name}: the API sentence is English: {answer}"
+        );
+    }
+
+    // A pushed finding's refusal names its rule too.
+    let mut stray = original.clone();
+    stray.id = uuid::Uuid::now_v7();
+    stray.point_id = "NO_SUCH_POINT".into();
+    let signature = device.store.device_key().unwrap().sign(&stray);
+    let answer = device
+        .post_json(&server, "/api/v1/sync/push", &json!({"findings": [{"finding": stray, "signature": signature}]}))
+        .await;
+    let result = &answer["results"][0];
+    assert_eq!(result["status"], "rejected", "{answer}");
+    assert_eq!(result["code"], 422, "{answer}");
+    assert_eq!(result["error_code"], "point_unknown", "{answer}");
+}

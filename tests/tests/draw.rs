@@ -222,9 +222,14 @@ async fn every_constraint_holds_on_30_days_20_inspectors_200_points_and_an_impos
     )
     .await;
     assert_eq!(status, 422, "{refused}");
+    // The API speaks English with a stable code; the console says it in
+    // Chinese from the same typed error (tests/console.rs).
+    assert_eq!(refused["code"], "draw_infeasible", "{refused}");
+    assert_eq!(refused["field"], "visits", "{refused}");
     let msg = refused["error"].as_str().unwrap();
     assert!(
-        msg.contains("需要 601 次访问，约束下最多可安排 600 次") && msg.contains("每名督查员每天最多 1 次"),
+        msg.contains("601 visits are needed, at most 600 can be placed")
+            && msg.contains("at most 1 visit(s) per inspector per day"),
         "{msg}"
     );
     // Nothing was stored for it.

@@ -131,12 +131,14 @@ impl Store {
                 "assignment_id",
                 format!("no assignment {assignment_id} on this device; sync, then pick one from today's visits"),
             )
+            .with_code(crate::error_code::ErrorCode::AssignmentUnknown)
         })?;
         if a.point_id != new.point_id {
             return Err(ValidationError::new(
                 "point_id",
                 format!("assignment {assignment_id} is for point {}, not {}", a.point_id, new.point_id),
             )
+            .with_code(crate::error_code::ErrorCode::AssignmentPointMismatch)
             .into());
         }
         self.record_finding_linked(new, Some(assignment_id), clock)

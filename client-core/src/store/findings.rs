@@ -83,16 +83,20 @@ impl Store {
                 "point_id",
                 format!("unknown point {:?}; sync to fetch the current list of points", new.point_id),
             )
+            .with_code(crate::error_code::ErrorCode::PointUnknown)
         })?;
         let unit_id = new.unit_id.unwrap_or(point.unit_id);
         if self.unit(&unit_id)?.is_none() {
-            return Err(ValidationError::new("unit_id", format!("unknown unit {unit_id:?}")).into());
+            return Err(ValidationError::new("unit_id", format!("unknown unit {unit_id:?}"))
+                .with_code(crate::error_code::ErrorCode::UnitUnknown)
+                .into());
         }
         if !self.categories()?.iter().any(|c| c.code == new.category) {
             return Err(ValidationError::new(
                 "category",
                 format!("unknown category {:?}; list them with `categories`", new.category),
             )
+            .with_code(crate::error_code::ErrorCode::CategoryUnknown)
             .into());
         }
         // Millisecond precision: what a browser clock gives, and what the

@@ -269,7 +269,12 @@ pub fn disable_user(conn: &mut Connection, username: &str) -> Result<Disabled, A
 pub fn add_inspector(conn: &mut Connection, alias: &str) -> Result<(i64, String), AppError> {
     let alias = alias.trim();
     if alias.is_empty() || alias.chars().count() > 32 {
-        return Err(AppError::BadRequest("an inspector alias needs 1 to 32 characters, e.g. 督查03".into()));
+        return Err(AppError::coded(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            anfang_core::error_code::ErrorCode::InspectorAliasLength,
+            "an inspector alias needs 1 to 32 characters, e.g. 督查03",
+        )
+        .with_field("alias"));
     }
     let tx = conn.transaction()?;
     match tx.execute("INSERT INTO inspectors (alias, created_at) VALUES (?1, ?2)", params![alias, now().to_string()]) {

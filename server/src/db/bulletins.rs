@@ -298,7 +298,7 @@ pub fn store_compiled(conn: &mut Connection, id: i64, compiled_json: &str, compi
 }
 
 /// What issuing assigned.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Issued {
     pub id: i64,
     pub number: String,

@@ -10,17 +10,21 @@
 
 use crate::draw::{self, DrawError, DrawInspector, DrawPoint, Params, Slot};
 use crate::error::AppError;
+use anfang_core::error_code::ErrorCode;
 use anfang_core::protocol::Assignment;
+use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// `POST /api/v1/draws`: what the admin asks for. Everything but the
 /// period and the number of visits has a default.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DrawRequest {
+    #[schemars(with = "String", extend("format" = "date"))]
     pub from: jiff::civil::Date,
+    #[schemars(with = "String", extend("format" = "date"))]
     pub to: jiff::civil::Date,
     pub visits: u32,
     /// Aliases; default every active inspector.
@@ -51,7 +55,7 @@ pub const DEFAULT_MIN_DAYS_BETWEEN_SAME_UNIT: u32 = 7;
 pub const DEFAULT_MAX_VISITS_PER_DAY: u32 = 2;
 
 /// A draw as listed: no seed (until revealed), no assignments, no alias.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DrawSummary {
     pub id: Uuid,
     pub from: String,
@@ -64,7 +68,7 @@ pub struct DrawSummary {
 
 /// `GET /api/v1/draws/{id}/export`: everything needed to check the draw
 /// offline with `anfang-server draw verify`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DrawExport {
     pub id: Uuid,
     pub commitment: String,
@@ -76,21 +80,25 @@ pub struct DrawExport {
 }
 
 fn invalid(e: DrawError) -> AppError {
-    match e {
-        DrawError::Invalid(m) => AppError::BadRequest(m),
-        infeasible @ DrawError::Infeasible { .. } => AppError::Unprocessable(infeasible.to_string()),
-    }
+    AppError::Draw(e)
 }
 
 /// Sets the units an inspector must never be sent to (replacing the list).
 pub fn set_excluded_units(conn: &mut Connection, alias: &str, units: &[String]) -> Result<(), AppError> {
     let tx = conn.transaction()?;
-    let id = super::accounts::inspector_id_by_alias(&tx, alias)?
-        .ok_or_else(|| AppError::NotFound(format!("no inspector called {alias:?}")))?;
+    let id = super::accounts::inspector_id_by_alias(&tx, alias)?.ok_or_else(|| {
+        AppError::coded(StatusCode::NOT_FOUND, ErrorCode::InspectorNotFound, format!("no inspector called {alias:?}"))
+            .with_field("alias")
+    })?;
     tx.execute("DELETE FROM inspector_excluded_units WHERE inspector_id = ?1", [id])?;
     for u in units {
         if super::reference::unit(&tx, u)?.is_none() {
-            return Err(AppError::BadRequest(format!("unknown unit {u:?}")));
+            return Err(AppError::coded(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::UnitUnknown,
+                format!("unknown unit {u:?}"),
+            )
+            .with_field("units"));
         }
         tx.execute(
             "INSERT INTO inspector_excluded_units (inspector_id, unit_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
@@ -112,7 +120,12 @@ pub fn resolve(conn: &Connection, req: &DrawRequest, timezone: &str) -> Result<P
         if let Some(named) = &req.inspectors {
             for alias in named {
                 if !active.iter().any(|(_, a)| a == alias) {
-                    return Err(AppError::BadRequest(format!("{alias:?} is not an active inspector")));
+                    return Err(AppError::coded(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        ErrorCode::DrawInspectorInactive,
+                        format!("{alias:?} is not an active inspector"),
+                    )
+                    .with_field("inspectors"));
                 }
             }
         }
@@ -162,13 +175,24 @@ pub fn resolve(conn: &Connection, req: &DrawRequest, timezone: &str) -> Result<P
 }
 
 fn local_ms(tz: &jiff::tz::TimeZone, date: jiff::civil::Date, time: jiff::civil::Time) -> Result<i64, AppError> {
-    Ok(tz.to_timestamp(date.to_datetime(time)).map_err(AppError::internal)?.as_millisecond())
+    Ok(tz.to_timestamp(date.to_datetime(time)).map_err(|_| out_of_range(date))?.as_millisecond())
+}
+
+/// A date at the edge of what a timestamp holds (year -9999 or 9999): the
+/// request's mistake, not the server's.
+fn out_of_range(date: jiff::civil::Date) -> AppError {
+    AppError::coded(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::DateOutOfRange,
+        format!("{date} is outside the dates the server can handle; draw for a period in the coming years"),
+    )
 }
 
 /// The instant a period ends: 00:00 of the day after `to`, office time.
 pub fn period_end_ms(params: &Params) -> Result<i64, AppError> {
     let tz = params.tz().map_err(invalid)?;
-    local_ms(&tz, params.to.tomorrow().map_err(AppError::internal)?, jiff::civil::Time::midnight())
+    let after = params.to.tomorrow().map_err(|_| out_of_range(params.to).with_field("to"))?;
+    local_ms(&tz, after, jiff::civil::Time::midnight())
 }
 
 /// Draws a fresh secret seed, computes the assignments and stores the
@@ -184,10 +208,15 @@ pub fn create(
     let tz = params.tz().map_err(invalid)?;
     let start_ms = local_ms(&tz, params.from, jiff::civil::Time::midnight())?;
     if start_ms <= now_ms {
-        return Err(AppError::BadRequest(format!(
-            "the period must start in the future (from {} has begun); a draw is made before its period",
-            params.from
-        )));
+        return Err(AppError::coded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::DrawPeriodBegun,
+            format!(
+                "the period must start in the future (from {} has begun); a draw is made before its period",
+                params.from
+            ),
+        )
+        .with_field("from"));
     }
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(AppError::internal)?;
@@ -292,7 +321,7 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<DrawSummary>, AppError>
 }
 
 fn not_found(id: &str) -> AppError {
-    AppError::NotFound(format!("no draw with id {id}"))
+    AppError::coded(StatusCode::NOT_FOUND, ErrorCode::DrawNotFound, format!("no draw with id {id}"))
 }
 
 /// Reveals the seed of a draw whose period has ended; idempotent.
@@ -306,12 +335,11 @@ pub fn reveal(conn: &mut Connection, id: &str, now_ms: i64) -> Result<DrawExport
     let Some((end_ms, to, revealed_at, seed)) = row else { return Err(not_found(id)) };
     if revealed_at.is_none() {
         if now_ms < end_ms {
-            return Err(AppError::Conflict {
-                message: format!(
-                    "the period of draw {id} runs until {to}; its seed is revealed only after the period ends"
-                ),
-                offset: None,
-            });
+            return Err(AppError::coded(
+                StatusCode::CONFLICT,
+                ErrorCode::DrawNotEnded,
+                format!("the period of draw {id} runs until {to}; its seed is revealed only after the period ends"),
+            ));
         }
         let at = jiff::Timestamp::from_millisecond(now_ms).map_err(AppError::internal)?.to_string();
         tx.execute("UPDATE draws SET revealed_at = ?2 WHERE id = ?1", params![id, at])?;
@@ -419,7 +447,7 @@ pub fn visit(conn: &Connection, id: &str) -> Result<Option<Visit>, AppError> {
 }
 
 /// Planned versus done visits of a draw, over the slots that have ended.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Coverage {
     pub draw_id: String,
     /// The instant the report covers up to: slots ending later are not
@@ -438,7 +466,7 @@ pub struct Coverage {
     pub late: Vec<LateVisit>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LateVisit {
     pub assignment_id: String,
     pub inspector: String,
@@ -449,7 +477,7 @@ pub struct LateVisit {
     pub hours_after_slot: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CoverageRow {
     /// The inspector's alias or the point's id.
     pub key: String,
@@ -457,7 +485,7 @@ pub struct CoverageRow {
     pub done: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MissedVisit {
     pub assignment_id: String,
     pub inspector: String,

@@ -27,12 +27,12 @@ pub const SLOT_TOLERANCE_MS: i64 = 15 * 60 * 1000;
 /// a visit "made" in the slot but synced much later deserves a look.
 pub const LATE_AFTER_MS: i64 = 12 * 60 * 60 * 1000;
 
-fn reject(code: u16, reason: impl Into<String>) -> PushOutcome {
-    PushOutcome::Rejected { code, reason: reason.into(), error_code: None }
+fn reject(code: u16, error_code: ErrorCode, reason: impl Into<String>) -> PushOutcome {
+    PushOutcome::Rejected { code, reason: reason.into(), error_code: Some(error_code) }
 }
 
 fn reject_coded(error_code: ErrorCode, reason: impl Into<String>) -> PushOutcome {
-    PushOutcome::Rejected { code: 422, reason: reason.into(), error_code: Some(error_code) }
+    reject(422, error_code, reason)
 }
 
 /// Stores a batch of findings for one device, all in one transaction.
@@ -60,13 +60,21 @@ fn push_one(
     now_ms: i64,
 ) -> Result<PushOutcome, AppError> {
     if let Err(e) = f.validate() {
-        return Ok(reject(422, e.to_string()));
+        return Ok(reject(422, e.code, e.to_string()));
     }
     let Some(public_key) = &device.public_key else {
-        return Ok(reject(422, "this device enrolled without a signing key; enroll it again with a new code"));
+        return Ok(reject(
+            422,
+            ErrorCode::DeviceWithoutKey,
+            "this device enrolled without a signing key; enroll it again with a new code",
+        ));
     };
     if let Err(e) = anfang_core::evidence::verify(public_key, f, signature) {
-        return Ok(reject(422, format!("{e}; the finding may have been altered after it was recorded")));
+        return Ok(reject(
+            422,
+            ErrorCode::SignatureInvalid,
+            format!("{e}; the finding may have been altered after it was recorded"),
+        ));
     }
     let hash = f.content_hash();
     let existing: Option<(String, String)> = conn
@@ -76,13 +84,18 @@ fn push_one(
         .optional()?;
     if let Some((stored_hash, stored_device)) = existing {
         if stored_device != device.device_id {
-            return Ok(reject(409, format!("finding {} was submitted by another device", f.id)));
+            return Ok(reject(
+                409,
+                ErrorCode::FindingOtherDevice,
+                format!("finding {} was submitted by another device", f.id),
+            ));
         }
         if stored_hash == hash {
             return Ok(PushOutcome::Duplicate);
         }
         return Ok(reject(
             409,
+            ErrorCode::FindingConflict,
             format!(
                 "finding {} was already received with different content; evidence is never overwritten — record a new finding instead",
                 f.id
@@ -90,17 +103,26 @@ fn push_one(
         ));
     }
     if super::reference::point(conn, &f.point_id)?.is_none() {
-        return Ok(reject(422, format!("unknown point {:?}; sync to get the current list of points", f.point_id)));
+        return Ok(reject(
+            422,
+            ErrorCode::PointUnknown,
+            format!("unknown point {:?}; sync to get the current list of points", f.point_id),
+        ));
     }
     if super::reference::unit(conn, &f.unit_id)?.is_none() {
-        return Ok(reject(422, format!("unknown unit {:?}", f.unit_id)));
+        return Ok(reject(422, ErrorCode::UnitUnknown, format!("unknown unit {:?}", f.unit_id)));
     }
     if super::reference::category(conn, &f.category)?.is_none() {
-        return Ok(reject(422, format!("unknown category {:?}; sync to get the current categories", f.category)));
+        return Ok(reject(
+            422,
+            ErrorCode::CategoryUnknown,
+            format!("unknown category {:?}; sync to get the current categories", f.category),
+        ));
     }
     let observed_ms = f.observed_at.as_millisecond();
     if observed_ms > now_ms + MAX_CLOCK_SKEW_MS {
-        return Ok(reject_coded(
+        return Ok(reject(
+            422,
             ErrorCode::ObservedInFuture,
             format!(
                 "observed_at {} is in the future by the server's clock; check the phone's date and time",
@@ -236,7 +258,7 @@ fn check_visit(
 }
 
 /// A photo as the office API lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PhotoView {
     pub sha256: String,
     pub url: String,
@@ -246,14 +268,14 @@ pub struct PhotoView {
     pub byte_len: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Named {
     pub id: String,
     pub name: String,
 }
 
 /// A finding as the office API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FindingView {
     pub id: String,
     pub point: Named,
@@ -262,10 +284,12 @@ pub struct FindingView {
     pub category: Named,
     pub card: String,
     pub note: Option<String>,
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub observed_at: jiff::Timestamp,
     /// When the server received the push: one value per batch, so it groups
     /// one phone's findings; reviewers and admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub received_at: Option<jiff::Timestamp>,
     pub location: Option<LocationView>,
     pub photos: Vec<PhotoView>,
@@ -293,8 +317,9 @@ pub struct FindingView {
 }
 
 /// How late a linked finding arrived.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LateArrival {
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub slot_ended_at: jiff::Timestamp,
     /// Whole hours between the end of the slot and `received_at`.
     pub hours_after_slot: i64,
@@ -310,7 +335,7 @@ impl LateArrival {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EffectiveView {
     pub category: Named,
     pub unit: Named,
@@ -319,7 +344,7 @@ pub struct EffectiveView {
     pub revision: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LocationView {
     pub lat: f64,
     pub lon: f64,

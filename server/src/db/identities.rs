@@ -21,7 +21,7 @@ pub struct Actor {
     pub route: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityInput {
     pub real_name: String,
@@ -29,7 +29,7 @@ pub struct IdentityInput {
     pub contact: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Identity {
     /// The inspector's id (named `id`, as in the route's path).
     pub id: i64,
@@ -50,10 +50,36 @@ pub struct AuditEntry {
     pub route: String,
 }
 
+/// Why an identity write or read is refused; mapped to an [`AppError`] with
+/// its code and field at the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("no inspector with id {0}")]
+    InspectorNotFound(i64),
+    #[error("real_name needs 1 to 64 characters")]
+    RealNameLength,
+    #[error("contact may have at most 128 characters")]
+    ContactTooLong,
+}
+
+impl From<IdentityError> for AppError {
+    fn from(e: IdentityError) -> Self {
+        use anfang_core::error_code::ErrorCode as C;
+        use axum::http::StatusCode as S;
+        let (status, code, field) = match &e {
+            IdentityError::InspectorNotFound(_) => (S::NOT_FOUND, C::InspectorNotFound, "id"),
+            // Well-formed but against a rule: 422, like every such refusal.
+            IdentityError::RealNameLength => (S::UNPROCESSABLE_ENTITY, C::IdentityRealNameLength, "real_name"),
+            IdentityError::ContactTooLong => (S::UNPROCESSABLE_ENTITY, C::IdentityContactTooLong, "contact"),
+        };
+        AppError::coded(status, code, e.to_string()).with_field(field)
+    }
+}
+
 fn alias_of(conn: &Connection, inspector_id: i64) -> Result<String, AppError> {
     conn.query_row("SELECT alias FROM inspectors WHERE id = ?1", [inspector_id], |r| r.get(0))
         .optional()?
-        .ok_or_else(|| AppError::NotFound(format!("no inspector with id {inspector_id}")))
+        .ok_or_else(|| IdentityError::InspectorNotFound(inspector_id).into())
 }
 
 fn log(conn: &Connection, actor: &Actor, inspector_id: i64, action: &str) -> Result<(), AppError> {
@@ -90,10 +116,10 @@ pub fn set_identity(
     super::reference_admin::check_text("real_name", name)?;
     super::reference_admin::check_text("contact", contact)?;
     if name.is_empty() || name.chars().count() > 64 {
-        return Err(AppError::BadRequest("real_name needs 1 to 64 characters".into()));
+        return Err(IdentityError::RealNameLength.into());
     }
     if contact.chars().count() > 128 {
-        return Err(AppError::BadRequest("contact may have at most 128 characters".into()));
+        return Err(IdentityError::ContactTooLong.into());
     }
     let tx = conn.transaction()?;
     let alias = alias_of(&tx, inspector_id)?;
@@ -220,9 +246,9 @@ mod tests {
         let (_d, db, id) = db();
         db.write_blocking(|c| {
             let blank = set_identity(c, id, &IdentityInput { real_name: "  ".into(), contact: String::new() }, &cli());
-            assert!(matches!(blank, Err(AppError::BadRequest(_))));
+            assert_eq!(blank.unwrap_err().code(), anfang_core::error_code::ErrorCode::IdentityRealNameLength);
             let unknown = read_identity(c, id + 100, &cli());
-            assert!(matches!(unknown, Err(AppError::NotFound(_))));
+            assert_eq!(unknown.unwrap_err().code(), anfang_core::error_code::ErrorCode::InspectorNotFound);
             assert!(audit_log(c, None, 10)?.is_empty());
             Ok(())
         })

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// A point as the office manages it: the device's view plus its leader.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PointRecord {
     #[serde(flatten)]
     pub point: Point,
@@ -93,21 +93,76 @@ fn check_texts(texts: &[(&'static str, Option<&str>)]) -> Result<(), AppError> {
     texts.iter().filter_map(|(f, v)| v.map(|v| (f, v))).try_for_each(|(f, v)| check_text(f, v))
 }
 
-/// The first control character among a unit's or point's texts, as a
-/// "field: message" line for the CSV import's line errors.
-fn texts_line_error(texts: &[(&'static str, Option<&str>)]) -> Result<(), String> {
+/// The first control character among a unit's or point's texts, for the
+/// CSV import's line errors.
+fn texts_line_error(texts: &[(&'static str, Option<&str>)]) -> Result<(), ReferenceError> {
     for (field, value) in texts {
         if let Some(v) = value {
-            anfang_core::text::check_text(field, v).map_err(|e| e.to_string())?;
+            anfang_core::text::check_text(field, v)
+                .map_err(|e| ReferenceError::ControlCharacter { field, message: e.to_string() })?;
         }
     }
     Ok(())
 }
 
+/// Why a unit, point or category is refused. Each names its field; mapped
+/// to an [`AppError`] with its code at the edge, and to a CSV line error by
+/// the importer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReferenceError {
+    #[error("{what} id {id:?}: use 1 to 40 letters, digits, - or _")]
+    BadId { what: &'static str, id: String },
+    #[error("a {what} name needs 1 to {max} characters")]
+    BadName { what: &'static str, max: usize },
+    #[error("{0} is not a latitude (-90 to 90)")]
+    BadLatitude(f64),
+    #[error("{0} is not a longitude (-180 to 180)")]
+    BadLongitude(f64),
+    #[error("unknown unit {0:?}; add the unit first")]
+    UnknownUnit(String),
+    #[error("category code {0:?}: use 1 to 40 letters, digits or _ (e.g. street_vending)")]
+    BadCategoryCode(String),
+    #[error("{message}")]
+    ControlCharacter { field: &'static str, message: String },
+}
+
+impl ReferenceError {
+    /// The input at fault.
+    pub fn field(&self) -> &'static str {
+        match self {
+            ReferenceError::BadId { .. } => "id",
+            ReferenceError::BadName { .. } => "name",
+            ReferenceError::BadLatitude(_) => "lat",
+            ReferenceError::BadLongitude(_) => "lon",
+            ReferenceError::UnknownUnit(_) => "unit_id",
+            ReferenceError::BadCategoryCode(_) => "code",
+            ReferenceError::ControlCharacter { field, .. } => field,
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ReferenceError::BadId { .. } => ErrorCode::IdInvalid,
+            ReferenceError::BadName { .. } => ErrorCode::NameLength,
+            ReferenceError::BadLatitude(_) => ErrorCode::LatitudeInvalid,
+            ReferenceError::BadLongitude(_) => ErrorCode::LongitudeInvalid,
+            ReferenceError::UnknownUnit(_) => ErrorCode::UnitUnknown,
+            ReferenceError::BadCategoryCode(_) => ErrorCode::CategoryCodeInvalid,
+            ReferenceError::ControlCharacter { .. } => ErrorCode::TextControlCharacter,
+        }
+    }
+}
+
+impl From<ReferenceError> for AppError {
+    fn from(e: ReferenceError) -> Self {
+        AppError::coded(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()).with_field(e.field())
+    }
+}
+
 /// Saves a unit after checking it; one transaction.
 pub fn save_unit(conn: &mut Connection, u: &Unit) -> Result<(), AppError> {
     check_texts(&unit_texts(u))?;
-    check_unit(u).map_err(AppError::Unprocessable)?;
+    check_unit(u)?;
     let tx = conn.transaction()?;
     super::reference::upsert_unit(&tx, u)?;
     tx.commit()?;
@@ -117,10 +172,10 @@ pub fn save_unit(conn: &mut Connection, u: &Unit) -> Result<(), AppError> {
 /// Saves a point after checking it and that its unit exists; one transaction.
 pub fn save_point(conn: &mut Connection, p: &PointRecord) -> Result<(), AppError> {
     check_texts(&point_texts(p))?;
-    check_point(&p.point).map_err(AppError::Unprocessable)?;
+    check_point(&p.point)?;
     let tx = conn.transaction()?;
     if super::reference::unit(&tx, &p.point.unit_id)?.is_none() {
-        return Err(AppError::Unprocessable(format!("unknown unit {:?}; add the unit first", p.point.unit_id)));
+        return Err(ReferenceError::UnknownUnit(p.point.unit_id.clone()).into());
     }
     super::reference::upsert_point(&tx, &p.point, p.leader.as_deref())?;
     tx.commit()?;
@@ -129,14 +184,11 @@ pub fn save_point(conn: &mut Connection, p: &PointRecord) -> Result<(), AppError
 
 pub fn save_category(conn: &mut Connection, c: &Category) -> Result<(), AppError> {
     if c.code.is_empty() || c.code.len() > 40 || !c.code.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-        return Err(AppError::Unprocessable(format!(
-            "category code {:?}: use 1 to 40 letters, digits or _ (e.g. street_vending)",
-            c.code
-        )));
+        return Err(ReferenceError::BadCategoryCode(c.code.clone()).into());
     }
     check_texts(&[("name", Some(c.name.as_str())), ("description", c.description.as_deref())])?;
     if c.name.trim().is_empty() || c.name.chars().count() > 60 {
-        return Err(AppError::Unprocessable("a category name needs 1 to 60 characters".into()));
+        return Err(ReferenceError::BadName { what: "category", max: 60 }.into());
     }
     let tx = conn.transaction()?;
     super::reference::upsert_category(&tx, c)?;
@@ -144,26 +196,25 @@ pub fn save_category(conn: &mut Connection, c: &Category) -> Result<(), AppError
     Ok(())
 }
 
-fn check_id(id: &str, what: &str) -> Result<(), String> {
+fn check_id(id: &str, what: &'static str) -> Result<(), ReferenceError> {
     if id.is_empty() || id.len() > 40 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(format!("{what} id {id:?}: use 1 to 40 letters, digits, - or _"));
+        return Err(ReferenceError::BadId { what, id: id.to_owned() });
     }
     Ok(())
 }
 
-/// A unit's own rules (its id and name); the message names the field.
-pub fn check_unit(u: &Unit) -> Result<(), String> {
+/// A unit's own rules (its id and name).
+pub fn check_unit(u: &Unit) -> Result<(), ReferenceError> {
     check_id(&u.id, "unit")?;
     texts_line_error(&unit_texts(u))?;
     if u.name.trim().is_empty() || u.name.chars().count() > 80 {
-        return Err("name: a unit name needs 1 to 80 characters".into());
+        return Err(ReferenceError::BadName { what: "unit", max: 80 });
     }
     Ok(())
 }
 
 /// A point's own rules; whether its unit exists is checked by the caller.
-/// (CSV imports check every cell for control characters, the leader too.)
-pub fn check_point(p: &Point) -> Result<(), String> {
+pub fn check_point(p: &Point) -> Result<(), ReferenceError> {
     check_id(&p.id, "point")?;
     texts_line_error(&[
         ("name", Some(p.name.as_str())),
@@ -171,13 +222,13 @@ pub fn check_point(p: &Point) -> Result<(), String> {
         ("district", p.district.as_deref()),
     ])?;
     if p.name.trim().is_empty() || p.name.chars().count() > 80 {
-        return Err("name: a point name needs 1 to 80 characters".into());
+        return Err(ReferenceError::BadName { what: "point", max: 80 });
     }
     if !(-90.0..=90.0).contains(&p.lat) || !p.lat.is_finite() {
-        return Err(format!("lat: {} is not a latitude (-90 to 90)", p.lat));
+        return Err(ReferenceError::BadLatitude(p.lat));
     }
     if !(-180.0..=180.0).contains(&p.lon) || !p.lon.is_finite() {
-        return Err(format!("lon: {} is not a longitude (-180 to 180)", p.lon));
+        return Err(ReferenceError::BadLongitude(p.lon));
     }
     Ok(())
 }
@@ -194,17 +245,17 @@ pub fn import_units(conn: &mut Connection, units: &[Unit]) -> Result<usize, AppE
 
 /// Checks imported points against the units (in the database or in the same
 /// file is not possible: units import separately) and writes them all in one
-/// transaction, or none. Errors are `(index, message)` for the caller to
+/// transaction, or none. Errors are `(index, error)` for the caller to
 /// turn into line numbers.
 pub fn import_points(
     conn: &mut Connection,
     points: &[PointRecord],
-) -> Result<Result<usize, Vec<(usize, String)>>, AppError> {
+) -> Result<Result<usize, Vec<(usize, ReferenceError)>>, AppError> {
     let tx = conn.transaction()?;
     let mut errors = Vec::new();
     for (i, p) in points.iter().enumerate() {
         if super::reference::unit(&tx, &p.point.unit_id)?.is_none() {
-            errors.push((i, format!("unit_id: unknown unit {:?}; import or add the unit first", p.point.unit_id)));
+            errors.push((i, ReferenceError::UnknownUnit(p.point.unit_id.clone())));
         }
     }
     if !errors.is_empty() {
@@ -218,7 +269,7 @@ pub fn import_points(
 }
 
 /// Rectification deadlines in days per card (`None`: no rectification).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct CardDeadlines {
     pub red: Option<i64>,
     pub yellow: Option<i64>,
@@ -226,7 +277,7 @@ pub struct CardDeadlines {
 }
 
 /// The office's settings as one document.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfficeSettings {
     /// 发文机关, e.g. 四城同创办.
@@ -266,16 +317,24 @@ pub fn save_settings(conn: &mut Connection, s: &OfficeSettings) -> Result<(), Ap
         // Printed in every bulletin: no control characters.
         check_text(field, value)?;
         if value.trim().is_empty() || value.chars().count() > max {
-            return Err(AppError::Unprocessable(format!("{field}: needs 1 to {max} characters")));
+            return Err(AppError::coded(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::SettingLength,
+                format!("{field}: needs 1 to {max} characters"),
+            )
+            .with_field(field));
         }
     }
     let d = &s.card_deadlines;
     for (card, days) in [("red", d.red), ("yellow", d.yellow), ("green", d.green)] {
         if let Some(n) = days {
             if !(0..=365).contains(&n) {
-                return Err(AppError::Unprocessable(format!(
-                    "card_deadlines.{card}: {n} days; use 0 to 365 or null for none"
-                )));
+                return Err(AppError::coded(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::DeadlineInvalid,
+                    format!("card_deadlines.{card}: {n} days; use 0 to 365 or null for none"),
+                )
+                .with_field("card_deadlines"));
             }
         }
     }
@@ -299,7 +358,7 @@ pub fn save_settings(conn: &mut Connection, s: &OfficeSettings) -> Result<(), Ap
 }
 
 /// An inspector as the admin page lists them (never shown to units or leaders).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct InspectorRow {
     pub id: i64,
     pub alias: String,

@@ -16,7 +16,55 @@ use serde::{Deserialize, Serialize};
 /// Longest reason the office may write (characters).
 pub const MAX_REASON_CHARS: usize = 500;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Why a review decision is refused. Mapped to an [`AppError`] with its
+/// code and field at the edge; the console shows the code's Chinese text.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("decision {0:?}: use accept, correct or reject")]
+    UnknownDecision(String),
+    #[error("no finding with id {0}")]
+    FindingNotFound(String),
+    #[error("the reason is longer than {MAX_REASON_CHARS} characters")]
+    ReasonTooLong,
+    #[error("a reason is required to {0} a finding")]
+    ReasonRequired(&'static str),
+    #[error("category {0:?} is deactivated; choose an active one")]
+    CategoryInactive(String),
+    #[error("unknown category {0:?}")]
+    CategoryUnknown(String),
+    #[error("unit {0:?} is deactivated; choose an active one")]
+    UnitInactive(String),
+    #[error("unknown unit {0:?}")]
+    UnitUnknown(String),
+    #[error("{0} takes no category, unit or card; use decision \"correct\" to change them")]
+    ChangeWithoutCorrect(&'static str),
+    #[error(
+        "a correction must change the category, the unit or the card; to agree with the finding as it is, accept it"
+    )]
+    CorrectionUnchanged,
+}
+
+impl From<ReviewError> for AppError {
+    fn from(e: ReviewError) -> Self {
+        use anfang_core::error_code::ErrorCode as C;
+        use axum::http::StatusCode as S;
+        let (status, code, field) = match &e {
+            ReviewError::UnknownDecision(_) => (S::UNPROCESSABLE_ENTITY, C::ReviewDecisionUnknown, "decision"),
+            ReviewError::FindingNotFound(_) => (S::NOT_FOUND, C::FindingNotFound, "id"),
+            ReviewError::ReasonTooLong => (S::UNPROCESSABLE_ENTITY, C::ReviewReasonTooLong, "reason"),
+            ReviewError::ReasonRequired(_) => (S::UNPROCESSABLE_ENTITY, C::ReviewReasonRequired, "reason"),
+            ReviewError::CategoryInactive(_) => (S::UNPROCESSABLE_ENTITY, C::CategoryInactive, "category"),
+            ReviewError::CategoryUnknown(_) => (S::UNPROCESSABLE_ENTITY, C::CategoryUnknown, "category"),
+            ReviewError::UnitInactive(_) => (S::UNPROCESSABLE_ENTITY, C::UnitInactive, "unit_id"),
+            ReviewError::UnitUnknown(_) => (S::UNPROCESSABLE_ENTITY, C::UnitUnknown, "unit_id"),
+            ReviewError::ChangeWithoutCorrect(_) => (S::UNPROCESSABLE_ENTITY, C::ReviewChangeNeedsCorrect, "decision"),
+            ReviewError::CorrectionUnchanged => (S::UNPROCESSABLE_ENTITY, C::ReviewCorrectionUnchanged, "decision"),
+        };
+        AppError::coded(status, code, e.to_string()).with_field(field)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Accept,
@@ -41,14 +89,14 @@ impl std::str::FromStr for Decision {
             "accept" => Ok(Decision::Accept),
             "correct" => Ok(Decision::Correct),
             "reject" => Ok(Decision::Reject),
-            other => Err(AppError::Unprocessable(format!("decision {other:?}: use accept, correct or reject"))),
+            other => Err(ReviewError::UnknownDecision(other.to_owned()).into()),
         }
     }
 }
 
 /// What a reviewer decided. For `correct`, absent fields keep the current
 /// effective value; at least one must differ from it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
     pub decision: Decision,
@@ -63,7 +111,7 @@ pub struct ReviewRequest {
 }
 
 /// One revision as the office sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Revision {
     pub revision: i64,
     pub decision: String,
@@ -127,13 +175,12 @@ pub fn decide(
     req: &ReviewRequest,
 ) -> Result<Revision, AppError> {
     let tx = conn.transaction()?;
-    let current =
-        state(&tx, finding_id)?.ok_or_else(|| AppError::NotFound(format!("no finding with id {finding_id}")))?;
+    let current = state(&tx, finding_id)?.ok_or_else(|| ReviewError::FindingNotFound(finding_id.to_owned()))?;
     let reason = req.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
     if let Some(r) = &reason {
         super::reference_admin::check_text("reason", r)?;
         if r.chars().count() > MAX_REASON_CHARS {
-            return Err(AppError::Unprocessable(format!("the reason is longer than {MAX_REASON_CHARS} characters")));
+            return Err(ReviewError::ReasonTooLong.into());
         }
     }
     let category = req.category.as_deref().map(str::trim).filter(|c| !c.is_empty());
@@ -142,25 +189,22 @@ pub fn decide(
         match super::reference::category(&tx, c)? {
             Some(cat) if cat.active => {}
             Some(_) => {
-                return Err(AppError::Unprocessable(format!("category {c:?} is deactivated; choose an active one")));
+                return Err(ReviewError::CategoryInactive(c.to_owned()).into());
             }
-            None => return Err(AppError::Unprocessable(format!("unknown category {c:?}"))),
+            None => return Err(ReviewError::CategoryUnknown(c.to_owned()).into()),
         }
     }
     if let Some(u) = unit_id {
         match super::reference::unit(&tx, u)? {
             Some(unit) if unit.active => {}
-            Some(_) => return Err(AppError::Unprocessable(format!("unit {u:?} is deactivated; choose an active one"))),
-            None => return Err(AppError::Unprocessable(format!("unknown unit {u:?}"))),
+            Some(_) => return Err(ReviewError::UnitInactive(u.to_owned()).into()),
+            None => return Err(ReviewError::UnitUnknown(u.to_owned()).into()),
         }
     }
     let (category, unit_id, card) = match req.decision {
         Decision::Accept | Decision::Reject => {
             if category.is_some() || unit_id.is_some() || req.card.is_some() {
-                return Err(AppError::Unprocessable(format!(
-                    "{} takes no category, unit or card; use decision \"correct\" to change them",
-                    req.decision.as_str()
-                )));
+                return Err(ReviewError::ChangeWithoutCorrect(req.decision.as_str()).into());
             }
             (current.category.clone(), current.unit_id.clone(), current.card.clone())
         }
@@ -169,15 +213,13 @@ pub fn decide(
             let unit_id = unit_id.map(str::to_owned).unwrap_or_else(|| current.unit_id.clone());
             let card = req.card.map(|c| c.as_str().to_owned()).unwrap_or_else(|| current.card.clone());
             if (&category, &unit_id, &card) == (&current.category, &current.unit_id, &current.card) {
-                return Err(AppError::Unprocessable(
-                    "a correction must change the category, the unit or the card; to agree with the finding as it is, accept it".into(),
-                ));
+                return Err(ReviewError::CorrectionUnchanged.into());
             }
             (category, unit_id, card)
         }
     };
     if req.decision != Decision::Accept && reason.is_none() {
-        return Err(AppError::Unprocessable(format!("a reason is required to {} a finding", req.decision.as_str())));
+        return Err(ReviewError::ReasonRequired(req.decision.as_str()).into());
     }
     let revision = Revision {
         revision: current.revision + 1,

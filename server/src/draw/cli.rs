@@ -91,7 +91,11 @@ fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
 }
 
 fn err(e: crate::AppError) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
+    match e {
+        // Said to the office person at the terminal as the console says it.
+        crate::AppError::Draw(d) => anyhow::anyhow!("{}", d.zh()),
+        e => anyhow::anyhow!("{e}"),
+    }
 }
 
 pub fn run(command: DrawCommand, open_db: impl Fn(&Path) -> anyhow::Result<crate::db::Db>) -> anyhow::Result<()> {

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub const ALGORITHM: &str = "anfang-draw-v1";
 
 /// Which days a slot applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SlotDays {
     /// Monday to Friday.
@@ -49,7 +49,7 @@ impl SlotDays {
 
 /// A daily time window visits are drawn into; the inspector picks the
 /// moment within it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Slot {
     /// Stable machine name, e.g. `before_work`.
@@ -57,8 +57,10 @@ pub struct Slot {
     /// What the inspector sees, e.g. 上班前.
     pub label: String,
     /// Local start time, `HH:MM`.
+    #[schemars(with = "String", regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?$"))]
     pub start: jiff::civil::Time,
     /// Local end time, `HH:MM`, after `start` on the same day.
+    #[schemars(with = "String", regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?$"))]
     pub end: jiff::civil::Time,
     pub days: SlotDays,
 }
@@ -94,7 +96,7 @@ pub fn default_slots() -> Vec<Slot> {
     ]
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DrawInspector {
     /// The inspector's alias (pseudonym), unique.
@@ -103,7 +105,7 @@ pub struct DrawInspector {
     pub excluded_units: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DrawPoint {
     pub id: String,
@@ -115,13 +117,15 @@ pub struct DrawPoint {
 
 /// Everything a draw depends on besides its seed. Its canonical JSON (see
 /// [`Params::canonical_json`]) is what the commitment covers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
     pub algorithm: String,
     /// First day of the period (office-local date).
+    #[schemars(with = "String", extend("format" = "date"))]
     pub from: jiff::civil::Date,
     /// Last day of the period, inclusive.
+    #[schemars(with = "String", extend("format" = "date"))]
     pub to: jiff::civil::Date,
     /// The office's IANA time zone; slots are local to it.
     pub timezone: String,
@@ -164,62 +168,70 @@ impl Params {
     }
 
     pub fn tz(&self) -> Result<jiff::tz::TimeZone, DrawError> {
-        jiff::tz::TimeZone::get(&self.timezone)
-            .map_err(|_| DrawError::Invalid(format!("unknown time zone {:?}", self.timezone)))
+        jiff::tz::TimeZone::get(&self.timezone).map_err(|_| DrawError::Invalid {
+            field: "timezone",
+            message: format!("unknown time zone {:?}", self.timezone),
+        })
     }
 
     /// Checks everything the algorithm relies on, with a message a person
     /// can act on.
     pub fn validate(&self) -> Result<(), DrawError> {
-        let bad = |m: String| Err(DrawError::Invalid(m));
+        let bad = |field: &'static str, message: String| Err(DrawError::Invalid { field, message });
         if self.algorithm != ALGORITHM {
-            return bad(format!("algorithm {:?} is not {ALGORITHM:?}; this program cannot compute it", self.algorithm));
+            return bad(
+                "algorithm",
+                format!("algorithm {:?} is not {ALGORITHM:?}; this program cannot compute it", self.algorithm),
+            );
         }
         self.tz()?;
         if self.to < self.from {
-            return bad(format!("the period ends ({}) before it starts ({})", self.to, self.from));
+            return bad("to", format!("the period ends ({}) before it starts ({})", self.to, self.from));
         }
         let days = (self.to - self.from).get_days() + 1;
         if days > MAX_DAYS {
-            return bad(format!("the period has {days} days; a draw covers at most {MAX_DAYS}"));
+            return bad("to", format!("the period has {days} days; a draw covers at most {MAX_DAYS}"));
         }
         if self.visits == 0 || self.visits > MAX_VISITS {
-            return bad(format!("visits must be 1 to {MAX_VISITS}, not {}", self.visits));
+            return bad("visits", format!("visits must be 1 to {MAX_VISITS}, not {}", self.visits));
         }
         if self.inspectors.is_empty() {
-            return bad("no inspectors to draw from; add inspectors or name active ones".into());
+            return bad("inspectors", "no inspectors to draw from; add inspectors or name active ones".into());
         }
         if self.points.is_empty() {
-            return bad("no inspection points match; widen the point filter".into());
+            return bad("points", "no inspection points match; widen the point filter".into());
         }
         if self.slots.is_empty() {
-            return bad("no time slots to draw into".into());
+            return bad("slots", "no time slots to draw into".into());
         }
         if self.min_days_between_same_unit == 0 {
-            return bad("min_days_between_same_unit must be at least 1".into());
+            return bad("min_days_between_same_unit", "min_days_between_same_unit must be at least 1".into());
         }
         if self.max_visits_per_inspector_per_day == 0 {
-            return bad("max_visits_per_inspector_per_day must be at least 1".into());
+            return bad(
+                "max_visits_per_inspector_per_day",
+                "max_visits_per_inspector_per_day must be at least 1".into(),
+            );
         }
         let mut names = HashSet::new();
         for s in &self.slots {
             if s.end <= s.start {
-                return bad(format!("slot {:?} ends ({}) before it starts ({})", s.name, s.end, s.start));
+                return bad("slots", format!("slot {:?} ends ({}) before it starts ({})", s.name, s.end, s.start));
             }
             if s.name.trim().is_empty() || !names.insert(s.name.as_str()) {
-                return bad(format!("slot names must be non-empty and distinct ({:?})", s.name));
+                return bad("slots", format!("slot names must be non-empty and distinct ({:?})", s.name));
             }
         }
         let sorted_unique = |v: Vec<&str>| v.windows(2).all(|w| w[0] < w[1]);
         if !sorted_unique(self.inspectors.iter().map(|i| i.alias.as_str()).collect()) {
-            return bad("inspectors must be sorted by alias, each once".into());
+            return bad("inspectors", "inspectors must be sorted by alias, each once".into());
         }
         if !sorted_unique(self.points.iter().map(|p| p.id.as_str()).collect()) {
-            return bad("points must be sorted by id, each once".into());
+            return bad("points", "points must be sorted by id, each once".into());
         }
         for i in &self.inspectors {
             if !sorted_unique(i.excluded_units.iter().map(String::as_str).collect()) {
-                return bad(format!("excluded units of {} must be sorted, each once", i.alias));
+                return bad("inspectors", format!("excluded units of {} must be sorted, each once", i.alias));
             }
         }
         Ok(())
@@ -254,25 +266,103 @@ pub fn commitment(seed: &[u8; 32], params: &Params) -> String {
 }
 
 /// One drawn visit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Drawn {
     /// Position in the draw's output, from 0.
     pub index: u32,
     pub inspector: String,
     pub point_id: String,
     pub unit_id: String,
+    #[schemars(with = "String", extend("format" = "date"))]
     pub date: jiff::civil::Date,
     /// The slot's `name`.
     pub slot: String,
 }
 
+/// The constraint that bounds a draw below the visits asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Constraint {
+    /// `cap` visits per inspector per day, on `days` slot days.
+    DailyCap { cap: u64, days: usize },
+    /// Some inspector has every available unit excluded.
+    Exclusion,
+    /// At least `days` days between one inspector's visits to one unit.
+    Spacing { days: i32 },
+    /// No single bound, but together they leave no placement.
+    Combined,
+}
+
+impl Constraint {
+    /// The constraint for an office user, in Chinese.
+    pub fn zh(&self) -> String {
+        match self {
+            Constraint::DailyCap { cap, days } => format!("每名督查员每天最多 {cap} 次，期间有 {days} 天可安排"),
+            Constraint::Exclusion => "回避单位：有督查员的所有可选点位都属于其回避单位".to_owned(),
+            Constraint::Spacing { days } => format!("同一督查员访问同一单位至少间隔 {days} 天"),
+            Constraint::Combined => "回避单位、同一单位间隔天数与每日上限共同作用".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Constraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Constraint::DailyCap { cap, days } => {
+                write!(f, "at most {cap} visit(s) per inspector per day, on {days} day(s) with a slot")
+            }
+            Constraint::Exclusion => f.write_str("an inspector has every available unit excluded"),
+            Constraint::Spacing { days } => {
+                write!(f, "at least {days} day(s) between one inspector's visits to the same unit")
+            }
+            Constraint::Combined => {
+                f.write_str("excluded units, the days between visits to one unit and the daily cap together")
+            }
+        }
+    }
+}
+
+/// Why a draw cannot be made. The API answers the English sentence with
+/// [`DrawError::code`] and [`DrawError::field`]; the console shows
+/// [`DrawError::zh`], built from the same values, never from the sentence.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DrawError {
-    #[error("invalid draw parameters: {0}")]
-    Invalid(String),
+    #[error("invalid draw parameters: {message}")]
+    Invalid { field: &'static str, message: String },
     /// The constraints allow fewer visits than asked; nothing was relaxed.
-    #[error("抽签无法满足约束：需要 {needed} 次访问，约束下最多可安排 {possible} 次（{constraint}）")]
-    Infeasible { needed: u32, possible: u32, constraint: String },
+    #[error(
+        "the draw cannot meet its constraints: {needed} visits are needed, at most {possible} can be placed ({constraint})"
+    )]
+    Infeasible { needed: u32, possible: u32, constraint: Constraint },
+}
+
+impl DrawError {
+    pub fn code(&self) -> anfang_core::error_code::ErrorCode {
+        use anfang_core::error_code::ErrorCode;
+        match self {
+            DrawError::Invalid { .. } => ErrorCode::DrawInvalid,
+            DrawError::Infeasible { .. } => ErrorCode::DrawInfeasible,
+        }
+    }
+
+    /// The parameter to change.
+    pub fn field(&self) -> &'static str {
+        match self {
+            DrawError::Invalid { field, .. } => field,
+            DrawError::Infeasible { .. } => "visits",
+        }
+    }
+
+    /// The refusal for an office user, in Chinese, with its numbers.
+    pub fn zh(&self) -> String {
+        match self {
+            DrawError::Invalid { field, message } => format!("{}（{field}：{message}）", self.code().zh()),
+            DrawError::Infeasible { needed, possible, constraint } => format!(
+                "{}：需要 {needed} 次访问，约束下最多可安排 {possible} 次（{}）",
+                self.code().zh(),
+                constraint.zh()
+            ),
+        }
+    }
 }
 
 /// `below(n)`: an unbiased integer in `0..n` from the stream (rejection
@@ -312,8 +402,8 @@ fn slot_days(params: &Params) -> Vec<i32> {
 }
 
 /// Upper bounds the constraints put on the number of visits, in the order
-/// they are reported: (allowed visits, which constraint, in Chinese).
-fn upper_bounds(params: &Params) -> Vec<(u64, String)> {
+/// they are reported: (allowed visits, which constraint).
+fn upper_bounds(params: &Params) -> Vec<(u64, Constraint)> {
     let days = slot_days(params);
     let cap = params.max_visits_per_inspector_per_day as u64;
     let n = params.min_days_between_same_unit as i32;
@@ -337,9 +427,9 @@ fn upper_bounds(params: &Params) -> Vec<(u64, String)> {
         by_spacing += day_cap.min(allowed * per_unit);
     }
     vec![
-        (by_cap, format!("每名督查员每天最多 {cap} 次，期间有 {} 天可安排", days.len())),
-        (by_exclusion, "回避单位：有督查员的所有可选点位都属于其回避单位".to_owned()),
-        (by_spacing, format!("同一督查员访问同一单位至少间隔 {n} 天")),
+        (by_cap, Constraint::DailyCap { cap, days: days.len() }),
+        (by_exclusion, Constraint::Exclusion),
+        (by_spacing, Constraint::Spacing { days: n }),
     ]
 }
 
@@ -469,11 +559,7 @@ pub fn compute(seed: &[u8; 32], params: &Params) -> Result<Vec<Drawn>, DrawError
             progress = true;
         }
         if !progress {
-            return Err(DrawError::Infeasible {
-                needed,
-                possible: out.len() as u32,
-                constraint: "回避单位、同一单位间隔天数与每日上限共同作用".into(),
-            });
+            return Err(DrawError::Infeasible { needed, possible: out.len() as u32, constraint: Constraint::Combined });
         }
     }
     Ok(out)
@@ -595,14 +681,16 @@ mod tests {
         let err = compute(&[0; 32], &p).unwrap_err();
         assert_eq!(
             err,
-            DrawError::Infeasible {
-                needed: 40,
-                possible: 30,
-                constraint: "每名督查员每天最多 1 次，期间有 10 天可安排".into()
-            },
+            DrawError::Infeasible { needed: 40, possible: 30, constraint: Constraint::DailyCap { cap: 1, days: 10 } },
             "{err}"
         );
-        assert!(err.to_string().contains("需要 40 次访问，约束下最多可安排 30 次"), "{err}");
+        assert!(err.to_string().contains("40 visits are needed, at most 30 can be placed"), "{err}");
+        assert!(err.to_string().contains("at most 1 visit(s) per inspector per day, on 10 day(s)"), "{err}");
+        assert_eq!(
+            err.zh(),
+            "抽签无法满足约束：需要 40 次访问，约束下最多可安排 30 次（每名督查员每天最多 1 次，期间有 10 天可安排）"
+        );
+        assert_eq!(err.code(), anfang_core::error_code::ErrorCode::DrawInfeasible);
     }
 
     #[test]
@@ -613,7 +701,8 @@ mod tests {
         let err = compute(&[0; 32], &p).unwrap_err();
         match err {
             DrawError::Infeasible { needed: 5, possible: 4, constraint } => {
-                assert!(constraint.contains("间隔 7 天"), "{constraint}")
+                assert_eq!(constraint, Constraint::Spacing { days: 7 });
+                assert!(constraint.zh().contains("间隔 7 天"), "{constraint}")
             }
             other => panic!("{other}"),
         }
@@ -633,7 +722,8 @@ mod tests {
             let mut p = params(3, 5, 10, 7, 10);
             mutate(&mut p);
             let err = compute(&[0; 32], &p).unwrap_err();
-            assert!(matches!(err, DrawError::Invalid(_)) && err.to_string().contains(what), "{what}: {err}");
+            assert!(matches!(err, DrawError::Invalid { .. }) && err.to_string().contains(what), "{what}: {err}");
+            assert_eq!(err.code(), anfang_core::error_code::ErrorCode::DrawInvalid);
         }
     }
 }

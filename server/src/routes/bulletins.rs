@@ -51,9 +51,9 @@ pub async fn load(state: &AppState, id: i64) -> Result<db::BulletinRow, AppError
     state.db.read(move |c| db::get(c, id)).await?.ok_or_else(|| AppError::NotFound(format!("no bulletin with id {id}")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateRequest {
+pub struct CreateRequest {
     kind: Option<String>,
     from: Option<String>,
     to: Option<String>,
@@ -119,7 +119,7 @@ pub async fn get(
     Ok(Json(view(&row, Some(b))?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Edit {
     pub title: Option<String>,

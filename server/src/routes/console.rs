@@ -21,6 +21,7 @@ use crate::error::AppError;
 use crate::reference_csv::LineError;
 use anfang_core::Card;
 use anfang_core::domain::{Category, Point, PointKind, Unit};
+use anfang_core::error_code::ErrorCode;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -204,8 +205,18 @@ fn refused(message: &str) -> Response {
         .into_response()
 }
 
+/// An error no page handles itself, as an HTML page: a person reads the
+/// console, not a JSON parser. Internal details are logged, never shown.
 fn internal(e: AppError) -> Response {
-    e.into_response()
+    if let AppError::Internal(detail) = &e {
+        tracing::error!(%detail, "internal error on a console page");
+    }
+    let body = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>出错了</title><style>{CSS}</style></head>\
+         <body><main><h1>出错了</h1><p class=\"err\">{}</p><p><a href=\"/console/\">返回首页</a></p></main></body></html>",
+        esc(e.code().zh())
+    );
+    (e.status(), Html(body)).into_response()
 }
 
 fn see_other(to: &str) -> Response {
@@ -793,21 +804,18 @@ async fn review(
             )
             .await
         }
-        Err(AppError::NotFound(_)) => {
+        Err(e) if e.code() == ErrorCode::FindingNotFound => {
             (StatusCode::NOT_FOUND, page(&user, "/console/findings", "未找到", "<p class=\"err\">没有这条发现。</p>"))
                 .into_response()
         }
-        Err(AppError::Unprocessable(m)) => {
-            let zh = if m.starts_with("a correction must change") {
-                "更正必须改变问题类别、责任单位或牌色中的至少一项；如无需改变，请选择“采纳”。".to_owned()
-            } else if m.starts_with("unknown category") || m.contains("category") && m.contains("deactivated") {
-                "所选问题类别不存在或已停用。".to_owned()
-            } else if m.starts_with("unknown unit") || m.contains("unit") && m.contains("deactivated") {
-                "所选责任单位不存在或已停用。".to_owned()
-            } else if m.contains("longer than") {
-                format!("理由不能超过 {} 个字。", reviews::MAX_REASON_CHARS)
-            } else {
-                format!("无法记录：{m}")
+        // By code, never by the English sentence.
+        Err(e) if e.status().is_client_error() => {
+            let zh = match e.code() {
+                ErrorCode::ReviewReasonTooLong => format!("理由不能超过 {} 个字。", reviews::MAX_REASON_CHARS),
+                ErrorCode::CategoryUnknown | ErrorCode::CategoryInactive => "所选问题类别不存在或已停用。".to_owned(),
+                ErrorCode::UnitUnknown | ErrorCode::UnitInactive => "所选责任单位不存在或已停用。".to_owned(),
+                code if code.is_generic() => format!("无法记录：{e}"),
+                code => format!("{}。", code.zh()),
             };
             render_finding(&state, &user, &id, Some(&zh), None).await
         }
@@ -816,6 +824,14 @@ async fn review(
 }
 
 // ---------------------------------------------------------------- reference data
+
+/// A refusal for a console page, by its code: the code's Chinese text; a
+/// generic code names only the kind, so the sentence saying what to fix
+/// follows it.
+pub(super) fn refusal_zh(e: &AppError) -> String {
+    let code = e.code();
+    if code.is_generic() { format!("{}：{e}", code.zh()) } else { format!("{}。", code.zh()) }
+}
 
 fn flash(error: Option<&str>, ok: Option<&str>) -> String {
     let mut s = String::new();
@@ -931,7 +947,9 @@ async fn save_unit(State(state): State<AppState>, user: ConsoleUser, headers: He
     let saved = unit.clone();
     match state.db.write(move |c| reference_admin::save_unit(c, &saved)).await {
         Ok(()) => render_units(&state, &user, None, Some(&format!("已保存单位 {} {}。", unit.id, unit.name))).await,
-        Err(AppError::Unprocessable(m)) => render_units(&state, &user, Some(&format!("无法保存：{m}")), None).await,
+        Err(e) if e.status().is_client_error() => {
+            render_units(&state, &user, Some(&format!("无法保存：{}", refusal_zh(&e))), None).await
+        }
         Err(e) => internal(e),
     }
 }
@@ -1108,7 +1126,9 @@ async fn save_point(State(state): State<AppState>, user: ConsoleUser, headers: H
             render_points(&state, &user, None, Some(&format!("已保存点位 {} {}。", record.point.id, record.point.name)))
                 .await
         }
-        Err(AppError::Unprocessable(m)) => render_points(&state, &user, Some(&format!("无法保存：{m}")), None).await,
+        Err(e) if e.status().is_client_error() => {
+            render_points(&state, &user, Some(&format!("无法保存：{}", refusal_zh(&e))), None).await
+        }
         Err(e) => internal(e),
     }
 }
@@ -1197,8 +1217,8 @@ async fn save_category(State(state): State<AppState>, user: ConsoleUser, headers
     let saved = c.clone();
     match state.db.write(move |conn| reference_admin::save_category(conn, &saved)).await {
         Ok(()) => render_categories(&state, &user, None, Some(&format!("已保存类别 {}。", c.name))).await,
-        Err(AppError::Unprocessable(m)) => {
-            render_categories(&state, &user, Some(&format!("无法保存：{m}")), None).await
+        Err(e) if e.status().is_client_error() => {
+            render_categories(&state, &user, Some(&format!("无法保存：{}", refusal_zh(&e))), None).await
         }
         Err(e) => internal(e),
     }
@@ -1278,7 +1298,9 @@ async fn save_settings(State(state): State<AppState>, user: ConsoleUser, headers
     };
     match state.db.write(move |c| reference_admin::save_settings(c, &s)).await {
         Ok(()) => render_settings(&state, &user, None, Some("设置已保存。")).await,
-        Err(AppError::Unprocessable(m)) => render_settings(&state, &user, Some(&format!("无法保存：{m}")), None).await,
+        Err(e) if e.status().is_client_error() => {
+            render_settings(&state, &user, Some(&format!("无法保存：{}", refusal_zh(&e))), None).await
+        }
         Err(e) => internal(e),
     }
 }
@@ -1488,8 +1510,8 @@ async fn add_inspector(State(state): State<AppState>, user: ConsoleUser, headers
         Err(AppError::Conflict { .. }) => {
             render_inspectors(&state, &user, &headers, Some(&format!("化名“{alias}”已存在。")), None).await
         }
-        Err(AppError::BadRequest(_)) => {
-            render_inspectors(&state, &user, &headers, Some("化名须为 1 至 32 个字。"), None).await
+        Err(e) if e.code() == ErrorCode::InspectorAliasLength => {
+            render_inspectors(&state, &user, &headers, Some(&format!("{}。", e.code().zh())), None).await
         }
         Err(e) => internal(e),
     }
@@ -1530,6 +1552,16 @@ async fn inspector_code(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_internal_error_on_a_console_page_is_an_html_page_without_its_detail() {
+        let res = internal(AppError::internal("sqlite: disk I/O error at /secret/path"));
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let ct = res.headers().get(header::CONTENT_TYPE).unwrap().to_str().unwrap().to_owned();
+        assert!(ct.starts_with("text/html"), "{ct}");
+        let body = String::from_utf8(axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+        assert!(body.contains("服务器内部错误") && !body.contains("/secret/path"), "{body}");
+    }
 
     #[test]
     fn the_qr_code_is_inline_svg() {

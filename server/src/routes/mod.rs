@@ -24,6 +24,7 @@ pub use console::{ConsoleRoute, console_routes};
 /// Largest console form body: a CSV import of thousands of points, form-encoded.
 pub const CONSOLE_BODY_LIMIT: usize = 16 * 1024 * 1024;
 use axum::routing::{MethodRouter, get, patch, post, put};
+use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Value, json};
 
 /// Who may call a route; also written into the OpenAPI document.
@@ -45,23 +46,89 @@ pub struct ApiRoute {
     pub path: &'static str,
     pub summary: &'static str,
     pub access: Access,
-    pub request: Option<Value>,
-    pub response: Value,
+    pub request: Option<Body>,
+    pub response: Body,
+    /// The status of a successful answer.
+    pub status: u16,
     pub handler: MethodRouter<AppState>,
+}
+
+/// Builds one body's JSON Schema. Rows name the Rust type the handler
+/// parses or answers (`schema::<EnrollRequest>`), so the document is derived
+/// from the same types serde uses and cannot leave out a required field;
+/// only answers built as `serde_json::Value` are described by hand.
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Value;
+
+/// A request or response body: its media type and schema.
+pub struct Body {
+    pub media: &'static str,
+    pub schema: SchemaFn,
+}
+
+const fn json(schema: SchemaFn) -> Body {
+    Body { media: "application/json", schema }
+}
+
+/// The schema of a Rust type: a `$ref` into the document's components.
+pub fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
+    g.subschema_for::<T>().to_value()
+}
+
+/// `{"items": [T]}`, the shape of every list answer.
+fn items<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
+    obj_req(json!({"items": {"type": "array", "items": schema::<T>(g)}}))
+}
+
+fn binary(_: &mut SchemaGenerator) -> Value {
+    json!({"type": "string", "format": "binary"})
+}
+
+fn text(_: &mut SchemaGenerator) -> Value {
+    json!({"type": "string"})
+}
+
+/// A CSV file: never empty (an empty body is refused as malformed).
+fn csv(_: &mut SchemaGenerator) -> Value {
+    json!({"type": "string", "minLength": 1})
+}
+
+fn imported(_: &mut SchemaGenerator) -> Value {
+    obj_req(json!({"imported": {"type": "integer", "minimum": 0}}))
 }
 
 fn obj(props: Value) -> Value {
     json!({"type": "object", "properties": props})
 }
 
+/// An object whose every listed property is always present.
+fn obj_req(props: Value) -> Value {
+    let required: Vec<String> = props.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    json!({"type": "object", "required": required, "properties": props})
+}
+
+/// Bulletins are answered as assembled JSON (`routes::bulletins::view`).
+fn bulletin_view(_: &mut SchemaGenerator) -> Value {
+    json!({"type": "object", "required": ["id", "status", "kind", "from", "to", "title", "links"], "properties": {"id": {"type": "integer"}, "status": {"type": "string", "enum": ["draft", "issued"]}, "kind": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}, "title": {"type": "string"}, "number": {"type": ["string", "null"]}, "sequence": {"type": ["integer", "null"]}, "content_hash": {"type": ["string", "null"]}, "links": {"type": "object"}, "bulletin": {"type": "object"}}})
+}
+
+/// The unit portal's answer (`db::unit_portal`, assembled JSON).
+fn unit_findings() -> Value {
+    obj_req(
+        json!({"unit_id": {"type": "string"}, "items": {"type": "array", "items": obj(json!({"reference": {"type": "string"}, "point_id": {"type": "string"}, "point_name": {"type": "string"}, "point_lat": {"type": "number"}, "point_lon": {"type": "number"}, "category": {"type": "string"}, "card": {"type": "string"}, "status": {"type": "string"}, "observed_on": {"type": "string", "format": "date"}, "part_of_day": {"type": "string", "enum": ["上午", "下午", "晚上"]}, "photos": {"type": "array"}, "decided_on": {"type": ["string", "null"]}, "rectify_by": {"type": ["string", "null"]}}))}}),
+    )
+}
+
+/// The identity audit log, described by hand on purpose: the document is
+/// public, and the anonymity walk refuses an `"inspector_id"` field name in
+/// any answer the public can read (the entries carry one; admins only).
+fn audit_items(_: &mut SchemaGenerator) -> Value {
+    obj_req(json!({"items": {"type": "array", "items": {"type": "object"}}}))
+}
+
 /// Every API route. The router and `/api/v1/openapi.json` both come from here.
 pub fn api_routes() -> Vec<ApiRoute> {
     use crate::auth::Role::*;
-    let bulletin_view = obj(
-        json!({"id": {"type": "integer"}, "status": {"type": "string", "enum": ["draft", "issued"]}, "kind": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}, "title": {"type": "string"}, "number": {"type": ["string", "null"]}, "sequence": {"type": ["integer", "null"]}, "content_hash": {"type": ["string", "null"]}, "links": {"type": "object"}, "bulletin": {"type": "object"}}),
-    );
-    let upload_status =
-        obj(json!({"offset": {"type": "integer"}, "size": {"type": "integer"}, "complete": {"type": "boolean"}}));
+    use anfang_core::protocol;
     vec![
         ApiRoute {
             method: "get",
@@ -69,7 +136,10 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Liveness and version",
             access: Access::Anonymous,
             request: None,
-            response: obj(json!({"status": {"type": "string"}, "version": {"type": "string"}})),
+            response: json(
+                |_| json!({"type": "object", "required": ["status", "version"], "properties": {"status": {"type": "string"}, "version": {"type": "string"}}}),
+            ),
+            status: 200,
             handler: get(office::health),
         },
         ApiRoute {
@@ -77,10 +147,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/session",
             summary: "Office sign-in: username and password for a bearer token",
             access: Access::Anonymous,
-            request: Some(obj(json!({"username": {"type": "string"}, "password": {"type": "string"}}))),
-            response: obj(
-                json!({"token": {"type": "string"}, "role": {"type": "string"}, "expires_in_s": {"type": "integer"}}),
-            ),
+            request: Some(json(schema::<office::SignIn>)),
+            response: json(schema::<office::SessionToken>),
+            status: 200,
             handler: post(office::sign_in),
         },
         ApiRoute {
@@ -88,10 +157,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/enroll",
             summary: "Enroll a device with a one-time code; returns the device token",
             access: Access::Anonymous,
-            request: Some(obj(json!({"code": {"type": "string"}, "device_label": {"type": "string"}}))),
-            response: obj(
-                json!({"device_id": {"type": "string"}, "token": {"type": "string"}, "alias": {"type": "string"}}),
-            ),
+            request: Some(json(schema::<protocol::EnrollRequest>)),
+            response: json(schema::<protocol::EnrollResponse>),
+            status: 200,
             handler: post(sync::enroll),
         },
         ApiRoute {
@@ -100,9 +168,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Reference data (units, points, categories) changed since the cursor; 410 means pull from the start",
             access: Access::Device,
             request: None,
-            response: obj(
-                json!({"units": {"type": "array"}, "points": {"type": "array"}, "categories": {"type": "array"}, "cursor": {"type": "string"}, "has_more": {"type": "boolean"}}),
-            ),
+            response: json(schema::<protocol::PullResponse>),
+            status: 200,
             handler: get(sync::pull),
         },
         ApiRoute {
@@ -110,12 +177,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/sync/push",
             summary: "Push a batch of findings; idempotent by finding id, one result per finding",
             access: Access::Device,
-            request: Some(obj(
-                json!({"findings": {"type": "array", "maxItems": anfang_core::protocol::MAX_PUSH_BATCH}}),
-            )),
-            response: obj(
-                json!({"results": {"type": "array", "items": obj(json!({"id": {"type": "string"}, "status": {"type": "string", "enum": ["accepted", "duplicate", "missing_photos", "rejected"]}, "code": {"type": "integer"}, "reason": {"type": "string"}, "photos": {"type": "array"}}))}}),
-            ),
+            request: Some(json(schema::<protocol::PushRequest>)),
+            response: json(schema::<protocol::PushResponse>),
+            status: 200,
             handler: post(sync::push),
         },
         ApiRoute {
@@ -123,8 +187,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/uploads",
             summary: "Announce a photo by SHA-256 and size, or ask where this device's upload stands; 429 upload_limit beyond the per-device caps",
             access: Access::Device,
-            request: Some(obj(json!({"sha256": {"type": "string"}, "size": {"type": "integer"}}))),
-            response: upload_status.clone(),
+            request: Some(json(schema::<protocol::UploadCreate>)),
+            response: json(schema::<protocol::UploadStatus>),
+            status: 200,
             handler: post(sync::announce_upload),
         },
         ApiRoute {
@@ -132,8 +197,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/uploads/{sha256}",
             summary: "Append a chunk at the Upload-Offset header to this device's upload; 409 with the server's offset on mismatch",
             access: Access::Device,
-            request: Some(json!({"type": "string", "format": "binary"})),
-            response: upload_status,
+            request: Some(Body { media: "application/octet-stream", schema: binary }),
+            response: json(schema::<protocol::UploadStatus>),
+            status: 200,
             handler: patch(sync::upload_chunk),
         },
         ApiRoute {
@@ -142,7 +208,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Findings, newest first; filters from, to (YYYY-MM-DD or RFC 3339), unit, card, category; paged by next",
             access: Access::Office(Leader),
             request: None,
-            response: obj(json!({"items": {"type": "array"}, "next": {"type": ["string", "null"]}})),
+            response: json(schema::<office::FindingPage>),
+            status: 200,
             handler: get(office::list_findings),
         },
         ApiRoute {
@@ -151,7 +218,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "One finding with its photos",
             access: Access::Office(Leader),
             request: None,
-            response: obj(json!({"id": {"type": "string"}, "photos": {"type": "array"}})),
+            response: json(schema::<crate::db::findings::FindingView>),
+            status: 200,
             handler: get(office::get_finding),
         },
         ApiRoute {
@@ -160,7 +228,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "A stored photo (JPEG), named by its SHA-256",
             access: Access::Office(Leader),
             request: None,
-            response: json!({"type": "string", "format": "binary"}),
+            response: Body { media: "image/jpeg", schema: binary },
+            status: 200,
             handler: get(office::photo),
         },
         ApiRoute {
@@ -169,7 +238,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "The photo's thumbnail (JPEG, about 320 px)",
             access: Access::Office(Leader),
             request: None,
-            response: json!({"type": "string", "format": "binary"}),
+            response: Body { media: "image/jpeg", schema: binary },
+            status: 200,
             handler: get(office::thumbnail),
         },
         ApiRoute {
@@ -177,12 +247,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/findings/{id}/review",
             summary: "Record a review decision as a new revision: accept; correct category, unit_id or card (with reason); reject (with reason)",
             access: Access::Office(Reviewer),
-            request: Some(obj(
-                json!({"decision": {"type": "string", "enum": ["accept", "correct", "reject"]}, "category": {"type": "string"}, "unit_id": {"type": "string"}, "card": {"type": "string", "enum": ["red", "yellow", "green"]}, "reason": {"type": "string"}}),
-            )),
-            response: obj(
-                json!({"revision": {"type": "integer"}, "decision": {"type": "string"}, "category": {"type": "string"}, "unit_id": {"type": "string"}, "card": {"type": "string"}, "reason": {"type": ["string", "null"]}, "reviewer": {"type": "string"}, "decided_at": {"type": "string"}}),
-            ),
+            request: Some(json(schema::<crate::db::reviews::ReviewRequest>)),
+            response: json(schema::<crate::db::reviews::Revision>),
+            status: 200,
             handler: post(review::review_finding),
         },
         ApiRoute {
@@ -191,7 +258,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Responsible units, active and deactivated",
             access: Access::Office(Leader),
             request: None,
-            response: obj(json!({"items": {"type": "array"}})),
+            response: json(items::<anfang_core::domain::Unit>),
+            status: 200,
             handler: get(review::list_units),
         },
         ApiRoute {
@@ -199,10 +267,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/units/{id}",
             summary: "Create or update a unit (id, name, district, active); deactivate with active=false",
             access: Access::Office(Admin),
-            request: Some(obj(
-                json!({"id": {"type": "string"}, "name": {"type": "string"}, "district": {"type": ["string", "null"]}, "active": {"type": "boolean"}}),
-            )),
-            response: obj(json!({"id": {"type": "string"}})),
+            request: Some(json(schema::<anfang_core::domain::Unit>)),
+            response: json(schema::<anfang_core::domain::Unit>),
+            status: 200,
             handler: put(review::put_unit),
         },
         ApiRoute {
@@ -210,8 +277,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/units/import",
             summary: "Import units from a CSV body (UTF-8, optional BOM, header row); all or nothing, errors name line and field",
             access: Access::Office(Admin),
-            request: Some(json!({"type": "string", "contentMediaType": "text/csv"})),
-            response: obj(json!({"imported": {"type": "integer"}})),
+            request: Some(Body { media: "text/csv", schema: csv }),
+            response: json(imported),
+            status: 200,
             handler: post(review::import_units),
         },
         ApiRoute {
@@ -220,7 +288,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Inspection points with their point leader (点长), active and deactivated",
             access: Access::Office(Leader),
             request: None,
-            response: obj(json!({"items": {"type": "array"}})),
+            response: json(items::<crate::db::reference_admin::PointRecord>),
+            status: 200,
             handler: get(review::list_points),
         },
         ApiRoute {
@@ -228,10 +297,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/points/{id}",
             summary: "Create or update a point (id, name, kind, unit_id, lat, lon, address, district, leader, active)",
             access: Access::Office(Admin),
-            request: Some(obj(
-                json!({"id": {"type": "string"}, "name": {"type": "string"}, "kind": {"type": "string"}, "unit_id": {"type": "string"}, "lat": {"type": "number"}, "lon": {"type": "number"}, "address": {"type": ["string", "null"]}, "district": {"type": ["string", "null"]}, "leader": {"type": ["string", "null"]}, "active": {"type": "boolean"}}),
-            )),
-            response: obj(json!({"id": {"type": "string"}})),
+            request: Some(json(schema::<crate::db::reference_admin::PointRecord>)),
+            response: json(schema::<crate::db::reference_admin::PointRecord>),
+            status: 200,
             handler: put(review::put_point),
         },
         ApiRoute {
@@ -239,8 +307,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/points/import",
             summary: "Import points from a CSV body (UTF-8, optional BOM, header row); all or nothing, errors name line and field",
             access: Access::Office(Admin),
-            request: Some(json!({"type": "string", "contentMediaType": "text/csv"})),
-            response: obj(json!({"imported": {"type": "integer"}})),
+            request: Some(Body { media: "text/csv", schema: csv }),
+            response: json(imported),
+            status: 200,
             handler: post(review::import_points),
         },
         ApiRoute {
@@ -249,7 +318,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Problem categories, active and deactivated",
             access: Access::Office(Leader),
             request: None,
-            response: obj(json!({"items": {"type": "array"}})),
+            response: json(items::<anfang_core::domain::Category>),
+            status: 200,
             handler: get(review::list_categories),
         },
         ApiRoute {
@@ -257,10 +327,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/categories/{code}",
             summary: "Create or update a category (code, name, description, sort, active)",
             access: Access::Office(Admin),
-            request: Some(obj(
-                json!({"code": {"type": "string"}, "name": {"type": "string"}, "description": {"type": ["string", "null"]}, "sort": {"type": "integer"}, "active": {"type": "boolean"}}),
-            )),
-            response: obj(json!({"code": {"type": "string"}})),
+            request: Some(json(schema::<anfang_core::domain::Category>)),
+            response: json(schema::<anfang_core::domain::Category>),
+            status: 200,
             handler: put(review::put_category),
         },
         ApiRoute {
@@ -269,9 +338,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Office settings: issuing body, distribution list, compiler line, card deadlines in days",
             access: Access::Office(Leader),
             request: None,
-            response: obj(
-                json!({"issuing_body": {"type": "string"}, "distribution": {"type": "string"}, "compiler": {"type": "string"}, "card_deadlines": obj(json!({"red": {"type": ["integer", "null"]}, "yellow": {"type": ["integer", "null"]}, "green": {"type": ["integer", "null"]}}))}),
-            ),
+            response: json(schema::<crate::db::reference_admin::OfficeSettings>),
+            status: 200,
             handler: get(review::get_settings),
         },
         ApiRoute {
@@ -279,10 +347,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/settings",
             summary: "Replace the office settings (all fields)",
             access: Access::Office(Admin),
-            request: Some(obj(
-                json!({"issuing_body": {"type": "string"}, "distribution": {"type": "string"}, "compiler": {"type": "string"}, "card_deadlines": {"type": "object"}}),
-            )),
-            response: obj(json!({"issuing_body": {"type": "string"}})),
+            request: Some(json(schema::<crate::db::reference_admin::OfficeSettings>)),
+            response: json(schema::<crate::db::reference_admin::OfficeSettings>),
+            status: 200,
             handler: put(review::put_settings),
         },
         ApiRoute {
@@ -291,7 +358,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Inspectors by alias with device and finding counts (admin only)",
             access: Access::Office(Admin),
             request: None,
-            response: obj(json!({"items": {"type": "array"}})),
+            response: json(items::<crate::db::reference_admin::InspectorRow>),
+            status: 200,
             handler: get(review::list_inspectors),
         },
         ApiRoute {
@@ -299,10 +367,13 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/inspectors",
             summary: "Add an inspector by alias; returns a one-time enrollment code and its link <origin>/app/#enroll=CODE",
             access: Access::Office(Admin),
-            request: Some(obj(json!({"alias": {"type": "string"}}))),
-            response: obj(
-                json!({"id": {"type": "integer"}, "alias": {"type": "string"}, "code": {"type": "string"}, "enroll_url": {"type": "string"}}),
-            ),
+            request: Some(json(schema::<review::NewInspector>)),
+            response: json(|_| {
+                obj_req(
+                    json!({"id": {"type": "integer"}, "alias": {"type": "string"}, "code": {"type": "string"}, "enroll_url": {"type": "string"}}),
+                )
+            }),
+            status: 200,
             handler: post(review::add_inspector),
         },
         ApiRoute {
@@ -311,9 +382,12 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "A fresh one-time enrollment code for an inspector (a new phone)",
             access: Access::Office(Admin),
             request: None,
-            response: obj(
-                json!({"id": {"type": "integer"}, "code": {"type": "string"}, "enroll_url": {"type": "string"}}),
-            ),
+            response: json(|_| {
+                obj_req(
+                    json!({"id": {"type": "integer"}, "code": {"type": "string"}, "enroll_url": {"type": "string"}}),
+                )
+            }),
+            status: 200,
             handler: post(review::new_inspector_code),
         },
         ApiRoute {
@@ -322,9 +396,12 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "An inspector's devices: enrolment, last seen, revoked (admin only; no tokens)",
             access: Access::Office(Admin),
             request: None,
-            response: obj(json!({"items": {"type": "array", "items": obj(
-                json!({"id": {"type": "string"}, "label": {"type": ["string", "null"]}, "enrolled_at": {"type": "string"}, "last_seen_at": {"type": ["string", "null"]}, "revoked_at": {"type": ["string", "null"]}}),
-            )}})),
+            response: json(|_| {
+                obj_req(json!({"items": {"type": "array", "items": obj(
+                    json!({"id": {"type": "string"}, "label": {"type": ["string", "null"]}, "enrolled_at": {"type": "string"}, "last_seen_at": {"type": ["string", "null"]}, "revoked_at": {"type": ["string", "null"]}}),
+                )}}))
+            }),
+            status: 200,
             handler: get(devices::list),
         },
         ApiRoute {
@@ -332,8 +409,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/inspectors/{id}/devices/revoke",
             summary: "Revoke one device ({device_id}) or all ({all: true}) of an inspector; its next request gets 401 device_revoked",
             access: Access::Office(Admin),
-            request: Some(obj(json!({"device_id": {"type": "string"}, "all": {"type": "boolean"}}))),
-            response: obj(json!({"revoked": {"type": "array", "items": {"type": "string"}}})),
+            request: Some(json(|_| obj(json!({"device_id": {"type": "string"}, "all": {"type": "boolean"}})))),
+            response: json(|_| obj_req(json!({"revoked": {"type": "array", "items": {"type": "string"}}}))),
+            status: 200,
             handler: post(devices::revoke),
         },
         ApiRoute {
@@ -341,8 +419,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/users/disable",
             summary: "Disable an office or unit account and end all its sessions at once (admin only)",
             access: Access::Office(Admin),
-            request: Some(obj(json!({"username": {"type": "string"}}))),
-            response: obj(json!({"username": {"type": "string"}, "sessions_ended": {"type": "integer"}})),
+            request: Some(json(|_| obj_req(json!({"username": {"type": "string"}})))),
+            response: json(|_| obj_req(json!({"username": {"type": "string"}, "sessions_ended": {"type": "integer"}}))),
+            status: 200,
             handler: post(devices::disable_user),
         },
         ApiRoute {
@@ -351,7 +430,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "A fresh token for the calling device; the old one works until the new one is first used",
             access: Access::Device,
             request: None,
-            response: obj(json!({"token": {"type": "string"}})),
+            response: json(|_| obj_req(json!({"token": {"type": "string"}}))),
+            status: 200,
             handler: post(devices::rotate_token),
         },
         ApiRoute {
@@ -360,7 +440,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "This document",
             access: Access::Anonymous,
             request: None,
-            response: json!({"type": "object"}),
+            response: json(|_| json!({"type": "object"})),
+            status: 200,
             handler: get(office::openapi),
         },
         ApiRoute {
@@ -368,10 +449,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/bulletins",
             summary: "Compile a draft bulletin for a period: kind day|week|month|custom, from and to (inclusive dates in the office time zone; to may be omitted for day, week and month)",
             access: Access::Office(Reviewer),
-            request: Some(obj(
-                json!({"kind": {"type": "string", "enum": ["day", "week", "month", "custom"]}, "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}}),
-            )),
-            response: bulletin_view.clone(),
+            request: Some(json(schema::<bulletins::CreateRequest>)),
+            response: json(bulletin_view),
+            status: 201,
             handler: post(bulletins::create),
         },
         ApiRoute {
@@ -380,7 +460,10 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Bulletins, newest first (drafts and issued), without their content",
             access: Access::Office(Leader),
             request: None,
-            response: obj(json!({"items": {"type": "array", "items": bulletin_view.clone()}})),
+            response: json(
+                |_| json!({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {"type": "object"}}}}),
+            ),
+            status: 200,
             handler: get(bulletins::list),
         },
         ApiRoute {
@@ -389,7 +472,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "One bulletin: its state, number, links to the formats, and its content as `bulletin`",
             access: Access::Office(Leader),
             request: None,
-            response: bulletin_view.clone(),
+            response: json(bulletin_view),
+            status: 200,
             handler: get(bulletins::get),
         },
         ApiRoute {
@@ -397,10 +481,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/bulletins/{id}",
             summary: "Edit a draft's title, lead, closing or distribution; 409 once issued",
             access: Access::Office(Reviewer),
-            request: Some(obj(
-                json!({"title": {"type": "string"}, "lead": {"type": "string"}, "closing": {"type": "string"}, "distribution": {"type": "string"}}),
-            )),
-            response: bulletin_view.clone(),
+            request: Some(json(schema::<bulletins::Edit>)),
+            response: json(bulletin_view),
+            status: 200,
             handler: patch(bulletins::edit),
         },
         ApiRoute {
@@ -409,7 +492,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Compile a draft again from the current reviews; 409 once issued",
             access: Access::Office(Reviewer),
             request: None,
-            response: bulletin_view.clone(),
+            response: json(bulletin_view),
+            status: 200,
             handler: post(bulletins::recompile),
         },
         ApiRoute {
@@ -418,9 +502,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Issue a draft: the next number of the year (gapless), a frozen snapshot and its SHA-256, logged as evidence; 409 if already issued",
             access: Access::Office(Reviewer),
             request: None,
-            response: obj(
-                json!({"id": {"type": "integer"}, "number": {"type": "string"}, "year": {"type": "integer"}, "sequence": {"type": "integer"}, "content_hash": {"type": "string"}, "issued_at": {"type": "string"}}),
-            ),
+            response: json(schema::<crate::db::bulletins::Issued>),
+            status: 200,
             handler: post(bulletins::issue),
         },
         ApiRoute {
@@ -429,7 +512,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "The bulletin as one self-contained HTML page (phone and A4 print)",
             access: Access::Office(Leader),
             request: None,
-            response: json!({"type": "string", "contentMediaType": "text/html"}),
+            response: Body { media: "text/html", schema: text },
+            status: 200,
             handler: get(bulletins::html),
         },
         ApiRoute {
@@ -438,7 +522,11 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "The bulletin as a Word document (GB/T 9704 layout)",
             access: Access::Office(Leader),
             request: None,
-            response: json!({"type": "string", "format": "binary"}),
+            response: Body {
+                media: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                schema: binary,
+            },
+            status: 200,
             handler: get(bulletins::docx),
         },
         ApiRoute {
@@ -447,7 +535,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "The bulletin's content as JSON; for an issued bulletin, the frozen snapshot whose SHA-256 is its content_hash",
             access: Access::Office(Leader),
             request: None,
-            response: json!({"type": "object"}),
+            response: json(|_| json!({"type": "object"})),
+            status: 200,
             handler: get(bulletins::json),
         },
         ApiRoute {
@@ -456,7 +545,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Findings observed from..to (inclusive dates) as CSV: UTF-8 with BOM, Chinese headers, review state and effective values",
             access: Access::Office(Leader),
             request: None,
-            response: json!({"type": "string", "contentMediaType": "text/csv"}),
+            response: Body { media: "text/csv", schema: text },
+            status: 200,
             handler: get(bulletins::export_csv),
         },
         ApiRoute {
@@ -465,7 +555,11 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Findings observed from..to (inclusive dates) as a GeoJSON FeatureCollection",
             access: Access::Office(Leader),
             request: None,
-            response: json!({"type": "object"}),
+            response: Body {
+                media: "application/geo+json",
+                schema: |_| json!({"type": "object", "required": ["type", "features"], "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}}}),
+            },
+            status: 200,
             handler: get(bulletins::export_geojson),
         },
         ApiRoute {
@@ -473,12 +567,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/draws",
             summary: "Create a random draw for a period; returns its id and commitment SHA-256(seed ‖ canonical parameters), the seed stays secret; 422 names the constraint that cannot be met",
             access: Access::Office(Admin),
-            request: Some(obj(
-                json!({"from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}, "visits": {"type": "integer"}, "inspectors": {"type": "array"}, "point_kinds": {"type": "array"}, "districts": {"type": "array"}, "units": {"type": "array"}, "slots": {"type": "array"}, "min_days_between_same_unit": {"type": "integer"}, "max_visits_per_inspector_per_day": {"type": "integer"}, "lead_minutes": {"type": "integer"}}),
-            )),
-            response: obj(
-                json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}, "visits": {"type": "integer"}}),
-            ),
+            request: Some(json(schema::<crate::db::draws::DrawRequest>)),
+            response: json(schema::<crate::db::draws::DrawSummary>),
+            status: 200,
             handler: post(draws::create),
         },
         ApiRoute {
@@ -487,7 +578,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Every draw whose period overlaps from..to (dates), so a re-draw is always visible",
             access: Access::Office(Reviewer),
             request: None,
-            response: obj(json!({"items": {"type": "array"}})),
+            response: json(items::<crate::db::draws::DrawSummary>),
+            status: 200,
             handler: get(draws::list),
         },
         ApiRoute {
@@ -496,9 +588,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Reveal the draw's seed once its period has ended (409 before); returns the export",
             access: Access::Office(Admin),
             request: None,
-            response: obj(
-                json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "parameters": {"type": "object"}, "seed": {"type": ["string", "null"]}, "assignments": {"type": ["array", "null"]}}),
-            ),
+            response: json(schema::<crate::db::draws::DrawExport>),
+            status: 200,
             handler: post(draws::reveal),
         },
         ApiRoute {
@@ -507,9 +598,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "The draw's canonical parameters and commitment, plus seed and assignments once revealed: input for `anfang-server draw verify`",
             access: Access::Office(Admin),
             request: None,
-            response: obj(
-                json!({"id": {"type": "string"}, "commitment": {"type": "string"}, "parameters": {"type": "object"}, "seed": {"type": ["string", "null"]}, "assignments": {"type": ["array", "null"]}}),
-            ),
+            response: json(schema::<crate::db::draws::DrawExport>),
+            status: 200,
             handler: get(draws::export),
         },
         ApiRoute {
@@ -518,7 +608,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "The evidence log's chain head (entry count and last entry hash), as issued bulletins print it; check a data dir against it with anfang-server verify --expect-length N --expect-head HASH",
             access: Access::Office(Reviewer),
             request: None,
-            response: obj(json!({"length": {"type": "integer"}, "head": {"type": "string"}})),
+            response: json(|_| obj_req(json!({"length": {"type": "integer"}, "head": {"type": "string"}}))),
+            status: 200,
             handler: get(evidence::head),
         },
         ApiRoute {
@@ -527,9 +618,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Planned versus done visits per inspector and per point, missed visits listed; only slots that have ended",
             access: Access::Office(Reviewer),
             request: None,
-            response: obj(
-                json!({"planned": {"type": "integer"}, "done": {"type": "integer"}, "not_yet_due": {"type": "integer"}, "per_inspector": {"type": "array"}, "per_point": {"type": "array"}, "missed": {"type": "array"}}),
-            ),
+            response: json(schema::<crate::db::draws::Coverage>),
+            status: 200,
             handler: get(draws::coverage),
         },
         ApiRoute {
@@ -538,9 +628,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "For a responsible-unit account only: its unit's accepted and corrected findings (public reference, effective category and card, point with its registered position, date and part of day, photo hashes, decision date and rectification deadline), newest first; nothing about who inspected, nor the exact time or position",
             access: Access::Unit,
             request: None,
-            response: obj(
-                json!({"unit_id": {"type": "string"}, "items": {"type": "array", "items": obj(json!({"reference": {"type": "string"}, "point_id": {"type": "string"}, "point_name": {"type": "string"}, "point_lat": {"type": "number"}, "point_lon": {"type": "number"}, "category": {"type": "string"}, "card": {"type": "string"}, "status": {"type": "string"}, "observed_on": {"type": "string", "format": "date"}, "part_of_day": {"type": "string", "enum": ["上午", "下午", "晚上"]}, "photos": {"type": "array"}, "decided_on": {"type": ["string", "null"]}, "rectify_by": {"type": ["string", "null"]}}))}}),
-            ),
+            response: json(|_| unit_findings()),
+            status: 200,
             handler: get(unit::findings),
         },
         ApiRoute {
@@ -549,9 +638,8 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Who an inspector's alias really is (admin only); every read is written to the identity audit log",
             access: Access::Office(Admin),
             request: None,
-            response: obj(
-                json!({"id": {"type": "integer"}, "alias": {"type": "string"}, "real_name": {"type": ["string", "null"]}, "contact": {"type": ["string", "null"]}, "updated_at": {"type": ["string", "null"]}}),
-            ),
+            response: json(schema::<crate::db::identities::Identity>),
+            status: 200,
             handler: get(identity::get_identity),
         },
         ApiRoute {
@@ -559,10 +647,9 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/inspectors/{id}/identity",
             summary: "Record who an inspector's alias really is: real_name (1-64 characters), contact (admin only; logged)",
             access: Access::Office(Admin),
-            request: Some(obj(json!({"real_name": {"type": "string"}, "contact": {"type": "string"}}))),
-            response: obj(
-                json!({"id": {"type": "integer"}, "alias": {"type": "string"}, "real_name": {"type": "string"}, "contact": {"type": "string"}, "updated_at": {"type": "string"}}),
-            ),
+            request: Some(json(schema::<crate::db::identities::IdentityInput>)),
+            response: json(schema::<crate::db::identities::Identity>),
+            status: 200,
             handler: put(identity::put_identity),
         },
         ApiRoute {
@@ -571,22 +658,62 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "The append-only identity audit log, newest first: who read or wrote which inspector's identity, when, through which route (query: inspector, limit)",
             access: Access::Office(Admin),
             request: None,
-            response: obj(json!({"items": {"type": "array"}})),
+            response: json(audit_items),
+            status: 200,
             handler: get(identity::audit_log),
         },
     ]
 }
 
+/// The generator every schema of the document goes through: JSON Schema
+/// 2020-12 (what OpenAPI 3.1 uses), named types collected under
+/// `components/schemas`.
+pub fn schema_generator() -> SchemaGenerator {
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    settings.meta_schema = None;
+    settings.into_generator()
+}
+
+/// What a path parameter must look like, as its handler parses it.
+fn path_param(path: &str, name: &str) -> Value {
+    match name {
+        "sha256" => json!({"type": "string", "pattern": "^[0-9a-f]{64}$"}),
+        "id" if path.starts_with("/api/v1/findings/") || path.starts_with("/api/v1/draws/") => {
+            json!({"type": "string", "format": "uuid"})
+        }
+        "id" if path.starts_with("/api/v1/bulletins/") || path.starts_with("/api/v1/inspectors/") => {
+            json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX})
+        }
+        _ => json!({"type": "string", "minLength": 1}),
+    }
+}
+
 /// The OpenAPI 3.1 document for [`api_routes`].
 pub fn openapi_document() -> Value {
+    let mut g = schema_generator();
+    let error = schema::<anfang_core::protocol::ErrorBody>(&mut g);
     let mut paths = serde_json::Map::new();
     for r in api_routes() {
+        let response = (r.response.schema)(&mut g);
+        let mut responses = serde_json::Map::new();
+        responses.insert(
+            r.status.to_string(),
+            json!({"description": "OK", "content": {r.response.media: {"schema": response}}}),
+        );
+        // Every refusal, whatever its status (400-431), has one shape with a
+        // stable `code`; so do internal errors.
+        responses.insert(
+            "4XX".into(),
+            json!({"description": "A request the server refuses; `error` says why and what to do, `code` names the rule", "content": {"application/json": {"schema": error}}}),
+        );
+        responses.insert(
+            "5XX".into(),
+            json!({"description": "The server failed; it logged why", "content": {"application/json": {"schema": error}}}),
+        );
         let mut op = json!({
             "summary": r.summary,
-            "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": r.response}}},
-                "4XX": {"description": "A request the server refuses; `error` says why and what to do", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-            },
+            "responses": responses,
             "x-access": match r.access {
                 Access::Anonymous => "anonymous".to_owned(),
                 Access::Device => "device".to_owned(),
@@ -598,26 +725,31 @@ pub fn openapi_document() -> Value {
             op["security"] = json!([{"bearer": []}]);
         }
         if let Some(req) = r.request {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": req}}});
+            let schema = (req.schema)(&mut g);
+            op["requestBody"] = json!({"required": true, "content": {req.media: {"schema": schema}}});
         }
-        let params: Vec<Value> = r
+        let mut params: Vec<Value> = r
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": path_param(r.path, name)}))
             .collect();
+        if r.path == "/api/v1/uploads/{sha256}" {
+            params.push(json!({"name": anfang_core::protocol::UPLOAD_OFFSET_HEADER, "in": "header", "required": true, "schema": {"type": "integer", "minimum": 0}}));
+        }
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
         }
         paths.entry(r.path).or_insert_with(|| json!({}))[r.method] = op;
     }
+    let schemas = g.take_definitions(true);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Anfang inspection API", "version": env!("CARGO_PKG_VERSION")},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}, "offset": {"type": "integer"}}}}
+            "schemas": schemas,
         }
     })
 }
@@ -806,6 +938,67 @@ mod tests {
             assert!(op.is_object(), "{} {} documented", r.method, r.path);
             assert_eq!(op["security"].is_array(), r.access != Access::Anonymous, "{} {} security", r.method, r.path);
         }
+    }
+
+    /// Every row's request and response schema is in the served document,
+    /// each named type resolvable in its components, and the types' required
+    /// fields marked required (the enrollment's `public_key`, the pull's
+    /// `assignments` once were missing).
+    #[tokio::test]
+    async fn every_routes_request_and_response_types_are_in_the_document() {
+        let f = fixture();
+        let res = app(f.state.clone())
+            .oneshot(Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let doc: Value =
+            serde_json::from_slice(&axum::body::to_bytes(res.into_body(), 1 << 22).await.unwrap()).unwrap();
+        let components = &doc["components"]["schemas"];
+        let resolve = |schema: &Value| -> Value {
+            match schema["$ref"].as_str() {
+                Some(r) => {
+                    let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{r}"));
+                    assert!(components[name].is_object(), "{name} is not in the document's components");
+                    components[name].clone()
+                }
+                None => schema.clone(),
+            }
+        };
+        for r in api_routes() {
+            let what = format!("{} {}", r.method, r.path);
+            let op = &doc["paths"][r.path][r.method];
+            let mut g = schema_generator();
+            let response = (r.response.schema)(&mut g);
+            let documented = &op["responses"][r.status.to_string()]["content"][r.response.media]["schema"];
+            assert_eq!(documented, &response, "{what}: response");
+            resolve(documented);
+            assert!(
+                op["responses"]["4XX"]["content"]["application/json"]["schema"]["$ref"].is_string(),
+                "{what}: errors"
+            );
+            match r.request {
+                Some(req) => {
+                    let schema = (req.schema)(&mut g);
+                    let documented = &op["requestBody"]["content"][req.media]["schema"];
+                    assert_eq!(documented, &schema, "{what}: request");
+                    resolve(documented);
+                }
+                None => assert!(op["requestBody"].is_null(), "{what}: takes no body"),
+            }
+        }
+        let required = |name: &str| -> Vec<String> {
+            serde_json::from_value(components[name]["required"].clone()).unwrap_or_default()
+        };
+        assert!(required("EnrollRequest").contains(&"public_key".to_owned()), "{}", components["EnrollRequest"]);
+        assert!(components["PullResponse"]["properties"]["assignments"].is_object(), "{}", components["PullResponse"]);
+        assert!(required("ErrorBody").contains(&"error".to_owned()), "{}", components["ErrorBody"]);
+        let bulletin = &doc["paths"]["/api/v1/bulletins"]["post"]["responses"];
+        assert!(
+            bulletin["201"].is_object() && bulletin["200"].is_null(),
+            "compiling a bulletin answers 201: {bulletin}"
+        );
+        let photo = &doc["paths"]["/api/v1/photos/{sha256}"]["get"]["responses"]["200"]["content"];
+        assert!(photo["image/jpeg"].is_object(), "{photo}");
     }
 
     #[tokio::test]

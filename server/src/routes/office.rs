@@ -6,10 +6,11 @@ use crate::db::{accounts, findings};
 use crate::error::{AppError, parse_json};
 use crate::redact::AliasMask;
 use anfang_core::Card;
+use anfang_core::error_code::ErrorCode;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -22,14 +23,14 @@ pub async fn openapi() -> Json<Value> {
     Json(super::openapi_document())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SignIn {
+pub struct SignIn {
     username: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct SessionToken {
     token: String,
     role: Role,
@@ -64,7 +65,7 @@ pub struct ListQuery {
     next: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct FindingPage {
     items: Vec<findings::FindingView>,
     /// Pass as `next` to get the following page; `null` on the last page.
@@ -72,16 +73,39 @@ pub struct FindingPage {
 }
 
 /// A day boundary or an instant: `2026-11-27` is midnight in the office's
-/// time zone; RFC 3339 instants are taken as they are.
-pub(super) fn parse_bound(value: &str, tz: &jiff::tz::TimeZone, end: bool, field: &str) -> Result<i64, AppError> {
+/// time zone; RFC 3339 instants are taken as they are. A date whose
+/// boundary falls outside what a timestamp can hold (`9999-12-31` as an
+/// end, `-009999-01-01`) is the caller's mistake, not the server's: 422
+/// naming the field.
+pub(super) fn parse_bound(
+    value: &str,
+    tz: &jiff::tz::TimeZone,
+    end: bool,
+    field: &'static str,
+) -> Result<i64, AppError> {
     if let Ok(ts) = value.parse::<jiff::Timestamp>() {
         return Ok(ts.as_millisecond());
     }
     let date: jiff::civil::Date = value.parse().map_err(|_| {
-        AppError::BadRequest(format!("{field}={value:?} is not a date like 2026-11-27 or an RFC 3339 time"))
+        AppError::coded(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadDate,
+            format!("{field}={value:?} is not a date like 2026-11-27 or an RFC 3339 time"),
+        )
+        .with_field(field)
     })?;
-    let date = if end { date.tomorrow().map_err(AppError::internal)? } else { date };
-    let zoned = date.to_zoned_datetime(tz.clone()).map_err(AppError::internal)?;
+    let out_of_range = || {
+        AppError::coded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::DateOutOfRange,
+            format!(
+                "{field}={value:?} is outside the dates the server can handle; use a date from 0001-01-01 to 9998-12-31"
+            ),
+        )
+        .with_field(field)
+    };
+    let date = if end { date.tomorrow().map_err(|_| out_of_range())? } else { date };
+    let zoned = date.to_zoned_datetime(tz.clone()).map_err(|_| out_of_range())?;
     Ok(zoned.timestamp().as_millisecond())
 }
 

@@ -49,9 +49,11 @@ pub async fn list_categories(State(state): State<AppState>, caller: OfficeCaller
 
 fn same_id(path: &str, body: &str, what: &str) -> Result<(), AppError> {
     if path != body {
-        return Err(AppError::Unprocessable(format!(
-            "the {what} in the URL ({path:?}) differs from the body's ({body:?})"
-        )));
+        return Err(AppError::coded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            anfang_core::error_code::ErrorCode::ReferenceIdMismatch,
+            format!("the {what} in the URL ({path:?}) differs from the body's ({body:?})"),
+        ));
     }
     Ok(())
 }
@@ -106,6 +108,7 @@ pub fn import_errors(errors: &[LineError]) -> Response {
         StatusCode::UNPROCESSABLE_ENTITY,
         Json(json!({
             "error": format!("nothing was imported: {}{more}", shown.join("; ")),
+            "code": anfang_core::error_code::ErrorCode::ImportInvalid,
             "errors": errors,
         })),
     )
@@ -145,11 +148,7 @@ pub async fn import_points_csv(state: &AppState, text: String) -> Result<Result<
         Ok(n) => Ok(Ok(n)),
         Err(errs) => Ok(Err(errs
             .into_iter()
-            .map(|(i, m)| {
-                let (field, message) =
-                    m.split_once(": ").map(|(f, m)| (f.to_owned(), m.to_owned())).unwrap_or(("row".into(), m));
-                LineError { line: lines[i], field, message }
-            })
+            .map(|(i, e)| LineError { line: lines[i], field: e.field().into(), message: e.to_string() })
             .collect())),
     }
 }
@@ -206,9 +205,9 @@ pub async fn list_inspectors(State(state): State<AppState>, caller: OfficeCaller
     Ok(Json(json!({"items": items})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewInspector {
+pub struct NewInspector {
     alias: String,
 }
 

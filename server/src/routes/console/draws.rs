@@ -18,14 +18,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::fmt::Write as _;
 
-/// An operation's error for the page: Chinese first, the precise detail kept.
+/// An operation's error for the page, by its code: Chinese first, the
+/// precise detail kept. `None` for internal errors (an HTML error page).
 fn message_zh(e: &AppError) -> Option<String> {
     match e {
-        // Infeasible draws already explain themselves in Chinese.
-        AppError::Unprocessable(m) if m.starts_with("抽签") => Some(m.clone()),
-        AppError::Unprocessable(m) | AppError::BadRequest(m) => Some(format!("输入有误：{m}")),
-        AppError::Conflict { message, .. } => Some(format!("现在不能这样做：{message}")),
-        AppError::NotFound(_) => Some("没有这次抽签。".into()),
+        AppError::Draw(d) => Some(d.zh()),
+        // A generic code says only the kind: the sentence says what to fix.
+        e if e.status().is_client_error() && e.code().is_generic() => Some(format!("{}：{e}", e.code().zh())),
+        e if e.status() == StatusCode::CONFLICT => Some(format!("现在不能这样做：{}。", e.code().zh())),
+        e if e.status().is_client_error() => Some(format!("{}。", e.code().zh())),
         _ => None,
     }
 }

@@ -11,8 +11,8 @@ use crate::AppState;
 use crate::auth::Role;
 use crate::db::identities::{self, Identity, IdentityInput};
 use crate::db::reference_admin;
-use crate::error::AppError;
 use crate::routes::identity::actor;
+use anfang_core::error_code::ErrorCode;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -132,7 +132,9 @@ pub async fn read(
     let who = actor(&user.caller, "POST /console/identities/{id}/read");
     match state.db.write(move |c| identities::read_identity(c, id, &who)).await {
         Ok(identity) => render(&state, &user, Some(&identity), None, None).await,
-        Err(AppError::NotFound(_)) => render(&state, &user, None, Some("没有这名督查员。"), None).await,
+        Err(e) if e.code() == ErrorCode::InspectorNotFound => {
+            render(&state, &user, None, Some(&format!("{}。", e.code().zh())), None).await
+        }
         Err(e) => internal(e),
     }
 }
@@ -157,13 +159,12 @@ pub async fn save(
     let who = actor(&user.caller, "POST /console/identities/{id}");
     match state.db.write(move |c| identities::set_identity(c, id, &input, &who)).await {
         Ok(identity) => render(&state, &user, Some(&identity), None, Some("已保存。")).await,
-        Err(AppError::NotFound(_)) => render(&state, &user, None, Some("没有这名督查员。"), None).await,
-        Err(AppError::BadRequest(m)) => {
-            let m = if m.starts_with("real_name") {
-                "真实姓名须为 1 至 64 个字。".to_owned()
-            } else {
-                format!("联系方式最多 128 个字。（{m}）")
-            };
+        Err(e) if e.code() == ErrorCode::InspectorNotFound => {
+            render(&state, &user, None, Some(&format!("{}。", e.code().zh())), None).await
+        }
+        // By code, never by the English sentence.
+        Err(e) if e.status().is_client_error() => {
+            let m = format!("{}。", e.code().zh());
             // The form comes back with what was typed (nothing was saved or read).
             let typed = Identity {
                 id,
