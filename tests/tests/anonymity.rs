@@ -252,8 +252,12 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     let range = format!("from={0}&to={0}", office_today());
     let mut checked = 0;
     let mut leaks = Vec::new();
+    // The API document describes the office's types, so it names their
+    // fields (`accuracy`, `received_at`); it must still carry no value.
+    let field_names = ["accuracy", "\"received_at\""];
     let mut check = |what: String, who: Who, path: &str, body: &str| {
         checked += 1;
+        let names_ok = |value: &str| !(path.ends_with("/openapi.json") && field_names.contains(&value));
         for (secret, name) in &secrets {
             if body.contains(secret.as_str()) {
                 leaks.push(format!("{what} shows {name} ({secret})"));
@@ -262,7 +266,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         // Units and the public get nothing exact; bulletins are sent to units.
         if who != Who::Leader || path.contains("/bulletins") {
             for (value, name) in &exact {
-                if body.contains(value.as_str()) {
+                if names_ok(value) && body.contains(value.as_str()) {
                     leaks.push(format!("{what} shows {name} ({value})"));
                 }
             }
@@ -272,7 +276,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         }
         if who == Who::Leader {
             for (value, name) in &batch {
-                if body.contains(value.as_str()) {
+                if names_ok(value) && body.contains(value.as_str()) {
                     leaks.push(format!("{what} shows {name} ({value})"));
                 }
             }

@@ -357,6 +357,7 @@ async fn verify_names_each_alteration_an_insider_with_the_file_can_make() {
     let d = ev.copy("a");
     let db = open_as_insider(&d);
     db.execute("DELETE FROM finding_photos WHERE finding_id = ?1", [&f0]).unwrap();
+    db.execute("DELETE FROM finding_public_refs WHERE finding_id = ?1", [&f0]).unwrap();
     db.execute("DELETE FROM findings WHERE id = ?1", [&f0]).unwrap();
     drop(db);
     check_named(
@@ -480,6 +481,7 @@ async fn an_earlier_chain_head_catches_a_rewritten_history_that_verifies_by_itse
     let db = open_as_insider(&d);
     let f0 = ev.findings[0].id.to_string();
     db.execute("DELETE FROM finding_photos WHERE finding_id = ?1", [&f0]).unwrap();
+    db.execute("DELETE FROM finding_public_refs WHERE finding_id = ?1", [&f0]).unwrap();
     db.execute("DELETE FROM findings WHERE id = ?1", [&f0]).unwrap();
     db.execute("DELETE FROM evidence_log WHERE record_id = ?1", [&f0]).unwrap();
     rechain(&db);
