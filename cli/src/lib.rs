@@ -2,6 +2,23 @@
 //! `anfang-core`: the same store, photo pipeline and sync engine as the
 //! phone app. Everything it knows lives in `--home` (one SQLite file).
 
+/// `println!` for the CLI's output: when the reader has gone (`anfang points
+/// | head -1`), stop quietly with success as Unix tools do, instead of the
+/// panic and backtrace `println!` gives on a closed pipe. Whatever the
+/// command had to write to the device store was committed before it prints.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            eprintln!("error: cannot write the output: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
+
 use anfang_core::clock::SystemClock;
 use anfang_core::http::HttpTransport;
 use anfang_core::photo::{self, PhotoOptions};
@@ -199,17 +216,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 token: response.token,
                 alias: response.alias.clone(),
             })?;
-            println!("已登记 enrolled as {}", response.alias);
+            say!("已登记 enrolled as {}", response.alias);
             let report = sync(&mut store, false).await?;
-            println!("{} 条参考数据 reference rows received", report.reference_changes);
+            say!("{} 条参考数据 reference rows received", report.reference_changes);
             Ok(ExitCode::SUCCESS)
         }
         Command::Sync { json } => {
             let report = sync(&mut store, !json).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                say!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!(
+                say!(
                     "推送 pushed {} (已在服务器 already there {}), 拒绝 rejected {}, 照片 photos uploaded {} ({} bytes), 待同步 pending {}",
                     report.findings_pushed,
                     report.findings_already_on_server,
@@ -232,11 +249,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("no points on this device yet: run `anfang sync`");
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&points)?);
+                say!("{}", serde_json::to_string_pretty(&points)?);
             } else {
                 for p in points {
                     let dist = p.distance_m.map(|d| format!("{d:>7.0} m")).unwrap_or_default();
-                    println!(
+                    say!(
                         "{}\t{}\t{}\t{}\t{dist}",
                         p.point.id,
                         p.point.name,
@@ -250,10 +267,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Categories { json } => {
             let categories = store.categories()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&categories)?);
+                say!("{}", serde_json::to_string_pretty(&categories)?);
             } else {
                 for c in categories {
-                    println!("{}\t{}\t{}", c.code, c.name, c.description.unwrap_or_default());
+                    say!("{}\t{}\t{}", c.code, c.name, c.description.unwrap_or_default());
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -262,16 +279,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let tz = anfang_core::office_timezone();
             let visits = store.todays_visit_list(&SystemClock, &tz)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&visits)?);
+                say!("{}", serde_json::to_string_pretty(&visits)?);
             } else if visits.is_empty() {
-                println!("今天没有抽签任务 no drawn visits today (sync to receive them)");
+                say!("今天没有抽签任务 no drawn visits today (sync to receive them)");
             } else {
                 for v in visits {
                     let a = &v.assignment;
                     let (s, e) = (tz.to_datetime(a.starts_at).time(), tz.to_datetime(a.ends_at).time());
                     let done =
                         if v.findings > 0 { format!("  已记录 {} 条 recorded", v.findings) } else { String::new() };
-                    println!(
+                    say!(
                         "{} {} {}–{}  {} {}  --assignment {}{done}",
                         a.date,
                         a.slot_label,
@@ -333,14 +350,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for note in notes {
                 eprintln!("{note}");
             }
-            println!("已保存 saved ({} unsynced on this device)", store.unsynced_count()?);
-            println!("{}", content.id);
+            say!("已保存 saved ({} unsynced on this device)", store.unsynced_count()?);
+            say!("{}", content.id);
             Ok(ExitCode::SUCCESS)
         }
         Command::Findings { json } => {
             let findings = store.findings()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&findings)?);
+                say!("{}", serde_json::to_string_pretty(&findings)?);
             } else {
                 for f in findings {
                     let state = match &f.sync {
@@ -352,7 +369,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         SyncState::Synced => "已同步 synced".to_owned(),
                         SyncState::Rejected { reason } => format!("已拒绝 rejected: {reason}"),
                     };
-                    println!(
+                    say!(
                         "{}\t{}\t{}\t{}\t{}\t{state}",
                         f.content.id,
                         f.content.observed_at,

@@ -125,3 +125,34 @@ fn sync_with_the_server_down_says_so_and_keeps_the_findings() {
     assert_eq!(local[0]["sync"]["state"], "uploading", "tried, waiting to retry");
     assert!(local[0]["sync"]["last_error"].as_str().unwrap().contains("unreachable"));
 }
+
+/// `anfang points | head -1`: the reader goes away before the CLI has
+/// written; the CLI stops quietly with success instead of panicking with
+/// "failed printing to stdout: Broken pipe" and exit 101.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let data = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let code = server.demo.codes[0].1.clone();
+    let (status, out, err) = cli(home.path(), &["enroll", "--server", &server.url(), "--code", &code]);
+    assert_eq!(status, 0, "enroll: {out}{err}");
+
+    for args in [&["points", "--near", "31.2090,107.4680"][..], &["points", "--json"][..], &["categories"][..]] {
+        // A pipe whose reading end is closed before the CLI writes to it.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(CLI_BIN)
+            .arg("--home")
+            .arg(home.path())
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}
