@@ -484,7 +484,8 @@ mod tests {
 
     #[test]
     fn invalid_findings_are_rejected_with_the_field_named() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut FindingContent)>)> = vec![
+        type Spoil = Box<dyn Fn(&mut FindingContent)>;
+        let cases: Vec<(&str, Spoil)> = vec![
             ("location.lat", Box::new(|f| f.location.as_mut().unwrap().lat = 91.0)),
             ("location.lon", Box::new(|f| f.location.as_mut().unwrap().lon = f64::NAN)),
             ("location.accuracy_m", Box::new(|f| f.location.as_mut().unwrap().accuracy_m = -1.0)),

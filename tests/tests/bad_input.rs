@@ -646,7 +646,9 @@ async fn dates_out_of_range_and_oversized_heads_get_a_coded_json_answer() {
     let office = server.admin_token().await;
     let client = reqwest::Client::new();
     let long_query = format!("/api/v1/findings?unit={}", "U".repeat(20_000));
-    let cases: Vec<(&str, String, Vec<(&str, String)>, u16, &str, Option<&str>)> = vec![
+    // (what, path, headers, status, code, field)
+    type Case<'a> = (&'a str, String, Vec<(&'a str, String)>, u16, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "end date past the last timestamp",
             "/api/v1/findings?to=9999-12-31".into(),

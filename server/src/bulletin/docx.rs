@@ -234,9 +234,9 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
     }
     d.p(r#"<w:jc w:val="center"/><w:spacing w:after="120"/>"#, &num_runs);
     let meta = format!(
-        "{}{}",
+        r#"{}<w:r><w:tab/></w:r>{}"#,
         run(&b.header.issuing_body, BODY_FONT, 32, false, None),
-        format!(r#"<w:r><w:tab/></w:r>{}"#, run(&super::period::date_zh(b.header.date), BODY_FONT, 32, false, None))
+        run(&super::period::date_zh(b.header.date), BODY_FONT, 32, false, None)
     );
     d.p(
         &format!(
@@ -504,12 +504,9 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
         &run(&format!("送：{}", b.distribution), BODY_FONT, 28, false, None),
     );
     let compiler = format!(
-        "{}{}",
+        r#"{}<w:r><w:tab/></w:r>{}"#,
         run(&format!("{}编印", b.compiler), BODY_FONT, 28, false, None),
-        format!(
-            r#"<w:r><w:tab/></w:r>{}"#,
-            run(&format!("{}印发", super::period::date_zh(b.header.date)), BODY_FONT, 28, false, None)
-        )
+        run(&format!("{}印发", super::period::date_zh(b.header.date)), BODY_FONT, 28, false, None)
     );
     d.p(
         &format!(r#"<w:tabs><w:tab w:val="right" w:pos="{TEXT_TWIPS}"/></w:tabs><w:pBdr>{}</w:pBdr><w:spacing w:line="440" w:lineRule="exact"/>"#, rule("bottom")),

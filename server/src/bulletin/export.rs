@@ -211,7 +211,7 @@ mod tests {
             accuracy_m: None,
             photo_count: 1,
         };
-        let text = String::from_utf8(csv(&[row.clone()], &tz)).unwrap();
+        let text = String::from_utf8(csv(std::slice::from_ref(&row), &tz)).unwrap();
         assert!(text.starts_with('\u{feff}'));
         assert!(text.contains("\"城管,局\""), "{text}");
         assert!(text.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{text}");

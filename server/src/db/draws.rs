@@ -286,9 +286,10 @@ pub fn create(
 
 const SUMMARY: &str = "SELECT id, period_from, period_to, visits, commitment, created_at, revealed_at FROM draws";
 
-fn summary_row(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(String, String, String, i64, String, String, Option<String>)> {
+/// id, period_from, period_to, visits, commitment, created_at, revealed_at.
+type SummaryRow = (String, String, String, i64, String, String, Option<String>);
+
+fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 

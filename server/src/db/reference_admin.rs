@@ -327,15 +327,15 @@ pub fn save_settings(conn: &mut Connection, s: &OfficeSettings) -> Result<(), Ap
     }
     let d = &s.card_deadlines;
     for (card, days) in [("red", d.red), ("yellow", d.yellow), ("green", d.green)] {
-        if let Some(n) = days {
-            if !(0..=365).contains(&n) {
-                return Err(AppError::coded(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    ErrorCode::DeadlineInvalid,
-                    format!("card_deadlines.{card}: {n} days; use 0 to 365 or null for none"),
-                )
-                .with_field("card_deadlines"));
-            }
+        if let Some(n) = days
+            && !(0..=365).contains(&n)
+        {
+            return Err(AppError::coded(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::DeadlineInvalid,
+                format!("card_deadlines.{card}: {n} days; use 0 to 365 or null for none"),
+            )
+            .with_field("card_deadlines"));
         }
     }
     let tx = conn.transaction()?;

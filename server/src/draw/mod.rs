@@ -710,7 +710,8 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_refused_with_what_to_fix() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Params)>)> = vec![
+        type Spoil = Box<dyn Fn(&mut Params)>;
+        let cases: Vec<(&str, Spoil)> = vec![
             ("ends", Box::new(|p| p.to = jiff::civil::date(2026, 11, 1))),
             ("visits", Box::new(|p| p.visits = 0)),
             ("time zone", Box::new(|p| p.timezone = "Mars/Olympus".into())),

@@ -59,7 +59,9 @@ mod tests {
             assignment_id: None,
         };
         let signed = SignedFinding { signature: key.sign(&finding), finding };
-        let r = findings::push_batch(c, &device, &[signed.clone()], jiff::Timestamp::now().as_millisecond()).unwrap();
+        let r =
+            findings::push_batch(c, &device, std::slice::from_ref(&signed), jiff::Timestamp::now().as_millisecond())
+                .unwrap();
         assert_eq!(r[0].outcome, PushOutcome::Accepted, "{:?}", r[0]);
         signed.finding.id.to_string()
     }
