@@ -27,6 +27,10 @@ async fn try_sign_in(server: &Server, username: &str, password: &str, from: Opti
 }
 
 /// A line of `/proc/PID/status`, in MiB.
+/// The two flood tests measure a server under load they make themselves:
+/// run one at a time, so neither measures the other's flood (two cores).
+static ONE_FLOOD_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn proc_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let kib: f64 = status
@@ -114,6 +118,7 @@ async fn one_source_locking_an_account_does_not_stop_the_right_password_from_ano
 
 #[tokio::test]
 async fn huge_usernames_and_a_crowd_of_wrong_passwords_do_not_grow_the_server() {
+    let _alone = ONE_FLOOD_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with_env(dir.path(), "127.0.0.1:0", true, TRUST_PROXY);
     // Warm up: one real and one failed sign-in (the dummy hash, the threads).
@@ -201,6 +206,7 @@ async fn huge_usernames_and_a_crowd_of_wrong_passwords_do_not_grow_the_server() 
 
 #[tokio::test]
 async fn pushes_go_through_while_a_sign_in_flood_waits_for_its_password_checks() {
+    let _alone = ONE_FLOOD_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with_env(dir.path(), "127.0.0.1:0", true, TRUST_PROXY);
     let mut device = common::Device::enroll(&server, 0).await;
@@ -259,6 +265,7 @@ async fn pushes_go_through_while_a_sign_in_flood_waits_for_its_password_checks()
     println!("median during the flood: sync pass {push:?}, sign-in {sign_in:?} ({} sign-ins)", sign_ins.len());
     // Sign-ins queue for the few password threads; a push needs only the
     // writer, for milliseconds. When sign-ins held the writer through
-    // Argon2, a push queued with them and took as long as one.
-    assert!(push * 3 < sign_in, "a sync pass took {push:?}, as long as a sign-in ({sign_in:?})");
+    // Argon2, a push queued with them and took as long as one (ratio about
+    // 1); now it is a few percent idle, under half on a loaded CI machine.
+    assert!(push * 2 < sign_in, "a sync pass took {push:?}, as long as a sign-in ({sign_in:?})");
 }
