@@ -44,7 +44,13 @@ before(async () => {
     const res = await fetch(`${eve.url}/api/v1/draws`, {
       method: 'POST',
       headers: { authorization: `Bearer ${await adminToken(eve)}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ from: today, to: today, visits: 2, inspectors: ['督查01'], max_visits_per_inspector_per_day: 2 }),
+      // One slot spanning the day: a finding linked to a visit counts only
+      // when observed inside its slot, and this test records at whatever
+      // time it runs.
+      body: JSON.stringify({
+        from: today, to: today, visits: 2, inspectors: ['督查01'], max_visits_per_inspector_per_day: 2,
+        slots: [{ name: 'all_day', label: '全天', start: '00:00', end: '23:59', days: 'every' }],
+      }),
     });
     assert.equal(res.status, 200, await res.clone().text());
     draw = await res.json();
