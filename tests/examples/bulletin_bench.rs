@@ -151,10 +151,12 @@ fn main() -> anyhow::Result<()> {
             let verdict = rng.below(25);
             // The 50 photos go to accepted problem findings of the month, so
             // the monthly bulletin embeds exactly 50.
-            if card != "green" && verdict > 2 && (month_start..month_end).contains(&observed) {
-                if let Some(p) = photos_left.next() {
-                    attach.execute(params![id, p.sha256])?;
-                }
+            if card != "green"
+                && verdict > 2
+                && (month_start..month_end).contains(&observed)
+                && let Some(p) = photos_left.next()
+            {
+                attach.execute(params![id, p.sha256])?;
             }
             match verdict {
                 0 => {}
