@@ -153,10 +153,41 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppE
     if body.is_empty() {
         return Err(AppError::BadRequest("the request body is empty; send a JSON object".into()));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    serde_json::from_slice(body).or_else(|e| {
+        if e.is_data() {
+            // JSON has one number type: `3081.0` is the integer 3081 to JSON
+            // Schema (and to Python's json, which writes floats that way), but
+            // not to serde. Read integral floats as integers and try once more;
+            // the happy path never pays for this.
+            if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body) {
+                integral_floats_to_integers(&mut value);
+                if let Ok(parsed) = serde_json::from_value(value) {
+                    return Ok(parsed);
+                }
+            }
+        }
         let kind = if e.is_syntax() || e.is_eof() { "malformed JSON" } else { "invalid request" };
-        AppError::BadRequest(format!("{kind}: {e}"))
+        Err(AppError::BadRequest(format!("{kind}: {e}")))
     })
+}
+
+/// Rewrites every number that is a float with no fractional part, within
+/// the range of `i64`, as that integer (`3081.0` → `3081`).
+fn integral_floats_to_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+                && f.fract() == 0.0
+                && (i64::MIN as f64..=i64::MAX as f64).contains(&f)
+            {
+                *n = serde_json::Number::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_floats_to_integers),
+        _ => {}
+    }
 }
 
 /// Longest request target (path and query) the server reads: far above any

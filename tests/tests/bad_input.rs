@@ -773,6 +773,26 @@ async fn refusals_name_their_rule_by_code_and_their_field() {
             "draw_infeasible",
             "visits",
         ),
+        (
+            // JSON has one number type: 500.0 is the integer 500 to JSON
+            // Schema and Python; it reaches the draw's own rule, not a 400.
+            "draw with integers written as floats",
+            reqwest::Method::POST,
+            "/api/v1/draws".into(),
+            json!({"from": tomorrow, "to": tomorrow, "visits": 500.0, "max_visits_per_inspector_per_day": 1.0}),
+            422,
+            "draw_infeasible",
+            "visits",
+        ),
+        (
+            "enrollment with a blank code",
+            reqwest::Method::POST,
+            "/api/v1/enroll".into(),
+            json!({"code": " ", "public_key": "00".repeat(32)}),
+            422,
+            "field_required",
+            "code",
+        ),
     ];
     for (name, method, path, body, status, code, field) in cases {
         let (got, answer) = call(method, path, body).await;

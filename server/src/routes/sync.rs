@@ -4,6 +4,7 @@ use crate::AppState;
 use crate::auth::DeviceCaller;
 use crate::db::{accounts, findings, reference};
 use crate::error::{AppError, parse_json};
+use anfang_core::error_code::ErrorCode;
 use anfang_core::protocol::{
     EnrollRequest, EnrollResponse, MAX_PUSH_BATCH, PullResponse, PushRequest, PushResponse, UPLOAD_OFFSET_HEADER,
     UploadCreate, UploadStatus,
@@ -11,13 +12,18 @@ use anfang_core::protocol::{
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
 pub async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Json<EnrollResponse>, AppError> {
     let req: EnrollRequest = parse_json(&body)?;
     if req.code.trim().is_empty() {
-        return Err(AppError::BadRequest("the enrollment code is empty; type the code the office gave you".into()));
+        return Err(AppError::coded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::FieldRequired,
+            "the enrollment code is empty; type the code the office gave you",
+        )
+        .with_field("code"));
     }
     let enrolled =
         state.db.write(move |c| accounts::enroll(c, &req.code, req.device_label.as_deref(), &req.public_key)).await?;
