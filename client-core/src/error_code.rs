@@ -143,6 +143,22 @@ error_codes! {
     UsernameTooLong => "username_too_long", "用户名过长，最多 64 个字符";
     PasswordTooLong => "password_too_long", "密码过长，最多 1024 个字节";
     SignInLocked => "sign_in_locked", "登录失败次数过多，请稍后再试";
+    // Rectification cases (server/src/rectification/case.rs).
+    CaseNotFound => "case_not_found", "没有这份整改单";
+    CaseWrongState => "case_wrong_state", "整改单当前的状态不允许这项操作";
+    CasePhotoRequired => "case_photo_required", "整改反馈至少需要一张整改后的照片";
+    CaseNoteRequired => "case_note_required", "整改反馈需要填写整改情况";
+    CaseExplanationRequired => "case_explanation_required", "红牌整改需要提交书面说明";
+    CaseReasonRequired => "case_reason_required", "请填写理由";
+    CaseReturnWindowPassed => "case_return_window_passed", "已超过可申请退回的期限";
+    CaseRequestPending => "case_request_pending", "此前的申请尚待办公室决定";
+    CaseNoRequest => "case_no_request", "没有待决定的申请";
+    CaseExtensionNotLater => "case_extension_not_later", "延期后的期限须晚于当前期限";
+    CaseTargetNotLater => "case_target_not_later", "挂账的目标日期须晚于今天";
+    CaseRecheckNotIndependent => "case_recheck_not_independent", "发现问题的督查员不能复查同一问题";
+    CaseCloseNeedsVisit => "case_close_needs_visit", "只有黄牌且办公室允许时才能凭反馈材料销号，红牌必须实地复查";
+    CaseReassignSameUnit => "case_reassign_same_unit", "改派的单位与原单位相同";
+    CalendarInvalid => "calendar_invalid", "工作日历有误，无法计算期限";
     SignInPaused => "sign_in_paused", "服务器近期登录失败过多，已暂停登录，请几分钟后再试";
     SignInBusy => "sign_in_busy", "登录请求过多，服务器正忙，请几秒后再试";
 }

@@ -22,6 +22,7 @@ pub mod draw;
 pub mod error;
 pub mod html;
 pub mod photos;
+pub mod rectification;
 pub mod redact;
 pub mod reference_csv;
 pub mod routes;

@@ -1,0 +1,27 @@
+//! The rectification loop (整改闭环): every accepted yellow or red card
+//! becomes a case its unit must answer by a deadline, re-checked by an
+//! independent inspector, escalated when late.
+//!
+//! - [`calendar`]: the office's working days and the deadlines counted on them;
+//! - [`case`]: the case's states and the one function that moves them.
+//!
+//! Both are pure: no storage, no clock of their own. The service that runs
+//! them reads the case, calls [`case::apply`] with the time, and hands the
+//! result to storage to write with its event in one transaction.
+
+pub mod calendar;
+pub mod case;
+
+use crate::error::AppError;
+use axum::http::StatusCode;
+
+impl From<case::CaseError> for AppError {
+    fn from(e: case::CaseError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        let err = AppError::coded(status, e.code(), e.to_string());
+        match e.field() {
+            Some(field) => err.with_field(field),
+            None => err,
+        }
+    }
+}
