@@ -3,7 +3,8 @@
 //! independent inspector, escalated when late.
 //!
 //! - [`calendar`]: the office's working days and the deadlines counted on them;
-//! - [`case`]: the case's states and the one function that moves them.
+//! - [`case`]: the case's states and the one function that moves them;
+//! - [`notice`]: what a unit is told, on which channel, and when a failed delivery is tried again.
 //!
 //! Both are pure: no storage, no clock of their own. The service that runs
 //! them reads the case, calls [`case::apply`] with the time, and hands the
@@ -11,6 +12,7 @@
 
 pub mod calendar;
 pub mod case;
+pub mod notice;
 
 use crate::error::AppError;
 use axum::http::StatusCode;
