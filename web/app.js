@@ -115,7 +115,7 @@ function accuracyLimit() {
 // ---- screens -----------------------------------------------------------
 
 const TITLES = {
-  loading: '暗访', locked: '暗访', error: '暗访', enroll: '登记', home: '暗访督查',
+  loading: '暗访', locked: '暗访', inapp: '请在浏览器中打开', error: '暗访', enroll: '登记', home: '暗访督查',
   record: '记录问题', list: '我的记录', finding: '记录详情',
 };
 const BACK = { record: 'home', list: 'home', finding: 'list' };
@@ -699,9 +699,57 @@ async function registerServiceWorker() {
   });
 }
 
+// ---- apps' own browsers --------------------------------------------------
+
+// In China the enrollment link is usually opened from WeChat, whose built-in
+// browser (like those of QQ, DingTalk, Alipay, Weibo, Douyin, Feishu) lacks
+// or limits service workers, OPFS and persistent storage: the app would seem
+// to work and then lose findings. Those browsers name themselves in the user
+// agent; a real browser does not carry these tokens. QQ Browser (MQQBrowser)
+// and UC are real browsers and are not in the list.
+const IN_APP_BROWSERS = [
+  [/\bwxwork\//i, '企业微信'],
+  [/\bMicroMessenger\//i, '微信'],
+  [/\bDingTalk\//i, '钉钉'],
+  [/\b(?:Lark|Feishu)\//i, '飞书'],
+  [/\bAlipayClient\//i, '支付宝'],
+  [/(?:^|\s)QQ\/\d/, 'QQ'],
+  [/\bWeibo\b|__weibo__/i, '微博'],
+  [/\baweme|\bBytedanceWebview/i, '抖音'],
+  [/\bNewsArticle\//i, '今日头条'],
+  [/\bbaiduboxapp\//i, '百度'],
+];
+
+function inAppBrowser(ua) {
+  for (const [pattern, name] of IN_APP_BROWSERS) if (pattern.test(ua)) return name;
+  return null;
+}
+
+function showInApp(name) {
+  show('inapp');
+  $('inapp-name').textContent = name;
+  const ios = /iPhone|iPad|iPod/.test(navigator.userAgent);
+  $('inapp-step').innerHTML = ios ? '选择“<b>在 Safari 中打开</b>”' : '选择“<b>在浏览器中打开</b>”';
+  $('inapp-copy').onclick = async () => {
+    const msg = $('inapp-msg');
+    try {
+      await navigator.clipboard.writeText(location.href);
+      msg.textContent = '已复制链接，请粘贴到浏览器中打开。';
+    } catch {
+      // Some in-app browsers refuse the clipboard: show the link to copy by hand.
+      msg.textContent = location.href;
+    }
+  };
+  document.body.dataset.ready = 'inapp';
+}
+
 // ---- start -------------------------------------------------------------
 
 async function start() {
+  // Before the service worker, the database or the enrollment code is
+  // touched: the link (with its code) must still work in the real browser.
+  const inApp = inAppBrowser(navigator.userAgent);
+  if (inApp) return showInApp(inApp);
   registerServiceWorker().catch((e) => console.warn('service worker', e));
   startWorker();
   try {
