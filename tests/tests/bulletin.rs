@@ -485,17 +485,48 @@ async fn the_docx_is_a_word_document_with_number_photos_charts_and_page_numbers(
     assert!(document.contains("2026-10-05 上午"), "date and part of day printed");
     assert!(part("word/footer1.xml").contains("PAGE"), "page numbers");
     assert!(part("word/styles.xml").contains("仿宋"));
-    // Photos of the 4 counted problem findings (#1, #4, #6, #10) and 2 charts;
-    // the rejected #8's photo is not embedded.
+    // Photos of the 4 counted problem findings (#1, #4, #6, #10); the
+    // rejected #8's photo is not embedded.
     let media: Vec<&str> = names.iter().copied().filter(|n| n.starts_with("word/media/")).collect();
     assert_eq!(media.iter().filter(|n| n.ends_with(".jpg")).count(), 4, "{media:?}");
-    assert_eq!(media.iter().filter(|n| n.ends_with(".png")).count(), 2, "{media:?}");
+    assert_eq!(media.iter().filter(|n| n.ends_with(".png")).count(), 0, "charts are not pictures: {media:?}");
     assert!(!media.iter().any(|n| n.contains(&f.findings[7].photos[0][..16])), "rejected photo embedded");
     let rels = part("word/_rels/document.xml.rels");
     for m in &media {
         assert!(rels.contains(&m["word/".len()..]), "{m} is referenced");
     }
-    assert_eq!(document.matches("<a:blip r:embed=").count(), 6);
+    assert_eq!(document.matches("<a:blip r:embed=").count(), 4);
+
+    // Two native Word charts (per unit, per day): c:chart parts, declared,
+    // referenced from the document, with the units' Chinese names as real
+    // category labels and their data in an embedded workbook.
+    let content_types = part("[Content_Types].xml");
+    let c = "http://schemas.openxmlformats.org/drawingml/2006/chart";
+    for n in 1..=2 {
+        let chart = part(&format!("word/charts/chart{n}.xml"));
+        let xml = roxmltree::Document::parse(&chart).unwrap_or_else(|e| panic!("chart{n}.xml: {e}"));
+        assert!(xml.descendants().any(|e| e.has_tag_name((c, "barChart"))), "chart{n} is a bar chart");
+        assert_eq!(xml.descendants().filter(|e| e.has_tag_name((c, "ser"))).count(), 3, "red, yellow, green");
+        assert!(content_types.contains(&format!(
+            r#"<Override PartName="/word/charts/chart{n}.xml" ContentType="application/vnd.openxmlformats-officedocument.drawingml.chart+xml"/>"#
+        )));
+        assert!(rels.contains(&format!(r#"Id="rIdChart{n}""#)) && rels.contains(&format!("charts/chart{n}.xml")));
+        assert!(document.contains(&format!(r#"r:id="rIdChart{n}""#)), "chart{n} is in the document");
+        assert!(part(&format!("word/charts/_rels/chart{n}.xml.rels")).contains(&format!("Microsoft_Excel_Worksheet{n}.xlsx")));
+        assert!(names.contains(&format!("word/embeddings/Microsoft_Excel_Worksheet{n}.xlsx").as_str()));
+    }
+    let units_chart = part("word/charts/chart1.xml");
+    let xml = roxmltree::Document::parse(&units_chart).unwrap();
+    let labels: Vec<&str> = xml
+        .descendants()
+        .find(|e| e.has_tag_name((c, "cat")))
+        .unwrap()
+        .descendants()
+        .filter(|e| e.has_tag_name((c, "v")))
+        .filter_map(|e| e.text())
+        .collect();
+    assert!(!labels.is_empty() && labels.iter().all(|l| l.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch))), "{labels:?}");
+    assert!(!document.contains("图中序号见下表"), "no number-to-unit legend table any more");
 
     // The HTML carries the same number, photos as data URIs, SVG charts, print CSS.
     let (status, html) =

@@ -1,18 +1,10 @@
-//! Charts of card counts: SVG for the HTML bulletin (text is real text,
-//! crisp on a phone and in print) and PNG for the DOCX, where SVG support
-//! is poor.
-//!
-//! The PNGs are drawn pixel by pixel with a built-in digit font rather than
-//! through a font rasteriser: that keeps CJK fonts and a text-layout stack
-//! out of the server. So PNG bars are labelled by number, and the DOCX
-//! prints the legend (number → unit) as a table beside the chart.
+//! Charts of card counts as SVG for the HTML bulletin: text is real text,
+//! crisp on a phone and in print. The DOCX has native Word charts instead
+//! ([`super::docx_chart`]).
 
 use super::Bar;
 use std::fmt::Write;
 
-pub const RED: [u8; 3] = [0xc8, 0x10, 0x2e];
-pub const YELLOW: [u8; 3] = [0xe6, 0xa7, 0x00];
-pub const GREEN: [u8; 3] = [0x2e, 0x8b, 0x57];
 const RED_HEX: &str = "#c8102e";
 const YELLOW_HEX: &str = "#e6a700";
 const GREEN_HEX: &str = "#2e8b57";
@@ -132,135 +124,6 @@ pub fn days_svg(bars: &[Bar]) -> String {
     s
 }
 
-// A 3×5 pixel font for the characters chart labels need.
-fn glyph(c: char) -> Option<[u8; 5]> {
-    Some(match c {
-        '0' => [0b111, 0b101, 0b101, 0b101, 0b111],
-        '1' => [0b010, 0b110, 0b010, 0b010, 0b111],
-        '2' => [0b111, 0b001, 0b111, 0b100, 0b111],
-        '3' => [0b111, 0b001, 0b111, 0b001, 0b111],
-        '4' => [0b101, 0b101, 0b111, 0b001, 0b001],
-        '5' => [0b111, 0b100, 0b111, 0b001, 0b111],
-        '6' => [0b111, 0b100, 0b111, 0b101, 0b111],
-        '7' => [0b111, 0b001, 0b010, 0b010, 0b010],
-        '8' => [0b111, 0b101, 0b111, 0b101, 0b111],
-        '9' => [0b111, 0b101, 0b111, 0b001, 0b111],
-        '-' => [0b000, 0b000, 0b111, 0b000, 0b000],
-        '.' => [0b000, 0b000, 0b000, 0b000, 0b010],
-        _ => return None,
-    })
-}
-
-struct Canvas {
-    img: image::RgbImage,
-}
-
-impl Canvas {
-    fn new(w: u32, h: u32) -> Self {
-        Canvas { img: image::RgbImage::from_pixel(w, h, image::Rgb([255, 255, 255])) }
-    }
-
-    fn rect(&mut self, x: i64, y: i64, w: i64, h: i64, color: [u8; 3]) {
-        let (iw, ih) = (self.img.width() as i64, self.img.height() as i64);
-        for yy in y.max(0)..(y + h).min(ih) {
-            for xx in x.max(0)..(x + w).min(iw) {
-                self.img.put_pixel(xx as u32, yy as u32, image::Rgb(color));
-            }
-        }
-    }
-
-    /// Draws `text` with its top-left corner at (x, y); returns the width.
-    fn text(&mut self, x: i64, y: i64, text: &str, scale: i64, color: [u8; 3]) -> i64 {
-        let mut cx = x;
-        for c in text.chars() {
-            if let Some(g) = glyph(c) {
-                for (row, bits) in g.iter().enumerate() {
-                    for col in 0..3 {
-                        if bits & (0b100 >> col) != 0 {
-                            self.rect(cx + col * scale, y + row as i64 * scale, scale, scale, color);
-                        }
-                    }
-                }
-            }
-            cx += 4 * scale;
-        }
-        cx - x
-    }
-
-    fn text_width(text: &str, scale: i64) -> i64 {
-        text.chars().count() as i64 * 4 * scale
-    }
-
-    fn png(self) -> Vec<u8> {
-        let mut out = std::io::Cursor::new(Vec::new());
-        self.img.write_to(&mut out, image::ImageFormat::Png).expect("encoding a PNG into memory cannot fail");
-        out.into_inner()
-    }
-}
-
-const INK: [u8; 3] = [0x33, 0x33, 0x33];
-
-/// The per-unit chart as a PNG (width, height, bytes); bar i is labelled
-/// i + 1, matching the legend table printed with it.
-pub fn units_png(bars: &[Bar]) -> (u32, u32, Vec<u8>) {
-    let scale = 3;
-    let row = 40i64;
-    let (label_w, bar_w) = (90i64, 900i64);
-    let w = label_w + bar_w + 140;
-    let h = 20 + row * bars.len().max(1) as i64 + 10;
-    let mut c = Canvas::new(w as u32, h as u32);
-    let max = bars.iter().map(|b| b.red + b.yellow + b.green).max().unwrap_or(0).max(1) as i64;
-    c.rect(label_w - 2, 10, 2, h - 20, INK);
-    for (i, b) in bars.iter().enumerate() {
-        let y = 20 + i as i64 * row;
-        let label = (i + 1).to_string();
-        c.text(label_w - 14 - Canvas::text_width(&label, scale), y + 5, &label, scale, INK);
-        let mut x = label_w;
-        for (n, color) in [(b.red, RED), (b.yellow, YELLOW), (b.green, GREEN)] {
-            let bw = n as i64 * bar_w / max;
-            c.rect(x, y, bw, row - 12, color);
-            x += bw;
-        }
-        c.text(x + 10, y + 5, &(b.red + b.yellow + b.green).to_string(), scale, INK);
-    }
-    (w as u32, h as u32, c.png())
-}
-
-/// The per-day chart as a PNG (width, height, bytes), days labelled by number.
-pub fn days_png(bars: &[Bar]) -> (u32, u32, Vec<u8>) {
-    let scale = 2;
-    let n = bars.len().max(1) as i64;
-    let col = (1000 / n).clamp(10, 80);
-    let plot_h = 300i64;
-    let (left, top) = (60i64, 20i64);
-    let w = left + col * n + 20;
-    let h = top + plot_h + 40;
-    let mut c = Canvas::new(w as u32, h as u32);
-    let max = bars.iter().map(|b| b.red + b.yellow + b.green).max().unwrap_or(0).max(1) as i64;
-    let base = top + plot_h;
-    c.rect(left - 2, base, w - left - 10, 2, INK);
-    c.rect(left - 2, top, 2, plot_h, INK);
-    let top_label = max.to_string();
-    c.text(left - 10 - Canvas::text_width(&top_label, scale), top, &top_label, scale, INK);
-    let every = ((n as f64 / 16.0).ceil() as usize).max(1);
-    for (i, b) in bars.iter().enumerate() {
-        let x = left + i as i64 * col;
-        let mut y = base;
-        for (v, color) in [(b.red, RED), (b.yellow, YELLOW), (b.green, GREEN)] {
-            let bh = v as i64 * plot_h / max;
-            y -= bh;
-            c.rect(x + 2, y, col - 4, bh, color);
-        }
-        if i % every == 0 {
-            // "11-03" → "3"; "2026-03" → "3": the day (or month) number.
-            let label = b.label.rsplit('-').next().unwrap_or("").trim_start_matches('0').to_string();
-            let tw = Canvas::text_width(&label, scale);
-            c.text(x + col / 2 - tw / 2, base + 10, &label, scale, INK);
-        }
-    }
-    (w as u32, h as u32, c.png())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,13 +143,5 @@ mod tests {
         assert_eq!(svg.matches("<rect").count(), 3 + 5);
         let days = days_svg(&bars());
         assert!(days.starts_with("<svg") && days.ends_with("</svg>"));
-    }
-
-    #[test]
-    fn png_charts_decode_with_the_stated_size() {
-        for (w, h, png) in [units_png(&bars()), days_png(&bars()), units_png(&[])] {
-            let img = image::load_from_memory_with_format(&png, image::ImageFormat::Png).unwrap();
-            assert_eq!((img.width(), img.height()), (w, h));
-        }
     }
 }

@@ -6,14 +6,15 @@
 //!
 //! Hand-written OOXML in a zip: a handful of parts, no template file, no
 //! heavy dependency. Photos are embedded as JPEG thumbnails (deduplicated by
-//! hash), charts as PNG (SVG in DOCX is poorly supported).
+//! hash); charts are native Word charts (see [`super::docx_chart`]).
 //!
 //! Fonts are named by their Chinese names with `altName` fallbacks in the
 //! font table (仿宋 → FangSong, STFangsong …), so Word on Windows, WPS and
 //! LibreOffice each find a 仿宋-style face or substitute sensibly.
 
+use super::docx_chart::{self, ChartPart, Direction};
 use super::html::{cn_number, esc};
-use super::{Bulletin, CountRow, RateRow, card_zh, change_zh, chart, percent};
+use super::{Bar, Bulletin, CountRow, RateRow, card_zh, change_zh, percent};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -63,6 +64,8 @@ struct Doc {
     rels: Vec<(String, String)>,
     by_sha: HashMap<String, String>,
     next_pic: u32,
+    /// Native charts, in order: `word/charts/chart{n}.xml`, relationship `rIdChart{n}`.
+    charts: Vec<ChartPart>,
 }
 
 fn run(text: &str, font: &str, half_points: u32, bold: bool, color: Option<&str>) -> String {
@@ -90,6 +93,7 @@ impl Doc {
             rels: Vec::new(),
             by_sha: HashMap::new(),
             next_pic: 1,
+            charts: Vec::new(),
         }
     }
 
@@ -169,13 +173,29 @@ impl Doc {
         self.p(r#"<w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>"#, "");
     }
 
-    fn chart(&mut self, key: &str, (w, h, png): (u32, u32, Vec<u8>), width_cm: f64, descr: &str) {
-        let rid = self.image_rel(key, &format!("{key}.png"), png);
+    /// A native stacked-bar chart of card counts, centred, of a fixed size
+    /// for its kind (see [`docx_chart::height_cm`]).
+    fn card_chart(
+        &mut self,
+        category_head: &str,
+        bars: &[Bar],
+        direction: Direction,
+        descr: &str,
+    ) -> Result<(), zip::result::ZipError> {
+        let width_cm = 15.0;
         let cx = (width_cm * EMU_PER_CM as f64) as i64;
-        let cy = cx * h as i64 / w.max(1) as i64;
-        let pic = self.picture(&rid, cx, cy, descr);
-        // Auto line height: the body's exact 28 pt lines would clip the picture.
-        self.p(r#"<w:keepNext/><w:jc w:val="center"/><w:spacing w:before="120" w:after="60" w:line="240" w:lineRule="auto"/>"#, &pic);
+        let cy = (docx_chart::height_cm(direction, bars.len(), width_cm) * EMU_PER_CM as f64) as i64;
+        self.charts.push(docx_chart::stacked_cards(category_head, bars, direction)?);
+        let n = self.charts.len();
+        let id = self.next_pic;
+        self.next_pic += 1;
+        let drawing = format!(
+            r#"<w:r><w:drawing><wp:inline distT="0" distB="0" distL="0" distR="0"><wp:extent cx="{cx}" cy="{cy}"/><wp:effectExtent l="0" t="0" r="0" b="0"/><wp:docPr id="{id}" name="图表 {n}" descr="{d}"/><wp:cNvGraphicFramePr/><a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/chart"><c:chart xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" r:id="rIdChart{n}"/></a:graphicData></a:graphic></wp:inline></w:drawing></w:r>"#,
+            d = esc(descr)
+        );
+        // Auto line height: the body's exact 28 pt lines would clip the chart.
+        self.p(r#"<w:keepNext/><w:jc w:val="center"/><w:spacing w:before="120" w:after="60" w:line="240" w:lineRule="auto"/>"#, &drawing);
+        Ok(())
     }
 }
 
@@ -271,26 +291,24 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
     );
     d.h2("（二）按区域");
     d.table(&count_widths, &["区域", "红牌", "黄牌", "绿牌", "合计", prev_head, "较上期"], &count_rows(&s.by_district));
-    d.h2("（三）各单位红黄绿牌（图中序号见下表）");
-    d.chart("chart-units", chart::units_png(&body.charts.per_unit), 15.0, "各单位红黄绿牌数");
-    let legend: Vec<Vec<String>> = body
-        .charts
-        .per_unit
-        .iter()
-        .enumerate()
-        .map(|(i, bar)| {
-            vec![
-                (i + 1).to_string(),
-                bar.label.clone(),
-                bar.red.to_string(),
-                bar.yellow.to_string(),
-                bar.green.to_string(),
-            ]
-        })
-        .collect();
-    d.table(&[900, 4344, 1200, 1200, 1200], &["序号", "责任单位", "红牌", "黄牌", "绿牌"], &legend);
-    d.h2("（四）每日红黄绿牌（横轴为日期）");
-    d.chart("chart-days", chart::days_png(&body.charts.per_day), 15.0, "每日红黄绿牌数");
+    d.h2("（三）各单位红黄绿牌");
+    if body.charts.per_unit.is_empty() {
+        d.text("本期未发现问题。");
+    } else {
+        d.card_chart("责任单位", &body.charts.per_unit, Direction::Bar, "各单位红黄绿牌数")?;
+    }
+    // One day is one bar: a sentence says it better than a chart.
+    match body.charts.per_day.as_slice() {
+        [] => {}
+        [day] => {
+            d.h2("（四）当日红黄绿牌");
+            d.text(&format!("本期红牌{}张、黄牌{}张、绿牌{}张。", day.red, day.yellow, day.green));
+        }
+        days => {
+            d.h2("（四）每日红黄绿牌");
+            d.card_chart("日期", days, Direction::Column, "每日红黄绿牌数")?;
+        }
+    }
 
     // 3. Per unit: one two-column table per unit, photo left, facts right.
     d.h1(&format!("{}、各责任单位问题清单", next()));
@@ -532,13 +550,14 @@ fn package(d: &Doc, b: &Bulletin) -> Result<Vec<u8>, zip::result::ZipError> {
         zip.write_all(data)?;
         Ok(())
     };
-    put(
-        &mut zip,
-        "[Content_Types].xml",
-        br#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Default Extension="jpg" ContentType="image/jpeg"/><Default Extension="png" ContentType="image/png"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/><Override PartName="/word/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/><Override PartName="/word/settings.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.settings+xml"/><Override PartName="/word/fontTable.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.fontTable+xml"/><Override PartName="/word/footer1.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml"/><Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/><Override PartName="/docProps/app.xml" ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/></Types>"#,
-        deflated,
-    )?;
+    let chart_types: String = (1..=d.charts.len())
+        .map(|n| format!(r#"<Override PartName="/word/charts/chart{n}.xml" ContentType="application/vnd.openxmlformats-officedocument.drawingml.chart+xml"/>"#))
+        .collect();
+    let content_types = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Default Extension="jpg" ContentType="image/jpeg"/><Default Extension="png" ContentType="image/png"/><Default Extension="xlsx" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"/>{chart_types}<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/><Override PartName="/word/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/><Override PartName="/word/settings.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.settings+xml"/><Override PartName="/word/fontTable.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.fontTable+xml"/><Override PartName="/word/footer1.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml"/><Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/><Override PartName="/docProps/app.xml" ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/></Types>"#
+    );
+    put(&mut zip, "[Content_Types].xml", content_types.as_bytes(), deflated)?;
     put(
         &mut zip,
         "_rels/.rels",
@@ -571,8 +590,24 @@ fn package(d: &Doc, b: &Bulletin) -> Result<Vec<u8>, zip::result::ZipError> {
             r#"<Relationship Id="{rid}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="{target}"/>"#
         );
     }
+    for n in 1..=d.charts.len() {
+        let _ = write!(
+            rels,
+            r#"<Relationship Id="rIdChart{n}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/chart" Target="charts/chart{n}.xml"/>"#
+        );
+    }
     rels.push_str("</Relationships>");
     put(&mut zip, "word/_rels/document.xml.rels", rels.as_bytes(), deflated)?;
+    for (i, chart) in d.charts.iter().enumerate() {
+        let n = i + 1;
+        put(&mut zip, &format!("word/charts/chart{n}.xml"), chart.xml.as_bytes(), deflated)?;
+        let chart_rels = format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/package" Target="../embeddings/Microsoft_Excel_Worksheet{n}.xlsx"/></Relationships>"#
+        );
+        put(&mut zip, &format!("word/charts/_rels/chart{n}.xml.rels"), chart_rels.as_bytes(), deflated)?;
+        put(&mut zip, &format!("word/embeddings/Microsoft_Excel_Worksheet{n}.xlsx"), &chart.workbook, stored)?;
+    }
     let document = format!(
         r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <w:document {W_NS}><w:body>{}</w:body></w:document>"#,

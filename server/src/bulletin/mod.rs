@@ -8,7 +8,7 @@
 //! - [`Bulletin`] is a body plus its header and editable text; it is the JSON
 //!   format, the snapshot frozen at issue, and what [`html`] and [`docx`]
 //!   render.
-//! - [`chart`] draws the charts (SVG for HTML, PNG for DOCX).
+//! - [`chart`] draws the HTML's SVG charts, [`docx_chart`] the DOCX's native Word charts.
 //!
 //! **Invariant:** nothing here knows who inspected. The rows this module is
 //! given carry no inspector, device or account field, so no format can leak
@@ -20,6 +20,7 @@
 
 pub mod chart;
 pub mod docx;
+pub mod docx_chart;
 pub mod export;
 pub mod html;
 pub mod period;
