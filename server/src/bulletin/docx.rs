@@ -29,6 +29,9 @@ const BODY_FONT: &str = "仿宋";
 const HEI: &str = "黑体";
 const KAI: &str = "楷体";
 const SONG: &str = "宋体";
+/// Masthead and title, per GB/T 9704: 方正小标宋 where installed (most
+/// government PCs with WPS have it), else the font table's fallback 宋体.
+const XIAOBIAOSONG: &str = "方正小标宋简体";
 
 /// Width and height of a JPEG, from its frame header.
 pub fn jpeg_size(bytes: &[u8]) -> Option<(u32, u32)> {
@@ -245,7 +248,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
     // 1. Masthead: name, number, issuing body and date, red rule.
     d.p(
         r#"<w:jc w:val="center"/><w:spacing w:before="0" w:after="120"/>"#,
-        &run("督查通报", SONG, 96, true, Some(RED)),
+        &run("督查通报", XIAOBIAOSONG, 96, true, Some(RED)),
     );
     let number = b.number_text();
     let mut num_runs = run(&number, BODY_FONT, 32, false, None);
@@ -267,7 +270,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
     // Title: 二号 bold.
     d.p(
         r#"<w:jc w:val="center"/><w:spacing w:before="240" w:after="360" w:line="640" w:lineRule="exact"/>"#,
-        &run(&b.title, SONG, 44, true, None),
+        &run(&b.title, XIAOBIAOSONG, 44, false, None),
     );
     for p in b.lead.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
         d.text(p);
@@ -632,7 +635,7 @@ fn package(d: &Doc, b: &Bulletin) -> Result<Vec<u8>, zip::result::ZipError> {
         "word/fontTable.xml",
         format!(
             r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<w:fonts {W_NS}><w:font w:name="仿宋"><w:altName w:val="FangSong"/><w:charset w:val="86"/><w:family w:val="modern"/><w:pitch w:val="fixed"/></w:font><w:font w:name="仿宋_GB2312"><w:altName w:val="仿宋"/><w:charset w:val="86"/><w:family w:val="modern"/></w:font><w:font w:name="黑体"><w:altName w:val="SimHei"/><w:charset w:val="86"/><w:family w:val="modern"/><w:pitch w:val="fixed"/></w:font><w:font w:name="楷体"><w:altName w:val="KaiTi"/><w:charset w:val="86"/><w:family w:val="modern"/><w:pitch w:val="fixed"/></w:font><w:font w:name="宋体"><w:altName w:val="SimSun"/><w:charset w:val="86"/><w:family w:val="auto"/><w:pitch w:val="variable"/></w:font></w:fonts>"#
+<w:fonts {W_NS}><w:font w:name="仿宋"><w:altName w:val="FangSong"/><w:charset w:val="86"/><w:family w:val="modern"/><w:pitch w:val="fixed"/></w:font><w:font w:name="仿宋_GB2312"><w:altName w:val="仿宋"/><w:charset w:val="86"/><w:family w:val="modern"/></w:font><w:font w:name="黑体"><w:altName w:val="SimHei"/><w:charset w:val="86"/><w:family w:val="modern"/><w:pitch w:val="fixed"/></w:font><w:font w:name="楷体"><w:altName w:val="KaiTi"/><w:charset w:val="86"/><w:family w:val="modern"/><w:pitch w:val="fixed"/></w:font><w:font w:name="方正小标宋简体"><w:altName w:val="宋体"/><w:charset w:val="86"/><w:family w:val="script"/><w:pitch w:val="variable"/></w:font><w:font w:name="宋体"><w:altName w:val="SimSun"/><w:charset w:val="86"/><w:family w:val="auto"/><w:pitch w:val="variable"/></w:font></w:fonts>"#
         )
         .as_bytes(),
         deflated,
