@@ -21,6 +21,7 @@ pub mod demo;
 pub mod draw;
 pub mod error;
 pub mod html;
+pub mod league;
 pub mod photos;
 pub mod rectification;
 pub mod redact;
