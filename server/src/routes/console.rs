@@ -23,9 +23,10 @@ use anfang_core::Card;
 use anfang_core::domain::{Category, Point, PointKind, Unit};
 use anfang_core::error_code::ErrorCode;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{MethodRouter, get, post};
 use std::collections::HashMap;
@@ -107,65 +108,76 @@ pub use crate::html::esc;
 
 /// The CSRF token of a session: derived from the session secret, so it needs
 /// no storage and another site cannot know it.
-fn csrf_token(session_token: &str) -> String {
+pub(crate) fn csrf_token(session_token: &str) -> String {
     secret_hash(&format!("anfang-console-csrf\n{session_token}"))[..32].to_owned()
 }
 
-/// A signed-in console user, with the CSRF token their forms carry.
+/// A signed-in console user, with the CSRF token their forms carry. Put
+/// into the request by [`guard`], which admitted them for the route's role;
+/// handlers extract it and never check a role again (they may still show or
+/// hide controls by role).
+#[derive(Clone)]
 pub struct ConsoleUser {
     pub caller: OfficeCaller,
     pub csrf: String,
 }
 
 impl ConsoleUser {
+    /// Presentation only (which controls a page shows): refusals come from
+    /// the route table.
     fn can(&self, role: Role) -> bool {
         self.caller.role >= role
     }
-}
 
-/// Not signed in: pages redirect to the login form.
-pub struct NeedLogin(Response);
-
-impl IntoResponse for NeedLogin {
-    fn into_response(self) -> Response {
-        self.0
-    }
-}
-
-impl FromRequestParts<AppState> for ConsoleUser {
-    type Rejection = NeedLogin;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, NeedLogin> {
-        let to_login = || NeedLogin(Redirect::to("/console/login").into_response());
-        let token = session_cookie(&parts.headers).ok_or_else(to_login)?;
+    /// The session of the request's cookie; the answer to send instead when
+    /// there is none (to the sign-in page) or it is a unit's account.
+    // The refusal is the page to send back as it is.
+    #[allow(clippy::result_large_err)]
+    async fn from_session(headers: &HeaderMap, state: &AppState) -> Result<Self, Response> {
+        let to_login = || Redirect::to("/console/login").into_response();
+        let token = session_cookie(headers).ok_or_else(to_login)?;
         if !token.starts_with(crate::auth::SESSION_TOKEN_PREFIX) {
             return Err(to_login());
         }
-        let caller = crate::auth::office_session(state, &token)
+        let caller = crate::auth::office_session(state, &token) // db
             .await
-            .map_err(|e| NeedLogin(e.into_response()))?
+            .map_err(IntoResponse::into_response)?
             .ok_or_else(to_login)?;
         // The console is the office's: a responsible unit's account sees its
         // own findings through /api/v1/unit/findings only.
         if caller.role == Role::Unit {
-            return Err(NeedLogin(
-                (
-                    StatusCode::FORBIDDEN,
-                    Html(page_bare(
-                        "无权访问",
-                        "<div class=\"box\" style=\"max-width:480px;margin:3rem auto\"><h1>无权访问</h1>\
-                         <p class=\"err\">责任单位账号不能使用办公室控制台。本单位的问题清单请通过单位接口查看。</p></div>",
-                    )),
-                )
-                    .into_response(),
-            ));
+            return Err((
+                StatusCode::FORBIDDEN,
+                Html(page_bare(
+                    "无权访问",
+                    "<div class=\"box\" style=\"max-width:480px;margin:3rem auto\"><h1>无权访问</h1>\
+                     <p class=\"err\">责任单位账号不能使用办公室控制台。本单位的问题清单请通过单位接口查看。</p></div>",
+                )),
+            )
+                .into_response());
         }
         Ok(ConsoleUser { caller, csrf: csrf_token(&token) })
     }
 }
 
-/// A parsed form body.
-struct Form(HashMap<String, String>);
+/// A handler reached without [`guard`] (a row with `min: None`) has no user:
+/// a mistake in the table, answered as an internal error.
+fn unguarded() -> Response {
+    internal(AppError::internal("a console handler that needs a user sits on a row without a minimum role"))
+}
+
+impl FromRequestParts<AppState> for ConsoleUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Response> {
+        parts.extensions.get::<ConsoleUser>().cloned().ok_or_else(unguarded)
+    }
+}
+
+/// A console form's fields, parsed by [`guard`] after its origin, CSRF token
+/// and role were checked: the one way a console handler gets a form.
+#[derive(Clone)]
+pub struct Form(HashMap<String, String>);
 
 impl Form {
     fn get(&self, key: &str) -> &str {
@@ -176,25 +188,76 @@ impl Form {
     }
 }
 
-/// The checks every console POST makes before doing anything: same origin,
-/// the session's CSRF token, and the role.
-// The refusal is the page to send back as it is; boxing it would only move
-// the allocation, on a path taken once per form post.
-#[allow(clippy::result_large_err)]
-fn check_post(user: &ConsoleUser, headers: &HeaderMap, body: &Bytes, min: Role) -> Result<Form, Response> {
-    if !same_origin(headers) {
-        return Err(refused("请求来源不是本站页面，已拒绝（跨站请求防护）。请从控制台页面重新提交。"));
+impl FromRequestParts<AppState> for Form {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Response> {
+        parts.extensions.remove::<Form>().ok_or_else(unguarded)
     }
-    let form: HashMap<String, String> =
-        serde_urlencoded::from_bytes(body).map_err(|_| refused("表单内容无法解析，请返回页面重新提交。"))?;
-    let form = Form(form);
+}
+
+/// Puts a console row behind [`guard`] with its minimum role; rows open to
+/// anyone (`None`: the sign-in page) are left as they are.
+pub(super) fn guarded(state: &AppState, min: Option<Role>, handler: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    match min {
+        None => handler,
+        Some(min) => handler.route_layer(axum::middleware::from_fn_with_state(state.clone(), move |s, req, next| {
+            guard(s, min, req, next)
+        })),
+    }
+}
+
+/// What a page says to a signed-in user below its row's role.
+fn page_refusal(min: Role) -> &'static str {
+    match min {
+        Role::Admin => "此页面仅管理员可见。",
+        Role::Reviewer => "此页面仅审核员和管理员可见。",
+        Role::Leader | Role::Unit => "您的角色无权查看此页面。",
+    }
+}
+
+/// The layer of every console row with a minimum role, in the order a
+/// request is refused: no session → the sign-in page; a unit's account →
+/// 403. Pages (GET): a role below the row's → 403. Forms (every other
+/// method): not from this server's pages (Origin/Referer) → 403; a body
+/// that is no form → 403; without the session's CSRF token → 403; a role
+/// below the row's → 403. Then the user (and the parsed [`Form`]) go into
+/// the request's extensions for the handler. A POST handler that takes no
+/// form is checked all the same.
+async fn guard(State(state): State<AppState>, min: Role, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let user = match ConsoleUser::from_session(&parts.headers, &state).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if matches!(parts.method, Method::GET | Method::HEAD) {
+        if user.caller.role < min {
+            return refused(page_refusal(min));
+        }
+        parts.extensions.insert(user);
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    if !same_origin(&parts.headers) {
+        return refused("请求来源不是本站页面，已拒绝（跨站请求防护）。请从控制台页面重新提交。");
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, super::CONSOLE_BODY_LIMIT).await else {
+        // Made JSON with the API's wording by `errors_as_json`, as before.
+        return (StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response();
+    };
+    let Ok(fields) = serde_urlencoded::from_bytes::<HashMap<String, String>>(&bytes) else {
+        return refused("表单内容无法解析，请返回页面重新提交。");
+    };
+    drop(bytes);
+    let form = Form(fields);
     if form.get("csrf") != user.csrf {
-        return Err(refused("表单已过期或缺少安全令牌，请刷新页面后重新提交。"));
+        return refused("表单已过期或缺少安全令牌，请刷新页面后重新提交。");
     }
-    if !user.can(min) {
-        return Err(refused("您的角色无权执行此操作（领导账号为只读）。"));
+    if user.caller.role < min {
+        return refused("您的角色无权执行此操作（领导账号为只读）。");
     }
-    Ok(form)
+    parts.extensions.insert(user);
+    parts.extensions.insert(form);
+    next.run(Request::from_parts(parts, axum::body::Body::empty())).await
 }
 
 fn refused(message: &str) -> Response {
@@ -435,10 +498,7 @@ async fn login(
     res
 }
 
-async fn logout(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = check_post(&user, &headers, &body, Role::Leader) {
-        return r;
-    }
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = session_cookie(&headers) {
         let hash = secret_hash(&token);
         if let Err(e) = state.db.write(move |c| accounts::end_session(c, &hash)).await {
@@ -763,17 +823,7 @@ async fn render_finding(
     (status, page(user, "/console/findings", &format!("发现 · {}", f.point.name), &body)).into_response()
 }
 
-async fn review(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let form = match check_post(&user, &headers, &body, Role::Reviewer) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn review(State(state): State<AppState>, user: ConsoleUser, Path(id): Path<String>, form: Form) -> Response {
     let decision = match form.get("decision").parse::<reviews::Decision>() {
         Ok(d) => d,
         Err(_) => return render_finding(&state, &user, &id, Some("未知的审核决定。"), None).await,
@@ -934,11 +984,7 @@ async fn render_units(state: &AppState, user: &ConsoleUser, error: Option<&str>,
     (status, page(user, "/console/units", &format!("责任单位（{}）", units.len()), &body)).into_response()
 }
 
-async fn save_unit(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match check_post(&user, &headers, &body, Role::Admin) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn save_unit(State(state): State<AppState>, user: ConsoleUser, form: Form) -> Response {
     let unit = Unit {
         id: form.get("id").to_owned(),
         name: form.get("name").to_owned(),
@@ -955,11 +1001,7 @@ async fn save_unit(State(state): State<AppState>, user: ConsoleUser, headers: He
     }
 }
 
-async fn import_units(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match check_post(&user, &headers, &body, Role::Admin) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn import_units(State(state): State<AppState>, user: ConsoleUser, form: Form) -> Response {
     let text = form.0.get("csv").cloned().unwrap_or_default();
     match import_units_csv(&state, text).await {
         Ok(result) => {
@@ -1091,11 +1133,7 @@ async fn render_points_editing(
     (status, page(user, "/console/points", &format!("点位（{}）", points.len()), &body)).into_response()
 }
 
-async fn save_point(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match check_post(&user, &headers, &body, Role::Admin) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn save_point(State(state): State<AppState>, user: ConsoleUser, form: Form) -> Response {
     let kind = form.get("kind").parse::<PointKind>();
     let (lat, lon) = (form.get("lat").parse::<f64>(), form.get("lon").parse::<f64>());
     let (Ok(kind), Ok(lat), Ok(lon)) = (kind, lat, lon) else {
@@ -1134,11 +1172,7 @@ async fn save_point(State(state): State<AppState>, user: ConsoleUser, headers: H
     }
 }
 
-async fn import_points(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match check_post(&user, &headers, &body, Role::Admin) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn import_points(State(state): State<AppState>, user: ConsoleUser, form: Form) -> Response {
     let text = form.0.get("csv").cloned().unwrap_or_default();
     match import_points_csv(&state, text).await {
         Ok(result) => {
@@ -1200,11 +1234,7 @@ async fn render_categories(state: &AppState, user: &ConsoleUser, error: Option<&
     (status, page(user, "/console/categories", "问题类别", &body)).into_response()
 }
 
-async fn save_category(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match check_post(&user, &headers, &body, Role::Admin) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn save_category(State(state): State<AppState>, user: ConsoleUser, form: Form) -> Response {
     let Ok(sort) = form.opt("sort").unwrap_or_else(|| "0".into()).parse::<i64>() else {
         return render_categories(&state, &user, Some("排序必须是整数。"), None).await;
     };
@@ -1281,11 +1311,7 @@ async fn render_settings(state: &AppState, user: &ConsoleUser, error: Option<&st
     (status, page(user, "/console/settings", "办公室设置", &body)).into_response()
 }
 
-async fn save_settings(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match check_post(&user, &headers, &body, Role::Admin) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn save_settings(State(state): State<AppState>, user: ConsoleUser, form: Form) -> Response {
     let days =
         |k: &str| -> Result<Option<i64>, ()> { form.opt(k).map(|v| v.parse::<i64>().map_err(|_| ())).transpose() };
     let (Ok(red), Ok(yellow), Ok(green)) = (days("red"), days("yellow"), days("green")) else {
@@ -1309,9 +1335,6 @@ async fn save_settings(State(state): State<AppState>, user: ConsoleUser, headers
 // ---------------------------------------------------------------- inspectors
 
 async fn inspectors_page(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap) -> Response {
-    if !user.can(Role::Admin) {
-        return refused("督查员信息仅管理员可见。");
-    }
     render_inspectors(&state, &user, &headers, None, None).await
 }
 
@@ -1462,12 +1485,8 @@ async fn revoke_devices(
     user: ConsoleUser,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    form: Form,
 ) -> Response {
-    let form = match check_post(&user, &headers, &body, Role::Admin) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
     let Ok(id) = id.parse::<i64>() else {
         return render_inspectors(&state, &user, &headers, Some("没有这名督查员。"), None).await;
     };
@@ -1499,11 +1518,7 @@ async fn revoke_devices(
     }
 }
 
-async fn add_inspector(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match check_post(&user, &headers, &body, Role::Admin) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+async fn add_inspector(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, form: Form) -> Response {
     let alias = form.get("alias").to_owned();
     let a = alias.clone();
     match state.db.write(move |c| accounts::add_inspector(c, &a)).await {
@@ -1523,11 +1538,7 @@ async fn inspector_code(
     user: ConsoleUser,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
 ) -> Response {
-    if let Err(r) = check_post(&user, &headers, &body, Role::Admin) {
-        return r;
-    }
     let Ok(id) = id.parse::<i64>() else {
         return render_inspectors(&state, &user, &headers, Some("没有这名督查员。"), None).await;
     };

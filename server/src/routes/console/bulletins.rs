@@ -5,16 +5,15 @@
 //! invariants are checked in one place; these handlers only parse forms and
 //! render pages.
 
-use super::{ConsoleUser, check_post, esc, flash, hidden_csrf, internal, local_time_text, options, page, see_other};
+use super::{ConsoleUser, Form, esc, flash, hidden_csrf, internal, local_time_text, options, page, see_other};
 use crate::AppState;
 use crate::auth::Role;
 use crate::bulletin::period::Kind;
 use crate::db::bulletins::{self as db, BulletinRow};
 use crate::error::AppError;
 use crate::routes::bulletins as ops;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::fmt::Write as _;
 
@@ -113,11 +112,7 @@ fn downloads(id: i64) -> String {
     )
 }
 
-pub async fn compile(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match check_post(&user, &headers, &body, Role::Reviewer) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn compile(State(state): State<AppState>, user: ConsoleUser, form: Form) -> Response {
     let to = form.opt("to");
     let kind = form.get("kind").to_owned();
     // A date in the "to" field only means something for a custom period.
@@ -229,17 +224,7 @@ async fn after(state: &AppState, user: &ConsoleUser, id: &str, result: Result<St
     }
 }
 
-pub async fn save(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let form = match check_post(&user, &headers, &body, Role::Reviewer) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn save(State(state): State<AppState>, user: ConsoleUser, Path(id): Path<String>, form: Form) -> Response {
     let Some(n) = parse_id(&id) else { return render_bulletin(&state, &user, &id, None, None).await };
     let edit = ops::Edit {
         title: Some(form.get("title").to_owned()),
@@ -251,31 +236,13 @@ pub async fn save(
     after(&state, &user, &id, result).await
 }
 
-pub async fn recompile(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = check_post(&user, &headers, &body, Role::Reviewer) {
-        return r;
-    }
+pub async fn recompile(State(state): State<AppState>, user: ConsoleUser, Path(id): Path<String>) -> Response {
     let Some(n) = parse_id(&id) else { return render_bulletin(&state, &user, &id, None, None).await };
     let result = ops::recompile_draft(&state, &user.caller, n).await.map(|_| "已按最新审核结果重新编制。".to_owned());
     after(&state, &user, &id, result).await
 }
 
-pub async fn issue(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = check_post(&user, &headers, &body, Role::Reviewer) {
-        return r;
-    }
+pub async fn issue(State(state): State<AppState>, user: ConsoleUser, Path(id): Path<String>) -> Response {
     let Some(n) = parse_id(&id) else { return render_bulletin(&state, &user, &id, None, None).await };
     let result = ops::issue_draft(&state, &user.caller, n).await.map(|i| format!("已印发：{}。", i.number));
     after(&state, &user, &id, result).await
