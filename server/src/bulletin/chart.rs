@@ -18,7 +18,7 @@ const YELLOW_HEX: &str = "#e6a700";
 const GREEN_HEX: &str = "#2e8b57";
 
 fn esc(s: &str) -> String {
-    super::html::esc(s)
+    crate::html::esc(s)
 }
 
 fn legend_svg(out: &mut String, x: f64, y: f64) {

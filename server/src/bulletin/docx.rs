@@ -12,8 +12,9 @@
 //! font table (仿宋 → FangSong, STFangsong …), so Word on Windows, WPS and
 //! LibreOffice each find a 仿宋-style face or substitute sensibly.
 
-use super::html::{cn_number, esc};
+use super::html::cn_number;
 use super::{Bulletin, CountRow, RateRow, card_zh, change_zh, chart, percent};
+use crate::html::esc;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
