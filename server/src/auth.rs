@@ -133,6 +133,10 @@ impl FromRequestParts<AppState> for DeviceCaller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        // Already admitted by the route table's layer (`routes::router`).
+        if let Some(caller) = parts.extensions.get::<Self>() {
+            return Ok(caller.clone());
+        }
         let token = bearer(parts)?;
         if token.starts_with(SESSION_TOKEN_PREFIX) {
             return Err(AppError::Forbidden(
@@ -227,6 +231,10 @@ impl FromRequestParts<AppState> for OfficeCaller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        // Already admitted by the route table's layer (`routes::router`).
+        if let Some(caller) = parts.extensions.get::<Self>() {
+            return Ok(caller.clone());
+        }
         let cookie;
         let token = match bearer(parts) {
             Ok(t) => t,

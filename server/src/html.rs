@@ -1,7 +1,10 @@
-//! The one HTML escaper, shared by the console pages and the bulletin's
-//! HTML, SVG and DOCX (OOXML): everything they write from data goes through it.
+//! The escaper for the markup still written by hand: the bulletin charts'
+//! SVG (`bulletin/chart.rs`) and the DOCX's OOXML (`bulletin/docx.rs`).
+//! HTML pages (the console, the bulletin's HTML) are maud templates, which
+//! escape every spliced value themselves; don't use this for them (they
+//! pass through [`xml_chars_only`] once rendered).
 
-/// Escapes text for HTML, SVG and XML element content and quoted attribute
+/// Escapes text for SVG and XML element content and quoted attribute
 /// values. Characters XML cannot carry at all (C0 controls but tab, LF and
 /// CR; U+FFFE, U+FFFF) become U+FFFD: the edges refuse them, but an older
 /// database may hold one, and one such character makes a DOCX unopenable.
@@ -21,9 +24,26 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// A rendered page with every character XML cannot carry (C0 controls but
+/// tab, LF and CR; U+FFFE, U+FFFF) replaced by U+FFFD, as [`esc`] does: maud
+/// escapes markup but passes them through, and an older database may hold
+/// one in a note. Our templates write none themselves, so only data changes.
+pub fn xml_chars_only(page: String) -> String {
+    if page.chars().all(anfang_core::text::is_xml_char) {
+        return page;
+    }
+    page.chars().map(|c| if anfang_core::text::is_xml_char(c) { c } else { '\u{FFFD}' }).collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::esc;
+    use super::{esc, xml_chars_only};
+
+    #[test]
+    fn xml_illegal_characters_leave_a_rendered_page() {
+        assert_eq!(xml_chars_only("<p>a\u{1}b\tc</p>".into()), "<p>a\u{FFFD}b\tc</p>");
+        assert_eq!(xml_chars_only("<p>通川区</p>".into()), "<p>通川区</p>");
+    }
 
     #[test]
     fn text_is_escaped_for_element_content_and_attributes() {

@@ -32,7 +32,6 @@ pub mod tls;
 pub mod webapp;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -165,17 +164,8 @@ pub fn tighten_tree(dir: &std::path::Path, depth: u32) {
 
 /// The whole HTTP application; tests call it without a socket.
 pub fn app(state: AppState) -> Router {
-    let mut router = Router::new();
-    for r in routes::api_routes() {
-        let limit = if r.method == "patch" { anfang_core::protocol::MAX_UPLOAD_CHUNK_BYTES } else { MAX_JSON_BODY };
-        router = router.route(r.path, r.handler.layer(DefaultBodyLimit::max(limit)));
-    }
-    // The office console's HTML pages (its own route table, see
-    // `routes::console`); CSV imports posted as forms need more room.
-    for r in routes::console_routes() {
-        router = router.route(r.path, r.handler.layer(DefaultBodyLimit::max(routes::CONSOLE_BODY_LIMIT)));
-    }
-    router
+    // Both route tables, each row behind the layer enforcing its access.
+    routes::router(&state)
         .fallback(|| async { AppError::NotFound("no such route; see /api/v1/openapi.json".into()) })
         .layer(axum::middleware::map_response(errors_as_json))
         // The API and the console, not the web app's shell (merged below).

@@ -512,7 +512,10 @@ async fn the_docx_is_a_word_document_with_number_photos_charts_and_page_numbers(
         )));
         assert!(rels.contains(&format!(r#"Id="rIdChart{n}""#)) && rels.contains(&format!("charts/chart{n}.xml")));
         assert!(document.contains(&format!(r#"r:id="rIdChart{n}""#)), "chart{n} is in the document");
-        assert!(part(&format!("word/charts/_rels/chart{n}.xml.rels")).contains(&format!("Microsoft_Excel_Worksheet{n}.xlsx")));
+        assert!(
+            part(&format!("word/charts/_rels/chart{n}.xml.rels"))
+                .contains(&format!("Microsoft_Excel_Worksheet{n}.xlsx"))
+        );
         assert!(names.contains(&format!("word/embeddings/Microsoft_Excel_Worksheet{n}.xlsx").as_str()));
     }
     let units_chart = part("word/charts/chart1.xml");
@@ -525,7 +528,10 @@ async fn the_docx_is_a_word_document_with_number_photos_charts_and_page_numbers(
         .filter(|e| e.has_tag_name((c, "v")))
         .filter_map(|e| e.text())
         .collect();
-    assert!(!labels.is_empty() && labels.iter().all(|l| l.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch))), "{labels:?}");
+    assert!(
+        !labels.is_empty() && labels.iter().all(|l| l.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch))),
+        "{labels:?}"
+    );
     assert!(!document.contains("图中序号见下表"), "no number-to-unit legend table any more");
 
     // The HTML carries the same number, photos as data URIs, SVG charts, print CSS.

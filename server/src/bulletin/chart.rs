@@ -14,7 +14,7 @@ const WIDTH: f64 = 400.0;
 const MAX_CSS_WIDTH: u32 = 640;
 
 fn esc(s: &str) -> String {
-    super::html::esc(s)
+    crate::html::esc(s)
 }
 
 /// Red is solid, yellow hatched, green dotted: the cards stay apart in a

@@ -13,8 +13,9 @@
 //! LibreOffice each find a 仿宋-style face or substitute sensibly.
 
 use super::docx_chart::{self, ChartPart, Direction};
-use super::html::{cn_number, esc};
+use super::html::cn_number;
 use super::{Bar, Bulletin, CountRow, RateRow, card_zh, change_zh, percent};
+use crate::html::esc;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;

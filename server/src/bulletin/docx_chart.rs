@@ -9,7 +9,7 @@
 //! its count.
 
 use super::Bar;
-use super::html::esc;
+use crate::html::esc;
 use std::fmt::Write as _;
 use std::io::Write as _;
 

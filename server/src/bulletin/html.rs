@@ -2,13 +2,17 @@
 //! on A4 (print CSS), and works when saved and mailed, because photos are
 //! thumbnails inlined as data URIs and charts are inline SVG. No script, no
 //! external resource.
+//!
+//! Written with maud, which escapes every spliced value: a point name, a
+//! note or a unit name from a CSV import is text, never markup. Two splices
+//! are unescaped (`PreEscaped`), both built by trusted code: the constant
+//! stylesheet below, and the charts' SVG from `chart.rs`, which escapes its
+//! own labels (`crate::html::esc`).
 
 use super::{Bulletin, CountRow, RateRow, card_zh, change_zh, chart, percent};
 use base64::Engine;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use std::collections::HashMap;
-use std::fmt::Write;
-
-pub use crate::html::esc;
 
 /// 1 → 一, 12 → 十二, 23 → 二十三: section numbers as documents write them.
 pub fn cn_number(n: usize) -> String {
@@ -21,6 +25,7 @@ pub fn cn_number(n: usize) -> String {
     }
 }
 
+/// Our own constant stylesheet, spliced unescaped.
 const CSS: &str = r#"
 :root { --red: #c8102e; --ink: #1a1a1a; --muted: #666; }
 * { box-sizing: border-box; }
@@ -79,68 +84,56 @@ thead { display: table-header-group; }
 }
 "#;
 
-fn paragraphs(out: &mut String, text: &str) {
-    for p in text.split('\n').map(str::trim).filter(|p| !p.is_empty()) {
-        let _ = write!(out, "<p>{}</p>", esc(p));
+fn paragraphs(text: &str) -> Markup {
+    html! {
+        @for p in text.split('\n').map(str::trim).filter(|p| !p.is_empty()) { p { (p) } }
     }
 }
 
-fn count_table(out: &mut String, head: &str, rows: &[CountRow]) {
-    let _ = write!(
-        out,
-        r#"<div class="scroll"><table><thead><tr><th>{head}</th><th class="n">红牌</th><th class="n">黄牌</th><th class="n">绿牌</th><th class="n">合计</th><th class="n">上期</th><th class="n">较上期</th></tr></thead><tbody>"#
-    );
-    for r in rows {
-        let _ = write!(
-            out,
-            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
-            esc(&r.name),
-            r.red,
-            r.yellow,
-            r.green,
-            r.total,
-            r.previous_total,
-            change_zh(r.total, r.previous_total)
-        );
+fn count_table(head: &str, rows: &[CountRow]) -> Markup {
+    html! {
+        div.scroll { table {
+            thead { tr {
+                th { (head) } th.n { "红牌" } th.n { "黄牌" } th.n { "绿牌" } th.n { "合计" } th.n { "上期" } th.n { "较上期" }
+            } }
+            tbody {
+                @for r in rows {
+                    tr {
+                        td { (r.name) }
+                        td.n { (r.red) } td.n { (r.yellow) } td.n { (r.green) } td.n { (r.total) }
+                        td.n { (r.previous_total) } td.n { (change_zh(r.total, r.previous_total)) }
+                    }
+                }
+                @if rows.is_empty() { tr { td colspan="7" { "本期及上期均无记录" } } }
+            }
+        } }
     }
-    if rows.is_empty() {
-        out.push_str(r#"<tr><td colspan="7">本期及上期均无记录</td></tr>"#);
-    }
-    out.push_str("</tbody></table></div>");
 }
 
-fn rate_table(out: &mut String, rows: &[RateRow], points: bool) {
-    out.push_str(r#"<div class="scroll"><table><thead><tr><th class="n">名次</th>"#);
-    if points {
-        out.push_str("<th>点位</th><th>责任单位</th><th>点长</th>");
-    } else {
-        out.push_str("<th>责任单位</th>");
+fn rate_table(rows: &[RateRow], points: bool) -> Markup {
+    html! {
+        div.scroll { table {
+            thead { tr {
+                th.n { "名次" }
+                @if points { th { "点位" } th { "责任单位" } th { "点长" } } @else { th { "责任单位" } }
+                th.n { "检查次数" } th.n { "绿牌" } th.n { "黄牌" } th.n { "红牌" } th.n { "达标率" }
+            } }
+            tbody {
+                @for r in rows {
+                    tr {
+                        td.n { (r.rank) }
+                        td { (r.name) }
+                        @if points {
+                            td { (r.unit_name.as_deref().unwrap_or("")) }
+                            td { (r.leader.as_deref().unwrap_or("")) }
+                        }
+                        td.n { (r.visits) } td.n { (r.green) } td.n { (r.yellow) } td.n { (r.red) } td.n { (percent(r.rate)) }
+                    }
+                }
+                @if rows.is_empty() { tr { td colspan="9" { "本期无记录" } } }
+            }
+        } }
     }
-    out.push_str(r#"<th class="n">检查次数</th><th class="n">绿牌</th><th class="n">黄牌</th><th class="n">红牌</th><th class="n">达标率</th></tr></thead><tbody>"#);
-    for r in rows {
-        let _ = write!(out, r#"<tr><td class="n">{}</td><td>{}</td>"#, r.rank, esc(&r.name));
-        if points {
-            let _ = write!(
-                out,
-                "<td>{}</td><td>{}</td>",
-                esc(r.unit_name.as_deref().unwrap_or("")),
-                esc(r.leader.as_deref().unwrap_or(""))
-            );
-        }
-        let _ = write!(
-            out,
-            r#"<td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
-            r.visits,
-            r.green,
-            r.yellow,
-            r.red,
-            percent(r.rate)
-        );
-    }
-    if rows.is_empty() {
-        out.push_str(r#"<tr><td colspan="9">本期无记录</td></tr>"#);
-    }
-    out.push_str("</tbody></table></div>");
 }
 
 fn date_or_dash(d: Option<jiff::civil::Date>) -> String {
@@ -152,213 +145,173 @@ fn date_or_dash(d: Option<jiff::civil::Date>) -> String {
 pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
     let body = &b.body;
     let s = &body.summary;
-    let mut o = String::with_capacity(64 * 1024 + thumbnails.values().map(|t| t.len() * 4 / 3 + 64).sum::<usize>());
-    let _ = write!(
-        o,
-        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{} {}</title><style>{CSS}</style></head><body><main class="doc">"#,
-        esc(&b.number_text()),
-        esc(&b.title)
-    );
-    // 1. Header.
-    let _ = write!(
-        o,
-        r#"<header class="masthead"><div class="name">督查通报</div><div class="number">{}"#,
-        esc(&b.number_text())
-    );
-    if b.header.status != "issued" {
-        o.push_str(r#" <span class="draft">草稿</span>"#);
-    }
-    let _ = write!(
-        o,
-        r#"</div><div class="meta"><span>{}</span><span>{}</span></div></header><hr class="rule"><h1>{}</h1>"#,
-        esc(&b.header.issuing_body),
-        super::period::date_zh(b.header.date),
-        esc(&b.title)
-    );
-    paragraphs(&mut o, &b.lead);
-
-    // 2. Summary.
-    let mut section = 0;
-    let mut h2 = |o: &mut String, title: &str| {
-        section += 1;
-        let _ = write!(o, "<h2>{}、{}</h2>", cn_number(section), title);
-    };
-    h2(&mut o, "总体情况");
-    let _ = write!(o, "<p>{}</p>", esc(&body.summary_sentence()));
-    let _ = write!(o, r#"<p class="plain">下列各表“上期”指 {}。</p>"#, esc(&body.previous_period_label));
-    o.push_str("<h3>（一）按问题类别</h3>");
-    count_table(&mut o, "问题类别", &s.by_category);
-    o.push_str("<h3>（二）按区域</h3>");
-    count_table(&mut o, "区域", &s.by_district);
-    let _ = write!(
-        o,
-        r#"<h3>（三）各单位红黄绿牌</h3><div class="chart">{}</div>"#,
-        chart::units_svg(&body.charts.per_unit)
-    );
-    let _ =
-        write!(o, r#"<h3>（四）每日红黄绿牌</h3><div class="chart">{}</div>"#, chart::days_svg(&body.charts.per_day));
-
-    // 3. Per unit.
-    h2(&mut o, "各责任单位问题清单");
-    if body.units.is_empty() {
-        o.push_str("<p>本期未发现问题。</p>");
-    }
-    for (i, u) in body.units.iter().enumerate() {
-        let _ = write!(
-            o,
-            "<h3>（{}）{}（红牌 {}、黄牌 {}，检查 {} 次，达标 {} 次）</h3>",
-            cn_number(i + 1),
-            esc(&u.unit_name),
-            u.red,
-            u.yellow,
-            u.visits,
-            u.green
-        );
-        for (j, e) in u.findings.iter().enumerate() {
-            o.push_str(r#"<div class="finding"><div class="photo">"#);
-            match &e.photo {
-                Some(sha) => match thumbnails.get(sha) {
-                    Some(bytes) => {
-                        let _ = write!(
-                            o,
-                            r#"<img alt="现场照片 {}" src="data:image/jpeg;base64,{}">"#,
-                            esc(&e.point_name),
-                            base64::engine::general_purpose::STANDARD.encode(bytes)
-                        );
+    let section = |n: usize, title: &str| html! { h2 { (cn_number(n)) "、" (title) } };
+    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let page = html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (b.number_text()) " " (b.title) }
+                style { (PreEscaped(CSS)) }
+            }
+            body { main.doc {
+                // 1. Header.
+                header.masthead {
+                    div.name { "督查通报" }
+                    div.number {
+                        (b.number_text())
+                        @if b.header.status != "issued" { " " span.draft { "草稿" } }
                     }
-                    None => o.push_str(r#"<div class="missing">照片缺失，请凭证据编号核查</div>"#),
-                },
-                None if e.photo_count > 0 => {
-                    o.push_str(r#"<div class="missing">照片未嵌入，凭证据编号在系统中查看</div>"#)
+                    div.meta { span { (b.header.issuing_body) } span { (super::period::date_zh(b.header.date)) } }
                 }
-                None => o.push_str(r#"<div class="missing">无照片</div>"#),
-            }
-            let _ = write!(
-                o,
-                r#"</div><div class="facts"><div><b>{}.</b> <span class="card {}">{}</span> {}</div><div>点位：{}（{}{}）</div><div>时间：{}</div>"#,
-                j + 1,
-                esc(&e.card),
-                card_zh(&e.card),
-                esc(&e.category_name),
-                esc(&e.point_name),
-                esc(&e.point_kind),
-                e.district.as_deref().map(|d| format!("，{}", esc(d))).unwrap_or_default(),
-                esc(&e.observed_at),
-            );
-            if let Some(n) = &e.note {
-                let _ = write!(o, "<div>问题：{}</div>", esc(n));
-            }
-            let _ = write!(
-                o,
-                r#"<div>整改期限：{}</div><div class="evidence">证据编号 {} · 内容哈希 {}{}</div></div></div>"#,
-                e.deadline.map(|d| format!("{d} 前")).unwrap_or_else(|| "—".into()),
-                esc(&e.evidence_id),
-                esc(&e.short_hash),
-                if e.decision == "correct" { " · 经审核更正" } else { "" }
-            );
+                hr.rule;
+                h1 { (b.title) }
+                (paragraphs(&b.lead))
+
+                // 2. Summary.
+                (section(1, "总体情况"))
+                p { (body.summary_sentence()) }
+                p.plain { "下列各表“上期”指 " (body.previous_period_label) "。" }
+                h3 { "（一）按问题类别" }
+                (count_table("问题类别", &s.by_category))
+                h3 { "（二）按区域" }
+                (count_table("区域", &s.by_district))
+                h3 { "（三）各单位红黄绿牌" }
+                div.chart { (PreEscaped(chart::units_svg(&body.charts.per_unit))) }
+                @if body.charts.per_day.len() == 1 {
+                    h3 { "（四）当日红黄绿牌" }
+                } @else {
+                    h3 { "（四）每日红黄绿牌" }
+                }
+                div.chart { (PreEscaped(chart::days_svg(&body.charts.per_day))) }
+
+                // 3. Per unit.
+                (section(2, "各责任单位问题清单"))
+                @if body.units.is_empty() { p { "本期未发现问题。" } }
+                @for (i, u) in body.units.iter().enumerate() {
+                    h3 {
+                        "（" (cn_number(i + 1)) "）" (u.unit_name)
+                        "（红牌 " (u.red) "、黄牌 " (u.yellow) "，检查 " (u.visits) " 次，达标 " (u.green) " 次）"
+                    }
+                    @for (j, e) in u.findings.iter().enumerate() {
+                        div.finding {
+                            div.photo {
+                                @match (&e.photo, e.photo.as_ref().and_then(|sha| thumbnails.get(sha))) {
+                                    (Some(_), Some(bytes)) => {
+                                        img alt={ "现场照片 " (e.point_name) } src={ "data:image/jpeg;base64," (base64(bytes)) };
+                                    }
+                                    (Some(_), None) => { div.missing { "照片缺失，请凭证据编号核查" } }
+                                    (None, _) if e.photo_count > 0 => { div.missing { "照片未嵌入，凭证据编号在系统中查看" } }
+                                    (None, _) => { div.missing { "无照片" } }
+                                }
+                            }
+                            div.facts {
+                                div { b { (j + 1) "." } " " span class={ "card " (e.card) } { (card_zh(&e.card)) } " " (e.category_name) }
+                                div {
+                                    "点位：" (e.point_name) "（" (e.point_kind)
+                                    @if let Some(d) = &e.district { "，" (d) }
+                                    "）"
+                                }
+                                div { "时间：" (e.observed_at) }
+                                @if let Some(n) = &e.note { div { "问题：" (n) } }
+                                div { "整改期限：" (e.deadline.map(|d| format!("{d} 前")).unwrap_or_else(|| "—".into())) }
+                                div.evidence {
+                                    "证据编号 " (e.evidence_id) " · 内容哈希 " (e.short_hash)
+                                    @if e.decision == "correct" { " · 经审核更正" }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if body.photos_not_embedded > 0 {
+                    p.plain { "另有 " (body.photos_not_embedded) " 条问题的照片未嵌入本通报，可凭证据编号在系统中查看。" }
+                }
+
+                // 4. Red cards.
+                (section(3, "红牌问题（曝光台候选）"))
+                @if body.red_list.is_empty() {
+                    p { "本期无红牌问题。" }
+                } @else {
+                    div.scroll { table {
+                        thead { tr {
+                            th.n { "序号" } th { "责任单位" } th { "点位" } th { "问题类别" } th { "时间" } th { "整改期限" } th { "证据编号" }
+                        } }
+                        tbody {
+                            @for (i, r) in body.red_list.iter().enumerate() {
+                                tr {
+                                    td.n { (i + 1) } td { (r.unit_name) } td { (r.point_name) } td { (r.category_name) }
+                                    td { (r.observed_at) } td { (date_or_dash(r.deadline)) }
+                                    td.evidence { (r.evidence_id) " · " (r.short_hash) }
+                                }
+                            }
+                        }
+                    } }
+                }
+
+                // 5. Overdue.
+                (section(4, "逾期未整改问题"))
+                @if body.overdue.is_empty() {
+                    p { "截至本期，无逾期未整改问题。" }
+                } @else {
+                    div.scroll { table {
+                        thead { tr {
+                            th { "责任单位" } th { "点位" } th { "问题类别" } th { "牌色" } th { "整改期限" } th.n { "逾期天数" } th { "证据编号" }
+                        } }
+                        tbody {
+                            @for r in &body.overdue {
+                                tr {
+                                    td { (r.unit_name) } td { (r.point_name) } td { (r.category_name) } td { (card_zh(&r.card)) }
+                                    td { (r.deadline) } td.n { (r.days_overdue) } td.evidence { (r.evidence_id) }
+                                }
+                            }
+                        }
+                    } }
+                }
+
+                // 6. Rankings.
+                (section(5, "达标率排名"))
+                p.formula { (body.rankings.rule) }
+                h3 { "（一）责任单位达标率" }
+                (rate_table(&body.rankings.units, false))
+                h3 { "（二）点位达标率" }
+                (rate_table(&body.rankings.points, true))
+                @if let Some(w) = &body.rankings.worst_units {
+                    h3 { "（三）本月“十差单位”" }
+                    p.formula { "评分办法：" (w.formula) }
+                    @if w.rows.is_empty() {
+                        p { "本月无扣分单位。" }
+                    } @else {
+                        div.scroll { table {
+                            thead { tr {
+                                th.n { "名次" } th { "责任单位" } th.n { "红牌" } th.n { "黄牌" } th.n { "检查次数" } th.n { "达标率" } th.n { "扣分" }
+                            } }
+                            tbody {
+                                @for r in &w.rows {
+                                    tr {
+                                        td.n { (r.rank) } td { (r.unit_name) } td.n { (r.red) } td.n { (r.yellow) }
+                                        td.n { (r.visits) } td.n { (percent(r.rate)) } td.n { (r.deduction) }
+                                    }
+                                }
+                            }
+                        } }
+                    }
+                }
+
+                // 7. Closing, distribution, compiler.
+                section.closing { (paragraphs(&b.closing)) }
+                p.distribution { "送：" (b.distribution) }
+                p.compiler { (b.compiler) "编印" }
+                p.verify {
+                    "每条问题后的证据编号与内容哈希可在系统中核验：同一编号的记录，其内容哈希（SHA-256）前 "
+                    (super::SHORT_HASH) " 位应与此处一致。本通报编制于 "
+                    (body.compiled_at.strftime("%Y-%m-%d %H:%M UTC")) "。"
+                }
+                @if let Some(chain) = b.chain_sentence() { p.verify.chain { (chain) } }
+            } }
         }
     }
-    if body.photos_not_embedded > 0 {
-        let _ = write!(
-            o,
-            r#"<p class="plain">另有 {} 条问题的照片未嵌入本通报，可凭证据编号在系统中查看。</p>"#,
-            body.photos_not_embedded
-        );
-    }
-
-    // 4. Red cards.
-    h2(&mut o, "红牌问题（曝光台候选）");
-    if body.red_list.is_empty() {
-        o.push_str("<p>本期无红牌问题。</p>");
-    } else {
-        o.push_str(r#"<div class="scroll"><table><thead><tr><th class="n">序号</th><th>责任单位</th><th>点位</th><th>问题类别</th><th>时间</th><th>整改期限</th><th>证据编号</th></tr></thead><tbody>"#);
-        for (i, r) in body.red_list.iter().enumerate() {
-            let _ = write!(
-                o,
-                r#"<tr><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="evidence">{} · {}</td></tr>"#,
-                i + 1,
-                esc(&r.unit_name),
-                esc(&r.point_name),
-                esc(&r.category_name),
-                esc(&r.observed_at),
-                date_or_dash(r.deadline),
-                esc(&r.evidence_id),
-                esc(&r.short_hash)
-            );
-        }
-        o.push_str("</tbody></table></div>");
-    }
-
-    // 5. Overdue.
-    h2(&mut o, "逾期未整改问题");
-    if body.overdue.is_empty() {
-        o.push_str("<p>截至本期，无逾期未整改问题。</p>");
-    } else {
-        o.push_str(r#"<div class="scroll"><table><thead><tr><th>责任单位</th><th>点位</th><th>问题类别</th><th>牌色</th><th>整改期限</th><th class="n">逾期天数</th><th>证据编号</th></tr></thead><tbody>"#);
-        for r in &body.overdue {
-            let _ = write!(
-                o,
-                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="evidence">{}</td></tr>"#,
-                esc(&r.unit_name),
-                esc(&r.point_name),
-                esc(&r.category_name),
-                card_zh(&r.card),
-                r.deadline,
-                r.days_overdue,
-                esc(&r.evidence_id)
-            );
-        }
-        o.push_str("</tbody></table></div>");
-    }
-
-    // 6. Rankings.
-    h2(&mut o, "达标率排名");
-    let _ = write!(o, r#"<p class="formula">{}</p>"#, esc(&body.rankings.rule));
-    o.push_str("<h3>（一）责任单位达标率</h3>");
-    rate_table(&mut o, &body.rankings.units, false);
-    o.push_str("<h3>（二）点位达标率</h3>");
-    rate_table(&mut o, &body.rankings.points, true);
-    if let Some(w) = &body.rankings.worst_units {
-        let _ = write!(o, r#"<h3>（三）本月“十差单位”</h3><p class="formula">评分办法：{}</p>"#, esc(&w.formula));
-        if w.rows.is_empty() {
-            o.push_str("<p>本月无扣分单位。</p>");
-        } else {
-            o.push_str(r#"<div class="scroll"><table><thead><tr><th class="n">名次</th><th>责任单位</th><th class="n">红牌</th><th class="n">黄牌</th><th class="n">检查次数</th><th class="n">达标率</th><th class="n">扣分</th></tr></thead><tbody>"#);
-            for r in &w.rows {
-                let _ = write!(
-                    o,
-                    r#"<tr><td class="n">{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
-                    r.rank,
-                    esc(&r.unit_name),
-                    r.red,
-                    r.yellow,
-                    r.visits,
-                    percent(r.rate),
-                    r.deduction
-                );
-            }
-            o.push_str("</tbody></table></div>");
-        }
-    }
-
-    // 7. Closing, distribution, compiler.
-    o.push_str(r#"<section class="closing">"#);
-    paragraphs(&mut o, &b.closing);
-    let _ = write!(
-        o,
-        r#"</section><p class="distribution">送：{}</p><p class="compiler">{}编印</p>"#,
-        esc(&b.distribution),
-        esc(&b.compiler)
-    );
-    let _ = write!(
-        o,
-        r#"<p class="verify">每条问题后的证据编号与内容哈希可在系统中核验：同一编号的记录，其内容哈希（SHA-256）前 {} 位应与此处一致。本通报编制于 {}。</p>"#,
-        super::SHORT_HASH,
-        body.compiled_at.strftime("%Y-%m-%d %H:%M UTC")
-    );
-    if let Some(chain) = b.chain_sentence() {
-        let _ = write!(o, r#"<p class="verify chain">{}</p>"#, esc(&chain));
-    }
-    o.push_str("</main></body></html>");
-    o
+    .into_string();
+    crate::html::xml_chars_only(page)
 }

@@ -3,7 +3,7 @@
 //! which logs it in the same transaction.
 
 use crate::AppState;
-use crate::auth::{OfficeCaller, Role};
+use crate::auth::OfficeCaller;
 use crate::db::identities::{self, Actor, IdentityInput};
 use crate::error::{AppError, parse_json};
 use axum::Json;
@@ -27,7 +27,6 @@ pub async fn get_identity(
     caller: OfficeCaller,
     Path(id): Path<String>,
 ) -> Result<Json<identities::Identity>, AppError> {
-    caller.require(Role::Admin)?;
     let id = inspector_id(&id)?;
     let who = actor(&caller, "GET /api/v1/inspectors/{id}/identity");
     Ok(Json(state.db.write(move |c| identities::read_identity(c, id, &who)).await?))
@@ -39,7 +38,6 @@ pub async fn put_identity(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<identities::Identity>, AppError> {
-    caller.require(Role::Admin)?;
     let id = inspector_id(&id)?;
     let input: IdentityInput = parse_json(&body)?;
     let who = actor(&caller, "PUT /api/v1/inspectors/{id}/identity");
@@ -54,10 +52,9 @@ pub struct AuditQuery {
 
 pub async fn audit_log(
     State(state): State<AppState>,
-    caller: OfficeCaller,
+    _caller: OfficeCaller,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Value>, AppError> {
-    caller.require(Role::Admin)?;
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
     let items = state.db.read(move |c| identities::audit_log(c, q.inspector, limit)).await?;
     Ok(Json(json!({"items": items})))

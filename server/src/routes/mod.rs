@@ -4,6 +4,15 @@
 //! To add a route: write a thin handler (extract, call the domain, map the
 //! result) in the module for its audience, and add one [`ApiRoute`] row
 //! below saying who may call it.
+//!
+//! **Access is enforced from the rows** ([`router`]): each row's handler
+//! sits behind a layer that authenticates the caller for the row's
+//! [`Access`], refuses anyone outside it (401/403 with the usual JSON
+//! body), and puts the admitted caller ([`crate::auth::DeviceCaller`] or
+//! [`crate::auth::OfficeCaller`]) into the request's extensions, where the
+//! handler's extractor finds it without looking again. Handlers check no
+//! role themselves. The console's table does the same for its pages and
+//! forms (`console::guard`).
 
 #[cfg(test)]
 mod anonymity;
@@ -19,10 +28,15 @@ mod sync;
 mod unit;
 
 use crate::AppState;
+use crate::auth::{DeviceCaller, OfficeCaller};
 pub use console::{ConsoleRoute, console_routes};
 
 /// Largest console form body: a CSV import of thousands of points, form-encoded.
 pub const CONSOLE_BODY_LIMIT: usize = 16 * 1024 * 1024;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, patch, post, put};
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Value, json};
@@ -39,6 +53,18 @@ pub enum Access {
     Office(crate::auth::Role),
     /// A signed-in responsible-unit account, and nobody else.
     Unit,
+}
+
+impl Access {
+    /// As written into the document's `x-access`.
+    pub fn label(self) -> String {
+        match self {
+            Access::Anonymous => "anonymous".to_owned(),
+            Access::Device => "device".to_owned(),
+            Access::Office(role) => format!("office:{}", role.as_str()),
+            Access::Unit => "unit".to_owned(),
+        }
+    }
 }
 
 pub struct ApiRoute {
@@ -665,6 +691,60 @@ pub fn api_routes() -> Vec<ApiRoute> {
     ]
 }
 
+/// The API's and the console's routes, every row behind the layer that
+/// enforces its access (see the module documentation).
+pub fn router(state: &AppState) -> Router<AppState> {
+    let mut router = Router::new();
+    for r in api_routes() {
+        let limit =
+            if r.method == "patch" { anfang_core::protocol::MAX_UPLOAD_CHUNK_BYTES } else { crate::MAX_JSON_BODY };
+        let access = r.access;
+        let guard =
+            axum::middleware::from_fn_with_state(state.clone(), move |s, req, next| enforce(s, access, req, next));
+        // `route_layer`: a wrong method is still 405, not an authentication question.
+        router = router.route(r.path, r.handler.layer(DefaultBodyLimit::max(limit)).route_layer(guard));
+    }
+    // The office console's HTML pages (its own route table, see
+    // `routes::console`); CSV imports posted as forms need more room.
+    for r in console_routes() {
+        let handler = r.handler.layer(DefaultBodyLimit::max(CONSOLE_BODY_LIMIT));
+        router = router.route(r.path, console::guarded(state, r.min, handler));
+    }
+    router
+}
+
+/// The layer of one API row: admits exactly the callers its [`Access`] names
+/// and hands the handler who they are.
+async fn enforce(State(state): State<AppState>, access: Access, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let admitted = match access {
+        Access::Anonymous => Ok(()),
+        Access::Device => DeviceCaller::from_request_parts(&mut parts, &state).await.map(|caller| {
+            parts.extensions.insert(caller);
+        }),
+        Access::Office(min) => match OfficeCaller::from_request_parts(&mut parts, &state).await {
+            Ok(caller) => caller.require(min).map(|()| {
+                parts.extensions.insert(caller);
+            }),
+            Err(e) => Err(e),
+        },
+        Access::Unit => match OfficeCaller::from_request_parts(&mut parts, &state).await {
+            Ok(caller) => match caller.require_unit() {
+                Ok(_) => {
+                    parts.extensions.insert(caller);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        },
+    };
+    match admitted {
+        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Err(e) => e.into_response(),
+    }
+}
+
 /// The generator every schema of the document goes through: JSON Schema
 /// 2020-12 (what OpenAPI 3.1 uses), named types collected under
 /// `components/schemas`.
@@ -714,12 +794,7 @@ pub fn openapi_document() -> Value {
         let mut op = json!({
             "summary": r.summary,
             "responses": responses,
-            "x-access": match r.access {
-                Access::Anonymous => "anonymous".to_owned(),
-                Access::Device => "device".to_owned(),
-                Access::Office(role) => format!("office:{}", role.as_str()),
-                Access::Unit => "unit".to_owned(),
-            },
+            "x-access": r.access.label(),
         });
         if r.access != Access::Anonymous {
             op["security"] = json!([{"bearer": []}]);
@@ -867,27 +942,179 @@ mod tests {
         }
     }
 
-    /// A console request with a session cookie and this server's Origin
-    /// (but no CSRF token: a POST that passes the role check still fails it).
-    async fn console_status(state: &AppState, method: &str, path: &str, cookie: Option<&str>) -> StatusCode {
+    /// Who may call each route, written down a second time on purpose: the
+    /// behaviour tests take their expectations from the tables, so a row
+    /// loosened by mistake would still pass them. It fails here; change
+    /// this list only together with the row, as a reviewed decision.
+    const API_ACCESS: &[(&str, &str, &str)] = &[
+        ("get", "/api/v1/health", "anonymous"),
+        ("post", "/api/v1/session", "anonymous"),
+        ("post", "/api/v1/enroll", "anonymous"),
+        ("get", "/api/v1/sync/pull", "device"),
+        ("post", "/api/v1/sync/push", "device"),
+        ("post", "/api/v1/uploads", "device"),
+        ("patch", "/api/v1/uploads/{sha256}", "device"),
+        ("get", "/api/v1/findings", "office:leader"),
+        ("get", "/api/v1/findings/{id}", "office:leader"),
+        ("get", "/api/v1/photos/{sha256}", "office:leader"),
+        ("get", "/api/v1/photos/{sha256}/thumbnail", "office:leader"),
+        ("post", "/api/v1/findings/{id}/review", "office:reviewer"),
+        ("get", "/api/v1/units", "office:leader"),
+        ("put", "/api/v1/units/{id}", "office:admin"),
+        ("post", "/api/v1/units/import", "office:admin"),
+        ("get", "/api/v1/points", "office:leader"),
+        ("put", "/api/v1/points/{id}", "office:admin"),
+        ("post", "/api/v1/points/import", "office:admin"),
+        ("get", "/api/v1/categories", "office:leader"),
+        ("put", "/api/v1/categories/{code}", "office:admin"),
+        ("get", "/api/v1/settings", "office:leader"),
+        ("put", "/api/v1/settings", "office:admin"),
+        ("get", "/api/v1/inspectors", "office:admin"),
+        ("post", "/api/v1/inspectors", "office:admin"),
+        ("post", "/api/v1/inspectors/{id}/code", "office:admin"),
+        ("get", "/api/v1/inspectors/{id}/devices", "office:admin"),
+        ("post", "/api/v1/inspectors/{id}/devices/revoke", "office:admin"),
+        ("post", "/api/v1/users/disable", "office:admin"),
+        ("post", "/api/v1/device/token", "device"),
+        ("get", "/api/v1/openapi.json", "anonymous"),
+        ("post", "/api/v1/bulletins", "office:reviewer"),
+        ("get", "/api/v1/bulletins", "office:leader"),
+        ("get", "/api/v1/bulletins/{id}", "office:leader"),
+        ("patch", "/api/v1/bulletins/{id}", "office:reviewer"),
+        ("post", "/api/v1/bulletins/{id}/recompile", "office:reviewer"),
+        ("post", "/api/v1/bulletins/{id}/issue", "office:reviewer"),
+        ("get", "/api/v1/bulletins/{id}/bulletin.html", "office:leader"),
+        ("get", "/api/v1/bulletins/{id}/bulletin.docx", "office:leader"),
+        ("get", "/api/v1/bulletins/{id}/bulletin.json", "office:leader"),
+        ("get", "/api/v1/exports/findings.csv", "office:leader"),
+        ("get", "/api/v1/exports/findings.geojson", "office:leader"),
+        ("post", "/api/v1/draws", "office:admin"),
+        ("get", "/api/v1/draws", "office:reviewer"),
+        ("post", "/api/v1/draws/{id}/reveal", "office:admin"),
+        ("get", "/api/v1/draws/{id}/export", "office:admin"),
+        ("get", "/api/v1/evidence/head", "office:reviewer"),
+        ("get", "/api/v1/draws/{id}/coverage", "office:reviewer"),
+        ("get", "/api/v1/unit/findings", "unit"),
+        ("get", "/api/v1/inspectors/{id}/identity", "office:admin"),
+        ("put", "/api/v1/inspectors/{id}/identity", "office:admin"),
+        ("get", "/api/v1/audit/identity-reads", "office:admin"),
+    ];
+
+    /// The console's rows: `open` or the minimum role.
+    const CONSOLE_ACCESS: &[(&str, &str, &str)] = &[
+        ("get", "/console", "open"),
+        ("get", "/console/", "leader"),
+        ("get", "/console/login", "open"),
+        ("post", "/console/login", "open"),
+        ("post", "/console/logout", "leader"),
+        ("get", "/console/findings", "leader"),
+        ("get", "/console/findings/{id}", "leader"),
+        ("post", "/console/findings/{id}/review", "reviewer"),
+        ("get", "/console/units", "leader"),
+        ("post", "/console/units", "admin"),
+        ("post", "/console/units/import", "admin"),
+        ("get", "/console/points", "leader"),
+        ("post", "/console/points", "admin"),
+        ("post", "/console/points/import", "admin"),
+        ("get", "/console/categories", "leader"),
+        ("post", "/console/categories", "admin"),
+        ("get", "/console/settings", "leader"),
+        ("post", "/console/settings", "admin"),
+        ("get", "/console/inspectors", "admin"),
+        ("post", "/console/inspectors", "admin"),
+        ("post", "/console/inspectors/{id}/code", "admin"),
+        ("post", "/console/inspectors/{id}/devices/revoke", "admin"),
+        ("get", "/console/draws", "reviewer"),
+        ("post", "/console/draws", "admin"),
+        ("get", "/console/draws/{id}", "reviewer"),
+        ("post", "/console/draws/{id}/reveal", "admin"),
+        ("get", "/console/identities", "admin"),
+        ("post", "/console/identities/{id}/read", "admin"),
+        ("post", "/console/identities/{id}", "admin"),
+        ("get", "/console/bulletins", "leader"),
+        ("post", "/console/bulletins", "reviewer"),
+        ("get", "/console/bulletins/{id}", "leader"),
+        ("post", "/console/bulletins/{id}", "reviewer"),
+        ("post", "/console/bulletins/{id}/recompile", "reviewer"),
+        ("post", "/console/bulletins/{id}/issue", "reviewer"),
+    ];
+
+    fn compare(table: &str, got: Vec<(String, String, String)>, expected: &[(&str, &str, &str)]) {
+        let expected: Vec<(String, String, String)> =
+            expected.iter().map(|(m, p, a)| ((*m).to_owned(), (*p).to_owned(), (*a).to_owned())).collect();
+        for row in &got {
+            assert!(expected.contains(row), "{table}: {row:?} is not in the reviewed list (was a role loosened?)");
+        }
+        for row in &expected {
+            assert!(got.contains(row), "{table}: the reviewed {row:?} is not in the table");
+        }
+    }
+
+    #[test]
+    fn who_may_call_each_route_is_the_reviewed_list() {
+        let api = api_routes().iter().map(|r| (r.method.to_owned(), r.path.to_owned(), r.access.label())).collect();
+        compare("api_routes", api, API_ACCESS);
+        let console = console_routes()
+            .iter()
+            .map(|r| {
+                let min = r.min.map(|m| m.as_str().to_owned()).unwrap_or_else(|| "open".to_owned());
+                (r.method.to_owned(), r.path.to_owned(), min)
+            })
+            .collect();
+        compare("console_routes", console, CONSOLE_ACCESS);
+    }
+
+    /// A console request with a session cookie, an Origin (this server's
+    /// unless `foreign`) and, when given, the session's CSRF token; its
+    /// status and where a redirect goes.
+    async fn console_call(
+        state: &AppState,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        csrf: Option<&str>,
+        foreign: bool,
+    ) -> (StatusCode, String) {
+        let origin = if foreign { "http://evil.example" } else { "http://anfang.test" };
         let mut req = Request::builder()
             .method(method.to_uppercase().as_str())
             .uri(concrete(path))
             .header("host", "anfang.test")
-            .header("origin", "http://anfang.test")
+            .header("origin", origin)
             .header("content-type", "application/x-www-form-urlencoded");
         if let Some(c) = cookie {
             req = req.header("cookie", format!("{}={c}", crate::auth::SESSION_COOKIE));
         }
-        app(state.clone()).oneshot(req.body(Body::from("decision=accept")).unwrap()).await.unwrap().status()
+        let mut body = "decision=accept".to_owned();
+        if let Some(t) = csrf {
+            body.push_str(&format!("&csrf={t}"));
+        }
+        let res = app(state.clone()).oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+        let to = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned();
+        (res.status(), to)
     }
 
+    /// A new session of the user behind `token` (a console POST may be the
+    /// sign-out, which ends the session it was sent with).
+    fn fresh_session(state: &AppState, token: &str) -> String {
+        state
+            .db
+            .write_blocking(|c| {
+                let user = accounts::session_by_token_hash(c, &crate::auth::secret_hash(token))?.unwrap();
+                accounts::open_session(c, user.user_id)
+            })
+            .unwrap()
+    }
+
+    /// Every (row, method, role) of the console's table: pages for each
+    /// role, and forms with the session's CSRF token (so the role decides),
+    /// without it, and from another site.
     #[tokio::test]
-    async fn every_console_route_refuses_callers_outside_its_audience() {
+    async fn every_console_route_admits_exactly_the_roles_of_its_row() {
         let f = fixture();
         for r in console_routes() {
             let what = format!("{} {}", r.method, r.path);
-            let anon = console_status(&f.state, r.method, r.path, None).await;
+            let (anon, _) = console_call(&f.state, r.method, r.path, None, None, false).await;
             let Some(min) = r.min else {
                 assert!(
                     anon.is_success() || anon.is_redirection() || anon == StatusCode::UNPROCESSABLE_ENTITY,
@@ -895,26 +1122,46 @@ mod tests {
                 );
                 continue;
             };
-            assert_eq!(anon, StatusCode::SEE_OTHER, "{what} anonymous goes to the login page");
-            let device = console_status(&f.state, r.method, r.path, Some(&f.device)).await;
-            assert_eq!(device, StatusCode::SEE_OTHER, "{what} a device token is no console session");
+            let to_login = (StatusCode::SEE_OTHER, "/console/login".to_owned());
+            let anon = console_call(&f.state, r.method, r.path, None, None, false).await;
+            assert_eq!(anon, to_login, "{what} anonymous goes to the login page");
+            let device = console_call(&f.state, r.method, r.path, Some(&f.device), None, false).await;
+            assert_eq!(device, to_login, "{what} a device token is no console session");
             for (token, role) in [
                 (&f.unit, Role::Unit),
                 (&f.leader, Role::Leader),
                 (&f.reviewer, Role::Reviewer),
                 (&f.admin, Role::Admin),
             ] {
-                let got = console_status(&f.state, r.method, r.path, Some(token)).await;
-                if r.method == "post" {
-                    // Without the CSRF token every console POST is refused.
-                    assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?} without CSRF token");
-                } else if role >= min {
+                let session = fresh_session(&f.state, token);
+                let csrf = console::csrf_token(&session);
+                let admitted = role >= min && role != Role::Unit;
+                let (got, to) = console_call(&f.state, r.method, r.path, Some(&session), Some(&csrf), false).await;
+                if admitted && r.path == "/console/logout" {
+                    // Its success is the sign-in page, and the session ended.
+                    assert_eq!((got, to), to_login, "{what} as {role:?}");
+                    let hash = crate::auth::secret_hash(&session);
+                    let left = f.state.db.read(move |c| accounts::session_by_token_hash(c, &hash)).await.unwrap();
+                    assert!(left.is_none(), "{what} as {role:?} ends the session");
+                } else if admitted {
                     assert!(
-                        got.is_success() || got.is_redirection() || got == StatusCode::NOT_FOUND,
-                        "{what} as {role:?}: {got}"
+                        (got.is_success() || got.is_redirection() || got.is_client_error())
+                            && got != StatusCode::FORBIDDEN
+                            && to != "/console/login",
+                        "{what} as {role:?}: {got} {to}"
                     );
                 } else {
                     assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?}");
+                }
+                if r.method != "get" {
+                    let session = fresh_session(&f.state, token);
+                    let (got, _) = console_call(&f.state, r.method, r.path, Some(&session), None, false).await;
+                    assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?} without the CSRF token");
+                    let (got, _) = console_call(&f.state, r.method, r.path, Some(&session), Some(&csrf), false).await;
+                    assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?} with another session's CSRF token");
+                    let csrf = console::csrf_token(&session);
+                    let (got, _) = console_call(&f.state, r.method, r.path, Some(&session), Some(&csrf), true).await;
+                    assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?} from another site");
                 }
             }
         }

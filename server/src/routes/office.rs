@@ -114,7 +114,6 @@ pub async fn list_findings(
     caller: OfficeCaller,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<FindingPage>, AppError> {
-    caller.require(Role::Leader)?;
     let tz = &state.config.timezone;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
@@ -160,7 +159,6 @@ pub async fn get_finding(
     caller: OfficeCaller,
     Path(id): Path<String>,
 ) -> Result<Json<findings::FindingView>, AppError> {
-    caller.require(Role::Leader)?;
     let lookup = id.clone();
     let (found, mask) = state
         .db
@@ -239,18 +237,16 @@ fn jpeg(bytes: Vec<u8>) -> impl IntoResponse {
 
 pub async fn photo(
     State(state): State<AppState>,
-    caller: OfficeCaller,
+    _caller: OfficeCaller,
     Path(sha256): Path<String>,
 ) -> Result<impl IntoResponse, AppError> {
-    caller.require(Role::Leader)?;
     Ok(jpeg(state.photos.read(&sha256, false).await?))
 }
 
 pub async fn thumbnail(
     State(state): State<AppState>,
-    caller: OfficeCaller,
+    _caller: OfficeCaller,
     Path(sha256): Path<String>,
 ) -> Result<impl IntoResponse, AppError> {
-    caller.require(Role::Leader)?;
     Ok(jpeg(state.photos.read(&sha256, true).await?))
 }

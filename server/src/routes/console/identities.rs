@@ -6,19 +6,17 @@
 //! GET could be prefetched or replayed from the browser history without the
 //! admin deciding to look. The list page itself shows no identity at all.
 
-use super::{ConsoleUser, check_post, esc, flash, hidden_csrf, internal, local_time_text, page, refused};
+use super::{ConsoleUser, Form, flash, hidden_csrf, internal, local_time_text, page};
 use crate::AppState;
-use crate::auth::Role;
 use crate::db::identities::{self, Identity, IdentityInput};
 use crate::db::reference_admin;
 use crate::routes::identity::actor;
 use anfang_core::error_code::ErrorCode;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use maud::html;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 /// How many audit entries the page lists (the API pages through all).
 const AUDIT_ROWS: i64 = 200;
@@ -32,9 +30,6 @@ fn action_zh(action: &str) -> &'static str {
 }
 
 pub async fn identities_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    if !user.can(Role::Admin) {
-        return refused("督查员真实身份仅管理员可见。");
-    }
     render(&state, &user, None, None, None).await
 }
 
@@ -52,63 +47,62 @@ async fn render(
         Err(e) => return internal(e),
     };
     let aliases: HashMap<i64, &str> = inspectors.iter().map(|i| (i.id, i.alias.as_str())).collect();
-    let mut body = flash(error, ok);
-    body.push_str(
-        "<p class=\"muted\">化名与真实身份的对应只有管理员可见。每一次查看和登记都会写入下方审计日志，\
-         日志不能修改或删除。请只在确有必要时查看。</p>",
-    );
-    if let Some(id) = shown {
-        let _ = write!(
-            body,
-            "<div class=\"box\"><h2 style=\"margin-top:0\">{alias}</h2><dl><dt>真实姓名</dt><dd>{name}</dd>\
-             <dt>联系方式</dt><dd>{contact}</dd><dt>登记于</dt><dd>{at}</dd></dl>\
-             <form class=\"edit\" method=\"post\" action=\"/console/identities/{iid}\" style=\"margin-top:.8rem\">{csrf}\
-             <label>真实姓名<input name=\"real_name\" required maxlength=\"64\" value=\"{name_v}\"></label>\
-             <label>联系方式<input name=\"contact\" maxlength=\"128\" value=\"{contact_v}\"></label>\
-             <button>保存（记入审计日志）</button></form></div>",
-            alias = esc(if id.alias.is_empty() { aliases.get(&id.id).copied().unwrap_or("?") } else { &id.alias }),
-            name = id.real_name.as_deref().filter(|n| !n.is_empty()).map(esc).unwrap_or_else(|| "（未登记）".into()),
-            contact = id.contact.as_deref().filter(|c| !c.is_empty()).map(esc).unwrap_or_else(|| "—".into()),
-            at = esc(&id.updated_at.as_deref().map(|t| local_time_text(state, t)).unwrap_or_else(|| "—".into())),
-            iid = id.id,
-            csrf = hidden_csrf(user),
-            name_v = esc(id.real_name.as_deref().unwrap_or("")),
-            contact_v = esc(id.contact.as_deref().unwrap_or("")),
-        );
-    }
-    body.push_str("<div class=\"scroll\"><table><tr><th>化名</th><th>状态</th><th></th></tr>");
-    for i in &inspectors {
-        let _ = write!(
-            body,
-            "<tr><td>{alias}</td><td>{st}</td><td><form method=\"post\" action=\"/console/identities/{id}/read\">{csrf}\
-             <button class=\"plain\">查看真实身份</button></form></td></tr>",
-            alias = esc(&i.alias),
-            st = if i.active { "在用" } else { "停用" },
-            id = i.id,
-            csrf = hidden_csrf(user),
-        );
-    }
-    body.push_str("</table></div><h2>审计日志</h2><div class=\"scroll\"><table><tr><th>时间</th><th>操作人</th><th>操作</th><th>督查员</th><th>途径</th></tr>");
-    if audit.is_empty() {
-        body.push_str("<tr><td colspan=\"5\" class=\"muted\">尚无记录。</td></tr>");
-    }
-    for e in &audit {
-        let _ = write!(
-            body,
-            "<tr><td>{at}</td><td>{who}</td><td>{what}</td><td>{alias}</td><td><code>{route}</code></td></tr>",
-            at = esc(&local_time_text(state, &e.at)),
-            who = esc(&e.actor),
-            what = action_zh(&e.action),
-            alias = esc(aliases.get(&e.inspector_id).copied().unwrap_or("?")),
-            route = esc(&e.route),
-        );
-    }
-    let _ = write!(
-        body,
-        "</table></div><p class=\"muted\">显示最近 {AUDIT_ROWS} 条；完整日志见 <code>GET /api/v1/audit/identity-reads</code>。</p>"
-    );
+    let body = html! {
+        (flash(error, ok))
+        p.muted {
+            "化名与真实身份的对应只有管理员可见。每一次查看和登记都会写入下方审计日志，\
+             日志不能修改或删除。请只在确有必要时查看。"
+        }
+        @if let Some(id) = shown {
+            div.box {
+                h2 style="margin-top:0" {
+                    (if id.alias.is_empty() { aliases.get(&id.id).copied().unwrap_or("?") } else { &id.alias })
+                }
+                dl {
+                    dt { "真实姓名" } dd { (id.real_name.as_deref().filter(|n| !n.is_empty()).unwrap_or("（未登记）")) }
+                    dt { "联系方式" } dd { (id.contact.as_deref().filter(|c| !c.is_empty()).unwrap_or("—")) }
+                    dt { "登记于" } dd { (id.updated_at.as_deref().map(|t| local_time_text(state, t)).unwrap_or_else(|| "—".into())) }
+                }
+                form.edit method="post" action={ "/console/identities/" (id.id) } style="margin-top:.8rem" {
+                    (hidden_csrf(user))
+                    label { "真实姓名" input name="real_name" required maxlength="64" value=(id.real_name.as_deref().unwrap_or("")); }
+                    label { "联系方式" input name="contact" maxlength="128" value=(id.contact.as_deref().unwrap_or("")); }
+                    button { "保存（记入审计日志）" }
+                }
+            }
+        }
+        div.scroll { table {
+            tr { th { "化名" } th { "状态" } th {} }
+            @for i in &inspectors {
+                tr {
+                    td { (i.alias) }
+                    td { (if i.active { "在用" } else { "停用" }) }
+                    td {
+                        form method="post" action={ "/console/identities/" (i.id) "/read" } {
+                            (hidden_csrf(user)) button.plain { "查看真实身份" }
+                        }
+                    }
+                }
+            }
+        } }
+        h2 { "审计日志" }
+        div.scroll { table {
+            tr { th { "时间" } th { "操作人" } th { "操作" } th { "督查员" } th { "途径" } }
+            @if audit.is_empty() { tr { td colspan="5" class="muted" { "尚无记录。" } } }
+            @for e in &audit {
+                tr {
+                    td { (local_time_text(state, &e.at)) }
+                    td { (e.actor) }
+                    td { (action_zh(&e.action)) }
+                    td { (aliases.get(&e.inspector_id).copied().unwrap_or("?")) }
+                    td { code { (e.route) } }
+                }
+            }
+        } }
+        p.muted { "显示最近 " (AUDIT_ROWS) " 条；完整日志见 " code { "GET /api/v1/audit/identity-reads" } "。" }
+    };
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    (status, page(user, "/console/identities", "身份与审计", &body)).into_response()
+    (status, page(user, "/console/identities", "身份与审计", body)).into_response()
 }
 
 fn inspector_id(id: &str) -> Option<i64> {
@@ -116,16 +110,7 @@ fn inspector_id(id: &str) -> Option<i64> {
 }
 
 /// Shows one identity; the read is logged before anything is rendered.
-pub async fn read(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = check_post(&user, &headers, &body, Role::Admin) {
-        return r;
-    }
+pub async fn read(State(state): State<AppState>, user: ConsoleUser, Path(id): Path<String>) -> Response {
     let Some(id) = inspector_id(&id) else {
         return render(&state, &user, None, Some("没有这名督查员。"), None).await;
     };
@@ -140,17 +125,7 @@ pub async fn read(
 }
 
 /// Records or replaces who an inspector is.
-pub async fn save(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    let form = match check_post(&user, &headers, &body, Role::Admin) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn save(State(state): State<AppState>, user: ConsoleUser, Path(id): Path<String>, form: Form) -> Response {
     let Some(id) = inspector_id(&id) else {
         return render(&state, &user, None, Some("没有这名督查员。"), None).await;
     };

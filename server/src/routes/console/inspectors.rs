@@ -1,0 +1,245 @@
+//! Inspectors (admins only): add one by alias, a fresh enrollment code for
+//! a new phone (shown once, with its link and QR code), and each inspector's
+//! devices with a revoke button.
+
+use super::{ConsoleUser, Form, flash, hidden_csrf, internal, local_time_text, page};
+use crate::AppState;
+use crate::db::{accounts, reference_admin};
+use crate::error::AppError;
+use crate::routes::review::enroll_link;
+use anfang_core::error_code::ErrorCode;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, PreEscaped, html};
+
+pub async fn inspectors_page(State(state): State<AppState>, user: ConsoleUser, headers: HeaderMap) -> Response {
+    render_inspectors(&state, &user, &headers, None, None).await
+}
+
+/// The enrollment link as a QR code, inline SVG (no image files, no CDN).
+/// Spliced unescaped (`PreEscaped`): the `qrcode` crate writes only
+/// `<svg>`, `<rect>`/`<path>` and numbers, never the link's text.
+fn qr_svg(link: &str) -> Markup {
+    match qrcode::QrCode::new(link.as_bytes()) {
+        Ok(code) => {
+            let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(220, 220).quiet_zone(true).build();
+            // Inline SVG needs no XML declaration.
+            let svg = match svg.find("<svg") {
+                Some(i) => svg[i..].to_owned(),
+                None => svg,
+            };
+            PreEscaped(svg)
+        }
+        Err(_) => PreEscaped(String::new()),
+    }
+}
+
+async fn render_inspectors(
+    state: &AppState,
+    user: &ConsoleUser,
+    headers: &HeaderMap,
+    error: Option<&str>,
+    issued: Option<(&str, &str)>,
+) -> Response {
+    render_inspectors_with(state, user, headers, error, None, issued).await
+}
+
+/// The inspectors page: each inspector with their devices (enrolled, last
+/// seen, revoked) and a revoke button per working device. After a new code
+/// is issued, it offers to revoke the devices the inspector had until then
+/// (a new phone usually means the old one is lost or seized).
+async fn render_inspectors_with(
+    state: &AppState,
+    user: &ConsoleUser,
+    headers: &HeaderMap,
+    error: Option<&str>,
+    ok: Option<&str>,
+    issued: Option<(&str, &str)>,
+) -> Response {
+    let (rows, devices) =
+        match state.db.read(|c| Ok((reference_admin::inspectors(c)?, accounts::devices(c, None)?))).await {
+            Ok(r) => r,
+            Err(e) => return internal(e),
+        };
+    let body = html! {
+        (flash(error, ok))
+        @if let Some((alias, code)) = issued {
+            @let link = enroll_link(headers, code);
+            div.box.ok {
+                h2 style="margin-top:0" { (alias) " 的注册码" }
+                p {
+                    "注册码：" b style="font-size:1.3rem;letter-spacing:.05em" { (code) }
+                    "（一次有效，" (accounts::ENROLLMENT_DAYS) " 天内使用）"
+                }
+                p { "手机打开链接或扫描二维码：" br; code { (link) } }
+                div.qr { (qr_svg(&link)) }
+                p.muted { "此码只显示这一次；请当面交给督查员，不要经由被督查单位转交。" }
+                // Only the devices working now: a phone enrolled with this new
+                // code later is not among them, so the button cannot cut it off.
+                @if let Some(r) = rows.iter().find(|r| r.alias == alias) {
+                    @let old: Vec<&str> = devices
+                        .iter()
+                        .filter(|d| d.inspector_id == r.id && d.revoked_at.is_none())
+                        .map(|d| d.id.as_str())
+                        .collect();
+                    @if !old.is_empty() {
+                        form method="post" action={ "/console/inspectors/" (r.id) "/devices/revoke" } {
+                            (hidden_csrf(user))
+                            input type="hidden" name="devices" value=(old.join(","));
+                            p { (alias) " 仍有 " (old.len()) " 台在用设备。如旧手机已丢失或被收缴，请立即停用：" }
+                            button { "停用旧设备（" (old.len()) " 台）" }
+                        }
+                    }
+                }
+            }
+        }
+        form.box.edit method="post" action="/console/inspectors" {
+            (hidden_csrf(user))
+            label { "化名" input name="alias" required maxlength="32" placeholder="如 督查04"; }
+            button { "新增督查员并生成注册码" }
+        }
+        div.scroll { table {
+            tr { th { "化名" } th { "状态" } th { "设备（登记时间 · 最近同步）" } th { "发现数" } th {} }
+            @for r in &rows {
+                @let mine: Vec<_> = devices.iter().filter(|d| d.inspector_id == r.id).collect();
+                tr {
+                    td { (r.alias) }
+                    td { (if r.active { "在用" } else { "停用" }) }
+                    td {
+                        @for d in &mine {
+                            @let seen = d.last_seen_at.as_deref().map(|t| local_time_text(state, t)).unwrap_or_else(|| "从未".into());
+                            div {
+                                (d.label.as_deref().unwrap_or("未命名设备")) " · 登记 " (local_time_text(state, &d.enrolled_at))
+                                " · 最近同步 " (seen) " "
+                                @match &d.revoked_at {
+                                    Some(at) => { span.st.st-reject { "已停用 " (local_time_text(state, at)) } }
+                                    None => {
+                                        form method="post" action={ "/console/inspectors/" (r.id) "/devices/revoke" } style="display:inline" {
+                                            (hidden_csrf(user))
+                                            input type="hidden" name="device" value=(d.id);
+                                            button.plain { "停用此设备" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        @if mine.is_empty() { span.muted { "尚未登记" } }
+                    }
+                    td { (r.findings) }
+                    td {
+                        form method="post" action={ "/console/inspectors/" (r.id) "/code" } {
+                            (hidden_csrf(user)) button.plain { "新注册码（换手机）" }
+                        }
+                    }
+                }
+            }
+        } }
+        p.muted {
+            "督查员只以化名出现；化名不会出现在领导、责任单位可见的页面或通报中。\
+             停用的设备下次联网即被拒绝（此设备已被停用），其未同步的记录保留在手机上，不会被删除：\
+             可给督查员新注册码重新登记后上传，或用命令行客户端导出（anfang findings --json）。"
+        }
+    };
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    (status, page(user, "/console/inspectors", "督查员", body)).into_response()
+}
+
+pub async fn revoke_devices(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return render_inspectors(&state, &user, &headers, Some("没有这名督查员。"), None).await;
+    };
+    // One device (`device`), or the list shown when a new code was issued (`devices`).
+    let ids: Vec<String> = match form.opt("device") {
+        Some(d) => vec![d],
+        None => form.get("devices").split(',').map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned).collect(),
+    };
+    if ids.is_empty() {
+        return render_inspectors(&state, &user, &headers, Some("请选择要停用的设备。"), None).await;
+    }
+    let result = state
+        .db
+        .write(move |c| {
+            let mut revoked = 0;
+            for d in &ids {
+                revoked += accounts::revoke_devices(c, id, Some(d))?.len();
+            }
+            Ok(revoked)
+        })
+        .await;
+    match result {
+        Ok(n) => {
+            let ok = format!("已停用 {n} 台设备。该设备下次联网时将被拒绝；其未同步的记录仍保留在手机上。");
+            render_inspectors_with(&state, &user, &headers, None, Some(&ok), None).await
+        }
+        Err(AppError::NotFound(_)) => render_inspectors(&state, &user, &headers, Some("没有这台设备。"), None).await,
+        Err(e) => internal(e),
+    }
+}
+
+pub async fn add_inspector(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    form: Form,
+) -> Response {
+    let alias = form.get("alias").to_owned();
+    let a = alias.clone();
+    match state.db.write(move |c| accounts::add_inspector(c, &a)).await {
+        Ok((_, code)) => render_inspectors(&state, &user, &headers, None, Some((&alias, &code))).await,
+        Err(AppError::Conflict { .. }) => {
+            render_inspectors(&state, &user, &headers, Some(&format!("化名“{alias}”已存在。")), None).await
+        }
+        Err(e) if e.code() == ErrorCode::InspectorAliasLength => {
+            render_inspectors(&state, &user, &headers, Some(&format!("{}。", e.code().zh())), None).await
+        }
+        Err(e) => internal(e),
+    }
+}
+
+pub async fn inspector_code(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return render_inspectors(&state, &user, &headers, Some("没有这名督查员。"), None).await;
+    };
+    let result = state
+        .db
+        .write(move |c| {
+            let code = reference_admin::issue_code_for(c, id)?;
+            let alias =
+                reference_admin::inspectors(c)?.into_iter().find(|r| r.id == id).map(|r| r.alias).unwrap_or_default();
+            Ok((alias, code))
+        })
+        .await;
+    match result {
+        Ok((alias, code)) => render_inspectors(&state, &user, &headers, None, Some((&alias, &code))).await,
+        Err(AppError::NotFound(_)) => render_inspectors(&state, &user, &headers, Some("没有这名督查员。"), None).await,
+        Err(AppError::Unprocessable(_)) => {
+            render_inspectors(&state, &user, &headers, Some("该督查员已停用。"), None).await
+        }
+        Err(e) => internal(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_qr_code_is_inline_svg() {
+        let svg = qr_svg("http://127.0.0.1:8080/app/#enroll=ABCD-EFGH-JKMN").into_string();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..40.min(svg.len())]);
+        assert!(svg.contains("<path") || svg.contains("<rect"), "has modules");
+        assert!(!svg.contains("enroll"), "the link is not written into the SVG as text");
+    }
+}

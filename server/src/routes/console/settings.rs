@@ -1,0 +1,77 @@
+//! The office settings: issuing body, distribution, compiler line and the
+//! rectification deadline per card (admins edit, everyone else reads).
+
+use super::{ConsoleUser, Form, card_badge, flash, hidden_csrf, internal, page, refusal_zh};
+use crate::AppState;
+use crate::auth::Role;
+use crate::db::reference_admin::{self, CardDeadlines, OfficeSettings};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::html;
+
+pub async fn settings_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
+    render_settings(&state, &user, None, None).await
+}
+
+async fn render_settings(state: &AppState, user: &ConsoleUser, error: Option<&str>, ok: Option<&str>) -> Response {
+    let s = match state.db.read(reference_admin::settings).await {
+        Ok(s) => s,
+        Err(e) => return internal(e),
+    };
+    let days = |d: Option<i64>| d.map(|d| d.to_string()).unwrap_or_default();
+    let deadline = |v: Option<i64>| v.map(|d| format!("{d} 天")).unwrap_or_else(|| "无需整改".into());
+    let d = &s.card_deadlines;
+    let body = html! {
+        (flash(error, ok))
+        @if user.can(Role::Admin) {
+            form.box method="post" action="/console/settings" style="display:flex;flex-direction:column;gap:.6rem" {
+                (hidden_csrf(user))
+                label { "发文机关" br; input name="issuing_body" value=(s.issuing_body) required style="width:100%"; }
+                label { "主送 / 抄送（送：…）" br; textarea name="distribution" rows="3" required style="width:100%" { (s.distribution) } }
+                label { "编制署名" br; input name="compiler" value=(s.compiler) required style="width:100%"; }
+                fieldset {
+                    legend { "整改时限（天，留空表示无需整改）" }
+                    div.edit {
+                        label { (card_badge("red")) input name="red" value=(days(d.red)) size="4" inputmode="numeric"; }
+                        label { (card_badge("yellow")) input name="yellow" value=(days(d.yellow)) size="4" inputmode="numeric"; }
+                        label { (card_badge("green")) input name="green" value=(days(d.green)) size="4" inputmode="numeric"; }
+                    }
+                }
+                button { "保存设置" }
+            }
+        } @else {
+            div.box { dl {
+                dt { "发文机关" } dd { (s.issuing_body) }
+                dt { "送" } dd { (s.distribution) }
+                dt { "编制署名" } dd { (s.compiler) }
+                dt { (card_badge("red")) } dd { (deadline(d.red)) }
+                dt { (card_badge("yellow")) } dd { (deadline(d.yellow)) }
+                dt { (card_badge("green")) } dd { (deadline(d.green)) }
+            } }
+        }
+    };
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    (status, page(user, "/console/settings", "办公室设置", body)).into_response()
+}
+
+pub async fn save_settings(State(state): State<AppState>, user: ConsoleUser, form: Form) -> Response {
+    let days =
+        |k: &str| -> Result<Option<i64>, ()> { form.opt(k).map(|v| v.parse::<i64>().map_err(|_| ())).transpose() };
+    let (Ok(red), Ok(yellow), Ok(green)) = (days("red"), days("yellow"), days("green")) else {
+        return render_settings(&state, &user, Some("整改时限必须是天数（整数），或留空。"), None).await;
+    };
+    let s = OfficeSettings {
+        issuing_body: form.get("issuing_body").to_owned(),
+        distribution: form.get("distribution").to_owned(),
+        compiler: form.get("compiler").to_owned(),
+        card_deadlines: CardDeadlines { red, yellow, green },
+    };
+    match state.db.write(move |c| reference_admin::save_settings(c, &s)).await {
+        Ok(()) => render_settings(&state, &user, None, Some("设置已保存。")).await,
+        Err(e) if e.status().is_client_error() => {
+            render_settings(&state, &user, Some(&format!("无法保存：{}", refusal_zh(&e))), None).await
+        }
+        Err(e) => internal(e),
+    }
+}
