@@ -34,12 +34,12 @@ body { margin: 0; color: var(--ink); background: #f4f4f4;
   font-size: 17px; line-height: 1.75; }
 .doc { max-width: 820px; margin: 0 auto; padding: 24px 20px 40px; background: #fff; }
 .masthead { text-align: center; color: var(--red); }
-.masthead .name { font-family: "SimSun", "宋体", "STSong", "Noto Serif CJK SC", serif; font-size: 40px; font-weight: bold; letter-spacing: 6px; margin: 8px 0 4px; }
+.masthead .name { font-family: "方正小标宋简体", "FZXiaoBiaoSong-B05S", "方正小标宋_GBK", "SimSun", "宋体", "STSong", "Noto Serif CJK SC", serif; font-size: 40px; font-weight: bold; letter-spacing: 6px; margin: 8px 0 4px; }
 .masthead .number { color: var(--ink); font-size: 17px; }
 .masthead .meta { display: flex; justify-content: space-between; color: var(--ink); font-size: 16px; margin-top: 6px; }
 .masthead .draft { display: inline-block; border: 1px solid var(--red); padding: 0 8px; font-size: 14px; }
 hr.rule { border: 0; border-top: 2px solid var(--red); margin: 6px 0 20px; }
-h1 { font-family: "SimHei", "黑体", "STHeiti", "Noto Sans CJK SC", sans-serif; font-size: 22px; text-align: center; line-height: 1.5; margin: 12px 0 18px; }
+h1 { font-family: "方正小标宋简体", "FZXiaoBiaoSong-B05S", "方正小标宋_GBK", "SimSun", "宋体", "STSong", "Noto Serif CJK SC", serif; font-size: 22px; text-align: center; line-height: 1.5; margin: 12px 0 18px; }
 h2 { font-family: "SimHei", "黑体", "STHeiti", "Noto Sans CJK SC", sans-serif; font-size: 18px; margin: 26px 0 8px; }
 h3 { font-family: "KaiTi", "楷体", "STKaiti", serif; font-size: 17px; margin: 18px 0 6px; }
 p { margin: 6px 0; text-indent: 2em; }
