@@ -749,10 +749,37 @@ async fn enforce(State(state): State<AppState>, access: Access, req: Request, ne
 /// 2020-12 (what OpenAPI 3.1 uses), named types collected under
 /// `components/schemas`.
 pub fn schema_generator() -> SchemaGenerator {
-    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12().with_transform(IntegerBounds);
     settings.definitions_path = "/components/schemas".into();
     settings.meta_schema = None;
     settings.into_generator()
+}
+
+/// Writes the range a Rust integer type holds as `minimum`/`maximum`.
+/// schemars names it only by `format` (`uint32`), which validators and
+/// fuzzers treat as a hint: a client reading the document would send
+/// 2^40 for a `u32` and get a 400 the document did not announce.
+#[derive(Clone)]
+struct IntegerBounds;
+
+impl schemars::transform::Transform for IntegerBounds {
+    fn transform(&mut self, schema: &mut schemars::Schema) {
+        let bounds: Option<(i128, i128)> = match schema.get("format").and_then(Value::as_str) {
+            Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+            Some("int64") => Some((i64::MIN.into(), i64::MAX.into())),
+            Some("uint32") => Some((0, u32::MAX.into())),
+            Some("uint64") | Some("uint") => Some((0, u64::MAX.into())),
+            _ => None,
+        };
+        if let (Some((min, max)), Some(obj)) = (bounds, schema.as_object_mut()) {
+            obj.entry("minimum").or_insert_with(|| json!(i64::try_from(min).unwrap_or(i64::MIN)));
+            obj.entry("maximum").or_insert_with(|| match u64::try_from(max) {
+                Ok(m) => json!(m),
+                Err(_) => json!(i64::MAX),
+            });
+        }
+        schemars::transform::transform_subschemas(self, schema);
+    }
 }
 
 /// What a path parameter must look like, as its handler parses it.
@@ -833,6 +860,31 @@ pub fn openapi_document() -> Value {
 mod tests {
     use super::*;
     use crate::db::accounts;
+
+    #[test]
+    fn integer_schemas_state_the_range_their_rust_type_holds() {
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Counts {
+            visits: u32,
+            offset: u64,
+            lead_minutes: i64,
+            sort: i32,
+        }
+        let mut g = schema_generator();
+        let schema = g.root_schema_for::<Counts>().to_value();
+        let props = &schema["properties"];
+        assert_eq!(
+            (props["visits"]["minimum"].clone(), props["visits"]["maximum"].clone()),
+            (json!(0), json!(4294967295u32))
+        );
+        assert_eq!(props["offset"]["maximum"], json!(u64::MAX));
+        assert_eq!(
+            (props["lead_minutes"]["minimum"].clone(), props["lead_minutes"]["maximum"].clone()),
+            (json!(i64::MIN), json!(i64::MAX))
+        );
+        assert_eq!(props["sort"]["maximum"], json!(i32::MAX));
+    }
     use crate::{AppState, Config, app};
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
