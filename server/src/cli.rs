@@ -185,7 +185,13 @@ pub fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    // The one place the process reads ANFANG_TEST_NOW (tests only): into
+    // the clock every command and the server then use.
+    let (clock, fixed) = crate::clock::Clock::from_test_env();
+    if let Some(now) = fixed {
+        tracing::warn!(%now, "ANFANG_TEST_NOW is set: the server's clock is stopped at this time (tests only)");
+    }
+    match run(Cli::parse(), clock) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -247,10 +253,11 @@ fn open_for_audit(data_dir: &std::path::Path) -> anyhow::Result<rusqlite::Connec
     Ok(conn)
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, clock: crate::clock::Clock) -> anyhow::Result<()> {
+    let now = clock.now();
     match cli.command {
         Command::Serve { data_dir, listen, demo, web_dir, tls_cert, tls_key } => {
-            serve(data_dir, &listen, demo, web_dir, tls_cert.zip(tls_key))
+            serve(data_dir, &listen, demo, web_dir, tls_cert.zip(tls_key), clock)
         }
         Command::Verify { data_dir, print_head, expect_head, expect_length } => {
             use crate::db::evidence;
@@ -294,13 +301,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Inspector { command: InspectorCommand::Add { data_dir, alias } } => {
             let db = open_db(&data_dir)?;
-            let (_, code) =
-                db.write_blocking(|c| accounts::add_inspector(c, &alias)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (_, code) = db
+                .write_blocking(|c| accounts::add_inspector_at(c, &alias, now))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("inspector {alias} added; enrollment code (valid {} days, once):", accounts::ENROLLMENT_DAYS);
             println!("{code}");
             Ok(())
         }
-        Command::Draw { command } => crate::draw::cli::run(command, open_db),
+        Command::Draw { command } => crate::draw::cli::run(command, open_db, &clock),
         Command::Inspector { command: InspectorCommand::Identify { data_dir, alias, name, contact } } => {
             let db = open_db(&data_dir)?;
             let who = cli_actor("anfang-server inspector identify");
@@ -308,7 +316,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let id = accounts::inspector_id_by_alias(c, &alias)?
                     .ok_or_else(|| crate::AppError::NotFound(format!("no inspector called {alias:?}")))?;
                 let input = crate::db::identities::IdentityInput { real_name: name.clone(), contact: contact.clone() };
-                crate::db::identities::set_identity(c, id, &input, &who)
+                crate::db::identities::set_identity_at(c, id, &input, &who, now)
             })
             .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("identity of {alias} recorded (logged in the identity audit log)");
@@ -321,7 +329,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .write_blocking(|c| {
                     let id = accounts::inspector_id_by_alias(c, &alias)?
                         .ok_or_else(|| crate::AppError::NotFound(format!("no inspector called {alias:?}")))?;
-                    crate::db::identities::read_identity(c, id, &who)
+                    crate::db::identities::read_identity_at(c, id, &who, now)
                 })
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             match identity.real_name {
@@ -345,9 +353,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (code, revoked, active) = db
                 .write_blocking(|c| {
                     let id = inspector_by_alias(c, &alias)?;
-                    let revoked = if revoke_old { accounts::revoke_devices(c, id, None)? } else { Vec::new() };
+                    let revoked = if revoke_old { accounts::revoke_devices_at(c, id, None, now)? } else { Vec::new() };
                     let active = accounts::devices(c, Some(id))?.iter().filter(|d| d.revoked_at.is_none()).count();
-                    Ok((accounts::issue_code(c, id)?, revoked, active))
+                    Ok((accounts::issue_code(c, id, now)?, revoked, active))
                 })
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             for d in &revoked {
@@ -388,7 +396,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_db(&data_dir)?;
             let device = if all { None } else { device };
             let revoked = db
-                .write_blocking(|c| accounts::revoke_devices(c, inspector_by_alias(c, &alias)?, device.as_deref()))
+                .write_blocking(|c| {
+                    accounts::revoke_devices_at(c, inspector_by_alias(c, &alias)?, device.as_deref(), now)
+                })
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if revoked.is_empty() {
                 println!("nothing to revoke: {alias} has no working device{}", if all { "" } else { " with that id" });
@@ -425,8 +435,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let password = password.trim_end_matches(['\n', '\r']);
             let db = open_db(&data_dir)?;
             db.write_blocking(|c| match &unit {
-                Some(unit) => accounts::add_unit_user(c, &username, password, unit),
-                None => accounts::add_user(c, &username, password, role),
+                Some(unit) => accounts::add_unit_user_at(c, &username, password, unit, now),
+                None => accounts::add_user_at(c, &username, password, role, now),
             })
             .map_err(|e| anyhow::anyhow!("{e}"))?;
             match &unit {
@@ -444,21 +454,20 @@ fn serve(
     load_demo: bool,
     web_dir: Option<PathBuf>,
     tls: Option<(PathBuf, PathBuf)>,
+    clock: crate::clock::Clock,
 ) -> anyhow::Result<()> {
     let mut config = Config::new(&data_dir);
+    config.clock = clock;
     if let Some(dir) = web_dir {
         config.web_dir = dir;
     }
     let state = AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if let Some(now) = state.config.now_override {
-        tracing::warn!(%now, "ANFANG_TEST_NOW is set: draw decisions take this fixed time as now (tests only)");
-    }
     if load_demo {
         let empty =
             state.db.write_blocking(|c| crate::db::reference::is_empty(c)).map_err(|e| anyhow::anyhow!("{e}"))?;
         let creds_file = data_dir.join("demo-credentials.txt");
         if empty {
-            let creds = demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let creds = demo::load_at(&state.db, state.clock.now()).map_err(|e| anyhow::anyhow!("{e}"))?;
             // Kept beside the data so a second `serve --demo` can remind the
             // person; readable by the owner only. Demo data only.
             write_private(
@@ -479,7 +488,7 @@ fn serve(
             // Codes are single-use: hand out fresh ones for the demo inspectors.
             for alias in demo::INSPECTORS {
                 let code = state.db.write_blocking(|c| match accounts::inspector_id_by_alias(c, alias)? {
-                    Some(id) => accounts::issue_code(c, id).map(Some),
+                    Some(id) => accounts::issue_code(c, id, state.clock.now()).map(Some),
                     None => Ok(None),
                 });
                 if let Ok(Some(code)) = code {

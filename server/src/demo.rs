@@ -87,7 +87,13 @@ fn demo_password() -> String {
 }
 
 /// Loads the demo city; refuses a data dir that already has reference data.
+/// [`load_at`] on the system clock (tests that build their own state).
 pub fn load(db: &Db) -> Result<DemoCredentials, AppError> {
+    load_at(db, jiff::Timestamp::now())
+}
+
+/// Loads the demo city, its accounts and codes issued at `now`.
+pub fn load_at(db: &Db, now: jiff::Timestamp) -> Result<DemoCredentials, AppError> {
     db.write_blocking(|conn| {
         if !reference::is_empty(conn)? {
             return Err(AppError::Conflict {
@@ -126,10 +132,10 @@ pub fn load(db: &Db) -> Result<DemoCredentials, AppError> {
         }
         tx.commit()?;
         let admin_password = demo_password();
-        accounts::add_user(conn, "admin", &admin_password, Role::Admin)?;
+        accounts::add_user_at(conn, "admin", &admin_password, Role::Admin, now)?;
         let mut inspectors = Vec::new();
         for alias in INSPECTORS {
-            let (_, code) = accounts::add_inspector(conn, alias)?;
+            let (_, code) = accounts::add_inspector_at(conn, alias, now)?;
             inspectors.push((alias.to_owned(), code));
         }
         Ok(DemoCredentials { admin_username: "admin".into(), admin_password, inspectors })

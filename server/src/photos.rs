@@ -143,6 +143,8 @@ pub struct PhotoStore {
     root: PathBuf,
     limits: UploadLimits,
     locks: Arc<ShaLocks>,
+    /// The server's clock (upload ages, the sweep's cut-offs).
+    clock: crate::clock::Clock,
 }
 
 /// What one sweep pass deleted.
@@ -162,10 +164,6 @@ fn check_sha(sha256: &str) -> Result<(), AppError> {
     } else {
         Err(AppError::BadRequest(format!("{sha256:?} is not a lowercase hex SHA-256")))
     }
-}
-
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
 }
 
 fn ms(d: Duration) -> i64 {
@@ -191,15 +189,15 @@ enum Announced {
 }
 
 impl PhotoStore {
-    pub fn open(data_dir: &Path) -> Result<Self, AppError> {
-        Self::open_with(data_dir, UploadLimits::from_env())
+    pub fn open(data_dir: &Path, clock: crate::clock::Clock) -> Result<Self, AppError> {
+        Self::open_with(data_dir, UploadLimits::from_env(), clock)
     }
 
-    pub fn open_with(data_dir: &Path, limits: UploadLimits) -> Result<Self, AppError> {
+    pub fn open_with(data_dir: &Path, limits: UploadLimits, clock: crate::clock::Clock) -> Result<Self, AppError> {
         let root = data_dir.to_owned();
         std::fs::create_dir_all(root.join("photos"))?;
         std::fs::create_dir_all(root.join("uploads"))?;
-        Ok(Self { root, limits, locks: Arc::default() })
+        Ok(Self { root, limits, locks: Arc::default(), clock })
     }
 
     pub fn photo_path(&self, sha256: &str) -> PathBuf {
@@ -243,6 +241,7 @@ impl PhotoStore {
         let _lock = self.locks.lock(sha256).await;
         let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
         let ttl = self.limits.partial_ttl;
+        let now = self.clock.now_ms();
         let announced = db
             .write(move |c| {
                 if uploads::photo_exists(c, &sha)? {
@@ -251,7 +250,7 @@ impl PhotoStore {
                 }
                 let own = uploads::upload(c, &sha, &dev)?;
                 if own.is_some_and(|u| u.size == size) {
-                    uploads::touch(c, &sha, &dev, now_ms())?;
+                    uploads::touch(c, &sha, &dev, now)?;
                     return Ok(Announced::Resume);
                 }
                 // Checked and recorded in one write: two announces of one
@@ -274,7 +273,7 @@ impl PhotoStore {
                         ),
                     ));
                 }
-                uploads::announce(c, &sha, &dev, size, now_ms())?;
+                uploads::announce(c, &sha, &dev, size, now)?;
                 Ok(Announced::Fresh)
             })
             .await?;
@@ -354,7 +353,8 @@ impl PhotoStore {
         .map_err(AppError::internal)??;
         if written < size {
             let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
-            db.write(move |c| uploads::touch(c, &sha, &dev, now_ms())).await?;
+            let now = self.clock.now_ms();
+            db.write(move |c| uploads::touch(c, &sha, &dev, now)).await?;
             return Ok(UploadStatus { offset: written, size, complete: false });
         }
         self.finish(db, device_id, sha256, size).await?;
@@ -402,7 +402,8 @@ impl PhotoStore {
                 return Err(e);
             }
         };
-        db.write(move |c| uploads::complete(c, &sha, &dev, size, width, height, now_ms())).await
+        let now = self.clock.now_ms();
+        db.write(move |c| uploads::complete(c, &sha, &dev, size, width, height, now)).await
     }
 
     pub async fn read(&self, sha256: &str, thumbnail: bool) -> Result<Vec<u8>, AppError> {
@@ -424,7 +425,7 @@ impl PhotoStore {
     /// a crash in between leaves only a stray file, never a listed photo
     /// without its bytes.
     pub async fn sweep_once(&self, db: &Db) -> Result<Swept, AppError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let batch = self.limits.sweep_batch;
         let mut swept = Swept::default();
 
@@ -823,7 +824,7 @@ mod tests {
         let key = anfang_core::evidence::DeviceKey::generate().public_key_hex();
         let device =
             db.write(move |c| crate::db::accounts::enroll(c, &code, None, &key)).await.unwrap().device_id.to_string();
-        let store = PhotoStore::open_with(dir.path(), UploadLimits::default()).unwrap();
+        let store = PhotoStore::open_with(dir.path(), UploadLimits::default(), crate::clock::Clock::system()).unwrap();
         (dir, db, store, device)
     }
 

@@ -224,8 +224,9 @@ pub fn create(
     compiled_json: &str,
     compiled_at: &str,
     user_id: i64,
+    now: jiff::Timestamp,
 ) -> Result<i64, AppError> {
-    let now = super::now_text();
+    let now = now.to_string();
     conn.execute(
         "INSERT INTO bulletins (kind, date_from, date_to, title, lead, closing, distribution, issuing_body, compiler,
                                 compiled, compiled_at, created_by, created_at, updated_at)
@@ -274,24 +275,30 @@ fn draft(conn: &Connection, id: i64) -> Result<BulletinRow, AppError> {
 }
 
 /// Changes a draft's text; 409 once issued.
-pub fn update_text(conn: &mut Connection, id: i64, text: &Text) -> Result<(), AppError> {
+pub fn update_text(conn: &mut Connection, id: i64, text: &Text, now: jiff::Timestamp) -> Result<(), AppError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     draft(&tx, id)?;
     tx.execute(
         "UPDATE bulletins SET title = ?2, lead = ?3, closing = ?4, distribution = ?5, updated_at = ?6 WHERE id = ?1",
-        params![id, text.title, text.lead, text.closing, text.distribution, super::now_text()],
+        params![id, text.title, text.lead, text.closing, text.distribution, now.to_string()],
     )?;
     tx.commit()?;
     Ok(())
 }
 
 /// Replaces a draft's compiled body; 409 once issued.
-pub fn store_compiled(conn: &mut Connection, id: i64, compiled_json: &str, compiled_at: &str) -> Result<(), AppError> {
+pub fn store_compiled(
+    conn: &mut Connection,
+    id: i64,
+    compiled_json: &str,
+    compiled_at: &str,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     draft(&tx, id)?;
     tx.execute(
         "UPDATE bulletins SET compiled = ?2, compiled_at = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, compiled_json, compiled_at, super::now_text()],
+        params![id, compiled_json, compiled_at, now.to_string()],
     )?;
     tx.commit()?;
     Ok(())
@@ -317,6 +324,7 @@ pub fn issue(
     id: i64,
     year: i32,
     user_id: i64,
+    now: jiff::Timestamp,
     freeze: impl FnOnce(&BulletinRow, i32, i64, &str, &super::evidence::ChainHead) -> Result<String, AppError>,
 ) -> Result<Issued, AppError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -333,14 +341,14 @@ pub fn issue(
     let chain = super::evidence::head(&tx)?;
     let snapshot = freeze(&row, year, sequence, &number, &chain)?;
     let content_hash = anfang_core::domain::sha256_hex(snapshot.as_bytes());
-    let issued_at = super::now_text();
+    let issued_at = now.to_string();
     tx.execute(
         "UPDATE bulletins SET status = 'issued', year = ?2, sequence = ?3, number = ?4, snapshot = ?5,
                 content_hash = ?6, issued_at = ?7, issued_by = ?8, updated_at = ?7
          WHERE id = ?1",
         params![id, year, sequence, number, snapshot, content_hash, issued_at, user_id],
     )?;
-    super::evidence::append(&tx, "bulletin_issue", &format!("bulletin/{id}"), &content_hash)?;
+    super::evidence::append(&tx, "bulletin_issue", &format!("bulletin/{id}"), &content_hash, now)?;
     tx.commit()?;
     Ok(Issued { id, number, year, sequence, content_hash, issued_at })
 }
@@ -371,4 +379,115 @@ pub fn audit(conn: &Connection, problems: &mut Vec<String>) -> Result<usize, App
         }
     }
     Ok(checked)
+}
+
+/// What compiling a period reads: its reviewed findings, the previous
+/// period's, the card deadlines and the overdue rectifications.
+pub struct BulletinInputs {
+    pub rows: Vec<FindingRow>,
+    pub previous: Vec<FindingRow>,
+    pub deadlines: Deadlines,
+    pub overdue: Vec<OverdueEntry>,
+}
+
+impl super::Db {
+    pub async fn bulletin(&self, id: i64) -> Result<Option<BulletinRow>, AppError> {
+        self.read(move |c| get(c, id)).await
+    }
+
+    /// The newest `limit` bulletins, without their bodies.
+    pub async fn bulletins(&self, limit: i64) -> Result<Vec<BulletinRow>, AppError> {
+        self.read(move |c| list(c, limit)).await
+    }
+
+    pub async fn bulletin_settings(&self) -> Result<OfficeSettings, AppError> {
+        self.read(settings).await
+    }
+
+    /// The inputs of a period's compile, in one read; `today` dates the
+    /// overdue list.
+    pub async fn bulletin_inputs(
+        &self,
+        (from, to): (i64, i64),
+        (prev_from, prev_to): (i64, i64),
+        today: jiff::civil::Date,
+    ) -> Result<BulletinInputs, AppError> {
+        self.read(move |c| {
+            Ok(BulletinInputs {
+                rows: reviewed_findings(c, from, to)?,
+                previous: reviewed_findings(c, prev_from, prev_to)?,
+                deadlines: deadlines(c)?,
+                overdue: overdue(c, today)?,
+            })
+        })
+        .await
+    }
+
+    /// Stores a new draft and reads it back.
+    pub async fn create_bulletin(
+        &self,
+        period: Period,
+        text: Text,
+        settings: OfficeSettings,
+        compiled: String,
+        user_id: i64,
+        now: jiff::Timestamp,
+    ) -> Result<BulletinRow, AppError> {
+        self.write(move |c| {
+            let id = create(c, &period, &text, &settings, &compiled, &now.to_string(), user_id, now)?;
+            get(c, id)?.ok_or_else(|| AppError::internal("a new bulletin could not be read back"))
+        })
+        .await
+    }
+
+    /// Changes a draft's text to what `edit` makes of the stored row (given
+    /// the inspector aliases it must not name); 404 unknown, 409 issued.
+    pub async fn edit_bulletin_text(
+        &self,
+        id: i64,
+        edit: impl FnOnce(&BulletinRow, &crate::redact::AliasMask) -> Result<Text, AppError> + Send + 'static,
+        now: jiff::Timestamp,
+    ) -> Result<BulletinRow, AppError> {
+        self.write(move |c| {
+            let row = get(c, id)?.ok_or_else(|| not_found(id))?;
+            let mask = super::accounts::alias_mask(c)?;
+            let text = edit(&row, &mask)?;
+            update_text(c, id, &text, now)?;
+            get(c, id)?.ok_or_else(|| AppError::internal("an edited bulletin could not be read back"))
+        })
+        .await
+    }
+
+    /// Replaces a draft's compiled body (compiled at `now`); 409 once issued.
+    pub async fn store_compiled_bulletin(
+        &self,
+        id: i64,
+        compiled: String,
+        now: jiff::Timestamp,
+    ) -> Result<BulletinRow, AppError> {
+        self.write(move |c| {
+            store_compiled(c, id, &compiled, &now.to_string(), now)?;
+            get(c, id)?.ok_or_else(|| AppError::internal("a recompiled bulletin could not be read back"))
+        })
+        .await
+    }
+
+    /// Issues a draft in one transaction (see [`issue`]).
+    pub async fn issue_bulletin(
+        &self,
+        id: i64,
+        year: i32,
+        user_id: i64,
+        now: jiff::Timestamp,
+        freeze: impl FnOnce(&BulletinRow, i32, i64, &str, &super::evidence::ChainHead) -> Result<String, AppError>
+        + Send
+        + 'static,
+    ) -> Result<Issued, AppError> {
+        self.write(move |c| issue(c, id, year, user_id, now, freeze)).await
+    }
+
+    /// Every finding observed in [from, to) (ms), for the exports.
+    pub async fn export_rows(&self, (from, to): (i64, i64)) -> Result<Vec<ExportRow>, AppError> {
+        self.read(move |c| export_rows(c, from, to)).await
+    }
 }

@@ -271,7 +271,7 @@ pub fn create(
             ])?;
         }
     }
-    super::evidence::append(&tx, "draw_commitment", &id.to_string(), &commitment)?;
+    super::evidence::append(&tx, "draw_commitment", &id.to_string(), &commitment, super::ms_timestamp(now_ms)?)?;
     tx.commit()?;
     Ok(DrawSummary {
         id,
@@ -347,7 +347,13 @@ pub fn reveal(conn: &mut Connection, id: &str, now_ms: i64) -> Result<DrawExport
         // The log records the seed's hash: anyone holding the revealed seed
         // can match it, and the entry cannot be swapped for another seed.
         let seed_bytes = hex::decode(&seed).map_err(AppError::internal)?;
-        super::evidence::append(&tx, "draw_reveal", id, &anfang_core::domain::sha256_hex(&seed_bytes))?;
+        super::evidence::append(
+            &tx,
+            "draw_reveal",
+            id,
+            &anfang_core::domain::sha256_hex(&seed_bytes),
+            super::ms_timestamp(now_ms)?,
+        )?;
     }
     tx.commit()?;
     export(conn, id)
@@ -497,7 +503,7 @@ pub struct MissedVisit {
 
 /// A visit is done when its inspector recorded a finding at its point
 /// within its slot; a finding linked to the assignment gets the slot
-/// tolerance of `findings::SLOT_TOLERANCE_MS`. A link alone is not enough:
+/// tolerance of `app::sync::SLOT_TOLERANCE_MS`. A link alone is not enough:
 /// the push refuses a linked finding elsewhere or at another time, and this
 /// query does not trust rows stored before that check existed.
 pub fn coverage(conn: &Connection, id: &str, now_ms: i64) -> Result<Coverage, AppError> {
@@ -520,7 +526,7 @@ pub fn coverage(conn: &Connection, id: &str, now_ms: i64) -> Result<Coverage, Ap
          FROM draw_assignments a JOIN inspectors i ON i.id = a.inspector_id
          WHERE a.draw_id = ?1 AND a.ends_ms <= ?2 ORDER BY a.starts_ms, a.idx",
     )?;
-    let rows = stmt.query_map(params![id, now_ms, super::findings::SLOT_TOLERANCE_MS], |r| {
+    let rows = stmt.query_map(params![id, now_ms, crate::app::sync::SLOT_TOLERANCE_MS], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,

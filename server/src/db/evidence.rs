@@ -58,12 +58,20 @@ fn entry_hash(prev: &str, kind: &str, record_id: &str, record_hash: &str, at: &s
 }
 
 /// Appends an entry; call inside the transaction that stores the record.
-pub fn append(conn: &Connection, kind: &str, record_id: &str, record_hash: &str) -> Result<(), AppError> {
+/// `at` is the server's clock at the write (entries need not be in time
+/// order: the chain is ordered by `seq` and linked by `prev_hash`).
+pub fn append(
+    conn: &Connection,
+    kind: &str,
+    record_id: &str,
+    record_hash: &str,
+    at: jiff::Timestamp,
+) -> Result<(), AppError> {
     let prev: String = conn
         .query_row("SELECT entry_hash FROM evidence_log ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
         .optional()?
         .unwrap_or_else(|| GENESIS.to_owned());
-    let at = jiff::Timestamp::now().to_string();
+    let at = at.to_string();
     let hash = entry_hash(&prev, kind, record_id, record_hash, &at);
     conn.execute(
         "INSERT INTO evidence_log (kind, record_id, record_hash, at, prev_hash, entry_hash)
@@ -171,12 +179,14 @@ pub fn device_enrolled(
     inspector_id: i64,
     public_key: Option<&str>,
     enrolled_at: &str,
+    now: jiff::Timestamp,
 ) -> Result<(), AppError> {
     append(
         conn,
         kind::DEVICE_ENROLLED,
         device_id,
         &device_record_hash(device_id, inspector_id, public_key, enrolled_at),
+        now,
     )
 }
 
@@ -184,13 +194,18 @@ pub fn device_enrolled(
 /// `devices.revoked_at = revoked_at` (the same text). `verify` checks the
 /// column against this entry both ways: a revocation undone, or one never
 /// logged, is named.
-pub fn device_revoked(conn: &Connection, device_id: &str, revoked_at: &str) -> Result<(), AppError> {
-    append(conn, kind::DEVICE_REVOKED, device_id, &device_revoked_hash(device_id, revoked_at))
+pub fn device_revoked(
+    conn: &Connection,
+    device_id: &str,
+    revoked_at: &str,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
+    append(conn, kind::DEVICE_REVOKED, device_id, &device_revoked_hash(device_id, revoked_at), now)
 }
 
 /// Logs an identity-audit row; call right after inserting it.
-pub fn identity_audit(conn: &Connection, row: &IdentityAuditRow<'_>) -> Result<(), AppError> {
-    append(conn, kind::IDENTITY_AUDIT, &row.id.to_string(), &identity_audit_hash(row))
+pub fn identity_audit(conn: &Connection, row: &IdentityAuditRow<'_>, now: jiff::Timestamp) -> Result<(), AppError> {
+    append(conn, kind::IDENTITY_AUDIT, &row.id.to_string(), &identity_audit_hash(row), now)
 }
 
 /// The photo folder, read-only: the layout of `crate::photos::PhotoStore`

@@ -82,8 +82,14 @@ fn alias_of(conn: &Connection, inspector_id: i64) -> Result<String, AppError> {
         .ok_or_else(|| IdentityError::InspectorNotFound(inspector_id).into())
 }
 
-fn log(conn: &Connection, actor: &Actor, inspector_id: i64, action: &str) -> Result<(), AppError> {
-    let at = super::now_text();
+fn log(
+    conn: &Connection,
+    actor: &Actor,
+    inspector_id: i64,
+    action: &str,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
+    let at = now.to_string();
     conn.execute(
         "INSERT INTO identity_audit_log (at, user_id, actor, inspector_id, action, route) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![at, actor.user_id, actor.name, inspector_id, action, actor.route],
@@ -101,15 +107,28 @@ fn log(conn: &Connection, actor: &Actor, inspector_id: i64, action: &str) -> Res
             action,
             route: &actor.route,
         },
+        now,
     )
 }
 
-/// Records who an inspector really is (replacing what was recorded).
+/// [`set_identity_at`] on the system clock: the console's, until merged.
+#[doc(hidden)]
 pub fn set_identity(
     conn: &mut Connection,
     inspector_id: i64,
     input: &IdentityInput,
     actor: &Actor,
+) -> Result<Identity, AppError> {
+    set_identity_at(conn, inspector_id, input, actor, jiff::Timestamp::now())
+}
+
+/// Records who an inspector really is (replacing what was recorded).
+pub fn set_identity_at(
+    conn: &mut Connection,
+    inspector_id: i64,
+    input: &IdentityInput,
+    actor: &Actor,
+    now: jiff::Timestamp,
 ) -> Result<Identity, AppError> {
     let name = input.real_name.trim();
     let contact = input.contact.trim();
@@ -123,14 +142,15 @@ pub fn set_identity(
     }
     let tx = conn.transaction()?;
     let alias = alias_of(&tx, inspector_id)?;
-    let now = super::now_text();
+    let at = now;
+    let now = now.to_string();
     tx.execute(
         "INSERT INTO inspector_identities (inspector_id, real_name, contact, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (inspector_id) DO UPDATE SET real_name = excluded.real_name, contact = excluded.contact,
                                                   updated_at = excluded.updated_at",
         params![inspector_id, name, contact, now],
     )?;
-    log(&tx, actor, inspector_id, "write")?;
+    log(&tx, actor, inspector_id, "write", at)?;
     tx.commit()?;
     Ok(Identity {
         id: inspector_id,
@@ -143,10 +163,23 @@ pub fn set_identity(
 
 /// Who an inspector really is; the read is logged first, in the same
 /// transaction (also when nothing is recorded: the attempt is what counts).
+/// [`read_identity_at`] on the system clock: the console's, until merged.
+#[doc(hidden)]
 pub fn read_identity(conn: &mut Connection, inspector_id: i64, actor: &Actor) -> Result<Identity, AppError> {
+    read_identity_at(conn, inspector_id, actor, jiff::Timestamp::now())
+}
+
+/// Who an inspector really is; the read is logged first, in the same
+/// transaction (also when nothing is recorded: the attempt is what counts).
+pub fn read_identity_at(
+    conn: &mut Connection,
+    inspector_id: i64,
+    actor: &Actor,
+    now: jiff::Timestamp,
+) -> Result<Identity, AppError> {
     let tx = conn.transaction()?;
     let alias = alias_of(&tx, inspector_id)?;
-    log(&tx, actor, inspector_id, "read")?;
+    log(&tx, actor, inspector_id, "read", now)?;
     let row: Option<(String, String, String)> = tx
         .query_row(
             "SELECT real_name, contact, updated_at FROM inspector_identities WHERE inspector_id = ?1",

@@ -153,9 +153,17 @@ impl Db {
     }
 }
 
-/// The current time as stored: RFC 3339 UTC.
-pub fn now_text() -> String {
-    jiff::Timestamp::now().to_string()
+/// A storage failure is the server's, never the caller's: logged in full,
+/// answered 500. Lives here so no SQLite type appears above `db`.
+impl From<rusqlite::Error> for AppError {
+    fn from(e: rusqlite::Error) -> Self {
+        AppError::Internal(format!("sqlite: {e}"))
+    }
+}
+
+/// A millisecond time from the server's clock as a timestamp.
+pub(crate) fn ms_timestamp(ms: i64) -> Result<jiff::Timestamp, AppError> {
+    jiff::Timestamp::from_millisecond(ms).map_err(AppError::internal)
 }
 
 #[cfg(test)]

@@ -159,3 +159,29 @@ pub fn category(conn: &Connection, code: &str) -> Result<Option<Category>, AppEr
 pub fn is_empty(conn: &Connection) -> Result<bool, AppError> {
     Ok(!conn.query_row("SELECT EXISTS (SELECT 1 FROM points) OR EXISTS (SELECT 1 FROM units)", [], |r| r.get(0))?)
 }
+
+impl super::Db {
+    /// A device's pull: reference data changed after `cursor`, the
+    /// inspector's visits visible at `now` (from their lead time), and
+    /// whether the device's token is due for rotation; one read.
+    pub async fn pull(
+        &self,
+        device: &crate::auth::DeviceCaller,
+        cursor: Option<String>,
+        now: jiff::Timestamp,
+    ) -> Result<PullResponse, AppError> {
+        let (inspector_id, device_id) = (device.inspector_id, device.device_id.clone());
+        self.read(move |c| {
+            let mut page = pull(c, cursor.as_deref())?;
+            page.assignments = super::draws::visible_assignments(c, inspector_id, now.as_millisecond())?;
+            page.rotate_token = super::accounts::token_rotation_due(c, &device_id, now)?;
+            Ok(page)
+        })
+        .await
+    }
+
+    /// Whether no reference data is loaded yet (a fresh server).
+    pub async fn reference_is_empty(&self) -> Result<bool, AppError> {
+        self.read(is_empty).await
+    }
+}

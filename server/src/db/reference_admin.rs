@@ -9,9 +9,7 @@
 
 use crate::error::AppError;
 use anfang_core::domain::{Category, Point, Unit};
-use anfang_core::error_code::ErrorCode;
 use anfang_core::store::point_from_row;
-use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
@@ -66,103 +64,15 @@ pub fn categories(conn: &Connection) -> Result<Vec<Category>, AppError> {
     Ok(rows)
 }
 
-/// Refuses typed text holding a control character (see
-/// [`anfang_core::text`]) with the code `text_control_character` and the
-/// field named: such text would end up in bulletins and break their DOCX.
-pub fn check_text(field: &'static str, value: &str) -> Result<(), AppError> {
-    anfang_core::text::check_text(field, value).map_err(|e| {
-        AppError::coded(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::TextControlCharacter, e.to_string())
-            .with_field(field)
-    })
-}
-
-fn unit_texts(u: &Unit) -> [(&'static str, Option<&str>); 2] {
-    [("name", Some(u.name.as_str())), ("district", u.district.as_deref())]
-}
-
-fn point_texts(p: &PointRecord) -> [(&'static str, Option<&str>); 4] {
-    [
-        ("name", Some(p.point.name.as_str())),
-        ("address", p.point.address.as_deref()),
-        ("district", p.point.district.as_deref()),
-        ("leader", p.leader.as_deref()),
-    ]
-}
-
-fn check_texts(texts: &[(&'static str, Option<&str>)]) -> Result<(), AppError> {
-    texts.iter().filter_map(|(f, v)| v.map(|v| (f, v))).try_for_each(|(f, v)| check_text(f, v))
-}
-
-/// The first control character among a unit's or point's texts, for the
-/// CSV import's line errors.
-fn texts_line_error(texts: &[(&'static str, Option<&str>)]) -> Result<(), ReferenceError> {
-    for (field, value) in texts {
-        if let Some(v) = value {
-            anfang_core::text::check_text(field, v)
-                .map_err(|e| ReferenceError::ControlCharacter { field, message: e.to_string() })?;
-        }
-    }
-    Ok(())
-}
-
-/// Why a unit, point or category is refused. Each names its field; mapped
-/// to an [`AppError`] with its code at the edge, and to a CSV line error by
-/// the importer.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ReferenceError {
-    #[error("{what} id {id:?}: use 1 to 40 letters, digits, - or _")]
-    BadId { what: &'static str, id: String },
-    #[error("a {what} name needs 1 to {max} characters")]
-    BadName { what: &'static str, max: usize },
-    #[error("{0} is not a latitude (-90 to 90)")]
-    BadLatitude(f64),
-    #[error("{0} is not a longitude (-180 to 180)")]
-    BadLongitude(f64),
-    #[error("unknown unit {0:?}; add the unit first")]
-    UnknownUnit(String),
-    #[error("category code {0:?}: use 1 to 40 letters, digits or _ (e.g. street_vending)")]
-    BadCategoryCode(String),
-    #[error("{message}")]
-    ControlCharacter { field: &'static str, message: String },
-}
-
-impl ReferenceError {
-    /// The input at fault.
-    pub fn field(&self) -> &'static str {
-        match self {
-            ReferenceError::BadId { .. } => "id",
-            ReferenceError::BadName { .. } => "name",
-            ReferenceError::BadLatitude(_) => "lat",
-            ReferenceError::BadLongitude(_) => "lon",
-            ReferenceError::UnknownUnit(_) => "unit_id",
-            ReferenceError::BadCategoryCode(_) => "code",
-            ReferenceError::ControlCharacter { field, .. } => field,
-        }
-    }
-
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            ReferenceError::BadId { .. } => ErrorCode::IdInvalid,
-            ReferenceError::BadName { .. } => ErrorCode::NameLength,
-            ReferenceError::BadLatitude(_) => ErrorCode::LatitudeInvalid,
-            ReferenceError::BadLongitude(_) => ErrorCode::LongitudeInvalid,
-            ReferenceError::UnknownUnit(_) => ErrorCode::UnitUnknown,
-            ReferenceError::BadCategoryCode(_) => ErrorCode::CategoryCodeInvalid,
-            ReferenceError::ControlCharacter { .. } => ErrorCode::TextControlCharacter,
-        }
-    }
-}
-
-impl From<ReferenceError> for AppError {
-    fn from(e: ReferenceError) -> Self {
-        AppError::coded(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()).with_field(e.field())
-    }
-}
+// The rules a unit, point, category or setting must satisfy are the
+// reference service's; named here too for the console and the CSV reader,
+// until they call `app::reference`.
+pub use crate::app::reference::{ReferenceError, check_point, check_text, check_unit};
 
 /// Saves a unit after checking it; one transaction.
+#[doc(hidden)]
 pub fn save_unit(conn: &mut Connection, u: &Unit) -> Result<(), AppError> {
-    check_texts(&unit_texts(u))?;
-    check_unit(u)?;
+    crate::app::reference::check_unit_input(u)?;
     let tx = conn.transaction()?;
     super::reference::upsert_unit(&tx, u)?;
     tx.commit()?;
@@ -170,9 +80,9 @@ pub fn save_unit(conn: &mut Connection, u: &Unit) -> Result<(), AppError> {
 }
 
 /// Saves a point after checking it and that its unit exists; one transaction.
+#[doc(hidden)]
 pub fn save_point(conn: &mut Connection, p: &PointRecord) -> Result<(), AppError> {
-    check_texts(&point_texts(p))?;
-    check_point(&p.point)?;
+    crate::app::reference::check_point_input(p)?;
     let tx = conn.transaction()?;
     if super::reference::unit(&tx, &p.point.unit_id)?.is_none() {
         return Err(ReferenceError::UnknownUnit(p.point.unit_id.clone()).into());
@@ -182,54 +92,12 @@ pub fn save_point(conn: &mut Connection, p: &PointRecord) -> Result<(), AppError
     Ok(())
 }
 
+#[doc(hidden)]
 pub fn save_category(conn: &mut Connection, c: &Category) -> Result<(), AppError> {
-    if c.code.is_empty() || c.code.len() > 40 || !c.code.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-        return Err(ReferenceError::BadCategoryCode(c.code.clone()).into());
-    }
-    check_texts(&[("name", Some(c.name.as_str())), ("description", c.description.as_deref())])?;
-    if c.name.trim().is_empty() || c.name.chars().count() > 60 {
-        return Err(ReferenceError::BadName { what: "category", max: 60 }.into());
-    }
+    crate::app::reference::check_category(c)?;
     let tx = conn.transaction()?;
     super::reference::upsert_category(&tx, c)?;
     tx.commit()?;
-    Ok(())
-}
-
-fn check_id(id: &str, what: &'static str) -> Result<(), ReferenceError> {
-    if id.is_empty() || id.len() > 40 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(ReferenceError::BadId { what, id: id.to_owned() });
-    }
-    Ok(())
-}
-
-/// A unit's own rules (its id and name).
-pub fn check_unit(u: &Unit) -> Result<(), ReferenceError> {
-    check_id(&u.id, "unit")?;
-    texts_line_error(&unit_texts(u))?;
-    if u.name.trim().is_empty() || u.name.chars().count() > 80 {
-        return Err(ReferenceError::BadName { what: "unit", max: 80 });
-    }
-    Ok(())
-}
-
-/// A point's own rules; whether its unit exists is checked by the caller.
-pub fn check_point(p: &Point) -> Result<(), ReferenceError> {
-    check_id(&p.id, "point")?;
-    texts_line_error(&[
-        ("name", Some(p.name.as_str())),
-        ("address", p.address.as_deref()),
-        ("district", p.district.as_deref()),
-    ])?;
-    if p.name.trim().is_empty() || p.name.chars().count() > 80 {
-        return Err(ReferenceError::BadName { what: "point", max: 80 });
-    }
-    if !(-90.0..=90.0).contains(&p.lat) || !p.lat.is_finite() {
-        return Err(ReferenceError::BadLatitude(p.lat));
-    }
-    if !(-180.0..=180.0).contains(&p.lon) || !p.lon.is_finite() {
-        return Err(ReferenceError::BadLongitude(p.lon));
-    }
     Ok(())
 }
 
@@ -310,51 +178,10 @@ pub fn settings(conn: &Connection) -> Result<OfficeSettings, AppError> {
     })
 }
 
+#[doc(hidden)]
 pub fn save_settings(conn: &mut Connection, s: &OfficeSettings) -> Result<(), AppError> {
-    for (field, value, max) in
-        [("issuing_body", &s.issuing_body, 60), ("distribution", &s.distribution, 1000), ("compiler", &s.compiler, 120)]
-    {
-        // Printed in every bulletin: no control characters.
-        check_text(field, value)?;
-        if value.trim().is_empty() || value.chars().count() > max {
-            return Err(AppError::coded(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::SettingLength,
-                format!("{field}: needs 1 to {max} characters"),
-            )
-            .with_field(field));
-        }
-    }
-    let d = &s.card_deadlines;
-    for (card, days) in [("red", d.red), ("yellow", d.yellow), ("green", d.green)] {
-        if let Some(n) = days
-            && !(0..=365).contains(&n)
-        {
-            return Err(AppError::coded(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::DeadlineInvalid,
-                format!("card_deadlines.{card}: {n} days; use 0 to 365 or null for none"),
-            )
-            .with_field("card_deadlines"));
-        }
-    }
-    let tx = conn.transaction()?;
-    for (key, value) in
-        [("issuing_body", &s.issuing_body), ("distribution", &s.distribution), ("compiler", &s.compiler)]
-    {
-        tx.execute(
-            "INSERT INTO office_settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value.trim()],
-        )?;
-    }
-    for (card, days) in [("red", d.red), ("yellow", d.yellow), ("green", d.green)] {
-        tx.execute(
-            "INSERT INTO card_deadlines (card, days) VALUES (?1, ?2) ON CONFLICT (card) DO UPDATE SET days = excluded.days",
-            params![card, days],
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
+    crate::app::reference::check_settings(s)?;
+    store_settings(conn, s)
 }
 
 /// An inspector as the admin page lists them (never shown to units or leaders).
@@ -388,13 +215,146 @@ pub fn inspectors(conn: &Connection) -> Result<Vec<InspectorRow>, AppError> {
     Ok(rows)
 }
 
-/// A new enrollment code for an existing, active inspector.
+/// [`issue_code_for_at`] on the system clock: the console's, until merged.
+#[doc(hidden)]
 pub fn issue_code_for(conn: &mut Connection, inspector_id: i64) -> Result<String, AppError> {
+    issue_code_for_at(conn, inspector_id, jiff::Timestamp::now())
+}
+
+/// A new enrollment code for an existing, active inspector.
+pub fn issue_code_for_at(conn: &mut Connection, inspector_id: i64, now: jiff::Timestamp) -> Result<String, AppError> {
     let active: Option<bool> =
         conn.query_row("SELECT active FROM inspectors WHERE id = ?1", [inspector_id], |r| r.get(0)).optional()?;
     match active {
         None => Err(AppError::NotFound(format!("no inspector with id {inspector_id}"))),
         Some(false) => Err(AppError::Unprocessable("this inspector is deactivated".into())),
-        Some(true) => super::accounts::issue_code(conn, inspector_id),
+        Some(true) => super::accounts::issue_code(conn, inspector_id, now),
+    }
+}
+
+fn store_unit(conn: &mut Connection, u: &Unit) -> Result<(), AppError> {
+    let tx = conn.transaction()?;
+    super::reference::upsert_unit(&tx, u)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// `false`: the point's unit does not exist, nothing was written.
+fn store_point(conn: &mut Connection, p: &PointRecord) -> Result<bool, AppError> {
+    let tx = conn.transaction()?;
+    if super::reference::unit(&tx, &p.point.unit_id)?.is_none() {
+        return Ok(false);
+    }
+    super::reference::upsert_point(&tx, &p.point, p.leader.as_deref())?;
+    tx.commit()?;
+    Ok(true)
+}
+
+fn store_category(conn: &mut Connection, c: &Category) -> Result<(), AppError> {
+    let tx = conn.transaction()?;
+    super::reference::upsert_category(&tx, c)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn store_settings(conn: &mut Connection, s: &OfficeSettings) -> Result<(), AppError> {
+    let d = &s.card_deadlines;
+    let tx = conn.transaction()?;
+    for (key, value) in
+        [("issuing_body", &s.issuing_body), ("distribution", &s.distribution), ("compiler", &s.compiler)]
+    {
+        tx.execute(
+            "INSERT INTO office_settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value.trim()],
+        )?;
+    }
+    for (card, days) in [("red", d.red), ("yellow", d.yellow), ("green", d.green)] {
+        tx.execute(
+            "INSERT INTO card_deadlines (card, days) VALUES (?1, ?2) ON CONFLICT (card) DO UPDATE SET days = excluded.days",
+            params![card, days],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Reference data as the office manages it. Writes store what the
+/// reference service (`app::reference`) has checked.
+impl super::Db {
+    pub async fn units(&self) -> Result<Vec<Unit>, AppError> {
+        self.read(units).await
+    }
+
+    pub async fn points(&self) -> Result<Vec<PointRecord>, AppError> {
+        self.read(points).await
+    }
+
+    pub async fn categories(&self) -> Result<Vec<Category>, AppError> {
+        self.read(categories).await
+    }
+
+    pub async fn office_settings(&self) -> Result<OfficeSettings, AppError> {
+        self.read(settings).await
+    }
+
+    pub async fn inspectors(&self) -> Result<Vec<InspectorRow>, AppError> {
+        self.read(inspectors).await
+    }
+
+    /// The inspectors with every device, for the admin's inspectors page.
+    pub async fn inspectors_and_devices(
+        &self,
+    ) -> Result<(Vec<InspectorRow>, Vec<super::accounts::DeviceRow>), AppError> {
+        self.read(|c| Ok((inspectors(c)?, super::accounts::devices(c, None)?))).await
+    }
+
+    /// Every point and unit, for the points page.
+    pub async fn points_and_units(&self) -> Result<(Vec<PointRecord>, Vec<Unit>), AppError> {
+        self.read(|c| Ok((points(c)?, units(c)?))).await
+    }
+
+    pub async fn save_unit(&self, u: Unit) -> Result<(), AppError> {
+        self.write(move |c| store_unit(c, &u)).await
+    }
+
+    /// `false`: the point's unit does not exist; nothing was written.
+    pub async fn save_point(&self, p: PointRecord) -> Result<bool, AppError> {
+        self.write(move |c| store_point(c, &p)).await
+    }
+
+    pub async fn save_category(&self, cat: Category) -> Result<(), AppError> {
+        self.write(move |c| store_category(c, &cat)).await
+    }
+
+    pub async fn save_settings(&self, s: OfficeSettings) -> Result<(), AppError> {
+        self.write(move |c| store_settings(c, &s)).await
+    }
+
+    /// Writes checked units, all in one transaction.
+    pub async fn import_units(&self, units: Vec<Unit>) -> Result<usize, AppError> {
+        self.write(move |c| import_units(c, &units)).await
+    }
+
+    /// Writes checked points in one transaction, or none: `Err` lists
+    /// `(index, unit id)` of every point whose unit is unknown.
+    pub async fn import_points(
+        &self,
+        points: Vec<PointRecord>,
+    ) -> Result<Result<usize, Vec<(usize, String)>>, AppError> {
+        let result = self.write(move |c| import_points(c, &points)).await?;
+        Ok(result.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|(i, e)| match e {
+                    ReferenceError::UnknownUnit(unit) => (i, unit),
+                    other => (i, other.to_string()),
+                })
+                .collect()
+        }))
+    }
+
+    /// A fresh enrollment code for an existing, active inspector.
+    pub async fn issue_code_for(&self, inspector_id: i64, now: jiff::Timestamp) -> Result<String, AppError> {
+        self.write(move |c| issue_code_for_at(c, inspector_id, now)).await
     }
 }

@@ -192,7 +192,9 @@ mod tests {
         anfang_core::store::schema::migrate(&mut c, MIGRATIONS).unwrap();
 
         assert_eq!(users(&c), before);
-        let caller = accounts::session_by_token_hash(&c, &crate::auth::secret_hash(token)).unwrap().unwrap();
+        let caller = accounts::session_by_token_hash(&c, &crate::auth::secret_hash(token), jiff::Timestamp::now())
+            .unwrap()
+            .unwrap();
         assert_eq!((caller.user_id, caller.username.as_str(), caller.unit_id), (9, "li", None));
         let dangling: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
         assert_eq!(dangling, 0);

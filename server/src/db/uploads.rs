@@ -80,7 +80,7 @@ pub fn complete(
     let inserted = tx.execute(
         "INSERT INTO photos (sha256, byte_len, width, height, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (sha256) DO NOTHING",
-        params![sha256, byte_len as i64, width, height, super::now_text()],
+        params![sha256, byte_len as i64, width, height, super::ms_timestamp(now_ms)?.to_string()],
     )?;
     if inserted == 1 {
         tx.execute(

@@ -98,7 +98,11 @@ fn err(e: crate::AppError) -> anyhow::Error {
     }
 }
 
-pub fn run(command: DrawCommand, open_db: impl Fn(&Path) -> anyhow::Result<crate::db::Db>) -> anyhow::Result<()> {
+pub fn run(
+    command: DrawCommand,
+    open_db: impl Fn(&Path) -> anyhow::Result<crate::db::Db>,
+    clock: &crate::clock::Clock,
+) -> anyhow::Result<()> {
     match command {
         DrawCommand::Create {
             data_dir,
@@ -130,7 +134,7 @@ pub fn run(command: DrawCommand, open_db: impl Fn(&Path) -> anyhow::Result<crate
                 lead_minutes,
             };
             let tz = config.timezone_name();
-            let now_ms = config.now().as_millisecond();
+            let now_ms = clock.now_ms();
             let s = db
                 .write_blocking(|c| {
                     let params = draws::resolve(c, &req, &tz)?;
@@ -161,7 +165,7 @@ pub fn run(command: DrawCommand, open_db: impl Fn(&Path) -> anyhow::Result<crate
         }
         DrawCommand::Reveal { data_dir, id } => {
             let db = open_db(&data_dir)?;
-            let now_ms = crate::Config::new(&data_dir).now().as_millisecond();
+            let now_ms = clock.now_ms();
             let export = db.write_blocking(|c| draws::reveal(c, &id, now_ms)).map_err(err)?;
             println!("{}", serde_json::to_string_pretty(&export)?);
             Ok(())

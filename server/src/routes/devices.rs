@@ -4,7 +4,6 @@
 
 use crate::AppState;
 use crate::auth::{DeviceCaller, OfficeCaller, Role};
-use crate::db::accounts;
 use crate::error::{AppError, parse_json};
 use anfang_core::protocol::TokenRotation;
 use axum::Json;
@@ -25,7 +24,7 @@ pub async fn list(
 ) -> Result<Json<Value>, AppError> {
     caller.require(Role::Admin)?;
     let id = inspector_id(&id)?;
-    let items = state.db.read(move |c| accounts::devices(c, Some(id))).await?;
+    let items = state.db.devices(Some(id)).await?;
     Ok(Json(json!({"items": items})))
 }
 
@@ -58,7 +57,7 @@ pub async fn revoke(
             ));
         }
     };
-    let revoked = state.db.write(move |c| accounts::revoke_devices(c, id, device.as_deref())).await?;
+    let revoked = state.db.revoke_devices(id, device, state.clock.now()).await?;
     tracing::info!(inspector = id, n = revoked.len(), by = %caller.username, "devices revoked");
     Ok(Json(json!({"revoked": revoked})))
 }
@@ -74,10 +73,10 @@ pub async fn disable_user(
     State(state): State<AppState>,
     caller: OfficeCaller,
     body: Bytes,
-) -> Result<Json<accounts::Disabled>, AppError> {
+) -> Result<Json<crate::db::accounts::Disabled>, AppError> {
     caller.require(Role::Admin)?;
     let req: DisableUser = parse_json(&body)?;
-    let done = state.db.write(move |c| accounts::disable_user(c, &req.username)).await?;
+    let done = state.db.disable_user(req.username).await?;
     tracing::info!(user = %done.username, sessions = done.sessions_ended, by = %caller.username, "user disabled");
     Ok(Json(done))
 }
@@ -87,6 +86,6 @@ pub async fn rotate_token(
     State(state): State<AppState>,
     device: DeviceCaller,
 ) -> Result<Json<TokenRotation>, AppError> {
-    let token = state.db.write(move |c| accounts::rotate_device_token(c, &device.device_id)).await?;
+    let token = state.db.rotate_device_token(device.device_id).await?;
     Ok(Json(TokenRotation { token }))
 }

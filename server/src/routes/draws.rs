@@ -18,7 +18,7 @@ pub async fn create(
     caller.require(Role::Admin)?;
     let req: draws::DrawRequest = parse_json(&body)?;
     let tz = state.config.timezone_name();
-    let now_ms = state.config.now().as_millisecond();
+    let now_ms = state.clock.now_ms();
     let user = caller.user_id;
     let summary = state
         .db
@@ -55,7 +55,7 @@ pub async fn reveal(
     Path(id): Path<String>,
 ) -> Result<Json<draws::DrawExport>, AppError> {
     caller.require(Role::Admin)?;
-    let now_ms = state.config.now().as_millisecond();
+    let now_ms = state.clock.now_ms();
     Ok(Json(state.db.write(move |c| draws::reveal(c, &id, now_ms)).await?))
 }
 
@@ -74,6 +74,6 @@ pub async fn coverage(
     Path(id): Path<String>,
 ) -> Result<Json<draws::Coverage>, AppError> {
     caller.require(Role::Reviewer)?;
-    let now_ms = state.config.now().as_millisecond();
+    let now_ms = state.clock.now_ms();
     Ok(Json(state.db.read(move |c| draws::coverage(c, &id, now_ms)).await?))
 }

@@ -1,13 +1,13 @@
 //! Office routes for review decisions and reference-data management (units,
 //! points, categories, settings, inspectors). Thin: parse, authorize, call
-//! `db`, answer.
+//! `app::review` / `app::reference` (or a plain read of `db`), answer.
 
-use crate::AppState;
 use crate::auth::{OfficeCaller, Role};
-use crate::db::reference_admin::{self, OfficeSettings, PointRecord};
-use crate::db::{accounts, reviews};
+use crate::db::reference_admin::{OfficeSettings, PointRecord};
+use crate::db::reviews;
 use crate::error::{AppError, parse_json};
-use crate::reference_csv::{self, LineError};
+use crate::reference_csv::LineError;
+use crate::{AppState, app};
 use anfang_core::domain::{Category, Unit};
 use axum::Json;
 use axum::body::Bytes;
@@ -25,25 +25,24 @@ pub async fn review_finding(
 ) -> Result<Json<reviews::Revision>, AppError> {
     caller.require(Role::Reviewer)?;
     let req: reviews::ReviewRequest = parse_json(&body)?;
-    let rev = state.db.write(move |c| reviews::decide(c, &id, caller.user_id, &caller.username, &req)).await?;
-    Ok(Json(rev))
+    Ok(Json(app::review::decide(&state.db, &caller, id, req, state.clock.now()).await?))
 }
 
 pub async fn list_units(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
     caller.require(Role::Leader)?;
-    let items = state.db.read(reference_admin::units).await?;
+    let items = state.db.units().await?;
     Ok(Json(json!({"items": items})))
 }
 
 pub async fn list_points(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
     caller.require(Role::Leader)?;
-    let items = state.db.read(reference_admin::points).await?;
+    let items = state.db.points().await?;
     Ok(Json(json!({"items": items})))
 }
 
 pub async fn list_categories(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
     caller.require(Role::Leader)?;
-    let items = state.db.read(reference_admin::categories).await?;
+    let items = state.db.categories().await?;
     Ok(Json(json!({"items": items})))
 }
 
@@ -67,9 +66,7 @@ pub async fn put_unit(
     caller.require(Role::Admin)?;
     let unit: Unit = parse_json(&body)?;
     same_id(&id, &unit.id, "unit id")?;
-    let saved = unit.clone();
-    state.db.write(move |c| reference_admin::save_unit(c, &saved)).await?;
-    Ok(Json(unit))
+    Ok(Json(app::reference::save_unit(&state.db, unit).await?))
 }
 
 pub async fn put_point(
@@ -81,9 +78,7 @@ pub async fn put_point(
     caller.require(Role::Admin)?;
     let point: PointRecord = parse_json(&body)?;
     same_id(&id, &point.point.id, "point id")?;
-    let saved = point.clone();
-    state.db.write(move |c| reference_admin::save_point(c, &saved)).await?;
-    Ok(Json(point))
+    Ok(Json(app::reference::save_point(&state.db, point).await?))
 }
 
 pub async fn put_category(
@@ -95,9 +90,7 @@ pub async fn put_category(
     caller.require(Role::Admin)?;
     let category: Category = parse_json(&body)?;
     same_id(&code, &category.code, "category code")?;
-    let saved = category.clone();
-    state.db.write(move |c| reference_admin::save_category(c, &saved)).await?;
-    Ok(Json(category))
+    Ok(Json(app::reference::save_category(&state.db, category).await?))
 }
 
 /// 422 listing every line error; nothing was written.
@@ -127,30 +120,16 @@ fn csv_text(body: &Bytes) -> Result<&str, AppError> {
     })
 }
 
-/// Imports units from a CSV body; all or nothing.
+/// Imports units from a CSV body; all or nothing. The console's name for
+/// [`app::reference::import_units_csv`], until it calls that.
 pub async fn import_units_csv(state: &AppState, text: String) -> Result<Result<usize, Vec<LineError>>, AppError> {
-    let units = match reference_csv::parse_units(&text) {
-        Ok(u) => u,
-        Err(e) => return Ok(Err(e)),
-    };
-    Ok(Ok(state.db.write(move |c| reference_admin::import_units(c, &units)).await?))
+    app::reference::import_units_csv(&state.db, &text).await
 }
 
-/// Imports points from a CSV body; all or nothing.
+/// Imports points from a CSV body; all or nothing. The console's name for
+/// [`app::reference::import_points_csv`], until it calls that.
 pub async fn import_points_csv(state: &AppState, text: String) -> Result<Result<usize, Vec<LineError>>, AppError> {
-    let points = match reference_csv::parse_points(&text) {
-        Ok(p) => p,
-        Err(e) => return Ok(Err(e)),
-    };
-    let lines: Vec<u64> = points.iter().map(|(l, _)| *l).collect();
-    let records: Vec<PointRecord> = points.into_iter().map(|(_, p)| p).collect();
-    match state.db.write(move |c| reference_admin::import_points(c, &records)).await? {
-        Ok(n) => Ok(Ok(n)),
-        Err(errs) => Ok(Err(errs
-            .into_iter()
-            .map(|(i, e)| LineError { line: lines[i], field: e.field().into(), message: e.to_string() })
-            .collect())),
-    }
+    app::reference::import_points_csv(&state.db, &text).await
 }
 
 pub async fn import_units(
@@ -184,7 +163,7 @@ pub async fn get_settings(
     caller: OfficeCaller,
 ) -> Result<Json<OfficeSettings>, AppError> {
     caller.require(Role::Leader)?;
-    Ok(Json(state.db.read(reference_admin::settings).await?))
+    Ok(Json(state.db.office_settings().await?))
 }
 
 pub async fn put_settings(
@@ -194,14 +173,12 @@ pub async fn put_settings(
 ) -> Result<Json<OfficeSettings>, AppError> {
     caller.require(Role::Admin)?;
     let settings: OfficeSettings = parse_json(&body)?;
-    let saved = settings.clone();
-    state.db.write(move |c| reference_admin::save_settings(c, &saved)).await?;
-    Ok(Json(settings))
+    Ok(Json(app::reference::save_settings(&state.db, settings).await?))
 }
 
 pub async fn list_inspectors(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
     caller.require(Role::Admin)?;
-    let items = state.db.read(reference_admin::inspectors).await?;
+    let items = state.db.inspectors().await?;
     Ok(Json(json!({"items": items})))
 }
 
@@ -229,7 +206,7 @@ pub async fn add_inspector(
     caller.require(Role::Admin)?;
     let req: NewInspector = parse_json(&body)?;
     let alias = req.alias.trim().to_owned();
-    let (id, code) = state.db.write(move |c| accounts::add_inspector(c, &req.alias)).await?;
+    let (id, code) = app::reference::add_inspector(&state.db, &req.alias, state.clock.now()).await?;
     Ok(Json(json!({"id": id, "alias": alias, "code": code, "enroll_url": enroll_link(&headers, &code)})))
 }
 
@@ -241,6 +218,6 @@ pub async fn new_inspector_code(
 ) -> Result<Json<Value>, AppError> {
     caller.require(Role::Admin)?;
     let id: i64 = id.parse().map_err(|_| AppError::NotFound(format!("no inspector with id {id}")))?;
-    let code = state.db.write(move |c| reference_admin::issue_code_for(c, id)).await?;
+    let code = app::reference::issue_code(&state.db, id, state.clock.now()).await?;
     Ok(Json(json!({"id": id, "code": code, "enroll_url": enroll_link(&headers, &code)})))
 }
