@@ -174,7 +174,11 @@ pub fn resolve(conn: &Connection, req: &DrawRequest, timezone: &str) -> Result<P
     Ok(p)
 }
 
-fn local_ms(tz: &jiff::tz::TimeZone, date: jiff::civil::Date, time: jiff::civil::Time) -> Result<i64, AppError> {
+pub(crate) fn local_ms(
+    tz: &jiff::tz::TimeZone,
+    date: jiff::civil::Date,
+    time: jiff::civil::Time,
+) -> Result<i64, AppError> {
     Ok(tz.to_timestamp(date.to_datetime(time)).map_err(|_| out_of_range(date))?.as_millisecond())
 }
 
@@ -197,31 +201,39 @@ pub fn period_end_ms(params: &Params) -> Result<i64, AppError> {
 
 /// Draws a fresh secret seed, computes the assignments and stores the
 /// draw, its assignments and its commitment's log entry in one transaction.
-/// Refuses a period that has already begun (`now_ms`): a draw decided after
-/// the fact could be chosen to fit.
+/// A draw decided by the draw service (`app::draws::plan`): its
+/// canonical parameters, seed, visits and commitment, ready to store.
+pub struct PlannedDraw {
+    pub params: Params,
+    pub seed: [u8; 32],
+    pub drawn: Vec<draw::Drawn>,
+    pub commitment: String,
+}
+
+/// Draws and stores at connection level, by the draw service's rule
+/// exactly as [`super::Db::create_draw`] does: for the console and the
+/// command line, until they call `app::draws`.
+#[doc(hidden)]
 pub fn create(
     conn: &mut Connection,
     params: Params,
     created_by: Option<i64>,
     now_ms: i64,
 ) -> Result<DrawSummary, AppError> {
+    let planned = crate::app::draws::plan(params, now_ms)?;
+    store(conn, planned, created_by, now_ms)
+}
+
+/// Stores a planned draw, its assignments and its commitment's
+/// evidence-log entry, in one transaction.
+fn store(
+    conn: &mut Connection,
+    planned: PlannedDraw,
+    created_by: Option<i64>,
+    now_ms: i64,
+) -> Result<DrawSummary, AppError> {
+    let PlannedDraw { params, seed, drawn, commitment } = planned;
     let tz = params.tz().map_err(invalid)?;
-    let start_ms = local_ms(&tz, params.from, jiff::civil::Time::midnight())?;
-    if start_ms <= now_ms {
-        return Err(AppError::coded(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::DrawPeriodBegun,
-            format!(
-                "the period must start in the future (from {} has begun); a draw is made before its period",
-                params.from
-            ),
-        )
-        .with_field("from"));
-    }
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(AppError::internal)?;
-    let drawn = draw::compute(&seed, &params).map_err(invalid)?;
-    let commitment = draw::commitment(&seed, &params);
     let id = Uuid::now_v7();
     let created_at = jiff::Timestamp::from_millisecond(now_ms).map_err(AppError::internal)?.to_string();
     let tx = conn.transaction()?;
@@ -451,6 +463,59 @@ pub fn visit(conn: &Connection, id: &str) -> Result<Option<Visit>, AppError> {
             Ok(Visit { inspector_id: r.get(0)?, point_id: r.get(1)?, starts_ms: r.get(2)?, ends_ms: r.get(3)? })
         })
         .optional()?)
+}
+
+impl super::Db {
+    /// Turns a request into canonical parameters against the inspectors
+    /// and points as they are now.
+    pub async fn draw_params(&self, req: DrawRequest, timezone: String) -> Result<Params, AppError> {
+        self.read(move |c| resolve(c, &req, &timezone)).await
+    }
+
+    /// Stores a planned draw (see [`PlannedDraw`]) made at `now_ms`.
+    pub async fn create_draw(
+        &self,
+        planned: PlannedDraw,
+        created_by: Option<i64>,
+        now_ms: i64,
+    ) -> Result<DrawSummary, AppError> {
+        self.write(move |c| store(c, planned, created_by, now_ms)).await
+    }
+
+    /// Every draw overlapping `from..=to`, oldest first.
+    pub async fn draws(&self, from: Option<String>, to: Option<String>) -> Result<Vec<DrawSummary>, AppError> {
+        self.read(move |c| list(c, from.as_deref(), to.as_deref())).await
+    }
+
+    pub async fn draw(&self, id: String) -> Result<Option<DrawSummary>, AppError> {
+        self.read(move |c| get(c, &id)).await
+    }
+
+    /// Reveals a draw's seed once its period has ended (at `now_ms`).
+    pub async fn reveal_draw(&self, id: String, now_ms: i64) -> Result<DrawExport, AppError> {
+        self.write(move |c| reveal(c, &id, now_ms)).await
+    }
+
+    pub async fn draw_export(&self, id: String) -> Result<DrawExport, AppError> {
+        self.read(move |c| export(c, &id)).await
+    }
+
+    /// Planned versus done visits over the slots ended by `now_ms`.
+    pub async fn draw_coverage(&self, id: String, now_ms: i64) -> Result<Coverage, AppError> {
+        self.read(move |c| coverage(c, &id, now_ms)).await
+    }
+
+    /// Every draw with the inspectors, for the console's draws page.
+    pub async fn draws_and_inspectors(
+        &self,
+    ) -> Result<(Vec<DrawSummary>, Vec<super::reference_admin::InspectorRow>), AppError> {
+        self.read(|c| Ok((list(c, None, None)?, super::reference_admin::inspectors(c)?))).await
+    }
+
+    /// Sets the units an inspector is never drawn to.
+    pub async fn set_excluded_units(&self, alias: String, units: Vec<String>) -> Result<(), AppError> {
+        self.write(move |c| set_excluded_units(c, &alias, &units)).await
+    }
 }
 
 /// Planned versus done visits of a draw, over the slots that have ended.

@@ -738,3 +738,10 @@ fn check_photos(conn: &Connection, dir: &PhotoDir, audit: &mut Audit) -> Result<
 fn display(p: &Path) -> String {
     p.display().to_string()
 }
+
+impl super::Db {
+    /// The evidence log's chain head: its length and last entry's hash.
+    pub async fn evidence_head(&self) -> Result<ChainHead, AppError> {
+        self.read(head).await
+    }
+}

@@ -139,3 +139,96 @@ pub fn expire_photo(conn: &mut Connection, sha256: &str, cutoff_ms: i64) -> Resu
     tx.commit()?;
     Ok(true)
 }
+
+/// Where an announced upload stands, as the store decided it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announced {
+    /// The photo is stored already (this device's upload, if any, is gone).
+    Stored,
+    /// This device's upload, same size: carry on from the partial file.
+    Resume,
+    /// A new upload of this device (or its own re-announced with another
+    /// size): from byte 0.
+    Fresh,
+}
+
+/// Uploads and stored photos, for `photos::PhotoStore` (which owns the
+/// files and the per-photo locks).
+impl super::Db {
+    /// Announces a photo upload of `size` bytes for a device in one write:
+    /// `admit` (the caller's caps) is asked, with the device's other open
+    /// uploads, before a new upload is recorded, so two announces cannot
+    /// both slip under the cap.
+    pub async fn announce_upload(
+        &self,
+        sha256: String,
+        device_id: String,
+        size: u64,
+        now_ms: i64,
+        admit: impl FnOnce(&OpenUploads) -> Result<(), AppError> + Send + 'static,
+    ) -> Result<Announced, AppError> {
+        self.write(move |c| {
+            if photo_exists(c, &sha256)? {
+                forget_upload(c, &sha256, &device_id)?;
+                return Ok(Announced::Stored);
+            }
+            let own = upload(c, &sha256, &device_id)?;
+            if own.is_some_and(|u| u.size == size) {
+                touch(c, &sha256, &device_id, now_ms)?;
+                return Ok(Announced::Resume);
+            }
+            admit(&open_uploads(c, &device_id, &sha256)?)?;
+            announce(c, &sha256, &device_id, size, now_ms)?;
+            Ok(Announced::Fresh)
+        })
+        .await
+    }
+
+    /// Whether the photo is stored, and this device's upload of it.
+    pub async fn upload_state(&self, sha256: String, device_id: String) -> Result<(bool, Option<Upload>), AppError> {
+        self.read(move |c| Ok((photo_exists(c, &sha256)?, upload(c, &sha256, &device_id)?))).await
+    }
+
+    pub async fn forget_upload(&self, sha256: String, device_id: String) -> Result<(), AppError> {
+        self.write(move |c| forget_upload(c, &sha256, &device_id)).await
+    }
+
+    /// Records that a device wrote to its upload at `now_ms`.
+    pub async fn touch_upload(&self, sha256: String, device_id: String, now_ms: i64) -> Result<(), AppError> {
+        self.write(move |c| touch(c, &sha256, &device_id, now_ms)).await
+    }
+
+    /// Files a verified photo and closes the device's upload (see [`complete`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_upload(
+        &self,
+        sha256: String,
+        device_id: String,
+        byte_len: u64,
+        width: u32,
+        height: u32,
+        now_ms: i64,
+    ) -> Result<(), AppError> {
+        self.write(move |c| complete(c, &sha256, &device_id, byte_len, width, height, now_ms)).await
+    }
+
+    /// Up to `limit` uploads untouched since `cutoff_ms`: (photo, device).
+    pub async fn stale_uploads(&self, cutoff_ms: i64, limit: usize) -> Result<Vec<(String, String)>, AppError> {
+        self.read(move |c| stale_uploads(c, cutoff_ms, limit)).await
+    }
+
+    /// Deletes an upload if still untouched since `cutoff_ms`.
+    pub async fn expire_upload(&self, sha256: String, device_id: String, cutoff_ms: i64) -> Result<bool, AppError> {
+        self.write(move |c| expire_upload(c, &sha256, &device_id, cutoff_ms)).await
+    }
+
+    /// Up to `limit` photos stored before `cutoff_ms` that no finding names.
+    pub async fn stale_unreferenced_photos(&self, cutoff_ms: i64, limit: usize) -> Result<Vec<String>, AppError> {
+        self.read(move |c| stale_unreferenced_photos(c, cutoff_ms, limit)).await
+    }
+
+    /// Deletes an unreferenced photo's rows if still unreferenced.
+    pub async fn expire_photo(&self, sha256: String, cutoff_ms: i64) -> Result<bool, AppError> {
+        self.write(move |c| expire_photo(c, &sha256, cutoff_ms)).await
+    }
+}

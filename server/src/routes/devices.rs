@@ -1,10 +1,10 @@
 //! Cutting off devices and office users: list and revoke an inspector's
 //! devices, disable a user (ending their sessions), and a device's own token
-//! rotation. Thin: parse, authorize, call `db::accounts`.
+//! rotation. Thin: parse, authorize, call `app::devices`.
 
-use crate::AppState;
 use crate::auth::{DeviceCaller, OfficeCaller, Role};
 use crate::error::{AppError, parse_json};
+use crate::{AppState, app};
 use anfang_core::protocol::TokenRotation;
 use axum::Json;
 use axum::body::Bytes;
@@ -57,7 +57,7 @@ pub async fn revoke(
             ));
         }
     };
-    let revoked = state.db.revoke_devices(id, device, state.clock.now()).await?;
+    let revoked = app::devices::revoke(&state.db, id, device, state.clock.now()).await?;
     tracing::info!(inspector = id, n = revoked.len(), by = %caller.username, "devices revoked");
     Ok(Json(json!({"revoked": revoked})))
 }
@@ -76,7 +76,7 @@ pub async fn disable_user(
 ) -> Result<Json<crate::db::accounts::Disabled>, AppError> {
     caller.require(Role::Admin)?;
     let req: DisableUser = parse_json(&body)?;
-    let done = state.db.disable_user(req.username).await?;
+    let done = app::devices::disable_user(&state.db, req.username).await?;
     tracing::info!(user = %done.username, sessions = done.sessions_ended, by = %caller.username, "user disabled");
     Ok(Json(done))
 }
@@ -86,6 +86,6 @@ pub async fn rotate_token(
     State(state): State<AppState>,
     device: DeviceCaller,
 ) -> Result<Json<TokenRotation>, AppError> {
-    let token = state.db.rotate_device_token(device.device_id).await?;
+    let token = app::devices::rotate_token(&state.db, device).await?;
     Ok(Json(TokenRotation { token }))
 }

@@ -1,10 +1,10 @@
 //! Routes for the random draw: create (admin), list (reviewer), reveal and
 //! export (admin), coverage (reviewer, past slots only).
 
-use crate::AppState;
 use crate::auth::{OfficeCaller, Role};
 use crate::db::draws;
 use crate::error::{AppError, parse_json};
+use crate::{AppState, app};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -17,17 +17,8 @@ pub async fn create(
 ) -> Result<Json<draws::DrawSummary>, AppError> {
     caller.require(Role::Admin)?;
     let req: draws::DrawRequest = parse_json(&body)?;
-    let tz = state.config.timezone_name();
-    let now_ms = state.clock.now_ms();
-    let user = caller.user_id;
-    let summary = state
-        .db
-        .write(move |c| {
-            let params = draws::resolve(c, &req, &tz)?;
-            draws::create(c, params, Some(user), now_ms)
-        })
-        .await?;
-    tracing::info!(draw = %summary.id, visits = summary.visits, "draw created");
+    let summary =
+        app::draws::create_as(&state.db, &caller, req, state.config.timezone_name(), state.clock.now_ms()).await?;
     Ok(Json(summary))
 }
 
@@ -45,7 +36,7 @@ pub async fn list(
 ) -> Result<Json<serde_json::Value>, AppError> {
     caller.require(Role::Reviewer)?;
     let (from, to) = (q.from.map(|d| d.to_string()), q.to.map(|d| d.to_string()));
-    let items = state.db.read(move |c| draws::list(c, from.as_deref(), to.as_deref())).await?;
+    let items = state.db.draws(from, to).await?;
     Ok(Json(serde_json::json!({ "items": items })))
 }
 
@@ -55,8 +46,7 @@ pub async fn reveal(
     Path(id): Path<String>,
 ) -> Result<Json<draws::DrawExport>, AppError> {
     caller.require(Role::Admin)?;
-    let now_ms = state.clock.now_ms();
-    Ok(Json(state.db.write(move |c| draws::reveal(c, &id, now_ms)).await?))
+    Ok(Json(app::draws::reveal(&state.db, id, state.clock.now_ms()).await?))
 }
 
 pub async fn export(
@@ -65,7 +55,7 @@ pub async fn export(
     Path(id): Path<String>,
 ) -> Result<Json<draws::DrawExport>, AppError> {
     caller.require(Role::Admin)?;
-    Ok(Json(state.db.read(move |c| draws::export(c, &id)).await?))
+    Ok(Json(state.db.draw_export(id).await?))
 }
 
 pub async fn coverage(
@@ -74,6 +64,5 @@ pub async fn coverage(
     Path(id): Path<String>,
 ) -> Result<Json<draws::Coverage>, AppError> {
     caller.require(Role::Reviewer)?;
-    let now_ms = state.clock.now_ms();
-    Ok(Json(state.db.read(move |c| draws::coverage(c, &id, now_ms)).await?))
+    Ok(Json(app::draws::coverage(&state.db, id, state.clock.now_ms()).await?))
 }

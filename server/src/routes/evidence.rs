@@ -4,12 +4,12 @@
 
 use crate::AppState;
 use crate::auth::{OfficeCaller, Role};
-use crate::db::evidence::{self, ChainHead};
+use crate::db::evidence::ChainHead;
 use crate::error::AppError;
 use axum::Json;
 use axum::extract::State;
 
 pub async fn head(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<ChainHead>, AppError> {
     caller.require(Role::Reviewer)?;
-    Ok(Json(state.db.read(evidence::head).await?))
+    Ok(Json(state.db.evidence_head().await?))
 }

@@ -1,10 +1,9 @@
 //! Routes for responsible-unit accounts (责任单位账号): only their own
 //! unit's reviewed findings, never anything about who inspected, nor where
-//! and when exactly (see [`unit_portal`]).
+//! and when exactly (see [`crate::db::unit_portal`]).
 
 use crate::AppState;
 use crate::auth::OfficeCaller;
-use crate::db::unit_portal;
 use crate::error::AppError;
 use axum::Json;
 use axum::extract::State;
@@ -13,7 +12,7 @@ use serde_json::{Value, json};
 pub async fn findings(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
     let unit = caller.require_unit()?.to_owned();
     let tz = state.config.timezone.clone();
-    let items = state.db.read(move |c| unit_portal::findings_for_unit(c, &unit, &tz)).await?;
+    let items = state.db.unit_findings(unit, tz).await?;
     Ok(Json(json!({"unit_id": caller.unit_id, "items": items})))
 }
 
