@@ -46,9 +46,7 @@ pub async fn create(
 ) -> Result<DrawSummary, AppError> {
     let params = db.draw_params(req, timezone).await?;
     let planned = plan(params, now_ms)?;
-    let summary = db.create_draw(planned, created_by, now_ms).await?;
-    tracing::info!(draw = %summary.id, visits = summary.visits, "draw created");
-    Ok(summary)
+    db.create_draw(planned, created_by, now_ms).await
 }
 
 /// An admin's draw.
@@ -60,7 +58,9 @@ pub async fn create_as(
     now_ms: i64,
 ) -> Result<DrawSummary, AppError> {
     caller.require(Role::Admin)?;
-    create(db, req, timezone, Some(caller.user_id), now_ms).await
+    let summary = create(db, req, timezone, Some(caller.user_id), now_ms).await?;
+    tracing::info!(draw = %summary.id, visits = summary.visits, "draw created");
+    Ok(summary)
 }
 
 /// Reveals a draw's seed; refused until its period has ended.

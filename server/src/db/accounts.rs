@@ -744,6 +744,29 @@ impl super::Db {
         self.write(move |c| add_inspector_at(c, &alias, now)).await
     }
 
+    /// Adds an office user (a unit account when `unit` is given); the
+    /// password is hashed here.
+    pub async fn add_user(
+        &self,
+        username: String,
+        password: String,
+        role: Role,
+        unit: Option<String>,
+        now: Timestamp,
+    ) -> Result<i64, AppError> {
+        self.write(move |c| match &unit {
+            Some(unit) => add_unit_user_at(c, &username, &password, unit, now),
+            None => add_user_at(c, &username, &password, role, now),
+        })
+        .await
+    }
+
+    /// A fresh enrollment code for an inspector, whether active or not (the
+    /// command line's; the office's goes through `issue_code_for`).
+    pub async fn issue_code(&self, inspector_id: i64, now: Timestamp) -> Result<String, AppError> {
+        self.write(move |c| issue_code(c, inspector_id, now)).await
+    }
+
     /// Every inspector's alias, to mask in notes shown beyond reviewers.
     pub async fn alias_mask(&self) -> Result<crate::redact::AliasMask, AppError> {
         self.read(alias_mask).await

@@ -745,3 +745,54 @@ impl super::Db {
         self.read(head).await
     }
 }
+
+/// A database opened for an audit: read-only, and only at the schema
+/// version this build knows (see [`open_for_audit`]).
+pub struct AuditDb(Connection);
+
+/// Opens the database file at `path` for an audit: read-only (an audit that
+/// migrated or checkpointed the file it audits would change the evidence),
+/// and only at the schema version this build knows, which it refuses to
+/// guess about. The error is the sentence the command line prints.
+pub fn open_for_audit(path: &Path) -> Result<AuditDb, String> {
+    use rusqlite::OpenFlags;
+    // Without a -wal file nobody has the database open in WAL mode, and the
+    // file alone is the whole state: open it `immutable`, or SQLite would
+    // create (empty) -wal and -shm files beside it even read-only. With a
+    // -wal file (a server running, or killed) it must be read through.
+    let mut wal = path.to_owned().into_os_string();
+    wal.push("-wal");
+    let wal_exists = Path::new(&wal).exists();
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            '%' => uri.push_str("%25"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str(if wal_exists { "?mode=ro" } else { "?mode=ro&immutable=1" });
+    let conn = Connection::open_with_flags(
+        &uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("opening {} read-only: {e}", path.display()))?;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+    let known = super::MIGRATIONS.len() as i64;
+    if found != known {
+        return Err(format!(
+            "{} is at schema version {found}, but this anfang-server verifies schema version {known}; \
+             verify it with the anfang-server release of schema version {found} (verify never upgrades a database)",
+            path.display()
+        ));
+    }
+    Ok(AuditDb(conn))
+}
+
+impl AuditDb {
+    /// The audit (see [`audit`]).
+    pub fn audit(&self, photos: &PhotoDir, expected: Option<&ChainHead>) -> Result<Audit, AppError> {
+        audit(&self.0, photos, expected)
+    }
+}

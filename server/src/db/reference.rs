@@ -185,3 +185,55 @@ impl super::Db {
         self.read(is_empty).await
     }
 }
+
+/// Reference data to load into an empty server (the demo city).
+pub struct Seed {
+    pub units: Vec<Unit>,
+    /// Points with their point leader.
+    pub points: Vec<(Point, Option<String>)>,
+    pub categories: Vec<Category>,
+}
+
+impl super::Db {
+    /// Loads `seed` in one transaction if no reference data exists yet;
+    /// `false` (nothing written) otherwise. Blocking, like the command line
+    /// and the test fixtures that call it, with or without a runtime.
+    pub fn seed_reference_blocking(&self, seed: &Seed) -> Result<bool, AppError> {
+        self.write_blocking(|conn| {
+            if !is_empty(conn)? {
+                return Ok(false);
+            }
+            let tx = conn.transaction()?;
+            for u in &seed.units {
+                upsert_unit(&tx, u)?;
+            }
+            for (p, leader) in &seed.points {
+                upsert_point(&tx, p, leader.as_deref())?;
+            }
+            for c in &seed.categories {
+                upsert_category(&tx, c)?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    /// Adds the demo's admin and inspectors at `now`; the inspectors' codes.
+    /// Blocking, like [`Self::seed_reference_blocking`].
+    pub fn add_demo_accounts_blocking(
+        &self,
+        admin_password: &str,
+        inspectors: &[&str],
+        now: jiff::Timestamp,
+    ) -> Result<Vec<(String, String)>, AppError> {
+        self.write_blocking(|conn| {
+            super::accounts::add_user_at(conn, "admin", admin_password, crate::auth::Role::Admin, now)?;
+            let mut codes = Vec::new();
+            for alias in inspectors {
+                let (_, code) = super::accounts::add_inspector_at(conn, alias, now)?;
+                codes.push(((*alias).to_owned(), code));
+            }
+            Ok(codes)
+        })
+    }
+}
