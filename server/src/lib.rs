@@ -1,17 +1,30 @@
 //! `anfang-server`: the office's server. Devices enroll, pull reference data,
 //! upload photos and push findings; office users sign in and read findings.
 //!
+//! Three layers, each calling only the one below:
+//!
+//! ```text
+//!  routes (HTTP), routes::console (HTML), cli  ──►  app (services)  ──►  db (storage)
+//!        parse and answer                           decide                store
+//! ```
+//!
 //! - [`routes`]: the HTTP surface (thin handlers + the route table);
+//! - [`app`]: the business rules, one module per capability (sync, review,
+//!   bulletins, draws, identities, reference data, devices, findings);
+//! - [`db`]: the storage seam (SQLite today): domain-shaped async methods
+//!   of [`db::Db`], no `rusqlite` type outside it;
+//! - [`clock`]: the server's one clock, in [`AppState`]; every "now" comes
+//!   from it and is passed into `app` and `db`;
 //! - [`auth`]: tokens, passwords, and the extractors that authorize by role;
 //! - [`signin`]: office sign-in, its throttles and the password-check threads;
-//! - [`db`]: the storage seam (SQLite today);
 //! - [`photos`]: the content-addressed photo folder and resumable uploads;
 //! - [`bulletin`]: compiling the inspection bulletin and its HTML, DOCX and JSON formats;
 //! - [`demo`]: the demo city;
 //! - [`cli`]: the `anfang-server` command line.
 //!
-//! **Invariant:** handlers never touch SQL or files directly; they call `db`
-//! and `photos`, which run blocking work off the async workers.
+//! **Invariant:** handlers never touch SQL or files directly; they call `app`
+//! (or, for a plain read with no rule behind it, a `db::Db` method) and
+//! `photos`, which run blocking work off the async workers.
 
 pub mod app;
 pub mod auth;

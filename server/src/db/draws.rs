@@ -505,6 +505,24 @@ impl super::Db {
         self.read(move |c| coverage(c, &id, now_ms)).await
     }
 
+    /// A draw and its coverage at `now_ms`, in one read (the console's draw
+    /// page); `(None, None)` when there is no such draw.
+    pub async fn draw_with_coverage(
+        &self,
+        id: String,
+        now_ms: i64,
+    ) -> Result<(Option<DrawSummary>, Option<Coverage>), AppError> {
+        self.read(move |c| {
+            let summary = get(c, &id)?;
+            let coverage = match &summary {
+                Some(_) => Some(coverage(c, &id, now_ms)?),
+                None => None,
+            };
+            Ok((summary, coverage))
+        })
+        .await
+    }
+
     /// Every draw with the inspectors, for the console's draws page.
     pub async fn draws_and_inspectors(
         &self,

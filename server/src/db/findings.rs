@@ -82,6 +82,26 @@ impl super::Db {
         .await
     }
 
+    /// The console's finding page: looked up by the public reference a unit
+    /// quotes first, then by id; with its public reference and the aliases
+    /// to mask.
+    #[allow(clippy::type_complexity)]
+    pub async fn finding_with_public_ref(
+        &self,
+        ref_or_id: &str,
+    ) -> Result<(Option<(FindingView, Option<String>)>, crate::redact::AliasMask), AppError> {
+        let lookup = ref_or_id.to_owned();
+        self.read(move |c| {
+            let id = match super::unit_portal::finding_for_ref(c, &lookup)? {
+                Some(id) => id,
+                None => lookup,
+            };
+            let public_ref = super::unit_portal::public_ref(c, &id)?;
+            Ok((get(c, &id)?.map(|f| (f, public_ref)), super::accounts::alias_mask(c)?))
+        })
+        .await
+    }
+
     /// One page of the office list, with the inspector aliases to mask.
     pub async fn list_findings(
         &self,

@@ -1,7 +1,22 @@
 //! The server's storage seam: every query lives below this module, and the
-//! rest of the server calls domain-shaped functions (`findings::push_batch`,
-//! `accounts::login`, …). A PostgreSQL backend replaces what is in here and
-//! nothing above it.
+//! rest of the server calls domain-shaped, async methods of [`Db`]
+//! (`Db::push_batch`, `Db::authenticate_session`, `Db::issue_bulletin`, …),
+//! grouped per capability in the files below, that take and return domain
+//! types and the instant they act at (`now`, from the server's clock; no
+//! function here reads the time). No `rusqlite` type appears in a signature
+//! outside this module. What is allowed is decided in `app::…`; where a rule
+//! must see stored state inside the write's transaction (a push batch, a
+//! review, a bulletin edit, an upload's caps), the method reads the facts
+//! and calls the service's rule, passed in as a function, then stores what
+//! it accepted. A PostgreSQL backend is a second module with the same
+//! methods; nothing above `db` changes.
+//!
+//! Still public, `#[doc(hidden)]`, until the console (being rewritten
+//! elsewhere) is switched over: [`Db::read`] / [`Db::write`] and the
+//! connection-level functions it calls. Those that decide something run
+//! the same `app` rules as the methods (the only `db` → `app` edges), and
+//! those that stamp a time take the system clock. [`Db::write_blocking`]
+//! stays for test fixtures that set up rows.
 //!
 //! SQLite in WAL mode, one writer connection, and at most [`READERS`]
 //! reader connections. An async caller first waits, without a thread, for
@@ -50,6 +65,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0009_evidence_anchoring.sql"),
     include_str!("../../migrations/0010_upload_limits.sql"),
     include_str!("../../migrations/0011_public_refs.sql"),
+    include_str!("../../migrations/0012_evidence_one_successor.sql"),
 ];
 
 /// Handle to the server database; cheap to clone.
@@ -97,7 +113,9 @@ impl Db {
         })
     }
 
-    /// Runs `f` with the writer connection on the blocking pool.
+    /// Runs `f` with the writer connection on the blocking pool. Console
+    /// only, until merged: everything else calls a domain method.
+    #[doc(hidden)]
     pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
@@ -114,7 +132,9 @@ impl Db {
         .map_err(AppError::internal)?
     }
 
-    /// Runs `f` with a reader connection on the blocking pool.
+    /// Runs `f` with a reader connection on the blocking pool. Console
+    /// only, until merged: everything else calls a domain method.
+    #[doc(hidden)]
     pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
@@ -145,8 +165,9 @@ impl Db {
         .map_err(AppError::internal)?
     }
 
-    /// Runs `f` with the writer, blocking the calling thread: for the
-    /// command-line administration commands, which have no runtime.
+    /// Runs `f` with the writer, blocking the calling thread: for test
+    /// fixtures that write rows directly, and the blocking demo loader.
+    #[doc(hidden)]
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, AppError>) -> Result<T, AppError> {
         let mut conn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn)
