@@ -259,6 +259,26 @@ mod tests {
         assert_eq!(normalize_code(&code.to_lowercase().replace('-', " ")), code.replace('-', ""));
     }
 
+    #[tokio::test]
+    async fn a_session_ends_when_the_servers_clock_passes_its_idle_lifetime() {
+        // Time is set, not written into rows: the state's clock is a
+        // ManualClock the test moves.
+        let dir = tempfile::tempdir().unwrap();
+        let hand = crate::clock::ManualClock::new("2026-11-27T01:00:00Z".parse().unwrap());
+        let mut config = crate::Config::new(dir.path());
+        config.clock = crate::clock::Clock::from(hand.clone());
+        let state = AppState::open(config).unwrap();
+        let now = state.clock.now();
+        let user = state.db.add_user("lead".into(), "leader-password".into(), Role::Leader, None, now).await.unwrap();
+        let token = state.db.open_session(user, now).await.unwrap();
+        hand.advance(jiff::SignedDuration::from_mins(29));
+        assert!(office_session(&state, &token).await.unwrap().is_some(), "29 idle minutes: still signed in");
+        hand.advance(jiff::SignedDuration::from_mins(29));
+        assert!(office_session(&state, &token).await.unwrap().is_some(), "the use renewed the idle lifetime");
+        hand.advance(jiff::SignedDuration::from_mins(31));
+        assert!(office_session(&state, &token).await.unwrap().is_none(), "31 idle minutes end the session");
+    }
+
     #[test]
     fn tokens_are_unique_and_prefixed() {
         let a = new_token(DEVICE_TOKEN_PREFIX);
