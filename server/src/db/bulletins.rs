@@ -222,11 +222,11 @@ pub fn create(
     text: &Text,
     settings: &OfficeSettings,
     compiled_json: &str,
-    compiled_at: &str,
     user_id: i64,
     now: jiff::Timestamp,
 ) -> Result<i64, AppError> {
-    let now = now.to_string();
+    // Compiled, created and updated at the same instant.
+    let (compiled_at, now) = (now.to_string(), now.to_string());
     conn.execute(
         "INSERT INTO bulletins (kind, date_from, date_to, title, lead, closing, distribution, issuing_body, compiler,
                                 compiled, compiled_at, created_by, created_at, updated_at)
@@ -434,7 +434,7 @@ impl super::Db {
         now: jiff::Timestamp,
     ) -> Result<BulletinRow, AppError> {
         self.write(move |c| {
-            let id = create(c, &period, &text, &settings, &compiled, &now.to_string(), user_id, now)?;
+            let id = create(c, &period, &text, &settings, &compiled, user_id, now)?;
             get(c, id)?.ok_or_else(|| AppError::internal("a new bulletin could not be read back"))
         })
         .await

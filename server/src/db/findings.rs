@@ -67,12 +67,12 @@ impl super::Db {
     pub async fn finding_with_mask(
         &self,
         id_or_ref: &str,
-    ) -> Result<(Option<FindingView>, crate::redact::AliasMask), AppError> {
+    ) -> Result<(Option<FindingRecord>, crate::redact::AliasMask), AppError> {
         let lookup = id_or_ref.to_owned();
         self.read(move |c| {
-            let found = match get(c, &lookup)? {
+            let found = match record(c, &lookup)? {
                 None => match super::unit_portal::finding_for_ref(c, &lookup)? {
-                    Some(id) => get(c, &id)?,
+                    Some(id) => record(c, &id)?,
                     None => None,
                 },
                 found => found,
@@ -89,7 +89,7 @@ impl super::Db {
     pub async fn finding_with_public_ref(
         &self,
         ref_or_id: &str,
-    ) -> Result<(Option<(FindingView, Option<String>)>, crate::redact::AliasMask), AppError> {
+    ) -> Result<(Option<(FindingRecord, Option<String>)>, crate::redact::AliasMask), AppError> {
         let lookup = ref_or_id.to_owned();
         self.read(move |c| {
             let id = match super::unit_portal::finding_for_ref(c, &lookup)? {
@@ -97,7 +97,7 @@ impl super::Db {
                 None => lookup,
             };
             let public_ref = super::unit_portal::public_ref(c, &id)?;
-            Ok((get(c, &id)?.map(|f| (f, public_ref)), super::accounts::alias_mask(c)?))
+            Ok((record(c, &id)?.map(|f| (f, public_ref)), super::accounts::alias_mask(c)?))
         })
         .await
     }
@@ -106,8 +106,8 @@ impl super::Db {
     pub async fn list_findings(
         &self,
         filter: ListFilter,
-    ) -> Result<(Vec<FindingView>, crate::redact::AliasMask), AppError> {
-        self.read(move |c| Ok((list(c, &filter)?, super::accounts::alias_mask(c)?))).await
+    ) -> Result<(Vec<FindingRecord>, crate::redact::AliasMask), AppError> {
+        self.read(move |c| Ok((records(c, &filter)?, super::accounts::alias_mask(c)?))).await
     }
 }
 
@@ -265,12 +265,10 @@ fn insert(
     Ok(())
 }
 
-/// A photo as the office API lists it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct PhotoView {
+/// A photo of a stored finding.
+#[derive(Debug, Clone)]
+pub struct StoredPhoto {
     pub sha256: String,
-    pub url: String,
-    pub thumbnail_url: String,
     pub width: u32,
     pub height: u32,
     pub byte_len: u64,
@@ -282,9 +280,10 @@ pub struct Named {
     pub name: String,
 }
 
-/// A finding as the office API shows it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct FindingView {
+/// A finding as stored, with its effective review state: what the office's
+/// views are made of (`app::findings::view`), before any role's redaction.
+#[derive(Debug, Clone)]
+pub struct FindingRecord {
     pub id: String,
     pub point: Named,
     pub point_kind: String,
@@ -292,37 +291,28 @@ pub struct FindingView {
     pub category: Named,
     pub card: String,
     pub note: Option<String>,
-    #[schemars(with = "String", extend("format" = "date-time"))]
     pub observed_at: jiff::Timestamp,
-    /// When the server received the push: one value per batch, so it groups
-    /// one phone's findings; reviewers and admins only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
-    pub received_at: Option<jiff::Timestamp>,
+    /// When the server received the push (one value per batch).
+    pub received_at: jiff::Timestamp,
     pub location: Option<LocationView>,
-    pub photos: Vec<PhotoView>,
+    pub photos: Vec<StoredPhoto>,
     pub content_hash: String,
-    /// The inspector's pseudonym; reviewers and admins only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inspector: Option<String>,
-    /// The drawn visit this finding was made on, if any (reviewers and
-    /// admins only, like the inspector).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The inspector's pseudonym.
+    pub inspector: String,
+    /// The drawn visit this finding was made on, if any.
     pub assignment_id: Option<String>,
-    /// Set when the finding is linked to a drawn visit and reached the
-    /// server more than [`LATE_AFTER_MS`] after the visit's slot ended
-    /// (reviewers and admins only, like `assignment_id`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub late_arrival: Option<LateArrival>,
+    /// When that visit's slot ended (ms), if linked.
+    pub visit_ends_ms: Option<i64>,
     /// Review status: pending, accept, correct or reject (latest revision).
     pub status: String,
-    /// Category, unit and card after review (as captured while pending).
-    /// The fields above stay exactly as captured.
     pub effective: EffectiveView,
-    /// Every review revision, oldest first; only in the single-finding view.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Every review revision, oldest first; only for a single finding.
     pub revisions: Option<Vec<super::reviews::Revision>>,
 }
+
+// The office's view of a finding is the service's (`app::findings`); named
+// here too for the route table and the console, until they use that path.
+pub use crate::app::findings::{FindingView, PhotoView};
 
 /// How late a linked finding arrived.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -394,7 +384,7 @@ const VIEW_SELECT: &str =
   JOIN categories c ON c.code = f.category
   JOIN inspectors i ON i.id = f.inspector_id";
 
-fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingView> {
+fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRecord> {
     let lat: Option<f64> = r.get("lat")?;
     let lon: Option<f64> = r.get("lon")?;
     let acc: Option<f64> = r.get("accuracy_m")?;
@@ -410,7 +400,7 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingView> {
         _ => None,
     };
     let ts = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or_default();
-    Ok(FindingView {
+    Ok(FindingRecord {
         id: r.get("id")?,
         point: Named { id: r.get("point_id")?, name: r.get("point_name")? },
         point_kind: r.get("point_kind")?,
@@ -419,15 +409,13 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingView> {
         card: r.get("card")?,
         note: r.get("note")?,
         observed_at: ts(r.get("observed_ms")?),
-        received_at: Some(ts(r.get("received_ms")?)),
+        received_at: ts(r.get("received_ms")?),
         location,
         photos: Vec::new(),
         content_hash: r.get("content_hash")?,
-        inspector: Some(r.get("alias")?),
+        inspector: r.get("alias")?,
         assignment_id: r.get("assignment_id")?,
-        late_arrival: r
-            .get::<_, Option<i64>>("visit_ends_ms")?
-            .and_then(|ends| LateArrival::of(ends, r.get("received_ms").unwrap_or(ends))),
+        visit_ends_ms: r.get("visit_ends_ms")?,
         status: r.get("status")?,
         effective: EffectiveView {
             category: Named { id: r.get("e_category")?, name: r.get("e_category_name")? },
@@ -439,18 +427,15 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingView> {
     })
 }
 
-fn attach_photos(conn: &Connection, view: &mut FindingView) -> Result<(), AppError> {
+fn attach_photos(conn: &Connection, record: &mut FindingRecord) -> Result<(), AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT fp.sha256, p.width, p.height, p.byte_len FROM finding_photos fp
          JOIN photos p ON p.sha256 = fp.sha256 WHERE fp.finding_id = ?1 ORDER BY fp.position",
     )?;
-    view.photos = stmt
-        .query_map([&view.id], |r| {
-            let sha: String = r.get(0)?;
-            Ok(PhotoView {
-                url: format!("/api/v1/photos/{sha}"),
-                thumbnail_url: format!("/api/v1/photos/{sha}/thumbnail"),
-                sha256: sha,
+    record.photos = stmt
+        .query_map([&record.id], |r| {
+            Ok(StoredPhoto {
+                sha256: r.get(0)?,
                 width: r.get(1)?,
                 height: r.get(2)?,
                 byte_len: r.get::<_, i64>(3)? as u64,
@@ -460,8 +445,21 @@ fn attach_photos(conn: &Connection, view: &mut FindingView) -> Result<(), AppErr
     Ok(())
 }
 
-/// One page of findings, newest observation first.
+/// One page of findings as the office views them (console only, until
+/// merged: the rest asks `Db::list_findings` and `app::findings`).
+#[doc(hidden)]
 pub fn list(conn: &Connection, filter: &ListFilter) -> Result<Vec<FindingView>, AppError> {
+    Ok(records(conn, filter)?.into_iter().map(crate::app::findings::view).collect())
+}
+
+/// One finding as the office views it (console and tests, until merged).
+#[doc(hidden)]
+pub fn get(conn: &Connection, id: &str) -> Result<Option<FindingView>, AppError> {
+    Ok(record(conn, id)?.map(crate::app::findings::view))
+}
+
+/// One page of findings, newest observation first.
+fn records(conn: &Connection, filter: &ListFilter) -> Result<Vec<FindingRecord>, AppError> {
     let mut sql = format!("{VIEW_SELECT} WHERE 1 = 1");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
@@ -503,20 +501,20 @@ pub fn list(conn: &Connection, filter: &ListFilter) -> Result<Vec<FindingView>, 
     args.push((filter.limit as i64).into());
     sql.push_str(&format!(" ORDER BY f.observed_ms DESC, f.id DESC LIMIT ?{}", args.len()));
     let mut stmt = conn.prepare(&sql)?;
-    let mut views = stmt.query_map(rusqlite::params_from_iter(args), view_row)?.collect::<Result<Vec<_>, _>>()?;
-    for v in &mut views {
-        attach_photos(conn, v)?;
+    let mut records = stmt.query_map(rusqlite::params_from_iter(args), record_row)?.collect::<Result<Vec<_>, _>>()?;
+    for r in &mut records {
+        attach_photos(conn, r)?;
     }
-    Ok(views)
+    Ok(records)
 }
 
-pub fn get(conn: &Connection, id: &str) -> Result<Option<FindingView>, AppError> {
-    let mut view = conn.query_row(&format!("{VIEW_SELECT} WHERE f.id = ?1"), [id], view_row).optional()?;
-    if let Some(v) = &mut view {
-        attach_photos(conn, v)?;
-        v.revisions = Some(super::reviews::history(conn, &v.id)?);
+fn record(conn: &Connection, id: &str) -> Result<Option<FindingRecord>, AppError> {
+    let mut found = conn.query_row(&format!("{VIEW_SELECT} WHERE f.id = ?1"), [id], record_row).optional()?;
+    if let Some(r) = &mut found {
+        attach_photos(conn, r)?;
+        r.revisions = Some(super::reviews::history(conn, &r.id)?);
     }
-    Ok(view)
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -208,6 +208,49 @@ pub fn audit_log(conn: &Connection, inspector_id: Option<i64>, limit: i64) -> Re
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Identities and their audit log. Every read and write of an identity is
+/// logged in its own transaction (see the module's invariant).
+impl super::Db {
+    /// Who an inspector really is, the read logged first.
+    pub async fn read_identity(
+        &self,
+        inspector_id: i64,
+        actor: Actor,
+        now: jiff::Timestamp,
+    ) -> Result<Identity, AppError> {
+        self.write(move |c| read_identity_at(c, inspector_id, &actor, now)).await
+    }
+
+    /// Records a checked identity, the write logged.
+    pub async fn set_identity(
+        &self,
+        inspector_id: i64,
+        input: IdentityInput,
+        actor: Actor,
+        now: jiff::Timestamp,
+    ) -> Result<Identity, AppError> {
+        self.write(move |c| set_identity_at(c, inspector_id, &input, &actor, now)).await
+    }
+
+    /// The audit log, newest first, optionally for one inspector.
+    pub async fn identity_audit_log(&self, inspector_id: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
+        self.read(move |c| audit_log(c, inspector_id, limit)).await
+    }
+
+    /// The inspectors with the latest audit entries, for the console's page.
+    pub async fn inspectors_and_audit_log(
+        &self,
+        limit: i64,
+    ) -> Result<(Vec<super::reference_admin::InspectorRow>, Vec<AuditEntry>), AppError> {
+        self.read(move |c| Ok((super::reference_admin::inspectors(c)?, audit_log(c, None, limit)?))).await
+    }
+
+    /// An inspector's id by alias.
+    pub async fn inspector_id_by_alias(&self, alias: String) -> Result<Option<i64>, AppError> {
+        self.read(move |c| super::accounts::inspector_id_by_alias(c, &alias)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,48 +322,5 @@ mod tests {
             Ok(())
         })
         .unwrap();
-    }
-}
-
-/// Identities and their audit log. Every read and write of an identity is
-/// logged in its own transaction (see the module's invariant).
-impl super::Db {
-    /// Who an inspector really is, the read logged first.
-    pub async fn read_identity(
-        &self,
-        inspector_id: i64,
-        actor: Actor,
-        now: jiff::Timestamp,
-    ) -> Result<Identity, AppError> {
-        self.write(move |c| read_identity_at(c, inspector_id, &actor, now)).await
-    }
-
-    /// Records a checked identity, the write logged.
-    pub async fn set_identity(
-        &self,
-        inspector_id: i64,
-        input: IdentityInput,
-        actor: Actor,
-        now: jiff::Timestamp,
-    ) -> Result<Identity, AppError> {
-        self.write(move |c| set_identity_at(c, inspector_id, &input, &actor, now)).await
-    }
-
-    /// The audit log, newest first, optionally for one inspector.
-    pub async fn identity_audit_log(&self, inspector_id: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
-        self.read(move |c| audit_log(c, inspector_id, limit)).await
-    }
-
-    /// The inspectors with the latest audit entries, for the console's page.
-    pub async fn inspectors_and_audit_log(
-        &self,
-        limit: i64,
-    ) -> Result<(Vec<super::reference_admin::InspectorRow>, Vec<AuditEntry>), AppError> {
-        self.read(move |c| Ok((super::reference_admin::inspectors(c)?, audit_log(c, None, limit)?))).await
-    }
-
-    /// An inspector's id by alias.
-    pub async fn inspector_id_by_alias(&self, alias: String) -> Result<Option<i64>, AppError> {
-        self.read(move |c| super::accounts::inspector_id_by_alias(c, &alias)).await
     }
 }

@@ -152,6 +152,24 @@ pub fn finding_for_ref(conn: &Connection, reference: &str) -> Result<Option<Stri
         .optional()?)
 }
 
+/// The unit portal's reads.
+impl super::Db {
+    /// The reviewed findings a responsible unit may see (see the module).
+    pub async fn unit_findings(&self, unit_id: String, tz: TimeZone) -> Result<Vec<UnitFinding>, AppError> {
+        self.read(move |c| findings_for_unit(c, &unit_id, &tz)).await
+    }
+
+    /// A finding's public reference (what units and bulletins quote).
+    pub async fn public_ref(&self, finding_id: String) -> Result<Option<String>, AppError> {
+        self.read(move |c| public_ref(c, &finding_id)).await
+    }
+
+    /// The finding a public reference names.
+    pub async fn finding_for_ref(&self, reference: String) -> Result<Option<String>, AppError> {
+        self.read(move |c| finding_for_ref(c, &reference)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::MIGRATIONS;
@@ -219,23 +237,5 @@ mod tests {
             [],
         );
         assert!(leader_with_unit.is_err());
-    }
-}
-
-/// The unit portal's reads.
-impl super::Db {
-    /// The reviewed findings a responsible unit may see (see the module).
-    pub async fn unit_findings(&self, unit_id: String, tz: TimeZone) -> Result<Vec<UnitFinding>, AppError> {
-        self.read(move |c| findings_for_unit(c, &unit_id, &tz)).await
-    }
-
-    /// A finding's public reference (what units and bulletins quote).
-    pub async fn public_ref(&self, finding_id: String) -> Result<Option<String>, AppError> {
-        self.read(move |c| public_ref(c, &finding_id)).await
-    }
-
-    /// The finding a public reference names.
-    pub async fn finding_for_ref(&self, reference: String) -> Result<Option<String>, AppError> {
-        self.read(move |c| finding_for_ref(c, &reference)).await
     }
 }
