@@ -357,4 +357,24 @@ impl super::Db {
     pub async fn issue_code_for(&self, inspector_id: i64, now: jiff::Timestamp) -> Result<String, AppError> {
         self.write(move |c| issue_code_for_at(c, inspector_id, now)).await
     }
+
+    /// A fresh code for an existing, active inspector, with their alias
+    /// (the console's inspectors page shows both): `(alias, code)`.
+    pub async fn issue_code_with_alias(
+        &self,
+        inspector_id: i64,
+        now: jiff::Timestamp,
+    ) -> Result<(String, String), AppError> {
+        self.write(move |c| {
+            let code = issue_code_for_at(c, inspector_id, now)?;
+            let alias = inspectors(c)?.into_iter().find(|r| r.id == inspector_id).map(|r| r.alias).unwrap_or_default();
+            Ok((alias, code))
+        })
+        .await
+    }
+
+    /// Every unit and category, in one read (the console's filter lists).
+    pub async fn units_and_categories(&self) -> Result<(Vec<Unit>, Vec<Category>), AppError> {
+        self.read(|c| Ok((units(c)?, categories(c)?))).await
+    }
 }
