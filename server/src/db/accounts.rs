@@ -57,7 +57,7 @@ pub fn add_user(conn: &Connection, username: &str, password: &str, role: Role) -
 }
 
 /// Adds an office user; the password is hashed here.
-pub fn add_user_at(
+pub(in crate::db) fn add_user_at(
     conn: &Connection,
     username: &str,
     password: &str,
@@ -77,7 +77,7 @@ pub fn add_unit_user(conn: &Connection, username: &str, password: &str, unit_id:
 }
 
 /// Adds a responsible-unit account (责任单位账号) tied to one existing unit.
-pub fn add_unit_user_at(
+pub(in crate::db) fn add_unit_user_at(
     conn: &Connection,
     username: &str,
     password: &str,
@@ -142,7 +142,7 @@ pub struct PasswordRow {
 }
 
 /// The active account a normalised username names, if any.
-pub fn password_hash(conn: &Connection, username: &str) -> Result<Option<PasswordRow>, AppError> {
+pub(in crate::db) fn password_hash(conn: &Connection, username: &str) -> Result<Option<PasswordRow>, AppError> {
     let row: Option<(i64, String, String)> = conn
         .prepare_cached("SELECT id, password_hash, role FROM users WHERE username = ?1 AND active = 1")?
         .query_row([username], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -182,7 +182,7 @@ fn legacy_user_named(
 }
 
 /// A new session for a user whose password was just checked; the token.
-pub fn open_session(conn: &Connection, user_id: i64, now: Timestamp) -> Result<String, AppError> {
+pub(in crate::db) fn open_session(conn: &Connection, user_id: i64, now: Timestamp) -> Result<String, AppError> {
     let token = auth::new_token(auth::SESSION_TOKEN_PREFIX);
     conn.execute(
         "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
@@ -201,7 +201,12 @@ pub fn login(conn: &Connection, username: &str, password: &str) -> Result<Option
 }
 
 /// Like [`login`], at `now`.
-pub fn login_at(conn: &Connection, username: &str, password: &str, now: Timestamp) -> Result<Option<String>, AppError> {
+pub(in crate::db) fn login_at(
+    conn: &Connection,
+    username: &str,
+    password: &str,
+    now: Timestamp,
+) -> Result<Option<String>, AppError> {
     let Ok(username) = crate::signin::normalize_username(username) else { return Ok(None) };
     let Some(row) = password_hash(conn, &username)? else {
         // Spend the same time as a real check, so timing doesn't reveal
@@ -221,7 +226,12 @@ pub(crate) fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| auth::hash_password("not a real password").unwrap_or_default())
 }
 
-pub fn session_by_token_hash(conn: &Connection, hash: &str, now: Timestamp) -> Result<Option<OfficeCaller>, AppError> {
+#[cfg(test)]
+pub(in crate::db) fn session_by_token_hash(
+    conn: &Connection,
+    hash: &str,
+    now: Timestamp,
+) -> Result<Option<OfficeCaller>, AppError> {
     Ok(session_lookup(conn, hash, now)?.map(|s| s.caller))
 }
 
@@ -234,7 +244,11 @@ pub struct SessionLookup {
 
 /// The session of a token hash, if it is live: its user is active, it is
 /// younger than [`SESSION_HOURS`] and was used within [`SESSION_IDLE_MINUTES`].
-pub fn session_lookup(conn: &Connection, hash: &str, now: Timestamp) -> Result<Option<SessionLookup>, AppError> {
+pub(in crate::db) fn session_lookup(
+    conn: &Connection,
+    hash: &str,
+    now: Timestamp,
+) -> Result<Option<SessionLookup>, AppError> {
     type Row = (i64, String, String, String, String, Option<String>);
     let row: Option<Row> = conn
         .query_row(
@@ -255,7 +269,7 @@ pub fn session_lookup(conn: &Connection, hash: &str, now: Timestamp) -> Result<O
 }
 
 /// Records a session's use now (its idle lifetime starts again).
-pub fn touch_session(conn: &Connection, hash: &str, now: Timestamp) -> Result<(), AppError> {
+pub(in crate::db) fn touch_session(conn: &Connection, hash: &str, now: Timestamp) -> Result<(), AppError> {
     conn.execute("UPDATE sessions SET last_used_at = ?2 WHERE token_hash = ?1", params![hash, now.to_string()])?;
     Ok(())
 }
@@ -271,7 +285,7 @@ pub struct Disabled {
 /// Disables an office (or unit) account and ends all its sessions at once,
 /// in one transaction. The last active admin cannot be disabled: nobody could
 /// administer the server any more from the console or the API.
-pub fn disable_user(conn: &mut Connection, username: &str) -> Result<Disabled, AppError> {
+pub(in crate::db) fn disable_user(conn: &mut Connection, username: &str) -> Result<Disabled, AppError> {
     let username = username.trim();
     let tx = conn.transaction()?;
     let row: Option<(i64, String, bool)> = tx
@@ -306,7 +320,11 @@ pub fn add_inspector(conn: &mut Connection, alias: &str) -> Result<(i64, String)
 }
 
 /// A new inspector and their first enrollment code (returned in clear once).
-pub fn add_inspector_at(conn: &mut Connection, alias: &str, now: Timestamp) -> Result<(i64, String), AppError> {
+pub(in crate::db) fn add_inspector_at(
+    conn: &mut Connection,
+    alias: &str,
+    now: Timestamp,
+) -> Result<(i64, String), AppError> {
     let alias = alias.trim();
     if alias.is_empty() || alias.chars().count() > 32 {
         return Err(AppError::coded(
@@ -334,6 +352,7 @@ pub fn add_inspector_at(conn: &mut Connection, alias: &str, now: Timestamp) -> R
 }
 
 /// A fresh enrollment code for an existing inspector (a new phone).
+#[doc(hidden)]
 pub fn issue_code(conn: &Connection, inspector_id: i64, now: Timestamp) -> Result<String, AppError> {
     let code = auth::new_enrollment_code();
     conn.execute(
@@ -363,7 +382,7 @@ pub fn enroll(conn: &mut Connection, code: &str, label: Option<&str>, public_key
 }
 
 /// Spends a one-time code and registers a device, in one transaction.
-pub fn enroll_at(
+pub(in crate::db) fn enroll_at(
     conn: &mut Connection,
     code: &str,
     label: Option<&str>,
@@ -433,7 +452,7 @@ pub struct DeviceLookup {
 /// revoked device (or one of a deactivated inspector) gets 401
 /// `device_revoked`, one unheard of for [`DEVICE_IDLE_DAYS`] 401
 /// `device_expired`, an unknown token 401 `unauthenticated`.
-pub fn device_lookup(conn: &Connection, hash: &str, now: Timestamp) -> Result<DeviceLookup, AppError> {
+pub(in crate::db) fn device_lookup(conn: &Connection, hash: &str, now: Timestamp) -> Result<DeviceLookup, AppError> {
     type Row = (String, i64, Option<String>, Option<String>, bool, bool, Option<String>, String);
     let row: Option<Row> = conn
         .query_row(
@@ -483,7 +502,7 @@ pub fn device_lookup(conn: &Connection, hash: &str, now: Timestamp) -> Result<De
 
 /// Records that a device was seen now; if it called with its rotated token,
 /// that token becomes the device's and the old one stops working.
-pub fn touch_device(
+pub(in crate::db) fn touch_device(
     conn: &Connection,
     device_id: &str,
     hash: &str,
@@ -505,7 +524,7 @@ pub fn touch_device(
 }
 
 /// Whether the device's current token is old enough to be replaced.
-pub fn token_rotation_due(conn: &Connection, device_id: &str, now: Timestamp) -> Result<bool, AppError> {
+pub(in crate::db) fn token_rotation_due(conn: &Connection, device_id: &str, now: Timestamp) -> Result<bool, AppError> {
     let issued: String =
         conn.query_row("SELECT COALESCE(token_issued_at, enrolled_at) FROM devices WHERE id = ?1", [device_id], |r| {
             r.get(0)
@@ -516,7 +535,7 @@ pub fn token_rotation_due(conn: &Connection, device_id: &str, now: Timestamp) ->
 /// A fresh token for a device (returned in clear once). Until the device uses
 /// it, the old token keeps working, so a lost answer locks nobody out; a
 /// second rotation before that replaces the unused one.
-pub fn rotate_device_token(conn: &Connection, device_id: &str) -> Result<String, AppError> {
+pub(in crate::db) fn rotate_device_token(conn: &Connection, device_id: &str) -> Result<String, AppError> {
     let token = auth::new_token(auth::DEVICE_TOKEN_PREFIX);
     let n = conn.execute(
         "UPDATE devices SET next_token_hash = ?2 WHERE id = ?1 AND revoked_at IS NULL",
@@ -545,6 +564,7 @@ pub struct DeviceRow {
 }
 
 /// Every device, newest enrolment first; `inspector` narrows to one inspector.
+#[doc(hidden)]
 pub fn devices(conn: &Connection, inspector: Option<i64>) -> Result<Vec<DeviceRow>, AppError> {
     let mut stmt = conn.prepare(
         "SELECT id, inspector_id, label, enrolled_at, last_seen_at, revoked_at FROM devices
@@ -576,7 +596,7 @@ pub fn revoke_devices(conn: &mut Connection, inspector_id: i64, device: Option<&
 /// left as they were). The device's next request gets 401 `device_revoked`.
 /// Nothing is deleted: its findings on the server stay, and so do the
 /// unsynced ones on the phone.
-pub fn revoke_devices_at(
+pub(in crate::db) fn revoke_devices_at(
     conn: &mut Connection,
     inspector_id: i64,
     device: Option<&str>,
@@ -622,17 +642,19 @@ pub fn revoke_devices_at(
 }
 
 /// Every inspector's alias, to mask in notes shown beyond reviewers.
+#[doc(hidden)]
 pub fn alias_mask(conn: &Connection) -> Result<crate::redact::AliasMask, AppError> {
     let mut stmt = conn.prepare_cached("SELECT alias FROM inspectors")?;
     let aliases = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     Ok(crate::redact::AliasMask::new(aliases))
 }
 
-pub fn inspector_id_by_alias(conn: &Connection, alias: &str) -> Result<Option<i64>, AppError> {
+pub(in crate::db) fn inspector_id_by_alias(conn: &Connection, alias: &str) -> Result<Option<i64>, AppError> {
     Ok(conn.query_row("SELECT id FROM inspectors WHERE alias = ?1", [alias], |r| r.get(0)).optional()?)
 }
 
 /// Ends a session (sign-out); unknown tokens are fine.
+#[doc(hidden)]
 pub fn end_session(conn: &Connection, token_hash: &str) -> Result<(), AppError> {
     conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
     Ok(())

@@ -78,7 +78,7 @@ fn bulletin_row(r: &Row<'_>) -> rusqlite::Result<BulletinRow> {
     })
 }
 
-pub fn settings(conn: &Connection) -> Result<OfficeSettings, AppError> {
+pub(in crate::db) fn settings(conn: &Connection) -> Result<OfficeSettings, AppError> {
     let get = |key: &str, default: &str| -> Result<String, AppError> {
         Ok(conn
             .query_row("SELECT value FROM office_settings WHERE key = ?1", [key], |r| r.get(0))
@@ -92,7 +92,7 @@ pub fn settings(conn: &Connection) -> Result<OfficeSettings, AppError> {
     })
 }
 
-pub fn deadlines(conn: &Connection) -> Result<Deadlines, AppError> {
+pub(in crate::db) fn deadlines(conn: &Connection) -> Result<Deadlines, AppError> {
     let mut stmt = conn.prepare("SELECT card, days FROM card_deadlines")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -101,7 +101,11 @@ pub fn deadlines(conn: &Connection) -> Result<Deadlines, AppError> {
 /// Accepted and corrected findings observed in [from_ms, to_ms), with their
 /// effective category, unit and card. Notes have aliases masked: bulletins
 /// are read by leaders, units and the public.
-pub fn reviewed_findings(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<FindingRow>, AppError> {
+pub(in crate::db) fn reviewed_findings(
+    conn: &Connection,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<FindingRow>, AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT f.id, f.observed_ms, f.point_id, p.name, p.kind, p.leader, p.district,
                 s.unit_id, u.name, s.category, c.name, s.card, s.status, s.decided_at,
@@ -152,13 +156,13 @@ pub fn reviewed_findings(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<
 /// rather than merely unreported: the list is empty. When rectifications
 /// arrive, this selects accepted yellow/red findings whose deadline is before
 /// `as_of` and that have no accepted rectification.
-pub fn overdue(_conn: &Connection, _as_of: jiff::civil::Date) -> Result<Vec<OverdueEntry>, AppError> {
+pub(in crate::db) fn overdue(_conn: &Connection, _as_of: jiff::civil::Date) -> Result<Vec<OverdueEntry>, AppError> {
     Ok(Vec::new())
 }
 
 /// Every finding observed in [from_ms, to_ms), whatever its review state;
 /// notes have aliases masked (exports leave the office).
-pub fn export_rows(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ExportRow>, AppError> {
+pub(in crate::db) fn export_rows(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ExportRow>, AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT f.id, f.content_hash, f.observed_ms, s.status, f.point_id, p.name, p.kind, p.district, p.lat, p.lon,
                 s.unit_id, u.name, s.category, c.name, s.card, f.note, f.lat, f.lon, f.accuracy_m,
@@ -216,7 +220,7 @@ fn not_found(id: i64) -> AppError {
 }
 
 /// Stores a new draft with its compiled body.
-pub fn create(
+pub(in crate::db) fn create(
     conn: &Connection,
     period: &Period,
     text: &Text,
@@ -250,11 +254,12 @@ pub fn create(
     Ok(conn.last_insert_rowid())
 }
 
-pub fn get(conn: &Connection, id: i64) -> Result<Option<BulletinRow>, AppError> {
+pub(in crate::db) fn get(conn: &Connection, id: i64) -> Result<Option<BulletinRow>, AppError> {
     Ok(conn.query_row("SELECT * FROM bulletins WHERE id = ?1", [id], bulletin_row).optional()?)
 }
 
 /// Newest first.
+#[doc(hidden)]
 pub fn list(conn: &Connection, limit: i64) -> Result<Vec<BulletinRow>, AppError> {
     let mut stmt = conn.prepare(
         "SELECT id, kind, date_from, date_to, status, title, lead, closing, distribution, issuing_body, compiler,
@@ -275,7 +280,12 @@ fn draft(conn: &Connection, id: i64) -> Result<BulletinRow, AppError> {
 }
 
 /// Changes a draft's text; 409 once issued.
-pub fn update_text(conn: &mut Connection, id: i64, text: &Text, now: jiff::Timestamp) -> Result<(), AppError> {
+pub(in crate::db) fn update_text(
+    conn: &mut Connection,
+    id: i64,
+    text: &Text,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     draft(&tx, id)?;
     tx.execute(
@@ -287,7 +297,7 @@ pub fn update_text(conn: &mut Connection, id: i64, text: &Text, now: jiff::Times
 }
 
 /// Replaces a draft's compiled body; 409 once issued.
-pub fn store_compiled(
+pub(in crate::db) fn store_compiled(
     conn: &mut Connection,
     id: i64,
     compiled_json: &str,
@@ -319,7 +329,7 @@ pub struct Issued {
 /// freezes the snapshot `freeze` builds for that number and the evidence
 /// chain head, stores its SHA-256
 /// and appends a `bulletin_issue` entry to the evidence log.
-pub fn issue(
+pub(in crate::db) fn issue(
     conn: &mut Connection,
     id: i64,
     year: i32,
@@ -356,7 +366,7 @@ pub fn issue(
 /// Re-checks every issued bulletin for `anfang-server verify`: its snapshot
 /// against its content hash, and its hash against its evidence-log entry.
 /// Appends one line per problem to `problems`; returns how many it checked.
-pub fn audit(conn: &Connection, problems: &mut Vec<String>) -> Result<usize, AppError> {
+pub(in crate::db) fn audit(conn: &Connection, problems: &mut Vec<String>) -> Result<usize, AppError> {
     let mut stmt = conn.prepare(
         "SELECT b.id, b.number, b.snapshot, b.content_hash,
                 (SELECT record_hash FROM evidence_log WHERE kind = 'bulletin_issue' AND record_id = 'bulletin/' || b.id)

@@ -84,6 +84,7 @@ fn invalid(e: DrawError) -> AppError {
 }
 
 /// Sets the units an inspector must never be sent to (replacing the list).
+#[doc(hidden)]
 pub fn set_excluded_units(conn: &mut Connection, alias: &str, units: &[String]) -> Result<(), AppError> {
     let tx = conn.transaction()?;
     let id = super::accounts::inspector_id_by_alias(&tx, alias)?.ok_or_else(|| {
@@ -111,6 +112,7 @@ pub fn set_excluded_units(conn: &mut Connection, alias: &str, units: &[String]) 
 
 /// Turns a request into canonical parameters: the inspectors with their
 /// excluded units and the points as they are now, sorted.
+#[doc(hidden)]
 pub fn resolve(conn: &Connection, req: &DrawRequest, timezone: &str) -> Result<Params, AppError> {
     let mut inspectors = Vec::new();
     {
@@ -193,7 +195,7 @@ fn out_of_range(date: jiff::civil::Date) -> AppError {
 }
 
 /// The instant a period ends: 00:00 of the day after `to`, office time.
-pub fn period_end_ms(params: &Params) -> Result<i64, AppError> {
+pub(in crate::db) fn period_end_ms(params: &Params) -> Result<i64, AppError> {
     let tz = params.tz().map_err(invalid)?;
     let after = params.to.tomorrow().map_err(|_| out_of_range(params.to).with_field("to"))?;
     local_ms(&tz, after, jiff::civil::Time::midnight())
@@ -319,6 +321,7 @@ fn summary(row: (String, String, String, i64, String, String, Option<String>)) -
 
 /// Every draw whose period overlaps `from..=to` (dates as `YYYY-MM-DD`),
 /// oldest first: re-drawing a period is always visible here.
+#[doc(hidden)]
 pub fn list(conn: &Connection, from: Option<&str>, to: Option<&str>) -> Result<Vec<DrawSummary>, AppError> {
     let mut stmt = conn.prepare(&format!(
         "{SUMMARY} WHERE (?1 IS NULL OR period_to >= ?1) AND (?2 IS NULL OR period_from <= ?2) ORDER BY created_at, id"
@@ -328,6 +331,7 @@ pub fn list(conn: &Connection, from: Option<&str>, to: Option<&str>) -> Result<V
 }
 
 /// One draw as listed, if it exists.
+#[doc(hidden)]
 pub fn get(conn: &Connection, id: &str) -> Result<Option<DrawSummary>, AppError> {
     let row = conn.query_row(&format!("{SUMMARY} WHERE id = ?1"), [id], summary_row).optional()?;
     row.map(summary).transpose()
@@ -338,6 +342,7 @@ fn not_found(id: &str) -> AppError {
 }
 
 /// Reveals the seed of a draw whose period has ended; idempotent.
+#[doc(hidden)]
 pub fn reveal(conn: &mut Connection, id: &str, now_ms: i64) -> Result<DrawExport, AppError> {
     let tx = conn.transaction()?;
     let row: Option<(i64, String, Option<String>, String)> = tx
@@ -372,6 +377,7 @@ pub fn reveal(conn: &mut Connection, id: &str, now_ms: i64) -> Result<DrawExport
 }
 
 /// The draw's parameters and commitment; seed and assignments once revealed.
+#[doc(hidden)]
 pub fn export(conn: &Connection, id: &str) -> Result<DrawExport, AppError> {
     let row: Option<(String, String, String, Option<String>)> = conn
         .query_row("SELECT params, commitment, seed, revealed_at FROM draws WHERE id = ?1", [id], |r| {
@@ -416,7 +422,11 @@ pub fn export(conn: &Connection, id: &str) -> Result<DrawExport, AppError> {
 
 /// The assignments an inspector's device may hold now: visible (from their
 /// lead time on) and ended at most 7 days ago.
-pub fn visible_assignments(conn: &Connection, inspector_id: i64, now_ms: i64) -> Result<Vec<Assignment>, AppError> {
+pub(in crate::db) fn visible_assignments(
+    conn: &Connection,
+    inspector_id: i64,
+    now_ms: i64,
+) -> Result<Vec<Assignment>, AppError> {
     const KEEP_MS: i64 = 7 * 24 * 3600 * 1000;
     let mut stmt = conn.prepare_cached(
         "SELECT id, point_id, date, slot_label, starts_ms, ends_ms FROM draw_assignments
@@ -457,7 +467,7 @@ pub struct Visit {
 }
 
 /// The visit behind an assignment id (`None`: no such assignment).
-pub fn visit(conn: &Connection, id: &str) -> Result<Option<Visit>, AppError> {
+pub(in crate::db) fn visit(conn: &Connection, id: &str) -> Result<Option<Visit>, AppError> {
     Ok(conn
         .query_row("SELECT inspector_id, point_id, starts_ms, ends_ms FROM draw_assignments WHERE id = ?1", [id], |r| {
             Ok(Visit { inspector_id: r.get(0)?, point_id: r.get(1)?, starts_ms: r.get(2)?, ends_ms: r.get(3)? })
@@ -589,6 +599,7 @@ pub struct MissedVisit {
 /// tolerance of `app::sync::SLOT_TOLERANCE_MS`. A link alone is not enough:
 /// the push refuses a linked finding elsewhere or at another time, and this
 /// query does not trust rows stored before that check existed.
+#[doc(hidden)]
 pub fn coverage(conn: &Connection, id: &str, now_ms: i64) -> Result<Coverage, AppError> {
     let exists: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM draws WHERE id = ?1)", [id], |r| r.get(0))?;
     if !exists {

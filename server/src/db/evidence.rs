@@ -60,7 +60,7 @@ fn entry_hash(prev: &str, kind: &str, record_id: &str, record_hash: &str, at: &s
 /// Appends an entry; call inside the transaction that stores the record.
 /// `at` is the server's clock at the write (entries need not be in time
 /// order: the chain is ordered by `seq` and linked by `prev_hash`).
-pub fn append(
+pub(in crate::db) fn append(
     conn: &Connection,
     kind: &str,
     record_id: &str,
@@ -93,7 +93,7 @@ pub struct ChainHead {
 }
 
 /// The current chain head.
-pub fn head(conn: &Connection) -> Result<ChainHead, AppError> {
+pub(in crate::db) fn head(conn: &Connection) -> Result<ChainHead, AppError> {
     let last: Option<(i64, String)> = conn
         .query_row("SELECT seq, entry_hash FROM evidence_log ORDER BY seq DESC LIMIT 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -143,12 +143,17 @@ pub fn finding_record_hash(f: &FindingRecord<'_>) -> String {
 }
 
 /// What a `device_enrolled` entry covers.
-pub fn device_record_hash(device_id: &str, inspector_id: i64, public_key: Option<&str>, enrolled_at: &str) -> String {
+pub(in crate::db) fn device_record_hash(
+    device_id: &str,
+    inspector_id: i64,
+    public_key: Option<&str>,
+    enrolled_at: &str,
+) -> String {
     record_hash("anfang-device-v1", serde_json::json!([device_id, inspector_id, public_key, enrolled_at]))
 }
 
 /// What a `device_revoked` entry covers.
-pub fn device_revoked_hash(device_id: &str, revoked_at: &str) -> String {
+pub(in crate::db) fn device_revoked_hash(device_id: &str, revoked_at: &str) -> String {
     record_hash("anfang-device-revoked-v1", serde_json::json!([device_id, revoked_at]))
 }
 
@@ -164,7 +169,7 @@ pub struct IdentityAuditRow<'a> {
     pub route: &'a str,
 }
 
-pub fn identity_audit_hash(r: &IdentityAuditRow<'_>) -> String {
+pub(in crate::db) fn identity_audit_hash(r: &IdentityAuditRow<'_>) -> String {
     record_hash(
         "anfang-identity-audit-v1",
         serde_json::json!([r.id, r.at, r.user_id, r.actor, r.inspector_id, r.action, r.route]),
@@ -173,7 +178,7 @@ pub fn identity_audit_hash(r: &IdentityAuditRow<'_>) -> String {
 
 /// Logs a device's enrollment (its id, inspector, public key and time); call
 /// in the enrolling transaction. A key swapped later no longer matches.
-pub fn device_enrolled(
+pub(in crate::db) fn device_enrolled(
     conn: &Connection,
     device_id: &str,
     inspector_id: i64,
@@ -194,7 +199,7 @@ pub fn device_enrolled(
 /// `devices.revoked_at = revoked_at` (the same text). `verify` checks the
 /// column against this entry both ways: a revocation undone, or one never
 /// logged, is named.
-pub fn device_revoked(
+pub(in crate::db) fn device_revoked(
     conn: &Connection,
     device_id: &str,
     revoked_at: &str,
@@ -204,7 +209,11 @@ pub fn device_revoked(
 }
 
 /// Logs an identity-audit row; call right after inserting it.
-pub fn identity_audit(conn: &Connection, row: &IdentityAuditRow<'_>, now: jiff::Timestamp) -> Result<(), AppError> {
+pub(in crate::db) fn identity_audit(
+    conn: &Connection,
+    row: &IdentityAuditRow<'_>,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
     append(conn, kind::IDENTITY_AUDIT, &row.id.to_string(), &identity_audit_hash(row), now)
 }
 
@@ -260,7 +269,11 @@ fn parse_ts(text: &str) -> Option<jiff::Timestamp> {
 /// at, every record against its entry, every finding (row against its signed
 /// content, signature against its device key), and every photo and
 /// thumbnail file. Only reads: run it on a read-only connection.
-pub fn audit(conn: &Connection, photos: &PhotoDir, expected: Option<&ChainHead>) -> Result<Audit, AppError> {
+pub(in crate::db) fn audit(
+    conn: &Connection,
+    photos: &PhotoDir,
+    expected: Option<&ChainHead>,
+) -> Result<Audit, AppError> {
     let mut audit = Audit::default();
     let entries = check_chain(conn, expected, &mut audit)?;
     // By (kind, record id): a draw has two entries under one record id.

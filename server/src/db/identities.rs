@@ -124,7 +124,7 @@ pub fn set_identity(
 
 /// Records who an inspector really is (replacing what was recorded), after
 /// the identity service's checks.
-pub fn set_identity_at(
+pub(in crate::db) fn set_identity_at(
     conn: &mut Connection,
     inspector_id: i64,
     input: &IdentityInput,
@@ -164,7 +164,7 @@ pub fn read_identity(conn: &mut Connection, inspector_id: i64, actor: &Actor) ->
 
 /// Who an inspector really is; the read is logged first, in the same
 /// transaction (also when nothing is recorded: the attempt is what counts).
-pub fn read_identity_at(
+pub(in crate::db) fn read_identity_at(
     conn: &mut Connection,
     inspector_id: i64,
     actor: &Actor,
@@ -189,6 +189,7 @@ pub fn read_identity_at(
 }
 
 /// The audit log, newest first, optionally for one inspector.
+#[doc(hidden)]
 pub fn audit_log(conn: &Connection, inspector_id: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
     let mut stmt = conn.prepare(
         "SELECT id, at, user_id, actor, inspector_id, action, route FROM identity_audit_log

@@ -25,6 +25,7 @@ fn next_version(conn: &Connection) -> rusqlite::Result<i64> {
     )
 }
 
+#[doc(hidden)]
 pub fn upsert_unit(conn: &Connection, u: &Unit) -> Result<(), AppError> {
     let v = next_version(conn)?;
     conn.execute(
@@ -36,6 +37,7 @@ pub fn upsert_unit(conn: &Connection, u: &Unit) -> Result<(), AppError> {
     Ok(())
 }
 
+#[doc(hidden)]
 pub fn upsert_point(conn: &Connection, p: &Point, leader: Option<&str>) -> Result<(), AppError> {
     let v = next_version(conn)?;
     conn.execute(
@@ -50,6 +52,7 @@ pub fn upsert_point(conn: &Connection, p: &Point, leader: Option<&str>) -> Resul
     Ok(())
 }
 
+#[doc(hidden)]
 pub fn upsert_category(conn: &Connection, c: &Category) -> Result<(), AppError> {
     let v = next_version(conn)?;
     conn.execute(
@@ -89,7 +92,7 @@ fn parse_cursor(conn: &Connection, cursor: Option<&str>) -> Result<i64, AppError
 }
 
 /// The reference changes after `cursor`, at most [`PULL_PAGE`] rows.
-pub fn pull(conn: &Connection, cursor: Option<&str>) -> Result<PullResponse, AppError> {
+pub(in crate::db) fn pull(conn: &Connection, cursor: Option<&str>) -> Result<PullResponse, AppError> {
     let after = parse_cursor(conn, cursor)?;
     // The page ends at the PULL_PAGE-th changed row in version order.
     let bound: Option<i64> = conn
@@ -143,20 +146,20 @@ pub fn pull(conn: &Connection, cursor: Option<&str>) -> Result<PullResponse, App
     })
 }
 
-pub fn point(conn: &Connection, id: &str) -> Result<Option<Point>, AppError> {
+pub(in crate::db) fn point(conn: &Connection, id: &str) -> Result<Option<Point>, AppError> {
     Ok(conn.query_row("SELECT * FROM points WHERE id = ?1", [id], point_from_row).optional()?)
 }
 
-pub fn unit(conn: &Connection, id: &str) -> Result<Option<Unit>, AppError> {
+pub(in crate::db) fn unit(conn: &Connection, id: &str) -> Result<Option<Unit>, AppError> {
     Ok(conn.query_row("SELECT * FROM units WHERE id = ?1", [id], unit_row).optional()?)
 }
 
-pub fn category(conn: &Connection, code: &str) -> Result<Option<Category>, AppError> {
+pub(in crate::db) fn category(conn: &Connection, code: &str) -> Result<Option<Category>, AppError> {
     Ok(conn.query_row("SELECT * FROM categories WHERE code = ?1", [code], category_row).optional()?)
 }
 
 /// Whether any reference data exists (a fresh data dir has none).
-pub fn is_empty(conn: &Connection) -> Result<bool, AppError> {
+pub(in crate::db) fn is_empty(conn: &Connection) -> Result<bool, AppError> {
     Ok(!conn.query_row("SELECT EXISTS (SELECT 1 FROM points) OR EXISTS (SELECT 1 FROM units)", [], |r| r.get(0))?)
 }
 

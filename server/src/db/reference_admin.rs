@@ -23,6 +23,7 @@ pub struct PointRecord {
     pub leader: Option<String>,
 }
 
+#[doc(hidden)]
 pub fn units(conn: &Connection) -> Result<Vec<Unit>, AppError> {
     let mut stmt = conn.prepare("SELECT id, name, district, active FROM units ORDER BY active DESC, id")?;
     let rows = stmt
@@ -31,6 +32,7 @@ pub fn units(conn: &Connection) -> Result<Vec<Unit>, AppError> {
     Ok(rows)
 }
 
+#[doc(hidden)]
 pub fn points(conn: &Connection) -> Result<Vec<PointRecord>, AppError> {
     let mut stmt = conn.prepare("SELECT * FROM points ORDER BY active DESC, id")?;
     let rows = stmt
@@ -39,14 +41,7 @@ pub fn points(conn: &Connection) -> Result<Vec<PointRecord>, AppError> {
     Ok(rows)
 }
 
-pub fn point(conn: &Connection, id: &str) -> Result<Option<PointRecord>, AppError> {
-    Ok(conn
-        .query_row("SELECT * FROM points WHERE id = ?1", [id], |r| {
-            Ok(PointRecord { point: point_from_row(r)?, leader: r.get("leader")? })
-        })
-        .optional()?)
-}
-
+#[doc(hidden)]
 pub fn categories(conn: &Connection) -> Result<Vec<Category>, AppError> {
     let mut stmt =
         conn.prepare("SELECT code, name, description, sort, active FROM categories ORDER BY active DESC, sort, code")?;
@@ -102,7 +97,7 @@ pub fn save_category(conn: &mut Connection, c: &Category) -> Result<(), AppError
 }
 
 /// Writes imported units in one transaction (already validated).
-pub fn import_units(conn: &mut Connection, units: &[Unit]) -> Result<usize, AppError> {
+pub(in crate::db) fn import_units(conn: &mut Connection, units: &[Unit]) -> Result<usize, AppError> {
     let tx = conn.transaction()?;
     for u in units {
         super::reference::upsert_unit(&tx, u)?;
@@ -115,7 +110,7 @@ pub fn import_units(conn: &mut Connection, units: &[Unit]) -> Result<usize, AppE
 /// file is not possible: units import separately) and writes them all in one
 /// transaction, or none. Errors are `(index, error)` for the caller to
 /// turn into line numbers.
-pub fn import_points(
+pub(in crate::db) fn import_points(
     conn: &mut Connection,
     points: &[PointRecord],
 ) -> Result<Result<usize, Vec<(usize, ReferenceError)>>, AppError> {
@@ -157,6 +152,7 @@ pub struct OfficeSettings {
     pub card_deadlines: CardDeadlines,
 }
 
+#[doc(hidden)]
 pub fn settings(conn: &Connection) -> Result<OfficeSettings, AppError> {
     let get = |key: &str| -> Result<String, AppError> {
         Ok(conn
@@ -194,6 +190,7 @@ pub struct InspectorRow {
     pub findings: i64,
 }
 
+#[doc(hidden)]
 pub fn inspectors(conn: &Connection) -> Result<Vec<InspectorRow>, AppError> {
     let mut stmt = conn.prepare(
         "SELECT i.id, i.alias, i.active,
@@ -222,7 +219,11 @@ pub fn issue_code_for(conn: &mut Connection, inspector_id: i64) -> Result<String
 }
 
 /// A new enrollment code for an existing, active inspector.
-pub fn issue_code_for_at(conn: &mut Connection, inspector_id: i64, now: jiff::Timestamp) -> Result<String, AppError> {
+pub(in crate::db) fn issue_code_for_at(
+    conn: &mut Connection,
+    inspector_id: i64,
+    now: jiff::Timestamp,
+) -> Result<String, AppError> {
     let active: Option<bool> =
         conn.query_row("SELECT active FROM inspectors WHERE id = ?1", [inspector_id], |r| r.get(0)).optional()?;
     match active {

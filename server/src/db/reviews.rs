@@ -61,7 +61,7 @@ fn state(conn: &Connection, finding_id: &str) -> Result<Option<ReviewState>, App
 
 /// What the evidence log records for a revision: a hash over every field,
 /// so a later edit of the row is detectable.
-pub fn revision_hash(finding_id: &str, r: &Revision, reviewer_id: i64) -> String {
+pub(in crate::db) fn revision_hash(finding_id: &str, r: &Revision, reviewer_id: i64) -> String {
     sha256_hex(
         format!(
             "anfang-review-v1\n{finding_id}\n{}\n{}\n{}\n{}\n{}\n{}\n{reviewer_id}\n{}",
@@ -78,7 +78,7 @@ pub fn revision_hash(finding_id: &str, r: &Revision, reviewer_id: i64) -> String
 }
 
 /// The evidence-log record id of a revision (distinct from the finding's own).
-pub fn log_record_id(finding_id: &str, revision: i64) -> String {
+pub(in crate::db) fn log_record_id(finding_id: &str, revision: i64) -> String {
     format!("{finding_id}/review/{revision}")
 }
 
@@ -98,7 +98,7 @@ pub fn decide(
 /// exactly as [`super::Db::record_review`] does: for callers that still
 /// hold a connection (the console, tests), until they are switched over.
 #[doc(hidden)]
-pub fn decide_at(
+pub(in crate::db) fn decide_at(
     conn: &mut Connection,
     finding_id: &str,
     reviewer_id: i64,
@@ -170,7 +170,7 @@ impl super::Db {
 }
 
 /// Every revision of a finding, oldest first.
-pub fn history(conn: &Connection, finding_id: &str) -> Result<Vec<Revision>, AppError> {
+pub(in crate::db) fn history(conn: &Connection, finding_id: &str) -> Result<Vec<Revision>, AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT r.revision, r.decision, r.category, r.unit_id, r.card, r.reason, u.username, r.decided_at
          FROM finding_reviews r JOIN users u ON u.id = r.reviewer_id
@@ -194,7 +194,7 @@ pub fn history(conn: &Connection, finding_id: &str) -> Result<Vec<Revision>, App
 }
 
 /// Checks every revision against its evidence-log entry; one line per problem.
-pub fn audit(
+pub(in crate::db) fn audit(
     conn: &Connection,
     logged: &std::collections::HashMap<String, (i64, String)>,
 ) -> Result<Vec<String>, AppError> {

@@ -50,7 +50,11 @@ pub struct UnitFinding {
 /// Accepted and corrected findings whose effective unit is `unit_id`,
 /// newest day and part of day first (within one, in reference order, so
 /// the order tells nothing finer).
-pub fn findings_for_unit(conn: &Connection, unit_id: &str, tz: &TimeZone) -> Result<Vec<UnitFinding>, AppError> {
+pub(in crate::db) fn findings_for_unit(
+    conn: &Connection,
+    unit_id: &str,
+    tz: &TimeZone,
+) -> Result<Vec<UnitFinding>, AppError> {
     let mut stmt = conn.prepare(
         "SELECT r.public_ref, f.point_id, p.name, p.lat, p.lon, s.category, c.name, s.card, s.status,
                 f.observed_ms, s.decided_at, d.days, f.id
@@ -134,6 +138,7 @@ pub fn findings_for_unit(conn: &Connection, unit_id: &str, tz: &TimeZone) -> Res
 }
 
 /// A finding's public reference (for office pages that show it).
+#[doc(hidden)]
 pub fn public_ref(conn: &Connection, finding_id: &str) -> Result<Option<String>, AppError> {
     Ok(conn
         .query_row("SELECT public_ref FROM finding_public_refs WHERE finding_id = ?1", [finding_id], |r| r.get(0))
@@ -142,6 +147,7 @@ pub fn public_ref(conn: &Connection, finding_id: &str) -> Result<Option<String>,
 
 /// The finding a public reference names: how the office answers a unit
 /// that quotes one.
+#[doc(hidden)]
 pub fn finding_for_ref(conn: &Connection, reference: &str) -> Result<Option<String>, AppError> {
     Ok(conn
         .query_row(

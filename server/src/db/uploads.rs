@@ -18,12 +18,12 @@ pub struct OpenUploads {
     pub bytes: u64,
 }
 
-pub fn photo_exists(conn: &Connection, sha256: &str) -> Result<bool, AppError> {
+pub(in crate::db) fn photo_exists(conn: &Connection, sha256: &str) -> Result<bool, AppError> {
     Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM photos WHERE sha256 = ?1)", [sha256], |r| r.get(0))?)
 }
 
 /// This device's upload of this photo, if it announced one.
-pub fn upload(conn: &Connection, sha256: &str, device_id: &str) -> Result<Option<Upload>, AppError> {
+pub(in crate::db) fn upload(conn: &Connection, sha256: &str, device_id: &str) -> Result<Option<Upload>, AppError> {
     Ok(conn
         .query_row("SELECT size FROM uploads WHERE sha256 = ?1 AND device_id = ?2", [sha256, device_id], |r| {
             Ok(Upload { size: r.get::<_, i64>(0)? as u64 })
@@ -32,7 +32,11 @@ pub fn upload(conn: &Connection, sha256: &str, device_id: &str) -> Result<Option
 }
 
 /// The device's open uploads other than its upload of `except_sha256`.
-pub fn open_uploads(conn: &Connection, device_id: &str, except_sha256: &str) -> Result<OpenUploads, AppError> {
+pub(in crate::db) fn open_uploads(
+    conn: &Connection,
+    device_id: &str,
+    except_sha256: &str,
+) -> Result<OpenUploads, AppError> {
     Ok(conn.query_row(
         "SELECT count(*), coalesce(sum(size), 0) FROM uploads WHERE device_id = ?1 AND sha256 <> ?2",
         [device_id, except_sha256],
@@ -42,7 +46,13 @@ pub fn open_uploads(conn: &Connection, device_id: &str, except_sha256: &str) -> 
 
 /// Creates this device's upload row, or replaces its own one announced with
 /// another size. Never touches another device's row.
-pub fn announce(conn: &Connection, sha256: &str, device_id: &str, size: u64, now_ms: i64) -> Result<(), AppError> {
+pub(in crate::db) fn announce(
+    conn: &Connection,
+    sha256: &str,
+    device_id: &str,
+    size: u64,
+    now_ms: i64,
+) -> Result<(), AppError> {
     conn.execute(
         "INSERT INTO uploads (sha256, device_id, size, touched_ms) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (sha256, device_id) DO UPDATE SET size = excluded.size, touched_ms = excluded.touched_ms",
@@ -52,7 +62,7 @@ pub fn announce(conn: &Connection, sha256: &str, device_id: &str, size: u64, now
 }
 
 /// Marks the upload as active, so the expiry counts from now.
-pub fn touch(conn: &Connection, sha256: &str, device_id: &str, now_ms: i64) -> Result<(), AppError> {
+pub(in crate::db) fn touch(conn: &Connection, sha256: &str, device_id: &str, now_ms: i64) -> Result<(), AppError> {
     conn.execute(
         "UPDATE uploads SET touched_ms = ?3 WHERE sha256 = ?1 AND device_id = ?2",
         params![sha256, device_id, now_ms],
@@ -60,14 +70,14 @@ pub fn touch(conn: &Connection, sha256: &str, device_id: &str, now_ms: i64) -> R
     Ok(())
 }
 
-pub fn forget_upload(conn: &Connection, sha256: &str, device_id: &str) -> Result<(), AppError> {
+pub(in crate::db) fn forget_upload(conn: &Connection, sha256: &str, device_id: &str) -> Result<(), AppError> {
     conn.execute("DELETE FROM uploads WHERE sha256 = ?1 AND device_id = ?2", [sha256, device_id])?;
     Ok(())
 }
 
 /// Records a verified photo (on the list of unreferenced photos until a
 /// finding names it) and closes this device's upload, atomically.
-pub fn complete(
+pub(in crate::db) fn complete(
     conn: &mut Connection,
     sha256: &str,
     device_id: &str,
@@ -96,7 +106,11 @@ pub fn complete(
 
 /// Up to `limit` uploads untouched since before `cutoff_ms`, oldest first:
 /// (photo, device).
-pub fn stale_uploads(conn: &Connection, cutoff_ms: i64, limit: usize) -> Result<Vec<(String, String)>, AppError> {
+pub(in crate::db) fn stale_uploads(
+    conn: &Connection,
+    cutoff_ms: i64,
+    limit: usize,
+) -> Result<Vec<(String, String)>, AppError> {
     let mut stmt = conn
         .prepare_cached("SELECT sha256, device_id FROM uploads WHERE touched_ms < ?1 ORDER BY touched_ms LIMIT ?2")?;
     let rows = stmt.query_map(params![cutoff_ms, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -105,7 +119,12 @@ pub fn stale_uploads(conn: &Connection, cutoff_ms: i64, limit: usize) -> Result<
 
 /// Deletes the upload row if it is still untouched since before `cutoff_ms`
 /// (a device may have resumed it since it was listed); true if it did.
-pub fn expire_upload(conn: &Connection, sha256: &str, device_id: &str, cutoff_ms: i64) -> Result<bool, AppError> {
+pub(in crate::db) fn expire_upload(
+    conn: &Connection,
+    sha256: &str,
+    device_id: &str,
+    cutoff_ms: i64,
+) -> Result<bool, AppError> {
     Ok(conn.execute(
         "DELETE FROM uploads WHERE sha256 = ?1 AND device_id = ?2 AND touched_ms < ?3",
         params![sha256, device_id, cutoff_ms],
@@ -114,7 +133,11 @@ pub fn expire_upload(conn: &Connection, sha256: &str, device_id: &str, cutoff_ms
 
 /// Up to `limit` photos no finding references, stored before `cutoff_ms`,
 /// oldest first.
-pub fn stale_unreferenced_photos(conn: &Connection, cutoff_ms: i64, limit: usize) -> Result<Vec<String>, AppError> {
+pub(in crate::db) fn stale_unreferenced_photos(
+    conn: &Connection,
+    cutoff_ms: i64,
+    limit: usize,
+) -> Result<Vec<String>, AppError> {
     let mut stmt =
         conn.prepare_cached("SELECT sha256 FROM unreferenced_photos WHERE stored_ms < ?1 ORDER BY stored_ms LIMIT ?2")?;
     let rows = stmt.query_map(params![cutoff_ms, limit as i64], |r| r.get(0))?;
@@ -125,7 +148,7 @@ pub fn stale_unreferenced_photos(conn: &Connection, cutoff_ms: i64, limit: usize
 /// `cutoff_ms`; true if it did (the caller then removes its files). A photo a
 /// finding names is never deleted: the trigger took it off the list, and the
 /// foreign key from `finding_photos` would refuse the delete anyway.
-pub fn expire_photo(conn: &mut Connection, sha256: &str, cutoff_ms: i64) -> Result<bool, AppError> {
+pub(in crate::db) fn expire_photo(conn: &mut Connection, sha256: &str, cutoff_ms: i64) -> Result<bool, AppError> {
     let tx = conn.transaction()?;
     let listed = tx.execute(
         "DELETE FROM unreferenced_photos WHERE sha256 = ?1 AND stored_ms < ?2
