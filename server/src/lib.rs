@@ -12,7 +12,7 @@
 //! - [`app`]: the business rules, one module per capability (sync, review,
 //!   bulletins, draws, identities, reference data, devices, findings);
 //! - [`db`]: the storage seam (SQLite today): domain-shaped async methods
-//!   of [`db::Db`], no `rusqlite` type outside it;
+//!   of [`db::Db`], no SQLite type outside it;
 //! - [`clock`]: the server's one clock, in [`AppState`]; every "now" comes
 //!   from it and is passed into `app` and `db`;
 //! - [`auth`]: tokens, passwords, and the extractors that authorize by role;
