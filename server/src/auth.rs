@@ -11,7 +11,6 @@
 //! enrollment, which are anonymous by design.
 
 use crate::AppState;
-use crate::db::accounts;
 use crate::error::AppError;
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -59,17 +58,6 @@ impl std::str::FromStr for Role {
             other => Err(format!("unknown role {other:?}; use admin, reviewer, leader or unit")),
         }
     }
-}
-
-/// "Now" for session, enrollment-code and device-token lifetimes: the real
-/// time, unless `ANFANG_TEST_NOW` (RFC 3339, tests only: the server warns at
-/// start-up when it is set) fixes it, as it does for draws (`Config::now`).
-/// Read once per process, so the command line and the server agree.
-pub fn now() -> jiff::Timestamp {
-    static FIXED: std::sync::OnceLock<Option<jiff::Timestamp>> = std::sync::OnceLock::new();
-    FIXED
-        .get_or_init(|| std::env::var("ANFANG_TEST_NOW").ok().and_then(|v| v.parse().ok()))
-        .unwrap_or_else(jiff::Timestamp::now)
 }
 
 /// A fresh random token with the given prefix.
@@ -143,16 +131,7 @@ impl FromRequestParts<AppState> for DeviceCaller {
                 "this route is for enrolled inspector devices, not office accounts".into(),
             ));
         }
-        let hash = secret_hash(token);
-        let h = hash.clone();
-        let found = state.db.read(move |c| accounts::device_lookup(c, &h)).await?;
-        // Written only when something changed: a rotated token's first use
-        // (which ends the old token) or a last-seen older than a minute.
-        if found.first_use_of_next || found.stale {
-            let (id, first) = (found.caller.device_id.clone(), found.first_use_of_next);
-            state.db.write(move |c| accounts::touch_device(c, &id, &hash, first)).await?;
-        }
-        Ok(found.caller)
+        state.db.authenticate_device(secret_hash(token), state.clock.now()).await
     }
 }
 
@@ -264,13 +243,7 @@ impl FromRequestParts<AppState> for OfficeCaller {
 /// when it is unknown, ended, past its lifetime or its user is disabled.
 /// The API and the console both come through here.
 pub async fn office_session(state: &AppState, token: &str) -> Result<Option<OfficeCaller>, AppError> {
-    let hash = secret_hash(token);
-    let h = hash.clone();
-    let Some(found) = state.db.read(move |c| accounts::session_lookup(c, &h)).await? else { return Ok(None) };
-    if found.stale {
-        state.db.write(move |c| accounts::touch_session(c, &hash)).await?;
-    }
-    Ok(Some(found.caller))
+    state.db.authenticate_session(secret_hash(token), state.clock.now()).await
 }
 
 #[cfg(test)]
@@ -292,6 +265,26 @@ mod tests {
         assert_eq!(code.len(), 14, "{code}");
         assert!(!code.contains(['I', 'L', 'O', 'U']));
         assert_eq!(normalize_code(&code.to_lowercase().replace('-', " ")), code.replace('-', ""));
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_when_the_servers_clock_passes_its_idle_lifetime() {
+        // Time is set, not written into rows: the state's clock is a
+        // ManualClock the test moves.
+        let dir = tempfile::tempdir().unwrap();
+        let hand = crate::clock::ManualClock::new("2026-11-27T01:00:00Z".parse().unwrap());
+        let mut config = crate::Config::new(dir.path());
+        config.clock = crate::clock::Clock::from(hand.clone());
+        let state = AppState::open(config).unwrap();
+        let now = state.clock.now();
+        let user = state.db.add_user("lead".into(), "leader-password".into(), Role::Leader, None, now).await.unwrap();
+        let token = state.db.open_session(user, now).await.unwrap();
+        hand.advance(jiff::SignedDuration::from_mins(29));
+        assert!(office_session(&state, &token).await.unwrap().is_some(), "29 idle minutes: still signed in");
+        hand.advance(jiff::SignedDuration::from_mins(29));
+        assert!(office_session(&state, &token).await.unwrap().is_some(), "the use renewed the idle lifetime");
+        hand.advance(jiff::SignedDuration::from_mins(31));
+        assert!(office_session(&state, &token).await.unwrap().is_none(), "31 idle minutes end the session");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::auth::Role;
 use crate::db::{Db, accounts};
-use crate::{AppState, Config, demo};
+use crate::{AppState, Config, app, demo};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use std::io::Read;
@@ -185,7 +185,13 @@ pub fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    // The one place the process reads ANFANG_TEST_NOW (tests only): into
+    // the clock every command and the server then use.
+    let (clock, fixed) = crate::clock::Clock::from_test_env();
+    if let Some(now) = fixed {
+        tracing::warn!(%now, "ANFANG_TEST_NOW is set: the server's clock is stopped at this time (tests only)");
+    }
+    match run(Cli::parse(), clock) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -204,57 +210,29 @@ fn open_db(data_dir: &std::path::Path) -> anyhow::Result<Db> {
     Db::open(&path).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Opens the database for an audit: read-only (an audit that migrated or
-/// checkpointed the file it audits would change the evidence), and only at
-/// the schema version this build knows, which it refuses to guess about.
-fn open_for_audit(data_dir: &std::path::Path) -> anyhow::Result<rusqlite::Connection> {
-    use rusqlite::OpenFlags;
-    let path = Config::new(data_dir).db_path();
-    if !path.exists() {
-        bail!("no server data in {} (pass --data-dir)", data_dir.display());
-    }
-    // Without a -wal file nobody has the database open in WAL mode, and the
-    // file alone is the whole state: open it `immutable`, or SQLite would
-    // create (empty) -wal and -shm files beside it even read-only. With a
-    // -wal file (a server running, or killed) it must be read through.
-    let mut wal = path.clone().into_os_string();
-    wal.push("-wal");
-    let wal_exists = std::path::Path::new(&wal).exists();
-    let mut uri = String::from("file:");
-    for c in path.to_string_lossy().chars() {
-        match c {
-            '?' => uri.push_str("%3f"),
-            '#' => uri.push_str("%23"),
-            '%' => uri.push_str("%25"),
-            c => uri.push(c),
-        }
-    }
-    uri.push_str(if wal_exists { "?mode=ro" } else { "?mode=ro&immutable=1" });
-    let conn = rusqlite::Connection::open_with_flags(
-        &uri,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("opening {} read-only", path.display()))?;
-    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let known = crate::db::MIGRATIONS.len() as i64;
-    if found != known {
-        bail!(
-            "{} is at schema version {found}, but this anfang-server verifies schema version {known}; \
-             verify it with the anfang-server release of schema version {found} (verify never upgrades a database)",
-            path.display()
-        );
-    }
-    Ok(conn)
+/// The command line runs the same async domain operations as the server
+/// (`app::…`, `Db` methods), on a small runtime of its own: one code path
+/// for every storage operation, and a later backend that is async by nature
+/// (PostgreSQL) needs no second, blocking API. No command runs inside
+/// another runtime (`serve` builds its own after these).
+fn block_on<T>(f: impl std::future::Future<Output = Result<T, crate::AppError>>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(f).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, clock: crate::clock::Clock) -> anyhow::Result<()> {
+    let now = clock.now();
     match cli.command {
         Command::Serve { data_dir, listen, demo, web_dir, tls_cert, tls_key } => {
-            serve(data_dir, &listen, demo, web_dir, tls_cert.zip(tls_key))
+            serve(data_dir, &listen, demo, web_dir, tls_cert.zip(tls_key), clock)
         }
         Command::Verify { data_dir, print_head, expect_head, expect_length } => {
             use crate::db::evidence;
-            let conn = open_for_audit(&data_dir)?;
+            let path = Config::new(&data_dir).db_path();
+            if !path.exists() {
+                bail!("no server data in {} (pass --data-dir)", data_dir.display());
+            }
+            let audited = evidence::open_for_audit(&path).map_err(|e| anyhow::anyhow!(e))?;
             let expected = match (expect_head, expect_length) {
                 (Some(head), Some(length)) => {
                     let head = head.trim().to_ascii_lowercase();
@@ -267,7 +245,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 _ => None,
             };
-            let audit = evidence::audit(&conn, &evidence::PhotoDir::new(&data_dir), expected.as_ref())
+            let audit = audited
+                .audit(&evidence::PhotoDir::new(&data_dir), expected.as_ref())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             for p in &audit.problems {
                 println!("ALTERED {p}");
@@ -294,36 +273,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Inspector { command: InspectorCommand::Add { data_dir, alias } } => {
             let db = open_db(&data_dir)?;
-            let (_, code) =
-                db.write_blocking(|c| accounts::add_inspector(c, &alias)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (_, code) = block_on(app::reference::add_inspector(&db, &alias, now))?;
             println!("inspector {alias} added; enrollment code (valid {} days, once):", accounts::ENROLLMENT_DAYS);
             println!("{code}");
             Ok(())
         }
-        Command::Draw { command } => crate::draw::cli::run(command, open_db),
+        Command::Draw { command } => crate::draw::cli::run(command, open_db, &clock),
         Command::Inspector { command: InspectorCommand::Identify { data_dir, alias, name, contact } } => {
             let db = open_db(&data_dir)?;
             let who = cli_actor("anfang-server inspector identify");
-            db.write_blocking(|c| {
-                let id = accounts::inspector_id_by_alias(c, &alias)?
-                    .ok_or_else(|| crate::AppError::NotFound(format!("no inspector called {alias:?}")))?;
+            block_on(async {
+                let id = app::identities::inspector_by_alias(&db, &alias).await?;
                 let input = crate::db::identities::IdentityInput { real_name: name.clone(), contact: contact.clone() };
-                crate::db::identities::set_identity(c, id, &input, &who)
-            })
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+                app::identities::set(&db, id, input, who, now).await
+            })?;
             println!("identity of {alias} recorded (logged in the identity audit log)");
             Ok(())
         }
         Command::Inspector { command: InspectorCommand::Whois { data_dir, alias } } => {
             let db = open_db(&data_dir)?;
             let who = cli_actor("anfang-server inspector whois");
-            let identity = db
-                .write_blocking(|c| {
-                    let id = accounts::inspector_id_by_alias(c, &alias)?
-                        .ok_or_else(|| crate::AppError::NotFound(format!("no inspector called {alias:?}")))?;
-                    crate::db::identities::read_identity(c, id, &who)
-                })
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let identity = block_on(async {
+                let id = app::identities::inspector_by_alias(&db, &alias).await?;
+                app::identities::read(&db, id, who, now).await
+            })?;
             match identity.real_name {
                 Some(name) => println!("{alias}: {name} {}", identity.contact.unwrap_or_default()),
                 None => println!("{alias}: no identity recorded"),
@@ -332,8 +305,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Inspector { command: InspectorCommand::Exclude { data_dir, alias, units } } => {
             let db = open_db(&data_dir)?;
-            db.write_blocking(|c| crate::db::draws::set_excluded_units(c, &alias, &units))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            block_on(db.set_excluded_units(alias.clone(), units.clone()))?;
             println!(
                 "{alias} is never drawn to: {}",
                 if units.is_empty() { "(no unit)".to_owned() } else { units.join(", ") }
@@ -342,14 +314,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Inspector { command: InspectorCommand::Code { data_dir, alias, revoke_old } } => {
             let db = open_db(&data_dir)?;
-            let (code, revoked, active) = db
-                .write_blocking(|c| {
-                    let id = inspector_by_alias(c, &alias)?;
-                    let revoked = if revoke_old { accounts::revoke_devices(c, id, None)? } else { Vec::new() };
-                    let active = accounts::devices(c, Some(id))?.iter().filter(|d| d.revoked_at.is_none()).count();
-                    Ok((accounts::issue_code(c, id)?, revoked, active))
-                })
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (code, revoked, active) = block_on(async {
+                let id = app::identities::inspector_by_alias(&db, &alias).await?;
+                let revoked = if revoke_old { app::devices::revoke(&db, id, None, now).await? } else { Vec::new() };
+                let active = db.devices(Some(id)).await?.iter().filter(|d| d.revoked_at.is_none()).count();
+                Ok((db.issue_code(id, now).await?, revoked, active))
+            })?;
             for d in &revoked {
                 println!("revoked device {d}");
             }
@@ -366,9 +336,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Inspector { command: InspectorCommand::Devices { data_dir, alias } } => {
             let db = open_db(&data_dir)?;
-            let devices = db
-                .write_blocking(|c| accounts::devices(c, Some(inspector_by_alias(c, &alias)?)))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let devices = block_on(async {
+                let id = app::identities::inspector_by_alias(&db, &alias).await?;
+                db.devices(Some(id)).await
+            })?;
             if devices.is_empty() {
                 println!("{alias} has no enrolled device");
             }
@@ -387,9 +358,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspector { command: InspectorCommand::RevokeDevice { data_dir, alias, device, all } } => {
             let db = open_db(&data_dir)?;
             let device = if all { None } else { device };
-            let revoked = db
-                .write_blocking(|c| accounts::revoke_devices(c, inspector_by_alias(c, &alias)?, device.as_deref()))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let revoked = block_on(async {
+                let id = app::identities::inspector_by_alias(&db, &alias).await?;
+                app::devices::revoke(&db, id, device, now).await
+            })?;
             if revoked.is_empty() {
                 println!("nothing to revoke: {alias} has no working device{}", if all { "" } else { " with that id" });
             }
@@ -406,8 +378,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User { command: UserCommand::Disable { data_dir, username } } => {
             let db = open_db(&data_dir)?;
-            let done =
-                db.write_blocking(|c| accounts::disable_user(c, &username)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let done = block_on(app::devices::disable_user(&db, username))?;
             println!("user {} disabled; {} session(s) ended", done.username, done.sessions_ended);
             Ok(())
         }
@@ -424,11 +395,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\n', '\r']);
             let db = open_db(&data_dir)?;
-            db.write_blocking(|c| match &unit {
-                Some(unit) => accounts::add_unit_user(c, &username, password, unit),
-                None => accounts::add_user(c, &username, password, role),
-            })
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            block_on(db.add_user(username.clone(), password.to_owned(), role, unit.clone(), now))?;
             match &unit {
                 Some(unit) => println!("user {username} added with role unit for unit {unit}"),
                 None => println!("user {username} added with role {}", role.as_str()),
@@ -444,21 +411,19 @@ fn serve(
     load_demo: bool,
     web_dir: Option<PathBuf>,
     tls: Option<(PathBuf, PathBuf)>,
+    clock: crate::clock::Clock,
 ) -> anyhow::Result<()> {
     let mut config = Config::new(&data_dir);
+    config.clock = clock;
     if let Some(dir) = web_dir {
         config.web_dir = dir;
     }
     let state = AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if let Some(now) = state.config.now_override {
-        tracing::warn!(%now, "ANFANG_TEST_NOW is set: draw decisions take this fixed time as now (tests only)");
-    }
     if load_demo {
-        let empty =
-            state.db.write_blocking(|c| crate::db::reference::is_empty(c)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let empty = block_on(state.db.reference_is_empty())?;
         let creds_file = data_dir.join("demo-credentials.txt");
         if empty {
-            let creds = demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let creds = demo::load_at(&state.db, state.clock.now()).map_err(|e| anyhow::anyhow!("{e}"))?;
             // Kept beside the data so a second `serve --demo` can remind the
             // person; readable by the owner only. Demo data only.
             write_private(
@@ -478,9 +443,11 @@ fn serve(
             }
             // Codes are single-use: hand out fresh ones for the demo inspectors.
             for alias in demo::INSPECTORS {
-                let code = state.db.write_blocking(|c| match accounts::inspector_id_by_alias(c, alias)? {
-                    Some(id) => accounts::issue_code(c, id).map(Some),
-                    None => Ok(None),
+                let code = block_on(async {
+                    match state.db.inspector_id_by_alias(alias.to_owned()).await? {
+                        Some(id) => state.db.issue_code(id, state.clock.now()).await.map(Some),
+                        None => Ok(None),
+                    }
                 });
                 if let Ok(Some(code)) = code {
                     println!("inspector {alias} enrollment code: {code}");
@@ -523,11 +490,6 @@ fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     use std::io::Write;
     options.open(path)?.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))
-}
-
-fn inspector_by_alias(c: &rusqlite::Connection, alias: &str) -> Result<i64, crate::AppError> {
-    accounts::inspector_id_by_alias(c, alias)?
-        .ok_or_else(|| crate::AppError::NotFound(format!("no inspector called {alias:?}")))
 }
 
 /// The command line acts on the server machine without an office account;

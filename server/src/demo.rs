@@ -2,8 +2,7 @@
 //! Dazhou (达州, about 31.21 N, 107.47 E), the default categories, one admin
 //! and three inspectors. Loaded only into an empty data dir.
 
-use crate::auth::Role;
-use crate::db::{Db, accounts, reference};
+use crate::db::{Db, reference};
 use crate::error::AppError;
 use anfang_core::domain::{Point, PointKind, Unit, default_categories};
 
@@ -87,22 +86,26 @@ fn demo_password() -> String {
 }
 
 /// Loads the demo city; refuses a data dir that already has reference data.
+/// [`load_at`] on the system clock (tests that build their own state).
 pub fn load(db: &Db) -> Result<DemoCredentials, AppError> {
-    db.write_blocking(|conn| {
-        if !reference::is_empty(conn)? {
-            return Err(AppError::Conflict {
-                message: "the data dir already has data; the demo loads only into an empty one".into(),
-                offset: None,
-            });
-        }
-        let tx = conn.transaction()?;
-        for (id, name, district) in UNITS {
-            reference::upsert_unit(
-                &tx,
-                &Unit { id: id.into(), name: name.into(), district: Some(district.into()), active: true },
-            )?;
-        }
-        for (i, (name, kind, unit, address)) in POINTS.iter().enumerate() {
+    load_at(db, jiff::Timestamp::now())
+}
+
+/// Loads the demo city, its accounts and codes issued at `now`.
+pub fn load_at(db: &Db, now: jiff::Timestamp) -> Result<DemoCredentials, AppError> {
+    let units = UNITS
+        .iter()
+        .map(|(id, name, district)| Unit {
+            id: (*id).into(),
+            name: (*name).into(),
+            district: Some((*district).into()),
+            active: true,
+        })
+        .collect();
+    let points = POINTS
+        .iter()
+        .enumerate()
+        .map(|(i, (name, kind, unit, address))| {
             // Spread points over a few kilometres around the city centre,
             // deterministically, so the demo is the same on every machine.
             let angle = i as f64 * 2.399_963; // golden angle, radians
@@ -118,20 +121,17 @@ pub fn load(db: &Db) -> Result<DemoCredentials, AppError> {
                 district: Some(district_of(unit).into()),
                 active: true,
             };
-            let leader = format!("点长{:02}", i + 1);
-            reference::upsert_point(&tx, &point, Some(&leader))?;
-        }
-        for c in default_categories() {
-            reference::upsert_category(&tx, &c)?;
-        }
-        tx.commit()?;
-        let admin_password = demo_password();
-        accounts::add_user(conn, "admin", &admin_password, Role::Admin)?;
-        let mut inspectors = Vec::new();
-        for alias in INSPECTORS {
-            let (_, code) = accounts::add_inspector(conn, alias)?;
-            inspectors.push((alias.to_owned(), code));
-        }
-        Ok(DemoCredentials { admin_username: "admin".into(), admin_password, inspectors })
-    })
+            (point, Some(format!("点长{:02}", i + 1)))
+        })
+        .collect();
+    let seed = reference::Seed { units, points, categories: default_categories() };
+    if !db.seed_reference_blocking(&seed)? {
+        return Err(AppError::Conflict {
+            message: "the data dir already has data; the demo loads only into an empty one".into(),
+            offset: None,
+        });
+    }
+    let admin_password = demo_password();
+    let inspectors = db.add_demo_accounts_blocking(&admin_password, &INSPECTORS, now)?;
+    Ok(DemoCredentials { admin_username: "admin".into(), admin_password, inspectors })
 }

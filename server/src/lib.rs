@@ -1,21 +1,36 @@
 //! `anfang-server`: the office's server. Devices enroll, pull reference data,
 //! upload photos and push findings; office users sign in and read findings.
 //!
+//! Three layers, each calling only the one below:
+//!
+//! ```text
+//!  routes (HTTP), routes::console (HTML), cli  ──►  app (services)  ──►  db (storage)
+//!        parse and answer                           decide                store
+//! ```
+//!
 //! - [`routes`]: the HTTP surface (thin handlers + the route table);
+//! - [`app`]: the business rules, one module per capability (sync, review,
+//!   bulletins, draws, identities, reference data, devices, findings);
+//! - [`db`]: the storage seam (SQLite today): domain-shaped async methods
+//!   of [`db::Db`], no SQLite type outside it;
+//! - [`clock`]: the server's one clock, in [`AppState`]; every "now" comes
+//!   from it and is passed into `app` and `db`;
 //! - [`auth`]: tokens, passwords, and the extractors that authorize by role;
 //! - [`signin`]: office sign-in, its throttles and the password-check threads;
-//! - [`db`]: the storage seam (SQLite today);
 //! - [`photos`]: the content-addressed photo folder and resumable uploads;
 //! - [`bulletin`]: compiling the inspection bulletin and its HTML, DOCX and JSON formats;
 //! - [`demo`]: the demo city;
 //! - [`cli`]: the `anfang-server` command line.
 //!
-//! **Invariant:** handlers never touch SQL or files directly; they call `db`
-//! and `photos`, which run blocking work off the async workers.
+//! **Invariant:** handlers never touch SQL or files directly; they call `app`
+//! (or, for a plain read with no rule behind it, a `db::Db` method) and
+//! `photos`, which run blocking work off the async workers.
 
+pub mod app;
 pub mod auth;
 pub mod bulletin;
 pub mod cli;
+pub mod clock;
 pub mod db;
 pub mod demo;
 pub mod draw;
@@ -46,11 +61,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The office's time zone: dates in queries and bulletins are local to it.
     pub timezone: jiff::tz::TimeZone,
-    /// For tests only: the instant the server takes as "now" for time-gated
-    /// draw decisions (assignment lead time, reveal, coverage), from the
-    /// `ANFANG_TEST_NOW` environment variable (RFC 3339). Unset in
-    /// production; the server warns at start-up when it is set.
-    pub now_override: Option<jiff::Timestamp>,
+    /// The server's one time source, copied into [`AppState::clock`]: the
+    /// system clock, unless a test sets another (in process a
+    /// [`clock::ManualClock`]; for the binary `ANFANG_TEST_NOW`, read once by
+    /// the command line, see [`clock::Clock::from_test_env`]).
+    pub clock: clock::Clock,
     /// The built inspector web app served at `/app/` (see [`webapp`]).
     pub web_dir: PathBuf,
     /// Behind a reverse proxy: take a sign-in's source (for throttling
@@ -66,16 +81,18 @@ impl Config {
             data_dir: data_dir.into(),
             timezone: jiff::tz::TimeZone::get("Asia/Shanghai")
                 .unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(8))),
-            now_override: std::env::var("ANFANG_TEST_NOW").ok().and_then(|v| v.parse().ok()),
+            clock: clock::Clock::system(),
             web_dir: webapp::default_dir(),
             trust_forwarded_for: std::env::var("ANFANG_TRUST_FORWARDED_FOR")
                 .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes")),
         }
     }
 
-    /// "Now" for time-gated draw decisions (see `now_override`).
+    /// "Now" by the configured clock. Prefer `AppState::clock`; this stays
+    /// for the console's draw pages until they are switched over.
+    #[doc(hidden)]
     pub fn now(&self) -> jiff::Timestamp {
-        self.now_override.unwrap_or_else(jiff::Timestamp::now)
+        self.clock.now()
     }
 
     /// The office time zone's IANA name, as draws record it.
@@ -94,6 +111,9 @@ pub struct AppState {
     pub db: db::Db,
     pub photos: photos::PhotoStore,
     pub sign_in_guard: SignInGuard,
+    /// Every "now" of request handling: sessions, pushes, evidence,
+    /// bulletins, draws, the unit portal (see [`clock`]).
+    pub clock: clock::Clock,
 }
 
 impl AppState {
@@ -109,9 +129,10 @@ impl AppState {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| AppError::Internal(format!("cannot create data dir {}: {e}", config.data_dir.display())))?;
         let db = db::Db::open(&config.db_path())?;
-        let photos = photos::PhotoStore::open(&config.data_dir)?;
+        let clock = config.clock.clone();
+        let photos = photos::PhotoStore::open(&config.data_dir, clock.clone())?;
         tighten_tree(&config.data_dir, 3);
-        Ok(Self { config: Arc::new(config), db, photos, sign_in_guard: SignInGuard::default() })
+        Ok(Self { config: Arc::new(config), db, photos, sign_in_guard: SignInGuard::default(), clock })
     }
 }
 

@@ -143,6 +143,8 @@ pub struct PhotoStore {
     root: PathBuf,
     limits: UploadLimits,
     locks: Arc<ShaLocks>,
+    /// The server's clock (upload ages, the sweep's cut-offs).
+    clock: crate::clock::Clock,
 }
 
 /// What one sweep pass deleted.
@@ -164,10 +166,6 @@ fn check_sha(sha256: &str) -> Result<(), AppError> {
     }
 }
 
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
-
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -179,27 +177,18 @@ fn remove_if_there(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Where the upload was announced.
-enum Announced {
-    /// The photo is stored already.
-    Stored,
-    /// This device's upload, same size: carry on from the partial file.
-    Resume,
-    /// A new upload of this device (or its own re-announced with another
-    /// size): from byte 0.
-    Fresh,
-}
+use crate::db::uploads::Announced;
 
 impl PhotoStore {
-    pub fn open(data_dir: &Path) -> Result<Self, AppError> {
-        Self::open_with(data_dir, UploadLimits::from_env())
+    pub fn open(data_dir: &Path, clock: crate::clock::Clock) -> Result<Self, AppError> {
+        Self::open_with(data_dir, UploadLimits::from_env(), clock)
     }
 
-    pub fn open_with(data_dir: &Path, limits: UploadLimits) -> Result<Self, AppError> {
+    pub fn open_with(data_dir: &Path, limits: UploadLimits, clock: crate::clock::Clock) -> Result<Self, AppError> {
         let root = data_dir.to_owned();
         std::fs::create_dir_all(root.join("photos"))?;
         std::fs::create_dir_all(root.join("uploads"))?;
-        Ok(Self { root, limits, locks: Arc::default() })
+        Ok(Self { root, limits, locks: Arc::default(), clock })
     }
 
     pub fn photo_path(&self, sha256: &str) -> PathBuf {
@@ -243,41 +232,30 @@ impl PhotoStore {
         let _lock = self.locks.lock(sha256).await;
         let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
         let ttl = self.limits.partial_ttl;
-        let announced = db
-            .write(move |c| {
-                if uploads::photo_exists(c, &sha)? {
-                    uploads::forget_upload(c, &sha, &dev)?;
-                    return Ok(Announced::Stored);
-                }
-                let own = uploads::upload(c, &sha, &dev)?;
-                if own.is_some_and(|u| u.size == size) {
-                    uploads::touch(c, &sha, &dev, now_ms())?;
-                    return Ok(Announced::Resume);
-                }
-                // Checked and recorded in one write: two announces of one
-                // device for different photos cannot both slip under the cap.
-                let open = uploads::open_uploads(c, &dev, &sha)?;
-                if open.count + 1 > MAX_OPEN_UPLOADS_PER_DEVICE
-                    || open.bytes.saturating_add(size) > MAX_OPEN_UPLOAD_BYTES_PER_DEVICE
-                {
-                    return Err(AppError::coded(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        ErrorCode::UploadLimit,
-                        format!(
-                            "this device already has {} unfinished photo uploads ({}) on the server; at most \
-                             {MAX_OPEN_UPLOADS_PER_DEVICE} uploads and {} may be open per device. Let the app \
-                             finish the photos it has started (unfinished uploads expire after {} h)",
-                            open.count,
-                            mb(open.bytes),
-                            mb(MAX_OPEN_UPLOAD_BYTES_PER_DEVICE),
-                            ttl.as_secs() / 3600
-                        ),
-                    ));
-                }
-                uploads::announce(c, &sha, &dev, size, now_ms())?;
-                Ok(Announced::Fresh)
-            })
-            .await?;
+        let now = self.clock.now_ms();
+        // Checked and recorded in one write: two announces of one device
+        // for different photos cannot both slip under the cap.
+        let admit = move |open: &uploads::OpenUploads| {
+            if open.count + 1 > MAX_OPEN_UPLOADS_PER_DEVICE
+                || open.bytes.saturating_add(size) > MAX_OPEN_UPLOAD_BYTES_PER_DEVICE
+            {
+                return Err(AppError::coded(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::UploadLimit,
+                    format!(
+                        "this device already has {} unfinished photo uploads ({}) on the server; at most \
+                         {MAX_OPEN_UPLOADS_PER_DEVICE} uploads and {} may be open per device. Let the app \
+                         finish the photos it has started (unfinished uploads expire after {} h)",
+                        open.count,
+                        mb(open.bytes),
+                        mb(MAX_OPEN_UPLOAD_BYTES_PER_DEVICE),
+                        ttl.as_secs() / 3600
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        let announced = db.announce_upload(sha, dev, size, now, admit).await?;
         let part = self.part_path(sha256, device_id);
         match announced {
             Announced::Stored => {
@@ -308,13 +286,13 @@ impl PhotoStore {
         check_sha(sha256)?;
         let _lock = self.locks.lock(sha256).await;
         let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
-        let state = db.read(move |c| Ok((uploads::photo_exists(c, &sha)?, uploads::upload(c, &sha, &dev)?))).await?;
+        let state = db.upload_state(sha.clone(), dev.clone()).await?;
         let size = match state {
             (true, own) => {
                 if own.is_some() {
                     // Someone else finished first: this device's partial is moot.
                     let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
-                    db.write(move |c| uploads::forget_upload(c, &sha, &dev)).await?;
+                    db.forget_upload(sha.clone(), dev.clone()).await?;
                     remove_if_there(&self.part_path(sha256, device_id))?;
                 }
                 let size = std::fs::metadata(self.photo_path(sha256)).map(|m| m.len()).unwrap_or(0);
@@ -354,7 +332,8 @@ impl PhotoStore {
         .map_err(AppError::internal)??;
         if written < size {
             let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
-            db.write(move |c| uploads::touch(c, &sha, &dev, now_ms())).await?;
+            let now = self.clock.now_ms();
+            db.touch_upload(sha, dev, now).await?;
             return Ok(UploadStatus { offset: written, size, complete: false });
         }
         self.finish(db, device_id, sha256, size).await?;
@@ -398,11 +377,12 @@ impl PhotoStore {
         let (width, height) = match verified {
             Ok(wh) => wh,
             Err(e) => {
-                db.write(move |c| uploads::forget_upload(c, &sha, &dev)).await?;
+                db.forget_upload(sha, dev).await?;
                 return Err(e);
             }
         };
-        db.write(move |c| uploads::complete(c, &sha, &dev, size, width, height, now_ms())).await
+        let now = self.clock.now_ms();
+        db.complete_upload(sha, dev, size, width, height, now).await
     }
 
     pub async fn read(&self, sha256: &str, thumbnail: bool) -> Result<Vec<u8>, AppError> {
@@ -424,28 +404,28 @@ impl PhotoStore {
     /// a crash in between leaves only a stray file, never a listed photo
     /// without its bytes.
     pub async fn sweep_once(&self, db: &Db) -> Result<Swept, AppError> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let batch = self.limits.sweep_batch;
         let mut swept = Swept::default();
 
         let upload_cutoff = now.saturating_sub(ms(self.limits.partial_ttl));
-        for (sha, dev) in db.read(move |c| uploads::stale_uploads(c, upload_cutoff, batch)).await? {
+        for (sha, dev) in db.stale_uploads(upload_cutoff, batch).await? {
             let _lock = self.locks.lock(&sha).await;
             let (s, d) = (sha.clone(), dev.clone());
-            if db.write(move |c| uploads::expire_upload(c, &s, &d, upload_cutoff)).await? {
+            if db.expire_upload(s, d, upload_cutoff).await? {
                 remove_if_there(&self.part_path(&sha, &dev))?;
                 swept.partial_uploads += 1;
             }
         }
 
         let photo_cutoff = now.saturating_sub(ms(self.limits.unreferenced_photo_ttl));
-        for sha in db.read(move |c| uploads::stale_unreferenced_photos(c, photo_cutoff, batch)).await? {
+        for sha in db.stale_unreferenced_photos(photo_cutoff, batch).await? {
             if !is_sha256_hex(&sha) {
                 continue;
             }
             let _lock = self.locks.lock(&sha).await;
             let s = sha.clone();
-            if db.write(move |c| uploads::expire_photo(c, &s, photo_cutoff)).await? {
+            if db.expire_photo(s, photo_cutoff).await? {
                 remove_if_there(&self.photo_path(&sha))?;
                 remove_if_there(&self.thumbnail_path(&sha))?;
                 swept.photos += 1;
@@ -823,7 +803,7 @@ mod tests {
         let key = anfang_core::evidence::DeviceKey::generate().public_key_hex();
         let device =
             db.write(move |c| crate::db::accounts::enroll(c, &code, None, &key)).await.unwrap().device_id.to_string();
-        let store = PhotoStore::open_with(dir.path(), UploadLimits::default()).unwrap();
+        let store = PhotoStore::open_with(dir.path(), UploadLimits::default(), crate::clock::Clock::system()).unwrap();
         (dir, db, store, device)
     }
 

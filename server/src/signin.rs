@@ -449,7 +449,7 @@ pub async fn sign_in(state: &AppState, source: Source, username: &str, password:
     let guard = &state.sign_in_guard;
     let attempt = guard.begin(source, &username)?;
     let lookup = username.clone();
-    let account = state.db.read(move |c| accounts::password_hash(c, &lookup)).await?;
+    let account = state.db.password_row(lookup).await?;
     let ok = match guard.checker.check(password.to_owned(), account.as_ref().map(|a| a.password_hash.clone())).await {
         Ok(ok) => ok,
         Err(e) => {
@@ -463,7 +463,7 @@ pub async fn sign_in(state: &AppState, source: Source, username: &str, password:
         return Err(AppError::Unauthenticated("wrong username or password".into()));
     };
     let user_id = account.user_id;
-    let token = state.db.write(move |c| accounts::open_session(c, user_id)).await?;
+    let token = state.db.open_session(user_id, state.clock.now()).await?;
     attempt.succeeded();
     Ok(SignedIn { token, role: account.role })
 }

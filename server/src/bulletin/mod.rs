@@ -672,24 +672,6 @@ pub fn compile(
     }
 }
 
-/// Reads what a period needs (its reviewed findings, the previous period's,
-/// deadlines, overdue rectifications) and compiles it.
-pub fn compile_period(
-    conn: &rusqlite::Connection,
-    period: &Period,
-    tz: &TimeZone,
-    now: jiff::Timestamp,
-) -> Result<Body, crate::AppError> {
-    use crate::db::bulletins as db;
-    let (from, to) = period.bounds_ms(tz);
-    let (prev_from, prev_to) = period.previous().bounds_ms(tz);
-    let rows = db::reviewed_findings(conn, from, to)?;
-    let previous = db::reviewed_findings(conn, prev_from, prev_to)?;
-    let deadlines = db::deadlines(conn)?;
-    let overdue = db::overdue(conn, now.to_zoned_datetime(tz.clone()).date())?;
-    Ok(compile(period, &rows, &previous, &deadlines, overdue, tz, now))
-}
-
 /// The whole bulletin of a stored row: an issued one's frozen snapshot, or a
 /// draft's text and last compiled body, dated `today`.
 pub fn from_row(row: &crate::db::bulletins::BulletinRow, today: Date) -> Result<Bulletin, crate::AppError> {

@@ -78,7 +78,7 @@ fn bulletin_row(r: &Row<'_>) -> rusqlite::Result<BulletinRow> {
     })
 }
 
-pub fn settings(conn: &Connection) -> Result<OfficeSettings, AppError> {
+pub(in crate::db) fn settings(conn: &Connection) -> Result<OfficeSettings, AppError> {
     let get = |key: &str, default: &str| -> Result<String, AppError> {
         Ok(conn
             .query_row("SELECT value FROM office_settings WHERE key = ?1", [key], |r| r.get(0))
@@ -92,7 +92,7 @@ pub fn settings(conn: &Connection) -> Result<OfficeSettings, AppError> {
     })
 }
 
-pub fn deadlines(conn: &Connection) -> Result<Deadlines, AppError> {
+pub(in crate::db) fn deadlines(conn: &Connection) -> Result<Deadlines, AppError> {
     let mut stmt = conn.prepare("SELECT card, days FROM card_deadlines")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -101,7 +101,11 @@ pub fn deadlines(conn: &Connection) -> Result<Deadlines, AppError> {
 /// Accepted and corrected findings observed in [from_ms, to_ms), with their
 /// effective category, unit and card. Notes have aliases masked: bulletins
 /// are read by leaders, units and the public.
-pub fn reviewed_findings(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<FindingRow>, AppError> {
+pub(in crate::db) fn reviewed_findings(
+    conn: &Connection,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<FindingRow>, AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT f.id, f.observed_ms, f.point_id, p.name, p.kind, p.leader, p.district,
                 s.unit_id, u.name, s.category, c.name, s.card, s.status, s.decided_at,
@@ -152,13 +156,13 @@ pub fn reviewed_findings(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<
 /// rather than merely unreported: the list is empty. When rectifications
 /// arrive, this selects accepted yellow/red findings whose deadline is before
 /// `as_of` and that have no accepted rectification.
-pub fn overdue(_conn: &Connection, _as_of: jiff::civil::Date) -> Result<Vec<OverdueEntry>, AppError> {
+pub(in crate::db) fn overdue(_conn: &Connection, _as_of: jiff::civil::Date) -> Result<Vec<OverdueEntry>, AppError> {
     Ok(Vec::new())
 }
 
 /// Every finding observed in [from_ms, to_ms), whatever its review state;
 /// notes have aliases masked (exports leave the office).
-pub fn export_rows(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ExportRow>, AppError> {
+pub(in crate::db) fn export_rows(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ExportRow>, AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT f.id, f.content_hash, f.observed_ms, s.status, f.point_id, p.name, p.kind, p.district, p.lat, p.lon,
                 s.unit_id, u.name, s.category, c.name, s.card, f.note, f.lat, f.lon, f.accuracy_m,
@@ -216,16 +220,17 @@ fn not_found(id: i64) -> AppError {
 }
 
 /// Stores a new draft with its compiled body.
-pub fn create(
+pub(in crate::db) fn create(
     conn: &Connection,
     period: &Period,
     text: &Text,
     settings: &OfficeSettings,
     compiled_json: &str,
-    compiled_at: &str,
     user_id: i64,
+    now: jiff::Timestamp,
 ) -> Result<i64, AppError> {
-    let now = super::now_text();
+    // Compiled, created and updated at the same instant.
+    let (compiled_at, now) = (now.to_string(), now.to_string());
     conn.execute(
         "INSERT INTO bulletins (kind, date_from, date_to, title, lead, closing, distribution, issuing_body, compiler,
                                 compiled, compiled_at, created_by, created_at, updated_at)
@@ -249,11 +254,12 @@ pub fn create(
     Ok(conn.last_insert_rowid())
 }
 
-pub fn get(conn: &Connection, id: i64) -> Result<Option<BulletinRow>, AppError> {
+pub(in crate::db) fn get(conn: &Connection, id: i64) -> Result<Option<BulletinRow>, AppError> {
     Ok(conn.query_row("SELECT * FROM bulletins WHERE id = ?1", [id], bulletin_row).optional()?)
 }
 
 /// Newest first.
+#[doc(hidden)]
 pub fn list(conn: &Connection, limit: i64) -> Result<Vec<BulletinRow>, AppError> {
     let mut stmt = conn.prepare(
         "SELECT id, kind, date_from, date_to, status, title, lead, closing, distribution, issuing_body, compiler,
@@ -274,24 +280,35 @@ fn draft(conn: &Connection, id: i64) -> Result<BulletinRow, AppError> {
 }
 
 /// Changes a draft's text; 409 once issued.
-pub fn update_text(conn: &mut Connection, id: i64, text: &Text) -> Result<(), AppError> {
+pub(in crate::db) fn update_text(
+    conn: &mut Connection,
+    id: i64,
+    text: &Text,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     draft(&tx, id)?;
     tx.execute(
         "UPDATE bulletins SET title = ?2, lead = ?3, closing = ?4, distribution = ?5, updated_at = ?6 WHERE id = ?1",
-        params![id, text.title, text.lead, text.closing, text.distribution, super::now_text()],
+        params![id, text.title, text.lead, text.closing, text.distribution, now.to_string()],
     )?;
     tx.commit()?;
     Ok(())
 }
 
 /// Replaces a draft's compiled body; 409 once issued.
-pub fn store_compiled(conn: &mut Connection, id: i64, compiled_json: &str, compiled_at: &str) -> Result<(), AppError> {
+pub(in crate::db) fn store_compiled(
+    conn: &mut Connection,
+    id: i64,
+    compiled_json: &str,
+    compiled_at: &str,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     draft(&tx, id)?;
     tx.execute(
         "UPDATE bulletins SET compiled = ?2, compiled_at = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, compiled_json, compiled_at, super::now_text()],
+        params![id, compiled_json, compiled_at, now.to_string()],
     )?;
     tx.commit()?;
     Ok(())
@@ -312,11 +329,12 @@ pub struct Issued {
 /// freezes the snapshot `freeze` builds for that number and the evidence
 /// chain head, stores its SHA-256
 /// and appends a `bulletin_issue` entry to the evidence log.
-pub fn issue(
+pub(in crate::db) fn issue(
     conn: &mut Connection,
     id: i64,
     year: i32,
     user_id: i64,
+    now: jiff::Timestamp,
     freeze: impl FnOnce(&BulletinRow, i32, i64, &str, &super::evidence::ChainHead) -> Result<String, AppError>,
 ) -> Result<Issued, AppError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -333,14 +351,14 @@ pub fn issue(
     let chain = super::evidence::head(&tx)?;
     let snapshot = freeze(&row, year, sequence, &number, &chain)?;
     let content_hash = anfang_core::domain::sha256_hex(snapshot.as_bytes());
-    let issued_at = super::now_text();
+    let issued_at = now.to_string();
     tx.execute(
         "UPDATE bulletins SET status = 'issued', year = ?2, sequence = ?3, number = ?4, snapshot = ?5,
                 content_hash = ?6, issued_at = ?7, issued_by = ?8, updated_at = ?7
          WHERE id = ?1",
         params![id, year, sequence, number, snapshot, content_hash, issued_at, user_id],
     )?;
-    super::evidence::append(&tx, "bulletin_issue", &format!("bulletin/{id}"), &content_hash)?;
+    super::evidence::append(&tx, "bulletin_issue", &format!("bulletin/{id}"), &content_hash, now)?;
     tx.commit()?;
     Ok(Issued { id, number, year, sequence, content_hash, issued_at })
 }
@@ -348,7 +366,7 @@ pub fn issue(
 /// Re-checks every issued bulletin for `anfang-server verify`: its snapshot
 /// against its content hash, and its hash against its evidence-log entry.
 /// Appends one line per problem to `problems`; returns how many it checked.
-pub fn audit(conn: &Connection, problems: &mut Vec<String>) -> Result<usize, AppError> {
+pub(in crate::db) fn audit(conn: &Connection, problems: &mut Vec<String>) -> Result<usize, AppError> {
     let mut stmt = conn.prepare(
         "SELECT b.id, b.number, b.snapshot, b.content_hash,
                 (SELECT record_hash FROM evidence_log WHERE kind = 'bulletin_issue' AND record_id = 'bulletin/' || b.id)
@@ -371,4 +389,115 @@ pub fn audit(conn: &Connection, problems: &mut Vec<String>) -> Result<usize, App
         }
     }
     Ok(checked)
+}
+
+/// What compiling a period reads: its reviewed findings, the previous
+/// period's, the card deadlines and the overdue rectifications.
+pub struct BulletinInputs {
+    pub rows: Vec<FindingRow>,
+    pub previous: Vec<FindingRow>,
+    pub deadlines: Deadlines,
+    pub overdue: Vec<OverdueEntry>,
+}
+
+impl super::Db {
+    pub async fn bulletin(&self, id: i64) -> Result<Option<BulletinRow>, AppError> {
+        self.read(move |c| get(c, id)).await
+    }
+
+    /// The newest `limit` bulletins, without their bodies.
+    pub async fn bulletins(&self, limit: i64) -> Result<Vec<BulletinRow>, AppError> {
+        self.read(move |c| list(c, limit)).await
+    }
+
+    pub async fn bulletin_settings(&self) -> Result<OfficeSettings, AppError> {
+        self.read(settings).await
+    }
+
+    /// The inputs of a period's compile, in one read; `today` dates the
+    /// overdue list.
+    pub async fn bulletin_inputs(
+        &self,
+        (from, to): (i64, i64),
+        (prev_from, prev_to): (i64, i64),
+        today: jiff::civil::Date,
+    ) -> Result<BulletinInputs, AppError> {
+        self.read(move |c| {
+            Ok(BulletinInputs {
+                rows: reviewed_findings(c, from, to)?,
+                previous: reviewed_findings(c, prev_from, prev_to)?,
+                deadlines: deadlines(c)?,
+                overdue: overdue(c, today)?,
+            })
+        })
+        .await
+    }
+
+    /// Stores a new draft and reads it back.
+    pub async fn create_bulletin(
+        &self,
+        period: Period,
+        text: Text,
+        settings: OfficeSettings,
+        compiled: String,
+        user_id: i64,
+        now: jiff::Timestamp,
+    ) -> Result<BulletinRow, AppError> {
+        self.write(move |c| {
+            let id = create(c, &period, &text, &settings, &compiled, user_id, now)?;
+            get(c, id)?.ok_or_else(|| AppError::internal("a new bulletin could not be read back"))
+        })
+        .await
+    }
+
+    /// Changes a draft's text to what `edit` makes of the stored row (given
+    /// the inspector aliases it must not name); 404 unknown, 409 issued.
+    pub async fn edit_bulletin_text(
+        &self,
+        id: i64,
+        edit: impl FnOnce(&BulletinRow, &crate::redact::AliasMask) -> Result<Text, AppError> + Send + 'static,
+        now: jiff::Timestamp,
+    ) -> Result<BulletinRow, AppError> {
+        self.write(move |c| {
+            let row = get(c, id)?.ok_or_else(|| not_found(id))?;
+            let mask = super::accounts::alias_mask(c)?;
+            let text = edit(&row, &mask)?;
+            update_text(c, id, &text, now)?;
+            get(c, id)?.ok_or_else(|| AppError::internal("an edited bulletin could not be read back"))
+        })
+        .await
+    }
+
+    /// Replaces a draft's compiled body (compiled at `now`); 409 once issued.
+    pub async fn store_compiled_bulletin(
+        &self,
+        id: i64,
+        compiled: String,
+        now: jiff::Timestamp,
+    ) -> Result<BulletinRow, AppError> {
+        self.write(move |c| {
+            store_compiled(c, id, &compiled, &now.to_string(), now)?;
+            get(c, id)?.ok_or_else(|| AppError::internal("a recompiled bulletin could not be read back"))
+        })
+        .await
+    }
+
+    /// Issues a draft in one transaction (see [`issue`]).
+    pub async fn issue_bulletin(
+        &self,
+        id: i64,
+        year: i32,
+        user_id: i64,
+        now: jiff::Timestamp,
+        freeze: impl FnOnce(&BulletinRow, i32, i64, &str, &super::evidence::ChainHead) -> Result<String, AppError>
+        + Send
+        + 'static,
+    ) -> Result<Issued, AppError> {
+        self.write(move |c| issue(c, id, year, user_id, now, freeze)).await
+    }
+
+    /// Every finding observed in [from, to) (ms), for the exports.
+    pub async fn export_rows(&self, (from, to): (i64, i64)) -> Result<Vec<ExportRow>, AppError> {
+        self.read(move |c| export_rows(c, from, to)).await
+    }
 }

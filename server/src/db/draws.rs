@@ -84,6 +84,7 @@ fn invalid(e: DrawError) -> AppError {
 }
 
 /// Sets the units an inspector must never be sent to (replacing the list).
+#[doc(hidden)]
 pub fn set_excluded_units(conn: &mut Connection, alias: &str, units: &[String]) -> Result<(), AppError> {
     let tx = conn.transaction()?;
     let id = super::accounts::inspector_id_by_alias(&tx, alias)?.ok_or_else(|| {
@@ -111,6 +112,7 @@ pub fn set_excluded_units(conn: &mut Connection, alias: &str, units: &[String]) 
 
 /// Turns a request into canonical parameters: the inspectors with their
 /// excluded units and the points as they are now, sorted.
+#[doc(hidden)]
 pub fn resolve(conn: &Connection, req: &DrawRequest, timezone: &str) -> Result<Params, AppError> {
     let mut inspectors = Vec::new();
     {
@@ -174,7 +176,11 @@ pub fn resolve(conn: &Connection, req: &DrawRequest, timezone: &str) -> Result<P
     Ok(p)
 }
 
-fn local_ms(tz: &jiff::tz::TimeZone, date: jiff::civil::Date, time: jiff::civil::Time) -> Result<i64, AppError> {
+pub(crate) fn local_ms(
+    tz: &jiff::tz::TimeZone,
+    date: jiff::civil::Date,
+    time: jiff::civil::Time,
+) -> Result<i64, AppError> {
     Ok(tz.to_timestamp(date.to_datetime(time)).map_err(|_| out_of_range(date))?.as_millisecond())
 }
 
@@ -189,7 +195,7 @@ fn out_of_range(date: jiff::civil::Date) -> AppError {
 }
 
 /// The instant a period ends: 00:00 of the day after `to`, office time.
-pub fn period_end_ms(params: &Params) -> Result<i64, AppError> {
+pub(in crate::db) fn period_end_ms(params: &Params) -> Result<i64, AppError> {
     let tz = params.tz().map_err(invalid)?;
     let after = params.to.tomorrow().map_err(|_| out_of_range(params.to).with_field("to"))?;
     local_ms(&tz, after, jiff::civil::Time::midnight())
@@ -197,31 +203,39 @@ pub fn period_end_ms(params: &Params) -> Result<i64, AppError> {
 
 /// Draws a fresh secret seed, computes the assignments and stores the
 /// draw, its assignments and its commitment's log entry in one transaction.
-/// Refuses a period that has already begun (`now_ms`): a draw decided after
-/// the fact could be chosen to fit.
+/// A draw decided by the draw service (`app::draws::plan`): its
+/// canonical parameters, seed, visits and commitment, ready to store.
+pub struct PlannedDraw {
+    pub params: Params,
+    pub seed: [u8; 32],
+    pub drawn: Vec<draw::Drawn>,
+    pub commitment: String,
+}
+
+/// Draws and stores at connection level, by the draw service's rule
+/// exactly as [`super::Db::create_draw`] does: for the console and the
+/// command line, until they call `app::draws`.
+#[doc(hidden)]
 pub fn create(
     conn: &mut Connection,
     params: Params,
     created_by: Option<i64>,
     now_ms: i64,
 ) -> Result<DrawSummary, AppError> {
+    let planned = crate::app::draws::plan(params, now_ms)?;
+    store(conn, planned, created_by, now_ms)
+}
+
+/// Stores a planned draw, its assignments and its commitment's
+/// evidence-log entry, in one transaction.
+fn store(
+    conn: &mut Connection,
+    planned: PlannedDraw,
+    created_by: Option<i64>,
+    now_ms: i64,
+) -> Result<DrawSummary, AppError> {
+    let PlannedDraw { params, seed, drawn, commitment } = planned;
     let tz = params.tz().map_err(invalid)?;
-    let start_ms = local_ms(&tz, params.from, jiff::civil::Time::midnight())?;
-    if start_ms <= now_ms {
-        return Err(AppError::coded(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::DrawPeriodBegun,
-            format!(
-                "the period must start in the future (from {} has begun); a draw is made before its period",
-                params.from
-            ),
-        )
-        .with_field("from"));
-    }
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(AppError::internal)?;
-    let drawn = draw::compute(&seed, &params).map_err(invalid)?;
-    let commitment = draw::commitment(&seed, &params);
     let id = Uuid::now_v7();
     let created_at = jiff::Timestamp::from_millisecond(now_ms).map_err(AppError::internal)?.to_string();
     let tx = conn.transaction()?;
@@ -271,7 +285,7 @@ pub fn create(
             ])?;
         }
     }
-    super::evidence::append(&tx, "draw_commitment", &id.to_string(), &commitment)?;
+    super::evidence::append(&tx, "draw_commitment", &id.to_string(), &commitment, super::ms_timestamp(now_ms)?)?;
     tx.commit()?;
     Ok(DrawSummary {
         id,
@@ -307,6 +321,7 @@ fn summary(row: (String, String, String, i64, String, String, Option<String>)) -
 
 /// Every draw whose period overlaps `from..=to` (dates as `YYYY-MM-DD`),
 /// oldest first: re-drawing a period is always visible here.
+#[doc(hidden)]
 pub fn list(conn: &Connection, from: Option<&str>, to: Option<&str>) -> Result<Vec<DrawSummary>, AppError> {
     let mut stmt = conn.prepare(&format!(
         "{SUMMARY} WHERE (?1 IS NULL OR period_to >= ?1) AND (?2 IS NULL OR period_from <= ?2) ORDER BY created_at, id"
@@ -316,6 +331,7 @@ pub fn list(conn: &Connection, from: Option<&str>, to: Option<&str>) -> Result<V
 }
 
 /// One draw as listed, if it exists.
+#[doc(hidden)]
 pub fn get(conn: &Connection, id: &str) -> Result<Option<DrawSummary>, AppError> {
     let row = conn.query_row(&format!("{SUMMARY} WHERE id = ?1"), [id], summary_row).optional()?;
     row.map(summary).transpose()
@@ -326,6 +342,7 @@ fn not_found(id: &str) -> AppError {
 }
 
 /// Reveals the seed of a draw whose period has ended; idempotent.
+#[doc(hidden)]
 pub fn reveal(conn: &mut Connection, id: &str, now_ms: i64) -> Result<DrawExport, AppError> {
     let tx = conn.transaction()?;
     let row: Option<(i64, String, Option<String>, String)> = tx
@@ -347,13 +364,20 @@ pub fn reveal(conn: &mut Connection, id: &str, now_ms: i64) -> Result<DrawExport
         // The log records the seed's hash: anyone holding the revealed seed
         // can match it, and the entry cannot be swapped for another seed.
         let seed_bytes = hex::decode(&seed).map_err(AppError::internal)?;
-        super::evidence::append(&tx, "draw_reveal", id, &anfang_core::domain::sha256_hex(&seed_bytes))?;
+        super::evidence::append(
+            &tx,
+            "draw_reveal",
+            id,
+            &anfang_core::domain::sha256_hex(&seed_bytes),
+            super::ms_timestamp(now_ms)?,
+        )?;
     }
     tx.commit()?;
     export(conn, id)
 }
 
 /// The draw's parameters and commitment; seed and assignments once revealed.
+#[doc(hidden)]
 pub fn export(conn: &Connection, id: &str) -> Result<DrawExport, AppError> {
     let row: Option<(String, String, String, Option<String>)> = conn
         .query_row("SELECT params, commitment, seed, revealed_at FROM draws WHERE id = ?1", [id], |r| {
@@ -398,7 +422,11 @@ pub fn export(conn: &Connection, id: &str) -> Result<DrawExport, AppError> {
 
 /// The assignments an inspector's device may hold now: visible (from their
 /// lead time on) and ended at most 7 days ago.
-pub fn visible_assignments(conn: &Connection, inspector_id: i64, now_ms: i64) -> Result<Vec<Assignment>, AppError> {
+pub(in crate::db) fn visible_assignments(
+    conn: &Connection,
+    inspector_id: i64,
+    now_ms: i64,
+) -> Result<Vec<Assignment>, AppError> {
     const KEEP_MS: i64 = 7 * 24 * 3600 * 1000;
     let mut stmt = conn.prepare_cached(
         "SELECT id, point_id, date, slot_label, starts_ms, ends_ms FROM draw_assignments
@@ -439,12 +467,83 @@ pub struct Visit {
 }
 
 /// The visit behind an assignment id (`None`: no such assignment).
-pub fn visit(conn: &Connection, id: &str) -> Result<Option<Visit>, AppError> {
+pub(in crate::db) fn visit(conn: &Connection, id: &str) -> Result<Option<Visit>, AppError> {
     Ok(conn
         .query_row("SELECT inspector_id, point_id, starts_ms, ends_ms FROM draw_assignments WHERE id = ?1", [id], |r| {
             Ok(Visit { inspector_id: r.get(0)?, point_id: r.get(1)?, starts_ms: r.get(2)?, ends_ms: r.get(3)? })
         })
         .optional()?)
+}
+
+impl super::Db {
+    /// Turns a request into canonical parameters against the inspectors
+    /// and points as they are now.
+    pub async fn draw_params(&self, req: DrawRequest, timezone: String) -> Result<Params, AppError> {
+        self.read(move |c| resolve(c, &req, &timezone)).await
+    }
+
+    /// Stores a planned draw (see [`PlannedDraw`]) made at `now_ms`.
+    pub async fn create_draw(
+        &self,
+        planned: PlannedDraw,
+        created_by: Option<i64>,
+        now_ms: i64,
+    ) -> Result<DrawSummary, AppError> {
+        self.write(move |c| store(c, planned, created_by, now_ms)).await
+    }
+
+    /// Every draw overlapping `from..=to`, oldest first.
+    pub async fn draws(&self, from: Option<String>, to: Option<String>) -> Result<Vec<DrawSummary>, AppError> {
+        self.read(move |c| list(c, from.as_deref(), to.as_deref())).await
+    }
+
+    pub async fn draw(&self, id: String) -> Result<Option<DrawSummary>, AppError> {
+        self.read(move |c| get(c, &id)).await
+    }
+
+    /// Reveals a draw's seed once its period has ended (at `now_ms`).
+    pub async fn reveal_draw(&self, id: String, now_ms: i64) -> Result<DrawExport, AppError> {
+        self.write(move |c| reveal(c, &id, now_ms)).await
+    }
+
+    pub async fn draw_export(&self, id: String) -> Result<DrawExport, AppError> {
+        self.read(move |c| export(c, &id)).await
+    }
+
+    /// Planned versus done visits over the slots ended by `now_ms`.
+    pub async fn draw_coverage(&self, id: String, now_ms: i64) -> Result<Coverage, AppError> {
+        self.read(move |c| coverage(c, &id, now_ms)).await
+    }
+
+    /// A draw and its coverage at `now_ms`, in one read (the console's draw
+    /// page); `(None, None)` when there is no such draw.
+    pub async fn draw_with_coverage(
+        &self,
+        id: String,
+        now_ms: i64,
+    ) -> Result<(Option<DrawSummary>, Option<Coverage>), AppError> {
+        self.read(move |c| {
+            let summary = get(c, &id)?;
+            let coverage = match &summary {
+                Some(_) => Some(coverage(c, &id, now_ms)?),
+                None => None,
+            };
+            Ok((summary, coverage))
+        })
+        .await
+    }
+
+    /// Every draw with the inspectors, for the console's draws page.
+    pub async fn draws_and_inspectors(
+        &self,
+    ) -> Result<(Vec<DrawSummary>, Vec<super::reference_admin::InspectorRow>), AppError> {
+        self.read(|c| Ok((list(c, None, None)?, super::reference_admin::inspectors(c)?))).await
+    }
+
+    /// Sets the units an inspector is never drawn to.
+    pub async fn set_excluded_units(&self, alias: String, units: Vec<String>) -> Result<(), AppError> {
+        self.write(move |c| set_excluded_units(c, &alias, &units)).await
+    }
 }
 
 /// Planned versus done visits of a draw, over the slots that have ended.
@@ -497,9 +596,10 @@ pub struct MissedVisit {
 
 /// A visit is done when its inspector recorded a finding at its point
 /// within its slot; a finding linked to the assignment gets the slot
-/// tolerance of `findings::SLOT_TOLERANCE_MS`. A link alone is not enough:
+/// tolerance of `app::sync::SLOT_TOLERANCE_MS`. A link alone is not enough:
 /// the push refuses a linked finding elsewhere or at another time, and this
 /// query does not trust rows stored before that check existed.
+#[doc(hidden)]
 pub fn coverage(conn: &Connection, id: &str, now_ms: i64) -> Result<Coverage, AppError> {
     let exists: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM draws WHERE id = ?1)", [id], |r| r.get(0))?;
     if !exists {
@@ -520,7 +620,7 @@ pub fn coverage(conn: &Connection, id: &str, now_ms: i64) -> Result<Coverage, Ap
          FROM draw_assignments a JOIN inspectors i ON i.id = a.inspector_id
          WHERE a.draw_id = ?1 AND a.ends_ms <= ?2 ORDER BY a.starts_ms, a.idx",
     )?;
-    let rows = stmt.query_map(params![id, now_ms, super::findings::SLOT_TOLERANCE_MS], |r| {
+    let rows = stmt.query_map(params![id, now_ms, crate::app::sync::SLOT_TOLERANCE_MS], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,

@@ -58,12 +58,20 @@ fn entry_hash(prev: &str, kind: &str, record_id: &str, record_hash: &str, at: &s
 }
 
 /// Appends an entry; call inside the transaction that stores the record.
-pub fn append(conn: &Connection, kind: &str, record_id: &str, record_hash: &str) -> Result<(), AppError> {
+/// `at` is the server's clock at the write (entries need not be in time
+/// order: the chain is ordered by `seq` and linked by `prev_hash`).
+pub(in crate::db) fn append(
+    conn: &Connection,
+    kind: &str,
+    record_id: &str,
+    record_hash: &str,
+    at: jiff::Timestamp,
+) -> Result<(), AppError> {
     let prev: String = conn
         .query_row("SELECT entry_hash FROM evidence_log ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
         .optional()?
         .unwrap_or_else(|| GENESIS.to_owned());
-    let at = jiff::Timestamp::now().to_string();
+    let at = at.to_string();
     let hash = entry_hash(&prev, kind, record_id, record_hash, &at);
     conn.execute(
         "INSERT INTO evidence_log (kind, record_id, record_hash, at, prev_hash, entry_hash)
@@ -85,7 +93,7 @@ pub struct ChainHead {
 }
 
 /// The current chain head.
-pub fn head(conn: &Connection) -> Result<ChainHead, AppError> {
+pub(in crate::db) fn head(conn: &Connection) -> Result<ChainHead, AppError> {
     let last: Option<(i64, String)> = conn
         .query_row("SELECT seq, entry_hash FROM evidence_log ORDER BY seq DESC LIMIT 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -135,12 +143,17 @@ pub fn finding_record_hash(f: &FindingRecord<'_>) -> String {
 }
 
 /// What a `device_enrolled` entry covers.
-pub fn device_record_hash(device_id: &str, inspector_id: i64, public_key: Option<&str>, enrolled_at: &str) -> String {
+pub(in crate::db) fn device_record_hash(
+    device_id: &str,
+    inspector_id: i64,
+    public_key: Option<&str>,
+    enrolled_at: &str,
+) -> String {
     record_hash("anfang-device-v1", serde_json::json!([device_id, inspector_id, public_key, enrolled_at]))
 }
 
 /// What a `device_revoked` entry covers.
-pub fn device_revoked_hash(device_id: &str, revoked_at: &str) -> String {
+pub(in crate::db) fn device_revoked_hash(device_id: &str, revoked_at: &str) -> String {
     record_hash("anfang-device-revoked-v1", serde_json::json!([device_id, revoked_at]))
 }
 
@@ -156,7 +169,7 @@ pub struct IdentityAuditRow<'a> {
     pub route: &'a str,
 }
 
-pub fn identity_audit_hash(r: &IdentityAuditRow<'_>) -> String {
+pub(in crate::db) fn identity_audit_hash(r: &IdentityAuditRow<'_>) -> String {
     record_hash(
         "anfang-identity-audit-v1",
         serde_json::json!([r.id, r.at, r.user_id, r.actor, r.inspector_id, r.action, r.route]),
@@ -165,18 +178,20 @@ pub fn identity_audit_hash(r: &IdentityAuditRow<'_>) -> String {
 
 /// Logs a device's enrollment (its id, inspector, public key and time); call
 /// in the enrolling transaction. A key swapped later no longer matches.
-pub fn device_enrolled(
+pub(in crate::db) fn device_enrolled(
     conn: &Connection,
     device_id: &str,
     inspector_id: i64,
     public_key: Option<&str>,
     enrolled_at: &str,
+    now: jiff::Timestamp,
 ) -> Result<(), AppError> {
     append(
         conn,
         kind::DEVICE_ENROLLED,
         device_id,
         &device_record_hash(device_id, inspector_id, public_key, enrolled_at),
+        now,
     )
 }
 
@@ -184,13 +199,22 @@ pub fn device_enrolled(
 /// `devices.revoked_at = revoked_at` (the same text). `verify` checks the
 /// column against this entry both ways: a revocation undone, or one never
 /// logged, is named.
-pub fn device_revoked(conn: &Connection, device_id: &str, revoked_at: &str) -> Result<(), AppError> {
-    append(conn, kind::DEVICE_REVOKED, device_id, &device_revoked_hash(device_id, revoked_at))
+pub(in crate::db) fn device_revoked(
+    conn: &Connection,
+    device_id: &str,
+    revoked_at: &str,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
+    append(conn, kind::DEVICE_REVOKED, device_id, &device_revoked_hash(device_id, revoked_at), now)
 }
 
 /// Logs an identity-audit row; call right after inserting it.
-pub fn identity_audit(conn: &Connection, row: &IdentityAuditRow<'_>) -> Result<(), AppError> {
-    append(conn, kind::IDENTITY_AUDIT, &row.id.to_string(), &identity_audit_hash(row))
+pub(in crate::db) fn identity_audit(
+    conn: &Connection,
+    row: &IdentityAuditRow<'_>,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
+    append(conn, kind::IDENTITY_AUDIT, &row.id.to_string(), &identity_audit_hash(row), now)
 }
 
 /// The photo folder, read-only: the layout of `crate::photos::PhotoStore`
@@ -245,7 +269,11 @@ fn parse_ts(text: &str) -> Option<jiff::Timestamp> {
 /// at, every record against its entry, every finding (row against its signed
 /// content, signature against its device key), and every photo and
 /// thumbnail file. Only reads: run it on a read-only connection.
-pub fn audit(conn: &Connection, photos: &PhotoDir, expected: Option<&ChainHead>) -> Result<Audit, AppError> {
+pub(in crate::db) fn audit(
+    conn: &Connection,
+    photos: &PhotoDir,
+    expected: Option<&ChainHead>,
+) -> Result<Audit, AppError> {
     let mut audit = Audit::default();
     let entries = check_chain(conn, expected, &mut audit)?;
     // By (kind, record id): a draw has two entries under one record id.
@@ -722,4 +750,62 @@ fn check_photos(conn: &Connection, dir: &PhotoDir, audit: &mut Audit) -> Result<
 
 fn display(p: &Path) -> String {
     p.display().to_string()
+}
+
+impl super::Db {
+    /// The evidence log's chain head: its length and last entry's hash.
+    pub async fn evidence_head(&self) -> Result<ChainHead, AppError> {
+        self.read(head).await
+    }
+}
+
+/// A database opened for an audit: read-only, and only at the schema
+/// version this build knows (see [`open_for_audit`]).
+pub struct AuditDb(Connection);
+
+/// Opens the database file at `path` for an audit: read-only (an audit that
+/// migrated or checkpointed the file it audits would change the evidence),
+/// and only at the schema version this build knows, which it refuses to
+/// guess about. The error is the sentence the command line prints.
+pub fn open_for_audit(path: &Path) -> Result<AuditDb, String> {
+    use rusqlite::OpenFlags;
+    // Without a -wal file nobody has the database open in WAL mode, and the
+    // file alone is the whole state: open it `immutable`, or SQLite would
+    // create (empty) -wal and -shm files beside it even read-only. With a
+    // -wal file (a server running, or killed) it must be read through.
+    let mut wal = path.to_owned().into_os_string();
+    wal.push("-wal");
+    let wal_exists = Path::new(&wal).exists();
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            '%' => uri.push_str("%25"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str(if wal_exists { "?mode=ro" } else { "?mode=ro&immutable=1" });
+    let conn = Connection::open_with_flags(
+        &uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("opening {} read-only: {e}", path.display()))?;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+    let known = super::MIGRATIONS.len() as i64;
+    if found != known {
+        return Err(format!(
+            "{} is at schema version {found}, but this anfang-server verifies schema version {known}; \
+             verify it with the anfang-server release of schema version {found} (verify never upgrades a database)",
+            path.display()
+        ));
+    }
+    Ok(AuditDb(conn))
+}
+
+impl AuditDb {
+    /// The audit (see [`audit`]).
+    pub fn audit(&self, photos: &PhotoDir, expected: Option<&ChainHead>) -> Result<Audit, AppError> {
+        audit(&self.0, photos, expected)
+    }
 }

@@ -3,147 +3,210 @@
 //! **Invariant:** a push batch is one transaction, and a finding id is stored
 //! at most once. A replay with identical content is answered `duplicate`;
 //! the same id with other content is refused (409), never overwritten.
+//! What is accepted is the sync service's decision (`app::sync::judge`);
+//! this module reads the facts it needs and stores what it accepts, in the
+//! batch's one transaction.
 
 use crate::auth::DeviceCaller;
 use crate::error::AppError;
 use anfang_core::domain::{FindingContent, haversine_m};
-use anfang_core::error_code::ErrorCode;
 use anfang_core::protocol::{PushOutcome, PushResult, SignedFinding};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-
-/// How far into the future (by the server's clock) an observation may be
-/// stamped before it is refused as a wrong phone clock; also how far before
-/// the device's enrollment a drawn visit's finding may be stamped.
-const MAX_CLOCK_SKEW_MS: i64 = 60 * 60 * 1000;
-
-/// A finding linked to a drawn visit must be observed within the visit's
-/// slot, give or take this much (phone clocks drift; an inspector finishes
-/// writing up just after the slot ends).
-pub const SLOT_TOLERANCE_MS: i64 = 15 * 60 * 1000;
 
 /// A linked finding received more than this after its slot ended is shown
 /// to reviewers as a late arrival: its `observed_at` is the phone's word, so
 /// a visit "made" in the slot but synced much later deserves a look.
 pub const LATE_AFTER_MS: i64 = 12 * 60 * 60 * 1000;
 
-fn reject(code: u16, error_code: ErrorCode, reason: impl Into<String>) -> PushOutcome {
-    PushOutcome::Rejected { code, reason: reason.into(), error_code: Some(error_code) }
+/// A finding already stored under a pushed id.
+#[derive(Debug, Clone)]
+pub struct StoredFinding {
+    pub content_hash: String,
+    pub device_id: String,
 }
 
-fn reject_coded(error_code: ErrorCode, reason: impl Into<String>) -> PushOutcome {
-    reject(422, error_code, reason)
+/// What the store knows about a pushed finding, read inside the batch's
+/// transaction for the service to decide on.
+#[derive(Debug, Clone, Default)]
+pub struct PushFacts {
+    /// The finding stored under this id, if any.
+    pub stored: Option<StoredFinding>,
+    pub point_known: bool,
+    pub unit_known: bool,
+    pub category_known: bool,
+    /// The drawn visit the finding links to (`None`: not linked, or no such
+    /// assignment).
+    pub visit: Option<super::draws::Visit>,
+    /// When the pushing device was enrolled (ms), for a linked finding.
+    pub device_enrolled_ms: Option<i64>,
+    /// The finding's photos the server does not have yet.
+    pub missing_photos: Vec<String>,
 }
 
-/// Stores a batch of findings for one device, all in one transaction.
+/// The service's decision on one finding, given its facts and "now" (ms).
+pub type Judge = fn(&DeviceCaller, &FindingContent, &PushFacts, i64) -> PushOutcome;
+
+impl super::Db {
+    /// Stores a batch of findings for one device, all in one transaction:
+    /// per finding, reads its [`PushFacts`], asks `judge`, and stores it
+    /// (with its evidence-log entry) only if the answer is `Accepted`.
+    pub async fn push_batch(
+        &self,
+        device: &DeviceCaller,
+        batch: Vec<SignedFinding>,
+        now: jiff::Timestamp,
+        judge: Judge,
+    ) -> Result<Vec<PushResult>, AppError> {
+        let device = device.clone();
+        self.write(move |c| store_batch(c, &device, &batch, now.as_millisecond(), judge)).await
+    }
+
+    /// One finding as the office sees it, by id or by the public reference
+    /// a unit or a bulletin quotes; with the inspector aliases to mask.
+    pub async fn finding_with_mask(
+        &self,
+        id_or_ref: &str,
+    ) -> Result<(Option<FindingRecord>, crate::redact::AliasMask), AppError> {
+        let lookup = id_or_ref.to_owned();
+        self.read(move |c| {
+            let found = match record(c, &lookup)? {
+                None => match super::unit_portal::finding_for_ref(c, &lookup)? {
+                    Some(id) => record(c, &id)?,
+                    None => None,
+                },
+                found => found,
+            };
+            Ok((found, super::accounts::alias_mask(c)?))
+        })
+        .await
+    }
+
+    /// The console's finding page: looked up by the public reference a unit
+    /// quotes first, then by id; with its public reference and the aliases
+    /// to mask.
+    #[allow(clippy::type_complexity)]
+    pub async fn finding_with_public_ref(
+        &self,
+        ref_or_id: &str,
+    ) -> Result<(Option<(FindingRecord, Option<String>)>, crate::redact::AliasMask), AppError> {
+        let lookup = ref_or_id.to_owned();
+        self.read(move |c| {
+            let id = match super::unit_portal::finding_for_ref(c, &lookup)? {
+                Some(id) => id,
+                None => lookup,
+            };
+            let public_ref = super::unit_portal::public_ref(c, &id)?;
+            Ok((record(c, &id)?.map(|f| (f, public_ref)), super::accounts::alias_mask(c)?))
+        })
+        .await
+    }
+
+    /// One page of the office list, with the inspector aliases to mask.
+    pub async fn list_findings(
+        &self,
+        filter: ListFilter,
+    ) -> Result<(Vec<FindingRecord>, crate::redact::AliasMask), AppError> {
+        self.read(move |c| Ok((records(c, &filter)?, super::accounts::alias_mask(c)?))).await
+    }
+}
+
+/// The pushed-batch transaction at connection level: the route table's
+/// tests (`routes/mod.rs`) still call it with a connection; it runs the
+/// sync service's rules exactly as [`super::Db::push_batch`] does, until
+/// they are switched over.
+#[doc(hidden)]
 pub fn push_batch(
     conn: &mut Connection,
     device: &DeviceCaller,
     findings: &[SignedFinding],
     now_ms: i64,
 ) -> Result<Vec<PushResult>, AppError> {
+    let mut refused = Vec::new();
+    let mut verified = Vec::new();
+    for (i, f) in findings.iter().enumerate() {
+        match crate::app::sync::check_signed(device, f) {
+            Some(outcome) => refused.push((i, PushResult { id: f.finding.id, outcome })),
+            None => verified.push(f.clone()),
+        }
+    }
+    let mut results = store_batch(conn, device, &verified, now_ms, crate::app::sync::judge)?;
+    for (i, r) in refused {
+        results.insert(i, r);
+    }
+    Ok(results)
+}
+
+fn store_batch(
+    conn: &mut Connection,
+    device: &DeviceCaller,
+    findings: &[SignedFinding],
+    now_ms: i64,
+    judge: Judge,
+) -> Result<Vec<PushResult>, AppError> {
     let tx = conn.transaction()?;
     let mut results = Vec::with_capacity(findings.len());
     for f in findings {
-        let outcome = push_one(&tx, device, &f.finding, &f.signature, now_ms)?;
+        let facts = facts(&tx, device, &f.finding)?;
+        let outcome = judge(device, &f.finding, &facts, now_ms);
+        if outcome == PushOutcome::Accepted {
+            insert(&tx, device, &f.finding, &f.signature, now_ms)?;
+        }
         results.push(PushResult { id: f.finding.id, outcome });
     }
     tx.commit()?;
     Ok(results)
 }
 
-fn push_one(
+fn facts(conn: &Connection, device: &DeviceCaller, f: &FindingContent) -> Result<PushFacts, AppError> {
+    let stored = conn
+        .query_row("SELECT content_hash, device_id FROM findings WHERE id = ?1", [f.id.to_string()], |r| {
+            Ok(StoredFinding { content_hash: r.get(0)?, device_id: r.get(1)? })
+        })
+        .optional()?;
+    if stored.is_some() {
+        // A replay or a conflict: nothing else decides it.
+        return Ok(PushFacts { stored, ..PushFacts::default() });
+    }
+    let (visit, device_enrolled_ms) = match f.assignment_id {
+        Some(a) => (
+            super::draws::visit(conn, &a.to_string())?,
+            conn.query_row("SELECT enrolled_at FROM devices WHERE id = ?1", [&device.device_id], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_millisecond()),
+        ),
+        None => (None, None),
+    };
+    let mut missing_photos = Vec::new();
+    for sha in &f.photos {
+        if !super::uploads::photo_exists(conn, sha)? {
+            missing_photos.push(sha.clone());
+        }
+    }
+    Ok(PushFacts {
+        stored: None,
+        point_known: super::reference::point(conn, &f.point_id)?.is_some(),
+        unit_known: super::reference::unit(conn, &f.unit_id)?.is_some(),
+        category_known: super::reference::category(conn, &f.category)?.is_some(),
+        visit,
+        device_enrolled_ms,
+        missing_photos,
+    })
+}
+
+fn insert(
     conn: &Connection,
     device: &DeviceCaller,
     f: &FindingContent,
     signature: &str,
     now_ms: i64,
-) -> Result<PushOutcome, AppError> {
-    if let Err(e) = f.validate() {
-        return Ok(reject(422, e.code, e.to_string()));
-    }
-    let Some(public_key) = &device.public_key else {
-        return Ok(reject(
-            422,
-            ErrorCode::DeviceWithoutKey,
-            "this device enrolled without a signing key; enroll it again with a new code",
-        ));
-    };
-    if let Err(e) = anfang_core::evidence::verify(public_key, f, signature) {
-        return Ok(reject(
-            422,
-            ErrorCode::SignatureInvalid,
-            format!("{e}; the finding may have been altered after it was recorded"),
-        ));
-    }
+) -> Result<(), AppError> {
+    let public_key = device.public_key.as_deref().ok_or_else(|| AppError::internal("accepted without a key"))?;
     let hash = f.content_hash();
-    let existing: Option<(String, String)> = conn
-        .query_row("SELECT content_hash, device_id FROM findings WHERE id = ?1", [f.id.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
-    if let Some((stored_hash, stored_device)) = existing {
-        if stored_device != device.device_id {
-            return Ok(reject(
-                409,
-                ErrorCode::FindingOtherDevice,
-                format!("finding {} was submitted by another device", f.id),
-            ));
-        }
-        if stored_hash == hash {
-            return Ok(PushOutcome::Duplicate);
-        }
-        return Ok(reject(
-            409,
-            ErrorCode::FindingConflict,
-            format!(
-                "finding {} was already received with different content; evidence is never overwritten — record a new finding instead",
-                f.id
-            ),
-        ));
-    }
-    if super::reference::point(conn, &f.point_id)?.is_none() {
-        return Ok(reject(
-            422,
-            ErrorCode::PointUnknown,
-            format!("unknown point {:?}; sync to get the current list of points", f.point_id),
-        ));
-    }
-    if super::reference::unit(conn, &f.unit_id)?.is_none() {
-        return Ok(reject(422, ErrorCode::UnitUnknown, format!("unknown unit {:?}", f.unit_id)));
-    }
-    if super::reference::category(conn, &f.category)?.is_none() {
-        return Ok(reject(
-            422,
-            ErrorCode::CategoryUnknown,
-            format!("unknown category {:?}; sync to get the current categories", f.category),
-        ));
-    }
     let observed_ms = f.observed_at.as_millisecond();
-    if observed_ms > now_ms + MAX_CLOCK_SKEW_MS {
-        return Ok(reject(
-            422,
-            ErrorCode::ObservedInFuture,
-            format!(
-                "observed_at {} is in the future by the server's clock; check the phone's date and time",
-                f.observed_at
-            ),
-        ));
-    }
-    if let Some(a) = f.assignment_id
-        && let Some(refused) = check_visit(conn, device, f, &a.to_string())?
-    {
-        return Ok(refused);
-    }
-    let mut missing = Vec::new();
-    for sha in &f.photos {
-        if !super::uploads::photo_exists(conn, sha)? {
-            missing.push(sha.clone());
-        }
-    }
-    if !missing.is_empty() {
-        return Ok(PushOutcome::MissingPhotos { photos: missing });
-    }
     let seq: i64 = conn.query_row("SELECT coalesce(max(seq), 0) + 1 FROM findings", [], |r| r.get(0))?;
     let loc = f.location.as_ref();
     conn.execute(
@@ -186,83 +249,26 @@ fn push_one(
         received_ms: now_ms,
         location_captured_at: location_captured_at.as_deref(),
     };
-    super::evidence::append(conn, super::evidence::kind::FINDING, &id, &super::evidence::finding_record_hash(&record))?;
+    super::evidence::append(
+        conn,
+        super::evidence::kind::FINDING,
+        &id,
+        &super::evidence::finding_record_hash(&record),
+        super::ms_timestamp(now_ms)?,
+    )?;
     for (position, sha) in f.photos.iter().enumerate() {
         conn.execute(
             "INSERT INTO finding_photos (finding_id, position, sha256) VALUES (?1, ?2, ?3)",
             params![f.id.to_string(), position as i64, sha],
         )?;
     }
-    Ok(PushOutcome::Accepted)
+    Ok(())
 }
 
-/// A finding linked to a drawn visit counts as that visit only if it is the
-/// visit: the pushing inspector's, at its point, observed in its slot, and
-/// not before the device existed. `None`: fine; otherwise the refusal.
-fn check_visit(
-    conn: &Connection,
-    device: &DeviceCaller,
-    f: &FindingContent,
-    assignment_id: &str,
-) -> Result<Option<PushOutcome>, AppError> {
-    let visit = super::draws::visit(conn, assignment_id)?;
-    // Only the inspector's own drawn visits; the reason does not say
-    // whether the assignment exists for someone else.
-    let Some(visit) = visit.filter(|v| v.inspector_id == device.inspector_id) else {
-        return Ok(Some(reject_coded(
-            ErrorCode::VisitNotYours,
-            format!("assignment {assignment_id} is not one of this inspector's visits"),
-        )));
-    };
-    if f.point_id != visit.point_id {
-        return Ok(Some(reject_coded(
-            ErrorCode::VisitWrongPoint,
-            format!(
-                "assignment {assignment_id} is a visit to point {:?}, but this finding is at {:?}; \
-                 record it as an ordinary finding, or at the visit's point",
-                visit.point_id, f.point_id
-            ),
-        )));
-    }
-    let observed_ms = f.observed_at.as_millisecond();
-    let enrolled_ms: Option<i64> = conn
-        .query_row("SELECT enrolled_at FROM devices WHERE id = ?1", [&device.device_id], |r| r.get::<_, String>(0))
-        .optional()?
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .map(|t| t.as_millisecond());
-    if let Some(enrolled_ms) = enrolled_ms.filter(|e| observed_ms < e - MAX_CLOCK_SKEW_MS) {
-        return Ok(Some(reject_coded(
-            ErrorCode::ObservedBeforeEnrollment,
-            format!(
-                "observed_at {} is before this device was enrolled ({}); check the phone's date and time",
-                f.observed_at,
-                jiff::Timestamp::from_millisecond(enrolled_ms).map_err(AppError::internal)?
-            ),
-        )));
-    }
-    if observed_ms < visit.starts_ms - SLOT_TOLERANCE_MS || observed_ms > visit.ends_ms + SLOT_TOLERANCE_MS {
-        let ts = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default();
-        return Ok(Some(reject_coded(
-            ErrorCode::VisitOutsideSlot,
-            format!(
-                "observed_at {} is outside the slot of assignment {assignment_id} ({} to {}, {} minutes' \
-                 tolerance); record it as an ordinary finding",
-                f.observed_at,
-                ts(visit.starts_ms),
-                ts(visit.ends_ms),
-                SLOT_TOLERANCE_MS / 60_000
-            ),
-        )));
-    }
-    Ok(None)
-}
-
-/// A photo as the office API lists it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct PhotoView {
+/// A photo of a stored finding.
+#[derive(Debug, Clone)]
+pub struct StoredPhoto {
     pub sha256: String,
-    pub url: String,
-    pub thumbnail_url: String,
     pub width: u32,
     pub height: u32,
     pub byte_len: u64,
@@ -274,9 +280,10 @@ pub struct Named {
     pub name: String,
 }
 
-/// A finding as the office API shows it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct FindingView {
+/// A finding as stored, with its effective review state: what the office's
+/// views are made of (`app::findings::view`), before any role's redaction.
+#[derive(Debug, Clone)]
+pub struct FindingRecord {
     pub id: String,
     pub point: Named,
     pub point_kind: String,
@@ -284,37 +291,28 @@ pub struct FindingView {
     pub category: Named,
     pub card: String,
     pub note: Option<String>,
-    #[schemars(with = "String", extend("format" = "date-time"))]
     pub observed_at: jiff::Timestamp,
-    /// When the server received the push: one value per batch, so it groups
-    /// one phone's findings; reviewers and admins only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
-    pub received_at: Option<jiff::Timestamp>,
+    /// When the server received the push (one value per batch).
+    pub received_at: jiff::Timestamp,
     pub location: Option<LocationView>,
-    pub photos: Vec<PhotoView>,
+    pub photos: Vec<StoredPhoto>,
     pub content_hash: String,
-    /// The inspector's pseudonym; reviewers and admins only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inspector: Option<String>,
-    /// The drawn visit this finding was made on, if any (reviewers and
-    /// admins only, like the inspector).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The inspector's pseudonym.
+    pub inspector: String,
+    /// The drawn visit this finding was made on, if any.
     pub assignment_id: Option<String>,
-    /// Set when the finding is linked to a drawn visit and reached the
-    /// server more than [`LATE_AFTER_MS`] after the visit's slot ended
-    /// (reviewers and admins only, like `assignment_id`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub late_arrival: Option<LateArrival>,
+    /// When that visit's slot ended (ms), if linked.
+    pub visit_ends_ms: Option<i64>,
     /// Review status: pending, accept, correct or reject (latest revision).
     pub status: String,
-    /// Category, unit and card after review (as captured while pending).
-    /// The fields above stay exactly as captured.
     pub effective: EffectiveView,
-    /// Every review revision, oldest first; only in the single-finding view.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Every review revision, oldest first; only for a single finding.
     pub revisions: Option<Vec<super::reviews::Revision>>,
 }
+
+// The office's view of a finding is the service's (`app::findings`); named
+// here too for the route table and the console, until they use that path.
+pub use crate::app::findings::{FindingView, PhotoView};
 
 /// How late a linked finding arrived.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -386,7 +384,7 @@ const VIEW_SELECT: &str =
   JOIN categories c ON c.code = f.category
   JOIN inspectors i ON i.id = f.inspector_id";
 
-fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingView> {
+fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRecord> {
     let lat: Option<f64> = r.get("lat")?;
     let lon: Option<f64> = r.get("lon")?;
     let acc: Option<f64> = r.get("accuracy_m")?;
@@ -402,7 +400,7 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingView> {
         _ => None,
     };
     let ts = |ms: i64| jiff::Timestamp::from_millisecond(ms).unwrap_or_default();
-    Ok(FindingView {
+    Ok(FindingRecord {
         id: r.get("id")?,
         point: Named { id: r.get("point_id")?, name: r.get("point_name")? },
         point_kind: r.get("point_kind")?,
@@ -411,15 +409,13 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingView> {
         card: r.get("card")?,
         note: r.get("note")?,
         observed_at: ts(r.get("observed_ms")?),
-        received_at: Some(ts(r.get("received_ms")?)),
+        received_at: ts(r.get("received_ms")?),
         location,
         photos: Vec::new(),
         content_hash: r.get("content_hash")?,
-        inspector: Some(r.get("alias")?),
+        inspector: r.get("alias")?,
         assignment_id: r.get("assignment_id")?,
-        late_arrival: r
-            .get::<_, Option<i64>>("visit_ends_ms")?
-            .and_then(|ends| LateArrival::of(ends, r.get("received_ms").unwrap_or(ends))),
+        visit_ends_ms: r.get("visit_ends_ms")?,
         status: r.get("status")?,
         effective: EffectiveView {
             category: Named { id: r.get("e_category")?, name: r.get("e_category_name")? },
@@ -431,18 +427,15 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingView> {
     })
 }
 
-fn attach_photos(conn: &Connection, view: &mut FindingView) -> Result<(), AppError> {
+fn attach_photos(conn: &Connection, record: &mut FindingRecord) -> Result<(), AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT fp.sha256, p.width, p.height, p.byte_len FROM finding_photos fp
          JOIN photos p ON p.sha256 = fp.sha256 WHERE fp.finding_id = ?1 ORDER BY fp.position",
     )?;
-    view.photos = stmt
-        .query_map([&view.id], |r| {
-            let sha: String = r.get(0)?;
-            Ok(PhotoView {
-                url: format!("/api/v1/photos/{sha}"),
-                thumbnail_url: format!("/api/v1/photos/{sha}/thumbnail"),
-                sha256: sha,
+    record.photos = stmt
+        .query_map([&record.id], |r| {
+            Ok(StoredPhoto {
+                sha256: r.get(0)?,
                 width: r.get(1)?,
                 height: r.get(2)?,
                 byte_len: r.get::<_, i64>(3)? as u64,
@@ -452,8 +445,21 @@ fn attach_photos(conn: &Connection, view: &mut FindingView) -> Result<(), AppErr
     Ok(())
 }
 
-/// One page of findings, newest observation first.
+/// One page of findings as the office views them (console only, until
+/// merged: the rest asks `Db::list_findings` and `app::findings`).
+#[doc(hidden)]
 pub fn list(conn: &Connection, filter: &ListFilter) -> Result<Vec<FindingView>, AppError> {
+    Ok(records(conn, filter)?.into_iter().map(crate::app::findings::view).collect())
+}
+
+/// One finding as the office views it (console and tests, until merged).
+#[doc(hidden)]
+pub fn get(conn: &Connection, id: &str) -> Result<Option<FindingView>, AppError> {
+    Ok(record(conn, id)?.map(crate::app::findings::view))
+}
+
+/// One page of findings, newest observation first.
+fn records(conn: &Connection, filter: &ListFilter) -> Result<Vec<FindingRecord>, AppError> {
     let mut sql = format!("{VIEW_SELECT} WHERE 1 = 1");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
@@ -495,20 +501,20 @@ pub fn list(conn: &Connection, filter: &ListFilter) -> Result<Vec<FindingView>, 
     args.push((filter.limit as i64).into());
     sql.push_str(&format!(" ORDER BY f.observed_ms DESC, f.id DESC LIMIT ?{}", args.len()));
     let mut stmt = conn.prepare(&sql)?;
-    let mut views = stmt.query_map(rusqlite::params_from_iter(args), view_row)?.collect::<Result<Vec<_>, _>>()?;
-    for v in &mut views {
-        attach_photos(conn, v)?;
+    let mut records = stmt.query_map(rusqlite::params_from_iter(args), record_row)?.collect::<Result<Vec<_>, _>>()?;
+    for r in &mut records {
+        attach_photos(conn, r)?;
     }
-    Ok(views)
+    Ok(records)
 }
 
-pub fn get(conn: &Connection, id: &str) -> Result<Option<FindingView>, AppError> {
-    let mut view = conn.query_row(&format!("{VIEW_SELECT} WHERE f.id = ?1"), [id], view_row).optional()?;
-    if let Some(v) = &mut view {
-        attach_photos(conn, v)?;
-        v.revisions = Some(super::reviews::history(conn, &v.id)?);
+fn record(conn: &Connection, id: &str) -> Result<Option<FindingRecord>, AppError> {
+    let mut found = conn.query_row(&format!("{VIEW_SELECT} WHERE f.id = ?1"), [id], record_row).optional()?;
+    if let Some(r) = &mut found {
+        attach_photos(conn, r)?;
+        r.revisions = Some(super::reviews::history(conn, &r.id)?);
     }
-    Ok(view)
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -82,8 +82,14 @@ fn alias_of(conn: &Connection, inspector_id: i64) -> Result<String, AppError> {
         .ok_or_else(|| IdentityError::InspectorNotFound(inspector_id).into())
 }
 
-fn log(conn: &Connection, actor: &Actor, inspector_id: i64, action: &str) -> Result<(), AppError> {
-    let at = super::now_text();
+fn log(
+    conn: &Connection,
+    actor: &Actor,
+    inspector_id: i64,
+    action: &str,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
+    let at = now.to_string();
     conn.execute(
         "INSERT INTO identity_audit_log (at, user_id, actor, inspector_id, action, route) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![at, actor.user_id, actor.name, inspector_id, action, actor.route],
@@ -101,36 +107,43 @@ fn log(conn: &Connection, actor: &Actor, inspector_id: i64, action: &str) -> Res
             action,
             route: &actor.route,
         },
+        now,
     )
 }
 
-/// Records who an inspector really is (replacing what was recorded).
+/// [`set_identity_at`] on the system clock: the console's, until merged.
+#[doc(hidden)]
 pub fn set_identity(
     conn: &mut Connection,
     inspector_id: i64,
     input: &IdentityInput,
     actor: &Actor,
 ) -> Result<Identity, AppError> {
-    let name = input.real_name.trim();
-    let contact = input.contact.trim();
-    super::reference_admin::check_text("real_name", name)?;
-    super::reference_admin::check_text("contact", contact)?;
-    if name.is_empty() || name.chars().count() > 64 {
-        return Err(IdentityError::RealNameLength.into());
-    }
-    if contact.chars().count() > 128 {
-        return Err(IdentityError::ContactTooLong.into());
-    }
+    set_identity_at(conn, inspector_id, input, actor, jiff::Timestamp::now())
+}
+
+/// Records who an inspector really is (replacing what was recorded), after
+/// the identity service's checks.
+pub(in crate::db) fn set_identity_at(
+    conn: &mut Connection,
+    inspector_id: i64,
+    input: &IdentityInput,
+    actor: &Actor,
+    now: jiff::Timestamp,
+) -> Result<Identity, AppError> {
+    crate::app::identities::check_input(input)?;
+    let (name, contact) = (input.real_name.trim(), input.contact.trim());
     let tx = conn.transaction()?;
     let alias = alias_of(&tx, inspector_id)?;
-    let now = super::now_text();
+    let at = now;
+    let now = now.to_string();
     tx.execute(
         "INSERT INTO inspector_identities (inspector_id, real_name, contact, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (inspector_id) DO UPDATE SET real_name = excluded.real_name, contact = excluded.contact,
                                                   updated_at = excluded.updated_at",
         params![inspector_id, name, contact, now],
     )?;
-    log(&tx, actor, inspector_id, "write")?;
+    log(&tx, actor, inspector_id, "write", at)?;
     tx.commit()?;
     Ok(Identity {
         id: inspector_id,
@@ -143,10 +156,23 @@ pub fn set_identity(
 
 /// Who an inspector really is; the read is logged first, in the same
 /// transaction (also when nothing is recorded: the attempt is what counts).
+/// [`read_identity_at`] on the system clock: the console's, until merged.
+#[doc(hidden)]
 pub fn read_identity(conn: &mut Connection, inspector_id: i64, actor: &Actor) -> Result<Identity, AppError> {
+    read_identity_at(conn, inspector_id, actor, jiff::Timestamp::now())
+}
+
+/// Who an inspector really is; the read is logged first, in the same
+/// transaction (also when nothing is recorded: the attempt is what counts).
+pub(in crate::db) fn read_identity_at(
+    conn: &mut Connection,
+    inspector_id: i64,
+    actor: &Actor,
+    now: jiff::Timestamp,
+) -> Result<Identity, AppError> {
     let tx = conn.transaction()?;
     let alias = alias_of(&tx, inspector_id)?;
-    log(&tx, actor, inspector_id, "read")?;
+    log(&tx, actor, inspector_id, "read", now)?;
     let row: Option<(String, String, String)> = tx
         .query_row(
             "SELECT real_name, contact, updated_at FROM inspector_identities WHERE inspector_id = ?1",
@@ -163,6 +189,7 @@ pub fn read_identity(conn: &mut Connection, inspector_id: i64, actor: &Actor) ->
 }
 
 /// The audit log, newest first, optionally for one inspector.
+#[doc(hidden)]
 pub fn audit_log(conn: &Connection, inspector_id: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
     let mut stmt = conn.prepare(
         "SELECT id, at, user_id, actor, inspector_id, action, route FROM identity_audit_log
@@ -180,6 +207,49 @@ pub fn audit_log(conn: &Connection, inspector_id: Option<i64>, limit: i64) -> Re
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Identities and their audit log. Every read and write of an identity is
+/// logged in its own transaction (see the module's invariant).
+impl super::Db {
+    /// Who an inspector really is, the read logged first.
+    pub async fn read_identity(
+        &self,
+        inspector_id: i64,
+        actor: Actor,
+        now: jiff::Timestamp,
+    ) -> Result<Identity, AppError> {
+        self.write(move |c| read_identity_at(c, inspector_id, &actor, now)).await
+    }
+
+    /// Records a checked identity, the write logged.
+    pub async fn set_identity(
+        &self,
+        inspector_id: i64,
+        input: IdentityInput,
+        actor: Actor,
+        now: jiff::Timestamp,
+    ) -> Result<Identity, AppError> {
+        self.write(move |c| set_identity_at(c, inspector_id, &input, &actor, now)).await
+    }
+
+    /// The audit log, newest first, optionally for one inspector.
+    pub async fn identity_audit_log(&self, inspector_id: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
+        self.read(move |c| audit_log(c, inspector_id, limit)).await
+    }
+
+    /// The inspectors with the latest audit entries, for the console's page.
+    pub async fn inspectors_and_audit_log(
+        &self,
+        limit: i64,
+    ) -> Result<(Vec<super::reference_admin::InspectorRow>, Vec<AuditEntry>), AppError> {
+        self.read(move |c| Ok((super::reference_admin::inspectors(c)?, audit_log(c, None, limit)?))).await
+    }
+
+    /// An inspector's id by alias.
+    pub async fn inspector_id_by_alias(&self, alias: String) -> Result<Option<i64>, AppError> {
+        self.read(move |c| super::accounts::inspector_id_by_alias(c, &alias)).await
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,23 @@
 //! The server's storage seam: every query lives below this module, and the
-//! rest of the server calls domain-shaped functions (`findings::push_batch`,
-//! `accounts::login`, …). A PostgreSQL backend replaces what is in here and
-//! nothing above it.
+//! rest of the server calls domain-shaped, async methods of [`Db`]
+//! (`Db::push_batch`, `Db::authenticate_session`, `Db::issue_bulletin`, …),
+//! grouped per capability in the files below, that take and return domain
+//! types and the instant they act at (`now`, from the server's clock; no
+//! function here reads the time). No `rusqlite` type appears in a signature
+//! outside this module. What is allowed is decided in `app::…`; where a rule
+//! must see stored state inside the write's transaction (a push batch, a
+//! review, a bulletin edit, an upload's caps), the method reads the facts
+//! and calls the service's rule, passed in as a function, then stores what
+//! it accepted. A PostgreSQL backend is a second module with the same
+//! methods; nothing above `db` changes.
+//!
+//! [`Db::read`] and [`Db::write`] are `pub(crate)` only so the crate's unit
+//! tests can set up rows; production code outside `db` never passes a
+//! closure over a connection (a test below reads the sources to hold that).
+//! [`Db::write_blocking`] and a few connection-level functions stay
+//! `#[doc(hidden)] pub` for the same reason, for the end-to-end tests'
+//! fixtures; those that decide something run the same `app` rules as the
+//! methods (the only `db` → `app` edges).
 //!
 //! SQLite in WAL mode, one writer connection, and at most [`READERS`]
 //! reader connections. An async caller first waits, without a thread, for
@@ -50,6 +66,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0009_evidence_anchoring.sql"),
     include_str!("../../migrations/0010_upload_limits.sql"),
     include_str!("../../migrations/0011_public_refs.sql"),
+    include_str!("../../migrations/0012_evidence_one_successor.sql"),
 ];
 
 /// Handle to the server database; cheap to clone.
@@ -97,8 +114,9 @@ impl Db {
         })
     }
 
-    /// Runs `f` with the writer connection on the blocking pool.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    /// Runs `f` with the writer connection on the blocking pool. Storage
+    /// and test fixtures only: everything else calls a domain method.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
@@ -114,8 +132,9 @@ impl Db {
         .map_err(AppError::internal)?
     }
 
-    /// Runs `f` with a reader connection on the blocking pool.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    /// Runs `f` with a reader connection on the blocking pool. Storage and
+    /// test fixtures only: everything else calls a domain method.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, AppError> + Send + 'static,
@@ -145,23 +164,81 @@ impl Db {
         .map_err(AppError::internal)?
     }
 
-    /// Runs `f` with the writer, blocking the calling thread: for the
-    /// command-line administration commands, which have no runtime.
+    /// Runs `f` with the writer, blocking the calling thread: for test
+    /// fixtures that write rows directly, and the blocking demo loader.
+    #[doc(hidden)]
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, AppError>) -> Result<T, AppError> {
         let mut conn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn)
     }
 }
 
-/// The current time as stored: RFC 3339 UTC.
-pub fn now_text() -> String {
-    jiff::Timestamp::now().to_string()
+/// A storage failure is the server's, never the caller's: logged in full,
+/// answered 500. Lives here so no SQLite type appears above `db`.
+impl From<rusqlite::Error> for AppError {
+    fn from(e: rusqlite::Error) -> Self {
+        AppError::Internal(format!("sqlite: {e}"))
+    }
+}
+
+/// A millisecond time from the server's clock as a timestamp.
+pub(crate) fn ms_timestamp(ms: i64) -> Result<jiff::Timestamp, AppError> {
+    jiff::Timestamp::from_millisecond(ms).map_err(AppError::internal)
 }
 
 #[cfg(test)]
 mod tests {
     use super::MIGRATIONS;
     use rusqlite::Connection;
+
+    /// The seam holds: outside `db/`, no production code (the part of each
+    /// file before its `#[cfg(test)]`) names rusqlite or hands a closure to
+    /// a connection; it calls domain methods, which a second backend can
+    /// implement.
+    #[test]
+    fn no_code_outside_db_touches_a_connection() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut stack = vec![src.clone()];
+        let mut offenders = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    if path != src.join("db") {
+                        stack.push(path);
+                    }
+                    continue;
+                }
+                if path.extension().is_none_or(|x| x != "rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                // A module declared `#[cfg(test)] mod name;` is all test.
+                let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+                let parent = if path.parent().unwrap().join("mod.rs").exists() {
+                    path.parent().unwrap().join("mod.rs")
+                } else {
+                    path.with_extension("").with_extension("rs")
+                };
+                let declared_for_tests =
+                    std::fs::read_to_string(&parent).is_ok_and(|p| p.contains(&format!("#[cfg(test)]\nmod {stem};")));
+                if declared_for_tests {
+                    continue;
+                }
+                let production = text.split("#[cfg(test)]").next().unwrap_or("");
+                for (n, line) in production.lines().enumerate() {
+                    let code = line.split("//").next().unwrap_or("");
+                    if ["rusqlite", ".read(|", ".read(move |", ".write(|", ".write(move |", "write_blocking("]
+                        .iter()
+                        .any(|p| code.contains(p))
+                    {
+                        offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "storage reached around the seam:\n{}", offenders.join("\n"));
+    }
 
     fn migration_files() -> Vec<(String, String)> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");

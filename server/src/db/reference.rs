@@ -25,6 +25,7 @@ fn next_version(conn: &Connection) -> rusqlite::Result<i64> {
     )
 }
 
+#[doc(hidden)]
 pub fn upsert_unit(conn: &Connection, u: &Unit) -> Result<(), AppError> {
     let v = next_version(conn)?;
     conn.execute(
@@ -36,6 +37,7 @@ pub fn upsert_unit(conn: &Connection, u: &Unit) -> Result<(), AppError> {
     Ok(())
 }
 
+#[doc(hidden)]
 pub fn upsert_point(conn: &Connection, p: &Point, leader: Option<&str>) -> Result<(), AppError> {
     let v = next_version(conn)?;
     conn.execute(
@@ -50,6 +52,7 @@ pub fn upsert_point(conn: &Connection, p: &Point, leader: Option<&str>) -> Resul
     Ok(())
 }
 
+#[doc(hidden)]
 pub fn upsert_category(conn: &Connection, c: &Category) -> Result<(), AppError> {
     let v = next_version(conn)?;
     conn.execute(
@@ -89,7 +92,7 @@ fn parse_cursor(conn: &Connection, cursor: Option<&str>) -> Result<i64, AppError
 }
 
 /// The reference changes after `cursor`, at most [`PULL_PAGE`] rows.
-pub fn pull(conn: &Connection, cursor: Option<&str>) -> Result<PullResponse, AppError> {
+pub(in crate::db) fn pull(conn: &Connection, cursor: Option<&str>) -> Result<PullResponse, AppError> {
     let after = parse_cursor(conn, cursor)?;
     // The page ends at the PULL_PAGE-th changed row in version order.
     let bound: Option<i64> = conn
@@ -143,19 +146,97 @@ pub fn pull(conn: &Connection, cursor: Option<&str>) -> Result<PullResponse, App
     })
 }
 
-pub fn point(conn: &Connection, id: &str) -> Result<Option<Point>, AppError> {
+pub(in crate::db) fn point(conn: &Connection, id: &str) -> Result<Option<Point>, AppError> {
     Ok(conn.query_row("SELECT * FROM points WHERE id = ?1", [id], point_from_row).optional()?)
 }
 
-pub fn unit(conn: &Connection, id: &str) -> Result<Option<Unit>, AppError> {
+pub(in crate::db) fn unit(conn: &Connection, id: &str) -> Result<Option<Unit>, AppError> {
     Ok(conn.query_row("SELECT * FROM units WHERE id = ?1", [id], unit_row).optional()?)
 }
 
-pub fn category(conn: &Connection, code: &str) -> Result<Option<Category>, AppError> {
+pub(in crate::db) fn category(conn: &Connection, code: &str) -> Result<Option<Category>, AppError> {
     Ok(conn.query_row("SELECT * FROM categories WHERE code = ?1", [code], category_row).optional()?)
 }
 
 /// Whether any reference data exists (a fresh data dir has none).
-pub fn is_empty(conn: &Connection) -> Result<bool, AppError> {
+pub(in crate::db) fn is_empty(conn: &Connection) -> Result<bool, AppError> {
     Ok(!conn.query_row("SELECT EXISTS (SELECT 1 FROM points) OR EXISTS (SELECT 1 FROM units)", [], |r| r.get(0))?)
+}
+
+impl super::Db {
+    /// A device's pull: reference data changed after `cursor`, the
+    /// inspector's visits visible at `now` (from their lead time), and
+    /// whether the device's token is due for rotation; one read.
+    pub async fn pull(
+        &self,
+        device: &crate::auth::DeviceCaller,
+        cursor: Option<String>,
+        now: jiff::Timestamp,
+    ) -> Result<PullResponse, AppError> {
+        let (inspector_id, device_id) = (device.inspector_id, device.device_id.clone());
+        self.read(move |c| {
+            let mut page = pull(c, cursor.as_deref())?;
+            page.assignments = super::draws::visible_assignments(c, inspector_id, now.as_millisecond())?;
+            page.rotate_token = super::accounts::token_rotation_due(c, &device_id, now)?;
+            Ok(page)
+        })
+        .await
+    }
+
+    /// Whether no reference data is loaded yet (a fresh server).
+    pub async fn reference_is_empty(&self) -> Result<bool, AppError> {
+        self.read(is_empty).await
+    }
+}
+
+/// Reference data to load into an empty server (the demo city).
+pub struct Seed {
+    pub units: Vec<Unit>,
+    /// Points with their point leader.
+    pub points: Vec<(Point, Option<String>)>,
+    pub categories: Vec<Category>,
+}
+
+impl super::Db {
+    /// Loads `seed` in one transaction if no reference data exists yet;
+    /// `false` (nothing written) otherwise. Blocking, like the command line
+    /// and the test fixtures that call it, with or without a runtime.
+    pub fn seed_reference_blocking(&self, seed: &Seed) -> Result<bool, AppError> {
+        self.write_blocking(|conn| {
+            if !is_empty(conn)? {
+                return Ok(false);
+            }
+            let tx = conn.transaction()?;
+            for u in &seed.units {
+                upsert_unit(&tx, u)?;
+            }
+            for (p, leader) in &seed.points {
+                upsert_point(&tx, p, leader.as_deref())?;
+            }
+            for c in &seed.categories {
+                upsert_category(&tx, c)?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    /// Adds the demo's admin and inspectors at `now`; the inspectors' codes.
+    /// Blocking, like [`Self::seed_reference_blocking`].
+    pub fn add_demo_accounts_blocking(
+        &self,
+        admin_password: &str,
+        inspectors: &[&str],
+        now: jiff::Timestamp,
+    ) -> Result<Vec<(String, String)>, AppError> {
+        self.write_blocking(|conn| {
+            super::accounts::add_user_at(conn, "admin", admin_password, crate::auth::Role::Admin, now)?;
+            let mut codes = Vec::new();
+            for alias in inspectors {
+                let (_, code) = super::accounts::add_inspector_at(conn, alias, now)?;
+                codes.push(((*alias).to_owned(), code));
+            }
+            Ok(codes)
+        })
+    }
 }

@@ -9,9 +9,7 @@
 
 use crate::error::AppError;
 use anfang_core::domain::{Category, Point, Unit};
-use anfang_core::error_code::ErrorCode;
 use anfang_core::store::point_from_row;
-use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +23,7 @@ pub struct PointRecord {
     pub leader: Option<String>,
 }
 
+#[doc(hidden)]
 pub fn units(conn: &Connection) -> Result<Vec<Unit>, AppError> {
     let mut stmt = conn.prepare("SELECT id, name, district, active FROM units ORDER BY active DESC, id")?;
     let rows = stmt
@@ -33,6 +32,7 @@ pub fn units(conn: &Connection) -> Result<Vec<Unit>, AppError> {
     Ok(rows)
 }
 
+#[doc(hidden)]
 pub fn points(conn: &Connection) -> Result<Vec<PointRecord>, AppError> {
     let mut stmt = conn.prepare("SELECT * FROM points ORDER BY active DESC, id")?;
     let rows = stmt
@@ -41,14 +41,7 @@ pub fn points(conn: &Connection) -> Result<Vec<PointRecord>, AppError> {
     Ok(rows)
 }
 
-pub fn point(conn: &Connection, id: &str) -> Result<Option<PointRecord>, AppError> {
-    Ok(conn
-        .query_row("SELECT * FROM points WHERE id = ?1", [id], |r| {
-            Ok(PointRecord { point: point_from_row(r)?, leader: r.get("leader")? })
-        })
-        .optional()?)
-}
-
+#[doc(hidden)]
 pub fn categories(conn: &Connection) -> Result<Vec<Category>, AppError> {
     let mut stmt =
         conn.prepare("SELECT code, name, description, sort, active FROM categories ORDER BY active DESC, sort, code")?;
@@ -66,103 +59,15 @@ pub fn categories(conn: &Connection) -> Result<Vec<Category>, AppError> {
     Ok(rows)
 }
 
-/// Refuses typed text holding a control character (see
-/// [`anfang_core::text`]) with the code `text_control_character` and the
-/// field named: such text would end up in bulletins and break their DOCX.
-pub fn check_text(field: &'static str, value: &str) -> Result<(), AppError> {
-    anfang_core::text::check_text(field, value).map_err(|e| {
-        AppError::coded(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::TextControlCharacter, e.to_string())
-            .with_field(field)
-    })
-}
-
-fn unit_texts(u: &Unit) -> [(&'static str, Option<&str>); 2] {
-    [("name", Some(u.name.as_str())), ("district", u.district.as_deref())]
-}
-
-fn point_texts(p: &PointRecord) -> [(&'static str, Option<&str>); 4] {
-    [
-        ("name", Some(p.point.name.as_str())),
-        ("address", p.point.address.as_deref()),
-        ("district", p.point.district.as_deref()),
-        ("leader", p.leader.as_deref()),
-    ]
-}
-
-fn check_texts(texts: &[(&'static str, Option<&str>)]) -> Result<(), AppError> {
-    texts.iter().filter_map(|(f, v)| v.map(|v| (f, v))).try_for_each(|(f, v)| check_text(f, v))
-}
-
-/// The first control character among a unit's or point's texts, for the
-/// CSV import's line errors.
-fn texts_line_error(texts: &[(&'static str, Option<&str>)]) -> Result<(), ReferenceError> {
-    for (field, value) in texts {
-        if let Some(v) = value {
-            anfang_core::text::check_text(field, v)
-                .map_err(|e| ReferenceError::ControlCharacter { field, message: e.to_string() })?;
-        }
-    }
-    Ok(())
-}
-
-/// Why a unit, point or category is refused. Each names its field; mapped
-/// to an [`AppError`] with its code at the edge, and to a CSV line error by
-/// the importer.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ReferenceError {
-    #[error("{what} id {id:?}: use 1 to 40 letters, digits, - or _")]
-    BadId { what: &'static str, id: String },
-    #[error("a {what} name needs 1 to {max} characters")]
-    BadName { what: &'static str, max: usize },
-    #[error("{0} is not a latitude (-90 to 90)")]
-    BadLatitude(f64),
-    #[error("{0} is not a longitude (-180 to 180)")]
-    BadLongitude(f64),
-    #[error("unknown unit {0:?}; add the unit first")]
-    UnknownUnit(String),
-    #[error("category code {0:?}: use 1 to 40 letters, digits or _ (e.g. street_vending)")]
-    BadCategoryCode(String),
-    #[error("{message}")]
-    ControlCharacter { field: &'static str, message: String },
-}
-
-impl ReferenceError {
-    /// The input at fault.
-    pub fn field(&self) -> &'static str {
-        match self {
-            ReferenceError::BadId { .. } => "id",
-            ReferenceError::BadName { .. } => "name",
-            ReferenceError::BadLatitude(_) => "lat",
-            ReferenceError::BadLongitude(_) => "lon",
-            ReferenceError::UnknownUnit(_) => "unit_id",
-            ReferenceError::BadCategoryCode(_) => "code",
-            ReferenceError::ControlCharacter { field, .. } => field,
-        }
-    }
-
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            ReferenceError::BadId { .. } => ErrorCode::IdInvalid,
-            ReferenceError::BadName { .. } => ErrorCode::NameLength,
-            ReferenceError::BadLatitude(_) => ErrorCode::LatitudeInvalid,
-            ReferenceError::BadLongitude(_) => ErrorCode::LongitudeInvalid,
-            ReferenceError::UnknownUnit(_) => ErrorCode::UnitUnknown,
-            ReferenceError::BadCategoryCode(_) => ErrorCode::CategoryCodeInvalid,
-            ReferenceError::ControlCharacter { .. } => ErrorCode::TextControlCharacter,
-        }
-    }
-}
-
-impl From<ReferenceError> for AppError {
-    fn from(e: ReferenceError) -> Self {
-        AppError::coded(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string()).with_field(e.field())
-    }
-}
+// The rules a unit, point, category or setting must satisfy are the
+// reference service's; named here too for the console and the CSV reader,
+// until they call `app::reference`.
+pub use crate::app::reference::{ReferenceError, check_point, check_text, check_unit};
 
 /// Saves a unit after checking it; one transaction.
+#[doc(hidden)]
 pub fn save_unit(conn: &mut Connection, u: &Unit) -> Result<(), AppError> {
-    check_texts(&unit_texts(u))?;
-    check_unit(u)?;
+    crate::app::reference::check_unit_input(u)?;
     let tx = conn.transaction()?;
     super::reference::upsert_unit(&tx, u)?;
     tx.commit()?;
@@ -170,9 +75,9 @@ pub fn save_unit(conn: &mut Connection, u: &Unit) -> Result<(), AppError> {
 }
 
 /// Saves a point after checking it and that its unit exists; one transaction.
+#[doc(hidden)]
 pub fn save_point(conn: &mut Connection, p: &PointRecord) -> Result<(), AppError> {
-    check_texts(&point_texts(p))?;
-    check_point(&p.point)?;
+    crate::app::reference::check_point_input(p)?;
     let tx = conn.transaction()?;
     if super::reference::unit(&tx, &p.point.unit_id)?.is_none() {
         return Err(ReferenceError::UnknownUnit(p.point.unit_id.clone()).into());
@@ -182,59 +87,17 @@ pub fn save_point(conn: &mut Connection, p: &PointRecord) -> Result<(), AppError
     Ok(())
 }
 
+#[doc(hidden)]
 pub fn save_category(conn: &mut Connection, c: &Category) -> Result<(), AppError> {
-    if c.code.is_empty() || c.code.len() > 40 || !c.code.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-        return Err(ReferenceError::BadCategoryCode(c.code.clone()).into());
-    }
-    check_texts(&[("name", Some(c.name.as_str())), ("description", c.description.as_deref())])?;
-    if c.name.trim().is_empty() || c.name.chars().count() > 60 {
-        return Err(ReferenceError::BadName { what: "category", max: 60 }.into());
-    }
+    crate::app::reference::check_category(c)?;
     let tx = conn.transaction()?;
     super::reference::upsert_category(&tx, c)?;
     tx.commit()?;
     Ok(())
 }
 
-fn check_id(id: &str, what: &'static str) -> Result<(), ReferenceError> {
-    if id.is_empty() || id.len() > 40 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(ReferenceError::BadId { what, id: id.to_owned() });
-    }
-    Ok(())
-}
-
-/// A unit's own rules (its id and name).
-pub fn check_unit(u: &Unit) -> Result<(), ReferenceError> {
-    check_id(&u.id, "unit")?;
-    texts_line_error(&unit_texts(u))?;
-    if u.name.trim().is_empty() || u.name.chars().count() > 80 {
-        return Err(ReferenceError::BadName { what: "unit", max: 80 });
-    }
-    Ok(())
-}
-
-/// A point's own rules; whether its unit exists is checked by the caller.
-pub fn check_point(p: &Point) -> Result<(), ReferenceError> {
-    check_id(&p.id, "point")?;
-    texts_line_error(&[
-        ("name", Some(p.name.as_str())),
-        ("address", p.address.as_deref()),
-        ("district", p.district.as_deref()),
-    ])?;
-    if p.name.trim().is_empty() || p.name.chars().count() > 80 {
-        return Err(ReferenceError::BadName { what: "point", max: 80 });
-    }
-    if !(-90.0..=90.0).contains(&p.lat) || !p.lat.is_finite() {
-        return Err(ReferenceError::BadLatitude(p.lat));
-    }
-    if !(-180.0..=180.0).contains(&p.lon) || !p.lon.is_finite() {
-        return Err(ReferenceError::BadLongitude(p.lon));
-    }
-    Ok(())
-}
-
 /// Writes imported units in one transaction (already validated).
-pub fn import_units(conn: &mut Connection, units: &[Unit]) -> Result<usize, AppError> {
+pub(in crate::db) fn import_units(conn: &mut Connection, units: &[Unit]) -> Result<usize, AppError> {
     let tx = conn.transaction()?;
     for u in units {
         super::reference::upsert_unit(&tx, u)?;
@@ -247,7 +110,7 @@ pub fn import_units(conn: &mut Connection, units: &[Unit]) -> Result<usize, AppE
 /// file is not possible: units import separately) and writes them all in one
 /// transaction, or none. Errors are `(index, error)` for the caller to
 /// turn into line numbers.
-pub fn import_points(
+pub(in crate::db) fn import_points(
     conn: &mut Connection,
     points: &[PointRecord],
 ) -> Result<Result<usize, Vec<(usize, ReferenceError)>>, AppError> {
@@ -289,6 +152,7 @@ pub struct OfficeSettings {
     pub card_deadlines: CardDeadlines,
 }
 
+#[doc(hidden)]
 pub fn settings(conn: &Connection) -> Result<OfficeSettings, AppError> {
     let get = |key: &str| -> Result<String, AppError> {
         Ok(conn
@@ -310,51 +174,10 @@ pub fn settings(conn: &Connection) -> Result<OfficeSettings, AppError> {
     })
 }
 
+#[doc(hidden)]
 pub fn save_settings(conn: &mut Connection, s: &OfficeSettings) -> Result<(), AppError> {
-    for (field, value, max) in
-        [("issuing_body", &s.issuing_body, 60), ("distribution", &s.distribution, 1000), ("compiler", &s.compiler, 120)]
-    {
-        // Printed in every bulletin: no control characters.
-        check_text(field, value)?;
-        if value.trim().is_empty() || value.chars().count() > max {
-            return Err(AppError::coded(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::SettingLength,
-                format!("{field}: needs 1 to {max} characters"),
-            )
-            .with_field(field));
-        }
-    }
-    let d = &s.card_deadlines;
-    for (card, days) in [("red", d.red), ("yellow", d.yellow), ("green", d.green)] {
-        if let Some(n) = days
-            && !(0..=365).contains(&n)
-        {
-            return Err(AppError::coded(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::DeadlineInvalid,
-                format!("card_deadlines.{card}: {n} days; use 0 to 365 or null for none"),
-            )
-            .with_field("card_deadlines"));
-        }
-    }
-    let tx = conn.transaction()?;
-    for (key, value) in
-        [("issuing_body", &s.issuing_body), ("distribution", &s.distribution), ("compiler", &s.compiler)]
-    {
-        tx.execute(
-            "INSERT INTO office_settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value.trim()],
-        )?;
-    }
-    for (card, days) in [("red", d.red), ("yellow", d.yellow), ("green", d.green)] {
-        tx.execute(
-            "INSERT INTO card_deadlines (card, days) VALUES (?1, ?2) ON CONFLICT (card) DO UPDATE SET days = excluded.days",
-            params![card, days],
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
+    crate::app::reference::check_settings(s)?;
+    store_settings(conn, s)
 }
 
 /// An inspector as the admin page lists them (never shown to units or leaders).
@@ -367,6 +190,7 @@ pub struct InspectorRow {
     pub findings: i64,
 }
 
+#[doc(hidden)]
 pub fn inspectors(conn: &Connection) -> Result<Vec<InspectorRow>, AppError> {
     let mut stmt = conn.prepare(
         "SELECT i.id, i.alias, i.active,
@@ -388,13 +212,170 @@ pub fn inspectors(conn: &Connection) -> Result<Vec<InspectorRow>, AppError> {
     Ok(rows)
 }
 
-/// A new enrollment code for an existing, active inspector.
+/// [`issue_code_for_at`] on the system clock: the console's, until merged.
+#[doc(hidden)]
 pub fn issue_code_for(conn: &mut Connection, inspector_id: i64) -> Result<String, AppError> {
+    issue_code_for_at(conn, inspector_id, jiff::Timestamp::now())
+}
+
+/// A new enrollment code for an existing, active inspector.
+pub(in crate::db) fn issue_code_for_at(
+    conn: &mut Connection,
+    inspector_id: i64,
+    now: jiff::Timestamp,
+) -> Result<String, AppError> {
     let active: Option<bool> =
         conn.query_row("SELECT active FROM inspectors WHERE id = ?1", [inspector_id], |r| r.get(0)).optional()?;
     match active {
         None => Err(AppError::NotFound(format!("no inspector with id {inspector_id}"))),
         Some(false) => Err(AppError::Unprocessable("this inspector is deactivated".into())),
-        Some(true) => super::accounts::issue_code(conn, inspector_id),
+        Some(true) => super::accounts::issue_code(conn, inspector_id, now),
+    }
+}
+
+fn store_unit(conn: &mut Connection, u: &Unit) -> Result<(), AppError> {
+    let tx = conn.transaction()?;
+    super::reference::upsert_unit(&tx, u)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// `false`: the point's unit does not exist, nothing was written.
+fn store_point(conn: &mut Connection, p: &PointRecord) -> Result<bool, AppError> {
+    let tx = conn.transaction()?;
+    if super::reference::unit(&tx, &p.point.unit_id)?.is_none() {
+        return Ok(false);
+    }
+    super::reference::upsert_point(&tx, &p.point, p.leader.as_deref())?;
+    tx.commit()?;
+    Ok(true)
+}
+
+fn store_category(conn: &mut Connection, c: &Category) -> Result<(), AppError> {
+    let tx = conn.transaction()?;
+    super::reference::upsert_category(&tx, c)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn store_settings(conn: &mut Connection, s: &OfficeSettings) -> Result<(), AppError> {
+    let d = &s.card_deadlines;
+    let tx = conn.transaction()?;
+    for (key, value) in
+        [("issuing_body", &s.issuing_body), ("distribution", &s.distribution), ("compiler", &s.compiler)]
+    {
+        tx.execute(
+            "INSERT INTO office_settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value.trim()],
+        )?;
+    }
+    for (card, days) in [("red", d.red), ("yellow", d.yellow), ("green", d.green)] {
+        tx.execute(
+            "INSERT INTO card_deadlines (card, days) VALUES (?1, ?2) ON CONFLICT (card) DO UPDATE SET days = excluded.days",
+            params![card, days],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Reference data as the office manages it. Writes store what the
+/// reference service (`app::reference`) has checked.
+impl super::Db {
+    pub async fn units(&self) -> Result<Vec<Unit>, AppError> {
+        self.read(units).await
+    }
+
+    pub async fn points(&self) -> Result<Vec<PointRecord>, AppError> {
+        self.read(points).await
+    }
+
+    pub async fn categories(&self) -> Result<Vec<Category>, AppError> {
+        self.read(categories).await
+    }
+
+    pub async fn office_settings(&self) -> Result<OfficeSettings, AppError> {
+        self.read(settings).await
+    }
+
+    pub async fn inspectors(&self) -> Result<Vec<InspectorRow>, AppError> {
+        self.read(inspectors).await
+    }
+
+    /// The inspectors with every device, for the admin's inspectors page.
+    pub async fn inspectors_and_devices(
+        &self,
+    ) -> Result<(Vec<InspectorRow>, Vec<super::accounts::DeviceRow>), AppError> {
+        self.read(|c| Ok((inspectors(c)?, super::accounts::devices(c, None)?))).await
+    }
+
+    /// Every point and unit, for the points page.
+    pub async fn points_and_units(&self) -> Result<(Vec<PointRecord>, Vec<Unit>), AppError> {
+        self.read(|c| Ok((points(c)?, units(c)?))).await
+    }
+
+    pub async fn save_unit(&self, u: Unit) -> Result<(), AppError> {
+        self.write(move |c| store_unit(c, &u)).await
+    }
+
+    /// `false`: the point's unit does not exist; nothing was written.
+    pub async fn save_point(&self, p: PointRecord) -> Result<bool, AppError> {
+        self.write(move |c| store_point(c, &p)).await
+    }
+
+    pub async fn save_category(&self, cat: Category) -> Result<(), AppError> {
+        self.write(move |c| store_category(c, &cat)).await
+    }
+
+    pub async fn save_settings(&self, s: OfficeSettings) -> Result<(), AppError> {
+        self.write(move |c| store_settings(c, &s)).await
+    }
+
+    /// Writes checked units, all in one transaction.
+    pub async fn import_units(&self, units: Vec<Unit>) -> Result<usize, AppError> {
+        self.write(move |c| import_units(c, &units)).await
+    }
+
+    /// Writes checked points in one transaction, or none: `Err` lists
+    /// `(index, unit id)` of every point whose unit is unknown.
+    pub async fn import_points(
+        &self,
+        points: Vec<PointRecord>,
+    ) -> Result<Result<usize, Vec<(usize, String)>>, AppError> {
+        let result = self.write(move |c| import_points(c, &points)).await?;
+        Ok(result.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|(i, e)| match e {
+                    ReferenceError::UnknownUnit(unit) => (i, unit),
+                    other => (i, other.to_string()),
+                })
+                .collect()
+        }))
+    }
+
+    /// A fresh enrollment code for an existing, active inspector.
+    pub async fn issue_code_for(&self, inspector_id: i64, now: jiff::Timestamp) -> Result<String, AppError> {
+        self.write(move |c| issue_code_for_at(c, inspector_id, now)).await
+    }
+
+    /// A fresh code for an existing, active inspector, with their alias
+    /// (the console's inspectors page shows both): `(alias, code)`.
+    pub async fn issue_code_with_alias(
+        &self,
+        inspector_id: i64,
+        now: jiff::Timestamp,
+    ) -> Result<(String, String), AppError> {
+        self.write(move |c| {
+            let code = issue_code_for_at(c, inspector_id, now)?;
+            let alias = inspectors(c)?.into_iter().find(|r| r.id == inspector_id).map(|r| r.alias).unwrap_or_default();
+            Ok((alias, code))
+        })
+        .await
+    }
+
+    /// Every unit and category, in one read (the console's filter lists).
+    pub async fn units_and_categories(&self) -> Result<(Vec<Unit>, Vec<Category>), AppError> {
+        self.read(|c| Ok((units(c)?, categories(c)?))).await
     }
 }

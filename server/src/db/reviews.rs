@@ -8,107 +8,13 @@
 //! happen.
 
 use crate::error::AppError;
-use anfang_core::Card;
 use anfang_core::domain::sha256_hex;
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// Longest reason the office may write (characters).
-pub const MAX_REASON_CHARS: usize = 500;
-
-/// Why a review decision is refused. Mapped to an [`AppError`] with its
-/// code and field at the edge; the console shows the code's Chinese text.
-#[derive(Debug, thiserror::Error)]
-pub enum ReviewError {
-    #[error("decision {0:?}: use accept, correct or reject")]
-    UnknownDecision(String),
-    #[error("no finding with id {0}")]
-    FindingNotFound(String),
-    #[error("the reason is longer than {MAX_REASON_CHARS} characters")]
-    ReasonTooLong,
-    #[error("a reason is required to {0} a finding")]
-    ReasonRequired(&'static str),
-    #[error("category {0:?} is deactivated; choose an active one")]
-    CategoryInactive(String),
-    #[error("unknown category {0:?}")]
-    CategoryUnknown(String),
-    #[error("unit {0:?} is deactivated; choose an active one")]
-    UnitInactive(String),
-    #[error("unknown unit {0:?}")]
-    UnitUnknown(String),
-    #[error("{0} takes no category, unit or card; use decision \"correct\" to change them")]
-    ChangeWithoutCorrect(&'static str),
-    #[error(
-        "a correction must change the category, the unit or the card; to agree with the finding as it is, accept it"
-    )]
-    CorrectionUnchanged,
-}
-
-impl From<ReviewError> for AppError {
-    fn from(e: ReviewError) -> Self {
-        use anfang_core::error_code::ErrorCode as C;
-        use axum::http::StatusCode as S;
-        let (status, code, field) = match &e {
-            ReviewError::UnknownDecision(_) => (S::UNPROCESSABLE_ENTITY, C::ReviewDecisionUnknown, "decision"),
-            ReviewError::FindingNotFound(_) => (S::NOT_FOUND, C::FindingNotFound, "id"),
-            ReviewError::ReasonTooLong => (S::UNPROCESSABLE_ENTITY, C::ReviewReasonTooLong, "reason"),
-            ReviewError::ReasonRequired(_) => (S::UNPROCESSABLE_ENTITY, C::ReviewReasonRequired, "reason"),
-            ReviewError::CategoryInactive(_) => (S::UNPROCESSABLE_ENTITY, C::CategoryInactive, "category"),
-            ReviewError::CategoryUnknown(_) => (S::UNPROCESSABLE_ENTITY, C::CategoryUnknown, "category"),
-            ReviewError::UnitInactive(_) => (S::UNPROCESSABLE_ENTITY, C::UnitInactive, "unit_id"),
-            ReviewError::UnitUnknown(_) => (S::UNPROCESSABLE_ENTITY, C::UnitUnknown, "unit_id"),
-            ReviewError::ChangeWithoutCorrect(_) => (S::UNPROCESSABLE_ENTITY, C::ReviewChangeNeedsCorrect, "decision"),
-            ReviewError::CorrectionUnchanged => (S::UNPROCESSABLE_ENTITY, C::ReviewCorrectionUnchanged, "decision"),
-        };
-        AppError::coded(status, code, e.to_string()).with_field(field)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Decision {
-    Accept,
-    Correct,
-    Reject,
-}
-
-impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Accept => "accept",
-            Decision::Correct => "correct",
-            Decision::Reject => "reject",
-        }
-    }
-}
-
-impl std::str::FromStr for Decision {
-    type Err = AppError;
-    fn from_str(s: &str) -> Result<Self, AppError> {
-        match s {
-            "accept" => Ok(Decision::Accept),
-            "correct" => Ok(Decision::Correct),
-            "reject" => Ok(Decision::Reject),
-            other => Err(ReviewError::UnknownDecision(other.to_owned()).into()),
-        }
-    }
-}
-
-/// What a reviewer decided. For `correct`, absent fields keep the current
-/// effective value; at least one must differ from it.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReviewRequest {
-    pub decision: Decision,
-    #[serde(default)]
-    pub category: Option<String>,
-    #[serde(default)]
-    pub unit_id: Option<String>,
-    #[serde(default)]
-    pub card: Option<Card>,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
+// The request, its decision and its refusals are the review service's;
+// named here too for the console, until it calls `app::review`.
+pub use crate::app::review::{Decision, MAX_REASON_CHARS, ReviewError, ReviewRequest};
 
 /// One revision as the office sees it.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -126,26 +32,36 @@ pub struct Revision {
 
 /// The effective state of a finding (its latest revision, or as captured).
 #[derive(Debug, Clone)]
-struct State {
-    category: String,
-    unit_id: String,
-    card: String,
-    revision: i64,
+pub struct ReviewState {
+    pub category: String,
+    pub unit_id: String,
+    pub card: String,
+    pub revision: i64,
 }
 
-fn state(conn: &Connection, finding_id: &str) -> Result<Option<State>, AppError> {
+/// What a decision is judged against, read in its transaction: the
+/// finding's effective state (`None`: no such finding) and the category
+/// and unit the decision names, if it names them.
+#[derive(Debug, Clone)]
+pub struct ReviewFacts {
+    pub current: Option<ReviewState>,
+    pub category: Option<anfang_core::domain::Category>,
+    pub unit: Option<anfang_core::domain::Unit>,
+}
+
+fn state(conn: &Connection, finding_id: &str) -> Result<Option<ReviewState>, AppError> {
     Ok(conn
         .query_row(
             "SELECT category, unit_id, card, coalesce(revision, 0) FROM finding_state WHERE finding_id = ?1",
             [finding_id],
-            |r| Ok(State { category: r.get(0)?, unit_id: r.get(1)?, card: r.get(2)?, revision: r.get(3)? }),
+            |r| Ok(ReviewState { category: r.get(0)?, unit_id: r.get(1)?, card: r.get(2)?, revision: r.get(3)? }),
         )
         .optional()?)
 }
 
 /// What the evidence log records for a revision: a hash over every field,
 /// so a later edit of the row is detectable.
-pub fn revision_hash(finding_id: &str, r: &Revision, reviewer_id: i64) -> String {
+pub(in crate::db) fn revision_hash(finding_id: &str, r: &Revision, reviewer_id: i64) -> String {
     sha256_hex(
         format!(
             "anfang-review-v1\n{finding_id}\n{}\n{}\n{}\n{}\n{}\n{}\n{reviewer_id}\n{}",
@@ -162,11 +78,12 @@ pub fn revision_hash(finding_id: &str, r: &Revision, reviewer_id: i64) -> String
 }
 
 /// The evidence-log record id of a revision (distinct from the finding's own).
-pub fn log_record_id(finding_id: &str, revision: i64) -> String {
+pub(in crate::db) fn log_record_id(finding_id: &str, revision: i64) -> String {
     format!("{finding_id}/review/{revision}")
 }
 
-/// Records a decision as the next revision of the finding.
+/// [`decide_at`] on the system clock: the console's, until merged.
+#[doc(hidden)]
 pub fn decide(
     conn: &mut Connection,
     finding_id: &str,
@@ -174,63 +91,41 @@ pub fn decide(
     reviewer: &str,
     req: &ReviewRequest,
 ) -> Result<Revision, AppError> {
+    decide_at(conn, finding_id, reviewer_id, reviewer, req, jiff::Timestamp::now())
+}
+
+/// A decision at connection level, judged by the review service's rule
+/// exactly as [`super::Db::record_review`] does: for callers that still
+/// hold a connection (the console, tests), until they are switched over.
+#[doc(hidden)]
+pub(in crate::db) fn decide_at(
+    conn: &mut Connection,
+    finding_id: &str,
+    reviewer_id: i64,
+    reviewer: &str,
+    req: &ReviewRequest,
+    now: jiff::Timestamp,
+) -> Result<Revision, AppError> {
+    let names = crate::app::review::names(req);
+    let decide = |facts| crate::app::review::revise(finding_id, &facts, req, reviewer, now);
+    record(conn, finding_id, reviewer_id, names, decide, now)
+}
+
+fn record(
+    conn: &mut Connection,
+    finding_id: &str,
+    reviewer_id: i64,
+    (category, unit): (Option<String>, Option<String>),
+    decide: impl FnOnce(ReviewFacts) -> Result<Revision, AppError>,
+    now: jiff::Timestamp,
+) -> Result<Revision, AppError> {
     let tx = conn.transaction()?;
-    let current = state(&tx, finding_id)?.ok_or_else(|| ReviewError::FindingNotFound(finding_id.to_owned()))?;
-    let reason = req.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
-    if let Some(r) = &reason {
-        super::reference_admin::check_text("reason", r)?;
-        if r.chars().count() > MAX_REASON_CHARS {
-            return Err(ReviewError::ReasonTooLong.into());
-        }
-    }
-    let category = req.category.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    let unit_id = req.unit_id.as_deref().map(str::trim).filter(|u| !u.is_empty());
-    if let Some(c) = category {
-        match super::reference::category(&tx, c)? {
-            Some(cat) if cat.active => {}
-            Some(_) => {
-                return Err(ReviewError::CategoryInactive(c.to_owned()).into());
-            }
-            None => return Err(ReviewError::CategoryUnknown(c.to_owned()).into()),
-        }
-    }
-    if let Some(u) = unit_id {
-        match super::reference::unit(&tx, u)? {
-            Some(unit) if unit.active => {}
-            Some(_) => return Err(ReviewError::UnitInactive(u.to_owned()).into()),
-            None => return Err(ReviewError::UnitUnknown(u.to_owned()).into()),
-        }
-    }
-    let (category, unit_id, card) = match req.decision {
-        Decision::Accept | Decision::Reject => {
-            if category.is_some() || unit_id.is_some() || req.card.is_some() {
-                return Err(ReviewError::ChangeWithoutCorrect(req.decision.as_str()).into());
-            }
-            (current.category.clone(), current.unit_id.clone(), current.card.clone())
-        }
-        Decision::Correct => {
-            let category = category.map(str::to_owned).unwrap_or_else(|| current.category.clone());
-            let unit_id = unit_id.map(str::to_owned).unwrap_or_else(|| current.unit_id.clone());
-            let card = req.card.map(|c| c.as_str().to_owned()).unwrap_or_else(|| current.card.clone());
-            if (&category, &unit_id, &card) == (&current.category, &current.unit_id, &current.card) {
-                return Err(ReviewError::CorrectionUnchanged.into());
-            }
-            (category, unit_id, card)
-        }
+    let facts = ReviewFacts {
+        current: state(&tx, finding_id)?,
+        category: category.map(|c| super::reference::category(&tx, &c)).transpose()?.flatten(),
+        unit: unit.map(|u| super::reference::unit(&tx, &u)).transpose()?.flatten(),
     };
-    if req.decision != Decision::Accept && reason.is_none() {
-        return Err(ReviewError::ReasonRequired(req.decision.as_str()).into());
-    }
-    let revision = Revision {
-        revision: current.revision + 1,
-        decision: req.decision.as_str().to_owned(),
-        category,
-        unit_id,
-        card,
-        reason,
-        reviewer: reviewer.to_owned(),
-        decided_at: super::now_text(),
-    };
+    let revision = decide(facts)?;
     tx.execute(
         "INSERT INTO finding_reviews (finding_id, revision, decision, category, unit_id, card, reason, reviewer_id, decided_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -251,13 +146,31 @@ pub fn decide(
         "review",
         &log_record_id(finding_id, revision.revision),
         &revision_hash(finding_id, &revision, reviewer_id),
+        now,
     )?;
     tx.commit()?;
     Ok(revision)
 }
 
+impl super::Db {
+    /// Records a review decision as the finding's next revision, with its
+    /// evidence-log entry, in one transaction. `names` are the category and
+    /// unit the decision names (read into the [`ReviewFacts`]); `decide` is
+    /// the service's rule, which builds the revision or refuses.
+    pub async fn record_review(
+        &self,
+        finding_id: String,
+        reviewer_id: i64,
+        names: (Option<String>, Option<String>),
+        now: jiff::Timestamp,
+        decide: impl FnOnce(ReviewFacts) -> Result<Revision, AppError> + Send + 'static,
+    ) -> Result<Revision, AppError> {
+        self.write(move |c| record(c, &finding_id, reviewer_id, names, decide, now)).await
+    }
+}
+
 /// Every revision of a finding, oldest first.
-pub fn history(conn: &Connection, finding_id: &str) -> Result<Vec<Revision>, AppError> {
+pub(in crate::db) fn history(conn: &Connection, finding_id: &str) -> Result<Vec<Revision>, AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT r.revision, r.decision, r.category, r.unit_id, r.card, r.reason, u.username, r.decided_at
          FROM finding_reviews r JOIN users u ON u.id = r.reviewer_id
@@ -281,7 +194,7 @@ pub fn history(conn: &Connection, finding_id: &str) -> Result<Vec<Revision>, App
 }
 
 /// Checks every revision against its evidence-log entry; one line per problem.
-pub fn audit(
+pub(in crate::db) fn audit(
     conn: &Connection,
     logged: &std::collections::HashMap<String, (i64, String)>,
 ) -> Result<Vec<String>, AppError> {

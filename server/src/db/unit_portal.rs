@@ -50,7 +50,11 @@ pub struct UnitFinding {
 /// Accepted and corrected findings whose effective unit is `unit_id`,
 /// newest day and part of day first (within one, in reference order, so
 /// the order tells nothing finer).
-pub fn findings_for_unit(conn: &Connection, unit_id: &str, tz: &TimeZone) -> Result<Vec<UnitFinding>, AppError> {
+pub(in crate::db) fn findings_for_unit(
+    conn: &Connection,
+    unit_id: &str,
+    tz: &TimeZone,
+) -> Result<Vec<UnitFinding>, AppError> {
     let mut stmt = conn.prepare(
         "SELECT r.public_ref, f.point_id, p.name, p.lat, p.lon, s.category, c.name, s.card, s.status,
                 f.observed_ms, s.decided_at, d.days, f.id
@@ -134,6 +138,7 @@ pub fn findings_for_unit(conn: &Connection, unit_id: &str, tz: &TimeZone) -> Res
 }
 
 /// A finding's public reference (for office pages that show it).
+#[doc(hidden)]
 pub fn public_ref(conn: &Connection, finding_id: &str) -> Result<Option<String>, AppError> {
     Ok(conn
         .query_row("SELECT public_ref FROM finding_public_refs WHERE finding_id = ?1", [finding_id], |r| r.get(0))
@@ -142,6 +147,7 @@ pub fn public_ref(conn: &Connection, finding_id: &str) -> Result<Option<String>,
 
 /// The finding a public reference names: how the office answers a unit
 /// that quotes one.
+#[doc(hidden)]
 pub fn finding_for_ref(conn: &Connection, reference: &str) -> Result<Option<String>, AppError> {
     Ok(conn
         .query_row(
@@ -150,6 +156,24 @@ pub fn finding_for_ref(conn: &Connection, reference: &str) -> Result<Option<Stri
             |r| r.get(0),
         )
         .optional()?)
+}
+
+/// The unit portal's reads.
+impl super::Db {
+    /// The reviewed findings a responsible unit may see (see the module).
+    pub async fn unit_findings(&self, unit_id: String, tz: TimeZone) -> Result<Vec<UnitFinding>, AppError> {
+        self.read(move |c| findings_for_unit(c, &unit_id, &tz)).await
+    }
+
+    /// A finding's public reference (what units and bulletins quote).
+    pub async fn public_ref(&self, finding_id: String) -> Result<Option<String>, AppError> {
+        self.read(move |c| public_ref(c, &finding_id)).await
+    }
+
+    /// The finding a public reference names.
+    pub async fn finding_for_ref(&self, reference: String) -> Result<Option<String>, AppError> {
+        self.read(move |c| finding_for_ref(c, &reference)).await
+    }
 }
 
 #[cfg(test)]
@@ -192,7 +216,9 @@ mod tests {
         anfang_core::store::schema::migrate(&mut c, MIGRATIONS).unwrap();
 
         assert_eq!(users(&c), before);
-        let caller = accounts::session_by_token_hash(&c, &crate::auth::secret_hash(token)).unwrap().unwrap();
+        let caller = accounts::session_by_token_hash(&c, &crate::auth::secret_hash(token), jiff::Timestamp::now())
+            .unwrap()
+            .unwrap();
         assert_eq!((caller.user_id, caller.username.as_str(), caller.unit_id), (9, "li", None));
         let dangling: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
         assert_eq!(dangling, 0);

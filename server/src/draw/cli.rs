@@ -90,6 +90,13 @@ fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
+/// The draw operations on a small runtime, as the rest of the command line
+/// runs them (see `cli::block_on`), with draw refusals said in Chinese.
+fn block_on<T>(f: impl std::future::Future<Output = Result<T, crate::AppError>>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(f).map_err(err)
+}
+
 fn err(e: crate::AppError) -> anyhow::Error {
     match e {
         // Said to the office person at the terminal as the console says it.
@@ -98,7 +105,11 @@ fn err(e: crate::AppError) -> anyhow::Error {
     }
 }
 
-pub fn run(command: DrawCommand, open_db: impl Fn(&Path) -> anyhow::Result<crate::db::Db>) -> anyhow::Result<()> {
+pub fn run(
+    command: DrawCommand,
+    open_db: impl Fn(&Path) -> anyhow::Result<crate::db::Db>,
+    clock: &crate::clock::Clock,
+) -> anyhow::Result<()> {
     match command {
         DrawCommand::Create {
             data_dir,
@@ -130,13 +141,8 @@ pub fn run(command: DrawCommand, open_db: impl Fn(&Path) -> anyhow::Result<crate
                 lead_minutes,
             };
             let tz = config.timezone_name();
-            let now_ms = config.now().as_millisecond();
-            let s = db
-                .write_blocking(|c| {
-                    let params = draws::resolve(c, &req, &tz)?;
-                    draws::create(c, params, None, now_ms)
-                })
-                .map_err(err)?;
+            let now_ms = clock.now_ms();
+            let s = block_on(crate::app::draws::create(&db, req, tz, None, now_ms))?;
             println!("draw {} created for {} to {}, {} visits", s.id, s.from, s.to, s.visits);
             println!("commitment {}", s.commitment);
             Ok(())
@@ -144,7 +150,7 @@ pub fn run(command: DrawCommand, open_db: impl Fn(&Path) -> anyhow::Result<crate
         DrawCommand::List { data_dir, from, to } => {
             let db = open_db(&data_dir)?;
             let (from, to) = (from.map(|d| d.to_string()), to.map(|d| d.to_string()));
-            let items = db.write_blocking(|c| draws::list(c, from.as_deref(), to.as_deref())).map_err(err)?;
+            let items = block_on(db.draws(from, to))?;
             for d in items {
                 println!(
                     "{}  {} .. {}  {} visits  commitment {}  created {}  {}",
@@ -161,14 +167,14 @@ pub fn run(command: DrawCommand, open_db: impl Fn(&Path) -> anyhow::Result<crate
         }
         DrawCommand::Reveal { data_dir, id } => {
             let db = open_db(&data_dir)?;
-            let now_ms = crate::Config::new(&data_dir).now().as_millisecond();
-            let export = db.write_blocking(|c| draws::reveal(c, &id, now_ms)).map_err(err)?;
+            let now_ms = clock.now_ms();
+            let export = block_on(crate::app::draws::reveal(&db, id, now_ms))?;
             println!("{}", serde_json::to_string_pretty(&export)?);
             Ok(())
         }
         DrawCommand::Export { data_dir, id } => {
             let db = open_db(&data_dir)?;
-            let export = db.write_blocking(|c| draws::export(c, &id)).map_err(err)?;
+            let export = block_on(db.draw_export(id))?;
             println!("{}", serde_json::to_string_pretty(&export)?);
             Ok(())
         }

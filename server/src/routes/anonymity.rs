@@ -136,7 +136,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             let req = ReviewRequest { decision: Decision::Accept, category: None, unit_id: None, card: None, reason };
             reviews::decide(c, &finding.id.to_string(), reviewer, "rev", &req)?;
             let inspector_id = device.inspector_id;
-            let fresh = accounts::issue_code(c, inspector_id)?;
+            let fresh = accounts::issue_code(c, inspector_id, jiff::Timestamp::now())?;
             accounts::add_user(c, "lead", "leader-password", Role::Leader)?;
             accounts::add_unit_user(c, "u03", "unit-password", "U03")?;
             Ok((

@@ -1,12 +1,13 @@
 //! Routes for bulletins (compile, edit, recompile, issue, the three formats)
-//! and the period exports. Thin: validate, call `bulletin` and `db`, map.
+//! and the period exports. Thin: parse, call `app::bulletins`, render
+//! (`bulletin`'s formats), answer.
 //! Reviewers and admins write; leaders read.
 
-use crate::AppState;
-use crate::auth::{OfficeCaller, Role};
+use crate::auth::OfficeCaller;
 use crate::bulletin::{self, Period};
 use crate::db::bulletins as db;
 use crate::error::{AppError, parse_json};
+use crate::{AppState, app};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -16,16 +17,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-/// Longest title, and longest lead, closing or distribution text (characters).
-const MAX_TITLE: usize = 200;
-const MAX_TEXT: usize = 5000;
-
 fn parse_id(id: &str) -> Result<i64, AppError> {
     id.parse::<i64>().map_err(|_| AppError::NotFound(format!("no bulletin with id {id:?}; ids are numbers")))
 }
 
+/// Today in the office's time zone, by the server's clock.
 pub fn today(state: &AppState) -> jiff::civil::Date {
-    jiff::Timestamp::now().to_zoned_datetime(state.config.timezone.clone()).date()
+    app::bulletins::today(&state.config.timezone, state.clock.now())
 }
 
 fn links(id: i64) -> Value {
@@ -47,10 +45,6 @@ fn view(row: &db::BulletinRow, with_content: Option<bulletin::Bulletin>) -> Resu
     Ok(v)
 }
 
-pub async fn load(state: &AppState, id: i64) -> Result<db::BulletinRow, AppError> {
-    state.db.read(move |c| db::get(c, id)).await?.ok_or_else(|| AppError::NotFound(format!("no bulletin with id {id}")))
-}
-
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
@@ -65,42 +59,15 @@ pub async fn create(State(state): State<AppState>, caller: OfficeCaller, body: B
         req.kind.ok_or_else(|| AppError::Unprocessable("kind is required: one of day, week, month, custom".into()))?;
     let from =
         req.from.ok_or_else(|| AppError::Unprocessable("from is required: the first day, as YYYY-MM-DD".into()))?;
-    let row = compile_draft(&state, &caller, &kind, &from, req.to.as_deref()).await?;
+    let tz = &state.config.timezone;
+    let row = app::bulletins::compile_draft(&state.db, tz, &caller, &kind, &from, req.to.as_deref(), state.clock.now())
+        .await?;
     let b = bulletin::from_row(&row, today(&state))?;
     Ok((StatusCode::CREATED, Json(view(&row, Some(b))?)).into_response())
 }
 
-// The operations below are shared by the JSON API and the console's forms,
-// so both check the same roles and keep the same invariants.
-
-/// Compiles a new draft for a period.
-pub async fn compile_draft(
-    state: &AppState,
-    caller: &OfficeCaller,
-    kind: &str,
-    from: &str,
-    to: Option<&str>,
-) -> Result<db::BulletinRow, AppError> {
-    caller.require(Role::Reviewer)?;
-    let period = Period::parse(kind, from, to).map_err(AppError::Unprocessable)?;
-    let tz = state.config.timezone.clone();
-    let now = jiff::Timestamp::now();
-    let (body, settings) =
-        state.db.read(move |c| Ok((bulletin::compile_period(c, &period, &tz, now)?, db::settings(c)?))).await?;
-    let text = bulletin::default_text(&period, &settings.distribution);
-    let compiled = serde_json::to_string(&body).map_err(AppError::internal)?;
-    let user = caller.user_id;
-    state
-        .db
-        .write(move |c| {
-            let id = db::create(c, &period, &text, &settings, &compiled, &now.to_string(), user)?;
-            db::get(c, id)?.ok_or_else(|| AppError::internal("a new bulletin could not be read back"))
-        })
-        .await
-}
-
 pub async fn list(State(state): State<AppState>, _caller: OfficeCaller) -> Result<Json<Value>, AppError> {
-    let rows = state.db.read(|c| db::list(c, 1000)).await?;
+    let rows = state.db.bulletins(1000).await?;
     let items = rows.iter().map(|r| view(r, None)).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(json!({ "items": items })))
 }
@@ -110,127 +77,34 @@ pub async fn get(
     _caller: OfficeCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let row = load(&state, parse_id(&id)?).await?;
+    let row = app::bulletins::load(&state.db, parse_id(&id)?).await?;
     let b = bulletin::from_row(&row, today(&state))?;
     Ok(Json(view(&row, Some(b))?))
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Edit {
-    pub title: Option<String>,
-    pub lead: Option<String>,
-    pub closing: Option<String>,
-    pub distribution: Option<String>,
-}
+pub use app::bulletins::Edit;
 
 pub async fn edit(
     State(state): State<AppState>,
-    caller: OfficeCaller,
+    _caller: OfficeCaller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, AppError> {
     let edit: Edit = parse_json(&body)?;
-    let row = edit_text(&state, &caller, parse_id(&id)?, edit).await?;
+    let row = app::bulletins::edit_text(&state.db, parse_id(&id)?, edit, state.clock.now()).await?;
     let b = bulletin::from_row(&row, today(&state))?;
     Ok(Json(view(&row, Some(b))?))
-}
-
-/// Changes a draft's text fields (issued bulletins refuse, in `db`).
-pub async fn edit_text(
-    state: &AppState,
-    caller: &OfficeCaller,
-    id: i64,
-    edit: Edit,
-) -> Result<db::BulletinRow, AppError> {
-    caller.require(Role::Reviewer)?;
-    if edit.title.is_none() && edit.lead.is_none() && edit.closing.is_none() && edit.distribution.is_none() {
-        return Err(AppError::Unprocessable("nothing to change: send title, lead, closing or distribution".into()));
-    }
-    for (field, value) in
-        [("title", &edit.title), ("lead", &edit.lead), ("closing", &edit.closing), ("distribution", &edit.distribution)]
-    {
-        if let Some(v) = value {
-            crate::db::reference_admin::check_text(field, v)?;
-        }
-    }
-    if let Some(t) = &edit.title {
-        let n = t.trim().chars().count();
-        if n == 0 || n > MAX_TITLE {
-            return Err(AppError::Unprocessable(format!("title must have 1 to {MAX_TITLE} characters (it has {n})")));
-        }
-    }
-    for (field, value) in [("lead", &edit.lead), ("closing", &edit.closing), ("distribution", &edit.distribution)] {
-        if let Some(v) = value {
-            let n = v.chars().count();
-            if n > MAX_TEXT {
-                return Err(AppError::Unprocessable(format!(
-                    "{field} may have at most {MAX_TEXT} characters (it has {n})"
-                )));
-            }
-        }
-    }
-    state
-        .db
-        .write(move |c| {
-            let row = db::get(c, id)?.ok_or_else(|| AppError::NotFound(format!("no bulletin with id {id}")))?;
-            let text = bulletin::Text {
-                title: edit.title.map(|t| t.trim().to_owned()).unwrap_or(row.title),
-                lead: edit.lead.unwrap_or(row.lead),
-                closing: edit.closing.unwrap_or(row.closing),
-                distribution: edit.distribution.unwrap_or(row.distribution),
-            };
-            // A bulletin is read by leaders, units and the public: it may
-            // not name an inspector (不见面). Refused, not silently changed.
-            let mask = crate::db::accounts::alias_mask(c)?;
-            for (field, value) in [("title", &text.title), ("lead", &text.lead), ("closing", &text.closing), ("distribution", &text.distribution)] {
-                if let Some(alias) = mask.find(value) {
-                    return Err(AppError::Unprocessable(format!(
-                        "the {field} names the inspector alias {alias}; a bulletin must not identify inspectors, so remove it"
-                    )));
-                }
-            }
-            db::update_text(c, id, &text)?;
-            db::get(c, id)?.ok_or_else(|| AppError::internal("an edited bulletin could not be read back"))
-        })
-        .await
 }
 
 pub async fn recompile(
     State(state): State<AppState>,
-    caller: OfficeCaller,
+    _caller: OfficeCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let row = recompile_draft(&state, &caller, parse_id(&id)?).await?;
+    let row =
+        app::bulletins::recompile_draft(&state.db, &state.config.timezone, parse_id(&id)?, state.clock.now()).await?;
     let b = bulletin::from_row(&row, today(&state))?;
     Ok(Json(view(&row, Some(b))?))
-}
-
-/// Compiles a draft again from the current reviewed findings.
-pub async fn recompile_draft(state: &AppState, caller: &OfficeCaller, id: i64) -> Result<db::BulletinRow, AppError> {
-    caller.require(Role::Reviewer)?;
-    let row = load(state, id).await?;
-    if row.status == "issued" {
-        return Err(AppError::Conflict {
-            message: format!(
-                "bulletin {id} was issued as {} and can no longer be recompiled; compile a new bulletin instead",
-                row.number.as_deref().unwrap_or("a numbered bulletin")
-            ),
-            offset: None,
-        });
-    }
-    let period = Period::parse(&row.kind, &row.from, Some(&row.to)).map_err(AppError::internal)?;
-    let tz = state.config.timezone.clone();
-    let now = jiff::Timestamp::now();
-    let body = state.db.read(move |c| bulletin::compile_period(c, &period, &tz, now)).await?;
-    let compiled = serde_json::to_string(&body).map_err(AppError::internal)?;
-    state
-        .db
-        .write(move |c| {
-            db::store_compiled(c, id, &compiled, &now.to_string())?;
-            db::get(c, id)?.ok_or_else(|| AppError::internal("a recompiled bulletin could not be read back"))
-        })
-        .await
 }
 
 pub async fn issue(
@@ -238,24 +112,8 @@ pub async fn issue(
     caller: OfficeCaller,
     Path(id): Path<String>,
 ) -> Result<Json<db::Issued>, AppError> {
-    Ok(Json(issue_draft(&state, &caller, parse_id(&id)?).await?))
-}
-
-/// Issues a draft: freezes it and gives it the next number of the year.
-pub async fn issue_draft(state: &AppState, caller: &OfficeCaller, id: i64) -> Result<db::Issued, AppError> {
-    caller.require(Role::Reviewer)?;
-    let today = today(state);
-    let user = caller.user_id;
-    let issued = state
-        .db
-        .write(move |c| {
-            db::issue(c, id, today.year() as i32, user, |row, year, seq, number, chain| {
-                bulletin::freeze(row, today, year, seq, number, chain)
-            })
-        })
-        .await?;
-    tracing::info!(bulletin = id, number = %issued.number, "bulletin issued");
-    Ok(issued)
+    let tz = &state.config.timezone;
+    Ok(Json(app::bulletins::issue_draft(&state.db, tz, &caller, parse_id(&id)?, state.clock.now()).await?))
 }
 
 /// The bulletin and the thumbnails it shows (a missing file is left out and
@@ -264,7 +122,7 @@ async fn with_thumbnails(
     state: &AppState,
     id: &str,
 ) -> Result<(db::BulletinRow, bulletin::Bulletin, HashMap<String, Vec<u8>>), AppError> {
-    let row = load(state, parse_id(id)?).await?;
+    let row = app::bulletins::load(&state.db, parse_id(id)?).await?;
     let b = bulletin::from_row(&row, today(state))?;
     let mut thumbs = HashMap::new();
     for sha in b.photos() {
@@ -343,7 +201,7 @@ pub async fn json(
     _caller: OfficeCaller,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let row = load(&state, parse_id(&id)?).await?;
+    let row = app::bulletins::load(&state.db, parse_id(&id)?).await?;
     let text = match &row.snapshot {
         Some(s) => s.clone(),
         None => serde_json::to_string(&bulletin::from_row(&row, today(&state))?).map_err(AppError::internal)?,
@@ -378,8 +236,7 @@ fn export_period(q: &ExportQuery) -> Result<Period, AppError> {
 }
 
 async fn export_rows(state: &AppState, period: Period) -> Result<Vec<bulletin::export::ExportRow>, AppError> {
-    let (from, to) = period.bounds_ms(&state.config.timezone);
-    state.db.read(move |c| db::export_rows(c, from, to)).await
+    app::bulletins::export_rows(&state.db, &state.config.timezone, period).await
 }
 
 pub async fn export_csv(

@@ -1,11 +1,10 @@
 //! Cutting off devices and office users: list and revoke an inspector's
 //! devices, disable a user (ending their sessions), and a device's own token
-//! rotation. Thin: parse, authorize, call `db::accounts`.
+//! rotation. Thin: parse, authorize, call `app::devices`.
 
-use crate::AppState;
 use crate::auth::{DeviceCaller, OfficeCaller};
-use crate::db::accounts;
 use crate::error::{AppError, parse_json};
+use crate::{AppState, app};
 use anfang_core::protocol::TokenRotation;
 use axum::Json;
 use axum::body::Bytes;
@@ -24,7 +23,7 @@ pub async fn list(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let id = inspector_id(&id)?;
-    let items = state.db.read(move |c| accounts::devices(c, Some(id))).await?;
+    let items = state.db.devices(Some(id)).await?;
     Ok(Json(json!({"items": items})))
 }
 
@@ -56,7 +55,7 @@ pub async fn revoke(
             ));
         }
     };
-    let revoked = state.db.write(move |c| accounts::revoke_devices(c, id, device.as_deref())).await?;
+    let revoked = app::devices::revoke(&state.db, id, device, state.clock.now()).await?;
     tracing::info!(inspector = id, n = revoked.len(), by = %caller.username, "devices revoked");
     Ok(Json(json!({"revoked": revoked})))
 }
@@ -72,9 +71,9 @@ pub async fn disable_user(
     State(state): State<AppState>,
     caller: OfficeCaller,
     body: Bytes,
-) -> Result<Json<accounts::Disabled>, AppError> {
+) -> Result<Json<crate::db::accounts::Disabled>, AppError> {
     let req: DisableUser = parse_json(&body)?;
-    let done = state.db.write(move |c| accounts::disable_user(c, &req.username)).await?;
+    let done = app::devices::disable_user(&state.db, req.username).await?;
     tracing::info!(user = %done.username, sessions = done.sessions_ended, by = %caller.username, "user disabled");
     Ok(Json(done))
 }
@@ -84,6 +83,6 @@ pub async fn rotate_token(
     State(state): State<AppState>,
     device: DeviceCaller,
 ) -> Result<Json<TokenRotation>, AppError> {
-    let token = state.db.write(move |c| accounts::rotate_device_token(c, &device.device_id)).await?;
+    let token = app::devices::rotate_token(&state.db, device).await?;
     Ok(Json(TokenRotation { token }))
 }

@@ -1,10 +1,10 @@
 //! Routes for the random draw: create (admin), list (reviewer), reveal and
 //! export (admin), coverage (reviewer, past slots only).
 
-use crate::AppState;
 use crate::auth::OfficeCaller;
 use crate::db::draws;
 use crate::error::{AppError, parse_json};
+use crate::{AppState, app};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -16,17 +16,8 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Json<draws::DrawSummary>, AppError> {
     let req: draws::DrawRequest = parse_json(&body)?;
-    let tz = state.config.timezone_name();
-    let now_ms = state.config.now().as_millisecond();
-    let user = caller.user_id;
-    let summary = state
-        .db
-        .write(move |c| {
-            let params = draws::resolve(c, &req, &tz)?;
-            draws::create(c, params, Some(user), now_ms)
-        })
-        .await?;
-    tracing::info!(draw = %summary.id, visits = summary.visits, "draw created");
+    let summary =
+        app::draws::create_as(&state.db, &caller, req, state.config.timezone_name(), state.clock.now_ms()).await?;
     Ok(Json(summary))
 }
 
@@ -43,7 +34,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let (from, to) = (q.from.map(|d| d.to_string()), q.to.map(|d| d.to_string()));
-    let items = state.db.read(move |c| draws::list(c, from.as_deref(), to.as_deref())).await?;
+    let items = state.db.draws(from, to).await?;
     Ok(Json(serde_json::json!({ "items": items })))
 }
 
@@ -52,8 +43,7 @@ pub async fn reveal(
     _caller: OfficeCaller,
     Path(id): Path<String>,
 ) -> Result<Json<draws::DrawExport>, AppError> {
-    let now_ms = state.config.now().as_millisecond();
-    Ok(Json(state.db.write(move |c| draws::reveal(c, &id, now_ms)).await?))
+    Ok(Json(app::draws::reveal(&state.db, id, state.clock.now_ms()).await?))
 }
 
 pub async fn export(
@@ -61,7 +51,7 @@ pub async fn export(
     _caller: OfficeCaller,
     Path(id): Path<String>,
 ) -> Result<Json<draws::DrawExport>, AppError> {
-    Ok(Json(state.db.read(move |c| draws::export(c, &id)).await?))
+    Ok(Json(state.db.draw_export(id).await?))
 }
 
 pub async fn coverage(
@@ -69,6 +59,5 @@ pub async fn coverage(
     _caller: OfficeCaller,
     Path(id): Path<String>,
 ) -> Result<Json<draws::Coverage>, AppError> {
-    let now_ms = state.config.now().as_millisecond();
-    Ok(Json(state.db.read(move |c| draws::coverage(c, &id, now_ms)).await?))
+    Ok(Json(app::draws::coverage(&state.db, id, state.clock.now_ms()).await?))
 }

@@ -4,11 +4,11 @@
 
 use crate::AppState;
 use crate::auth::OfficeCaller;
-use crate::db::evidence::{self, ChainHead};
+use crate::db::evidence::ChainHead;
 use crate::error::AppError;
 use axum::Json;
 use axum::extract::State;
 
 pub async fn head(State(state): State<AppState>, _caller: OfficeCaller) -> Result<Json<ChainHead>, AppError> {
-    Ok(Json(state.db.read(evidence::head).await?))
+    Ok(Json(state.db.evidence_head().await?))
 }

@@ -1,11 +1,11 @@
 //! Admin-only routes for the real person behind an inspector's alias, and
-//! the audit log of every read. Every call goes through `db::identities`,
-//! which logs it in the same transaction.
+//! the audit log of every read. Every call goes through `app::identities`;
+//! the store logs it in the same transaction.
 
-use crate::AppState;
 use crate::auth::OfficeCaller;
 use crate::db::identities::{self, Actor, IdentityInput};
 use crate::error::{AppError, parse_json};
+use crate::{AppState, app};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -29,7 +29,7 @@ pub async fn get_identity(
 ) -> Result<Json<identities::Identity>, AppError> {
     let id = inspector_id(&id)?;
     let who = actor(&caller, "GET /api/v1/inspectors/{id}/identity");
-    Ok(Json(state.db.write(move |c| identities::read_identity(c, id, &who)).await?))
+    Ok(Json(app::identities::read(&state.db, id, who, state.clock.now()).await?))
 }
 
 pub async fn put_identity(
@@ -41,7 +41,7 @@ pub async fn put_identity(
     let id = inspector_id(&id)?;
     let input: IdentityInput = parse_json(&body)?;
     let who = actor(&caller, "PUT /api/v1/inspectors/{id}/identity");
-    Ok(Json(state.db.write(move |c| identities::set_identity(c, id, &input, &who)).await?))
+    Ok(Json(app::identities::set(&state.db, id, input, who, state.clock.now()).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +56,6 @@ pub async fn audit_log(
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Value>, AppError> {
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
-    let items = state.db.read(move |c| identities::audit_log(c, q.inspector, limit)).await?;
+    let items = state.db.identity_audit_log(q.inspector, limit).await?;
     Ok(Json(json!({"items": items})))
 }

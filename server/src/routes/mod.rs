@@ -1148,14 +1148,10 @@ mod tests {
 
     /// A new session of the user behind `token` (a console POST may be the
     /// sign-out, which ends the session it was sent with).
-    fn fresh_session(state: &AppState, token: &str) -> String {
-        state
-            .db
-            .write_blocking(|c| {
-                let user = accounts::session_by_token_hash(c, &crate::auth::secret_hash(token))?.unwrap();
-                accounts::open_session(c, user.user_id)
-            })
-            .unwrap()
+    async fn fresh_session(state: &AppState, token: &str) -> String {
+        let now = state.clock.now();
+        let user = state.db.authenticate_session(crate::auth::secret_hash(token), now).await.unwrap().unwrap();
+        state.db.open_session(user.user_id, now).await.unwrap()
     }
 
     /// Every (row, method, role) of the console's table: pages for each
@@ -1185,7 +1181,7 @@ mod tests {
                 (&f.reviewer, Role::Reviewer),
                 (&f.admin, Role::Admin),
             ] {
-                let session = fresh_session(&f.state, token);
+                let session = fresh_session(&f.state, token).await;
                 let csrf = console::csrf_token(&session);
                 let admitted = role >= min && role != Role::Unit;
                 let (got, to) = console_call(&f.state, r.method, r.path, Some(&session), Some(&csrf), false).await;
@@ -1193,7 +1189,7 @@ mod tests {
                     // Its success is the sign-in page, and the session ended.
                     assert_eq!((got, to), to_login, "{what} as {role:?}");
                     let hash = crate::auth::secret_hash(&session);
-                    let left = f.state.db.read(move |c| accounts::session_by_token_hash(c, &hash)).await.unwrap();
+                    let left = f.state.db.authenticate_session(hash, f.state.clock.now()).await.unwrap();
                     assert!(left.is_none(), "{what} as {role:?} ends the session");
                 } else if admitted {
                     assert!(
@@ -1206,7 +1202,7 @@ mod tests {
                     assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?}");
                 }
                 if r.method != "get" {
-                    let session = fresh_session(&f.state, token);
+                    let session = fresh_session(&f.state, token).await;
                     let (got, _) = console_call(&f.state, r.method, r.path, Some(&session), None, false).await;
                     assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?} without the CSRF token");
                     let (got, _) = console_call(&f.state, r.method, r.path, Some(&session), Some(&csrf), false).await;

@@ -1,10 +1,9 @@
 //! Routes for the office: sign-in, findings, photos, and the API description.
 
-use crate::AppState;
 use crate::auth::{OfficeCaller, Role};
 use crate::db::{accounts, findings};
 use crate::error::{AppError, parse_json};
-use crate::redact::AliasMask;
+use crate::{AppState, app};
 use anfang_core::Card;
 use anfang_core::error_code::ErrorCode;
 use axum::Json;
@@ -141,10 +140,7 @@ pub async fn list_findings(
         before,
         limit: limit + 1,
     };
-    let (mut items, mask) = state.db.read(move |c| Ok((findings::list(c, &filter)?, accounts::alias_mask(c)?))).await?;
-    for f in &mut items {
-        redact_for(&caller, f, &mask);
-    }
+    let mut items = app::findings::list(&state.db, &caller, filter).await?;
     let next = if items.len() > limit {
         items.truncate(limit);
         items.last().map(|f| format!("{}_{}", f.observed_at.as_millisecond(), f.id))
@@ -159,28 +155,7 @@ pub async fn get_finding(
     caller: OfficeCaller,
     Path(id): Path<String>,
 ) -> Result<Json<findings::FindingView>, AppError> {
-    let lookup = id.clone();
-    let (found, mask) = state
-        .db
-        .read(move |c| {
-            // A unit or a bulletin quotes the public reference: the office
-            // looks the finding up by it too.
-            let found = match findings::get(c, &lookup)? {
-                None => match crate::db::unit_portal::finding_for_ref(c, &lookup)? {
-                    Some(id) => findings::get(c, &id)?,
-                    None => None,
-                },
-                found => found,
-            };
-            Ok((found, accounts::alias_mask(c)?))
-        })
-        .await?;
-    found
-        .map(|mut f| {
-            redact_for(&caller, &mut f, &mask);
-            Json(f)
-        })
-        .ok_or_else(|| AppError::NotFound(format!("no finding with id {id}")))
+    Ok(Json(app::findings::get(&state.db, &caller, &id).await?))
 }
 
 /// `status=pending,accepted` etc.: review states, comma-separated.
@@ -204,24 +179,6 @@ pub fn parse_status(value: &str) -> Result<Vec<String>, AppError> {
         out.extend(states.iter().map(|s| (*s).to_owned()));
     }
     Ok(out)
-}
-
-/// Leaders read findings but never learn who inspected (三不三无): no
-/// alias, no drawn visit, no receipt time (one value per push batch, it
-/// groups one phone's findings, and beside the capture time it shows that
-/// phone's clock offset), and aliases typed into the note or into a
-/// reviewer's reason are masked.
-pub(super) fn redact_for(caller: &OfficeCaller, f: &mut findings::FindingView, mask: &AliasMask) {
-    if caller.role < Role::Reviewer {
-        f.inspector = None;
-        f.assignment_id = None;
-        f.late_arrival = None;
-        f.received_at = None;
-        mask.mask_note(&mut f.note);
-        for r in f.revisions.iter_mut().flatten() {
-            mask.mask_note(&mut r.reason);
-        }
-    }
 }
 
 fn jpeg(bytes: Vec<u8>) -> impl IntoResponse {

@@ -1,13 +1,13 @@
 //! Office routes for review decisions and reference-data management (units,
 //! points, categories, settings, inspectors). Thin: parse, authorize, call
-//! `db`, answer.
+//! `app::review` / `app::reference` (or a plain read of `db`), answer.
 
-use crate::AppState;
 use crate::auth::OfficeCaller;
-use crate::db::reference_admin::{self, OfficeSettings, PointRecord};
-use crate::db::{accounts, reviews};
+use crate::db::reference_admin::{OfficeSettings, PointRecord};
+use crate::db::reviews;
 use crate::error::{AppError, parse_json};
-use crate::reference_csv::{self, LineError};
+use crate::reference_csv::LineError;
+use crate::{AppState, app};
 use anfang_core::domain::{Category, Unit};
 use axum::Json;
 use axum::body::Bytes;
@@ -24,22 +24,21 @@ pub async fn review_finding(
     body: Bytes,
 ) -> Result<Json<reviews::Revision>, AppError> {
     let req: reviews::ReviewRequest = parse_json(&body)?;
-    let rev = state.db.write(move |c| reviews::decide(c, &id, caller.user_id, &caller.username, &req)).await?;
-    Ok(Json(rev))
+    Ok(Json(app::review::decide(&state.db, &caller, id, req, state.clock.now()).await?))
 }
 
 pub async fn list_units(State(state): State<AppState>, _caller: OfficeCaller) -> Result<Json<Value>, AppError> {
-    let items = state.db.read(reference_admin::units).await?;
+    let items = state.db.units().await?;
     Ok(Json(json!({"items": items})))
 }
 
 pub async fn list_points(State(state): State<AppState>, _caller: OfficeCaller) -> Result<Json<Value>, AppError> {
-    let items = state.db.read(reference_admin::points).await?;
+    let items = state.db.points().await?;
     Ok(Json(json!({"items": items})))
 }
 
 pub async fn list_categories(State(state): State<AppState>, _caller: OfficeCaller) -> Result<Json<Value>, AppError> {
-    let items = state.db.read(reference_admin::categories).await?;
+    let items = state.db.categories().await?;
     Ok(Json(json!({"items": items})))
 }
 
@@ -62,9 +61,7 @@ pub async fn put_unit(
 ) -> Result<Json<Unit>, AppError> {
     let unit: Unit = parse_json(&body)?;
     same_id(&id, &unit.id, "unit id")?;
-    let saved = unit.clone();
-    state.db.write(move |c| reference_admin::save_unit(c, &saved)).await?;
-    Ok(Json(unit))
+    Ok(Json(app::reference::save_unit(&state.db, unit).await?))
 }
 
 pub async fn put_point(
@@ -75,9 +72,7 @@ pub async fn put_point(
 ) -> Result<Json<PointRecord>, AppError> {
     let point: PointRecord = parse_json(&body)?;
     same_id(&id, &point.point.id, "point id")?;
-    let saved = point.clone();
-    state.db.write(move |c| reference_admin::save_point(c, &saved)).await?;
-    Ok(Json(point))
+    Ok(Json(app::reference::save_point(&state.db, point).await?))
 }
 
 pub async fn put_category(
@@ -88,9 +83,7 @@ pub async fn put_category(
 ) -> Result<Json<Category>, AppError> {
     let category: Category = parse_json(&body)?;
     same_id(&code, &category.code, "category code")?;
-    let saved = category.clone();
-    state.db.write(move |c| reference_admin::save_category(c, &saved)).await?;
-    Ok(Json(category))
+    Ok(Json(app::reference::save_category(&state.db, category).await?))
 }
 
 /// 422 listing every line error; nothing was written.
@@ -120,39 +113,12 @@ fn csv_text(body: &Bytes) -> Result<&str, AppError> {
     })
 }
 
-/// Imports units from a CSV body; all or nothing.
-pub async fn import_units_csv(state: &AppState, text: String) -> Result<Result<usize, Vec<LineError>>, AppError> {
-    let units = match reference_csv::parse_units(&text) {
-        Ok(u) => u,
-        Err(e) => return Ok(Err(e)),
-    };
-    Ok(Ok(state.db.write(move |c| reference_admin::import_units(c, &units)).await?))
-}
-
-/// Imports points from a CSV body; all or nothing.
-pub async fn import_points_csv(state: &AppState, text: String) -> Result<Result<usize, Vec<LineError>>, AppError> {
-    let points = match reference_csv::parse_points(&text) {
-        Ok(p) => p,
-        Err(e) => return Ok(Err(e)),
-    };
-    let lines: Vec<u64> = points.iter().map(|(l, _)| *l).collect();
-    let records: Vec<PointRecord> = points.into_iter().map(|(_, p)| p).collect();
-    match state.db.write(move |c| reference_admin::import_points(c, &records)).await? {
-        Ok(n) => Ok(Ok(n)),
-        Err(errs) => Ok(Err(errs
-            .into_iter()
-            .map(|(i, e)| LineError { line: lines[i], field: e.field().into(), message: e.to_string() })
-            .collect())),
-    }
-}
-
 pub async fn import_units(
     State(state): State<AppState>,
     _caller: OfficeCaller,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let text = csv_text(&body)?.to_owned();
-    Ok(match import_units_csv(&state, text).await? {
+    Ok(match app::reference::import_units_csv(&state.db, csv_text(&body)?).await? {
         Ok(n) => Json(json!({"imported": n})).into_response(),
         Err(errors) => import_errors(&errors),
     })
@@ -163,8 +129,7 @@ pub async fn import_points(
     _caller: OfficeCaller,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let text = csv_text(&body)?.to_owned();
-    Ok(match import_points_csv(&state, text).await? {
+    Ok(match app::reference::import_points_csv(&state.db, csv_text(&body)?).await? {
         Ok(n) => Json(json!({"imported": n})).into_response(),
         Err(errors) => import_errors(&errors),
     })
@@ -174,7 +139,7 @@ pub async fn get_settings(
     State(state): State<AppState>,
     _caller: OfficeCaller,
 ) -> Result<Json<OfficeSettings>, AppError> {
-    Ok(Json(state.db.read(reference_admin::settings).await?))
+    Ok(Json(state.db.office_settings().await?))
 }
 
 pub async fn put_settings(
@@ -183,13 +148,11 @@ pub async fn put_settings(
     body: Bytes,
 ) -> Result<Json<OfficeSettings>, AppError> {
     let settings: OfficeSettings = parse_json(&body)?;
-    let saved = settings.clone();
-    state.db.write(move |c| reference_admin::save_settings(c, &saved)).await?;
-    Ok(Json(settings))
+    Ok(Json(app::reference::save_settings(&state.db, settings).await?))
 }
 
 pub async fn list_inspectors(State(state): State<AppState>, _caller: OfficeCaller) -> Result<Json<Value>, AppError> {
-    let items = state.db.read(reference_admin::inspectors).await?;
+    let items = state.db.inspectors().await?;
     Ok(Json(json!({"items": items})))
 }
 
@@ -216,7 +179,7 @@ pub async fn add_inspector(
 ) -> Result<Json<Value>, AppError> {
     let req: NewInspector = parse_json(&body)?;
     let alias = req.alias.trim().to_owned();
-    let (id, code) = state.db.write(move |c| accounts::add_inspector(c, &req.alias)).await?;
+    let (id, code) = app::reference::add_inspector(&state.db, &req.alias, state.clock.now()).await?;
     Ok(Json(json!({"id": id, "alias": alias, "code": code, "enroll_url": enroll_link(&headers, &code)})))
 }
 
@@ -227,6 +190,6 @@ pub async fn new_inspector_code(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let id: i64 = id.parse().map_err(|_| AppError::NotFound(format!("no inspector with id {id}")))?;
-    let code = state.db.write(move |c| reference_admin::issue_code_for(c, id)).await?;
+    let code = app::reference::issue_code(&state.db, id, state.clock.now()).await?;
     Ok(Json(json!({"id": id, "code": code, "enroll_url": enroll_link(&headers, &code)})))
 }

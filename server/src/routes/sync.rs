@@ -1,34 +1,21 @@
 //! Routes for inspector devices: enrollment, pull, push, photo uploads.
 
-use crate::AppState;
 use crate::auth::DeviceCaller;
-use crate::db::{accounts, findings, reference};
 use crate::error::{AppError, parse_json};
-use anfang_core::error_code::ErrorCode;
+use crate::{AppState, app};
 use anfang_core::protocol::{
-    EnrollRequest, EnrollResponse, MAX_PUSH_BATCH, PullResponse, PushRequest, PushResponse, UPLOAD_OFFSET_HEADER,
-    UploadCreate, UploadStatus,
+    EnrollRequest, EnrollResponse, PullResponse, PushRequest, PushResponse, UPLOAD_OFFSET_HEADER, UploadCreate,
+    UploadStatus,
 };
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use serde::Deserialize;
 
 pub async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Json<EnrollResponse>, AppError> {
     let req: EnrollRequest = parse_json(&body)?;
-    if req.code.trim().is_empty() {
-        return Err(AppError::coded(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::FieldRequired,
-            "the enrollment code is empty; type the code the office gave you",
-        )
-        .with_field("code"));
-    }
-    let enrolled =
-        state.db.write(move |c| accounts::enroll(c, &req.code, req.device_label.as_deref(), &req.public_key)).await?;
-    tracing::info!(device = %enrolled.device_id, "device enrolled");
-    Ok(Json(EnrollResponse { device_id: enrolled.device_id, token: enrolled.token, alias: enrolled.alias }))
+    Ok(Json(app::sync::enroll(&state.db, req, state.clock.now()).await?))
 }
 
 #[derive(Deserialize)]
@@ -41,19 +28,7 @@ pub async fn pull(
     device: DeviceCaller,
     Query(q): Query<PullQuery>,
 ) -> Result<Json<PullResponse>, AppError> {
-    let now_ms = state.config.now().as_millisecond();
-    Ok(Json(
-        state
-            .db
-            .read(move |c| {
-                let mut page = reference::pull(c, q.cursor.as_deref())?;
-                // Only this inspector's visits, and only from their lead time.
-                page.assignments = crate::db::draws::visible_assignments(c, device.inspector_id, now_ms)?;
-                page.rotate_token = accounts::token_rotation_due(c, &device.device_id)?;
-                Ok(page)
-            })
-            .await?,
-    ))
+    Ok(Json(app::sync::pull(&state.db, &device, q.cursor, state.clock.now()).await?))
 }
 
 pub async fn push(
@@ -62,15 +37,8 @@ pub async fn push(
     body: Bytes,
 ) -> Result<Json<PushResponse>, AppError> {
     let req: PushRequest = parse_json(&body)?;
-    if req.findings.len() > MAX_PUSH_BATCH {
-        return Err(AppError::TooLarge(format!(
-            "this batch has {} findings; send at most {MAX_PUSH_BATCH} per request",
-            req.findings.len()
-        )));
-    }
-    let now_ms = jiff::Timestamp::now().as_millisecond();
     let span = tracing::info_span!("push", device = %device.device_id, n = req.findings.len());
-    let results = state.db.write(move |c| findings::push_batch(c, &device, &req.findings, now_ms)).await?;
+    let results = app::sync::push(&state.db, &device, req.findings, state.clock.now()).await?;
     let tally = PushTally::of(&results);
     span.in_scope(|| {
         tracing::info!(

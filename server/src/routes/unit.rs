@@ -1,10 +1,9 @@
 //! Routes for responsible-unit accounts (责任单位账号): only their own
 //! unit's reviewed findings, never anything about who inspected, nor where
-//! and when exactly (see [`unit_portal`]).
+//! and when exactly (see [`crate::db::unit_portal`]).
 
 use crate::AppState;
 use crate::auth::OfficeCaller;
-use crate::db::unit_portal;
 use crate::error::AppError;
 use axum::Json;
 use axum::extract::State;
@@ -13,33 +12,31 @@ use serde_json::{Value, json};
 pub async fn findings(State(state): State<AppState>, caller: OfficeCaller) -> Result<Json<Value>, AppError> {
     let unit = caller.require_unit()?.to_owned();
     let tz = state.config.timezone.clone();
-    let items = state.db.read(move |c| unit_portal::findings_for_unit(c, &unit, &tz)).await?;
+    let items = state.db.unit_findings(unit, tz).await?;
     Ok(Json(json!({"unit_id": caller.unit_id, "items": items})))
 }
 
 #[cfg(test)]
 mod tests {
     use crate::auth::{Role, secret_hash};
-    use crate::db::reviews::{self, Decision, ReviewRequest};
-    use crate::db::{accounts, findings, unit_portal};
+    use crate::db::reviews::{Decision, ReviewRequest};
+    use crate::db::{accounts, unit_portal};
     use crate::{AppState, Config, app};
     use anfang_core::protocol::{PushOutcome, SignedFinding};
     use anfang_core::{Card, FindingContent};
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
-    use rusqlite::Connection;
     use serde_json::Value;
     use tower::ServiceExt;
 
-    fn push(
-        c: &mut Connection,
-        device_token: &str,
+    async fn push(
+        state: &AppState,
+        device: &crate::auth::DeviceCaller,
         key: &anfang_core::evidence::DeviceKey,
         point: &str,
         unit: &str,
         card: Card,
     ) -> String {
-        let device = accounts::device_by_token_hash(c, &secret_hash(device_token)).unwrap().unwrap();
         let finding = FindingContent {
             id: uuid::Uuid::now_v7(),
             point_id: point.into(),
@@ -59,14 +56,18 @@ mod tests {
             assignment_id: None,
         };
         let signed = SignedFinding { signature: key.sign(&finding), finding };
-        let r =
-            findings::push_batch(c, &device, std::slice::from_ref(&signed), jiff::Timestamp::now().as_millisecond())
-                .unwrap();
+        let r = crate::app::sync::push(&state.db, device, vec![signed.clone()], state.clock.now()).await.unwrap();
         assert_eq!(r[0].outcome, PushOutcome::Accepted, "{:?}", r[0]);
         signed.finding.id.to_string()
     }
 
-    fn decide(c: &mut Connection, reviewer: i64, id: &str, decision: Decision, unit: Option<&str>) {
+    async fn decide(
+        state: &AppState,
+        reviewer: &crate::auth::OfficeCaller,
+        id: &str,
+        decision: Decision,
+        unit: Option<&str>,
+    ) {
         let req = ReviewRequest {
             decision,
             category: None,
@@ -74,7 +75,7 @@ mod tests {
             card: None,
             reason: Some("复核".into()),
         };
-        reviews::decide(c, id, reviewer, "rev", &req).unwrap();
+        crate::app::review::decide(&state.db, reviewer, id.to_owned(), req, state.clock.now()).await.unwrap();
     }
 
     async fn get(state: &AppState, token: &str) -> (StatusCode, String) {
@@ -98,36 +99,50 @@ mod tests {
         let state = AppState::open(Config::new(dir.path())).unwrap();
         let creds = crate::demo::load(&state.db).unwrap();
         let key = anfang_core::evidence::DeviceKey::generate();
-        let (device_id, accepted, pending, rejected, moved_in, moved_out, unit_token) = state
+        let (enrolled, device, reviewer, u01_point) = state
             .db
             .write_blocking(|c| {
                 let enrolled = accounts::enroll(c, &creds.inspectors[0].1, None, &key.public_key_hex())?;
+                let device = accounts::device_by_token_hash(c, &secret_hash(&enrolled.token))?.unwrap();
                 let reviewer = accounts::add_user(c, "rev", "reviewer-password", Role::Reviewer)?;
                 let u01_point: String =
                     c.query_row("SELECT id FROM points WHERE unit_id = 'U01' ORDER BY id LIMIT 1", [], |r| r.get(0))?;
-                // Green cards need no photo; the accepted one becomes yellow
-                // on review, so it has a rectification deadline.
-                let accepted = push(c, &enrolled.token, &key, "P001", "U03", Card::Green);
-                let pending = push(c, &enrolled.token, &key, "P001", "U03", Card::Green);
-                let rejected = push(c, &enrolled.token, &key, "P001", "U03", Card::Green);
-                let moved_in = push(c, &enrolled.token, &key, &u01_point, "U01", Card::Green);
-                let moved_out = push(c, &enrolled.token, &key, "P001", "U03", Card::Green);
-                let to_yellow = ReviewRequest {
-                    decision: Decision::Correct,
-                    category: None,
-                    unit_id: None,
-                    card: Some(Card::Yellow),
-                    reason: Some("情节较重".into()),
-                };
-                reviews::decide(c, &accepted, reviewer, "rev", &to_yellow).unwrap();
-                decide(c, reviewer, &rejected, Decision::Reject, None);
-                decide(c, reviewer, &moved_in, Decision::Correct, Some("U03"));
-                decide(c, reviewer, &moved_out, Decision::Correct, Some("U01"));
-                accounts::add_unit_user(c, "u03", "unit-password", "U03")?;
-                let token = accounts::login(c, "u03", "unit-password")?.unwrap();
-                Ok((enrolled.device_id.to_string(), accepted, pending, rejected, moved_in, moved_out, token))
+                Ok((enrolled, device, reviewer, u01_point))
             })
             .unwrap();
+        let reviewer = crate::auth::OfficeCaller {
+            user_id: reviewer,
+            username: "rev".into(),
+            role: Role::Reviewer,
+            unit_id: None,
+        };
+        // Green cards need no photo; the accepted one becomes yellow
+        // on review, so it has a rectification deadline.
+        let accepted = push(&state, &device, &key, "P001", "U03", Card::Green).await;
+        let pending = push(&state, &device, &key, "P001", "U03", Card::Green).await;
+        let rejected = push(&state, &device, &key, "P001", "U03", Card::Green).await;
+        let moved_in = push(&state, &device, &key, &u01_point, "U01", Card::Green).await;
+        let moved_out = push(&state, &device, &key, "P001", "U03", Card::Green).await;
+        let to_yellow = ReviewRequest {
+            decision: Decision::Correct,
+            category: None,
+            unit_id: None,
+            card: Some(Card::Yellow),
+            reason: Some("情节较重".into()),
+        };
+        crate::app::review::decide(&state.db, &reviewer, accepted.clone(), to_yellow, state.clock.now()).await.unwrap();
+        decide(&state, &reviewer, &rejected, Decision::Reject, None).await;
+        decide(&state, &reviewer, &moved_in, Decision::Correct, Some("U03")).await;
+        decide(&state, &reviewer, &moved_out, Decision::Correct, Some("U01")).await;
+        let unit_token = state
+            .db
+            .write_blocking(|c| {
+                accounts::add_unit_user(c, "u03", "unit-password", "U03")?;
+                accounts::login(c, "u03", "unit-password")
+            })
+            .unwrap()
+            .unwrap();
+        let device_id = enrolled.device_id.to_string();
 
         let (status, body) = get(&state, &unit_token).await;
         assert_eq!(status, StatusCode::OK, "{body}");

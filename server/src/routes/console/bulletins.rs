@@ -1,17 +1,16 @@
 //! The console's bulletin pages (通报): compile a draft for a period, edit
 //! its text, recompile, issue it under the next number of the year, and
 //! download it as HTML, DOCX or JSON. The work is done by the same
-//! operations as the JSON API (`routes::bulletins`), so roles and
-//! invariants are checked in one place; these handlers only parse forms and
-//! render pages.
+//! service as the JSON API (`app::bulletins`), so invariants are checked in
+//! one place; these handlers only parse forms and render pages.
 
 use super::{ConsoleUser, Form, flash, hidden_csrf, internal, local_time_text, options, page, see_other};
 use crate::AppState;
+use crate::app::bulletins as ops;
 use crate::auth::Role;
 use crate::bulletin::period::Kind;
-use crate::db::bulletins::{self as db, BulletinRow};
+use crate::db::bulletins::BulletinRow;
 use crate::error::AppError;
-use crate::routes::bulletins as ops;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -49,11 +48,11 @@ pub async fn list_page(State(state): State<AppState>, user: ConsoleUser) -> Resp
 }
 
 async fn render_list(state: &AppState, user: &ConsoleUser, error: Option<&str>) -> Response {
-    let rows = match state.db.read(|c| db::list(c, 200)).await {
+    let rows = match state.db.bulletins(200).await {
         Ok(r) => r,
         Err(e) => return internal(e),
     };
-    let today = ops::today(state);
+    let today = ops::today(&state.config.timezone, state.clock.now());
     let month_start = today.first_of_month();
     let body = html! {
         (flash(error, None))
@@ -118,7 +117,8 @@ pub async fn compile(State(state): State<AppState>, user: ConsoleUser, form: For
     let kind = form.get("kind").to_owned();
     // A date in the "to" field only means something for a custom period.
     let to = if kind == "custom" { to } else { None };
-    match ops::compile_draft(&state, &user.caller, &kind, form.get("from"), to.as_deref()).await {
+    let (tz, now) = (&state.config.timezone, state.clock.now());
+    match ops::compile_draft(&state.db, tz, &user.caller, &kind, form.get("from"), to.as_deref(), now).await {
         Ok(row) => see_other(&format!("/console/bulletins/{}", row.id)),
         Err(e) => match message_zh(&e) {
             Some(m) => {
@@ -151,7 +151,7 @@ async fn render_bulletin(
             .into_response()
     };
     let Some(id) = parse_id(id) else { return not_found() };
-    let row = match ops::load(state, id).await {
+    let row = match ops::load(&state.db, id).await {
         Ok(r) => r,
         Err(AppError::NotFound(_)) => return not_found(),
         Err(e) => return internal(e),
@@ -232,18 +232,22 @@ pub async fn save(State(state): State<AppState>, user: ConsoleUser, Path(id): Pa
         closing: Some(form.get("closing").to_owned()),
         distribution: Some(form.get("distribution").to_owned()),
     };
-    let result = ops::edit_text(&state, &user.caller, n, edit).await.map(|_| "已保存。".to_owned());
+    let result = ops::edit_text(&state.db, n, edit, state.clock.now()).await.map(|_| "已保存。".to_owned());
     after(&state, &user, &id, result).await
 }
 
 pub async fn recompile(State(state): State<AppState>, user: ConsoleUser, Path(id): Path<String>) -> Response {
     let Some(n) = parse_id(&id) else { return render_bulletin(&state, &user, &id, None, None).await };
-    let result = ops::recompile_draft(&state, &user.caller, n).await.map(|_| "已按最新审核结果重新编制。".to_owned());
+    let result = ops::recompile_draft(&state.db, &state.config.timezone, n, state.clock.now())
+        .await
+        .map(|_| "已按最新审核结果重新编制。".to_owned());
     after(&state, &user, &id, result).await
 }
 
 pub async fn issue(State(state): State<AppState>, user: ConsoleUser, Path(id): Path<String>) -> Response {
     let Some(n) = parse_id(&id) else { return render_bulletin(&state, &user, &id, None, None).await };
-    let result = ops::issue_draft(&state, &user.caller, n).await.map(|i| format!("已印发：{}。", i.number));
+    let result = ops::issue_draft(&state.db, &state.config.timezone, &user.caller, n, state.clock.now())
+        .await
+        .map(|i| format!("已印发：{}。", i.number));
     after(&state, &user, &id, result).await
 }

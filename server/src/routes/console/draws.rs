@@ -1,15 +1,15 @@
 //! The console's draw pages (抽签): an admin draws who inspects which point
 //! when, reviewers read the list and each draw's coverage, an admin reveals
-//! the seed once the period is over. The pages call the same `db::draws`
-//! functions as the JSON API, so secrecy and immutability are enforced in
+//! the seed once the period is over. The pages call the same `app::draws`
+//! service as the JSON API, so secrecy and immutability are enforced in
 //! one place; assignments are never listed here before their slot ends (the
 //! coverage report only shows ended slots).
 
 use super::{ConsoleUser, Form, flash, hidden_csrf, internal, local_time_text, page, see_other};
-use crate::AppState;
 use crate::auth::Role;
 use crate::db::{draws, reference_admin};
 use crate::error::AppError;
+use crate::{AppState, app};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -37,13 +37,14 @@ pub async fn list_page(State(state): State<AppState>, user: ConsoleUser) -> Resp
 }
 
 async fn render_list(state: &AppState, user: &ConsoleUser, error: Option<&str>, form: Option<&Form>) -> Response {
-    let data = state.db.read(|c| Ok((draws::list(c, None, None)?, reference_admin::inspectors(c)?))).await;
+    let data = state.db.draws_and_inspectors().await;
     let (mut rows, inspectors) = match data {
         Ok(d) => d,
         Err(e) => return internal(e),
     };
     rows.reverse(); // newest first
-    let tomorrow = crate::routes::bulletins::today(state).tomorrow().map(|d| d.to_string()).unwrap_or_default();
+    let today = app::bulletins::today(&state.config.timezone, state.clock.now());
+    let tomorrow = today.tomorrow().map(|d| d.to_string()).unwrap_or_default();
     let value = |k: &str, default: &str| -> String {
         form.map(|f| f.get(k)).filter(|v| !v.is_empty()).unwrap_or(default).to_owned()
     };
@@ -130,7 +131,7 @@ fn request(form: &Form, inspectors: &[reference_admin::InspectorRow]) -> Result<
 }
 
 pub async fn create(State(state): State<AppState>, user: ConsoleUser, form: Form) -> Response {
-    let inspectors = match state.db.read(reference_admin::inspectors).await {
+    let inspectors = match state.db.inspectors().await {
         Ok(i) => i,
         Err(e) => return internal(e),
     };
@@ -138,21 +139,10 @@ pub async fn create(State(state): State<AppState>, user: ConsoleUser, form: Form
         Ok(r) => r,
         Err(m) => return render_list(&state, &user, Some(&m), Some(&form)).await,
     };
-    let tz = state.config.timezone_name();
-    let now_ms = state.config.now().as_millisecond();
-    let by = user.caller.user_id;
-    let created = state
-        .db
-        .write(move |c| {
-            let params = draws::resolve(c, &req, &tz)?;
-            draws::create(c, params, Some(by), now_ms)
-        })
-        .await;
+    let created =
+        app::draws::create_as(&state.db, &user.caller, req, state.config.timezone_name(), state.clock.now_ms()).await;
     match created {
-        Ok(summary) => {
-            tracing::info!(draw = %summary.id, visits = summary.visits, "draw created in the console");
-            see_other(&format!("/console/draws/{}", summary.id))
-        }
+        Ok(summary) => see_other(&format!("/console/draws/{}", summary.id)),
         Err(e) => match message_zh(&e) {
             Some(m) => render_list(&state, &user, Some(&m), Some(&form)).await,
             None => internal(e),
@@ -171,19 +161,7 @@ async fn render_draw(
     error: Option<&str>,
     ok: Option<&str>,
 ) -> Response {
-    let now_ms = state.config.now().as_millisecond();
-    let lookup = id.to_owned();
-    let data = state
-        .db
-        .read(move |c| {
-            let summary = draws::get(c, &lookup)?;
-            let coverage = match &summary {
-                Some(_) => Some(draws::coverage(c, &lookup, now_ms)?),
-                None => None,
-            };
-            Ok((summary, coverage))
-        })
-        .await;
+    let data = state.db.draw_with_coverage(id.to_owned(), state.clock.now_ms()).await;
     let (d, cov) = match data {
         Ok((Some(d), Some(cov))) => (d, cov),
         Ok(_) => {
@@ -246,9 +224,7 @@ async fn render_draw(
 }
 
 pub async fn reveal(State(state): State<AppState>, user: ConsoleUser, Path(id): Path<String>) -> Response {
-    let now_ms = state.config.now().as_millisecond();
-    let lookup = id.clone();
-    match state.db.write(move |c| draws::reveal(c, &lookup, now_ms)).await {
+    match app::draws::reveal(&state.db, id.clone(), state.clock.now_ms()).await {
         Ok(_) => {
             render_draw(&state, &user, &id, None, Some("种子已揭晓，可导出后用 anfang-server draw verify 复算。")).await
         }

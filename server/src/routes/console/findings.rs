@@ -5,10 +5,11 @@ use super::{
     ConsoleUser, Form, card_badge, card_options, flash, hidden_csrf, internal, lists, local_time, local_time_text,
     options, page, status_badge, status_label,
 };
-use crate::AppState;
+use crate::app::findings::redact_for;
 use crate::auth::Role;
-use crate::db::{accounts, findings, reviews};
-use crate::routes::office::{parse_bound, parse_status, redact_for};
+use crate::db::{findings, reviews};
+use crate::routes::office::{parse_bound, parse_status};
+use crate::{AppState, app};
 use anfang_core::Card;
 use anfang_core::domain::PointKind;
 use anfang_core::error_code::ErrorCode;
@@ -68,11 +69,10 @@ pub async fn queue(
         before,
         limit: PAGE + 1,
     };
-    let (mut items, mask) =
-        match state.db.read(move |c| Ok((findings::list(c, &filter)?, accounts::alias_mask(c)?))).await {
-            Ok(i) => i,
-            Err(e) => return internal(e),
-        };
+    let mut items = match app::findings::list(&state.db, &user.caller, filter).await {
+        Ok(i) => i,
+        Err(e) => return internal(e),
+    };
     let more = items.len() > PAGE;
     items.truncate(PAGE);
     let statuses: Vec<(String, String)> = [
@@ -100,14 +100,8 @@ pub async fn queue(
     } else {
         None
     };
-    let shown: Vec<_> = items
-        .iter()
-        .cloned()
-        .map(|mut f| {
-            redact_for(&user.caller, &mut f, &mask);
-            f
-        })
-        .collect();
+    // Already redacted for this caller by the service.
+    let shown = items;
     let body = html! {
         @for e in &errors { p.err { (e) } }
         form.filters.box method="get" action="/console/findings" {
@@ -160,21 +154,10 @@ async fn render_finding(
     error: Option<&str>,
     ok: Option<&str>,
 ) -> Response {
-    let lookup = id.to_owned();
-    let found = state
-        .db
-        .read(move |c| {
-            // Looked up by id, or by the public reference a unit quotes.
-            let id = match crate::db::unit_portal::finding_for_ref(c, &lookup)? {
-                Some(id) => id,
-                None => lookup,
-            };
-            let public_ref = crate::db::unit_portal::public_ref(c, &id)?;
-            Ok((findings::get(c, &id)?.map(|f| (f, public_ref)), accounts::alias_mask(c)?))
-        })
-        .await;
+    // Looked up by id, or by the public reference a unit quotes.
+    let found = state.db.finding_with_public_ref(id).await;
     let (mut f, public_ref, mask) = match found {
-        Ok((Some((f, public_ref)), mask)) => (f, public_ref, mask),
+        Ok((Some((f, public_ref)), mask)) => (app::findings::view(f), public_ref, mask),
         Ok((None, _)) => return not_found(user),
         Err(e) => return internal(e),
     };
@@ -319,8 +302,7 @@ pub async fn review(State(state): State<AppState>, user: ConsoleUser, Path(id): 
     } else {
         reviews::ReviewRequest { decision, category: None, unit_id: None, card: None, reason }
     };
-    let (uid, uname, fid) = (user.caller.user_id, user.caller.username.clone(), id.clone());
-    match state.db.write(move |c| reviews::decide(c, &fid, uid, &uname, &req)).await {
+    match app::review::decide(&state.db, &user.caller, id.clone(), req, state.clock.now()).await {
         Ok(rev) => {
             let ok = format!("已记录：{}（第 {} 版）", status_label(&rev.decision), rev.revision);
             render_finding(&state, &user, &id, None, Some(&ok)).await

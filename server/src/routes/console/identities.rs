@@ -7,10 +7,9 @@
 //! admin deciding to look. The list page itself shows no identity at all.
 
 use super::{ConsoleUser, Form, flash, hidden_csrf, internal, local_time_text, page};
-use crate::AppState;
-use crate::db::identities::{self, Identity, IdentityInput};
-use crate::db::reference_admin;
+use crate::db::identities::{Identity, IdentityInput};
 use crate::routes::identity::actor;
+use crate::{AppState, app};
 use anfang_core::error_code::ErrorCode;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -40,8 +39,7 @@ async fn render(
     error: Option<&str>,
     ok: Option<&str>,
 ) -> Response {
-    let data =
-        state.db.read(|c| Ok((reference_admin::inspectors(c)?, identities::audit_log(c, None, AUDIT_ROWS)?))).await;
+    let data = state.db.inspectors_and_audit_log(AUDIT_ROWS).await;
     let (inspectors, audit) = match data {
         Ok(d) => d,
         Err(e) => return internal(e),
@@ -115,7 +113,7 @@ pub async fn read(State(state): State<AppState>, user: ConsoleUser, Path(id): Pa
         return render(&state, &user, None, Some("没有这名督查员。"), None).await;
     };
     let who = actor(&user.caller, "POST /console/identities/{id}/read");
-    match state.db.write(move |c| identities::read_identity(c, id, &who)).await {
+    match app::identities::read(&state.db, id, who, state.clock.now()).await {
         Ok(identity) => render(&state, &user, Some(&identity), None, None).await,
         Err(e) if e.code() == ErrorCode::InspectorNotFound => {
             render(&state, &user, None, Some(&format!("{}。", e.code().zh())), None).await
@@ -132,7 +130,7 @@ pub async fn save(State(state): State<AppState>, user: ConsoleUser, Path(id): Pa
     let input = IdentityInput { real_name: form.get("real_name").to_owned(), contact: form.get("contact").to_owned() };
     let typed = (input.real_name.clone(), input.contact.clone());
     let who = actor(&user.caller, "POST /console/identities/{id}");
-    match state.db.write(move |c| identities::set_identity(c, id, &input, &who)).await {
+    match app::identities::set(&state.db, id, input, who, state.clock.now()).await {
         Ok(identity) => render(&state, &user, Some(&identity), None, Some("已保存。")).await,
         Err(e) if e.code() == ErrorCode::InspectorNotFound => {
             render(&state, &user, None, Some(&format!("{}。", e.code().zh())), None).await

@@ -3,10 +3,10 @@
 //! devices with a revoke button.
 
 use super::{ConsoleUser, Form, flash, hidden_csrf, internal, local_time_text, page};
-use crate::AppState;
-use crate::db::{accounts, reference_admin};
+use crate::db::accounts;
 use crate::error::AppError;
 use crate::routes::review::enroll_link;
+use crate::{AppState, app};
 use anfang_core::error_code::ErrorCode;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -57,11 +57,10 @@ async fn render_inspectors_with(
     ok: Option<&str>,
     issued: Option<(&str, &str)>,
 ) -> Response {
-    let (rows, devices) =
-        match state.db.read(|c| Ok((reference_admin::inspectors(c)?, accounts::devices(c, None)?))).await {
-            Ok(r) => r,
-            Err(e) => return internal(e),
-        };
+    let (rows, devices) = match state.db.inspectors_and_devices().await {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
     let body = html! {
         (flash(error, ok))
         @if let Some((alias, code)) = issued {
@@ -163,16 +162,7 @@ pub async fn revoke_devices(
     if ids.is_empty() {
         return render_inspectors(&state, &user, &headers, Some("请选择要停用的设备。"), None).await;
     }
-    let result = state
-        .db
-        .write(move |c| {
-            let mut revoked = 0;
-            for d in &ids {
-                revoked += accounts::revoke_devices(c, id, Some(d))?.len();
-            }
-            Ok(revoked)
-        })
-        .await;
+    let result = app::devices::revoke_each(&state.db, id, ids, state.clock.now()).await;
     match result {
         Ok(n) => {
             let ok = format!("已停用 {n} 台设备。该设备下次联网时将被拒绝；其未同步的记录仍保留在手机上。");
@@ -190,8 +180,7 @@ pub async fn add_inspector(
     form: Form,
 ) -> Response {
     let alias = form.get("alias").to_owned();
-    let a = alias.clone();
-    match state.db.write(move |c| accounts::add_inspector(c, &a)).await {
+    match app::reference::add_inspector(&state.db, &alias, state.clock.now()).await {
         Ok((_, code)) => render_inspectors(&state, &user, &headers, None, Some((&alias, &code))).await,
         Err(AppError::Conflict { .. }) => {
             render_inspectors(&state, &user, &headers, Some(&format!("化名“{alias}”已存在。")), None).await
@@ -212,15 +201,7 @@ pub async fn inspector_code(
     let Ok(id) = id.parse::<i64>() else {
         return render_inspectors(&state, &user, &headers, Some("没有这名督查员。"), None).await;
     };
-    let result = state
-        .db
-        .write(move |c| {
-            let code = reference_admin::issue_code_for(c, id)?;
-            let alias =
-                reference_admin::inspectors(c)?.into_iter().find(|r| r.id == id).map(|r| r.alias).unwrap_or_default();
-            Ok((alias, code))
-        })
-        .await;
+    let result = state.db.issue_code_with_alias(id, state.clock.now()).await;
     match result {
         Ok((alias, code)) => render_inspectors(&state, &user, &headers, None, Some((&alias, &code))).await,
         Err(AppError::NotFound(_)) => render_inspectors(&state, &user, &headers, Some("没有这名督查员。"), None).await,

@@ -89,7 +89,7 @@ pub async fn login(
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = session_cookie(&headers) {
         let hash = secret_hash(&token);
-        if let Err(e) = state.db.write(move |c| accounts::end_session(c, &hash)).await {
+        if let Err(e) = state.db.end_session(hash).await {
             return internal(e);
         }
     }

@@ -24,7 +24,6 @@
 
 use crate::AppState;
 use crate::auth::{OfficeCaller, Role, same_origin, secret_hash, session_cookie};
-use crate::db::reference_admin;
 use crate::error::AppError;
 use anfang_core::Card;
 use anfang_core::domain::{Category, Unit};
@@ -481,10 +480,8 @@ struct Lists {
 }
 
 async fn lists(state: &AppState) -> Result<Lists, AppError> {
-    state // db
-        .db
-        .read(|c| Ok(Lists { units: reference_admin::units(c)?, categories: reference_admin::categories(c)? }))
-        .await
+    let (units, categories) = state.db.units_and_categories().await?;
+    Ok(Lists { units, categories })
 }
 
 impl Lists {

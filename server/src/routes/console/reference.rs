@@ -3,11 +3,11 @@
 //! everyone else reads the tables.
 
 use super::{ConsoleUser, Form, active_select, flash, hidden_csrf, internal, options, page, refusal_zh};
-use crate::AppState;
+use crate::app::reference::{import_points_csv, import_units_csv};
 use crate::auth::Role;
-use crate::db::reference_admin::{self, PointRecord};
+use crate::db::reference_admin::PointRecord;
 use crate::reference_csv::LineError;
-use crate::routes::review::{import_points_csv, import_units_csv};
+use crate::{AppState, app};
 use anfang_core::domain::{Category, Point, PointKind, Unit};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -66,7 +66,7 @@ pub async fn units_page(State(state): State<AppState>, user: ConsoleUser) -> Res
 }
 
 async fn render_units(state: &AppState, user: &ConsoleUser, error: Option<&str>, ok: Option<&str>) -> Response {
-    let units = match state.db.read(reference_admin::units).await {
+    let units = match state.db.units().await {
         Ok(u) => u,
         Err(e) => return internal(e),
     };
@@ -120,9 +120,8 @@ pub async fn save_unit(State(state): State<AppState>, user: ConsoleUser, form: F
         district: form.opt("district"),
         active: form.get("active") != "0",
     };
-    let saved = unit.clone();
-    match state.db.write(move |c| reference_admin::save_unit(c, &saved)).await {
-        Ok(()) => render_units(&state, &user, None, Some(&format!("已保存单位 {} {}。", unit.id, unit.name))).await,
+    match app::reference::save_unit(&state.db, unit.clone()).await {
+        Ok(_) => render_units(&state, &user, None, Some(&format!("已保存单位 {} {}。", unit.id, unit.name))).await,
         Err(e) if e.status().is_client_error() => {
             render_units(&state, &user, Some(&format!("无法保存：{}", refusal_zh(&e))), None).await
         }
@@ -131,7 +130,7 @@ pub async fn save_unit(State(state): State<AppState>, user: ConsoleUser, form: F
 }
 
 pub async fn import_units(State(state): State<AppState>, user: ConsoleUser, form: Form) -> Response {
-    match import_units_csv(&state, form.raw("csv")).await {
+    match import_units_csv(&state.db, &form.raw("csv")).await {
         Ok(result) => {
             let (e, o) = import_result(result);
             render_units(&state, &user, e.as_deref(), o.as_deref()).await
@@ -192,7 +191,7 @@ async fn render_points_editing(
     ok: Option<&str>,
     edit: Option<&str>,
 ) -> Response {
-    let data = state.db.read(|c| Ok((reference_admin::points(c)?, reference_admin::units(c)?))).await;
+    let data = state.db.points_and_units().await;
     let (points, units) = match data {
         Ok(d) => d,
         Err(e) => return internal(e),
@@ -278,9 +277,8 @@ pub async fn save_point(State(state): State<AppState>, user: ConsoleUser, form: 
         },
         leader: form.opt("leader"),
     };
-    let saved = record.clone();
-    match state.db.write(move |c| reference_admin::save_point(c, &saved)).await {
-        Ok(()) => {
+    match app::reference::save_point(&state.db, record.clone()).await {
+        Ok(_) => {
             let ok = format!("已保存点位 {} {}。", record.point.id, record.point.name);
             render_points(&state, &user, None, Some(&ok)).await
         }
@@ -292,7 +290,7 @@ pub async fn save_point(State(state): State<AppState>, user: ConsoleUser, form: 
 }
 
 pub async fn import_points(State(state): State<AppState>, user: ConsoleUser, form: Form) -> Response {
-    match import_points_csv(&state, form.raw("csv")).await {
+    match import_points_csv(&state.db, &form.raw("csv")).await {
         Ok(result) => {
             let (e, o) = import_result(result);
             render_points(&state, &user, e.as_deref(), o.as_deref()).await
@@ -322,7 +320,7 @@ fn category_form(user: &ConsoleUser, c: Option<&Category>) -> Markup {
 }
 
 async fn render_categories(state: &AppState, user: &ConsoleUser, error: Option<&str>, ok: Option<&str>) -> Response {
-    let cats = match state.db.read(reference_admin::categories).await {
+    let cats = match state.db.categories().await {
         Ok(c) => c,
         Err(e) => return internal(e),
     };
@@ -357,9 +355,8 @@ pub async fn save_category(State(state): State<AppState>, user: ConsoleUser, for
         sort,
         active: form.get("active") != "0",
     };
-    let saved = c.clone();
-    match state.db.write(move |conn| reference_admin::save_category(conn, &saved)).await {
-        Ok(()) => render_categories(&state, &user, None, Some(&format!("已保存类别 {}。", c.name))).await,
+    match app::reference::save_category(&state.db, c.clone()).await {
+        Ok(_) => render_categories(&state, &user, None, Some(&format!("已保存类别 {}。", c.name))).await,
         Err(e) if e.status().is_client_error() => {
             render_categories(&state, &user, Some(&format!("无法保存：{}", refusal_zh(&e))), None).await
         }

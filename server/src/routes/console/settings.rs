@@ -2,9 +2,9 @@
 //! rectification deadline per card (admins edit, everyone else reads).
 
 use super::{ConsoleUser, Form, card_badge, flash, hidden_csrf, internal, page, refusal_zh};
-use crate::AppState;
 use crate::auth::Role;
-use crate::db::reference_admin::{self, CardDeadlines, OfficeSettings};
+use crate::db::reference_admin::{CardDeadlines, OfficeSettings};
+use crate::{AppState, app};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +15,7 @@ pub async fn settings_page(State(state): State<AppState>, user: ConsoleUser) -> 
 }
 
 async fn render_settings(state: &AppState, user: &ConsoleUser, error: Option<&str>, ok: Option<&str>) -> Response {
-    let s = match state.db.read(reference_admin::settings).await {
+    let s = match state.db.office_settings().await {
         Ok(s) => s,
         Err(e) => return internal(e),
     };
@@ -67,8 +67,8 @@ pub async fn save_settings(State(state): State<AppState>, user: ConsoleUser, for
         compiler: form.get("compiler").to_owned(),
         card_deadlines: CardDeadlines { red, yellow, green },
     };
-    match state.db.write(move |c| reference_admin::save_settings(c, &s)).await {
-        Ok(()) => render_settings(&state, &user, None, Some("设置已保存。")).await,
+    match app::reference::save_settings(&state.db, s).await {
+        Ok(_) => render_settings(&state, &user, None, Some("设置已保存。")).await,
         Err(e) if e.status().is_client_error() => {
             render_settings(&state, &user, Some(&format!("无法保存：{}", refusal_zh(&e))), None).await
         }

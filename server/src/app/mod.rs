@@ -1,0 +1,33 @@
+//! The service layer: the server's business rules, one module per
+//! capability. Handlers (`routes/`), the console and the command line all
+//! call these; they decide, and `db` only stores and reads.
+//!
+//! ```text
+//!  routes/*.rs, routes/console*, cli.rs ──► app::<capability> ──► db::Db (SQLite today)
+//!        parse and answer                     decide                 store
+//! ```
+//!
+//! A service takes the storage handle ([`crate::db::Db`]) and the instant it
+//! acts at (`now`, from the server's [`crate::clock::Clock`]) explicitly, so
+//! the command line, which has no `AppState`, calls the same functions, and
+//! tests set time by passing it.
+//!
+//! - [`sync`]: enrollment, pull, push (validation, signatures, clock skew,
+//!   drawn-visit checks);
+//! - [`review`]: review decisions;
+//! - [`bulletins`]: compiling, editing, recompiling and issuing bulletins;
+//! - [`reference`]: units, points, categories, settings, inspectors and
+//!   their codes, CSV imports;
+//! - [`devices`]: revoking devices, disabling users, token rotation;
+//! - [`identities`]: inspectors' real identities, always logged;
+//! - [`draws`]: drawn visits, reveal, coverage;
+//! - [`findings`]: the office's view of findings, with its redaction.
+
+pub mod bulletins;
+pub mod devices;
+pub mod draws;
+pub mod findings;
+pub mod identities;
+pub mod reference;
+pub mod review;
+pub mod sync;
