@@ -93,6 +93,7 @@ error_codes! {
     CardUnknown => "card_unknown", "未知的牌色，应为红、黄或绿";
     PointKindUnknown => "point_kind_unknown", "未知的点位类型";
     ObservedInFuture => "observed_in_future", "记录时间晚于服务器时间，请检查手机的日期和时间";
+    DeviceKeyInvalid => "device_key_invalid", "设备签名密钥无效，请更新应用后重新登记";
     DeviceWithoutKey => "device_without_key", "此设备登记时没有签名密钥，请用新的登记码重新登记";
     FindingOtherDevice => "finding_other_device", "此发现编号已由另一台设备上传";
     FindingConflict => "finding_conflict", "同一编号的发现已以不同内容上传";

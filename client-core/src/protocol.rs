@@ -52,6 +52,7 @@ pub struct EnrollRequest {
     #[serde(default)]
     pub device_label: Option<String>,
     /// The device's Ed25519 public key, hex; it signs every finding.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[0-9a-fA-F]{64}$")))]
     pub public_key: String,
 }
 

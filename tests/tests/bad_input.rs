@@ -337,7 +337,7 @@ async fn every_bad_request_gets_its_4xx_and_an_actionable_message() {
             token: None,
             body: Body::Json(json!({"code": server.demo.codes[1].1, "public_key": "abcd"})),
             headers: vec![],
-            status: 400,
+            status: 422,
             message: "Ed25519",
         },
         Case {

@@ -47,6 +47,16 @@ pub async fn enroll(db: &Db, req: EnrollRequest, now: Timestamp) -> Result<Enrol
         )
         .with_field("code"));
     }
+    // 64 hex digits can still be no point on the curve: a 422 with the
+    // field, not a 400 (the body itself is well-formed).
+    if let Err(e) = anfang_core::evidence::parse_public_key(&req.public_key) {
+        return Err(AppError::coded(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::DeviceKeyInvalid,
+            e.to_string(),
+        )
+        .with_field("public_key"));
+    }
     let enrolled = db.enroll_device(req.code, req.device_label, req.public_key, now).await?;
     tracing::info!(device = %enrolled.device_id, "device enrolled");
     Ok(EnrollResponse { device_id: enrolled.device_id, token: enrolled.token, alias: enrolled.alias })

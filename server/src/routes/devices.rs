@@ -5,6 +5,7 @@
 use crate::auth::{DeviceCaller, OfficeCaller};
 use crate::error::{AppError, parse_json};
 use crate::{AppState, app};
+use anfang_core::error_code::ErrorCode;
 use anfang_core::protocol::TokenRotation;
 use axum::Json;
 use axum::body::Bytes;
@@ -23,13 +24,13 @@ pub async fn list(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let id = inspector_id(&id)?;
-    let items = state.db.devices(Some(id)).await?;
-    Ok(Json(json!({"items": items})))
+    Ok(Json(json!({"items": app::devices::list(&state.db, id).await?})))
 }
 
-#[derive(Deserialize)]
+/// One device (`device_id`) or all (`all: true`), never both.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Revoke {
+pub struct Revoke {
     #[serde(default)]
     device_id: Option<String>,
     #[serde(default)]
@@ -49,10 +50,12 @@ pub async fn revoke(
         (Some(d), false) => Some(d),
         (None, true) => None,
         _ => {
-            return Err(AppError::BadRequest(
-                "say which device: {\"device_id\": \"…\"} for one, or {\"all\": true} for all of this inspector's"
-                    .into(),
-            ));
+            return Err(AppError::coded(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::Invalid,
+                "say which device: {\"device_id\": \"…\"} for one, or {\"all\": true} for all of this inspector's, not both",
+            )
+            .with_field("device_id"));
         }
     };
     let revoked = app::devices::revoke(&state.db, id, device, state.clock.now()).await?;
@@ -60,9 +63,9 @@ pub async fn revoke(
     Ok(Json(json!({"revoked": revoked})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct DisableUser {
+pub struct DisableUser {
     username: String,
 }
 
