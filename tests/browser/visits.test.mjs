@@ -5,10 +5,13 @@
 // into an ordinary finding elsewhere, and the office receives exactly one
 // finding linked to its visit.
 //
-// The server's clock is pinned with ANFANG_TEST_NOW (tests only): a draw can
-// only be made before its period starts, and at 00:30 on the day every visit
-// is past its lead time (00:00) and none has ended, whatever the hour this
-// test runs at. The phone keeps its real clock; "today" is the same day.
+// The draw is made by a server whose clock is pinned to the eve with
+// ANFANG_TEST_NOW (tests only): a draw can only be made before its period
+// starts. The day itself runs on the real clock, like the phone's: the one
+// slot spans the whole day, so its visit is past its lead time and not
+// ended whatever the hour the test runs at, and a finding the phone records
+// now is not "in the future" for the server (the whole server keeps one
+// clock, pushes included).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -58,7 +61,7 @@ before(async () => {
   } finally {
     await eve.stop({ keepData: true });
   }
-  server = await startServer([], { dataDir, env: { ANFANG_TEST_NOW: `${today}T00:30:00+08:00` } });
+  server = await startServer([], { dataDir });
   browser = await launch();
 });
 
