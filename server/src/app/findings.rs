@@ -28,7 +28,7 @@ pub struct FindingView {
     pub point_kind: String,
     pub unit: Named,
     pub category: Named,
-    pub card: String,
+    pub card: anfang_core::Card,
     pub note: Option<String>,
     #[schemars(with = "String", extend("format" = "date-time"))]
     pub observed_at: jiff::Timestamp,

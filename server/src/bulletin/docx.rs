@@ -14,8 +14,10 @@
 
 use super::docx_chart::{self, ChartPart, Direction};
 use super::html::cn_number;
-use super::{Bar, Bulletin, CountRow, RateRow, card_zh, change_zh, percent};
+use super::{Bar, Bulletin, CountRow, RateRow, change_zh, percent};
+use crate::app::review::Decision;
 use crate::html::esc;
+use anfang_core::Card;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -357,16 +359,16 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
                     run(value, BODY_FONT, 24, false, None)
                 )
             };
-            let card_color = match e.card.as_str() {
-                "red" => RED,
-                "yellow" => "B07800",
-                _ => "2E8B57",
+            let card_color = match e.card {
+                Card::Red => RED,
+                Card::Yellow => "B07800",
+                Card::Green => "2E8B57",
             };
             let _ = write!(
                 facts,
                 "<w:p><w:pPr>{small}</w:pPr>{}{}{}</w:p>",
                 run(&format!("{}. ", j + 1), HEI, 24, false, None),
-                run(card_zh(&e.card), HEI, 24, true, Some(card_color)),
+                run(e.card.label_zh(), HEI, 24, true, Some(card_color)),
                 run(&format!("  {}", e.category_name), HEI, 24, false, None)
             );
             facts.push_str(&line(
@@ -391,7 +393,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
                         "证据编号 {} · 内容哈希 {}{}",
                         e.evidence_id,
                         e.short_hash,
-                        if e.decision == "correct" { " · 经审核更正" } else { "" }
+                        if e.decision == Decision::Correct { " · 经审核更正" } else { "" }
                     ),
                     "Consolas",
                     16,
@@ -452,7 +454,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
                     r.unit_name.clone(),
                     r.point_name.clone(),
                     r.category_name.clone(),
-                    card_zh(&r.card).into(),
+                    r.card.label_zh().into(),
                     r.deadline.to_string(),
                     r.days_overdue.to_string(),
                 ]

@@ -9,7 +9,8 @@
 //! stylesheet below, and the charts' SVG from `chart.rs`, which escapes its
 //! own labels (`crate::html::esc`).
 
-use super::{Bulletin, CountRow, RateRow, card_zh, change_zh, chart, percent};
+use super::{Bulletin, CountRow, RateRow, change_zh, chart, percent};
+use crate::app::review::Decision;
 use base64::Engine;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use std::collections::HashMap;
@@ -208,7 +209,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                                 }
                             }
                             div.facts {
-                                div { b { (j + 1) "." } " " span class={ "card " (e.card) } { (card_zh(&e.card)) } " " (e.category_name) }
+                                div { b { (j + 1) "." } " " span class={ "card " (e.card.as_str()) } { (e.card.label_zh()) } " " (e.category_name) }
                                 div {
                                     "点位：" (e.point_name) "（" (e.point_kind)
                                     @if let Some(d) = &e.district { "，" (d) }
@@ -219,7 +220,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                                 div { "整改期限：" (e.deadline.map(|d| format!("{d} 前")).unwrap_or_else(|| "—".into())) }
                                 div.evidence {
                                     "证据编号 " (e.evidence_id) " · 内容哈希 " (e.short_hash)
-                                    @if e.decision == "correct" { " · 经审核更正" }
+                                    @if e.decision == Decision::Correct { " · 经审核更正" }
                                 }
                             }
                         }
@@ -262,7 +263,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                         tbody {
                             @for r in &body.overdue {
                                 tr {
-                                    td { (r.unit_name) } td { (r.point_name) } td { (r.category_name) } td { (card_zh(&r.card)) }
+                                    td { (r.unit_name) } td { (r.point_name) } td { (r.category_name) } td { (r.card.label_zh()) }
                                     td { (r.deadline) } td.n { (r.days_overdue) } td.evidence { (r.evidence_id) }
                                 }
                             }

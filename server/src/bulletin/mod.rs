@@ -27,6 +27,8 @@ pub mod period;
 
 pub use period::{Kind, Period};
 
+use crate::app::review::Decision;
+use anfang_core::Card;
 use jiff::ToSpan;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -67,9 +69,9 @@ pub struct FindingRow {
     pub unit_name: String,
     pub category: String,
     pub category_name: String,
-    pub card: String,
-    /// `accept` or `correct`.
-    pub decision: String,
+    pub card: Card,
+    /// Accept or correct (rejected findings are not in a bulletin).
+    pub decision: Decision,
     /// When the current decision was made (RFC 3339).
     pub decided_at: Option<jiff::Timestamp>,
     pub note: Option<String>,
@@ -79,7 +81,7 @@ pub struct FindingRow {
 }
 
 /// Rectification deadline per card, in days after acceptance.
-pub type Deadlines = HashMap<String, Option<i64>>;
+pub type Deadlines = HashMap<Card, Option<i64>>;
 
 /// A rectification past its deadline. Rectification records do not exist
 /// yet, so the list is empty; the section and this type are its data path.
@@ -89,7 +91,7 @@ pub struct OverdueEntry {
     pub unit_name: String,
     pub point_name: String,
     pub category_name: String,
-    pub card: String,
+    pub card: Card,
     pub deadline: Date,
     pub days_overdue: i64,
 }
@@ -144,9 +146,9 @@ pub struct Entry {
     pub district: Option<String>,
     pub category: String,
     pub category_name: String,
-    pub card: String,
-    /// `accept`, or `correct` when the office changed category, unit or card.
-    pub decision: String,
+    pub card: Card,
+    /// Accept, or correct when the office changed category, unit or card.
+    pub decision: Decision,
     pub note: Option<String>,
     pub photo_count: u32,
     /// The SHA-256 of the photo shown, if this finding's photo is embedded.
@@ -345,11 +347,11 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, card: &str) {
+    fn add(&mut self, card: Card) {
         match card {
-            "red" => self.red += 1,
-            "yellow" => self.yellow += 1,
-            _ => self.green += 1,
+            Card::Red => self.red += 1,
+            Card::Yellow => self.yellow += 1,
+            Card::Green => self.green += 1,
         }
     }
     fn visits(&self) -> u32 {
@@ -362,7 +364,7 @@ fn totals(rows: &[FindingRow]) -> Totals {
     let mut points = HashSet::new();
     let mut units = HashSet::new();
     for r in rows {
-        t.add(&r.card);
+        t.add(r.card);
         points.insert(r.point_id.as_str());
         units.insert(r.unit_id.as_str());
     }
@@ -387,7 +389,7 @@ fn count_rows<'a>(
     let mut now: BTreeMap<String, (String, Tally)> = BTreeMap::new();
     for r in rows {
         let (k, name) = key(r);
-        now.entry(k).or_insert_with(|| (name, Tally::default())).1.add(&r.card);
+        now.entry(k).or_insert_with(|| (name, Tally::default())).1.add(r.card);
     }
     let mut before: HashMap<String, u32> = HashMap::new();
     for r in previous {
@@ -432,11 +434,11 @@ fn ranked(mut rows: Vec<RateRow>) -> Vec<RateRow> {
     rows
 }
 
-fn card_order(card: &str) -> u8 {
+fn card_order(card: Card) -> u8 {
     match card {
-        "red" => 0,
-        "yellow" => 1,
-        _ => 2,
+        Card::Red => 0,
+        Card::Yellow => 1,
+        Card::Green => 2,
     }
 }
 
@@ -463,9 +465,9 @@ pub fn compile(
     };
 
     // Which problem findings show their photo: red first, then yellow, by time.
-    let mut problems: Vec<&FindingRow> = rows.iter().filter(|r| r.card != "green").collect();
+    let mut problems: Vec<&FindingRow> = rows.iter().filter(|r| r.card != Card::Green).collect();
     problems.sort_by(|a, b| {
-        card_order(&a.card).cmp(&card_order(&b.card)).then(a.observed_ms.cmp(&b.observed_ms)).then(a.id.cmp(&b.id))
+        card_order(a.card).cmp(&card_order(b.card)).then(a.observed_ms.cmp(&b.observed_ms)).then(a.id.cmp(&b.id))
     });
     let with_photo: HashSet<&str> =
         problems.iter().filter(|r| r.first_photo.is_some()).take(MAX_EMBEDDED_PHOTOS).map(|r| r.id.as_str()).collect();
@@ -493,8 +495,8 @@ pub fn compile(
             district: r.district.clone(),
             category: r.category.clone(),
             category_name: r.category_name.clone(),
-            card: r.card.clone(),
-            decision: r.decision.clone(),
+            card: r.card,
+            decision: r.decision,
             note: r.note.clone(),
             photo_count: r.photo_count,
             photo: if with_photo.contains(r.id.as_str()) { r.first_photo.clone() } else { None },
@@ -507,7 +509,7 @@ pub fn compile(
     let mut unit_tally: BTreeMap<&str, (&str, Tally)> = BTreeMap::new();
     let mut unit_entries: HashMap<&str, Vec<Entry>> = HashMap::new();
     for r in rows {
-        unit_tally.entry(&r.unit_id).or_insert((&r.unit_name, Tally::default())).1.add(&r.card);
+        unit_tally.entry(&r.unit_id).or_insert((&r.unit_name, Tally::default())).1.add(r.card);
     }
     for r in &problems {
         unit_entries.entry(&r.unit_id).or_default().push(entry(r));
@@ -529,7 +531,7 @@ pub fn compile(
 
     let red_list = problems
         .iter()
-        .filter(|r| r.card == "red")
+        .filter(|r| r.card == Card::Red)
         .map(|r| {
             let e = entry(r);
             RedEntry {
@@ -547,7 +549,7 @@ pub fn compile(
     // Rankings.
     let mut point_tally: BTreeMap<&str, (&FindingRow, Tally)> = BTreeMap::new();
     for r in rows {
-        point_tally.entry(&r.point_id).or_insert((r, Tally::default())).1.add(&r.card);
+        point_tally.entry(&r.point_id).or_insert((r, Tally::default())).1.add(r.card);
     }
     let point_rows = point_tally
         .values()
@@ -649,7 +651,7 @@ pub fn compile(
         if let Some(d) = local_date(r.observed_ms, tz) {
             let key = if by_month { d.strftime("%Y-%m").to_string() } else { d.strftime("%m-%d").to_string() };
             if let Some(t) = buckets.get_mut(&key) {
-                t.add(&r.card);
+                t.add(r.card);
             }
         }
     }
@@ -751,15 +753,6 @@ pub fn number(year: i32, sequence: i64) -> String {
     format!("[{year}] 第 {sequence} 期")
 }
 
-pub fn card_zh(card: &str) -> &'static str {
-    match card {
-        "red" => "红牌",
-        "yellow" => "黄牌",
-        "green" => "绿牌",
-        _ => "",
-    }
-}
-
 /// `66.7%`.
 pub fn percent(rate: f64) -> String {
     format!("{:.1}%", rate * 100.0)
@@ -822,8 +815,8 @@ mod tests {
             unit_name: format!("单位{unit}"),
             category: "parking".into(),
             category_name: "乱停乱放".into(),
-            card: card.into(),
-            decision: "accept".into(),
+            card: card.parse().unwrap(),
+            decision: Decision::Accept,
             decided_at: Some(jiff::Timestamp::from_millisecond(ms + 3_600_000).unwrap()),
             note: None,
             first_photo: (card != "green").then(|| format!("{:0>64}", id)),
@@ -833,9 +826,7 @@ mod tests {
     }
 
     fn deadlines() -> Deadlines {
-        [("red".to_string(), Some(3)), ("yellow".to_string(), Some(7)), ("green".to_string(), None)]
-            .into_iter()
-            .collect()
+        [(Card::Red, Some(3)), (Card::Yellow, Some(7)), (Card::Green, None)].into_iter().collect()
     }
 
     #[test]

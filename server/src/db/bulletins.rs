@@ -94,7 +94,7 @@ pub(in crate::db) fn settings(conn: &Connection) -> Result<OfficeSettings, AppEr
 
 pub(in crate::db) fn deadlines(conn: &Connection) -> Result<Deadlines, AppError> {
     let mut stmt = conn.prepare("SELECT card, days FROM card_deadlines")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?)))?;
+    let rows = stmt.query_map([], |r| Ok((super::parsed(r, 0)?, r.get::<_, Option<i64>>(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -135,8 +135,8 @@ pub(in crate::db) fn reviewed_findings(
             unit_name: r.get(8)?,
             category: r.get(9)?,
             category_name: r.get(10)?,
-            card: r.get(11)?,
-            decision: r.get(12)?,
+            card: super::parsed(r, 11)?,
+            decision: super::parsed(r, 12)?,
             decided_at: decided.and_then(|d| d.parse().ok()),
             note: r.get(14)?,
             content_hash: r.get(15)?,
@@ -191,7 +191,7 @@ pub(in crate::db) fn export_rows(conn: &Connection, from_ms: i64, to_ms: i64) ->
             unit_name: r.get(11)?,
             category: r.get(12)?,
             category_name: r.get(13)?,
-            card: r.get(14)?,
+            card: super::parsed(r, 14)?,
             note: r.get(15)?,
             lat: r.get(16)?,
             lon: r.get(17)?,

@@ -289,7 +289,7 @@ pub struct FindingRecord {
     pub point_kind: String,
     pub unit: Named,
     pub category: Named,
-    pub card: String,
+    pub card: anfang_core::Card,
     pub note: Option<String>,
     pub observed_at: jiff::Timestamp,
     /// When the server received the push (one value per batch).
@@ -337,7 +337,7 @@ impl LateArrival {
 pub struct EffectiveView {
     pub category: Named,
     pub unit: Named,
-    pub card: String,
+    pub card: anfang_core::Card,
     /// The latest revision number; `null` while pending.
     pub revision: Option<i64>,
 }
@@ -406,7 +406,7 @@ fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRecord> {
         point_kind: r.get("point_kind")?,
         unit: Named { id: r.get("unit_id")?, name: r.get("unit_name")? },
         category: Named { id: r.get("category")?, name: r.get("category_name")? },
-        card: r.get("card")?,
+        card: super::parsed(r, "card")?,
         note: r.get("note")?,
         observed_at: ts(r.get("observed_ms")?),
         received_at: ts(r.get("received_ms")?),
@@ -420,7 +420,7 @@ fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRecord> {
         effective: EffectiveView {
             category: Named { id: r.get("e_category")?, name: r.get("e_category_name")? },
             unit: Named { id: r.get("e_unit")?, name: r.get("e_unit_name")? },
-            card: r.get("e_card")?,
+            card: super::parsed(r, "e_card")?,
             revision: r.get("e_revision")?,
         },
         revisions: None,

@@ -186,6 +186,24 @@ pub(crate) fn ms_timestamp(ms: i64) -> Result<jiff::Timestamp, AppError> {
     jiff::Timestamp::from_millisecond(ms).map_err(AppError::internal)
 }
 
+/// A `TEXT` column parsed into a domain enum (a card, a review decision):
+/// the `CHECK` constraints keep other values out, and one that got in
+/// anyway is an error, not a silently defaulted card.
+pub(in crate::db) fn parsed<T, I>(r: &rusqlite::Row<'_>, i: I) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr,
+    I: rusqlite::RowIndex + std::fmt::Debug + Copy,
+{
+    let text: String = r.get(i)?;
+    text.parse().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("column {i:?}: unexpected value {text:?}").into(),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::MIGRATIONS;

@@ -121,7 +121,7 @@ pub async fn queue(
                         None => div.noimg { "无照片" },
                     }
                     div.t {
-                        (card_badge(&f.effective.card)) " " (status_badge(&f.status)) " " b { (f.effective.category.name) }
+                        (card_badge(f.effective.card.as_str())) " " (status_badge(&f.status)) " " b { (f.effective.category.name) }
                         br; (f.point.name) br;
                         span.muted { (f.effective.unit.name) " · " (local_time(&state, f.observed_at)) }
                         @if let Some(n) = &f.note {
@@ -219,13 +219,13 @@ async fn render_finding(
                     dl {
                         dt { "问题类别" } dd { (f.effective.category.name) }
                         dt { "责任单位" } dd { (f.effective.unit.name) }
-                        dt { "牌色" } dd { (card_badge(&f.effective.card)) }
+                        dt { "牌色" } dd { (card_badge(f.effective.card.as_str())) }
                     }
                     h2 { "采集原始记录" }
                     dl {
                         dt { "问题类别" } dd { (f.category.name) }
                         dt { "责任单位" } dd { (f.unit.name) }
-                        dt { "牌色" } dd { (card_badge(&f.card)) }
+                        dt { "牌色" } dd { (card_badge(f.card.as_str())) }
                     }
                     p.muted { "原始记录由督查设备签名，永不修改；审核决定以新版本记录。" }
                 }
@@ -240,7 +240,7 @@ async fn render_finding(
                             (hidden_csrf(user)) input type="hidden" name="decision" value="correct";
                             label { "问题类别 " select name="category" { (options(&lists.category_options(), &f.effective.category.id, None)) } }
                             label { "责任单位 " select name="unit_id" { (options(&lists.unit_options(), &f.effective.unit.id, None)) } }
-                            label { "牌色 " select name="card" { (options(&card_options(), &f.effective.card, None)) } }
+                            label { "牌色 " select name="card" { (options(&card_options(), f.effective.card.as_str(), None)) } }
                             label { "更正理由 " input name="reason" required maxlength="500" placeholder="必填"; }
                             button { "更正" }
                         }
