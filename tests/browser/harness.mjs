@@ -99,8 +99,11 @@ export async function launch() {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 }
 
-/** A phone: small touch screen, Chinese locale, location granted near a demo point. */
-export async function phoneContext(browser, server) {
+/**
+ * A phone: small touch screen, Chinese locale, location granted near a demo
+ * point. `options` adds or replaces context options (another user agent).
+ */
+export async function phoneContext(browser, server, options = {}) {
   return browser.newContext({
     viewport: { width: 390, height: 780 },
     deviceScaleFactor: 2,
@@ -112,6 +115,7 @@ export async function phoneContext(browser, server) {
     permissions: ['geolocation'],
     serviceWorkers: 'allow',
     baseURL: server.url,
+    ...options,
   });
 }
 

@@ -53,8 +53,7 @@ test('an enrollment link opened in WeChat explains how to open it in the browser
     const code = [...server.demo.codes.values()][0];
     const link = `/app/#enroll=${code}`;
     for (const [ua, step] of [[WECHAT_ANDROID, '在浏览器中打开'], [WECHAT_IOS, '在 Safari 中打开']]) {
-      const context = await browser.newContext({
-        ...phoneOptions(server),
+      const context = await phoneContext(browser, server, {
         userAgent: ua,
         permissions: ['clipboard-read', 'clipboard-write'],
       });
@@ -88,17 +87,3 @@ test('an enrollment link opened in WeChat explains how to open it in the browser
     await server.stop();
   }
 });
-
-/** A phone's context options (as harness.mjs phoneContext), to set another user agent on. */
-function phoneOptions(server) {
-  return {
-    viewport: { width: 390, height: 780 },
-    deviceScaleFactor: 2,
-    isMobile: true,
-    hasTouch: true,
-    locale: 'zh-CN',
-    timezoneId: 'Asia/Shanghai',
-    serviceWorkers: 'allow',
-    baseURL: server.url,
-  };
-}
