@@ -73,6 +73,15 @@ thead { display: table-header-group; }
   .doc { padding: 14px 12px 30px; }
   .masthead .name { font-size: 30px; letter-spacing: 2px; }
   .finding .photo, .finding .photo img { flex-basis: 100%; width: 100%; }
+  /* Wide tables become one card per row on a phone: a unit name keeps its
+     line instead of wrapping one character per line. Print keeps tables. */
+  table.stack thead { display: none; }
+  table.stack, table.stack tbody, table.stack tr { display: block; width: 100%; }
+  table.stack tr { border: 1px solid #999; margin: 0 0 8px; padding: 4px 8px; }
+  table.stack td { display: inline-block; border: 0; padding: 0 12px 0 0; min-width: 0; text-align: left; white-space: normal; }
+  table.stack td::before { content: attr(data-label) "："; color: var(--muted); font-size: 13px; }
+  table.stack td.name { display: block; font-weight: bold; }
+  table.stack td.evidence { display: block; }
 }
 @page { size: A4; margin: 25mm 20mm 22mm 24mm; }
 @media print {
@@ -113,7 +122,7 @@ fn count_table(head: &str, rows: &[CountRow]) -> Markup {
 
 fn rate_table(rows: &[RateRow], points: bool) -> Markup {
     html! {
-        div.scroll { table {
+        div.scroll { table.stack {
             thead { tr {
                 th.n { "名次" }
                 @if points { th { "点位" } th { "责任单位" } th { "点长" } } @else { th { "责任单位" } }
@@ -122,13 +131,15 @@ fn rate_table(rows: &[RateRow], points: bool) -> Markup {
             tbody {
                 @for r in rows {
                     tr {
-                        td.n { (r.rank) }
-                        td { (r.name) }
+                        td.n data-label="名次" { (r.rank) }
+                        td.name data-label=(if points { "点位" } else { "责任单位" }) { (r.name) }
                         @if points {
-                            td { (r.unit_name.as_deref().unwrap_or("")) }
-                            td { (r.leader.as_deref().unwrap_or("")) }
+                            td data-label="责任单位" { (r.unit_name.as_deref().unwrap_or("")) }
+                            td data-label="点长" { (r.leader.as_deref().unwrap_or("")) }
                         }
-                        td.n { (r.visits) } td.n { (r.green) } td.n { (r.yellow) } td.n { (r.red) } td.n { (percent(r.rate)) }
+                        td.n data-label="检查次数" { (r.visits) } td.n data-label="绿牌" { (r.green) }
+                        td.n data-label="黄牌" { (r.yellow) } td.n data-label="红牌" { (r.red) }
+                        td.n data-label="达标率" { (percent(r.rate)) }
                     }
                 }
                 @if rows.is_empty() { tr { td colspan="9" { "本期无记录" } } }
@@ -235,16 +246,17 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                 @if body.red_list.is_empty() {
                     p { "本期无红牌问题。" }
                 } @else {
-                    div.scroll { table {
+                    div.scroll { table.stack {
                         thead { tr {
                             th.n { "序号" } th { "责任单位" } th { "点位" } th { "问题类别" } th { "时间" } th { "整改期限" } th { "证据编号" }
                         } }
                         tbody {
                             @for (i, r) in body.red_list.iter().enumerate() {
                                 tr {
-                                    td.n { (i + 1) } td { (r.unit_name) } td { (r.point_name) } td { (r.category_name) }
-                                    td { (r.observed_at) } td { (date_or_dash(r.deadline)) }
-                                    td.evidence { (r.evidence_id) " · " (r.short_hash) }
+                                    td.n data-label="序号" { (i + 1) } td.name data-label="责任单位" { (r.unit_name) }
+                                    td data-label="点位" { (r.point_name) } td data-label="问题类别" { (r.category_name) }
+                                    td data-label="时间" { (r.observed_at) } td data-label="整改期限" { (date_or_dash(r.deadline)) }
+                                    td.evidence data-label="证据编号" { (r.evidence_id) " · " (r.short_hash) }
                                 }
                             }
                         }
@@ -256,15 +268,17 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                 @if body.overdue.is_empty() {
                     p { "截至本期，无逾期未整改问题。" }
                 } @else {
-                    div.scroll { table {
+                    div.scroll { table.stack {
                         thead { tr {
                             th { "责任单位" } th { "点位" } th { "问题类别" } th { "牌色" } th { "整改期限" } th.n { "逾期天数" } th { "证据编号" }
                         } }
                         tbody {
                             @for r in &body.overdue {
                                 tr {
-                                    td { (r.unit_name) } td { (r.point_name) } td { (r.category_name) } td { (r.card.label_zh()) }
-                                    td { (r.deadline) } td.n { (r.days_overdue) } td.evidence { (r.evidence_id) }
+                                    td.name data-label="责任单位" { (r.unit_name) } td data-label="点位" { (r.point_name) }
+                                    td data-label="问题类别" { (r.category_name) } td data-label="牌色" { (r.card.label_zh()) }
+                                    td data-label="整改期限" { (r.deadline) } td.n data-label="逾期天数" { (r.days_overdue) }
+                                    td.evidence data-label="证据编号" { (r.evidence_id) }
                                 }
                             }
                         }
@@ -284,15 +298,17 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                     @if w.rows.is_empty() {
                         p { "本月无扣分单位。" }
                     } @else {
-                        div.scroll { table {
+                        div.scroll { table.stack {
                             thead { tr {
                                 th.n { "名次" } th { "责任单位" } th.n { "红牌" } th.n { "黄牌" } th.n { "检查次数" } th.n { "达标率" } th.n { "扣分" }
                             } }
                             tbody {
                                 @for r in &w.rows {
                                     tr {
-                                        td.n { (r.rank) } td { (r.unit_name) } td.n { (r.red) } td.n { (r.yellow) }
-                                        td.n { (r.visits) } td.n { (percent(r.rate)) } td.n { (r.deduction) }
+                                        td.n data-label="名次" { (r.rank) } td.name data-label="责任单位" { (r.unit_name) }
+                                        td.n data-label="红牌" { (r.red) } td.n data-label="黄牌" { (r.yellow) }
+                                        td.n data-label="检查次数" { (r.visits) } td.n data-label="达标率" { (percent(r.rate)) }
+                                        td.n data-label="扣分" { (r.deduction) }
                                     }
                                 }
                             }
