@@ -171,7 +171,8 @@ fn integral_floats_to_integers(value: &mut serde_json::Value) {
     use serde_json::Value;
     match value {
         Value::Number(n) => {
-            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+            if n.is_f64()
+                && let Some(f) = n.as_f64()
                 && f.fract() == 0.0
                 && (i64::MIN as f64..=i64::MAX as f64).contains(&f)
             {

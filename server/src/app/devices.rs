@@ -11,14 +11,13 @@ use crate::error::AppError;
 /// An inspector's devices; 404 for an inspector that does not exist (an
 /// empty list would say "exists, has none").
 pub async fn list(db: &Db, inspector_id: i64) -> Result<Vec<crate::db::accounts::DeviceRow>, AppError> {
-    if !db.inspectors().await?.iter().any(|i| i.id == inspector_id) {
-        return Err(AppError::coded(
+    db.inspector_devices(inspector_id).await?.ok_or_else(|| {
+        AppError::coded(
             axum::http::StatusCode::NOT_FOUND,
             anfang_core::error_code::ErrorCode::InspectorNotFound,
             format!("no inspector with id {inspector_id}"),
-        ));
-    }
-    db.devices(Some(inspector_id)).await
+        )
+    })
 }
 
 /// Revokes one device of an inspector (`Some(id)`) or all (`None`) at

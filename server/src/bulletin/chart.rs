@@ -3,6 +3,7 @@
 //! ([`super::docx_chart`]).
 
 use super::Bar;
+use crate::html::esc;
 use std::fmt::Write;
 
 const RED_HEX: &str = "#c8102e";
@@ -12,10 +13,6 @@ const RED_HEX: &str = "#c8102e";
 /// SVG stops growing at `MAX_CSS_WIDTH`.
 const WIDTH: f64 = 400.0;
 const MAX_CSS_WIDTH: u32 = 640;
-
-fn esc(s: &str) -> String {
-    crate::html::esc(s)
-}
 
 /// Red is solid, yellow hatched, green dotted: the cards stay apart in a
 /// grey printout (offices print in black and white). Ids carry `prefix`,

@@ -729,6 +729,16 @@ impl super::Db {
         self.read(move |c| devices(c, inspector)).await
     }
 
+    /// One inspector's devices, or `None` when there is no such inspector.
+    pub async fn inspector_devices(&self, inspector: i64) -> Result<Option<Vec<DeviceRow>>, AppError> {
+        self.read(move |c| {
+            let exists =
+                c.query_row("SELECT 1 FROM inspectors WHERE id = ?1", [inspector], |_| Ok(())).optional()?.is_some();
+            if exists { Ok(Some(devices(c, Some(inspector))?)) } else { Ok(None) }
+        })
+        .await
+    }
+
     /// Revokes one device of an inspector, or all of them; the ids revoked.
     pub async fn revoke_devices(
         &self,

@@ -233,11 +233,8 @@ mod tests {
                 let text = std::fs::read_to_string(&path).unwrap();
                 // A module declared `#[cfg(test)] mod name;` is all test.
                 let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-                let parent = if path.parent().unwrap().join("mod.rs").exists() {
-                    path.parent().unwrap().join("mod.rs")
-                } else {
-                    path.with_extension("").with_extension("rs")
-                };
+                let dir = path.parent().unwrap();
+                let parent = if dir == src { src.join("lib.rs") } else { dir.join("mod.rs") };
                 let declared_for_tests =
                     std::fs::read_to_string(&parent).is_ok_and(|p| p.contains(&format!("#[cfg(test)]\nmod {stem};")));
                 if declared_for_tests {

@@ -379,17 +379,18 @@ impl CaseError {
         }
     }
 
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
         match self {
-            CaseError::NotFound => 404,
-            CaseError::NotAllowed => 403,
+            CaseError::NotFound => StatusCode::NOT_FOUND,
+            CaseError::NotAllowed => StatusCode::FORBIDDEN,
             CaseError::WrongState { .. }
             | CaseError::ReturnWindowPassed { .. }
             | CaseError::RequestPending
             | CaseError::NoRequest
             | CaseError::RecheckNotIndependent
-            | CaseError::CloseNeedsVisit => 409,
-            _ => 422,
+            | CaseError::CloseNeedsVisit => StatusCode::CONFLICT,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 }

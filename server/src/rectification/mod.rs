@@ -15,12 +15,10 @@ pub mod case;
 pub mod notice;
 
 use crate::error::AppError;
-use axum::http::StatusCode;
 
 impl From<case::CaseError> for AppError {
     fn from(e: case::CaseError) -> Self {
-        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-        let err = AppError::coded(status, e.code(), e.to_string());
+        let err = AppError::coded(e.status(), e.code(), e.to_string());
         match e.field() {
             Some(field) => err.with_field(field),
             None => err,

@@ -100,8 +100,6 @@ pub async fn queue(
     } else {
         None
     };
-    // Already redacted for this caller by the service.
-    let shown = items;
     let body = html! {
         @for e in &errors { p.err { (e) } }
         form.filters.box method="get" action="/console/findings" {
@@ -112,9 +110,9 @@ pub async fn queue(
             label { "状态" select name="status" { (options(&statuses, &status, Some("全部"))) } }
             button { "筛选" } " " a href="/console/findings" { "清除" }
         }
-        @if shown.is_empty() { p.box.muted { "没有符合条件的发现。" } }
+        @if items.is_empty() { p.box.muted { "没有符合条件的发现。" } }
         div.grid {
-            @for f in &shown {
+            @for f in &items {
                 a.item href={ "/console/findings/" (f.id) } {
                     @match f.photos.first() {
                         Some(p) => img loading="lazy" src=(p.thumbnail_url) alt="现场照片";,
