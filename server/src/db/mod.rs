@@ -37,6 +37,7 @@ pub mod draws;
 pub mod evidence;
 pub mod findings;
 pub mod identities;
+pub mod outbox;
 pub mod reference;
 pub mod reference_admin;
 pub mod reviews;
@@ -67,6 +68,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0010_upload_limits.sql"),
     include_str!("../../migrations/0011_public_refs.sql"),
     include_str!("../../migrations/0012_evidence_one_successor.sql"),
+    include_str!("../../migrations/0013_rectification.sql"),
 ];
 
 /// Handle to the server database; cheap to clone.

@@ -36,7 +36,8 @@ impl DeadlineRule {
 
     pub fn is_valid(self) -> bool {
         match self {
-            DeadlineRule::WorkingDays(n) => (1..=Self::MAX_DAYS).contains(&n),
+            // 0 is "the same day" (the card deadlines have always allowed it).
+            DeadlineRule::WorkingDays(n) => n <= Self::MAX_DAYS,
             DeadlineRule::WorkingHours(n) => (1..=Self::MAX_HOURS).contains(&n),
         }
     }
@@ -44,6 +45,7 @@ impl DeadlineRule {
     /// How the office reads it: "3个工作日", "5个工作小时".
     pub fn label_zh(self) -> String {
         match self {
+            DeadlineRule::WorkingDays(0) => "当日".to_owned(),
             DeadlineRule::WorkingDays(n) => format!("{n}个工作日"),
             DeadlineRule::WorkingHours(n) => format!("{n}个工作小时"),
         }
@@ -147,6 +149,10 @@ impl OfficeCalendar {
     /// 00:00 and an answer at 23:59 on Monday is on time).
     fn after_working_days(&self, from: &ZonedDateTime, n: u16) -> Result<ZonedDateTime, CalendarError> {
         let mut date = from.date();
+        if n == 0 {
+            let end = date.tomorrow().map_err(|_| CalendarError::OutOfRange)?;
+            return start_of(end, from.time_zone());
+        }
         let mut left = n;
         for _ in 0..MAX_SEARCH_DAYS {
             date = date.tomorrow().map_err(|_| CalendarError::OutOfRange)?;
@@ -346,7 +352,17 @@ mod tests {
     #[test]
     fn rules_outside_their_bounds_are_invalid() {
         assert!(DeadlineRule::WorkingDays(3).is_valid());
-        assert!(!DeadlineRule::WorkingDays(0).is_valid());
+        assert!(DeadlineRule::WorkingDays(0).is_valid(), "the same day");
+        assert!(!DeadlineRule::WorkingDays(366).is_valid());
+        assert!(!DeadlineRule::WorkingHours(0).is_valid());
         assert!(!DeadlineRule::WorkingHours(745).is_valid());
+    }
+
+    #[test]
+    fn a_zero_day_deadline_ends_with_the_day_of_the_notice() {
+        let cal = OfficeCalendar::default();
+        let notified = date(2026, 12, 5).at(19, 0, 0, 0).in_tz("Asia/Shanghai").unwrap();
+        let due = cal.deadline(&notified, DeadlineRule::WorkingDays(0)).unwrap();
+        assert_eq!(due.datetime(), date(2026, 12, 6).at(0, 0, 0, 0));
     }
 }
