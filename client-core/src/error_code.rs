@@ -160,6 +160,14 @@ error_codes! {
     CaseCloseNeedsVisit => "case_close_needs_visit", "只有黄牌且办公室允许时才能凭反馈材料销号，红牌必须实地复查";
     CaseReassignSameUnit => "case_reassign_same_unit", "改派的单位与原单位相同";
     CalendarInvalid => "calendar_invalid", "工作日历有误，无法计算期限";
+    CaseChanged => "case_changed", "整改单刚被他人更新，请刷新后重试";
+    CaseAttachmentUnknown => "case_attachment_unknown", "附件尚未上传或已过期，请重新上传";
+    CaseAttachmentInvalid => "case_attachment_invalid", "附件不是可接受的照片或 PDF 文件";
+    CaseAttachmentTooLarge => "case_attachment_too_large", "附件过大：照片最大 40 MB，PDF 最大 10 MB";
+    CaseTooManyPhotos => "case_too_many_photos", "一次反馈最多 9 张照片";
+    CaseTextTooLong => "case_text_too_long", "文字过长，最多 2000 字";
+    CaseDecisionUnknown => "case_decision_unknown", "未知的决定，请选择改派、不同意退回、同意或不同意延期、同意或不同意挂账、凭材料销号";
+    CalendarImportInvalid => "calendar_import_invalid", "工作日历导入有误：每行为“日期,休或班[,说明]”";
     SignInPaused => "sign_in_paused", "服务器近期登录失败过多，已暂停登录，请几分钟后再试";
     SignInBusy => "sign_in_busy", "登录请求过多，服务器正忙，请几秒后再试";
 }

@@ -92,6 +92,14 @@ BEGIN
     SELECT RAISE(ABORT, 'case attachments are append-only');
 END;
 
+-- PDF scans of written explanations (书面说明), content-addressed under
+-- the data dir's files/ folder; photos go to the photo store.
+CREATE TABLE case_files (
+    sha256    TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+    byte_len  INTEGER NOT NULL,
+    stored_ms INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
 -- Deadlines per category, where the office sets one (else the card's).
 -- unit: 'days' (working days) or 'hours' (working hours).
 CREATE TABLE category_deadlines (

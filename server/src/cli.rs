@@ -458,6 +458,15 @@ fn serve(
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // Expired partial uploads and unreferenced photos (see photos.rs).
     runtime.spawn(state.photos.clone().sweep_forever(state.db.clone()));
+    // Rectification: digests, reminders, 催办, escalation (app/scheduler.rs).
+    let every = std::env::var("ANFANG_SCHEDULER_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(60u64);
+    runtime.spawn(crate::app::scheduler::run_forever(
+        state.db.clone(),
+        state.clock.clone(),
+        state.config.timezone.clone(),
+        std::time::Duration::from_secs(every.max(1)),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    ));
     if let Some((cert, key)) = tls {
         return runtime.block_on(async move {
             let tls_config = crate::tls::load(&cert, &key).await?;

@@ -385,6 +385,63 @@ impl PhotoStore {
         db.complete_upload(sha, dev, size, width, height, now).await
     }
 
+    /// A PDF scan's place: `files/<ab>/<sha256>.pdf`, beside the photos.
+    pub fn file_path(&self, sha256: &str) -> PathBuf {
+        self.root.join("files").join(&sha256[..2]).join(format!("{sha256}.pdf"))
+    }
+
+    /// Files a photo the server processed itself (a unit's after-photo):
+    /// written under a temporary name and renamed, thumbnail first, so a
+    /// crash leaves no listed photo without its bytes.
+    pub async fn store_processed(
+        &self,
+        db: &Db,
+        photo: anfang_core::photo::ProcessedPhoto,
+    ) -> Result<String, AppError> {
+        let sha = photo.sha256.clone();
+        let _lock = self.locks.lock(&sha).await;
+        let (photo_path, thumb_path) = (self.photo_path(&sha), self.thumbnail_path(&sha));
+        let byte_len = photo.jpeg.len() as u64;
+        let (w, h) = (photo.width, photo.height);
+        tokio::task::spawn_blocking(move || -> Result<(), AppError> {
+            std::fs::create_dir_all(photo_path.parent().expect("photo paths have a parent"))?;
+            write_atomically(&thumb_path, &photo.thumbnail)?;
+            write_atomically(&photo_path, &photo.jpeg)?;
+            Ok(())
+        })
+        .await
+        .map_err(AppError::internal)??;
+        db.record_server_photo(sha.clone(), byte_len, w, h, self.clock.now()).await?;
+        Ok(sha)
+    }
+
+    /// Files a PDF scan under its SHA-256 (the caller checked it is one).
+    pub async fn store_file(&self, db: &Db, bytes: Vec<u8>) -> Result<String, AppError> {
+        let sha = hex::encode(Sha256::digest(&bytes));
+        let _lock = self.locks.lock(&sha).await;
+        let path = self.file_path(&sha);
+        let len = bytes.len() as u64;
+        tokio::task::spawn_blocking(move || -> Result<(), AppError> {
+            std::fs::create_dir_all(path.parent().expect("file paths have a parent"))?;
+            write_atomically(&path, &bytes)
+        })
+        .await
+        .map_err(AppError::internal)??;
+        db.record_case_file(sha.clone(), len, self.clock.now()).await?;
+        Ok(sha)
+    }
+
+    pub async fn read_file(&self, sha256: &str) -> Result<Vec<u8>, AppError> {
+        check_sha(sha256)?;
+        match tokio::fs::read(self.file_path(sha256)).await {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(AppError::NotFound(format!("no file {sha256} on this server")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn read(&self, sha256: &str, thumbnail: bool) -> Result<Vec<u8>, AppError> {
         check_sha(sha256)?;
         let path = if thumbnail { self.thumbnail_path(sha256) } else { self.photo_path(sha256) };
@@ -740,6 +797,16 @@ pub fn check_stored_jpeg(jpeg: &[u8]) -> Result<StoredFrame, StoredJpegError> {
         }
         i = j + 2;
     }
+}
+
+/// Writes `bytes` to `path` through a temporary sibling, fsynced, renamed.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
 }
 
 #[cfg(test)]

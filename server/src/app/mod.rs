@@ -21,13 +21,18 @@
 //! - [`devices`]: revoking devices, disabling users, token rotation;
 //! - [`identities`]: inspectors' real identities, always logged;
 //! - [`draws`]: drawn visits, reveal, coverage;
-//! - [`findings`]: the office's view of findings, with its redaction.
+//! - [`findings`]: the office's view of findings, with its redaction;
+//! - [`cases`]: rectification cases: the unit's answers and requests, the
+//!   office's decisions, re-check results, attachments;
+//! - [`scheduler`]: what is due for a case when (notices, 催办, escalation).
 
 pub mod bulletins;
+pub mod cases;
 pub mod devices;
 pub mod draws;
 pub mod findings;
 pub mod identities;
 pub mod reference;
 pub mod review;
+pub mod scheduler;
 pub mod sync;

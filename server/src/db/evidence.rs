@@ -51,6 +51,8 @@ pub mod kind {
     pub const DEVICE_REVOKED: &str = "device_revoked";
     /// [`super::identity_audit_hash`]; record id the identity-log row id.
     pub const IDENTITY_AUDIT: &str = "identity_audit";
+    /// `db::cases::event_hash`; record id `case/{id}/{seq}`.
+    pub const CASE_EVENT: &str = super::super::cases::LOG_KIND;
 }
 
 fn entry_hash(prev: &str, kind: &str, record_id: &str, record_hash: &str, at: &str) -> String {
@@ -291,6 +293,7 @@ pub(in crate::db) fn audit(
     check_draws(conn, &by_record, &mut audit.problems)?;
     check_identity_log(conn, &by_record, &markers, &mut audit.problems)?;
     audit.problems.extend(super::reviews::audit(conn, &logged)?);
+    audit.problems.extend(super::cases::audit(conn, &logged)?);
     // Issued bulletins are evidence too: their frozen snapshots and hashes.
     super::bulletins::audit(conn, &mut audit.problems)?;
     check_photos(conn, photos, &mut audit)?;
@@ -599,6 +602,12 @@ fn check_entries_point_at_records(
                     .push(format!("identity audit log row {id}: differs from what log entry {seq} recorded (altered)")),
                 Some(_) => {}
             },
+            kind::CASE_EVENT => {
+                if !super::cases::event_exists(conn, id)? {
+                    problems
+                        .push(format!("log entry {seq} ({k} {id}): the case event it records is missing (deleted)"));
+                }
+            }
             other => problems.push(format!(
                 "log entry {seq}: unknown kind {other:?} (written by a newer anfang-server? verify with that version)"
             )),

@@ -33,6 +33,7 @@
 
 pub mod accounts;
 pub mod bulletins;
+pub mod cases;
 pub mod draws;
 pub mod evidence;
 pub mod findings;
@@ -41,6 +42,7 @@ pub mod outbox;
 pub mod reference;
 pub mod reference_admin;
 pub mod reviews;
+pub mod schedule;
 pub mod unit_portal;
 pub mod uploads;
 

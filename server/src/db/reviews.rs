@@ -148,6 +148,9 @@ fn record(
         &revision_hash(finding_id, &revision, reviewer_id),
         now,
     )?;
+    // The decision opens, keeps or cancels the finding's rectification case
+    // in the same transaction: no accepted card is ever without its case.
+    super::cases::on_review(&tx, finding_id, &revision, reviewer_id, now)?;
     tx.commit()?;
     Ok(revision)
 }
