@@ -496,3 +496,360 @@ pub fn check_settings(s: &crate::db::cases::RectificationSettings) -> Result<(),
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{Role, secret_hash};
+    use crate::clock::ManualClock;
+    use crate::db::accounts;
+    use crate::db::cases::CaseQuery;
+    use crate::db::reviews::{Decision, ReviewRequest};
+    use crate::rectification::case::CaseState;
+    use crate::{AppState, Config};
+    use anfang_core::protocol::{PushOutcome, SignedFinding};
+    use anfang_core::{Card, FindingContent};
+
+    /// Office time, Asia/Shanghai.
+    fn local(s: &str) -> Timestamp {
+        format!("{s}[Asia/Shanghai]").parse::<jiff::ZonedDateTime>().unwrap().timestamp()
+    }
+
+    struct World {
+        state: AppState,
+        hand: ManualClock,
+        reviewer: OfficeCaller,
+        unit: OfficeCaller,
+        other_unit: OfficeCaller,
+        inspector_id: i64,
+        other_inspector_id: i64,
+        device: crate::auth::DeviceCaller,
+        key: anfang_core::evidence::DeviceKey,
+        _dir: tempfile::TempDir,
+    }
+
+    fn office(user_id: i64, username: &str, role: Role, unit: Option<&str>) -> OfficeCaller {
+        OfficeCaller { user_id, username: username.into(), role, unit_id: unit.map(str::to_owned) }
+    }
+
+    /// The demo city on a real SQLite file; it is Tuesday 1 December 2026, 10:00.
+    fn world() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let hand = ManualClock::new(local("2026-12-01T10:00"));
+        let mut config = Config::new(dir.path());
+        config.clock = hand.clone().into();
+        let state = AppState::open(config).unwrap();
+        let creds = crate::demo::load(&state.db).unwrap();
+        let key = anfang_core::evidence::DeviceKey::generate();
+        let (device, rev, u03, u01, ids) = state
+            .db
+            .write_blocking(|c| {
+                let enrolled = accounts::enroll(c, &creds.inspectors[0].1, None, &key.public_key_hex())?;
+                let device = accounts::device_by_token_hash(c, &secret_hash(&enrolled.token))?.unwrap();
+                let rev = accounts::add_user(c, "rev", "reviewer-password", Role::Reviewer)?;
+                let u03 = accounts::add_unit_user(c, "u03", "unit-password", "U03")?;
+                let u01 = accounts::add_unit_user(c, "u01", "unit-password", "U01")?;
+                let ids: Vec<i64> =
+                    c.prepare("SELECT id FROM inspectors ORDER BY id")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                c.execute(
+                    "INSERT INTO unit_contacts (unit_id, name, role, email) VALUES ('U03', '王联络', 'contact', 'u03@example.cn'),
+                     ('U03', '李点长', 'point_chief', 'chief@example.cn'), ('U03', '赵分管', 'leader', 'leader@example.cn')",
+                    [],
+                )?;
+                Ok((device, rev, u03, u01, ids))
+            })
+            .unwrap();
+        let inspector_id = device.inspector_id;
+        let other_inspector_id = *ids.iter().find(|i| **i != inspector_id).unwrap();
+        World {
+            state,
+            hand,
+            reviewer: office(rev, "rev", Role::Reviewer, None),
+            unit: office(u03, "u03", Role::Unit, Some("U03")),
+            other_unit: office(u01, "u01", Role::Unit, Some("U01")),
+            inspector_id,
+            other_inspector_id,
+            device,
+            key,
+            _dir: dir,
+        }
+    }
+
+    impl World {
+        fn now(&self) -> Timestamp {
+            self.state.clock.now()
+        }
+
+        fn tz(&self) -> TimeZone {
+            self.state.config.timezone.clone()
+        }
+
+        /// A green finding at P001 (unit U03), then corrected by a reviewer to `card`.
+        async fn case_with(&self, card: Card) -> (String, String) {
+            let finding = FindingContent {
+                id: uuid::Uuid::now_v7(),
+                point_id: "P001".into(),
+                unit_id: "U03".into(),
+                category: "parking".into(),
+                card: Card::Green,
+                note: None,
+                observed_at: self.now(),
+                location: None,
+                photos: vec![],
+                assignment_id: None,
+            };
+            let signed = SignedFinding { signature: self.key.sign(&finding), finding };
+            let r =
+                crate::app::sync::push(&self.state.db, &self.device, vec![signed.clone()], self.now()).await.unwrap();
+            assert_eq!(r[0].outcome, PushOutcome::Accepted, "{:?}", r[0]);
+            let id = signed.finding.id.to_string();
+            let req = ReviewRequest {
+                decision: Decision::Correct,
+                category: None,
+                unit_id: None,
+                card: Some(card),
+                reason: Some("情节较重".into()),
+            };
+            crate::app::review::decide(&self.state.db, &self.reviewer, id.clone(), req, self.now()).await.unwrap();
+            let q = CaseQuery { state: Some("live".into()), ..Default::default() };
+            let zoned = self.now().to_zoned_datetime(self.tz());
+            let live = self.state.db.office_cases(q, zoned).await.unwrap();
+            let case = live.into_iter().find(|c| c.finding_id == id).expect("the correction opened a case");
+            (id, case.reference)
+        }
+
+        async fn stored(&self, reference: &str) -> StoredCase {
+            self.state.db.case_by_ref(reference.to_owned()).await.unwrap().unwrap()
+        }
+
+        async fn pass(&self) -> crate::app::scheduler::PassReport {
+            self.state.db.schedule_pass(self.now(), self.tz()).await.unwrap()
+        }
+
+        /// A stored photo row, as an upload would leave it.
+        fn photo(&self, n: u8) -> String {
+            let sha = format!("{:064x}", u64::from(n) + 1000);
+            let s = sha.clone();
+            self.state
+                .db
+                .write_blocking(move |c| {
+                    c.execute(
+                        "INSERT INTO photos (sha256, byte_len, width, height, stored_at) VALUES (?1, 1, 1, 1, '2026-12-01T00:00:00Z')",
+                        [&s],
+                    )?;
+                    Ok(())
+                })
+                .unwrap();
+            sha
+        }
+
+        async fn answer(
+            &self,
+            who: &OfficeCaller,
+            reference: &str,
+            photos: Vec<String>,
+            explanation: Option<&str>,
+        ) -> Result<StoredCase, AppError> {
+            let req = AnswerRequest {
+                photos,
+                note: "已清理并设置隔离桩".into(),
+                explanation: explanation.map(str::to_owned),
+                explanation_pdf: None,
+            };
+            answer(&self.state.db, who, reference.to_owned(), req, self.now(), self.tz()).await
+        }
+
+        fn outbox(&self) -> Vec<(String, String, String, String)> {
+            self.state
+                .db
+                .write_blocking(|c| {
+                    Ok(c.prepare("SELECT event_key, kind, target, body FROM notice_outbox ORDER BY id")?
+                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                        .collect::<Result<_, _>>()?)
+                })
+                .unwrap()
+        }
+
+        async fn recheck(&self, reference: &str, inspector: i64, passed: bool) -> Result<StoredCase, AppError> {
+            let (now, tz) = (self.now(), self.tz());
+            self.state
+                .db
+                .case_transition(
+                    reference.to_owned(),
+                    now,
+                    move |facts| recheck_decision(facts.unwrap(), inspector, passed, "f", &[], now, &tz),
+                    false,
+                )
+                .await
+        }
+    }
+
+    fn code(e: &AppError) -> Option<ErrorCode> {
+        Some(e.code())
+    }
+
+    #[tokio::test]
+    async fn a_red_card_is_a_case_the_unit_sees_from_the_evening_digest_and_answers_with_evidence() {
+        let w = world();
+        let (_, reference) = w.case_with(Card::Red).await;
+        assert!(
+            w.state.db.unit_cases("U03".into(), w.tz(), w.now().to_zoned_datetime(w.tz())).await.unwrap().is_empty(),
+            "not shown before its notice"
+        );
+        assert_eq!(w.pass().await.notified, 0, "10:00 is before the digest hour");
+        w.hand.set(local("2026-12-01T18:00"));
+        let report = w.pass().await;
+        assert_eq!((report.notified, report.digests), (1, 1));
+        let stored = w.stored(&reference).await;
+        // Tuesday 18:00 + 3 working days: by the end of Friday.
+        assert_eq!(stored.case.deadline, Some(local("2026-12-05T00:00")));
+        let outbox = w.outbox();
+        assert_eq!(outbox.len(), 1, "one digest to the unit's 联系人 only: {outbox:?}");
+        assert_eq!((outbox[0].1.as_str(), outbox[0].2.as_str()), ("digest", "u03@example.cn"));
+        for leak in ["督查0", "31.", "10:00", "T02:00"] {
+            assert!(!outbox[0].3.contains(leak), "{leak} in the notice: {}", outbox[0].3);
+        }
+        assert_eq!(w.pass().await.notices, 0, "a second pass sends nothing");
+
+        let e = w.answer(&w.unit, &reference, vec![], Some("书面说明")).await.unwrap_err();
+        assert_eq!(code(&e), Some(ErrorCode::CasePhotoRequired));
+        let photo = w.photo(1);
+        let e = w.answer(&w.unit, &reference, vec![photo.clone()], None).await.unwrap_err();
+        assert_eq!(code(&e), Some(ErrorCode::CaseExplanationRequired));
+        let e = w.answer(&w.other_unit, &reference, vec![photo.clone()], Some("说明")).await.unwrap_err();
+        assert_eq!(code(&e), Some(ErrorCode::CaseNotFound), "another unit's case does not exist for it");
+        let e = w.answer(&w.unit, &reference, vec![format!("{:064x}", 7)], Some("说明")).await.unwrap_err();
+        assert_eq!(code(&e), Some(ErrorCode::CaseAttachmentUnknown));
+        assert_eq!(w.stored(&reference).await.version, stored.version, "no refusal changed the case");
+
+        w.hand.set(local("2026-12-03T09:00"));
+        let answered = w.answer(&w.unit, &reference, vec![photo], Some("已落实整改责任人")).await.unwrap();
+        assert_eq!(answered.case.state, CaseState::Answered);
+        let e = w.answer(&w.unit, &reference, vec![w.photo(2)], Some("再次")).await.unwrap_err();
+        assert_eq!(code(&e), Some(ErrorCode::CaseWrongState));
+
+        let e = w.recheck(&reference, w.inspector_id, true).await.unwrap_err();
+        assert_eq!(code(&e), Some(ErrorCode::CaseRecheckNotIndependent), "the finder cannot re-check");
+        let closed = w.recheck(&reference, w.other_inspector_id, true).await.unwrap();
+        assert_eq!((closed.case.state, closed.case.closed_on_time()), (CaseState::Closed, Some(true)));
+        let audited = crate::db::evidence::open_for_audit(&w.state.config.db_path()).unwrap();
+        let audit = audited.audit(&crate::db::evidence::PhotoDir::new(&w.state.config.data_dir), None).unwrap();
+        // The test's photo rows have no files; everything else must hold.
+        let problems: Vec<_> = audit.problems.iter().filter(|p| !p.contains("photo")).collect();
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(audit.log_entries >= 6, "opened, notified, answered, re-checked and the finding/review entries");
+    }
+
+    #[tokio::test]
+    async fn a_deadline_passed_while_the_server_was_down_is_urged_escalated_and_reminded_once() {
+        let w = world();
+        let (_, reference) = w.case_with(Card::Yellow).await;
+        w.hand.set(local("2026-12-01T18:30"));
+        w.pass().await;
+        // Yellow: 7 working days from Tuesday 18:30, due by the end of Thursday 10 December.
+        assert_eq!(w.stored(&reference).await.case.deadline, Some(local("2026-12-11T00:00")));
+        // Down from the 9th to the morning of the 15th (4 days late).
+        w.hand.set(local("2026-12-15T09:00"));
+        w.pass().await;
+        w.pass().await;
+        let kinds: Vec<String> =
+            w.outbox().iter().map(|o| format!("{}→{}", o.0.split('/').next().unwrap(), o.2)).collect();
+        assert_eq!(
+            kinds,
+            [
+                "digest→u03@example.cn",
+                "urge→u03@example.cn",
+                "urge→chief@example.cn",
+                "urge→leader@example.cn",
+                "overdue→u03@example.cn",
+                "escalate→leader@example.cn",
+            ],
+            "each notice once, the reminder for today only"
+        );
+        let detail = w.state.db.office_case(reference, w.now().to_zoned_datetime(w.tz())).await.unwrap().unwrap();
+        assert_eq!(detail.case.overdue_days, Some(5));
+        let events: Vec<&str> = detail.events.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(events, ["opened", "notified", "urged", "escalated"]);
+    }
+
+    #[tokio::test]
+    async fn three_failed_rechecks_send_the_case_to_supervision() {
+        let w = world();
+        let (_, reference) = w.case_with(Card::Yellow).await;
+        w.hand.set(local("2026-12-01T18:00"));
+        w.pass().await;
+        for round in 1..=3u32 {
+            w.answer(&w.unit, &reference, vec![w.photo(round as u8)], None).await.unwrap();
+            let back = w.recheck(&reference, w.other_inspector_id, false).await.unwrap();
+            assert_eq!((back.case.state, back.case.rework_count), (CaseState::Rework, round));
+            assert_eq!(back.case.supervised, round == 3);
+        }
+        w.pass().await;
+        let supervision: Vec<_> = w.outbox().into_iter().filter(|o| o.1 == "supervision").collect();
+        assert_eq!(supervision.len(), 2, "to the 分管领导 and the 联系人: {supervision:?}");
+        w.pass().await;
+        assert_eq!(w.outbox().iter().filter(|o| o.1 == "supervision").count(), 2, "once");
+    }
+
+    #[tokio::test]
+    async fn a_return_reassigns_and_restarts_the_clock_and_green_or_reject_cancels() {
+        let w = world();
+        let (_, reference) = w.case_with(Card::Red).await;
+        w.hand.set(local("2026-12-01T18:00"));
+        w.pass().await;
+        let ret = ReturnRequest { reason: "该路段由U01负责".into() };
+        request_return(&w.state.db, &w.unit, reference.clone(), ret, w.now(), w.tz()).await.unwrap();
+        let decision = OfficeDecision { decision: DecisionKind::Reassign, unit_id: Some("U01".into()), reason: None };
+        let moved = decide(&w.state.db, &w.reviewer, reference.clone(), decision, w.now(), w.tz()).await.unwrap();
+        assert_eq!((moved.case.unit_id.as_str(), moved.case.notified_at, moved.case.reassign_count), ("U01", None, 1));
+        let e = w.answer(&w.unit, &reference, vec![w.photo(1)], Some("说明")).await.unwrap_err();
+        assert_eq!(code(&e), Some(ErrorCode::CaseNotFound), "the old unit no longer has it");
+        w.hand.set(local("2026-12-02T18:00"));
+        w.pass().await;
+        assert_eq!(
+            w.stored(&reference).await.case.deadline,
+            Some(local("2026-12-08T00:00")),
+            "3 working days from the new notice"
+        );
+
+        let (finding, second) = w.case_with(Card::Yellow).await;
+        let green = ReviewRequest {
+            decision: Decision::Correct,
+            category: None,
+            unit_id: None,
+            card: Some(Card::Green),
+            reason: Some("复核为轻微".into()),
+        };
+        crate::app::review::decide(&w.state.db, &w.reviewer, finding, green, w.now()).await.unwrap();
+        let cancelled = w.stored(&second).await;
+        assert_eq!(cancelled.case.state, CaseState::Cancelled);
+    }
+
+    #[tokio::test]
+    async fn an_extension_and_a_deferral_need_the_offices_yes() {
+        let w = world();
+        let (_, reference) = w.case_with(Card::Yellow).await;
+        w.hand.set(local("2026-12-01T18:00"));
+        w.pass().await;
+        let ext = ExtensionRequest { until: jiff::civil::date(2026, 12, 20), reason: "需采购材料".into() };
+        request_extension(&w.state.db, &w.unit, reference.clone(), ext.clone(), w.now(), w.tz()).await.unwrap();
+        let e = request_extension(&w.state.db, &w.unit, reference.clone(), ext, w.now(), w.tz()).await.unwrap_err();
+        assert_eq!(code(&e), Some(ErrorCode::CaseRequestPending));
+        let refuse = OfficeDecision { decision: DecisionKind::RefuseExtension, unit_id: None, reason: None };
+        let e = decide(&w.state.db, &w.reviewer, reference.clone(), refuse, w.now(), w.tz()).await.unwrap_err();
+        assert_eq!(code(&e), Some(ErrorCode::CaseReasonRequired));
+        let grant = OfficeDecision { decision: DecisionKind::GrantExtension, unit_id: None, reason: None };
+        let granted = decide(&w.state.db, &w.reviewer, reference.clone(), grant, w.now(), w.tz()).await.unwrap();
+        assert_eq!((granted.case.deadline, granted.case.extension_count), (Some(local("2026-12-21T00:00")), 1));
+
+        let def =
+            DeferralRequest { explanation: "需市政统一改造".into(), target: jiff::civil::date(2027, 3, 31) };
+        request_deferral(&w.state.db, &w.unit, reference.clone(), def, w.now(), w.tz()).await.unwrap();
+        let accept = OfficeDecision { decision: DecisionKind::AcceptDeferral, unit_id: None, reason: None };
+        let deferred = decide(&w.state.db, &w.reviewer, reference, accept, w.now(), w.tz()).await.unwrap();
+        assert_eq!(
+            (deferred.case.state, deferred.case.deferred_until),
+            (CaseState::Deferred, Some(jiff::civil::date(2027, 3, 31)))
+        );
+    }
+}

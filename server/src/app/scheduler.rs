@@ -224,11 +224,12 @@ mod tests {
     }
 
     #[test]
-    fn a_server_back_after_a_week_sends_urge_escalation_and_one_reminder_for_today() {
+    fn a_server_back_days_later_sends_urge_escalation_and_one_reminder_for_today() {
         let c = case("2026-12-05T00:00");
-        let d = due(&c, &settings(), &at("2026-12-11T09:00"));
+        // Due by the end of Friday the 4th; back on Wednesday the 9th, 4 days 9 hours late (day 5).
+        let d = due(&c, &settings(), &at("2026-12-09T09:00"));
         assert_eq!(kinds(&d), ["urge", "overdue", "escalate"]);
-        assert_eq!(d[1].key, format!("overdue/7/{}/7", at("2026-12-05T00:00").timestamp().as_millisecond()));
+        assert_eq!(d[1].key, format!("overdue/7/{}/5", at("2026-12-05T00:00").timestamp().as_millisecond()));
     }
 
     #[test]

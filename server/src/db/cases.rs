@@ -690,9 +690,9 @@ pub struct OfficeCase {
     pub photos: Vec<String>,
 }
 
-/// Filters of the office's case queue.
+/// Filters of the office's case queue (unknown parameters are ignored,
+/// as in the other lists, so a shared link with extra ones still opens).
 #[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CaseQuery {
     /// open | answered | rework | deferred | closed | cancelled, or `live` (not closed or cancelled).
     pub state: Option<String>,
@@ -1004,6 +1004,8 @@ fn unit_view(
 const UNIT_DETAIL_KEYS: &[&str] = &["deadline", "until", "target", "to_unit"];
 
 fn unit_events(conn: &Connection, case_id: i64) -> Result<Vec<UnitCaseEvent>, AppError> {
+    // Office reasons are free text: a reviewer may have named an inspector.
+    let mask = super::accounts::alias_mask(conn)?;
     Ok(events(conn, case_id)?
         .into_iter()
         // The internal bookkeeping of who was told what is the office's.
@@ -1026,15 +1028,15 @@ fn unit_events(conn: &Connection, case_id: i64) -> Result<Vec<UnitCaseEvent>, Ap
             };
             // An inspector's re-check may carry their own words in a note;
             // the unit is told the result, never the visitor's text.
-            let note = if e.actor_kind == "inspector" { None } else { e.note };
+            let note = if e.actor_kind == "inspector" { None } else { e.note.map(|n| mask.mask(&n)) };
             UnitCaseEvent {
                 at: e.at,
                 by: by.to_owned(),
                 event: e.event,
                 to_state: e.to_state,
-                reason: e.reason,
+                reason: e.reason.map(|r| mask.mask(&r)),
                 note,
-                explanation: e.explanation,
+                explanation: e.explanation.map(|x| mask.mask(&x)),
                 detail,
                 attachments: e.attachments,
             }

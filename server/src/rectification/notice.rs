@@ -88,7 +88,7 @@ impl Notice {
         let n = self.cases.len();
         match self.kind {
             NoticeKind::Digest => {
-                format!("{}：今日督查发现贵单位 {n} 个问题，请按期整改并在责任单位平台反馈。", self.unit_name)
+                format!("{}：近日督查发现贵单位 {n} 个问题，请按期整改并在责任单位平台反馈。", self.unit_name)
             }
             NoticeKind::Reminder => format!("{}：以下 {n} 个问题即将到期，请尽快整改并反馈。", self.unit_name),
             NoticeKind::Urge => {

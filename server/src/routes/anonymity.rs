@@ -133,7 +133,14 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             let reviewer = accounts::add_user(c, "rev", "reviewer-password", Role::Reviewer)?;
             // Reviewers know aliases and may write one into a reason.
             let reason = Some(format!("{} 拍得清楚，采纳", enrolled.alias));
-            let req = ReviewRequest { decision: Decision::Accept, category: None, unit_id: None, card: None, reason };
+            // Corrected to yellow, so it opens a rectification case the unit sees.
+            let req = ReviewRequest {
+                decision: Decision::Correct,
+                category: None,
+                unit_id: None,
+                card: Some(anfang_core::Card::Yellow),
+                reason,
+            };
             reviews::decide(c, &finding.id.to_string(), reviewer, "rev", &req)?;
             let inspector_id = device.inspector_id;
             let fresh = accounts::issue_code(c, inspector_id, jiff::Timestamp::now())?;
@@ -188,7 +195,16 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     assert!(s < 300, "{}", text(&b));
     let draw_id = serde_json::from_slice::<serde_json::Value>(&b).unwrap()["id"].as_str().unwrap().to_owned();
 
+    // The evening digest notifies the case: from then on the unit sees it.
+    let evening = date.at(18, 0, 0, 0).to_zoned_datetime(state.config.timezone.clone()).unwrap().timestamp();
+    state.db.schedule_pass(evening, state.config.timezone.clone()).await.unwrap();
+    let (s, b) = call(&state, "get", "/api/v1/cases", Some((&reviewer, false)), String::new()).await;
+    assert!(s < 300, "{}", text(&b));
+    let case_ref =
+        serde_json::from_slice::<serde_json::Value>(&b).unwrap()["items"][0]["reference"].as_str().unwrap().to_owned();
     let ids = [
+        ("cases", "ref", case_ref),
+        ("case-files", "sha256", "a".repeat(64)),
         ("findings", "id", finding_id.clone()),
         ("bulletins", "id", bulletin_id),
         ("draws", "id", draw_id),
@@ -263,7 +279,9 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             let what = format!("{} {uri} as {who:?} ({status})", r.method);
             walked += 1;
             // No photo is stored in this in-process walk (the e2e twin has one).
-            let photo = r.path.starts_with("/api/v1/photos/");
+            let photo = ["/api/v1/photos/", "/api/v1/unit/photos/", "/api/v1/case-files/"]
+                .iter()
+                .any(|p| r.path.starts_with(p));
             if allowed && r.method == "get" && !photo {
                 assert!((200..300).contains(&status), "{what}: {}", text(&bytes));
             }
