@@ -21,13 +21,17 @@
 //! - [`devices`]: revoking devices, disabling users, token rotation;
 //! - [`identities`]: inspectors' real identities, always logged;
 //! - [`draws`]: drawn visits, reveal, coverage;
-//! - [`findings`]: the office's view of findings, with its redaction.
+//! - [`findings`]: the office's view of findings, with its redaction;
+//! - [`contacts`]: a unit's contacts and the outbox's SMTP settings;
+//! - [`notices`]: the delivery log and retrying a failed notice.
 
 pub mod bulletins;
+pub mod contacts;
 pub mod devices;
 pub mod draws;
 pub mod findings;
 pub mod identities;
+pub mod notices;
 pub mod reference;
 pub mod review;
 pub mod sync;
