@@ -458,6 +458,8 @@ fn serve(
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // Expired partial uploads and unreferenced photos (see photos.rs).
     runtime.spawn(state.photos.clone().sweep_forever(state.db.clone()));
+    // The outbox's notices (email, group robots, webhooks); see notify/.
+    runtime.spawn(crate::notify::worker::run(state.clone(), crate::notify::WorkerConfig::default()));
     if let Some((cert, key)) = tls {
         return runtime.block_on(async move {
             let tls_config = crate::tls::load(&cert, &key).await?;
