@@ -79,6 +79,27 @@ error_codes! {
     SettingLength => "setting_length", "设置项为空或过长";
     DeadlineInvalid => "deadline_invalid", "整改期限须为 0 至 365 天，或留空表示无需整改";
     ReferenceIdMismatch => "reference_id_mismatch", "地址中的编号与内容中的编号不一致";
+    // A unit's contacts, the outbox's email server and its delivery log (api).
+    ContactNotFound => "contact_not_found", "没有这位联系人";
+    ContactNameLength => "contact_name_length", "联系人姓名须为 1 至 40 个字";
+    ContactRoleUnknown => "contact_role_unknown", "联系人角色须为联系人、点长或分管领导";
+    ContactPointNotChief => "contact_point_not_chief", "只有点长可以指定负责的点位";
+    ContactPhoneInvalid => "contact_phone_invalid", "电话号码格式有误，只能包含数字、空格、+、- 和括号";
+    ContactEmailInvalid => "contact_email_invalid", "电子邮箱地址格式有误";
+    ContactWebhookKindUnknown => "contact_webhook_kind_unknown", "推送方式须为企业微信、钉钉或通用 JSON";
+    ContactWebhookIncomplete => "contact_webhook_incomplete", "推送方式和推送地址须同时填写或同时留空";
+    ContactWebhookUrlInvalid => "contact_webhook_url_invalid", "推送地址须为以 http:// 或 https:// 开头的完整网址";
+    ContactSecretInvalid => "contact_secret_invalid", "签名密钥只用于通用 JSON 推送，且须为 16 至 256 个字符";
+    ContactSecretRequired => "contact_secret_required", "通用 JSON 推送须设置签名密钥";
+    ContactInactive => "contact_inactive", "该联系人已停用";
+    ContactNoChannel => "contact_no_channel", "该联系人没有电子邮箱或推送地址，无法发送通知";
+    SmtpHostInvalid => "smtp_host_invalid", "邮件服务器地址有误，应为域名或 IP 地址";
+    SmtpPortInvalid => "smtp_port_invalid", "邮件服务器端口须为 1 至 65535";
+    SmtpTlsUnknown => "smtp_tls_unknown", "加密方式须为不加密、STARTTLS 或 TLS";
+    SmtpFromInvalid => "smtp_from_invalid", "发件人地址格式有误";
+    SmtpCredentialTooLong => "smtp_credential_too_long", "邮件服务器用户名或密码过长";
+    NoticeNotFound => "notice_not_found", "没有这条通知记录";
+    NoticeNotFailed => "notice_not_failed", "只有发送失败的通知可以重新发送";
     // Findings as pushed (api).
     FindingNotFound => "finding_not_found", "没有这条发现";
     FindingInvalid => "finding_invalid", "发现内容不符合要求";

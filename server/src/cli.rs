@@ -458,14 +458,17 @@ fn serve(
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // Expired partial uploads and unreferenced photos (see photos.rs).
     runtime.spawn(state.photos.clone().sweep_forever(state.db.clone()));
-    // Rectification: digests, reminders, 催办, escalation (app/scheduler.rs).
+    // The outbox's notices (email, group robots, webhooks); see notify/.
+    runtime.spawn(crate::notify::worker::run(state.clone(), crate::notify::WorkerConfig::default()));
+    // Rectification: digests, reminders, 催办, escalation (app/scheduler.rs);
+    // a pass that enqueued notices wakes the worker above at once.
     let every = std::env::var("ANFANG_SCHEDULER_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(60u64);
     runtime.spawn(crate::app::scheduler::run_forever(
         state.db.clone(),
         state.clock.clone(),
         state.config.timezone.clone(),
         std::time::Duration::from_secs(every.max(1)),
-        std::sync::Arc::new(tokio::sync::Notify::new()),
+        state.notice_wake.clone(),
     ));
     if let Some((cert, key)) = tls {
         return runtime.block_on(async move {

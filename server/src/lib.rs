@@ -18,6 +18,7 @@
 //! - [`auth`]: tokens, passwords, and the extractors that authorize by role;
 //! - [`signin`]: office sign-in, its throttles and the password-check threads;
 //! - [`photos`]: the content-addressed photo folder and resumable uploads;
+//! - [`notify`]: the worker that delivers the outbox's notices (email, robots, webhooks);
 //! - [`bulletin`]: compiling the inspection bulletin and its HTML, DOCX and JSON formats;
 //! - [`demo`]: the demo city;
 //! - [`cli`]: the `anfang-server` command line.
@@ -37,6 +38,7 @@ pub mod draw;
 pub mod error;
 pub mod html;
 pub mod league;
+pub mod notify;
 pub mod photos;
 pub mod rectification;
 pub mod redact;
@@ -114,6 +116,10 @@ pub struct AppState {
     /// Every "now" of request handling: sessions, pushes, evidence,
     /// bulletins, draws, the unit portal (see [`clock`]).
     pub clock: clock::Clock,
+    /// Wakes the notice worker ([`notify::worker`]) at once: notified after
+    /// anything enqueues or re-queues a notice, so it goes out now rather
+    /// than at the next round.
+    pub notice_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -132,7 +138,14 @@ impl AppState {
         let clock = config.clock.clone();
         let photos = photos::PhotoStore::open(&config.data_dir, clock.clone())?;
         tighten_tree(&config.data_dir, 3);
-        Ok(Self { config: Arc::new(config), db, photos, sign_in_guard: SignInGuard::default(), clock })
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            photos,
+            sign_in_guard: SignInGuard::default(),
+            clock,
+            notice_wake: Arc::new(tokio::sync::Notify::new()),
+        })
     }
 }
 

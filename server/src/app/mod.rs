@@ -24,14 +24,18 @@
 //! - [`findings`]: the office's view of findings, with its redaction;
 //! - [`cases`]: rectification cases: the unit's answers and requests, the
 //!   office's decisions, re-check results, attachments;
-//! - [`scheduler`]: what is due for a case when (notices, 催办, escalation).
+//! - [`scheduler`]: what is due for a case when (notices, 催办, escalation);
+//! - [`contacts`]: a unit's contacts and the outbox's SMTP settings;
+//! - [`notices`]: the delivery log and retrying a failed notice.
 
 pub mod bulletins;
 pub mod cases;
+pub mod contacts;
 pub mod devices;
 pub mod draws;
 pub mod findings;
 pub mod identities;
+pub mod notices;
 pub mod reference;
 pub mod review;
 pub mod scheduler;

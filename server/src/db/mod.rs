@@ -34,15 +34,18 @@
 pub mod accounts;
 pub mod bulletins;
 pub mod cases;
+pub mod contacts;
 pub mod draws;
 pub mod evidence;
 pub mod findings;
 pub mod identities;
+pub mod notices;
 pub mod outbox;
 pub mod reference;
 pub mod reference_admin;
 pub mod reviews;
 pub mod schedule;
+pub mod smtp;
 pub mod unit_portal;
 pub mod uploads;
 

@@ -173,6 +173,43 @@ impl Notice {
     }
 }
 
+/// A test message (发送测试通知): proves an address, a robot or a webhook
+/// works before a real notice depends on it. Names only the unit and the
+/// contact, never a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestNotice {
+    pub unit_name: String,
+    pub contact_name: String,
+}
+
+impl TestNotice {
+    pub fn subject(&self) -> String {
+        format!("【测试通知】{}", self.unit_name)
+    }
+
+    pub fn text(&self) -> String {
+        format!(
+            "{}：这是一条测试通知，发给 {}。收到即表示整改通知能够送达，无需回复或处理。\n（此消息由系统发送，请勿直接回复）",
+            self.unit_name, self.contact_name
+        )
+    }
+
+    /// Group robots (企业微信 and 钉钉 both take `msgtype: text`).
+    pub fn robot_payload(&self) -> Value {
+        json!({"msgtype": "text", "text": {"content": self.text()}})
+    }
+
+    pub fn generic_payload(&self, event_id: &str) -> Value {
+        json!({
+            "event_id": event_id,
+            "kind": "test",
+            "unit": self.unit_name,
+            "subject": self.subject(),
+            "cases": [],
+        })
+    }
+}
+
 fn date_zh(d: Date) -> String {
     format!("{}月{}日", d.month(), d.day())
 }

@@ -19,10 +19,12 @@ mod anonymity;
 mod bulletins;
 mod cases;
 mod console;
+mod contacts;
 mod devices;
 mod draws;
 mod evidence;
 mod identity;
+mod notices;
 mod office;
 mod review;
 mod sync;
@@ -378,6 +380,88 @@ pub fn api_routes() -> Vec<ApiRoute> {
             response: json(schema::<crate::db::reference_admin::OfficeSettings>),
             status: 200,
             handler: put(review::put_settings),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/settings/smtp",
+            summary: "The email server notices go out through: host, port, tls (none|starttls|tls), username, from; the password is never answered, only has_password (admin only)",
+            access: Access::Office(Admin),
+            request: None,
+            response: json(schema::<crate::db::smtp::SmtpSettings>),
+            status: 200,
+            handler: get(contacts::get_smtp),
+        },
+        ApiRoute {
+            method: "put",
+            path: "/api/v1/settings/smtp",
+            summary: "Replace the email server settings; password absent or null keeps the stored one, \"\" clears it; 422 with a code naming the field",
+            access: Access::Office(Admin),
+            request: Some(json(schema::<crate::app::contacts::SmtpInput>)),
+            response: json(schema::<crate::db::smtp::SmtpSettings>),
+            status: 200,
+            handler: put(contacts::put_smtp),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/units/{id}/contacts",
+            summary: "A unit's contacts (联系人, 点长, 分管领导) with their email and webhook; secrets never, only has_secret; robot URLs masked below admin",
+            access: Access::Office(Leader),
+            request: None,
+            response: json(items::<crate::db::contacts::Contact>),
+            status: 200,
+            handler: get(contacts::list),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/units/{id}/contacts",
+            summary: "Add a contact to a unit: name, role (contact|point_chief|leader), point_id (a point_chief's point of this unit), phone, email, webhook_kind (wecom|dingtalk|json) with webhook_url (http/https), webhook_secret (json only, write-only); 422 with a code naming the field",
+            access: Access::Office(Admin),
+            request: Some(json(schema::<crate::app::contacts::ContactInput>)),
+            response: json(schema::<crate::db::contacts::Contact>),
+            status: 201,
+            handler: post(contacts::create),
+        },
+        ApiRoute {
+            method: "put",
+            path: "/api/v1/contacts/{id}",
+            summary: "Replace a contact's fields (its unit stays); an absent webhook_secret keeps the stored one; deactivate with active=false",
+            access: Access::Office(Admin),
+            request: Some(json(schema::<crate::app::contacts::ContactInput>)),
+            response: json(schema::<crate::db::contacts::Contact>),
+            status: 200,
+            handler: put(contacts::update),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/contacts/{id}/test",
+            summary: "Send a test notice (kind test, event key test/{contact}/{now_ms}) to every address of an active contact; answers how many deliveries were enqueued",
+            access: Access::Office(Admin),
+            request: None,
+            response: json(|_| {
+                obj_req(json!({"enqueued": {"type": "integer", "minimum": 0}, "event_key": {"type": "string"}}))
+            }),
+            status: 200,
+            handler: post(contacts::send_test),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/notices",
+            summary: "The notice delivery log, newest first: kind, unit, channel, masked target, state, attempts, last error, times; filters state (pending|sent|failed), unit, kind; paged by next",
+            access: Access::Office(Leader),
+            request: None,
+            response: json(schema::<notices::NoticePage>),
+            status: 200,
+            handler: get(notices::list),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/notices/{id}/retry",
+            summary: "Put a failed notice back to pending, due now (attempts kept: it gets one more try); 409 notice_not_failed otherwise",
+            access: Access::Office(Admin),
+            request: None,
+            response: json(schema::<crate::db::notices::NoticeView>),
+            status: 200,
+            handler: post(notices::retry),
         },
         ApiRoute {
             method: "get",
@@ -990,7 +1074,11 @@ fn path_param(path: &str, name: &str) -> Value {
         "id" if path.starts_with("/api/v1/findings/") || path.starts_with("/api/v1/draws/") => {
             json!({"type": "string", "format": "uuid"})
         }
-        "id" if path.starts_with("/api/v1/bulletins/") || path.starts_with("/api/v1/inspectors/") => {
+        "id" if path.starts_with("/api/v1/bulletins/")
+            || path.starts_with("/api/v1/inspectors/")
+            || path.starts_with("/api/v1/contacts/")
+            || path.starts_with("/api/v1/notices/") =>
+        {
             json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX})
         }
         _ => json!({"type": "string", "minLength": 1}),
@@ -1226,6 +1314,14 @@ mod tests {
         ("put", "/api/v1/categories/{code}", "office:admin"),
         ("get", "/api/v1/settings", "office:leader"),
         ("put", "/api/v1/settings", "office:admin"),
+        ("get", "/api/v1/settings/smtp", "office:admin"),
+        ("put", "/api/v1/settings/smtp", "office:admin"),
+        ("get", "/api/v1/units/{id}/contacts", "office:leader"),
+        ("post", "/api/v1/units/{id}/contacts", "office:admin"),
+        ("put", "/api/v1/contacts/{id}", "office:admin"),
+        ("post", "/api/v1/contacts/{id}/test", "office:admin"),
+        ("get", "/api/v1/notices", "office:leader"),
+        ("post", "/api/v1/notices/{id}/retry", "office:admin"),
         ("get", "/api/v1/inspectors", "office:admin"),
         ("post", "/api/v1/inspectors", "office:admin"),
         ("post", "/api/v1/inspectors/{id}/code", "office:admin"),
@@ -1296,6 +1392,13 @@ mod tests {
         ("post", "/console/categories", "admin"),
         ("get", "/console/settings", "leader"),
         ("post", "/console/settings", "admin"),
+        ("post", "/console/settings/smtp", "admin"),
+        ("get", "/console/contacts", "leader"),
+        ("post", "/console/contacts", "admin"),
+        ("post", "/console/contacts/{id}/deactivate", "admin"),
+        ("post", "/console/contacts/{id}/test", "admin"),
+        ("get", "/console/notices", "leader"),
+        ("post", "/console/notices/{id}/retry", "admin"),
         ("get", "/console/inspectors", "admin"),
         ("post", "/console/inspectors", "admin"),
         ("post", "/console/inspectors/{id}/code", "admin"),

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+pub mod notify;
 pub mod office;
 
 pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_e2e-server");

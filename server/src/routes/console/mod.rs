@@ -5,7 +5,8 @@
 //!
 //! One module per page group: [`findings`] (review queue, finding, review
 //! form), [`reference`] (units, points, categories, CSV import),
-//! [`settings`], [`inspectors`] (devices, enrollment codes), [`login`],
+//! [`settings`] (with the email server), [`contacts`] (a unit's contacts,
+//! test notices), [`notices`] (通知记录, the delivery log), [`inspectors`] (devices, enrollment codes), [`login`],
 //! [`bulletins`], [`draws`], [`identities`]. This module holds the route
 //! table, the guard every row with a role goes through, the session and
 //! form extractors, and the layout.
@@ -37,11 +38,13 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use std::collections::HashMap;
 
 mod bulletins;
+mod contacts;
 mod draws;
 mod findings;
 mod identities;
 mod inspectors;
 mod login;
+mod notices;
 mod reference;
 mod settings;
 
@@ -80,6 +83,13 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
         r("post", "/console/categories", Some(Admin), post(reference::save_category)),
         r("get", "/console/settings", Some(Leader), get(settings::settings_page)),
         r("post", "/console/settings", Some(Admin), post(settings::save_settings)),
+        r("post", "/console/settings/smtp", Some(Admin), post(settings::save_smtp)),
+        r("get", "/console/contacts", Some(Leader), get(contacts::contacts_page)),
+        r("post", "/console/contacts", Some(Admin), post(contacts::save_contact)),
+        r("post", "/console/contacts/{id}/deactivate", Some(Admin), post(contacts::deactivate)),
+        r("post", "/console/contacts/{id}/test", Some(Admin), post(contacts::send_test)),
+        r("get", "/console/notices", Some(Leader), get(notices::notices_page)),
+        r("post", "/console/notices/{id}/retry", Some(Admin), post(notices::retry)),
         r("get", "/console/inspectors", Some(Admin), get(inspectors::inspectors_page)),
         r("post", "/console/inspectors", Some(Admin), post(inspectors::add_inspector)),
         r("post", "/console/inspectors/{id}/code", Some(Admin), post(inspectors::inspector_code)),
@@ -107,6 +117,8 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/console/units", "责任单位", Role::Leader),
     ("/console/points", "点位", Role::Leader),
     ("/console/categories", "问题类别", Role::Leader),
+    ("/console/contacts", "联系人", Role::Leader),
+    ("/console/notices", "通知记录", Role::Leader),
     ("/console/settings", "设置", Role::Leader),
     ("/console/draws", "抽签", Role::Reviewer),
     ("/console/inspectors", "督查员", Role::Admin),
