@@ -566,7 +566,9 @@ async fn an_october_bulletin_lists_overdue_cases_and_rectification_as_computed_b
         assert!(text.contains("综合得分 = 达标率 × 70% + 按期整改率 × 30%"), "{what}: the formula");
         assert!(text.contains("按期整改率 = 按期整改件数 ÷ 本期到期件数"), "{what}: the note");
         assert!(
-            text.contains("本单位整改单共4件：待整改1件、已反馈待复查1件、已整改2件；其中逾期未整改1件。"),
+            text.contains(
+                "截至本期末，本单位整改单共 4 件：待整改 1 件、已反馈待复查 1 件、已整改 2 件；其中逾期未整改 1 件："
+            ),
             "{what}"
         );
     }

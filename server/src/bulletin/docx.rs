@@ -282,6 +282,10 @@ fn overdue_rows(rows: &[OverdueEntry], with_unit: bool) -> Vec<Vec<String>> {
 }
 
 const OVERDUE_HEAD: [&str; 8] = ["点位", "问题类别", "牌色", "整改期限", "逾期天数", "返工次数", "督办", "整改单编号"];
+/// Wide enough that a date and a 12-character case reference stay on one
+/// line in a 10.5 pt substitute font; the whole list puts the unit's column
+/// in front of narrower point and date columns.
+const OVERDUE_WIDTHS: [i64; 8] = [1500, 1200, 600, 1500, 800, 800, 600, 1844];
 
 /// Renders the bulletin as DOCX bytes. `thumbnails` maps photo SHA-256 to
 /// JPEG bytes; photos missing from it are named as missing in the text.
@@ -383,11 +387,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
             if let Some(c) = &u.cases {
                 d.text(&c.sentence());
                 if !c.overdue.is_empty() {
-                    d.table(
-                        &[2000, 1300, 600, 1300, 700, 700, 550, 1694],
-                        &OVERDUE_HEAD,
-                        &overdue_rows(&c.overdue, false),
-                    );
+                    d.table(&OVERDUE_WIDTHS, &OVERDUE_HEAD, &overdue_rows(&c.overdue, false));
                 }
             }
         };
@@ -521,7 +521,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
     if !body.overdue.is_empty() {
         let mut head = vec!["责任单位"];
         head.extend(OVERDUE_HEAD);
-        d.table(&[1400, 1200, 1000, 600, 1250, 650, 650, 500, 1594], &head, &overdue_rows(&body.overdue, true));
+        d.table(&[1300, 1000, 1000, 600, 1400, 600, 600, 500, 1844], &head, &overdue_rows(&body.overdue, true));
     }
 
     // 6. Rectification.
@@ -556,14 +556,17 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
     // 7. Rankings.
     d.h1(&format!("{}、达标率排名", next()));
     d.text(&body.rankings.rule);
-    d.h2("（一）责任单位达标率");
-    if let Some(rule) = &body.rankings.unit_rule {
-        d.text(rule);
+    match &body.rankings.unit_rule {
+        Some(rule) => {
+            d.h2("（一）责任单位综合得分");
+            d.text(rule);
+        }
+        None => d.h2("（一）责任单位达标率"),
     }
     let scored = body.rankings.units.iter().any(|r| r.score.is_some());
     if scored {
         d.table(
-            &[600, 2144, 700, 600, 600, 600, 900, 900, 900, 900],
+            &[600, 1744, 700, 600, 600, 600, 1000, 900, 1100, 1000],
             &["名次", "责任单位", "检查次数", "绿牌", "黄牌", "红牌", "达标率", "按期整改", "按期整改率", "综合得分"],
             &rate_rows(&body.rankings.units, false, true),
         );

@@ -71,7 +71,7 @@ thead { display: table-header-group; }
 .verify { color: var(--muted); font-size: 12px; text-indent: 0; }
 .note { font-size: 14px; line-height: 1.6; color: #333; }
 .note ol { margin: 2px 0 8px; padding-left: 1.6em; }
-p.cases { margin: 4px 0; }
+p.cases { margin: 10px 0 4px; padding-top: 6px; border-top: 1px dashed #bbb; }
 @media (max-width: 560px) {
   body { font-size: 16px; }
   .doc { padding: 14px 12px 30px; }
@@ -331,10 +331,6 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                         }
                     }
                     @if u.findings.is_empty() { p.plain { "本期未发现新问题。" } }
-                    @if let Some(c) = &u.cases {
-                        p.plain.cases { (c.sentence()) }
-                        @if !c.overdue.is_empty() { (overdue_table(&c.overdue, false)) }
-                    }
                     @for (j, e) in u.findings.iter().enumerate() {
                         div.finding {
                             div.photo {
@@ -363,6 +359,11 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                                 }
                             }
                         }
+                    }
+                    // After the period's findings: what the unit still owes from before.
+                    @if let Some(c) = &u.cases {
+                        p.plain.cases { (c.sentence()) }
+                        @if !c.overdue.is_empty() { (overdue_table(&c.overdue, false)) }
                     }
                 }
                 @if body.photos_not_embedded > 0 {
@@ -412,8 +413,12 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                 // 7. Rankings.
                 (section("达标率排名"))
                 p.formula { (body.rankings.rule) }
-                h3 { "（一）责任单位达标率" }
-                @if let Some(rule) = &body.rankings.unit_rule { p.formula { (rule) } }
+                @if let Some(rule) = &body.rankings.unit_rule {
+                    h3 { "（一）责任单位综合得分" }
+                    p.formula { (rule) }
+                } @else {
+                    h3 { "（一）责任单位达标率" }
+                }
                 (rate_table(&body.rankings.units, false))
                 h3 { "（二）点位达标率" }
                 (rate_table(&body.rankings.points, true))

@@ -247,6 +247,9 @@ pub fn overdue_list(cases: &[CaseRow], w: &Window, tz: &TimeZone) -> Vec<Overdue
 /// window's instant, and the overdue ones.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct UnitCases {
+    /// When the states are judged, as printed: 本期末 or 编制时.
+    #[serde(default)]
+    pub as_of: String,
     pub total: u32,
     pub open: u32,
     pub rework: u32,
@@ -275,19 +278,20 @@ impl UnitCases {
         ]
         .into_iter()
         .filter(|(_, n)| *n > 0)
-        .map(|(s, n)| format!("{}{n}件", state_zh(s)))
+        .map(|(s, n)| format!("{} {n} 件", state_zh(s)))
         .collect();
         parts.join("、")
     }
 
-    /// The sentence a unit's section prints.
+    /// The sentence a unit's section prints (ending in a colon when the
+    /// overdue cases follow).
     pub fn sentence(&self) -> String {
         let overdue = if self.overdue.is_empty() {
-            "无逾期".to_owned()
+            "无逾期。".to_owned()
         } else {
-            format!("其中逾期未整改{}件", self.overdue.len())
+            format!("其中逾期未整改 {} 件：", self.overdue.len())
         };
-        format!("本单位整改单共{}件：{}；{}。", self.total, self.counts_zh(), overdue)
+        format!("截至{}，本单位整改单共 {} 件：{}；{}", self.as_of, self.total, self.counts_zh(), overdue)
     }
 }
 
@@ -301,13 +305,17 @@ pub fn state_zh(s: CaseState) -> &'static str {
 
 /// Each unit's earlier cases, by unit id (with the unit's name).
 pub fn unit_cases(cases: &[CaseRow], overdue: &[OverdueEntry], w: &Window) -> BTreeMap<String, (String, UnitCases)> {
+    let as_of = if w.as_of_ms >= w.to_ms { "本期末" } else { "编制时" };
     let mut out: BTreeMap<String, (String, UnitCases)> = BTreeMap::new();
     for c in cases {
         if c.opened_ms >= w.to_ms || c.closed_ms.is_some_and(|ms| ms < w.from_ms) {
             continue;
         }
         let Some(state) = state_at(c, w.as_of_ms) else { continue };
-        let u = &mut out.entry(c.unit_id.clone()).or_insert_with(|| (c.unit_name.clone(), UnitCases::default())).1;
+        let u = &mut out
+            .entry(c.unit_id.clone())
+            .or_insert_with(|| (c.unit_name.clone(), UnitCases { as_of: as_of.into(), ..Default::default() }))
+            .1;
         u.total += 1;
         *match state {
             CaseState::Open => &mut u.open,
@@ -717,14 +725,17 @@ mod tests {
         // U1: case 1 open, 2 and 3 closed, 6 answered at the end of October.
         let u1 = &units["U1"].1;
         assert_eq!((u1.total, u1.open, u1.answered, u1.closed, u1.overdue.len()), (4, 1, 1, 2, 1), "{u1:?}");
-        assert_eq!(u1.sentence(), "本单位整改单共4件：待整改1件、已反馈待复查1件、已整改2件；其中逾期未整改1件。");
+        assert_eq!(
+            u1.sentence(),
+            "截至本期末，本单位整改单共 4 件：待整改 1 件、已反馈待复查 1 件、已整改 2 件；其中逾期未整改 1 件："
+        );
         // U2: case 4 (挂账) and 9 (opened 10-28, not yet due); case 8 was closed before October.
         let u2 = &units["U2"].1;
         assert_eq!((u2.total, u2.deferred, u2.open, u2.closed, u2.overdue.len()), (2, 1, 1, 0, 1));
         // U4's case was cancelled in October: counted as cancelled, owes nothing.
         let u4 = &units["U4"].1;
         assert_eq!((u4.total, u4.cancelled, u4.pending()), (1, 1, 0));
-        assert_eq!(u4.sentence(), "本单位整改单共1件：已撤销1件；无逾期。");
+        assert_eq!(u4.sentence(), "截至本期末，本单位整改单共 1 件：已撤销 1 件；无逾期。");
     }
 
     #[test]
