@@ -44,8 +44,8 @@ pub async fn load(db: &Db, id: i64) -> Result<BulletinRow, AppError> {
 async fn compile(db: &Db, period: &Period, tz: &TimeZone, now: Timestamp) -> Result<bulletin::Body, AppError> {
     let (from, to) = period.bounds_ms(tz);
     let (prev_from, prev_to) = period.previous().bounds_ms(tz);
-    let inputs = db.bulletin_inputs((from, to), (prev_from, prev_to), today(tz, now)).await?;
-    Ok(bulletin::compile(period, &inputs.rows, &inputs.previous, &inputs.deadlines, inputs.overdue, tz, now))
+    let inputs = db.bulletin_inputs((from, to), (prev_from, prev_to)).await?;
+    Ok(bulletin::compile(period, &inputs.rows, &inputs.previous, &inputs.deadlines, &inputs.cases, tz, now))
 }
 
 /// Compiles a new draft for a period.

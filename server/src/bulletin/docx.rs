@@ -14,7 +14,7 @@
 
 use super::docx_chart::{self, ChartPart, Direction};
 use super::html::cn_number;
-use super::{Bar, Bulletin, CountRow, RateRow, change_zh, percent};
+use super::{Bar, Bulletin, CountRow, OverdueEntry, RateRow, change_zh, percent, score_text};
 use crate::app::review::Decision;
 use crate::html::esc;
 use anfang_core::Card;
@@ -112,6 +112,12 @@ impl Doc {
     fn text(&mut self, text: &str) {
         let r = run(text, BODY_FONT, 32, false, None);
         self.p(r#"<w:spacing w:line="560" w:lineRule="exact"/><w:ind w:firstLineChars="200" w:firstLine="640"/><w:jc w:val="both"/>"#, &r);
+    }
+
+    /// A note under a table: 仿宋 小四, no indent, tighter lines.
+    fn note(&mut self, text: &str) {
+        let r = run(text, BODY_FONT, 24, false, None);
+        self.p(r#"<w:spacing w:line="400" w:lineRule="exact"/><w:jc w:val="both"/>"#, &r);
     }
 
     fn h1(&mut self, text: &str) {
@@ -221,7 +227,7 @@ fn count_rows(rows: &[CountRow]) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn rate_rows(rows: &[RateRow], points: bool) -> Vec<Vec<String>> {
+fn rate_rows(rows: &[RateRow], points: bool, scored: bool) -> Vec<Vec<String>> {
     rows.iter()
         .map(|r| {
             let mut v = vec![r.rank.to_string(), r.name.clone()];
@@ -234,12 +240,52 @@ fn rate_rows(rows: &[RateRow], points: bool) -> Vec<Vec<String>> {
                 r.green.to_string(),
                 r.yellow.to_string(),
                 r.red.to_string(),
-                percent(r.rate),
+                if r.visits > 0 { percent(r.rate) } else { "—".into() },
+            ]);
+            if scored {
+                v.extend([on_time_text(r.on_time, r.due), rate_or_dash(r.rectification_rate), score_text(r.score)]);
+            }
+            v
+        })
+        .collect()
+}
+
+fn on_time_text(on_time: u32, due: u32) -> String {
+    if due == 0 { "—".into() } else { format!("{on_time}/{due}") }
+}
+
+fn rate_or_dash(rate: Option<f64>) -> String {
+    rate.map(percent).unwrap_or_else(|| "—".into())
+}
+
+/// The overdue list's rows, with or without the unit column.
+fn overdue_rows(rows: &[OverdueEntry], with_unit: bool) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| {
+            let mut v = Vec::with_capacity(9);
+            if with_unit {
+                v.push(r.unit_name.clone());
+            }
+            v.extend([
+                r.point_name.clone(),
+                r.category_name.clone(),
+                r.card.label_zh().into(),
+                if r.deferred { format!("{}（挂账）", r.deadline) } else { r.deadline.to_string() },
+                r.days_overdue.to_string(),
+                r.rework_count.to_string(),
+                (if r.supervised { "是" } else { "否" }).into(),
+                r.case_ref.clone(),
             ]);
             v
         })
         .collect()
 }
+
+const OVERDUE_HEAD: [&str; 8] = ["点位", "问题类别", "牌色", "整改期限", "逾期天数", "返工次数", "督办", "整改单编号"];
+/// Wide enough that a date and a 12-character case reference stay on one
+/// line in a 10.5 pt substitute font; the whole list puts the unit's column
+/// in front of narrower point and date columns.
+const OVERDUE_WIDTHS: [i64; 8] = [1500, 1200, 600, 1500, 800, 800, 600, 1844];
 
 /// Renders the bulletin as DOCX bytes. `thumbnails` maps photo SHA-256 to
 /// JPEG bytes; photos missing from it are named as missing in the text.
@@ -324,15 +370,33 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
     let photo_cm = 5.0;
     let (photo_col, facts_col) = (3000i64, TEXT_TWIPS - 3000);
     for (i, u) in body.units.iter().enumerate() {
-        d.h2(&format!(
-            "（{}）{}（红牌 {}、黄牌 {}，检查 {} 次，达标 {} 次）",
-            cn_number(i + 1),
-            u.unit_name,
-            u.red,
-            u.yellow,
-            u.visits,
-            u.green
-        ));
+        if u.visits == 0 {
+            d.h2(&format!("（{}）{}（本期未受检查）", cn_number(i + 1), u.unit_name));
+        } else {
+            d.h2(&format!(
+                "（{}）{}（红牌 {}、黄牌 {}，检查 {} 次，达标 {} 次）",
+                cn_number(i + 1),
+                u.unit_name,
+                u.red,
+                u.yellow,
+                u.visits,
+                u.green
+            ));
+        }
+        let cases = |d: &mut Doc| {
+            if let Some(c) = &u.cases {
+                d.text(&c.sentence());
+                if !c.overdue.is_empty() {
+                    d.table(&OVERDUE_WIDTHS, &OVERDUE_HEAD, &overdue_rows(&c.overdue, false));
+                }
+            }
+        };
+        // A table needs a row: a unit here only for its earlier cases has none.
+        if u.findings.is_empty() {
+            d.text("本期未发现新问题。");
+            cases(&mut d);
+            continue;
+        }
         let _ = write!(
             d.body,
             r#"<w:tbl><w:tblPr><w:tblW w:w="{TEXT_TWIPS}" w:type="dxa"/><w:tblBorders><w:insideH w:val="single" w:sz="4" w:color="BBBBBB"/><w:top w:val="single" w:sz="4" w:color="BBBBBB"/><w:bottom w:val="single" w:sz="4" w:color="BBBBBB"/></w:tblBorders><w:tblLayout w:type="fixed"/></w:tblPr><w:tblGrid><w:gridCol w:w="{photo_col}"/><w:gridCol w:w="{facts_col}"/></w:tblGrid>"#
@@ -408,6 +472,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
         }
         d.body.push_str("</w:tbl>");
         d.p("", "");
+        cases(&mut d);
     }
     if body.photos_not_embedded > 0 {
         d.text(&format!("另有 {} 条问题的照片未嵌入本通报，可凭证据编号在系统中查看。", body.photos_not_embedded));
@@ -443,44 +508,80 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
 
     // 5. Overdue.
     d.h1(&format!("{}、逾期未整改问题", next()));
-    if body.overdue.is_empty() {
-        d.text("截至本期，无逾期未整改问题。");
-    } else {
-        let rows: Vec<Vec<String>> = body
-            .overdue
-            .iter()
-            .map(|r| {
-                vec![
-                    r.unit_name.clone(),
-                    r.point_name.clone(),
-                    r.category_name.clone(),
-                    r.card.label_zh().into(),
-                    r.deadline.to_string(),
-                    r.days_overdue.to_string(),
-                ]
-            })
-            .collect();
-        d.table(
-            &[2200, 2000, 1400, 800, 1444, 1000],
-            &["责任单位", "点位", "问题类别", "牌色", "整改期限", "逾期天数"],
-            &rows,
-        );
+    match (&body.rectification, body.overdue.is_empty()) {
+        (Some(r), true) => d.text(&format!("截至{}，无逾期未整改问题。", r.as_of_label)),
+        (Some(r), false) => d.text(&format!(
+            "截至{}，逾期未整改问题 {} 个，按逾期天数从多到少排列：",
+            r.as_of_label,
+            body.overdue.len()
+        )),
+        (None, true) => d.text("截至本期，无逾期未整改问题。"),
+        (None, false) => {}
+    }
+    if !body.overdue.is_empty() {
+        let mut head = vec!["责任单位"];
+        head.extend(OVERDUE_HEAD);
+        d.table(&[1300, 1000, 1000, 600, 1400, 600, 600, 500, 1844], &head, &overdue_rows(&body.overdue, true));
     }
 
-    // 6. Rankings.
+    // 6. Rectification.
+    if let Some(r) = &body.rectification {
+        d.h1(&format!("{}、整改情况", next()));
+        d.text(&r.sentence());
+        d.table(
+            &[1105, 1105, 1105, 1106, 1106, 1106, 1105, 1106],
+            &["本期到期", "按期整改", "逾期整改", "已反馈待复查", "尚未整改", "退回改派", "延期", "挂账"],
+            &[[r.due, r.on_time, r.late, r.awaiting_recheck, r.open, r.reassigned, r.extended, r.deferred]
+                .map(|n| n.to_string())
+                .to_vec()],
+        );
+        let with = |rate: Option<f64>, n: u32, of: u32| {
+            if of == 0 { rate_or_dash(rate) } else { format!("{}（{n}/{of}）", rate_or_dash(rate)) }
+        };
+        d.table(
+            &[2948, 2948, 2948],
+            &["按期整改率", "返工率", "平均整改用时"],
+            &[vec![
+                with(r.on_time_rate, r.on_time, r.due),
+                with(r.rework_rate, r.rechecks_failed, r.rechecks),
+                r.mean_days_to_close.map(|m| format!("{m:.1} 天（{} 件）", r.closed)).unwrap_or_else(|| "—".into()),
+            ]],
+        );
+        d.note("说明：");
+        for (i, n) in r.notes.iter().enumerate() {
+            d.note(&format!("{}. {n}", i + 1));
+        }
+    }
+
+    // 7. Rankings.
     d.h1(&format!("{}、达标率排名", next()));
     d.text(&body.rankings.rule);
-    d.h2("（一）责任单位达标率");
-    d.table(
-        &[800, 3244, 1000, 900, 900, 900, 1100],
-        &["名次", "责任单位", "检查次数", "绿牌", "黄牌", "红牌", "达标率"],
-        &rate_rows(&body.rankings.units, false),
-    );
+    match &body.rankings.unit_rule {
+        Some(rule) => {
+            d.h2("（一）责任单位综合得分");
+            d.text(rule);
+        }
+        None => d.h2("（一）责任单位达标率"),
+    }
+    let scored = body.rankings.units.iter().any(|r| r.score.is_some());
+    if scored {
+        d.table(
+            &[600, 1744, 700, 600, 600, 600, 1000, 900, 1100, 1000],
+            &["名次", "责任单位", "检查次数", "绿牌", "黄牌", "红牌", "达标率", "按期整改", "按期整改率", "综合得分"],
+            &rate_rows(&body.rankings.units, false, true),
+        );
+    } else {
+        d.table(
+            &[800, 3244, 1000, 900, 900, 900, 1100],
+            &["名次", "责任单位", "检查次数", "绿牌", "黄牌", "红牌", "达标率"],
+            &rate_rows(&body.rankings.units, false, false),
+        );
+    }
     d.h2("（二）点位达标率");
     d.table(
         &[700, 1800, 2000, 944, 800, 600, 600, 600, 800],
         &["名次", "点位", "责任单位", "点长", "检查次数", "绿牌", "黄牌", "红牌", "达标率"],
-        &rate_rows(&body.rankings.points, true),
+        &rate_rows(&body.rankings.points, true, false),
     );
     if let Some(w) = &body.rankings.worst_units {
         d.h2("（三）本月“十差单位”");
@@ -492,22 +593,34 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
                 .rows
                 .iter()
                 .map(|r| {
-                    vec![
+                    let mut v = vec![
                         r.rank.to_string(),
                         r.unit_name.clone(),
                         r.red.to_string(),
                         r.yellow.to_string(),
                         r.visits.to_string(),
-                        percent(r.rate),
+                        if r.visits > 0 { percent(r.rate) } else { "—".into() },
                         r.deduction.to_string(),
-                    ]
+                    ];
+                    if w.by_score {
+                        v.extend([on_time_text(r.on_time, r.due), score_text(r.score)]);
+                    }
+                    v
                 })
                 .collect();
-            d.table(
-                &[800, 3244, 900, 900, 1000, 1000, 1000],
-                &["名次", "责任单位", "红牌", "黄牌", "检查次数", "达标率", "扣分"],
-                &rows,
-            );
+            if w.by_score {
+                d.table(
+                    &[600, 2744, 600, 600, 800, 900, 700, 900, 1000],
+                    &["名次", "责任单位", "红牌", "黄牌", "检查次数", "达标率", "扣分", "按期整改", "综合得分"],
+                    &rows,
+                );
+            } else {
+                d.table(
+                    &[800, 3244, 900, 900, 1000, 1000, 1000],
+                    &["名次", "责任单位", "红牌", "黄牌", "检查次数", "达标率", "扣分"],
+                    &rows,
+                );
+            }
         }
     }
 

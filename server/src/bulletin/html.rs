@@ -9,7 +9,8 @@
 //! stylesheet below, and the charts' SVG from `chart.rs`, which escapes its
 //! own labels (`crate::html::esc`).
 
-use super::{Bulletin, CountRow, RateRow, change_zh, chart, percent};
+use super::rectification::Rectification;
+use super::{Bulletin, CountRow, OverdueEntry, RateRow, WorstUnits, change_zh, chart, percent, score_text};
 use crate::app::review::Decision;
 use base64::Engine;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -68,6 +69,9 @@ thead { display: table-header-group; }
 .compiler { text-align: right; text-indent: 0; }
 .chain { overflow-wrap: anywhere; }
 .verify { color: var(--muted); font-size: 12px; text-indent: 0; }
+.note { font-size: 14px; line-height: 1.6; color: #333; }
+.note ol { margin: 2px 0 8px; padding-left: 1.6em; }
+p.cases { margin: 10px 0 4px; padding-top: 6px; border-top: 1px dashed #bbb; }
 @media (max-width: 560px) {
   body { font-size: 16px; }
   .doc { padding: 14px 12px 30px; }
@@ -121,12 +125,16 @@ fn count_table(head: &str, rows: &[CountRow]) -> Markup {
 }
 
 fn rate_table(rows: &[RateRow], points: bool) -> Markup {
+    // Units ranked by score show what the score is made of; points, and
+    // bulletins compiled before scores, keep the compliance columns only.
+    let scored = !points && rows.iter().any(|r| r.score.is_some());
     html! {
         div.scroll { table.stack {
             thead { tr {
                 th.n { "名次" }
                 @if points { th { "点位" } th { "责任单位" } th { "点长" } } @else { th { "责任单位" } }
                 th.n { "检查次数" } th.n { "绿牌" } th.n { "黄牌" } th.n { "红牌" } th.n { "达标率" }
+                @if scored { th.n { "按期整改" } th.n { "按期整改率" } th.n { "综合得分" } }
             } }
             tbody {
                 @for r in rows {
@@ -139,10 +147,115 @@ fn rate_table(rows: &[RateRow], points: bool) -> Markup {
                         }
                         td.n data-label="检查次数" { (r.visits) } td.n data-label="绿牌" { (r.green) }
                         td.n data-label="黄牌" { (r.yellow) } td.n data-label="红牌" { (r.red) }
-                        td.n data-label="达标率" { (percent(r.rate)) }
+                        td.n data-label="达标率" { (if r.visits > 0 { percent(r.rate) } else { "—".into() }) }
+                        @if scored {
+                            td.n data-label="按期整改" { (on_time_text(r.on_time, r.due)) }
+                            td.n data-label="按期整改率" { (rate_or_dash(r.rectification_rate)) }
+                            td.n data-label="综合得分" { (score_text(r.score)) }
+                        }
                     }
                 }
-                @if rows.is_empty() { tr { td colspan="9" { "本期无记录" } } }
+                @if rows.is_empty() { tr { td colspan="12" { "本期无记录" } } }
+            }
+        } }
+    }
+}
+
+/// `2/3`, or a dash without due cases.
+fn on_time_text(on_time: u32, due: u32) -> String {
+    if due == 0 { "—".into() } else { format!("{on_time}/{due}") }
+}
+
+fn rate_or_dash(rate: Option<f64>) -> String {
+    rate.map(percent).unwrap_or_else(|| "—".into())
+}
+
+/// The overdue list, whole (with the unit) or inside a unit's section.
+fn overdue_table(rows: &[OverdueEntry], with_unit: bool) -> Markup {
+    html! {
+        div.scroll { table.stack {
+            thead { tr {
+                @if with_unit { th { "责任单位" } }
+                th { "点位" } th { "问题类别" } th { "牌色" } th { "整改期限" } th.n { "逾期天数" } th.n { "返工次数" } th { "督办" } th { "整改单编号" }
+            } }
+            tbody {
+                @for r in rows {
+                    tr {
+                        @if with_unit { td.name data-label="责任单位" { (r.unit_name) } }
+                        td data-label="点位" { (r.point_name) }
+                        td data-label="问题类别" { (r.category_name) } td data-label="牌色" { (r.card.label_zh()) }
+                        td data-label="整改期限" { (r.deadline) @if r.deferred { "（挂账）" } }
+                        td.n data-label="逾期天数" { (r.days_overdue) }
+                        td.n data-label="返工次数" { (r.rework_count) }
+                        td data-label="督办" { (if r.supervised { "是" } else { "否" }) }
+                        td.evidence data-label="整改单编号" { (r.case_ref) }
+                    }
+                }
+            }
+        } }
+    }
+}
+
+fn rectification_section(r: &Rectification) -> Markup {
+    html! {
+        p { (r.sentence()) }
+        div.scroll { table.stack {
+            thead { tr {
+                th.n { "本期到期" } th.n { "按期整改" } th.n { "逾期整改" } th.n { "已反馈待复查" } th.n { "尚未整改" }
+                th.n { "退回改派" } th.n { "延期" } th.n { "挂账" }
+            } }
+            tbody { tr {
+                td.n data-label="本期到期" { (r.due) } td.n data-label="按期整改" { (r.on_time) }
+                td.n data-label="逾期整改" { (r.late) } td.n data-label="已反馈待复查" { (r.awaiting_recheck) }
+                td.n data-label="尚未整改" { (r.open) } td.n data-label="退回改派" { (r.reassigned) }
+                td.n data-label="延期" { (r.extended) } td.n data-label="挂账" { (r.deferred) }
+            } }
+        } }
+        div.scroll { table.stack {
+            thead { tr { th.n { "按期整改率" } th.n { "返工率" } th.n { "平均整改用时" } } }
+            tbody { tr {
+                td.n data-label="按期整改率" {
+                    (rate_or_dash(r.on_time_rate)) @if r.due > 0 { "（" (r.on_time) "/" (r.due) "）" }
+                }
+                td.n data-label="返工率" {
+                    (rate_or_dash(r.rework_rate)) @if r.rechecks > 0 { "（" (r.rechecks_failed) "/" (r.rechecks) "）" }
+                }
+                td.n data-label="平均整改用时" {
+                    @match r.mean_days_to_close {
+                        Some(d) => { (format!("{d:.1}")) " 天（" (r.closed) " 件）" }
+                        None => { "—" }
+                    }
+                }
+            } }
+        } }
+        div.note {
+            p.plain { "说明：" }
+            ol { @for n in &r.notes { li { (n) } } }
+        }
+    }
+}
+
+fn worst_table(w: &WorstUnits) -> Markup {
+    html! {
+        div.scroll { table.stack {
+            thead { tr {
+                th.n { "名次" } th { "责任单位" } th.n { "红牌" } th.n { "黄牌" } th.n { "检查次数" } th.n { "达标率" } th.n { "扣分" }
+                @if w.by_score { th.n { "按期整改" } th.n { "综合得分" } }
+            } }
+            tbody {
+                @for r in &w.rows {
+                    tr {
+                        td.n data-label="名次" { (r.rank) } td.name data-label="责任单位" { (r.unit_name) }
+                        td.n data-label="红牌" { (r.red) } td.n data-label="黄牌" { (r.yellow) }
+                        td.n data-label="检查次数" { (r.visits) }
+                        td.n data-label="达标率" { (if r.visits > 0 { percent(r.rate) } else { "—".into() }) }
+                        td.n data-label="扣分" { (r.deduction) }
+                        @if w.by_score {
+                            td.n data-label="按期整改" { (on_time_text(r.on_time, r.due)) }
+                            td.n data-label="综合得分" { (score_text(r.score)) }
+                        }
+                    }
+                }
             }
         } }
     }
@@ -157,7 +270,13 @@ fn date_or_dash(d: Option<jiff::civil::Date>) -> String {
 pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
     let body = &b.body;
     let s = &body.summary;
-    let section = |n: usize, title: &str| html! { h2 { (cn_number(n)) "、" (title) } };
+    // Sections are numbered as they come: a bulletin compiled before the
+    // rectification section existed keeps its own numbering.
+    let counter = std::cell::Cell::new(0);
+    let section = |title: &str| {
+        counter.set(counter.get() + 1);
+        html! { h2 { (cn_number(counter.get())) "、" (title) } }
+    };
     let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let page = html! {
         (DOCTYPE)
@@ -183,7 +302,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                 (paragraphs(&b.lead))
 
                 // 2. Summary.
-                (section(1, "总体情况"))
+                (section("总体情况"))
                 p { (body.summary_sentence()) }
                 p.plain { "下列各表“上期”指 " (body.previous_period_label) "。" }
                 h3 { "（一）按问题类别" }
@@ -200,13 +319,18 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                 div.chart { (PreEscaped(chart::days_svg(&body.charts.per_day))) }
 
                 // 3. Per unit.
-                (section(2, "各责任单位问题清单"))
+                (section("各责任单位问题清单"))
                 @if body.units.is_empty() { p { "本期未发现问题。" } }
                 @for (i, u) in body.units.iter().enumerate() {
                     h3 {
                         "（" (cn_number(i + 1)) "）" (u.unit_name)
-                        "（红牌 " (u.red) "、黄牌 " (u.yellow) "，检查 " (u.visits) " 次，达标 " (u.green) " 次）"
+                        @if u.visits == 0 {
+                            "（本期未受检查）"
+                        } @else {
+                            "（红牌 " (u.red) "、黄牌 " (u.yellow) "，检查 " (u.visits) " 次，达标 " (u.green) " 次）"
+                        }
                     }
+                    @if u.findings.is_empty() { p.plain { "本期未发现新问题。" } }
                     @for (j, e) in u.findings.iter().enumerate() {
                         div.finding {
                             div.photo {
@@ -236,13 +360,18 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                             }
                         }
                     }
+                    // After the period's findings: what the unit still owes from before.
+                    @if let Some(c) = &u.cases {
+                        p.plain.cases { (c.sentence()) }
+                        @if !c.overdue.is_empty() { (overdue_table(&c.overdue, false)) }
+                    }
                 }
                 @if body.photos_not_embedded > 0 {
                     p.plain { "另有 " (body.photos_not_embedded) " 条问题的照片未嵌入本通报，可凭证据编号在系统中查看。" }
                 }
 
                 // 4. Red cards.
-                (section(3, "红牌问题（曝光台候选）"))
+                (section("红牌问题（曝光台候选）"))
                 @if body.red_list.is_empty() {
                     p { "本期无红牌问题。" }
                 } @else {
@@ -264,31 +393,32 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                 }
 
                 // 5. Overdue.
-                (section(4, "逾期未整改问题"))
-                @if body.overdue.is_empty() {
-                    p { "截至本期，无逾期未整改问题。" }
-                } @else {
-                    div.scroll { table.stack {
-                        thead { tr {
-                            th { "责任单位" } th { "点位" } th { "问题类别" } th { "牌色" } th { "整改期限" } th.n { "逾期天数" } th { "证据编号" }
-                        } }
-                        tbody {
-                            @for r in &body.overdue {
-                                tr {
-                                    td.name data-label="责任单位" { (r.unit_name) } td data-label="点位" { (r.point_name) }
-                                    td data-label="问题类别" { (r.category_name) } td data-label="牌色" { (r.card.label_zh()) }
-                                    td data-label="整改期限" { (r.deadline) } td.n data-label="逾期天数" { (r.days_overdue) }
-                                    td.evidence data-label="证据编号" { (r.evidence_id) }
-                                }
-                            }
-                        }
-                    } }
+                (section("逾期未整改问题"))
+                @match (&body.rectification, body.overdue.is_empty()) {
+                    (Some(r), true) => { p { "截至" (r.as_of_label) "，无逾期未整改问题。" } }
+                    (Some(r), false) => {
+                        p { "截至" (r.as_of_label) "，逾期未整改问题 " (body.overdue.len()) " 个，按逾期天数从多到少排列：" }
+                    }
+                    (None, true) => { p { "截至本期，无逾期未整改问题。" } }
+                    (None, false) => {}
+                }
+                @if !body.overdue.is_empty() { (overdue_table(&body.overdue, true)) }
+
+                // 6. Rectification.
+                @if let Some(r) = &body.rectification {
+                    (section("整改情况"))
+                    (rectification_section(r))
                 }
 
-                // 6. Rankings.
-                (section(5, "达标率排名"))
+                // 7. Rankings.
+                (section("达标率排名"))
                 p.formula { (body.rankings.rule) }
-                h3 { "（一）责任单位达标率" }
+                @if let Some(rule) = &body.rankings.unit_rule {
+                    h3 { "（一）责任单位综合得分" }
+                    p.formula { (rule) }
+                } @else {
+                    h3 { "（一）责任单位达标率" }
+                }
                 (rate_table(&body.rankings.units, false))
                 h3 { "（二）点位达标率" }
                 (rate_table(&body.rankings.points, true))
@@ -298,25 +428,11 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                     @if w.rows.is_empty() {
                         p { "本月无扣分单位。" }
                     } @else {
-                        div.scroll { table.stack {
-                            thead { tr {
-                                th.n { "名次" } th { "责任单位" } th.n { "红牌" } th.n { "黄牌" } th.n { "检查次数" } th.n { "达标率" } th.n { "扣分" }
-                            } }
-                            tbody {
-                                @for r in &w.rows {
-                                    tr {
-                                        td.n data-label="名次" { (r.rank) } td.name data-label="责任单位" { (r.unit_name) }
-                                        td.n data-label="红牌" { (r.red) } td.n data-label="黄牌" { (r.yellow) }
-                                        td.n data-label="检查次数" { (r.visits) } td.n data-label="达标率" { (percent(r.rate)) }
-                                        td.n data-label="扣分" { (r.deduction) }
-                                    }
-                                }
-                            }
-                        } }
+                        (worst_table(w))
                     }
                 }
 
-                // 7. Closing, distribution, compiler.
+                // 8. Closing, distribution, compiler.
                 section.closing { (paragraphs(&b.closing)) }
                 p.distribution { "送：" (b.distribution) }
                 p.compiler { (b.compiler) "编印" }

@@ -2,9 +2,11 @@
 //! functions from query results, and its three formats.
 //!
 //! - [`compile`] turns the period's reviewed findings (accepted or corrected,
-//!   with their *effective* unit, category and card) into a [`Body`]: summary
-//!   with the previous-period comparison, per-unit findings, the red-card
-//!   list, the overdue list, rankings and chart data. No I/O, no clock.
+//!   with their *effective* unit, category and card) and its rectification
+//!   cases into a [`Body`]: summary with the previous-period comparison,
+//!   per-unit findings and earlier cases, the red-card list, the overdue
+//!   list, the period's rectification ([`rectification`]), rankings and
+//!   chart data. No I/O, no clock.
 //! - [`Bulletin`] is a body plus its header and editable text; it is the JSON
 //!   format, the snapshot frozen at issue, and what [`html`] and [`docx`]
 //!   render.
@@ -24,6 +26,7 @@ pub mod docx_chart;
 pub mod export;
 pub mod html;
 pub mod period;
+pub mod rectification;
 
 pub use period::{Kind, Period};
 
@@ -33,7 +36,7 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The JSON format's name and version.
 pub const FORMAT: &str = "anfang-bulletin/1";
@@ -83,17 +86,34 @@ pub struct FindingRow {
 /// Rectification deadline per card, in days after acceptance.
 pub type Deadlines = HashMap<Card, Option<i64>>;
 
-/// A rectification past its deadline. Rectification records do not exist
-/// yet, so the list is empty; the section and this type are its data path.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A rectification case past its due at the end of the period (逾期未整改),
+/// see [`rectification::overdue_list`]. Nothing in it says who inspected,
+/// where exactly, or when to finer than the day.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OverdueEntry {
+    /// The finding's public reference, as the bulletin that reported it printed it.
     pub evidence_id: String,
+    /// The case's public reference (整改单编号), as the unit's notices name it.
+    #[serde(default)]
+    pub case_ref: String,
+    #[serde(default)]
+    pub unit_id: String,
     pub unit_name: String,
     pub point_name: String,
     pub category_name: String,
     pub card: Card,
+    /// The last day it was due: the deadline's day, or 挂账's target date.
     pub deadline: Date,
     pub days_overdue: i64,
+    /// 挂账: overdue against its target date.
+    #[serde(default)]
+    pub deferred: bool,
+    /// Failed re-checks (返工次数).
+    #[serde(default)]
+    pub rework_count: u32,
+    /// 督办: flagged for the leaders.
+    #[serde(default)]
+    pub supervised: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -167,6 +187,10 @@ pub struct UnitSection {
     pub green: u32,
     /// Red and yellow findings, red first, then by time.
     pub findings: Vec<Entry>,
+    /// The unit's earlier cases (none: it has no case that matters to the
+    /// period, or the bulletin predates rectification).
+    #[serde(default)]
+    pub cases: Option<rectification::UnitCases>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -197,6 +221,18 @@ pub struct RateRow {
     pub red: u32,
     /// 0..=1, rounded to 4 decimals.
     pub rate: f64,
+    /// Units: the score they are ranked by ([`rectification::RankWeights::score`]);
+    /// none for points, and in bulletins compiled before scores.
+    #[serde(default)]
+    pub score: Option<f64>,
+    /// Units: cases due in the period, and those closed on time.
+    #[serde(default)]
+    pub due: u32,
+    #[serde(default)]
+    pub on_time: u32,
+    /// on_time / due; none without due cases.
+    #[serde(default)]
+    pub rectification_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -209,6 +245,14 @@ pub struct WorstRow {
     pub visits: u32,
     pub rate: f64,
     pub deduction: u32,
+    #[serde(default)]
+    pub score: Option<f64>,
+    #[serde(default)]
+    pub due: u32,
+    #[serde(default)]
+    pub on_time: u32,
+    #[serde(default)]
+    pub rectification_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -218,12 +262,21 @@ pub struct WorstUnits {
     pub red_weight: u32,
     pub yellow_weight: u32,
     pub rows: Vec<WorstRow>,
+    /// Ranked by the units' score (cases were due in the month), not by the
+    /// deduction alone.
+    #[serde(default)]
+    pub by_score: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rankings {
     /// How the rates are computed, as printed.
     pub rule: String,
+    /// How units are scored and ranked, with the weights, as printed.
+    #[serde(default)]
+    pub unit_rule: Option<String>,
+    #[serde(default)]
+    pub weights: Option<rectification::RankWeights>,
     pub points: Vec<RateRow>,
     pub units: Vec<RateRow>,
     /// Monthly bulletins only.
@@ -257,6 +310,9 @@ pub struct Body {
     pub units: Vec<UnitSection>,
     pub red_list: Vec<RedEntry>,
     pub overdue: Vec<OverdueEntry>,
+    /// The section 整改情况 (none in bulletins compiled before it existed).
+    #[serde(default)]
+    pub rectification: Option<rectification::Rectification>,
     pub rankings: Rankings,
     pub charts: Charts,
     /// Problem findings whose photo is not embedded (over the limit).
@@ -413,11 +469,17 @@ fn count_rows<'a>(
     out
 }
 
-/// Competition ranking ("1, 2, 2, 4") by rate, best first; ties share a rank.
+/// What a row is ranked by: a unit's score, a point's rate.
+fn rank_key(r: &RateRow) -> f64 {
+    r.score.unwrap_or(r.rate)
+}
+
+/// Competition ranking ("1, 2, 2, 4") by score (points: rate), best first;
+/// ties share a rank.
 fn ranked(mut rows: Vec<RateRow>) -> Vec<RateRow> {
     rows.sort_by(|a, b| {
-        b.rate
-            .partial_cmp(&a.rate)
+        rank_key(b)
+            .partial_cmp(&rank_key(a))
             .unwrap_or(std::cmp::Ordering::Equal)
             .then(b.visits.cmp(&a.visits))
             .then(a.id.cmp(&b.id))
@@ -425,9 +487,9 @@ fn ranked(mut rows: Vec<RateRow>) -> Vec<RateRow> {
     let mut last: Option<f64> = None;
     let mut rank = 0;
     for (i, r) in rows.iter_mut().enumerate() {
-        if last != Some(r.rate) {
+        if last != Some(rank_key(r)) {
             rank = i as u32 + 1;
-            last = Some(r.rate);
+            last = Some(rank_key(r));
         }
         r.rank = rank;
     }
@@ -442,18 +504,26 @@ fn card_order(card: Card) -> u8 {
     }
 }
 
-/// Compiles a bulletin body from the period's reviewed findings and the
-/// previous period's. Pure: the same input gives the same body.
+/// Compiles a bulletin body from the period's reviewed findings, the
+/// previous period's, and the rectification cases. Pure: the same input
+/// gives the same body.
 pub fn compile(
     period: &Period,
     rows: &[FindingRow],
     previous_rows: &[FindingRow],
     deadlines: &Deadlines,
-    overdue: Vec<OverdueEntry>,
+    cases: &rectification::Inputs,
     tz: &TimeZone,
     compiled_at: jiff::Timestamp,
 ) -> Body {
     let previous = period.previous();
+    let window = rectification::Window::new(period.bounds_ms(tz), compiled_at.as_millisecond());
+    let overdue = rectification::overdue_list(&cases.cases, &window, tz);
+    let mut unit_cases = rectification::unit_cases(&cases.cases, &overdue, &window);
+    let unit_due = rectification::unit_due(&cases.cases, &window);
+    let rect =
+        rectification::summarise(cases, &window, overdue.len(), rectification::as_of_label(&window, period.to, tz));
+    let weights = cases.weights;
     let summary = Summary {
         current: totals(rows),
         previous: totals(previous_rows),
@@ -525,8 +595,24 @@ pub fn compile(
             yellow: t.yellow,
             green: t.green,
             findings: unit_entries.remove(id).unwrap_or_default(),
+            cases: unit_cases.remove(*id).map(|(_, c)| c),
         })
         .collect();
+    // A unit with no new problem still gets a section while it owes
+    // something from before: an old case left open is news to its leaders.
+    for (id, (name, c)) in unit_cases.into_iter().filter(|(_, (_, c))| c.pending() > 0) {
+        let t = unit_tally.get(id.as_str()).map(|(_, t)| *t).unwrap_or_default();
+        units.push(UnitSection {
+            unit_id: id,
+            unit_name: name,
+            visits: t.visits(),
+            red: t.red,
+            yellow: t.yellow,
+            green: t.green,
+            findings: Vec::new(),
+            cases: Some(c),
+        });
+    }
     units.sort_by(|a, b| b.red.cmp(&a.red).then(b.yellow.cmp(&a.yellow)).then(a.unit_id.cmp(&b.unit_id)));
 
     let red_list = problems
@@ -564,63 +650,112 @@ pub fn compile(
             yellow: t.yellow,
             red: t.red,
             rate: rate(t.green, t.visits()),
+            score: None,
+            due: 0,
+            on_time: 0,
+            rectification_rate: None,
         })
         .collect();
-    let unit_rows = unit_tally
-        .iter()
-        .map(|(id, (name, t))| RateRow {
-            rank: 0,
-            id: (*id).into(),
-            name: (*name).into(),
-            unit_name: None,
-            leader: None,
-            visits: t.visits(),
-            green: t.green,
-            yellow: t.yellow,
-            red: t.red,
-            rate: rate(t.green, t.visits()),
-        })
-        .collect();
-    let worst_units = (period.kind == Kind::Month).then(|| {
-        let mut rows: Vec<WorstRow> = unit_tally
-            .iter()
-            .map(|(id, (name, t))| WorstRow {
+    // Units: those inspected, and those with cases due though not inspected
+    // (their rectification is all there is to rank them by).
+    let mut unit_ids: BTreeSet<&str> = unit_tally.keys().copied().collect();
+    unit_ids.extend(unit_due.keys().map(String::as_str));
+    let unit_rows: Vec<RateRow> = unit_ids
+        .into_iter()
+        .map(|id| {
+            let (name, t) = match unit_tally.get(id) {
+                Some((name, t)) => ((*name).to_owned(), *t),
+                None => (unit_due.get(id).map(|(n, _)| n.clone()).unwrap_or_default(), Tally::default()),
+            };
+            let due = unit_due.get(id).map(|(_, d)| *d).unwrap_or_default();
+            // The score is computed from the exact fractions, so a printed
+            // rate's rounding is not rounded again.
+            let exact = |n: u32, d: u32| (d > 0).then(|| n as f64 / d as f64);
+            let compliance = exact(t.green, t.visits());
+            RateRow {
                 rank: 0,
-                unit_id: (*id).into(),
-                unit_name: (*name).into(),
-                red: t.red,
-                yellow: t.yellow,
+                id: id.into(),
+                name,
+                unit_name: None,
+                leader: None,
                 visits: t.visits(),
+                green: t.green,
+                yellow: t.yellow,
+                red: t.red,
                 rate: rate(t.green, t.visits()),
-                deduction: t.red * RED_WEIGHT + t.yellow * YELLOW_WEIGHT,
+                score: weights.score(compliance, exact(due.on_time, due.due)),
+                due: due.due,
+                on_time: due.on_time,
+                rectification_rate: due.rate(),
+            }
+        })
+        .collect();
+    let unit_rows = ranked(unit_rows);
+    // With no case due in the month the score is every unit's compliance,
+    // and the ten worst stay ranked by the deduction as before; once cases
+    // are due, by the score, so a unit that lets its cases run late is among
+    // them even with few new problems.
+    let by_score = rect.due > 0;
+    let worst_units = (period.kind == Kind::Month).then(|| {
+        let mut rows: Vec<WorstRow> = unit_rows
+            .iter()
+            .map(|u| WorstRow {
+                rank: 0,
+                unit_id: u.id.clone(),
+                unit_name: u.name.clone(),
+                red: u.red,
+                yellow: u.yellow,
+                visits: u.visits,
+                rate: u.rate,
+                deduction: u.red * RED_WEIGHT + u.yellow * YELLOW_WEIGHT,
+                score: u.score,
+                due: u.due,
+                on_time: u.on_time,
+                rectification_rate: u.rectification_rate,
             })
-            .filter(|w| w.deduction > 0)
+            .filter(|w| w.deduction > 0 || w.on_time < w.due)
             .collect();
-        rows.sort_by(|a, b| {
-            b.deduction
-                .cmp(&a.deduction)
-                .then(a.rate.partial_cmp(&b.rate).unwrap_or(std::cmp::Ordering::Equal))
-                .then(a.unit_id.cmp(&b.unit_id))
-        });
+        let worse = |a: Option<f64>, b: Option<f64>| {
+            a.unwrap_or(0.0).partial_cmp(&b.unwrap_or(0.0)).unwrap_or(std::cmp::Ordering::Equal)
+        };
+        if by_score {
+            rows.sort_by(|a, b| {
+                worse(a.score, b.score).then(b.deduction.cmp(&a.deduction)).then(a.unit_id.cmp(&b.unit_id))
+            });
+        } else {
+            rows.sort_by(|a, b| {
+                b.deduction
+                    .cmp(&a.deduction)
+                    .then(a.rate.partial_cmp(&b.rate).unwrap_or(std::cmp::Ordering::Equal))
+                    .then(a.unit_id.cmp(&b.unit_id))
+            });
+        }
         rows.truncate(WORST_UNITS);
         for (i, r) in rows.iter_mut().enumerate() {
             r.rank = i as u32 + 1;
         }
-        WorstUnits {
-            formula: format!(
+        let formula = if by_score {
+            format!(
+                "在本月有扣分（扣分 = 红牌数 × {RED_WEIGHT} + 黄牌数 × {YELLOW_WEIGHT}）或有到期整改单未按期整改的单位中，\
+                 按综合得分从低到高排列，取前十名；综合得分 = 达标率 × {}% + 按期整改率 × {}%，本月无到期整改单的单位按达标率计，\
+                 本月未受检查的单位按按期整改率计；得分相同的，扣分多者在前。",
+                weights.compliance, weights.rectification
+            )
+        } else {
+            format!(
                 "扣分 = 红牌数 × {RED_WEIGHT} + 黄牌数 × {YELLOW_WEIGHT}；按扣分从高到低排列，扣分相同的按达标率从低到高排列；\
-                 本月无扣分的单位不列入。"
-            ),
-            red_weight: RED_WEIGHT,
-            yellow_weight: YELLOW_WEIGHT,
-            rows,
-        }
+                 本月无扣分的单位不列入。本月无到期整改单，排列不计整改情况。"
+            )
+        };
+        WorstUnits { formula, red_weight: RED_WEIGHT, yellow_weight: YELLOW_WEIGHT, rows, by_score }
     });
     let rankings = Rankings {
         rule: "达标率 = 绿牌次数 ÷ 检查次数（本期已审核采纳的全部记录）；达标率相同的，检查次数多者在前，名次并列。"
             .into(),
+        unit_rule: Some(weights.rule()),
+        weights: Some(weights),
         points: ranked(point_rows),
-        units: ranked(unit_rows),
+        units: unit_rows,
         worst_units,
     };
 
@@ -667,6 +802,7 @@ pub fn compile(
         units,
         red_list,
         overdue,
+        rectification: Some(rect),
         rankings,
         charts: Charts { per_unit, per_day },
         photos_not_embedded,
@@ -758,6 +894,11 @@ pub fn percent(rate: f64) -> String {
     format!("{:.1}%", rate * 100.0)
 }
 
+/// A unit's score as printed, in points of 100 (`55.0`), or a dash.
+pub fn score_text(score: Option<f64>) -> String {
+    score.map(|s| format!("{:.1}", s * 100.0)).unwrap_or_else(|| "—".into())
+}
+
 impl Body {
     /// The summary paragraph (plain text; each format escapes it its own way):
     /// the period's totals, then the change from the previous period.
@@ -842,7 +983,8 @@ mod tests {
             row("e", "P2", "U2", "green", 6, 8),
             row("f", "P3", "U2", "green", 7, 8),
         ];
-        let body = compile(&p, &rows, &[], &deadlines(), vec![], &tz, jiff::Timestamp::UNIX_EPOCH);
+        let body =
+            compile(&p, &rows, &[], &deadlines(), &rectification::Inputs::default(), &tz, jiff::Timestamp::UNIX_EPOCH);
         let pts: Vec<(&str, u32, f64)> = body.rankings.points.iter().map(|r| (r.id.as_str(), r.rank, r.rate)).collect();
         assert_eq!(pts, vec![("P3", 1, 1.0), ("P1", 2, 0.6667), ("P2", 3, 0.5)]);
         // U1 2/3, U2 2/3: a tie, so both rank 1.
@@ -862,6 +1004,81 @@ mod tests {
         assert_eq!(body.charts.per_day.len(), 30);
     }
 
+    /// A November case of `unit`: notified 11-02, due `due_day` 00:00.
+    fn case(id: i64, unit: &str, state: crate::rectification::case::CaseState, due_day: i8) -> rectification::CaseRow {
+        let tz = TimeZone::get("Asia/Shanghai").unwrap();
+        let at = |day: i8, hour: i8| {
+            jiff::civil::date(2026, 11, day)
+                .at(hour, 0, 0, 0)
+                .to_zoned_datetime(tz.clone())
+                .unwrap()
+                .timestamp()
+                .as_millisecond()
+        };
+        rectification::CaseRow {
+            id,
+            case_ref: format!("ZG{id:010}"),
+            evidence_id: format!("ref-{id}"),
+            unit_id: unit.into(),
+            unit_name: format!("单位{unit}"),
+            point_name: "点位P9".into(),
+            category_name: "乱停乱放".into(),
+            card: Card::Yellow,
+            state,
+            opened_ms: at(1, 9),
+            notified_ms: Some(at(2, 9)),
+            deadline_ms: Some(at(due_day, 0)),
+            answered_ms: (state == crate::rectification::case::CaseState::Closed).then(|| at(due_day - 1, 9)),
+            closed_ms: (state == crate::rectification::case::CaseState::Closed).then(|| at(due_day, 9)),
+            rework_count: 0,
+            deferred_until: None,
+            supervised: false,
+        }
+    }
+
+    #[test]
+    fn units_rank_by_score_and_a_unit_owing_an_old_case_gets_a_section() {
+        use crate::rectification::case::CaseState;
+        let tz = TimeZone::get("Asia/Shanghai").unwrap();
+        let p = Period::parse("month", "2026-11-01", None).unwrap();
+        // U1 and U2 both 1/2 compliant: tied on compliance alone.
+        let rows = vec![
+            row("a", "P1", "U1", "green", 2, 8),
+            row("b", "P1", "U1", "yellow", 3, 8),
+            row("c", "P2", "U2", "green", 4, 8),
+            row("d", "P2", "U2", "yellow", 5, 8),
+        ];
+        // U1's case closed on time, U2's still open, U3 (not inspected) one open and overdue.
+        let cases = rectification::Inputs {
+            cases: vec![
+                case(1, "U1", CaseState::Closed, 10),
+                case(2, "U2", CaseState::Open, 10),
+                case(3, "U3", CaseState::Open, 6),
+            ],
+            events: vec![],
+            weights: rectification::RankWeights::default(),
+        };
+        let compiled = jiff::civil::date(2026, 12, 1).to_zoned_datetime(tz.clone()).unwrap().timestamp();
+        let body = compile(&p, &rows, &[], &deadlines(), &cases, &tz, compiled);
+        // U1 0.7 × 1/2 + 0.3 × 1 = 0.65; U2 0.35; U3 its on-time rate alone, 0.
+        let units: Vec<(&str, u32, Option<f64>)> =
+            body.rankings.units.iter().map(|r| (r.id.as_str(), r.rank, r.score)).collect();
+        assert_eq!(units, vec![("U1", 1, Some(0.65)), ("U2", 2, Some(0.35)), ("U3", 3, Some(0.0))]);
+        let worst = body.rankings.worst_units.unwrap();
+        assert!(worst.by_score && worst.formula.contains("达标率 × 70% + 按期整改率 × 30%"), "{}", worst.formula);
+        // U3 has no deduction but a case not on time: among the worst, first.
+        assert_eq!(worst.rows.iter().map(|w| w.unit_id.as_str()).collect::<Vec<_>>(), vec!["U3", "U2", "U1"]);
+        // U3 found nothing new, yet owes a case: its section says so.
+        let u3 = body.units.iter().find(|u| u.unit_id == "U3").expect("U3 section");
+        assert!(u3.findings.is_empty());
+        let c = u3.cases.as_ref().unwrap();
+        // Due 11-06 00:00, overdue to 12-01 00:00: 25 days.
+        assert_eq!((c.open, c.overdue.len(), c.overdue[0].days_overdue), (1, 1, 25));
+        assert_eq!(body.overdue.len(), 2, "U2's case (due 11-10) too");
+        let r = body.rectification.unwrap();
+        assert_eq!((r.due, r.on_time, r.open, r.on_time_rate), (3, 1, 2, Some(0.3333)));
+    }
+
     #[test]
     fn photos_beyond_the_limit_are_listed_not_embedded() {
         let tz = TimeZone::get("Asia/Shanghai").unwrap();
@@ -869,17 +1086,26 @@ mod tests {
         let rows: Vec<FindingRow> = (0..MAX_EMBEDDED_PHOTOS + 5)
             .map(|i| row(&format!("{i:04}"), "P1", "U1", "yellow", 1 + (i % 28) as u32, 1))
             .collect();
-        let body = compile(&p, &rows, &[], &deadlines(), vec![], &tz, jiff::Timestamp::UNIX_EPOCH);
+        let body =
+            compile(&p, &rows, &[], &deadlines(), &rectification::Inputs::default(), &tz, jiff::Timestamp::UNIX_EPOCH);
         let embedded = body.units[0].findings.iter().filter(|e| e.photo.is_some()).count();
         assert_eq!(embedded, MAX_EMBEDDED_PHOTOS);
         assert_eq!(body.photos_not_embedded, 5);
         assert!(body.rankings.worst_units.is_some());
         let week = Period::parse("week", "2026-11-02", None).unwrap();
         assert!(
-            compile(&week, &rows, &[], &deadlines(), vec![], &tz, jiff::Timestamp::UNIX_EPOCH)
-                .rankings
-                .worst_units
-                .is_none()
+            compile(
+                &week,
+                &rows,
+                &[],
+                &deadlines(),
+                &rectification::Inputs::default(),
+                &tz,
+                jiff::Timestamp::UNIX_EPOCH
+            )
+            .rankings
+            .worst_units
+            .is_none()
         );
     }
 }

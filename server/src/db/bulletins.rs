@@ -8,10 +8,13 @@
 //! are immutable (triggers refuse UPDATE and DELETE).
 //!
 //! The finding queries read the *effective* values of a review (the
-//! `finding_state` view) and select no inspector, device or account column.
+//! `finding_state` view) and select no inspector, device or account column;
+//! the case queries select no inspector, actor, coordinate, note or capture
+//! time either (`rectification_cases.inspector_id` stays in the office).
 
 use crate::bulletin::export::ExportRow;
-use crate::bulletin::{Deadlines, FindingRow, OverdueEntry, Period, Text};
+use crate::bulletin::rectification::{self, CaseEvent, CaseRow, RankWeights};
+use crate::bulletin::{Deadlines, FindingRow, Period, Text};
 use crate::error::AppError;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
@@ -151,13 +154,87 @@ pub(in crate::db) fn reviewed_findings(
     Ok(rows)
 }
 
-/// Rectifications past their deadline as of `as_of`. Rectification records
-/// do not exist yet, so nothing can be overdue *and known to be unrectified*
-/// rather than merely unreported: the list is empty. When rectifications
-/// arrive, this selects accepted yellow/red findings whose deadline is before
-/// `as_of` and that have no accepted rectification.
-pub(in crate::db) fn overdue(_conn: &Connection, _as_of: jiff::civil::Date) -> Result<Vec<OverdueEntry>, AppError> {
-    Ok(Vec::new())
+/// The rectification cases that can matter to a bulletin of [from_ms,
+/// to_ms): opened before its end, and not closed or cancelled before it
+/// began unless their deadline falls in it (a case closed early is still
+/// due in the period of its deadline). The compile filters precisely; this
+/// only keeps the read small. Unit is the case's (current) unit; point and
+/// category are the finding's effective ones.
+pub(in crate::db) fn case_rows(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<CaseRow>, AppError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.id, c.public_ref, (SELECT public_ref FROM finding_public_refs WHERE finding_id = c.finding_id),
+                c.unit_id, u.name, p.name, cat.name, c.card, c.state,
+                c.opened_ms, c.notified_ms, c.deadline_ms, c.answered_ms, c.closed_ms,
+                c.rework_count, c.deferred_until, c.supervised
+         FROM rectification_cases c
+         JOIN findings f ON f.id = c.finding_id
+         JOIN finding_state s ON s.finding_id = c.finding_id
+         JOIN points p ON p.id = f.point_id
+         JOIN units u ON u.id = c.unit_id
+         JOIN categories cat ON cat.code = s.category
+         WHERE c.opened_ms < ?2 AND (c.closed_ms IS NULL OR c.closed_ms >= ?1 OR c.deadline_ms > ?1)
+         ORDER BY c.id",
+    )?;
+    let rows = stmt.query_map(params![from_ms, to_ms], |r| {
+        let deferred: Option<String> = r.get(15)?;
+        Ok(CaseRow {
+            id: r.get(0)?,
+            case_ref: r.get(1)?,
+            evidence_id: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            unit_id: r.get(3)?,
+            unit_name: r.get(4)?,
+            point_name: r.get(5)?,
+            category_name: r.get(6)?,
+            card: super::parsed(r, 7)?,
+            state: super::parsed(r, 8)?,
+            opened_ms: r.get(9)?,
+            notified_ms: r.get(10)?,
+            deadline_ms: r.get(11)?,
+            answered_ms: r.get(12)?,
+            closed_ms: r.get(13)?,
+            rework_count: r.get(14)?,
+            deferred_until: deferred.and_then(|d| d.parse().ok()),
+            supervised: r.get(16)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The events of [from_ms, to_ms) the period's figures count (re-checks,
+/// reassignments, extensions, deferrals): name, case and time only.
+pub(in crate::db) fn case_events(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<CaseEvent>, AppError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT case_id, at_ms, event FROM case_events
+         WHERE at_ms >= ?1 AND at_ms < ?2
+           AND event IN ('recheck_passed', 'recheck_failed', 'reassigned', 'extension_granted', 'deferred')
+         ORDER BY at_ms, case_id, seq",
+    )?;
+    let rows = stmt.query_map(params![from_ms, to_ms], |r| {
+        Ok(CaseEvent { case_id: r.get(0)?, at_ms: r.get(1)?, event: r.get(2)? })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The ranking weights from the office settings (70/30 where a key is
+/// missing). Weights that are not whole percents summing to 100 are refused
+/// with the reason, rather than ranked by something nobody set.
+pub(in crate::db) fn rank_weights(conn: &Connection) -> Result<RankWeights, AppError> {
+    let get = |key: &str, default: i64| -> Result<i64, AppError> {
+        let value: Option<String> =
+            conn.query_row("SELECT value FROM office_settings WHERE key = ?1", [key], |r| r.get(0)).optional()?;
+        match value {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| {
+                AppError::Unprocessable(format!("the office setting {key} is {v:?}, not a whole percent"))
+            }),
+        }
+    };
+    let d = RankWeights::default();
+    RankWeights::new(
+        get("rank_weight_compliance", d.compliance as i64)?,
+        get("rank_weight_rectification", d.rectification as i64)?,
+    )
+    .map_err(AppError::Unprocessable)
 }
 
 /// Every finding observed in [from_ms, to_ms), whatever its review state;
@@ -392,12 +469,12 @@ pub(in crate::db) fn audit(conn: &Connection, problems: &mut Vec<String>) -> Res
 }
 
 /// What compiling a period reads: its reviewed findings, the previous
-/// period's, the card deadlines and the overdue rectifications.
+/// period's, the card deadlines and the rectification cases.
 pub struct BulletinInputs {
     pub rows: Vec<FindingRow>,
     pub previous: Vec<FindingRow>,
     pub deadlines: Deadlines,
-    pub overdue: Vec<OverdueEntry>,
+    pub cases: rectification::Inputs,
 }
 
 impl super::Db {
@@ -414,20 +491,23 @@ impl super::Db {
         self.read(settings).await
     }
 
-    /// The inputs of a period's compile, in one read; `today` dates the
-    /// overdue list.
+    /// The inputs of a period's compile, in one read (so the findings and
+    /// the cases are of the same moment).
     pub async fn bulletin_inputs(
         &self,
         (from, to): (i64, i64),
         (prev_from, prev_to): (i64, i64),
-        today: jiff::civil::Date,
     ) -> Result<BulletinInputs, AppError> {
         self.read(move |c| {
             Ok(BulletinInputs {
                 rows: reviewed_findings(c, from, to)?,
                 previous: reviewed_findings(c, prev_from, prev_to)?,
                 deadlines: deadlines(c)?,
-                overdue: overdue(c, today)?,
+                cases: rectification::Inputs {
+                    cases: case_rows(c, from, to)?,
+                    events: case_events(c, from, to)?,
+                    weights: rank_weights(c)?,
+                },
             })
         })
         .await
