@@ -1004,6 +1004,9 @@ fn unit_view(
 const UNIT_DETAIL_KEYS: &[&str] = &["deadline", "until", "target", "to_unit"];
 
 fn unit_events(conn: &Connection, case_id: i64) -> Result<Vec<UnitCaseEvent>, AppError> {
+    // Reviewers know aliases and write reasons (a review's reason becomes a
+    // cancellation's): whatever reaches a unit has them masked.
+    let mask = super::accounts::alias_mask(conn)?;
     Ok(events(conn, case_id)?
         .into_iter()
         // The internal bookkeeping of who was told what is the office's.
@@ -1026,15 +1029,19 @@ fn unit_events(conn: &Connection, case_id: i64) -> Result<Vec<UnitCaseEvent>, Ap
             };
             // An inspector's re-check may carry their own words in a note;
             // the unit is told the result, never the visitor's text.
-            let note = if e.actor_kind == "inspector" { None } else { e.note };
+            let mut note = if e.actor_kind == "inspector" { None } else { e.note };
+            let (mut reason, mut explanation) = (e.reason, e.explanation);
+            for text in [&mut note, &mut reason, &mut explanation] {
+                mask.mask_note(text);
+            }
             UnitCaseEvent {
                 at: e.at,
                 by: by.to_owned(),
                 event: e.event,
                 to_state: e.to_state,
-                reason: e.reason,
+                reason,
                 note,
-                explanation: e.explanation,
+                explanation,
                 detail,
                 attachments: e.attachments,
             }
