@@ -424,14 +424,25 @@ fn serve(
         let creds_file = data_dir.join("demo-credentials.txt");
         if empty {
             let creds = demo::load_at(&state.db, state.clock.now()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            // Unit-portal accounts for two demo units, so /unit/ can be tried.
+            let mut units = String::new();
+            for (username, unit) in demo::UNIT_ACCOUNTS {
+                let password = demo::unit_password();
+                let now = state.clock.now();
+                block_on(state.db.add_user(username.into(), password.clone(), Role::Unit, Some(unit.into()), now))?;
+                units.push_str(&format!("unit {unit} username {username} password {password}\n"));
+            }
             // Kept beside the data so a second `serve --demo` can remind the
             // person; readable by the owner only. Demo data only.
             write_private(
                 &creds_file,
-                &format!("username {}\npassword {}\n", creds.admin_username, creds.admin_password),
+                &format!("username {}\npassword {}\n{units}", creds.admin_username, creds.admin_password),
             )?;
             println!("demo city loaded into {}", data_dir.display());
             println!("office sign-in: username {} password {}", creds.admin_username, creds.admin_password);
+            for line in units.lines() {
+                println!("{} (sign in at /unit/)", line.replacen("unit ", "unit sign-in: unit ", 1));
+            }
             for (alias, code) in &creds.inspectors {
                 println!("inspector {alias} enrollment code: {code}");
             }
@@ -440,6 +451,9 @@ fn serve(
             if let Ok(text) = std::fs::read_to_string(&creds_file) {
                 let password = text.lines().find_map(|l| l.strip_prefix("password ")).unwrap_or("?");
                 println!("office sign-in: username admin password {password}");
+                for line in text.lines().filter(|l| l.starts_with("unit ")) {
+                    println!("{} (sign in at /unit/)", line.replacen("unit ", "unit sign-in: unit ", 1));
+                }
             }
             // Codes are single-use: hand out fresh ones for the demo inspectors.
             for alias in demo::INSPECTORS {

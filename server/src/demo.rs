@@ -14,6 +14,17 @@ pub struct DemoCredentials {
     pub inspectors: Vec<(String, String)>,
 }
 
+/// Responsible units that `serve --demo` gives a unit-portal account
+/// (username, unit): the city's 城管局, which answers for the main roads,
+/// and a street office. Not made by [`load`], whose callers (tests) add
+/// their own unit accounts.
+pub const UNIT_ACCOUNTS: [(&str, &str); 2] = [("u03", "U03"), ("u09", "U09")];
+
+/// A password for a demo unit account, like the admin's.
+pub fn unit_password() -> String {
+    demo_password()
+}
+
 /// The demo inspectors' aliases.
 pub const INSPECTORS: [&str; 3] = ["督查01", "督查02", "督查03"];
 

@@ -1004,7 +1004,8 @@ fn unit_view(
 const UNIT_DETAIL_KEYS: &[&str] = &["deadline", "until", "target", "to_unit"];
 
 fn unit_events(conn: &Connection, case_id: i64) -> Result<Vec<UnitCaseEvent>, AppError> {
-    // Office reasons are free text: a reviewer may have named an inspector.
+    // Reviewers know aliases and write reasons (a review's reason becomes a
+    // cancellation's): whatever reaches a unit has them masked.
     let mask = super::accounts::alias_mask(conn)?;
     Ok(events(conn, case_id)?
         .into_iter()
@@ -1028,15 +1029,19 @@ fn unit_events(conn: &Connection, case_id: i64) -> Result<Vec<UnitCaseEvent>, Ap
             };
             // An inspector's re-check may carry their own words in a note;
             // the unit is told the result, never the visitor's text.
-            let note = if e.actor_kind == "inspector" { None } else { e.note.map(|n| mask.mask(&n)) };
+            let mut note = if e.actor_kind == "inspector" { None } else { e.note };
+            let (mut reason, mut explanation) = (e.reason, e.explanation);
+            for text in [&mut note, &mut reason, &mut explanation] {
+                mask.mask_note(text);
+            }
             UnitCaseEvent {
                 at: e.at,
                 by: by.to_owned(),
                 event: e.event,
                 to_state: e.to_state,
-                reason: e.reason.map(|r| mask.mask(&r)),
+                reason,
                 note,
-                explanation: e.explanation.map(|x| mask.mask(&x)),
+                explanation,
                 detail,
                 attachments: e.attachments,
             }

@@ -7,12 +7,15 @@
 //! let a unit find the inspector on its cameras: the recorded position or
 //! accuracy, a capture time finer than date and part of day, the finding's
 //! id or any UUIDv7 (it holds a millisecond). No leader answer may carry the
-//! receipt time (one per push batch: it groups one phone's findings). Path parameters are filled by
+//! receipt time (one per push batch: it groups one phone's findings). The
+//! unit portal's pages (`unit_portal_routes`) are walked too, on a case
+//! notified to the unit, and may carry none of that nor the inspector's
+//! note. Path parameters are filled by
 //! name; an unknown one fails the test until it is taught a value. The
 //! end-to-end twin (`tests/tests/anonymity.rs`) adds a real photo and the
 //! real binary.
 
-use super::{Access, api_routes, console_routes};
+use super::{Access, PortalAccess, api_routes, console_routes, unit_portal_routes};
 use crate::auth::{Role, secret_hash};
 use crate::db::reviews::{self, Decision, ReviewRequest};
 use crate::db::{accounts, findings};
@@ -131,16 +134,11 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
                 anfang_core::protocol::SignedFinding { signature: key.sign(&finding), finding: finding.clone() };
             findings::push_batch(c, &device, &[signed], received_ms)?;
             let reviewer = accounts::add_user(c, "rev", "reviewer-password", Role::Reviewer)?;
-            // Reviewers know aliases and may write one into a reason.
+            // Reviewers know aliases and may write one into a reason. Made
+            // yellow, so it opens a rectification case for U03.
             let reason = Some(format!("{} 拍得清楚，采纳", enrolled.alias));
-            // Corrected to yellow, so it opens a rectification case the unit sees.
-            let req = ReviewRequest {
-                decision: Decision::Correct,
-                category: None,
-                unit_id: None,
-                card: Some(anfang_core::Card::Yellow),
-                reason,
-            };
+            let card = Some(anfang_core::Card::Yellow);
+            let req = ReviewRequest { decision: Decision::Correct, category: None, unit_id: None, card, reason };
             reviews::decide(c, &finding.id.to_string(), reviewer, "rev", &req)?;
             let inspector_id = device.inspector_id;
             let fresh = accounts::issue_code(c, inspector_id, jiff::Timestamp::now())?;
@@ -195,17 +193,28 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     assert!(s < 300, "{}", text(&b));
     let draw_id = serde_json::from_slice::<serde_json::Value>(&b).unwrap()["id"].as_str().unwrap().to_owned();
 
-    // The evening digest notifies the case: from then on the unit sees it.
-    let evening = date.at(18, 0, 0, 0).to_zoned_datetime(state.config.timezone.clone()).unwrap().timestamp();
-    state.db.schedule_pass(evening, state.config.timezone.clone()).await.unwrap();
-    let (s, b) = call(&state, "get", "/api/v1/cases", Some((&reviewer, false)), String::new()).await;
-    assert!(s < 300, "{}", text(&b));
-    let case_ref =
-        serde_json::from_slice::<serde_json::Value>(&b).unwrap()["items"][0]["reference"].as_str().unwrap().to_owned();
+    // The digest at the digest hour (18:00) tells U03 of its case.
+    let tz = state.config.timezone.clone();
+    let evening = date.at(18, 5, 0, 0).to_zoned_datetime(tz.clone()).unwrap().timestamp();
+    let notified = state.db.schedule_pass(evening.max(jiff::Timestamp::now()), tz).await.unwrap();
+    assert_eq!(notified.notified, 1, "{notified:?}");
+    let case_ref = {
+        let id = finding_id.clone();
+        state
+            .db
+            .write_blocking(move |c| {
+                Ok(c.query_row("SELECT public_ref FROM rectification_cases WHERE finding_id = ?1", [&id], |r| {
+                    r.get::<_, String>(0)
+                })?)
+            })
+            .unwrap()
+    };
+
     let ids = [
         ("cases", "ref", case_ref),
         ("case-files", "sha256", "a".repeat(64)),
         ("findings", "id", finding_id.clone()),
+        ("cases", "ref", case_ref.clone()),
         ("bulletins", "id", bulletin_id),
         ("draws", "id", draw_id),
         ("inspectors", "id", inspector_id.to_string()),
@@ -215,6 +224,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         ("categories", "code", "parking".to_owned()),
         ("photos", "sha256", "a".repeat(64)),
         ("uploads", "sha256", "a".repeat(64)),
+        ("case-files", "sha256", "a".repeat(64)),
     ];
     let mut secrets: Vec<String> = vec![device_id, device_token, "\"inspector_id\"".into(), CLIENT_IP.into()];
     for (a, c) in creds.inspectors.iter().chain([(alias.clone(), fresh_code)].iter()) {
@@ -234,6 +244,8 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         observed.as_millisecond().to_string(),
         "\"received_at\"".into(),
     ];
+    // What a unit must not get either: the inspector's own words.
+    let unit_only: Vec<String> = vec!["人行道上停了三辆车".into()];
     // What a leader must not get either: the receipt time.
     let received = jiff::Timestamp::from_millisecond(received_ms).unwrap().to_string();
     let batch: Vec<String> = vec!["\"received_at\"".into(), received.clone(), "收到 ".into()];
@@ -248,6 +260,9 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             if has_uuid_v7(body) {
                 out.push("a UUIDv7".into());
             }
+        }
+        if who == Who::Unit {
+            out.extend(unit_only.iter().filter(|s| body.contains(s.as_str())).cloned());
         }
         if who == Who::Leader {
             out.extend(batch.iter().filter(names_ok).filter(|s| body.contains(s.as_str())).cloned());
@@ -269,7 +284,9 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
                 Access::Office(min) => who == Who::Leader && min <= Role::Leader,
                 Access::Unit => who == Who::Unit,
             };
-            let uri = if r.method == "get" { format!("{path}?{range}") } else { path.clone() };
+            // Case queues take no period (their filters refuse unknown fields).
+            let ranged = r.method == "get" && !r.path.starts_with("/api/v1/cases");
+            let uri = if ranged { format!("{path}?{range}") } else { path.clone() };
             let body = match r.path {
                 "/api/v1/session" => r#"{"username":"lead","password":"leader-password"}"#.to_owned(),
                 "/api/v1/enroll" => r#"{"code":"0000-0000-0000","device_label":"x"}"#.to_owned(),
@@ -279,9 +296,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             let what = format!("{} {uri} as {who:?} ({status})", r.method);
             walked += 1;
             // No photo is stored in this in-process walk (the e2e twin has one).
-            let photo = ["/api/v1/photos/", "/api/v1/unit/photos/", "/api/v1/case-files/"]
-                .iter()
-                .any(|p| r.path.starts_with(p));
+            let photo = r.path.contains("/photos/") || r.path.starts_with("/api/v1/case-files/");
             if allowed && r.method == "get" && !photo {
                 assert!((200..300).contains(&status), "{what}: {}", text(&bytes));
             }
@@ -312,7 +327,32 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             leaks.extend(too_exact(who, r.path, &body).into_iter().map(|s| format!("{what} shows {s}")));
         }
     }
-    assert_eq!(walked, 3 * (api_routes().len() + console_routes().len()));
+    // The unit portal's pages, with the browser's session cookie.
+    let mut portal_pages = Vec::new();
+    for r in unit_portal_routes() {
+        let path = concrete(r.path, &ids);
+        for (who, token) in
+            [(Who::Public, None), (Who::Leader, Some(leader.as_str())), (Who::Unit, Some(unit.as_str()))]
+        {
+            let (status, bytes) = call(&state, r.method, &path, token.map(|t| (t, true)), String::new()).await;
+            let what = format!("portal {} {path} as {who:?} ({status})", r.method);
+            walked += 1;
+            if r.access == PortalAccess::Unit && who == Who::Leader {
+                assert_eq!(status, 403, "{what}: the portal is for unit accounts");
+            }
+            if r.access == PortalAccess::Unit && who == Who::Unit && r.method == "get" {
+                assert_eq!(status, 200, "{what}: {}", text(&bytes));
+                portal_pages.push(text(&bytes));
+            }
+            let body = text(&bytes);
+            leaks.extend(secrets.iter().filter(|s| body.contains(s.as_str())).map(|s| format!("{what} shows {s}")));
+            // Every portal page is for the unit or the public.
+            leaks.extend(too_exact(Who::Unit, r.path, &body).into_iter().map(|s| format!("{what} shows {s}")));
+        }
+    }
+    assert_eq!(walked, 3 * (api_routes().len() + console_routes().len() + unit_portal_routes().len()));
+    // Not vacuous: the unit's list and case page show its case.
+    assert!(portal_pages.iter().filter(|p| p.contains(&case_ref)).count() >= 2, "{portal_pages:?}");
     assert!(leaks.is_empty(), "inspector traces leaked:\n{}", leaks.join("\n"));
 
     // Not vacuous: the reviewer's finding page does show the alias, and the

@@ -29,10 +29,12 @@ mod office;
 mod review;
 mod sync;
 mod unit;
+mod unit_portal;
 
 use crate::AppState;
 use crate::auth::{DeviceCaller, OfficeCaller};
 pub use console::{ConsoleRoute, console_routes};
+pub use unit_portal::{PortalAccess, PortalRoute, unit_portal_routes};
 
 /// Largest console form body: a CSV import of thousands of points, form-encoded.
 pub const CONSOLE_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -995,7 +997,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         let handler = r.handler.layer(DefaultBodyLimit::max(CONSOLE_BODY_LIMIT));
         router = router.route(r.path, console::guarded(state, r.min, handler));
     }
-    router
+    // The responsible units' portal (its own table: unit accounts only).
+    unit_portal::router(state, router)
 }
 
 /// The layer of one API row: admits exactly the callers its [`Access`] names
@@ -1277,7 +1280,8 @@ mod tests {
                     for (got, who) in [(as_reviewer, "reviewer"), (as_leader, "leader"), (as_admin, "admin")] {
                         assert_eq!(got, StatusCode::FORBIDDEN, "{what} {who}");
                     }
-                    // Admitted: a placeholder reference may be "no such case" (404).
+                    // Admitted (a case this fixture lacks is 404, an empty
+                    // answer 4xx): what matters is that no one else is.
                     assert!(
                         ![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&as_unit),
                         "{what} unit account: {as_unit}"
@@ -1418,6 +1422,20 @@ mod tests {
         ("post", "/console/bulletins/{id}/issue", "reviewer"),
     ];
 
+    /// The unit portal's rows: `open` or `unit` (unit accounts only).
+    const PORTAL_ACCESS: &[(&str, &str, &str)] = &[
+        ("get", "/unit", "open"),
+        ("get", "/unit/", "unit"),
+        ("get", "/unit/login", "open"),
+        ("post", "/unit/login", "open"),
+        ("post", "/unit/logout", "unit"),
+        ("get", "/unit/cases/{ref}", "unit"),
+        ("post", "/unit/cases/{ref}/answer", "unit"),
+        ("post", "/unit/cases/{ref}/return", "unit"),
+        ("post", "/unit/cases/{ref}/extension", "unit"),
+        ("post", "/unit/cases/{ref}/deferral", "unit"),
+    ];
+
     fn compare(table: &str, got: Vec<(String, String, String)>, expected: &[(&str, &str, &str)]) {
         let expected: Vec<(String, String, String)> =
             expected.iter().map(|(m, p, a)| ((*m).to_owned(), (*p).to_owned(), (*a).to_owned())).collect();
@@ -1441,6 +1459,11 @@ mod tests {
             })
             .collect();
         compare("console_routes", console, CONSOLE_ACCESS);
+        let portal = unit_portal_routes()
+            .iter()
+            .map(|r| (r.method.to_owned(), r.path.to_owned(), r.access.label().to_owned()))
+            .collect();
+        compare("unit_portal_routes", portal, PORTAL_ACCESS);
     }
 
     /// A console request with a session cookie, an Origin (this server's
@@ -1536,6 +1559,57 @@ mod tests {
                     assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?} with another session's CSRF token");
                     let csrf = console::csrf_token(&session);
                     let (got, _) = console_call(&f.state, r.method, r.path, Some(&session), Some(&csrf), true).await;
+                    assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?} from another site");
+                }
+            }
+        }
+    }
+
+    /// Every (row, method, caller) of the unit portal's table: its rows for
+    /// units admit unit accounts and nobody else, and its forms only with
+    /// the session's CSRF token from this server's pages.
+    #[tokio::test]
+    async fn every_portal_route_admits_unit_accounts_only() {
+        let f = fixture();
+        for r in unit_portal_routes() {
+            let path = r.path.replace("{ref}", "0123456789abcdef");
+            let what = format!("{} {}", r.method, r.path);
+            let (anon, _) = console_call(&f.state, r.method, &path, None, None, false).await;
+            if r.access == PortalAccess::Open {
+                assert!(anon != StatusCode::FORBIDDEN && !anon.is_server_error(), "{what} is open: {anon}");
+                continue;
+            }
+            let to_login = (StatusCode::SEE_OTHER, "/unit/login".to_owned());
+            assert_eq!(console_call(&f.state, r.method, &path, None, None, false).await, to_login, "{what} anonymous");
+            let device = console_call(&f.state, r.method, &path, Some(&f.device), None, false).await;
+            assert_eq!(device, to_login, "{what} a device token is no session");
+            for (token, role) in [
+                (&f.unit, Role::Unit),
+                (&f.leader, Role::Leader),
+                (&f.reviewer, Role::Reviewer),
+                (&f.admin, Role::Admin),
+            ] {
+                let session = fresh_session(&f.state, token).await;
+                let csrf = console::csrf_token(&session);
+                let (got, to) = console_call(&f.state, r.method, &path, Some(&session), Some(&csrf), false).await;
+                if role != Role::Unit {
+                    assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?}");
+                } else if r.path == "/unit/logout" {
+                    assert_eq!((got, to), to_login, "{what}: signed out");
+                } else {
+                    assert!(
+                        got != StatusCode::FORBIDDEN && !got.is_server_error() && to != "/unit/login",
+                        "{what}: {got} {to}"
+                    );
+                }
+                if r.method != "get" {
+                    let session = fresh_session(&f.state, token).await;
+                    let (got, _) = console_call(&f.state, r.method, &path, Some(&session), None, false).await;
+                    assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?} without the CSRF token");
+                    let (got, _) = console_call(&f.state, r.method, &path, Some(&session), Some(&csrf), false).await;
+                    assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?} with another session's CSRF token");
+                    let csrf = console::csrf_token(&session);
+                    let (got, _) = console_call(&f.state, r.method, &path, Some(&session), Some(&csrf), true).await;
                     assert_eq!(got, StatusCode::FORBIDDEN, "{what} as {role:?} from another site");
                 }
             }

@@ -41,7 +41,7 @@ fn is_https(headers: &HeaderMap) -> bool {
     headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
-fn session_cookie_header(token: &str, headers: &HeaderMap, max_age: i64) -> HeaderValue {
+pub(crate) fn session_cookie_header(token: &str, headers: &HeaderMap, max_age: i64) -> HeaderValue {
     let secure = if is_https(headers) { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
@@ -68,6 +68,15 @@ pub async fn login(
     }
     // The same sign-in as the API's: one normalised username, one lockout.
     let token = match crate::signin::sign_in(&state, source, &username, &password).await {
+        Ok(signed_in) if signed_in.role == crate::auth::Role::Unit => {
+            // A responsible unit's account belongs in the unit portal: end
+            // the session it just opened rather than leave one the console
+            // would refuse on every page.
+            if let Err(e) = state.db.end_session(secret_hash(&signed_in.token)).await {
+                return internal(e);
+            }
+            return bad(StatusCode::FORBIDDEN, "这是责任单位账号，不能登录办公室控制台。请在单位端 /unit/ 登录。");
+        }
         Ok(signed_in) => signed_in.token,
         Err(e) if e.status() == StatusCode::UNAUTHORIZED => return bad(e.status(), "用户名或密码错误。"),
         Err(e) if e.status().is_client_error() || e.status() == StatusCode::SERVICE_UNAVAILABLE => {

@@ -48,6 +48,9 @@ mod notices;
 mod reference;
 mod settings;
 
+/// The session cookie, shared with the unit portal (one sign-in machinery).
+pub(crate) use login::session_cookie_header;
+
 /// Who may use a console route (the console's own table, walked by a test
 /// like the API's). One row per method, so a page can be for leaders while
 /// its form is for admins.
@@ -168,13 +171,14 @@ impl ConsoleUser {
             .await
             .map_err(IntoResponse::into_response)?
             .ok_or_else(to_login)?;
-        // The console is the office's: a responsible unit's account sees its
-        // own findings through /api/v1/unit/findings only.
+        // The console is the office's: a responsible unit's account has the
+        // unit portal (/unit/).
         if caller.role == Role::Unit {
             let body = html! {
                 div.box style="max-width:480px;margin:3rem auto" {
                     h1 { "无权访问" }
-                    p.err { "责任单位账号不能使用办公室控制台。本单位的问题清单请通过单位接口查看。" }
+                    p.err { "责任单位账号不能使用办公室控制台。本单位的整改单请在单位端查看：" }
+                    p { a href="/unit/" { "前往单位端" } }
                 }
             };
             return Err((StatusCode::FORBIDDEN, page_bare("无权访问", body)).into_response());
