@@ -112,6 +112,12 @@ async fn markup_typed_anywhere_comes_back_escaped_on_every_console_page_and_in_t
     // Every page of the console's route table, as admin and as a leader.
     let leader_password = add_user(&server, "lead", "leader");
     let leader = Browser::login(&server, "lead", &leader_password).await;
+    // The red card opened a rectification case; its page shows the names above.
+    let (_, cases) = admin.get("/console/cases").await;
+    let case_ref: String = {
+        let at = cases.find("/console/cases/").expect("a case link") + "/console/cases/".len();
+        cases[at..].chars().take_while(|c| c.is_ascii_hexdigit()).collect()
+    };
     let mut seen = String::new();
     for r in anfang_server::routes::console_routes() {
         if r.method != "get" || r.min.is_none() {
@@ -121,7 +127,8 @@ async fn markup_typed_anywhere_comes_back_escaped_on_every_console_page_and_in_t
             .path
             .replace("/findings/{id}", &format!("/findings/{}", f.id))
             .replace("/draws/{id}", &format!("/draws/{draw_id}"))
-            .replace("/bulletins/{id}", "/bulletins/1");
+            .replace("/bulletins/{id}", "/bulletins/1")
+            .replace("/cases/{ref}", &format!("/cases/{case_ref}"));
         assert!(!path.contains('{'), "the walk has no value for {path}: teach it one");
         let mut paths = vec![path.clone()];
         if path == "/console/points" {

@@ -497,6 +497,45 @@ pub fn check_settings(s: &crate::db::cases::RectificationSettings) -> Result<(),
     Ok(())
 }
 
+/// A replacement of every category deadline must name known categories,
+/// red or yellow only, each (category, card) once, within the calendar's
+/// bounds. Shared by the API and the console so both refuse alike.
+pub fn check_category_deadlines(
+    categories: &[anfang_core::domain::Category],
+    items: &[crate::db::cases::CategoryDeadline],
+) -> Result<(), AppError> {
+    for d in items {
+        if !categories.iter().any(|c| c.code == d.category) {
+            return Err(AppError::coded(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::CategoryUnknown,
+                format!("unknown category {:?}", d.category),
+            )
+            .with_field("category"));
+        }
+        if d.card == anfang_core::Card::Green
+            || !d.rule().is_valid()
+            || !matches!(d.unit.as_str(), "days" | "hours")
+            || (d.unit == "hours" && d.amount == 0)
+        {
+            return Err(AppError::coded(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::DeadlineInvalid,
+                format!("{} {}: red or yellow, 1–365 working days or 1–744 working hours", d.category, d.card.as_str()),
+            )
+            .with_field("amount"));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(d) = items.iter().find(|d| !seen.insert((d.category.clone(), d.card))) {
+        return Err(AppError::coded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Invalid,
+            format!("{} {} is listed twice", d.category, d.card.as_str()),
+        )
+        .with_field("items"));
+    }
+    Ok(())
 #[cfg(test)]
 mod tests {
     use super::*;

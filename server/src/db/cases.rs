@@ -820,6 +820,15 @@ fn events(conn: &Connection, case_id: i64) -> Result<Vec<CaseEventView>, AppErro
     Ok(out)
 }
 
+/// One state's count in the office's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseStateCount {
+    pub state: CaseState,
+    pub cases: i64,
+    /// Of these, how many wait for a decision on a unit's request.
+    pub pending: i64,
+}
+
 /// A case with its whole history, for the office.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OfficeCaseDetail {
@@ -1203,6 +1212,36 @@ impl super::Db {
         self.read(move |c| {
             let Some(s) = by_ref(c, &public_ref)? else { return Ok(None) };
             Ok(Some(OfficeCaseDetail { case: office_view(c, &s, &now)?, events: events(c, s.id)? }))
+        })
+        .await
+    }
+
+    /// How many cases are in each state, and how many of them wait for a
+    /// decision on a unit's request: the console queue's header.
+    pub async fn office_case_counts(&self) -> Result<Vec<CaseStateCount>, AppError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT state, count(*), count(pending) FROM rectification_cases GROUP BY state ORDER BY state",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(CaseStateCount { state: super::parsed(r, 0)?, cases: r.get(1)?, pending: r.get(2)? })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// The reference of a finding's case: the live one, else the latest
+    /// (a finding corrected to green keeps its cancelled case's history).
+    pub async fn case_ref_for_finding(&self, finding_id: String) -> Result<Option<String>, AppError> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT public_ref FROM rectification_cases WHERE finding_id = ?1
+                 ORDER BY state IN ('closed', 'cancelled'), id DESC LIMIT 1",
+                [finding_id],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
         .await
     }

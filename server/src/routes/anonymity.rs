@@ -211,8 +211,6 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     };
 
     let ids = [
-        ("cases", "ref", case_ref),
-        ("case-files", "sha256", "a".repeat(64)),
         ("findings", "id", finding_id.clone()),
         ("cases", "ref", case_ref.clone()),
         ("bulletins", "id", bulletin_id),

@@ -248,37 +248,7 @@ pub async fn put_category_deadlines(
     }
     let req: Body = parse_json(&body)?;
     let categories = state.db.categories().await?;
-    for d in &req.items {
-        if !categories.iter().any(|c| c.code == d.category) {
-            return Err(AppError::coded(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::CategoryUnknown,
-                format!("unknown category {:?}", d.category),
-            )
-            .with_field("category"));
-        }
-        if d.card == anfang_core::Card::Green
-            || !d.rule().is_valid()
-            || !matches!(d.unit.as_str(), "days" | "hours")
-            || (d.unit == "hours" && d.amount == 0)
-        {
-            return Err(AppError::coded(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::DeadlineInvalid,
-                format!("{} {}: red or yellow, 1–365 working days or 1–744 working hours", d.category, d.card.as_str()),
-            )
-            .with_field("amount"));
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    if let Some(d) = req.items.iter().find(|d| !seen.insert((d.category.clone(), d.card))) {
-        return Err(AppError::coded(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::Invalid,
-            format!("{} {} is listed twice", d.category, d.card.as_str()),
-        )
-        .with_field("items"));
-    }
+    app::cases::check_category_deadlines(&categories, &req.items)?;
     state.db.put_category_deadlines(req.items).await?;
     Ok(Json(json!({"items": state.db.category_deadlines().await?})))
 }

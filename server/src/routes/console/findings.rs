@@ -170,6 +170,10 @@ async fn render_finding(
         |c: &str| lists.categories.iter().find(|x| x.code == c).map(|x| x.name.clone()).unwrap_or_else(|| c.to_owned());
     let kind = f.point_kind.parse::<PointKind>().map(|k| k.label_zh()).unwrap_or(&f.point_kind);
     let revisions = f.revisions.clone().unwrap_or_default();
+    let case_ref = match state.db.case_ref_for_finding(f.id.clone()).await {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
     let action = format!("/console/findings/{}/review", f.id);
     let body = html! {
         (flash(error, ok))
@@ -218,6 +222,12 @@ async fn render_finding(
                         dt { "问题类别" } dd { (f.effective.category.name) }
                         dt { "责任单位" } dd { (f.effective.unit.name) }
                         dt { "牌色" } dd { (card_badge(f.effective.card.as_str())) }
+                        dt { "整改单" } dd {
+                            @match &case_ref {
+                                Some(r) => a href={ "/console/cases/" (r) } { code { (r) } " 查看整改 →" },
+                                None => span.muted { "无（采纳或更正为黄牌、红牌后立案）" },
+                            }
+                        }
                     }
                     h2 { "采集原始记录" }
                     dl {

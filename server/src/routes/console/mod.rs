@@ -4,10 +4,13 @@
 //! JSON API.
 //!
 //! One module per page group: [`findings`] (review queue, finding, review
-//! form), [`reference`] (units, points, categories, CSV import),
-//! [`settings`] (with the email server), [`contacts`] (a unit's contacts,
-//! test notices), [`notices`] (通知记录, the delivery log), [`inspectors`] (devices, enrollment codes), [`login`],
-//! [`bulletins`], [`draws`], [`identities`]. This module holds the route
+//! form), [`cases`] (rectification queue, case, decisions), [`reference`]
+//! (units, points, categories, CSV import), [`settings`] (with the email
+//! server), [`rectification`] (rectification rules, category deadlines,
+//! office calendar), [`contacts`] (a unit's contacts, test notices),
+//! [`notices`] (通知记录, the delivery log), [`inspectors`] (devices,
+//! enrollment codes), [`login`], [`bulletins`], [`draws`], [`identities`].
+//! This module holds the route
 //! table, the guard every row with a role goes through, the session and
 //! form extractors, and the layout.
 //!
@@ -39,12 +42,14 @@ use std::collections::HashMap;
 
 mod bulletins;
 mod contacts;
+mod cases;
 mod draws;
 mod findings;
 mod identities;
 mod inspectors;
 mod login;
 mod notices;
+mod rectification;
 mod reference;
 mod settings;
 
@@ -76,6 +81,9 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
         r("get", "/console/findings", Some(Leader), get(findings::queue)),
         r("get", "/console/findings/{id}", Some(Leader), get(findings::finding_page)),
         r("post", "/console/findings/{id}/review", Some(Reviewer), post(findings::review)),
+        r("get", "/console/cases", Some(Leader), get(cases::queue)),
+        r("get", "/console/cases/{ref}", Some(Leader), get(cases::case_page)),
+        r("post", "/console/cases/{ref}/decision", Some(Reviewer), post(cases::decide)),
         r("get", "/console/units", Some(Leader), get(reference::units_page)),
         r("post", "/console/units", Some(Admin), post(reference::save_unit)),
         r("post", "/console/units/import", Some(Admin), post(reference::import_units)),
@@ -93,6 +101,10 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
         r("post", "/console/contacts/{id}/test", Some(Admin), post(contacts::send_test)),
         r("get", "/console/notices", Some(Leader), get(notices::notices_page)),
         r("post", "/console/notices/{id}/retry", Some(Admin), post(notices::retry)),
+        r("get", "/console/rectification", Some(Leader), get(rectification::settings_page)),
+        r("post", "/console/rectification", Some(Admin), post(rectification::save_settings)),
+        r("post", "/console/rectification/deadlines", Some(Admin), post(rectification::save_deadlines)),
+        r("post", "/console/rectification/calendar", Some(Admin), post(rectification::import_calendar)),
         r("get", "/console/inspectors", Some(Admin), get(inspectors::inspectors_page)),
         r("post", "/console/inspectors", Some(Admin), post(inspectors::add_inspector)),
         r("post", "/console/inspectors/{id}/code", Some(Admin), post(inspectors::inspector_code)),
@@ -116,6 +128,7 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
 /// The console's navigation: (path, label, minimum role).
 const NAV: &[(&str, &str, Role)] = &[
     ("/console/findings", "审核", Role::Leader),
+    ("/console/cases", "整改", Role::Leader),
     ("/console/bulletins", "通报", Role::Leader),
     ("/console/units", "责任单位", Role::Leader),
     ("/console/points", "点位", Role::Leader),
@@ -123,6 +136,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/console/contacts", "联系人", Role::Leader),
     ("/console/notices", "通知记录", Role::Leader),
     ("/console/settings", "设置", Role::Leader),
+    ("/console/rectification", "整改设置", Role::Leader),
     ("/console/draws", "抽签", Role::Reviewer),
     ("/console/inspectors", "督查员", Role::Admin),
     ("/console/identities", "身份与审计", Role::Admin),
@@ -369,7 +383,22 @@ dl{display:grid;grid-template-columns:6.5em 1fr;gap:.25rem .6rem;margin:0}dt{col
 .ok{background:#e8f5e9;border:1px solid #b7dfb9;color:#1b5e20;padding:.5rem .8rem;border-radius:4px}
 .pager{margin:1rem 0}.qr svg{width:220px;height:220px}code{word-break:break-all}
 .edit{display:flex;flex-wrap:wrap;gap:.4rem;align-items:end}.edit label{display:flex;flex-direction:column;font-size:.85rem}
-@media (max-width:600px){main{padding:.6rem}th,td{padding:.3rem}header form{margin-left:0}}
+.st.cs-open{border-color:#1565c0;color:#1565c0}.st.cs-answered{border-color:#6a1b9a;color:#6a1b9a}.st.cs-rework{border-color:#e65100;color:#e65100}
+.st.cs-deferred{border-color:#795548;color:#795548}.st.cs-closed{border-color:#2e7d32;color:#2e7d32}.st.cs-cancelled{border-color:#777;color:#777}
+.overdue{color:#c62828;font-weight:600;white-space:nowrap}.supervised{display:inline-block;padding:0 .4rem;border-radius:3px;font-size:.82rem;background:#c62828;color:#fff;font-weight:600}
+.pending{color:#e65100;font-weight:600}.holiday{color:#c62828;font-weight:600}.workday{color:#1565c0;font-weight:600}
+nav.counts{display:flex;flex-wrap:wrap;gap:.4rem;margin-bottom:.8rem}nav.counts a{background:#fff;border:1px solid #ddd;border-radius:16px;padding:.15rem .7rem;color:inherit;text-decoration:none;font-size:.9rem}nav.counts a.on{border-color:#8b1a1a;color:#8b1a1a}
+form.filters label.check,label.check{flex-direction:row;align-items:center;gap:.3rem;display:flex}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.pair h3{margin:0 0 .5rem;font-size:1rem}@media (max-width:800px){.pair{grid-template-columns:1fr}}
+.thumbs{display:flex;flex-wrap:wrap;gap:.4rem}.thumbs img{height:110px;max-width:100%;border-radius:3px;background:#ddd;display:block}.attach+.attach{border-top:1px solid #eee;margin-top:.5rem}
+form.settings{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:.8rem}form.settings label{display:flex;flex-direction:column;gap:.15rem}form.settings .wide{grid-column:1/-1}
+.num{white-space:nowrap}.num input{width:6em}dl.wide{grid-template-columns:11em 1fr}details summary{cursor:pointer}details table{margin-top:.5rem}
+@media (max-width:600px){main{padding:.6rem}th,td{padding:.3rem}header form{margin-left:0}
+table.stack thead{display:none}table.stack,table.stack tbody,table.stack tr{display:block;width:100%}
+table.stack tr{border:1px solid #ddd;border-radius:6px;margin:0 0 .6rem;padding:.4rem .6rem;background:#fff}
+table.stack td{display:inline-block;border:0;padding:.1rem .9rem .1rem 0}table.stack td::before{content:attr(data-label) "：";color:#666;font-size:.85rem}
+table.stack td.main{display:block;font-weight:600}table.stack td.main::before{content:none}table.stack td.text{display:block}table.stack td.empty{display:none}
+dl.wide{grid-template-columns:1fr}}
 "#;
 
 fn head(title: &str) -> Markup {

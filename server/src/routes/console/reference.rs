@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 
 /// Reads a chosen CSV file into the textarea: the console's only script, a
 /// constant attribute value.
-const READ_CSV_FILE: &str =
+pub(super) const READ_CSV_FILE: &str =
     "var r=new FileReader(),t=this.form.csv;r.onload=function(){t.value=r.result};r.readAsText(this.files[0],'utf-8')";
 
 fn import_box(user: &ConsoleUser, action: &str, columns: &str) -> Markup {
