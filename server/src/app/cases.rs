@@ -536,6 +536,8 @@ pub fn check_category_deadlines(
         .with_field("items"));
     }
     Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,8 +41,8 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use std::collections::HashMap;
 
 mod bulletins;
-mod contacts;
 mod cases;
+mod contacts;
 mod draws;
 mod findings;
 mod identities;
