@@ -332,7 +332,7 @@ pub fn check_smtp(input: &SmtpInput) -> Result<(SmtpSettings, Option<String>), A
         )
     };
     let mailbox: lettre::message::Mailbox = from.parse().map_err(|_| bad_from())?;
-    check_email("from", ErrorCode::SmtpFromInvalid, &mailbox.email.to_string()).map_err(|_| bad_from())?;
+    check_email("from", ErrorCode::SmtpFromInvalid, mailbox.email.as_ref()).map_err(|_| bad_from())?;
     Ok((SmtpSettings { host, port, tls, username, from, has_password: false }, input.password.clone()))
 }
 
