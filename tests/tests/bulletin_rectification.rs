@@ -411,6 +411,7 @@ async fn an_october_bulletin_lists_overdue_cases_and_rectification_as_computed_b
     // Overdue at the end of October (11-01 00:00), longest first:
     // case 1 due 09-19 00:00 → 43 days; case 4 挂账 to 10-20 → 10-21 00:00 → 11 days.
     // Case 6 was answered 10-08, so it is not overdue though closed only 11-02.
+    #[allow(clippy::type_complexity)]
     let overdue: Vec<(String, String, String, String, String, i64, bool, u64, bool)> = b["overdue"]
         .as_array()
         .unwrap()
