@@ -277,9 +277,9 @@ async fn a_robot_errcode_is_a_failure_and_after_max_attempts_the_notice_is_faile
         let expected = if attempt < MAX_ATTEMPTS { NoticeState::Pending } else { NoticeState::Failed };
         assert_eq!(n.state, expected, "after attempt {attempt}: {n:?}");
         assert!(n.last_error.as_deref().unwrap_or("").contains("93000"), "{n:?}");
-        // Nothing is due until the backoff (at most six hours) has passed.
+        // Nothing is due until the backoff (at most six hours and a fifth) has passed.
         assert_eq!(worker::run_once(&o.state, &quick()).await.unwrap(), 0);
-        o.hand.advance(jiff::SignedDuration::from_hours(7));
+        o.hand.advance(jiff::SignedDuration::from_hours(8));
     }
     assert_eq!(worker::run_once(&o.state, &quick()).await.unwrap(), 0, "a failed notice is not tried again");
     let hits = hooks.hits("/cgi-bin/webhook/send");

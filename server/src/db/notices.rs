@@ -200,6 +200,9 @@ pub struct NoticeFilter {
     pub state: Option<NoticeState>,
     pub unit: Option<String>,
     pub kind: Option<String>,
+    /// Created at or after / before (milliseconds).
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
     pub before: Option<i64>,
     pub limit: usize,
 }
@@ -242,11 +245,14 @@ fn list(conn: &Connection, f: &NoticeFilter) -> Result<Vec<NoticeView>, AppError
     let mut stmt = conn.prepare_cached(&format!(
         "{VIEW_SELECT}
          WHERE (?1 IS NULL OR o.state = ?1) AND (?2 IS NULL OR o.unit_id = ?2) AND (?3 IS NULL OR o.kind = ?3)
-           AND (?4 IS NULL OR o.id < ?4)
+           AND (?4 IS NULL OR o.id < ?4) AND (?6 IS NULL OR o.created_ms >= ?6) AND (?7 IS NULL OR o.created_ms < ?7)
          ORDER BY o.id DESC LIMIT ?5"
     ))?;
     let rows = stmt
-        .query_map(params![f.state.map(NoticeState::as_str), f.unit, f.kind, f.before, f.limit as i64], view_row)?
+        .query_map(
+            params![f.state.map(NoticeState::as_str), f.unit, f.kind, f.before, f.limit as i64, f.from_ms, f.to_ms],
+            view_row,
+        )?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }

@@ -209,8 +209,34 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             })
             .unwrap()
     };
+    // A contact of U03 told through the outbox, so the contacts and the
+    // delivery log have rows to show a leader.
+    let contact = app::contacts::create(
+        &state.db,
+        "U03".into(),
+        app::contacts::ContactInput {
+            name: "王联络".into(),
+            role: "contact".into(),
+            email: Some("liaison@u03.example.cn".into()),
+            active: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    state.db.enqueue_test_notice(contact.id, jiff::Timestamp::now()).await.unwrap();
+    let notice_id = state
+        .db
+        .notices(crate::db::notices::NoticeFilter { limit: 10, ..Default::default() })
+        .await
+        .unwrap()
+        .first()
+        .map(|n| n.id)
+        .unwrap_or(1);
 
     let ids = [
+        ("contacts", "id", contact.id.to_string()),
+        ("notices", "id", notice_id.to_string()),
         ("findings", "id", finding_id.clone()),
         ("cases", "ref", case_ref.clone()),
         ("bulletins", "id", bulletin_id),

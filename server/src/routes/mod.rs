@@ -448,7 +448,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         ApiRoute {
             method: "get",
             path: "/api/v1/notices",
-            summary: "The notice delivery log, newest first: kind, unit, channel, masked target, state, attempts, last error, times; filters state (pending|sent|failed), unit, kind; paged by next",
+            summary: "The notice delivery log, newest first: kind, unit, channel, masked target, state, attempts, last error, times; filters state (pending|sent|failed), unit, kind, from, to (created; YYYY-MM-DD or RFC 3339); paged by next",
             access: Access::Office(Leader),
             request: None,
             response: json(schema::<notices::NoticePage>),

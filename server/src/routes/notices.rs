@@ -17,6 +17,9 @@ pub struct ListQuery {
     state: Option<String>,
     unit: Option<String>,
     kind: Option<String>,
+    /// Created from / to (YYYY-MM-DD in the office time zone, or RFC 3339).
+    from: Option<String>,
+    to: Option<String>,
     limit: Option<usize>,
     next: Option<String>,
 }
@@ -57,8 +60,16 @@ pub async fn list(
         .as_deref()
         .map(|n| n.parse::<i64>().map_err(|_| bad("next", "`next` must be a value returned by a previous page".into())))
         .transpose()?;
-    let filter =
-        NoticeFilter { state: notice_state, unit: q.unit.filter(|u| !u.is_empty()), kind, before, limit: limit + 1 };
+    let tz = &state.config.timezone;
+    let filter = NoticeFilter {
+        state: notice_state,
+        unit: q.unit.filter(|u| !u.is_empty()),
+        kind,
+        from_ms: q.from.as_deref().map(|v| super::office::parse_bound(v, tz, false, "from")).transpose()?,
+        to_ms: q.to.as_deref().map(|v| super::office::parse_bound(v, tz, true, "to")).transpose()?,
+        before,
+        limit: limit + 1,
+    };
     let mut items = app::notices::list(&state.db, filter).await?;
     let next = if items.len() > limit {
         items.truncate(limit);

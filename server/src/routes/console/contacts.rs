@@ -59,7 +59,7 @@ pub async fn contacts_page(
 }
 
 /// The contact's fields for the form: the one being edited, or what was just sent.
-fn field<'a>(sent: Option<&'a Form>, editing: Option<&'a Contact>, key: &str) -> String {
+fn field(sent: Option<&Form>, editing: Option<&Contact>, key: &str) -> String {
     if let Some(f) = sent {
         return f.get(key).to_owned();
     }

@@ -68,6 +68,7 @@ async fn render(
         kind: kind_f.clone(),
         before: get("next").and_then(|n| n.parse().ok()),
         limit: PAGE + 1,
+        ..NoticeFilter::default()
     };
     let loaded = async {
         let items = app::notices::list(&state.db, filter).await?;
