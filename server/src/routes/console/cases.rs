@@ -218,18 +218,18 @@ pub async fn queue(
                     @for c in items {
                         @let pending = pending_zh(&state, c);
                         tr {
-                            td.main data-label="编号" { a href={ "/console/cases/" (c.reference) } { code { (c.reference) } } }
+                            td.main data-label="编号" { a href={ "/console/cases/" (c.reference) } { code.ref { (c.reference) } } }
                             td data-label="责任单位" { (c.unit_name) }
                             td data-label="点位" { (c.point_name) }
                             td data-label="问题类别" { (c.category_name.as_deref().unwrap_or(&c.category)) }
                             td data-label="牌色" { (card_badge(c.card.as_str())) }
                             td data-label="状态" { (state_badge(&c.state)) }
-                            td data-label="整改期限" { (due_zh(&state, c)) }
-                            td.empty[c.overdue_days.is_none()] data-label="逾期" { (overdue_badge(c.overdue_days)) }
+                            td.nw data-label="整改期限" { (due_zh(&state, c)) }
+                            td.nolabel.empty[c.overdue_days.is_none()] data-label="逾期" { (overdue_badge(c.overdue_days)) }
                             td.empty[c.rework_count == 0] data-label="返工" {
                                 @if c.rework_count > 0 { (c.rework_count) " 次" }
                             }
-                            td.empty[!c.supervised] data-label="督办" {
+                            td.nolabel.empty[!c.supervised] data-label="督办" {
                                 @if c.supervised { span.supervised { "督办" } }
                             }
                             td.empty[pending.is_none()] data-label="待决定申请" {
@@ -455,6 +455,14 @@ async fn render_case(
     let reassign_units: Vec<(String, String)> =
         lists.unit_options().into_iter().filter(|(id, _)| *id != c.unit_id).collect();
     let pending = pending_zh(state, &c);
+    // The request waiting for a decision, read beside its form.
+    let asked = match c.pending.as_deref() {
+        Some("return") => "return_requested",
+        Some("extension") => "extension_requested",
+        Some("deferral") => "deferral_requested",
+        _ => "",
+    };
+    let request = events.iter().rev().find(|e| e.event == asked);
     let body = html! {
         (flash(refused.as_ref().map(|r| r.message.as_str()), ok))
         div.box { dl {
@@ -477,9 +485,43 @@ async fn render_case(
             dt { "次数" } dd { "返工 " (c.rework_count) " · 改派 " (c.reassign_count) " · 延期 " (c.extension_count) }
             dt { "原始发现" } dd { a href={ "/console/findings/" (c.finding_id) } { "查看发现与审核记录 →" } }
         } }
+        h2 { "整改前后对照" }
+        div.pair {
+            div.box {
+                h3 { "整改前（督查发现）" }
+                @if c.photos.is_empty() {
+                    p.muted { "发现没有照片。" }
+                } @else {
+                    div.thumbs { @for p in &c.photos { (photo_link(p)) } }
+                }
+            }
+            div.box {
+                h3 { "整改后（单位反馈与复查）" }
+                @if after.is_empty() { p.muted { "尚无反馈或复查材料。" } }
+                @for e in &after {
+                    div.attach {
+                        p.muted { (event_zh(&e.event)) " · " (time_text(state, &e.at)) }
+                        div.thumbs {
+                            @for a in e.attachments.iter().filter(|a| a.kind == crate::db::cases::AttachmentKind::Photo) {
+                                (photo_link(&a.sha256))
+                            }
+                        }
+                        @for a in e.attachments.iter().filter(|a| a.kind == crate::db::cases::AttachmentKind::Pdf) {
+                            p { a href={ "/api/v1/case-files/" (a.sha256) } { "书面说明扫描件（PDF）下载" } }
+                        }
+                    }
+                }
+            }
+        }
         @if !decisions.is_empty() {
-            div.box.forms #decide {
+            div.box.decide #decide {
                 h2 style="margin-top:0" { "办理决定" }
+                @if let (Some(p), Some(asked)) = (&pending, &request) {
+                    p {
+                        span.pending { (p) } " · " (actor_zh(asked, reviewer)) " · " (time_text(state, &asked.at))
+                        @for t in [&asked.reason, &asked.explanation].into_iter().flatten() { br; "理由：" (t) }
+                    }
+                }
                 @for d in &decisions {
                     @let d = *d;
                     form method="post" action=(action) {
@@ -522,34 +564,6 @@ async fn render_case(
                 }
             }
         }
-        h2 { "整改前后对照" }
-        div.pair {
-            div.box {
-                h3 { "整改前（督查发现）" }
-                @if c.photos.is_empty() {
-                    p.muted { "发现没有照片。" }
-                } @else {
-                    div.thumbs { @for p in &c.photos { (photo_link(p)) } }
-                }
-            }
-            div.box {
-                h3 { "整改后（单位反馈与复查）" }
-                @if after.is_empty() { p.muted { "尚无反馈或复查材料。" } }
-                @for e in &after {
-                    div.attach {
-                        p.muted { (event_zh(&e.event)) " · " (time_text(state, &e.at)) }
-                        div.thumbs {
-                            @for a in e.attachments.iter().filter(|a| a.kind == crate::db::cases::AttachmentKind::Photo) {
-                                (photo_link(&a.sha256))
-                            }
-                        }
-                        @for a in e.attachments.iter().filter(|a| a.kind == crate::db::cases::AttachmentKind::Pdf) {
-                            p { a href={ "/api/v1/case-files/" (a.sha256) } { "书面说明扫描件（PDF）下载" } }
-                        }
-                    }
-                }
-            }
-        }
         h2 { "办理记录" }
         div.scroll { table.stack {
             thead { tr { th { "时间" } th { "事项" } th { "操作人" } th { "状态" } th { "理由 / 说明" } th { "详情" } } }
@@ -558,22 +572,22 @@ async fn render_case(
                     @let details = detail_zh(state, e, &unit_name);
                     @let text = [("理由", &e.reason), ("整改情况", &e.note), ("书面说明", &e.explanation)];
                     tr {
-                        td data-label="时间" { (time_text(state, &e.at)) }
+                        td.nw data-label="时间" { (time_text(state, &e.at)) }
                         td.main data-label="事项" { (event_zh(&e.event)) }
                         td data-label="操作人" { (actor_zh(e, reviewer)) }
-                        td data-label="状态" {
+                        td.nw data-label="状态" {
                             @if let Some(from) = e.from_state.as_ref().filter(|f| **f != e.to_state) {
                                 (state_zh(from)) " → " (state_zh(&e.to_state))
                             } @else {
                                 (state_zh(&e.to_state))
                             }
                         }
-                        td.text.empty[text.iter().all(|(_, t)| t.is_none())] data-label="理由 / 说明" {
+                        td.text.nolabel.empty[text.iter().all(|(_, t)| t.is_none())] data-label="理由 / 说明" {
                             @for (label, t) in text {
                                 @if let Some(t) = t { div { span.muted { (label) "：" } (t) } }
                             }
                         }
-                        td.empty[details.is_empty() && e.attachments.is_empty()] data-label="详情" {
+                        td.nolabel.empty[details.is_empty() && e.attachments.is_empty()] data-label="详情" {
                             @for d in &details { div { (d) } }
                             @if !e.attachments.is_empty() { div.muted { "附件 " (e.attachments.len()) " 个" } }
                         }
@@ -591,11 +605,15 @@ async fn render_case(
 /// A refusal's text: the code's Chinese, and which input it was about.
 fn refusal_text(e: &AppError) -> String {
     let field = match e.field() {
-        Some("unit_id") => "（改派单位）",
-        Some("reason") => "（理由）",
+        Some("unit_id") => "改派单位",
+        Some("reason") => "理由",
         _ => "",
     };
-    format!("未能办理：{}{field}", super::refusal_zh(e))
+    // A code that names no input ("必填项为空") is told which one.
+    if e.code() == ErrorCode::FieldRequired && !field.is_empty() {
+        return format!("未能办理：{}（{field}）。", e.code().zh());
+    }
+    format!("未能办理：{}", super::refusal_zh(e))
 }
 
 pub async fn decide(

@@ -389,15 +389,20 @@ dl{display:grid;grid-template-columns:6.5em 1fr;gap:.25rem .6rem;margin:0}dt{col
 .pending{color:#e65100;font-weight:600}.holiday{color:#c62828;font-weight:600}.workday{color:#1565c0;font-weight:600}
 nav.counts{display:flex;flex-wrap:wrap;gap:.4rem;margin-bottom:.8rem}nav.counts a{background:#fff;border:1px solid #ddd;border-radius:16px;padding:.15rem .7rem;color:inherit;text-decoration:none;font-size:.9rem}nav.counts a.on{border-color:#8b1a1a;color:#8b1a1a}
 form.filters label.check,label.check{flex-direction:row;align-items:center;gap:.3rem;display:flex}
-.pair{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.pair h3{margin:0 0 .5rem;font-size:1rem}@media (max-width:800px){.pair{grid-template-columns:1fr}}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:1rem;margin-bottom:1rem}.pair .box{margin:0}.pair h3{margin:0 0 .5rem;font-size:1rem}@media (max-width:800px){.pair{grid-template-columns:1fr}}
 .thumbs{display:flex;flex-wrap:wrap;gap:.4rem}.thumbs img{height:110px;max-width:100%;border-radius:3px;background:#ddd;display:block}.attach+.attach{border-top:1px solid #eee;margin-top:.5rem}
 form.settings{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:.8rem}form.settings label{display:flex;flex-direction:column;gap:.15rem}form.settings .wide{grid-column:1/-1}
+.card,.st,.overdue,.supervised,code.ref,.nw{white-space:nowrap}table.stack th{white-space:nowrap}
+.decide form{display:flex;flex-direction:column;align-items:flex-start;gap:.4rem;border-top:1px solid #eee;padding:.6rem 0}
+.decide label{display:flex;flex-direction:column;gap:.15rem;width:100%;max-width:36rem}.decide input,.decide select{width:100%}
+form.settings label.check{flex-direction:row;align-items:center;grid-column:1/-1}
 .num{white-space:nowrap}.num input{width:6em}dl.wide{grid-template-columns:11em 1fr}details summary{cursor:pointer}details table{margin-top:.5rem}
 @media (max-width:600px){main{padding:.6rem}th,td{padding:.3rem}header form{margin-left:0}
 table.stack thead{display:none}table.stack,table.stack tbody,table.stack tr{display:block;width:100%}
-table.stack tr{border:1px solid #ddd;border-radius:6px;margin:0 0 .6rem;padding:.4rem .6rem;background:#fff}
-table.stack td{display:inline-block;border:0;padding:.1rem .9rem .1rem 0}table.stack td::before{content:attr(data-label) "：";color:#666;font-size:.85rem}
-table.stack td.main{display:block;font-weight:600}table.stack td.main::before{content:none}table.stack td.text{display:block}table.stack td.empty{display:none}
+table.stack tr{display:flex;flex-wrap:wrap;align-items:baseline;column-gap:.9rem;border:1px solid #ddd;border-radius:6px;margin:0 0 .6rem;padding:.4rem .6rem;background:#fff}
+table.stack td{display:block;border:0;padding:.1rem 0}table.stack td::before{content:attr(data-label) "：";color:#666;font-size:.85rem}
+table.stack td.main{order:-1;flex-basis:100%;font-weight:600}table.stack td.main::before,table.stack td.nolabel::before{content:none}
+table.stack td.text{flex-basis:100%}table.stack td.empty{display:none}
 dl.wide{grid-template-columns:1fr}}
 "#;
 

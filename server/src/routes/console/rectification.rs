@@ -256,7 +256,7 @@ async fn render(state: &AppState, user: &ConsoleUser, outcome: Option<Outcome<'_
         h2 #settings { "整改规则" }
         (message(Part::Settings))
         @if admin {
-            form.box.settings method="post" action=(PATH) {
+            form.box.settings method="post" action={ (PATH) "#settings" } {
                 (hidden_csrf(user))
                 @for n in NUMBERS {
                     label {
@@ -294,7 +294,7 @@ async fn render(state: &AppState, user: &ConsoleUser, outcome: Option<Outcome<'_
         }
         @if shown.is_empty() { p.box.muted { "尚无问题类别。" } }
         @if !shown.is_empty() && admin {
-            form method="post" action={ (PATH) "/deadlines" } {
+            form method="post" action={ (PATH) "/deadlines#deadlines" } {
                 (hidden_csrf(user))
                 (deadline_table)
                 p { button { "保存类别期限" } }
@@ -303,7 +303,6 @@ async fn render(state: &AppState, user: &ConsoleUser, outcome: Option<Outcome<'_
             (deadline_table)
         }
         h2 #calendar { "工作日历（节假日与调休）" }
-        (message(Part::Calendar))
         p.muted { "周一至周五为工作日，周六、周日休息；这里只列与此不同的日期。" }
         @if years.is_empty() { p.box.muted { "尚未导入任何日期：期限只跳过周末。" } }
         @for (year, list) in years.iter().rev() {
@@ -336,8 +335,11 @@ async fn render(state: &AppState, user: &ConsoleUser, outcome: Option<Outcome<'_
             }
         }
         @if admin {
-            form.box method="post" action={ (PATH) "/calendar" } style="display:flex;flex-direction:column;gap:.5rem" {
+            // The answer scrolls back to this form (the fragment), where the
+            // outcome is shown.
+            form.box #import method="post" action={ (PATH) "/calendar#import" } style="display:flex;flex-direction:column;gap:.5rem" {
                 (hidden_csrf(user))
+                (message(Part::Calendar))
                 b { "导入一年的节假日与调休" }
                 span.muted {
                     "每行一个日期：" code { "日期,休或班[,说明]" } "，如 " code { "2026-10-01,休,国庆节" } "、"
