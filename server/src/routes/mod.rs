@@ -825,7 +825,12 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Replace every category deadline: {items: [{category, card, unit: days|hours, amount}]}",
             access: Access::Office(Admin),
             request: Some(json(|g| {
-                obj_req(json!({"items": {"type": "array", "items": schema::<crate::db::cases::CategoryDeadline>(g)}}))
+                // The handler refuses unknown fields; the document says so.
+                let mut body = obj_req(
+                    json!({"items": {"type": "array", "items": schema::<crate::db::cases::CategoryDeadline>(g)}}),
+                );
+                body["additionalProperties"] = json!(false);
+                body
             })),
             response: json(items::<crate::db::cases::CategoryDeadline>),
             status: 200,
