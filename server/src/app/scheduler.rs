@@ -108,6 +108,16 @@ pub fn due(case: &StoredCase, s: &RectificationSettings, now: &ZonedDateTime) ->
     out
 }
 
+/// [`due`], plus the 督办 of a case its re-checks already flagged (the
+/// notice and event keys make it once-only): what a pass writes.
+pub fn due_now(case: &StoredCase, s: &RectificationSettings, now: &ZonedDateTime) -> Vec<Due> {
+    let mut out = due(case, s, now);
+    if case.case.supervised && case.case.state.awaits_unit() {
+        out.push(supervision(case.id));
+    }
+    out
+}
+
 /// 督办 for a case flagged by repeated failed re-checks (the flag is set by
 /// the re-check itself) or by a long delay.
 pub fn supervision(case_id: i64) -> Due {

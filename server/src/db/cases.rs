@@ -258,11 +258,7 @@ pub struct CategoryDeadline {
 
 impl CategoryDeadline {
     pub fn rule(&self) -> DeadlineRule {
-        if self.unit == "hours" {
-            DeadlineRule::WorkingHours(self.amount)
-        } else {
-            DeadlineRule::WorkingDays(self.amount)
-        }
+        stored_rule(&self.unit, self.amount)
     }
 }
 
@@ -280,6 +276,11 @@ fn category_deadlines(conn: &Connection) -> Result<Vec<CategoryDeadline>, AppErr
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// A `category_deadlines` row's rule: `hours` are working hours, else working days.
+fn stored_rule(unit: &str, amount: u16) -> DeadlineRule {
+    if unit == "hours" { DeadlineRule::WorkingHours(amount) } else { DeadlineRule::WorkingDays(amount) }
+}
+
 /// The deadline rule for a card in a category.
 pub(in crate::db) fn rule_for(conn: &Connection, category: &str, card: Card) -> Result<DeadlineRule, AppError> {
     let own: Option<(String, i64)> = conn
@@ -290,12 +291,7 @@ pub(in crate::db) fn rule_for(conn: &Connection, category: &str, card: Card) -> 
         )
         .optional()?;
     if let Some((unit, amount)) = own {
-        let amount = amount.clamp(1, 744) as u16;
-        return Ok(if unit == "hours" {
-            DeadlineRule::WorkingHours(amount)
-        } else {
-            DeadlineRule::WorkingDays(amount)
-        });
+        return Ok(stored_rule(&unit, amount.clamp(1, 744) as u16));
     }
     let days: Option<i64> = conn
         .query_row("SELECT days FROM card_deadlines WHERE card = ?1", [card.as_str()], |r| r.get(0))
@@ -374,6 +370,17 @@ pub(in crate::db) fn by_ref(conn: &Connection, public_ref: &str) -> Result<Optio
 fn by_id(conn: &Connection, id: i64) -> Result<Option<StoredCase>, AppError> {
     let sql = format!("SELECT {CASE_COLUMNS} {CASE_FROM} WHERE c.id = ?1");
     Ok(conn.query_row(&sql, [id], case_row).optional()?)
+}
+
+/// Every case matching `condition` (over `c`, the cases table), by id: one
+/// query, for the scheduler's candidates.
+pub(in crate::db) fn list_where(
+    conn: &Connection,
+    condition: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<StoredCase>, AppError> {
+    let sql = format!("SELECT {CASE_COLUMNS} {CASE_FROM} WHERE {condition} ORDER BY c.id");
+    Ok(conn.prepare_cached(&sql)?.query_map(params, case_row)?.collect::<Result<_, _>>()?)
 }
 
 fn live_for_finding(conn: &Connection, finding_id: &str) -> Result<Option<StoredCase>, AppError> {

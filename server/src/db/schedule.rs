@@ -60,31 +60,6 @@ fn unit_name(conn: &Connection, unit_id: &str) -> Result<String, AppError> {
     Ok(conn.query_row("SELECT name FROM units WHERE id = ?1", [unit_id], |r| r.get(0))?)
 }
 
-fn awaiting_notice(conn: &Connection, unit_id: Option<&str>) -> Result<Vec<StoredCase>, AppError> {
-    let mut out = Vec::new();
-    let refs: Vec<String> = match unit_id {
-        Some(u) => conn
-            .prepare_cached(
-                "SELECT public_ref FROM rectification_cases WHERE state = 'open' AND notified_ms IS NULL
-                 AND unit_id = ?1 ORDER BY id",
-            )?
-            .query_map([u], |r| r.get(0))?
-            .collect::<Result<_, _>>()?,
-        None => conn
-            .prepare_cached(
-                "SELECT public_ref FROM rectification_cases WHERE state = 'open' AND notified_ms IS NULL ORDER BY id",
-            )?
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?,
-    };
-    for r in refs {
-        if let Some(s) = cases::by_ref(conn, &r)? {
-            out.push(s);
-        }
-    }
-    Ok(out)
-}
-
 /// Sends one unit's digest: every case of it not yet notified starts its
 /// deadline now, and one notice lists them all.
 fn digest(conn: &mut Connection, unit_id: &str, now: Timestamp, tz: &TimeZone) -> Result<(usize, usize), AppError> {
@@ -92,7 +67,8 @@ fn digest(conn: &mut Connection, unit_id: &str, now: Timestamp, tz: &TimeZone) -
     let settings = cases::settings(&tx)?;
     let zoned = now.to_zoned_datetime(tz.clone());
     let mut notified = Vec::new();
-    for s in awaiting_notice(&tx, Some(unit_id))? {
+    let waiting = cases::list_where(&tx, "c.state = 'open' AND c.notified_ms IS NULL AND c.unit_id = ?1", [unit_id])?;
+    for s in waiting {
         let tz2 = tz.clone();
         let s = cases::transition(&tx, s, now, move |facts| {
             let next = crate::app::cases::judge(facts, Actor::System, &Action::Notify, now, &tz2)?;
@@ -147,10 +123,7 @@ fn case_dues(
     let tx = conn.transaction()?;
     let Some(mut s) = cases::by_ref(&tx, public_ref)? else { return Ok((0, 0)) };
     let zoned = now.to_zoned_datetime(tz.clone());
-    let mut dues = scheduler::due(&s, settings, &zoned);
-    if s.case.supervised && s.case.state.awaits_unit() {
-        dues.push(scheduler::supervision(s.id));
-    }
+    let dues = scheduler::due_now(&s, settings, &zoned);
     let (mut notices, mut events) = (0, 0);
     for d in dues {
         if let Some(event) = d.event
@@ -190,23 +163,6 @@ fn enqueue_due(
     outbox::enqueue(tx, &d.key, &s.case.unit_id, &notice, &recipients, &[s.id], now)
 }
 
-fn candidates(conn: &Connection) -> Result<Vec<StoredCase>, AppError> {
-    let refs: Vec<String> = conn
-        .prepare(
-            "SELECT public_ref FROM rectification_cases
-             WHERE state IN ('open', 'rework', 'deferred') AND notified_ms IS NOT NULL ORDER BY id",
-        )?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let mut out = Vec::with_capacity(refs.len());
-    for r in refs {
-        if let Some(s) = cases::by_ref(conn, &r)? {
-            out.push(s);
-        }
-    }
-    Ok(out)
-}
-
 impl super::Db {
     /// One scheduler pass at `now`: the digests (from the digest hour on),
     /// then every case's due reminders, 催办, escalations and 督办.
@@ -221,7 +177,12 @@ impl super::Db {
                     )?
                     .query_map([], |r| r.get(0))?
                     .collect::<Result<_, _>>()?;
-                Ok((cases::settings(c)?, waiting, candidates(c)?))
+                let open = cases::list_where(
+                    c,
+                    "c.state IN ('open', 'rework', 'deferred') AND c.notified_ms IS NOT NULL",
+                    [],
+                )?;
+                Ok((cases::settings(c)?, waiting, open))
             })
             .await?;
         let local = now.to_zoned_datetime(tz.clone());
@@ -236,11 +197,7 @@ impl super::Db {
         }
         report.cases_seen = open.len();
         for s in open {
-            let mut dues = scheduler::due(&s, &settings, &local);
-            if s.case.supervised {
-                dues.push(scheduler::supervision(s.id));
-            }
-            if dues.is_empty() {
+            if scheduler::due_now(&s, &settings, &local).is_empty() {
                 continue;
             }
             let (tz, settings, r) = (tz.clone(), settings.clone(), s.public_ref.clone());
