@@ -87,10 +87,10 @@ pub async fn login(
 
 /// Ends the session (its CSRF token was checked by the guard).
 pub async fn logout(State(state): State<AppState>, _user: PortalUser, headers: HeaderMap) -> Response {
-    if let Some(token) = session_cookie(&headers) {
-        if let Err(e) = state.db.end_session(secret_hash(&token)).await {
-            return internal(e);
-        }
+    if let Some(token) = session_cookie(&headers)
+        && let Err(e) = state.db.end_session(secret_hash(&token)).await
+    {
+        return internal(e);
     }
     let mut res = see_other("/unit/login");
     res.headers_mut().insert(header::SET_COOKIE, session_cookie_header("", &headers, 0));
