@@ -12,6 +12,8 @@ import { chromium } from 'playwright-core';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TARGET_DIR = process.env.CARGO_TARGET_DIR || join(ROOT, 'target');
 export const SERVER_BIN = process.env.ANFANG_SERVER_BIN || join(TARGET_DIR, 'debug/anfang-server');
+/** The inspectors' command-line client (a native anfang-core), for tests that need findings fast. */
+export const CLI_BIN = process.env.ANFANG_CLI_BIN || join(TARGET_DIR, 'debug/anfang');
 export const WEB_DIR = process.env.ANFANG_WEB_DIR || join(ROOT, 'web/dist');
 export const ARTIFACTS = join(TARGET_DIR, 'browser-artifacts');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -30,7 +32,7 @@ export async function startServer(extraArgs = [], { dataDir = mkdtempSync(join(t
     ['serve', '--demo', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--web-dir', WEB_DIR, ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn', ...env } },
   );
-  const demo = { codes: new Map(), adminPassword: null };
+  const demo = { codes: new Map(), adminPassword: null, units: new Map() };
   const url = await new Promise((resolveUrl, reject) => {
     let buf = '';
     child.on('exit', (code) => reject(new Error(`server exited early (${code})`)));
@@ -43,6 +45,7 @@ export async function startServer(extraArgs = [], { dataDir = mkdtempSync(join(t
         let m;
         if ((m = /^inspector (\S+) enrollment code: (\S+)$/.exec(line))) demo.codes.set(m[1], m[2]);
         if ((m = /^office sign-in: username admin password (\S+)$/.exec(line))) demo.adminPassword = m[1];
+        if ((m = /^unit sign-in: unit (\S+) username (\S+) password (\S+)/.exec(line))) demo.units.set(m[1], { username: m[2], password: m[3] });
         if ((m = /^listening on (https?:\/\/\S+)$/.exec(line))) resolveUrl(m[1]);
       }
     });

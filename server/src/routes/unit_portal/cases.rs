@@ -57,12 +57,22 @@ fn weekday_zh(d: Date) -> &'static str {
     ["周一", "周二", "周三", "周四", "周五", "周六", "周日"][usize::from(d.weekday().to_monday_zero_offset() as u8)]
 }
 
-/// A time the office set (a deadline), to the minute, with the weekday.
+/// A time the office set (a deadline), to the minute, with the weekday. A
+/// deadline of midnight is the end of the day before ("12月7日 24:00"),
+/// which is how a working-day deadline is meant and read.
 fn minute(state: &AppState, text: &str) -> String {
+    minute_in(&state.config.timezone, text)
+}
+
+fn minute_in(tz: &jiff::tz::TimeZone, text: &str) -> String {
     match text.parse::<Timestamp>() {
         Ok(t) => {
-            let z = t.to_zoned_datetime(state.config.timezone.clone());
-            format!("{}（{}）{}", z.date(), weekday_zh(z.date()), z.strftime("%H:%M"))
+            let z = t.to_zoned_datetime(tz.clone());
+            let midnight = (z.hour(), z.minute(), z.second()) == (0, 0, 0);
+            match z.date().yesterday() {
+                Ok(day) if midnight => format!("{day}（{}）24:00", weekday_zh(day)),
+                _ => format!("{}（{}）{}", z.date(), weekday_zh(z.date()), z.strftime("%H:%M")),
+            }
         }
         Err(_) => text.to_owned(),
     }
@@ -381,7 +391,8 @@ var box=document.getElementById('preview'),msg=document.getElementById('pick-msg
 function chosen(){var a=[];f.querySelectorAll('input[type=file][name=photos]').forEach(function(i){for(var k=0;k<i.files.length;k++)a.push(i.files[k]);});return a;}
 function kept(){return f.querySelectorAll('input[name=kept][value^="photo:"]').length;}
 f.addEventListener('change',function(){box.textContent='';var a=chosen();a.forEach(function(x){var im=document.createElement('img');im.src=URL.createObjectURL(x);im.alt=x.name;box.appendChild(im);});
-msg.textContent=a.length+kept()?('已选 '+(a.length+kept())+' 张照片'):'';});
+msg.textContent=a.length+kept()?('已选 '+(a.length+kept())+' 张照片'):'';
+var p=f.querySelector('input[name=pdf]');document.getElementById('pdf-msg').textContent=p.files[0]?('已选：'+p.files[0].name):'';});
 f.addEventListener('submit',function(e){var a=chosen(),s=0;a.forEach(function(x){s+=x.size;});var p=f.querySelector('input[name=pdf]');if(p&&p.files[0])s+=p.files[0].size;
 var err=null;if(a.length+kept()>max)err='一次反馈最多 '+max+' 张照片';else if(s>limit)err='照片和扫描件合计超过 '+Math.floor(limit/1048576)+' MB，请少选几张或分次反馈';
 if(err){e.preventDefault();msg.textContent=err;msg.className='err';return;}
@@ -501,7 +512,11 @@ async fn render(
                         p.muted { "已上传 PDF 扫描件，将随本次反馈提交。" input type="hidden" name="kept" value=(k.field(user)); }
                     }
                 }
-                input #pdf type="file" name="pdf" accept="application/pdf,.pdf";
+                div.pick.one {
+                    label for="pdf" { "选择 PDF 文件" }
+                    input #pdf type="file" name="pdf" accept="application/pdf,.pdf";
+                }
+                p.muted #pdf-msg aria-live="polite" {}
                 button.wide type="submit" { "提交整改反馈" }
             }
             script { (PreEscaped(ANSWER_SCRIPT)) }
@@ -764,4 +779,14 @@ pub async fn ask_deferral(
     let typed_form = retyped(&form, &[("explanation", "def_explanation"), ("target", "target")]);
     let typed = Typed { form: Some(&typed_form), kept: Vec::new() };
     finish(&state, &user, d, Which::Deferral, &typed, result).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_midnight_deadline_reads_as_the_end_of_the_day_before() {
+        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        assert_eq!(super::minute_in(&tz, "2026-12-07T16:00:00Z"), "2026-12-07（周一）24:00");
+        assert_eq!(super::minute_in(&tz, "2026-12-07T10:05:00Z"), "2026-12-07（周一）18:05");
+    }
 }

@@ -356,9 +356,10 @@ input,textarea,select,button,.btn{font:inherit;font-size:16px}
 input[type=text],input[type=password],input[type=date],textarea{width:100%;padding:.65rem .7rem;border:1px solid #bbb;border-radius:8px;background:#fff;min-height:48px}
 textarea{min-height:6.5em;resize:vertical}
 input[type=file]{width:100%;padding:.5rem 0}
-.pick{display:grid;grid-template-columns:1fr 1fr;gap:.5rem}
+.pick{display:grid;grid-template-columns:1fr 1fr;gap:.5rem;position:relative}
 .pick label{margin:0;display:flex;align-items:center;justify-content:center;min-height:52px;border:2px dashed #8b1a1a;border-radius:10px;color:#8b1a1a;background:#fff;text-align:center;cursor:pointer}
-.pick input{position:absolute;width:1px;height:1px;opacity:0}
+.pick input{position:absolute;width:1px;height:1px;opacity:0}.pick.one{grid-template-columns:1fr}
+ol.hist .photos{max-width:22rem}
 button,.btn{display:inline-flex;align-items:center;justify-content:center;min-height:48px;padding:.5rem 1.2rem;border-radius:8px;border:1px solid #8b1a1a;background:#8b1a1a;color:#fff;cursor:pointer;text-decoration:none}
 button.wide{width:100%;margin-top:.9rem;font-weight:600}.btn.plain,button.plain{background:#fff;color:#8b1a1a}
 details{background:#fff;border:1px solid #e0e0e0;border-radius:10px;margin-bottom:.7rem}details>summary{padding:.9rem 1rem;min-height:48px;cursor:pointer;font-weight:600}

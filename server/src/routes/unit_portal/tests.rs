@@ -371,9 +371,9 @@ async fn a_refused_answer_shows_its_coded_error_keeps_the_input_and_changes_noth
     let forged = format!("photo:{}:{}", detail.case.photos[0], "0".repeat(32));
     let mut big_pdf = b"%PDF-1.4\n".to_vec();
     big_pdf.resize(crate::app::cases::MAX_PDF_BYTES + 1, b'0');
-    // (what, form fields, files (name, file name, bytes), code, status)
-    #[allow(clippy::type_complexity)]
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<(&str, &str, Vec<u8>)>, ErrorCode, StatusCode)> = vec![
+    // (what, extra fields, files, the code the page names, its status)
+    type Attempt<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<(&'a str, &'a str, Vec<u8>)>, ErrorCode, StatusCode);
+    let cases: Vec<Attempt> = vec![
         (
             "no photo",
             vec![("explanation", "情况说明")],
