@@ -24,7 +24,8 @@
 //! - [`findings`]: the office's view of findings, with its redaction;
 //! - [`cases`]: rectification cases: the unit's answers and requests, the
 //!   office's decisions, re-check results, attachments;
-//! - [`scheduler`]: what is due for a case when (notices, 催办, escalation).
+//! - [`scheduler`]: what is due for a case when (notices, 催办, escalation);
+//! - [`rechecks`]: drawing re-check visits (复查) by an independent inspector.
 
 pub mod bulletins;
 pub mod cases;
@@ -32,6 +33,7 @@ pub mod devices;
 pub mod draws;
 pub mod findings;
 pub mod identities;
+pub mod rechecks;
 pub mod reference;
 pub mod review;
 pub mod scheduler;

@@ -39,6 +39,7 @@ pub mod evidence;
 pub mod findings;
 pub mod identities;
 pub mod outbox;
+pub mod rechecks;
 pub mod reference;
 pub mod reference_admin;
 pub mod reviews;

@@ -126,6 +126,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
                 }),
                 photos: vec![],
                 assignment_id: None,
+                recheck: None,
             };
             let signed =
                 anfang_core::protocol::SignedFinding { signature: key.sign(&finding), finding: finding.clone() };
