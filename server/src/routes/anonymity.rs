@@ -200,6 +200,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         ("categories", "code", "parking".to_owned()),
         ("photos", "sha256", "a".repeat(64)),
         ("uploads", "sha256", "a".repeat(64)),
+        ("recheck-photos", "sha256", "a".repeat(64)),
     ];
     let mut secrets: Vec<String> = vec![device_id, device_token, "\"inspector_id\"".into(), CLIENT_IP.into()];
     for (a, c) in creds.inspectors.iter().chain([(alias.clone(), fresh_code)].iter()) {
