@@ -114,6 +114,17 @@ impl Server {
         drop(next); // the old, already killed process
     }
 
+    /// Starts the server again on the same data dir and port, with extra
+    /// environment (e.g. `ANFANG_TEST_NOW`, which a plain restart drops).
+    pub fn restart_with_env(&mut self, env: &[(&str, &str)]) {
+        self.kill();
+        let demo = std::mem::take(&mut self.demo);
+        let mut next = Server::start_with_env(&self.data_dir, &self.addr.to_string(), false, env);
+        next.demo = demo;
+        std::mem::swap(self, &mut next);
+        drop(next);
+    }
+
     /// Signs in as the demo admin; returns a bearer token.
     pub async fn admin_token(&self) -> String {
         let res = reqwest::Client::new()
