@@ -342,9 +342,10 @@ async function renderVisits() {
   $('home-visits').hidden = visits.length === 0;
   for (const v of visits) {
     const st = visitStatus(v);
-    const b = el('button', { type: 'button', dataset: { assignment: v.id, point: v.point_id, status: st.key } },
+    const b = el('button', { type: 'button', dataset: { assignment: v.id, point: v.point_id, status: st.key, recheck: v.recheck ? v.recheck.case_ref : false } },
       el('span', { class: 'when' }, v.slot_label, el('span', { class: 'sub' }, `${fmtClock(v.starts_at)}–${fmtClock(v.ends_at)}`)),
-      el('span', { class: 'where' }, v.point_name || v.point_id, el('span', { class: 'sub' }, v.unit_name || '')),
+      el('span', { class: 'where' }, v.recheck ? el('span', { class: 'tag' }, '复查任务') : null, v.point_name || v.point_id,
+        el('span', { class: 'sub' }, v.recheck ? `整改单 ${v.recheck.case_ref} · ${v.unit_name || ''}` : (v.unit_name || ''))),
       el('span', { class: `state ${st.key}` }, st.text));
     b.addEventListener('click', () => openRecord(v));
     list.append(el('li', {}, b));
@@ -368,7 +369,7 @@ const categoryName = (code) => categoryNames.get(code) || code;
 // ---- record ------------------------------------------------------------
 
 const draft = {
-  visit: null, point: null, category: null, card: null, photos: [], fix: null, fixError: null,
+  visit: null, point: null, category: null, card: null, verdict: null, photos: [], fix: null, fixError: null,
   watch: null, processing: 0, pointsOrderedBy: null,
 };
 
@@ -475,6 +476,36 @@ for (const b of document.querySelectorAll('.card')) {
   });
 }
 
+// A re-check visit (复查任务) records a verdict on its case, not a new
+// problem: the category and card are the case's (green when passed), the
+// before-photos are shown from the copies the last sync kept, and it cannot
+// be turned into an ordinary finding.
+for (const b of document.querySelectorAll('.verdict')) {
+  b.addEventListener('click', () => {
+    draft.verdict = b.dataset.verdict;
+    for (const x of document.querySelectorAll('.verdict')) x.classList.toggle('on', x === b);
+  });
+}
+
+async function renderRecheck() {
+  const t = draft.visit?.recheck;
+  $('record-recheck').hidden = !t;
+  $('record-classify').hidden = Boolean(t);
+  $('record-visit-clear').hidden = Boolean(t);
+  for (const x of document.querySelectorAll('.verdict')) x.classList.remove('on');
+  const before = $('recheck-before');
+  before.replaceChildren();
+  if (!t) return;
+  $('recheck-ref').textContent = t.case_ref;
+  $('recheck-what').textContent = `${CARD_ZH[t.card]} · ${categoryName(t.category)}`;
+  for (const sha of t.photos) {
+    const jpeg = await call('recheckPhoto', { sha256: sha });
+    before.append(jpeg
+      ? el('div', { class: 'thumb', dataset: { sha256: sha } }, el('img', { src: blobUrl(jpeg), alt: '整改前照片' }))
+      : el('div', { class: 'thumb muted small', dataset: { sha256: sha } }, '未下载，请联网同步'));
+  }
+}
+
 // A drawn visit fixes the point (the core refuses another); the banner says
 // whether the inspector is inside the visit's slot.
 function renderVisitBanner() {
@@ -501,7 +532,7 @@ $('record-visit-clear').addEventListener('click', () => {
 });
 
 async function openRecord(visit = null) {
-  Object.assign(draft, { visit, point: null, category: null, card: null, photos: [], fix: null, fixError: null });
+  Object.assign(draft, { visit, point: null, category: null, card: null, verdict: null, photos: [], fix: null, fixError: null });
   await call('discardDraft');
   $('point-search').value = '';
   $('note').value = '';
@@ -511,7 +542,7 @@ async function openRecord(visit = null) {
   renderVisitBanner();
   show('record');
   startLocation();
-  await Promise.all([renderPoints(), renderCategories()]);
+  await Promise.all([renderPoints(), renderCategories(), renderRecheck()]);
 }
 
 let searchTimer = 0;
@@ -560,12 +591,19 @@ $('save').addEventListener('click', async () => {
   msg.className = 'msg bad';
   if (draft.processing) return (msg.textContent = '照片还在处理中，请稍候再保存。');
   if (!draft.point) return (msg.textContent = '请选择点位。');
-  if (!draft.category) return (msg.textContent = '请选择问题类别。');
-  if (!draft.card) return (msg.textContent = '请选择红牌、黄牌或绿牌。');
+  const recheck = draft.visit?.recheck;
+  if (recheck) {
+    if (!draft.verdict) return (msg.textContent = '请选择复查通过或复查未通过。');
+    if (!draft.photos.length) return (msg.textContent = '复查至少需要一张现场照片。');
+  } else {
+    if (!draft.category) return (msg.textContent = '请选择问题类别。');
+    if (!draft.card) return (msg.textContent = '请选择红牌、黄牌或绿牌。');
+  }
   const finding = {
     point_id: draft.point,
-    category: draft.category,
-    card: draft.card,
+    category: recheck ? recheck.category : draft.category,
+    card: recheck ? (draft.verdict === 'passed' ? 'green' : recheck.card) : draft.card,
+    recheck_passed: recheck ? draft.verdict === 'passed' : null,
     note: $('note').value,
     // The latest real fix, or none: "no fix" is recorded as such.
     location: draft.fix,
@@ -578,7 +616,7 @@ $('save').addEventListener('click', async () => {
     const saved = await call('record', { finding });
     leaveRecord();
     const s = await refreshStatus();
-    const kind = saved.assignment_id ? '抽签任务记录' : '';
+    const kind = saved.recheck ? (saved.recheck.passed ? '复查通过' : '复查未通过') : saved.assignment_id ? '抽签任务记录' : '';
     toast(`已保存${kind}${saved.location ? '' : '（无定位）'}，未同步 ${s.unsynced} 条`);
     await goHome();
     autoSync();
@@ -634,6 +672,7 @@ async function openFinding(f) {
     const v = visitsById.get(f.assignment_id);
     rows.splice(4, 0, ['抽签任务', v ? `${v.date} ${slotText(v)}` : f.assignment_id]);
   }
+  if (f.recheck) rows.splice(5, 0, ['复查结果', f.recheck.passed ? '复查通过' : '复查未通过']);
   $('finding-detail').replaceChildren(
     el('dl', { class: 'kv' }, rows.map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])), photos);
   for (const sha of f.photos) {

@@ -40,6 +40,7 @@ const ops = {
   thumbnail: ({ sha256 }) => device.thumbnail(sha256),
   photo: ({ sha256 }) => device.photo(sha256),
   photoUploaded: ({ sha256 }) => device.photo_uploaded(sha256),
+  recheckPhoto: ({ sha256 }) => device.recheck_photo(sha256),
 };
 
 const opened = (async () => {

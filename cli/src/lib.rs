@@ -89,11 +89,16 @@ enum Command {
         /// A drawn visit from `anfang visits` this finding is made on.
         #[arg(long)]
         assignment: Option<uuid::Uuid>,
-        #[arg(long)]
-        category: String,
+        /// The result of a re-check visit (复查任务): passed or failed. Needs
+        /// --assignment and at least one --photo; category and card default
+        /// to the case's (green when passed).
+        #[arg(long, requires = "assignment", value_enum)]
+        recheck: Option<Verdict>,
+        #[arg(long, required_unless_present = "recheck")]
+        category: Option<String>,
         /// red, yellow or green (红/黄/绿 also work).
-        #[arg(long)]
-        card: Card,
+        #[arg(long, required_unless_present = "recheck")]
+        card: Option<Card>,
         #[arg(long)]
         note: Option<String>,
         /// Responsible unit, if not the point's own.
@@ -115,11 +120,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Today's drawn visits (office time, Asia/Shanghai), from the last sync.
+    /// Today's drawn visits (office time, Asia/Shanghai), from the last sync;
+    /// re-check visits (复查任务) with their case and before-photos.
     Visits {
         #[arg(long)]
         json: bool,
+        /// Save the before-photos of today's re-check visits into this folder
+        /// (as SHA256.jpg), from the copies the last sync fetched.
+        #[arg(long, value_name = "DIR")]
+        save_photos: Option<PathBuf>,
     },
+}
+
+/// A re-check's verdict, as typed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Verdict {
+    /// 复查通过: the problem is fixed.
+    Passed,
+    /// 复查未通过: the unit must rework it.
+    Failed,
 }
 
 fn parse_lat_lon(s: &str) -> Result<(f64, f64), String> {
@@ -235,6 +254,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     report.photo_bytes_sent,
                     report.pending
                 );
+                for n in &report.notices {
+                    eprintln!("提示 notice: {n}");
+                }
                 if let Some(why) = &report.interrupted {
                     eprintln!(
                         "同步中断 sync interrupted: {why}; unsynced findings are kept and will be sent next time"
@@ -275,9 +297,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Visits { json } => {
+        Command::Visits { json, save_photos } => {
             let tz = anfang_core::office_timezone();
             let visits = store.todays_visit_list(&SystemClock, &tz)?;
+            if let Some(dir) = &save_photos {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                let mut missing = 0;
+                for sha in visits.iter().filter_map(|v| v.assignment.recheck.as_ref()).flat_map(|t| &t.photos) {
+                    match store.recheck_photo(sha)? {
+                        Some(jpeg) => {
+                            let path = dir.join(format!("{sha}.jpg"));
+                            std::fs::write(&path, jpeg).with_context(|| format!("cannot write {}", path.display()))?;
+                        }
+                        None => missing += 1,
+                    }
+                }
+                if missing > 0 {
+                    eprintln!("注意 note: {missing} before-photo(s) not on this device yet: run `anfang sync` online");
+                }
+            }
             if json {
                 say!("{}", serde_json::to_string_pretty(&visits)?);
             } else if visits.is_empty() {
@@ -288,8 +326,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let (s, e) = (tz.to_datetime(a.starts_at).time(), tz.to_datetime(a.ends_at).time());
                     let done =
                         if v.findings > 0 { format!("  已记录 {} 条 recorded", v.findings) } else { String::new() };
+                    let kind = if a.recheck.is_some() { "复查任务 " } else { "" };
                     say!(
-                        "{} {} {}–{}  {} {}  --assignment {}{done}",
+                        "{kind}{} {} {}–{}  {} {}  --assignment {}{done}",
                         a.date,
                         a.slot_label,
                         s.strftime("%H:%M"),
@@ -298,11 +337,47 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         v.point_name.as_deref().unwrap_or_default(),
                         a.id
                     );
+                    if let Some(t) = &a.recheck {
+                        let category = store
+                            .categories()?
+                            .into_iter()
+                            .find(|c| c.code == t.category)
+                            .map(|c| c.name)
+                            .unwrap_or_else(|| t.category.clone());
+                        say!("    整改单 case {}  {} {}", t.case_ref, t.card.label_zh(), category);
+                        for sha in &t.photos {
+                            let here =
+                                if store.recheck_photo(sha)?.is_some() { "" } else { "  (未下载 not fetched)" };
+                            say!("    整改前照片 before photo {sha}{here}");
+                        }
+                        say!(
+                            "    记录 record: anfang record --assignment {} --recheck passed|failed --photo AFTER.jpg",
+                            a.id
+                        );
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Record { point, assignment, category, card, note, unit, lat, lon, accuracy, photos } => {
+        Command::Record { point, assignment, recheck, category, card, note, unit, lat, lon, accuracy, photos } => {
+            // A re-check takes the case's category and card unless told.
+            let task = match (recheck, assignment) {
+                (Some(_), Some(a)) => Some(store.assignment(a)?.and_then(|a| a.recheck).ok_or_else(|| {
+                    anyhow::anyhow!("assignment {a} is not a re-check visit (复查任务) on this device")
+                })?),
+                _ => None,
+            };
+            let category = match (category, &task) {
+                (Some(c), _) => c,
+                (None, Some(t)) => t.category.clone(),
+                (None, None) => bail!("give --category"),
+            };
+            let card = match (card, &task, recheck) {
+                (Some(c), _, _) => c,
+                (None, Some(_), Some(Verdict::Passed)) => Card::Green,
+                (None, Some(t), _) => t.card,
+                (None, None, _) => bail!("give --card"),
+            };
             let point = match (point, assignment) {
                 (Some(p), _) => p,
                 (None, Some(a)) => {
@@ -343,12 +418,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 processed.push(p);
             }
             let new = NewFinding { point_id: point, unit_id: unit, category, card, note, location, photos: processed };
-            let content = match assignment {
-                Some(a) => store.record_assignment_finding(a, new, &SystemClock)?,
-                None => store.record_finding(new, &SystemClock)?,
+            let content = match (assignment, recheck) {
+                (Some(a), Some(v)) => store.record_recheck_finding(a, v == Verdict::Passed, new, &SystemClock)?,
+                (Some(a), None) => store.record_assignment_finding(a, new, &SystemClock)?,
+                (None, _) => store.record_finding(new, &SystemClock)?,
             };
             for note in notes {
                 eprintln!("{note}");
+            }
+            if let Some(v) = recheck {
+                say!(
+                    "复查结果 re-check: {}",
+                    if v == Verdict::Passed { "复查通过 passed" } else { "复查未通过 failed" }
+                );
             }
             say!("已保存 saved ({} unsynced on this device)", store.unsynced_count()?);
             say!("{}", content.id);

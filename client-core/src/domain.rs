@@ -271,6 +271,20 @@ pub struct FindingContent {
     /// findings without one hash and sign exactly as before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment_id: Option<Uuid>,
+    /// The result of a re-check (复查) visit: set only on a finding made on
+    /// a re-check assignment. Omitted from the canonical JSON when absent,
+    /// like `assignment_id`, so every other finding hashes as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck: Option<RecheckResult>,
+}
+
+/// What the re-checking inspector concluded, signed with the finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RecheckResult {
+    /// 复查通过 (the problem is fixed) or not (返工).
+    pub passed: bool,
 }
 
 impl FindingContent {
@@ -313,6 +327,24 @@ impl FindingContent {
         if self.photos.is_empty() && self.card != Card::Green {
             return Err(ValidationError::new("photos", "a red or yellow card needs at least one photo as evidence")
                 .with_code(crate::error_code::ErrorCode::PhotoRequired));
+        }
+        if self.recheck.is_some() {
+            // A re-check is a verdict on one drawn visit, and the unit is
+            // shown what the inspector saw: both are needed.
+            if self.assignment_id.is_none() {
+                return Err(ValidationError::new(
+                    "recheck",
+                    "a re-check result must be recorded on its re-check visit",
+                )
+                .with_code(crate::error_code::ErrorCode::RecheckNeedsAssignment));
+            }
+            if self.photos.is_empty() {
+                return Err(ValidationError::new(
+                    "photos",
+                    "a re-check needs at least one photo of the point as it is now",
+                )
+                .with_code(crate::error_code::ErrorCode::RecheckPhotoRequired));
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for sha in &self.photos {
@@ -425,6 +457,7 @@ mod tests {
             }),
             photos: vec![sha256_hex(b"photo")],
             assignment_id: None,
+            recheck: None,
         }
     }
 
@@ -442,6 +475,42 @@ mod tests {
         linked.assignment_id = Some(Uuid::nil());
         assert!(linked.canonical_json().ends_with(r#","assignment_id":"00000000-0000-0000-0000-000000000000"}"#));
         assert_ne!(linked.content_hash(), f.content_hash());
+    }
+
+    #[test]
+    fn a_finding_without_a_recheck_hashes_exactly_as_before_rechecks_existed() {
+        // A linked finding recorded before `recheck` was added: same bytes,
+        // same hash, or the visits already on the server stop verifying.
+        let old = r#"{"id":"019ac4a2-7c00-7000-8000-000000000001","point_id":"P001","unit_id":"U01","category":"parking","card":"green","note":null,"observed_at":"2026-11-27T08:00:00Z","location":null,"photos":["5d7e2ad4b5a2bd3d2d4c1e4ec4f2bfa1e2b9ec1a3f4a5b6c7d8e9f0a1b2c3d4e"],"assignment_id":"00000000-0000-0000-0000-000000000000"}"#;
+        let f: FindingContent = serde_json::from_str(old).unwrap();
+        assert_eq!(f.recheck, None);
+        assert_eq!(f.canonical_json(), old);
+        assert_eq!(f.content_hash(), sha256_hex(old.as_bytes()));
+        let mut rechecked = f.clone();
+        rechecked.recheck = Some(RecheckResult { passed: true });
+        assert!(
+            rechecked.canonical_json().ends_with(r#","recheck":{"passed":true}}"#),
+            "{}",
+            rechecked.canonical_json()
+        );
+        assert_ne!(rechecked.content_hash(), f.content_hash());
+        let back: FindingContent = serde_json::from_str(&rechecked.canonical_json()).unwrap();
+        assert_eq!(back, rechecked);
+        rechecked.validate().unwrap();
+    }
+
+    #[test]
+    fn a_recheck_needs_its_visit_and_a_photo() {
+        let mut f = sample();
+        f.recheck = Some(RecheckResult { passed: false });
+        let err = f.validate().unwrap_err();
+        assert_eq!((err.field.as_str(), err.code), ("recheck", crate::error_code::ErrorCode::RecheckNeedsAssignment));
+        f.assignment_id = Some(Uuid::now_v7());
+        f.validate().unwrap();
+        f.card = Card::Green;
+        f.photos.clear();
+        let err = f.validate().unwrap_err();
+        assert_eq!((err.field.as_str(), err.code), ("photos", crate::error_code::ErrorCode::RecheckPhotoRequired));
     }
 
     #[test]

@@ -191,6 +191,13 @@ error_codes! {
     CalendarImportInvalid => "calendar_import_invalid", "工作日历导入有误：每行为“日期,休或班[,说明]”";
     SignInPaused => "sign_in_paused", "服务器近期登录失败过多，已暂停登录，请几分钟后再试";
     SignInBusy => "sign_in_busy", "登录请求过多，服务器正忙，请几秒后再试";
+    // Re-checks (复查): recorded on a drawn re-check visit, drawn per answered case.
+    RecheckNeedsAssignment => "recheck_needs_assignment", "复查结果必须记录在复查任务上";
+    RecheckPhotoRequired => "recheck_photo_required", "复查至少需要一张现场照片";
+    RecheckNotARecheckVisit => "recheck_not_a_recheck_visit", "此任务不是复查任务，不能记录复查结果";
+    RecheckAlreadyRecorded => "recheck_already_recorded", "此复查任务已记录过复查结果";
+    RecheckCaseMovedOn => "recheck_case_moved_on", "复查结果已保存，但整改单已不在待复查状态，未据此变更";
+    RecheckNoInspector => "recheck_no_inspector", "没有可派的复查督查员：发现问题的督查员和回避该单位的督查员都不能复查";
 }
 
 impl ErrorCode {

@@ -100,6 +100,7 @@ mod tests {
             location: None,
             photos: vec![crate::domain::sha256_hex(b"photo")],
             assignment_id: None,
+            recheck: None,
         }
     }
 

@@ -157,6 +157,17 @@ impl Transport for HttpTransport {
         decode(req.send().await.map_err(network)?).await
     }
 
+    async fn recheck_photo(&self, sha256: &str) -> Result<Vec<u8>, TransportError> {
+        let req = self.authed(self.client.get(format!("{}/api/v1/sync/recheck-photos/{sha256}", self.base)));
+        let response = req.send().await.map_err(network)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response.bytes().await.map_err(network)?.to_vec());
+        }
+        let text = response.text().await.unwrap_or_default();
+        Err(classify_failure(status, &text))
+    }
+
     async fn pause(&self, duration: Duration) {
         sleep(duration).await
     }

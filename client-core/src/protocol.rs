@@ -5,7 +5,7 @@
 //! removing one breaks devices in the field that cannot be upgraded at once,
 //! so add a new route version instead.
 
-use crate::domain::{Category, FindingContent, Point, Unit};
+use crate::domain::{Card, Category, FindingContent, Point, Unit};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -113,6 +113,29 @@ pub struct Assignment {
     pub starts_at: jiff::Timestamp,
     #[cfg_attr(feature = "schema", schemars(with = "String", extend("format" = "date-time")))]
     pub ends_at: jiff::Timestamp,
+    /// Set when the visit re-checks (复查) a rectification case the unit
+    /// has answered: the inspector records a finding with a
+    /// [`crate::domain::RecheckResult`] on it. Absent for an ordinary visit,
+    /// and from servers that predate re-checks (old devices ignore it and
+    /// see an ordinary visit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck: Option<RecheckTask>,
+}
+
+/// What a re-check visit's inspector needs to judge the rectification:
+/// which case, what the problem was and how it looked. Nothing about who
+/// found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RecheckTask {
+    /// The case's public reference, as the office and the unit name it.
+    pub case_ref: String,
+    /// The problem's (effective, reviewed) category code.
+    pub category: String,
+    pub card: Card,
+    /// SHA-256 of the finding's photos (before), in order; the device
+    /// fetches them from `GET /api/v1/sync/recheck-photos/{sha256}`.
+    pub photos: Vec<String>,
 }
 
 /// `POST /api/v1/sync/push`
@@ -146,6 +169,25 @@ pub struct PushResult {
     pub id: Uuid,
     #[serde(flatten)]
     pub outcome: PushOutcome,
+    /// Something the inspector should know about an accepted finding that
+    /// is not a refusal (a re-check stored, but its case had moved on).
+    /// Absent otherwise, and from servers that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<PushNotice>,
+}
+
+impl PushResult {
+    pub fn new(id: Uuid, outcome: PushOutcome) -> Self {
+        PushResult { id, outcome, notice: None }
+    }
+}
+
+/// A coded remark on an accepted finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct PushNotice {
+    pub code: crate::error_code::ErrorCode,
+    pub message: String,
 }
 
 /// What happened to one finding of a push.

@@ -45,6 +45,11 @@ pub trait Transport {
     async fn rotate_token(&self) -> Result<TokenRotation, TransportError> {
         Err(TransportError::Rejected { status: 404, message: "this transport cannot rotate tokens".into() })
     }
+    /// `GET /api/v1/sync/recheck-photos/{sha256}`: a before-photo of one of
+    /// this inspector's re-check visits. Transports that cannot fetch refuse.
+    async fn recheck_photo(&self, sha256: &str) -> Result<Vec<u8>, TransportError> {
+        Err(TransportError::Rejected { status: 404, message: format!("this transport cannot fetch photo {sha256}") })
+    }
     /// Waits before a retry.
     async fn pause(&self, duration: Duration);
 }
@@ -165,6 +170,11 @@ pub struct SyncReport {
     pub photos_already_on_server: usize,
     /// Photo bytes sent in this pass (a resumed upload counts only the rest).
     pub photo_bytes_sent: u64,
+    /// Before-photos of re-check visits fetched in this pass (kept for offline).
+    pub recheck_photos_fetched: usize,
+    /// What the server remarked on accepted findings (e.g. a re-check whose
+    /// case had moved on), in Chinese with the server's detail.
+    pub notices: Vec<String>,
     /// Findings still waiting after this pass.
     pub pending: u64,
     /// Set when the pass stopped early because the server could not be reached.
@@ -211,7 +221,10 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
         // leave the phone before the reference data is refreshed.
         let mut rotate = false;
         let outcome = match self.push_all(&mut report, on_event).await {
-            Ok(()) => self.pull(&mut report, &mut rotate).await,
+            Ok(()) => match self.pull(&mut report, &mut rotate).await {
+                Ok(()) => self.fetch_recheck_photos(&mut report).await,
+                Err(stop) => Err(stop),
+            },
             Err(stop) => Err(stop),
         };
         if outcome.is_ok() && rotate {
@@ -275,6 +288,30 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
                 return Ok(());
             }
         }
+    }
+
+    /// Fetches the before-photos of re-check visits the device lacks, last in
+    /// the pass: evidence and the visit list come first, and the inspector
+    /// then has them in a basement with no signal. A photo the server no
+    /// longer offers (the visit is over) is skipped, not an error; one whose
+    /// bytes do not match its name is not kept.
+    async fn fetch_recheck_photos(&mut self, report: &mut SyncReport) -> Result<(), Stop> {
+        for sha in self.store.missing_recheck_photos()? {
+            match self.retry(|| self.transport.recheck_photo(&sha)).await {
+                Ok(bytes) => {
+                    if self.store.save_recheck_photo(&sha, &bytes)? {
+                        report.recheck_photos_fetched += 1;
+                    } else {
+                        tracing::warn!(sha256 = %sha, "a re-check photo did not match its hash; not kept");
+                    }
+                }
+                Err(Stop::Interrupted(TransportError::Rejected { status, .. })) => {
+                    tracing::info!(sha256 = %sha, status, "re-check photo not offered");
+                }
+                Err(stop) => return Err(stop),
+            }
+        }
+        Ok(())
     }
 
     async fn push_all(&mut self, report: &mut SyncReport, on_event: &mut dyn FnMut(SyncEvent)) -> Result<(), Stop> {
@@ -356,6 +393,9 @@ impl<'a, T: Transport> SyncEngine<'a, T> {
                 if !request.findings.iter().any(|f| f.finding.id == result.id) {
                     tracing::warn!(id = %result.id, "server answered for a finding that was not pushed");
                     continue;
+                }
+                if let Some(n) = &result.notice {
+                    report.notices.push(format!("{}（{}）", n.code.zh(), n.message));
                 }
                 let state = match result.outcome {
                     PushOutcome::Accepted => {

@@ -133,6 +133,10 @@ struct FindingInput {
     /// core checks it is this device's and at the visit's point.
     #[serde(default)]
     assignment_id: Option<uuid::Uuid>,
+    /// The verdict of a re-check visit (复查通过 or not); needs
+    /// `assignment_id` naming a re-check visit and at least one photo.
+    #[serde(default)]
+    recheck_passed: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -343,9 +347,10 @@ impl Device {
             photos,
         };
         let content = self.with_store(|s| {
-            match input.assignment_id {
-                Some(a) => s.record_assignment_finding(a, new, &SystemClock),
-                None => s.record_finding(new, &SystemClock),
+            match (input.assignment_id, input.recheck_passed) {
+                (Some(a), Some(passed)) => s.record_recheck_finding(a, passed, new, &SystemClock),
+                (Some(a), None) => s.record_assignment_finding(a, new, &SystemClock),
+                (None, _) => s.record_finding(new, &SystemClock),
             }
             .map_err(store_error)
         })?;
@@ -378,6 +383,12 @@ impl Device {
     /// The stored photo itself (for the finding view).
     pub fn photo(&self, sha256: &str) -> Result<Option<Vec<u8>>, JsValue> {
         self.with_store(|s| s.photo_jpeg(sha256).map_err(store_error))
+    }
+
+    /// A re-check visit's before-photo, as the last sync fetched it (kept
+    /// for offline); `None` until then.
+    pub fn recheck_photo(&self, sha256: &str) -> Result<Option<Vec<u8>>, JsValue> {
+        self.with_store(|s| s.recheck_photo(sha256).map_err(store_error))
     }
 
     /// Whether the server has confirmed holding this photo.

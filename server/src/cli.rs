@@ -75,6 +75,21 @@ enum Command {
         #[command(subcommand)]
         command: crate::draw::cli::DrawCommand,
     },
+    /// Re-check visits (复查) for answered rectification cases.
+    Rechecks {
+        #[command(subcommand)]
+        command: RecheckCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecheckCommand {
+    /// Draw a re-check visit for every answered case without one (one
+    /// committed draw per case; never the finder). Prints case, date, slot.
+    Draw {
+        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -279,6 +294,24 @@ fn run(cli: Cli, clock: crate::clock::Clock) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Draw { command } => crate::draw::cli::run(command, open_db, &clock),
+        Command::Rechecks { command: RecheckCommand::Draw { data_dir } } => {
+            let db = open_db(&data_dir)?;
+            let timezone = Config::new(&data_dir).timezone_name();
+            let report = block_on(app::rechecks::draw(&db, Default::default(), timezone, None, now.as_millisecond()))?;
+            for d in &report.drawn {
+                println!(
+                    "复查已抽签 drawn: case {} on {} {} (draw {}, commitment {})",
+                    d.case_ref, d.date, d.slot, d.draw_id, d.commitment
+                );
+            }
+            for n in &report.not_drawn {
+                eprintln!("未抽签 not drawn: case {}: {}（{}）", n.case_ref, n.code.zh(), n.error);
+            }
+            if report.drawn.is_empty() && report.not_drawn.is_empty() {
+                println!("没有待复查的整改单 no answered case waits for a re-check visit");
+            }
+            if report.not_drawn.is_empty() { Ok(()) } else { bail!("{} case(s) not drawn", report.not_drawn.len()) }
+        }
         Command::Inspector { command: InspectorCommand::Identify { data_dir, alias, name, contact } } => {
             let db = open_db(&data_dir)?;
             let who = cli_actor("anfang-server inspector identify");

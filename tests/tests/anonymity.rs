@@ -96,7 +96,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
             ("units", "id") => &ids.unit,
             ("points", "id") => &ids.point,
             ("categories", "code") => &ids.category,
-            ("photos" | "uploads", "sha256") => &ids.photo,
+            ("photos" | "uploads" | "recheck-photos", "sha256") => &ids.photo,
             _ => panic!("the anonymity test has no value for {{{name}}} in {path}: teach it one in `concrete`"),
         };
         out.push(value.clone());

@@ -75,6 +75,7 @@ async fn a_linked_finding_counts_only_at_the_visits_point_inside_its_slot() {
         location: None,
         photos: vec![],
         assignment_id: Some(aid.parse().unwrap()),
+        recheck: None,
     };
     let in_slot = jiff::Timestamp::from_millisecond(starts_ms).unwrap() + jiff::SignedDuration::from_mins(10);
     let key = device.store.device_key().unwrap();

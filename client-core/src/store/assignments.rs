@@ -6,7 +6,8 @@
 
 use super::{NewFinding, Store, StoreError};
 use crate::clock::Clock;
-use crate::domain::{FindingContent, ValidationError};
+use crate::domain::{FindingContent, RecheckResult, ValidationError};
+use crate::error_code::ErrorCode;
 use crate::protocol::Assignment;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
@@ -30,11 +31,11 @@ pub struct Visit {
 pub(super) fn upsert(conn: &Connection, assignments: &[Assignment]) -> Result<(), StoreError> {
     for a in assignments {
         conn.execute(
-            "INSERT INTO assignments (id, point_id, date, slot_label, starts_at, ends_at, starts_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO assignments (id, point_id, date, slot_label, starts_at, ends_at, starts_ms, recheck)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (id) DO UPDATE SET point_id = excluded.point_id, date = excluded.date,
                slot_label = excluded.slot_label, starts_at = excluded.starts_at,
-               ends_at = excluded.ends_at, starts_ms = excluded.starts_ms",
+               ends_at = excluded.ends_at, starts_ms = excluded.starts_ms, recheck = excluded.recheck",
             params![
                 a.id.to_string(),
                 a.point_id,
@@ -42,18 +43,21 @@ pub(super) fn upsert(conn: &Connection, assignments: &[Assignment]) -> Result<()
                 a.slot_label,
                 a.starts_at.to_string(),
                 a.ends_at.to_string(),
-                a.starts_at.as_millisecond()
+                a.starts_at.as_millisecond(),
+                a.recheck.as_ref().map(|r| serde_json::to_string(r).expect("a re-check task serializes"))
             ],
         )?;
     }
     Ok(())
 }
 
-fn assignment_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, String, String, String)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+type AssignmentRow = (String, String, String, String, String, String, Option<String>);
+
+fn assignment_row(r: &Row<'_>) -> rusqlite::Result<AssignmentRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
-fn parse(row: (String, String, String, String, String, String)) -> Result<Assignment, StoreError> {
+fn parse(row: AssignmentRow) -> Result<Assignment, StoreError> {
     let bad = |e: String| StoreError::Corrupt(format!("assignment: {e}"));
     Ok(Assignment {
         id: row.0.parse().map_err(|e: uuid::Error| bad(e.to_string()))?,
@@ -62,10 +66,14 @@ fn parse(row: (String, String, String, String, String, String)) -> Result<Assign
         slot_label: row.3,
         starts_at: row.4.parse().map_err(|e: jiff::Error| bad(e.to_string()))?,
         ends_at: row.5.parse().map_err(|e: jiff::Error| bad(e.to_string()))?,
+        recheck: row
+            .6
+            .map(|json| serde_json::from_str(&json).map_err(|e| bad(format!("re-check task: {e}"))))
+            .transpose()?,
     })
 }
 
-const COLUMNS: &str = "id, point_id, date, slot_label, starts_at, ends_at";
+const COLUMNS: &str = "id, point_id, date, slot_label, starts_at, ends_at, recheck";
 
 impl Store {
     /// The visits drawn for `date` (office-local, e.g. today), earliest
@@ -141,7 +149,84 @@ impl Store {
             .with_code(crate::error_code::ErrorCode::AssignmentPointMismatch)
             .into());
         }
-        self.record_finding_linked(new, Some(assignment_id), clock)
+        if a.recheck.is_some() {
+            // A re-check visit is there for its verdict; a plain finding on
+            // it would leave the case waiting and the visit looking done.
+            return Err(ValidationError::new(
+                "recheck",
+                format!("assignment {assignment_id} is a re-check (复查任务): record whether it passed"),
+            )
+            .with_code(ErrorCode::FieldRequired)
+            .into());
+        }
+        self.record_finding_linked(new, Some(assignment_id), None, clock)
+    }
+
+    /// Records the result of a re-check visit (复查): a finding on the
+    /// re-check assignment, at its point, with after-photos and whether the
+    /// rectification passed, all signed together.
+    pub fn record_recheck_finding(
+        &mut self,
+        assignment_id: Uuid,
+        passed: bool,
+        new: NewFinding,
+        clock: &dyn Clock,
+    ) -> Result<FindingContent, StoreError> {
+        let a = self.assignment(assignment_id)?.ok_or_else(|| {
+            ValidationError::new(
+                "assignment_id",
+                format!("no assignment {assignment_id} on this device; sync, then pick one from today's visits"),
+            )
+            .with_code(ErrorCode::AssignmentUnknown)
+        })?;
+        if a.recheck.is_none() {
+            return Err(ValidationError::new(
+                "recheck",
+                format!("assignment {assignment_id} is an ordinary drawn visit, not a re-check"),
+            )
+            .with_code(ErrorCode::RecheckNotARecheckVisit)
+            .into());
+        }
+        if a.point_id != new.point_id {
+            return Err(ValidationError::new(
+                "point_id",
+                format!("assignment {assignment_id} is for point {}, not {}", a.point_id, new.point_id),
+            )
+            .with_code(ErrorCode::AssignmentPointMismatch)
+            .into());
+        }
+        self.record_finding_linked(new, Some(assignment_id), Some(RecheckResult { passed }), clock)
+    }
+
+    /// Before-photos of this device's re-check visits that it does not hold
+    /// yet, each once.
+    pub fn missing_recheck_photos(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn().prepare(
+            "SELECT DISTINCT p.value FROM assignments a, json_each(a.recheck, '$.photos') p
+             WHERE a.recheck IS NOT NULL AND p.value NOT IN (SELECT sha256 FROM recheck_photos)
+             ORDER BY a.starts_ms, p.value",
+        )?;
+        Ok(stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
+    }
+
+    /// Keeps a fetched before-photo, if its bytes are the ones named.
+    pub fn save_recheck_photo(&self, sha256: &str, jpeg: &[u8]) -> Result<bool, StoreError> {
+        if crate::domain::sha256_hex(jpeg) != sha256 {
+            return Ok(false);
+        }
+        self.conn().execute(
+            "INSERT INTO recheck_photos (sha256, jpeg) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![sha256, jpeg],
+        )?;
+        Ok(true)
+    }
+
+    /// A re-check's before-photo, if fetched.
+    pub fn recheck_photo(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT jpeg FROM recheck_photos WHERE sha256 = ?1", [sha256], |r| r.get(0))
+            .optional()?)
     }
 }
 
@@ -193,6 +278,7 @@ mod tests {
             slot_label: "上班前".into(),
             starts_at: start.parse().unwrap(),
             ends_at: start.parse::<jiff::Timestamp>().unwrap() + jiff::SignedDuration::from_mins(90),
+            recheck: None,
         }
     }
 
@@ -233,6 +319,55 @@ mod tests {
         assert!(err.to_string().contains("no assignment"), "{err}");
         let plain = store.record_finding(green("P002"), &clock).unwrap();
         assert_eq!(plain.assignment_id, None);
+    }
+
+    fn with_photo(mut f: NewFinding) -> NewFinding {
+        let png = {
+            let img = image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8, y as u8, 90]));
+            let mut out = Vec::new();
+            image::DynamicImage::ImageRgb8(img)
+                .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+                .unwrap();
+            out
+        };
+        f.photos.push(crate::photo::process(&png, &Default::default()).unwrap());
+        f
+    }
+
+    #[test]
+    fn a_recheck_visit_records_its_verdict_signed_and_keeps_its_before_photos() {
+        let before = crate::domain::sha256_hex(b"before photo");
+        let mut a = assignment("P001", "2026-12-01", "2026-11-30T23:00:00Z");
+        a.recheck = Some(crate::protocol::RecheckTask {
+            case_ref: "abcdef012345".into(),
+            category: "sanitation".into(),
+            card: Card::Red,
+            photos: vec![before.clone()],
+        });
+        let plain = assignment("P002", "2026-12-01", "2026-11-30T23:00:00Z");
+        let mut store = store_with(vec![a.clone(), plain.clone()]);
+        let clock = At("2026-11-30T23:30:00Z".parse().unwrap());
+        assert_eq!(store.assignment(a.id).unwrap().unwrap(), a, "the task survives the store");
+
+        // Before-photos: listed until fetched; bytes that are not the named photo are not kept.
+        assert_eq!(store.missing_recheck_photos().unwrap(), vec![before.clone()]);
+        assert!(!store.save_recheck_photo(&before, b"something else").unwrap());
+        assert!(store.save_recheck_photo(&before, b"before photo").unwrap());
+        assert!(store.missing_recheck_photos().unwrap().is_empty());
+        assert_eq!(store.recheck_photo(&before).unwrap().as_deref(), Some(&b"before photo"[..]));
+
+        // The verdict needs a photo, is signed into the content, and only on a re-check visit.
+        let err = store.record_recheck_finding(a.id, true, green("P001"), &clock).unwrap_err();
+        assert!(err.to_string().contains("at least one photo"), "{err}");
+        let f = store.record_recheck_finding(a.id, false, with_photo(green("P001")), &clock).unwrap();
+        assert_eq!(f.recheck, Some(RecheckResult { passed: false }));
+        assert_eq!(f.assignment_id, Some(a.id));
+        assert!(f.canonical_json().ends_with(r#""recheck":{"passed":false}}"#), "{}", f.canonical_json());
+        let err = store.record_recheck_finding(plain.id, true, with_photo(green("P002")), &clock).unwrap_err();
+        assert!(err.to_string().contains("not a re-check"), "{err}");
+        // A re-check visit is there for its verdict, not for a plain finding.
+        let err = store.record_assignment_finding(a.id, green("P001"), &clock).unwrap_err();
+        assert!(err.to_string().contains("re-check"), "{err}");
     }
 
     #[test]

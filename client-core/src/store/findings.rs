@@ -69,13 +69,14 @@ impl Store {
     /// Validates and saves a finding with its photos and outbox entry, all or
     /// nothing. Works offline; returns the stored content (with its new id).
     pub fn record_finding(&mut self, new: NewFinding, clock: &dyn Clock) -> Result<FindingContent, StoreError> {
-        self.record_finding_linked(new, None, clock)
+        self.record_finding_linked(new, None, None, clock)
     }
 
     pub(crate) fn record_finding_linked(
         &mut self,
         new: NewFinding,
         assignment_id: Option<Uuid>,
+        recheck: Option<crate::domain::RecheckResult>,
         clock: &dyn Clock,
     ) -> Result<FindingContent, StoreError> {
         let point = self.point(&new.point_id)?.ok_or_else(|| {
@@ -119,6 +120,7 @@ impl Store {
             location: new.location,
             photos: new.photos.iter().map(|p| p.sha256.clone()).collect(),
             assignment_id,
+            recheck,
         };
         content.validate()?;
         let signature = self.device_key()?.sign(&content);

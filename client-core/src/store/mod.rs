@@ -118,6 +118,17 @@ CREATE TABLE assignments (
 ) STRICT;
 CREATE INDEX assignments_date ON assignments (date, starts_ms);
 "#,
+    // 4: re-check visits (复查): the task as JSON on its assignment, and the
+    // case's before-photos, fetched once so the inspector has them offline.
+    // Kept apart from `photos`, which are this device's own evidence and
+    // drive uploads.
+    r#"
+ALTER TABLE assignments ADD COLUMN recheck TEXT;
+CREATE TABLE recheck_photos (
+    sha256 TEXT PRIMARY KEY,
+    jpeg   BLOB NOT NULL
+) STRICT;
+"#,
 ];
 
 /// Errors of the device store. Callers act differently on each variant: a

@@ -26,7 +26,8 @@
 //!   office's decisions, re-check results, attachments;
 //! - [`scheduler`]: what is due for a case when (notices, 催办, escalation);
 //! - [`contacts`]: a unit's contacts and the outbox's SMTP settings;
-//! - [`notices`]: the delivery log and retrying a failed notice.
+//! - [`notices`]: the delivery log and retrying a failed notice;
+//! - [`rechecks`]: drawing re-check visits (复查) by an independent inspector.
 
 pub mod bulletins;
 pub mod cases;
@@ -36,6 +37,7 @@ pub mod draws;
 pub mod findings;
 pub mod identities;
 pub mod notices;
+pub mod rechecks;
 pub mod reference;
 pub mod review;
 pub mod scheduler;

@@ -6,11 +6,12 @@
 //! that its point, unit and category exist, that it is not stamped in the
 //! future by the server's clock, that a linked visit is the inspector's,
 //! at its point, inside its slot and not before the device was enrolled,
-//! and that its photos are uploaded.
+//! that a re-check result is on a re-check visit that has none yet, and
+//! that its photos are uploaded.
 
 use crate::auth::DeviceCaller;
 use crate::db::Db;
-use crate::db::findings::PushFacts;
+use crate::db::findings::{PushFacts, PushRules};
 use crate::error::AppError;
 use anfang_core::domain::FindingContent;
 use anfang_core::error_code::ErrorCode;
@@ -80,6 +81,7 @@ pub async fn push(
     device: &DeviceCaller,
     findings: Vec<SignedFinding>,
     now: Timestamp,
+    tz: jiff::tz::TimeZone,
 ) -> Result<Vec<PushResult>, AppError> {
     if findings.len() > MAX_PUSH_BATCH {
         return Err(AppError::TooLarge(format!(
@@ -93,14 +95,15 @@ pub async fn push(
     let mut verified = Vec::with_capacity(findings.len());
     for f in findings {
         match check_signed(device, &f) {
-            Some(outcome) => results.push(Some(PushResult { id: f.finding.id, outcome })),
+            Some(outcome) => results.push(Some(PushResult::new(f.finding.id, outcome))),
             None => {
                 results.push(None);
                 verified.push(f);
             }
         }
     }
-    let mut stored = db.push_batch(device, verified, now, judge).await?.into_iter();
+    let rules = PushRules { judge, recheck: crate::app::cases::recheck_decision, tz };
+    let mut stored = db.push_batch(device, verified, now, rules).await?.into_iter();
     results
         .into_iter()
         .map(|r| match r {
@@ -189,10 +192,34 @@ pub fn judge(device: &DeviceCaller, f: &FindingContent, facts: &PushFacts, now_m
     {
         return refused;
     }
+    if f.recheck.is_some()
+        && let Some(refused) = check_recheck(f, facts)
+    {
+        return refused;
+    }
     if !facts.missing_photos.is_empty() {
         return PushOutcome::MissingPhotos { photos: facts.missing_photos.clone() };
     }
     PushOutcome::Accepted
+}
+
+/// A re-check result is taken only on a re-check visit (already checked to
+/// be the pushing inspector's, at its point, in its slot), once.
+fn check_recheck(f: &FindingContent, facts: &PushFacts) -> Option<PushOutcome> {
+    let a = f.assignment_id.map(|a| a.to_string()).unwrap_or_default();
+    match &facts.recheck {
+        None => Some(reject_coded(
+            ErrorCode::RecheckNotARecheckVisit,
+            format!(
+                "assignment {a} is an ordinary drawn visit, not a re-check; record the finding without a re-check result"
+            ),
+        )),
+        Some(v) if v.finding_id.is_some() => Some(reject_coded(
+            ErrorCode::RecheckAlreadyRecorded,
+            format!("the re-check visit {a} already has its result; record anything else as an ordinary finding"),
+        )),
+        Some(_) => None,
+    }
 }
 
 /// A finding linked to a drawn visit counts as that visit only if it is the

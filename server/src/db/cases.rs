@@ -604,6 +604,13 @@ pub(in crate::db) fn on_review(
         (revision.decision.as_str(), revision.card.as_str(), revision.unit_id.as_str(), revision.reason.as_deref());
     let card: Option<Card> = card.parse().ok();
     let wants = matches!(decision, "accept" | "correct") && matches!(card, Some(Card::Red | Card::Yellow));
+    // A re-check's finding is the verdict on another finding's case, never a case of its own.
+    let recheck: bool = tx.query_row(
+        "SELECT json_extract(content, '$.recheck') IS NOT NULL FROM findings WHERE id = ?1",
+        [finding_id],
+        |r| r.get(0),
+    )?;
+    let wants = wants && !recheck;
     let live = live_for_finding(tx, finding_id)?;
     if let Some(stored) = live {
         let same = wants && card == Some(stored.case.card) && stored.case.unit_id == unit_id;

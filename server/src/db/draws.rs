@@ -234,11 +234,25 @@ fn store(
     created_by: Option<i64>,
     now_ms: i64,
 ) -> Result<DrawSummary, AppError> {
+    let tx = conn.transaction()?;
+    let (summary, _) = store_in(&tx, planned, created_by, now_ms)?;
+    tx.commit()?;
+    Ok(summary)
+}
+
+/// Writes a planned draw, its assignments and its commitment's log entry
+/// inside the caller's transaction (a re-check draw links its visit in the
+/// same one); returns the draw and its assignment ids in draw order.
+pub(in crate::db) fn store_in(
+    tx: &Connection,
+    planned: PlannedDraw,
+    created_by: Option<i64>,
+    now_ms: i64,
+) -> Result<(DrawSummary, Vec<String>), AppError> {
     let PlannedDraw { params, seed, drawn, commitment } = planned;
     let tz = params.tz().map_err(invalid)?;
     let id = Uuid::now_v7();
     let created_at = jiff::Timestamp::from_millisecond(now_ms).map_err(AppError::internal)?.to_string();
-    let tx = conn.transaction()?;
     tx.execute(
         "INSERT INTO draws (id, period_from, period_to, period_end_ms, visits, params, commitment, seed, created_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -255,6 +269,7 @@ fn store(
             created_at
         ],
     )?;
+    let mut ids = Vec::with_capacity(drawn.len());
     {
         let mut insert = tx.prepare(
             "INSERT INTO draw_assignments (id, draw_id, idx, inspector_id, point_id, unit_id, date, slot, slot_label, starts_ms, ends_ms, visible_ms)
@@ -269,8 +284,9 @@ fn store(
                 Some(m) => starts - i64::from(m) * 60_000,
                 None => local_ms(&tz, v.date, jiff::civil::Time::midnight())?,
             };
+            let aid = Uuid::now_v7().to_string();
             insert.execute(params![
-                Uuid::now_v7().to_string(),
+                aid,
                 id.to_string(),
                 v.index,
                 v.inspector,
@@ -283,11 +299,11 @@ fn store(
                 ends,
                 visible
             ])?;
+            ids.push(aid);
         }
     }
-    super::evidence::append(&tx, "draw_commitment", &id.to_string(), &commitment, super::ms_timestamp(now_ms)?)?;
-    tx.commit()?;
-    Ok(DrawSummary {
+    super::evidence::append(tx, "draw_commitment", &id.to_string(), &commitment, super::ms_timestamp(now_ms)?)?;
+    let summary = DrawSummary {
         id,
         from: params.from.to_string(),
         to: params.to.to_string(),
@@ -295,7 +311,8 @@ fn store(
         commitment,
         created_at,
         revealed_at: None,
-    })
+    };
+    Ok((summary, ids))
 }
 
 const SUMMARY: &str = "SELECT id, period_from, period_to, visits, commitment, created_at, revealed_at FROM draws";
@@ -420,14 +437,16 @@ pub fn export(conn: &Connection, id: &str) -> Result<DrawExport, AppError> {
     })
 }
 
+/// How long after its slot an assignment stays on its inspector's device.
+pub(in crate::db) const KEEP_MS: i64 = 7 * 24 * 3600 * 1000;
+
 /// The assignments an inspector's device may hold now: visible (from their
-/// lead time on) and ended at most 7 days ago.
+/// lead time on) and ended at most 7 days ago; a re-check visit with its task.
 pub(in crate::db) fn visible_assignments(
     conn: &Connection,
     inspector_id: i64,
     now_ms: i64,
 ) -> Result<Vec<Assignment>, AppError> {
-    const KEEP_MS: i64 = 7 * 24 * 3600 * 1000;
     let mut stmt = conn.prepare_cached(
         "SELECT id, point_id, date, slot_label, starts_ms, ends_ms FROM draw_assignments
          WHERE inspector_id = ?1 AND visible_ms <= ?2 AND ends_ms >= ?3 ORDER BY starts_ms, id",
@@ -445,7 +464,9 @@ pub(in crate::db) fn visible_assignments(
     let mut out = Vec::new();
     for row in rows {
         let (id, point_id, date, slot_label, starts, ends) = row?;
+        let recheck = super::rechecks::task(conn, &id)?;
         out.push(Assignment {
+            recheck,
             id: id.parse().map_err(AppError::internal)?,
             point_id,
             date: date.parse().map_err(AppError::internal)?,

@@ -40,12 +40,35 @@ pub struct PushFacts {
     pub visit: Option<super::draws::Visit>,
     /// When the pushing device was enrolled (ms), for a linked finding.
     pub device_enrolled_ms: Option<i64>,
+    /// The re-check (复查) the linked assignment is for, if it is one.
+    pub recheck: Option<super::rechecks::RecheckVisit>,
     /// The finding's photos the server does not have yet.
     pub missing_photos: Vec<String>,
 }
 
 /// The service's decision on one finding, given its facts and "now" (ms).
 pub type Judge = fn(&DeviceCaller, &FindingContent, &PushFacts, i64) -> PushOutcome;
+
+/// The service's decision on a re-check's case (`app::cases::recheck_decision`):
+/// facts, inspector, passed, finding id, photos, now, office time zone.
+pub type RecheckRule = fn(
+    &super::cases::CaseFacts,
+    i64,
+    bool,
+    &str,
+    &[String],
+    jiff::Timestamp,
+    &jiff::tz::TimeZone,
+) -> Result<(crate::rectification::case::Case, super::cases::NewEvent), AppError>;
+
+/// The rules a push batch is judged by, from the sync service.
+#[derive(Clone)]
+pub struct PushRules {
+    pub judge: Judge,
+    pub recheck: RecheckRule,
+    /// The office time zone (a failed re-check's rework deadline).
+    pub tz: jiff::tz::TimeZone,
+}
 
 impl super::Db {
     /// Stores a batch of findings for one device, all in one transaction:
@@ -56,10 +79,10 @@ impl super::Db {
         device: &DeviceCaller,
         batch: Vec<SignedFinding>,
         now: jiff::Timestamp,
-        judge: Judge,
+        rules: PushRules,
     ) -> Result<Vec<PushResult>, AppError> {
         let device = device.clone();
-        self.write(move |c| store_batch(c, &device, &batch, now.as_millisecond(), judge)).await
+        self.write(move |c| store_batch(c, &device, &batch, now.as_millisecond(), &rules)).await
     }
 
     /// One finding as the office sees it, by id or by the public reference
@@ -126,11 +149,17 @@ pub fn push_batch(
     let mut verified = Vec::new();
     for (i, f) in findings.iter().enumerate() {
         match crate::app::sync::check_signed(device, f) {
-            Some(outcome) => refused.push((i, PushResult { id: f.finding.id, outcome })),
+            Some(outcome) => refused.push((i, PushResult::new(f.finding.id, outcome))),
             None => verified.push(f.clone()),
         }
     }
-    let mut results = store_batch(conn, device, &verified, now_ms, crate::app::sync::judge)?;
+    let rules = PushRules {
+        judge: crate::app::sync::judge,
+        recheck: crate::app::cases::recheck_decision,
+        // The fixtures' office is the demo's.
+        tz: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(8))),
+    };
+    let mut results = store_batch(conn, device, &verified, now_ms, &rules)?;
     for (i, r) in refused {
         results.insert(i, r);
     }
@@ -142,20 +171,62 @@ fn store_batch(
     device: &DeviceCaller,
     findings: &[SignedFinding],
     now_ms: i64,
-    judge: Judge,
+    rules: &PushRules,
 ) -> Result<Vec<PushResult>, AppError> {
     let tx = conn.transaction()?;
     let mut results = Vec::with_capacity(findings.len());
     for f in findings {
         let facts = facts(&tx, device, &f.finding)?;
-        let outcome = judge(device, &f.finding, &facts, now_ms);
+        let outcome = (rules.judge)(device, &f.finding, &facts, now_ms);
+        let mut notice = None;
         if outcome == PushOutcome::Accepted {
             insert(&tx, device, &f.finding, &f.signature, now_ms)?;
+            if let (Some(r), Some(a)) = (f.finding.recheck, f.finding.assignment_id) {
+                notice = record_recheck(&tx, device, &f.finding, r.passed, &a.to_string(), now_ms, rules)?;
+            }
         }
-        results.push(PushResult { id: f.finding.id, outcome });
+        results.push(PushResult { id: f.finding.id, outcome, notice });
     }
     tx.commit()?;
     Ok(results)
+}
+
+/// The result of an accepted re-check finding, in its push's transaction:
+/// the visit records it, and the case moves as the case service decides,
+/// unless the case no longer waits for this re-check. `Some` notice says
+/// why the case did not move.
+fn record_recheck(
+    tx: &Connection,
+    device: &DeviceCaller,
+    f: &FindingContent,
+    passed: bool,
+    assignment_id: &str,
+    now_ms: i64,
+    rules: &PushRules,
+) -> Result<Option<anfang_core::protocol::PushNotice>, AppError> {
+    use super::rechecks::RecheckEffect;
+    let now = jiff::Timestamp::from_millisecond(now_ms).map_err(AppError::internal)?;
+    let id = f.id.to_string();
+    let decide = |facts: &super::cases::CaseFacts| {
+        (rules.recheck)(facts, device.inspector_id, passed, &id, &f.photos, now, &rules.tz)
+    };
+    let effect = super::rechecks::record_result(tx, assignment_id, &id, passed, now, &decide)?;
+    Ok(match effect {
+        RecheckEffect::Moved(case) => {
+            tracing::info!(case = %case.public_ref, state = case.case.state.as_str(), "re-check recorded");
+            None
+        }
+        RecheckEffect::CaseMovedOn { case_ref, state } => Some(anfang_core::protocol::PushNotice {
+            code: anfang_core::error_code::ErrorCode::RecheckCaseMovedOn,
+            message: format!(
+                "the re-check is stored, but case {case_ref} is {state} and no longer waits for it; it was not moved"
+            ),
+        }),
+        RecheckEffect::NotMoved { case_ref, code, message } => Some(anfang_core::protocol::PushNotice {
+            code,
+            message: format!("the re-check is stored, but case {case_ref} was not moved: {message}"),
+        }),
+    })
 }
 
 fn facts(conn: &Connection, device: &DeviceCaller, f: &FindingContent) -> Result<PushFacts, AppError> {
@@ -168,7 +239,7 @@ fn facts(conn: &Connection, device: &DeviceCaller, f: &FindingContent) -> Result
         // A replay or a conflict: nothing else decides it.
         return Ok(PushFacts { stored, ..PushFacts::default() });
     }
-    let (visit, device_enrolled_ms) = match f.assignment_id {
+    let (visit, device_enrolled_ms, recheck) = match f.assignment_id {
         Some(a) => (
             super::draws::visit(conn, &a.to_string())?,
             conn.query_row("SELECT enrolled_at FROM devices WHERE id = ?1", [&device.device_id], |r| {
@@ -177,8 +248,9 @@ fn facts(conn: &Connection, device: &DeviceCaller, f: &FindingContent) -> Result
             .optional()?
             .and_then(|t| t.parse::<jiff::Timestamp>().ok())
             .map(|t| t.as_millisecond()),
+            super::rechecks::visit(conn, &a.to_string())?,
         ),
-        None => (None, None),
+        None => (None, None, None),
     };
     let mut missing_photos = Vec::new();
     for sha in &f.photos {
@@ -193,6 +265,7 @@ fn facts(conn: &Connection, device: &DeviceCaller, f: &FindingContent) -> Result
         category_known: super::reference::category(conn, &f.category)?.is_some(),
         visit,
         device_enrolled_ms,
+        recheck,
         missing_photos,
     })
 }
@@ -575,6 +648,7 @@ mod tests {
                         location: None,
                         photos: vec![],
                         assignment_id: Some(aid.parse().unwrap()),
+                        recheck: None,
                     };
                     let signed = SignedFinding { signature: key.sign(&f), finding: f.clone() };
                     let pushed = push_batch(c, &device, &[signed], ends + delay_h * 3_600_000)?;

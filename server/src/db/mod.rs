@@ -41,6 +41,7 @@ pub mod findings;
 pub mod identities;
 pub mod notices;
 pub mod outbox;
+pub mod rechecks;
 pub mod reference;
 pub mod reference_admin;
 pub mod reviews;

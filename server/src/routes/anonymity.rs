@@ -129,6 +129,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
                 }),
                 photos: vec![],
                 assignment_id: None,
+                recheck: None,
             };
             let signed =
                 anfang_core::protocol::SignedFinding { signature: key.sign(&finding), finding: finding.clone() };
@@ -249,6 +250,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         ("photos", "sha256", "a".repeat(64)),
         ("uploads", "sha256", "a".repeat(64)),
         ("case-files", "sha256", "a".repeat(64)),
+        ("recheck-photos", "sha256", "a".repeat(64)),
     ];
     let mut secrets: Vec<String> = vec![device_id, device_token, "\"inspector_id\"".into(), CLIENT_IP.into()];
     for (a, c) in creds.inspectors.iter().chain([(alias.clone(), fresh_code)].iter()) {

@@ -54,6 +54,22 @@ pub async fn export(
     Ok(Json(state.db.draw_export(id).await?))
 }
 
+/// Draws a re-check visit for every answered case without one (reviewer):
+/// which case, when; never who.
+pub async fn draw_rechecks(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    body: Bytes,
+) -> Result<Json<app::rechecks::RecheckDrawReport>, AppError> {
+    // An empty body asks for the defaults.
+    let req: app::rechecks::RecheckDrawRequest =
+        if body.iter().all(u8::is_ascii_whitespace) { Default::default() } else { parse_json(&body)? };
+    let report =
+        app::rechecks::draw(&state.db, req, state.config.timezone_name(), Some(caller.user_id), state.clock.now_ms())
+            .await?;
+    Ok(Json(report))
+}
+
 pub async fn coverage(
     State(state): State<AppState>,
     _caller: OfficeCaller,

@@ -214,6 +214,16 @@ pub fn api_routes() -> Vec<ApiRoute> {
             handler: post(sync::push),
         },
         ApiRoute {
+            method: "get",
+            path: "/api/v1/sync/recheck-photos/{sha256}",
+            summary: "A before-photo of a case one of this inspector's re-check visits (复查) is for, while the visit is on the device; 404 for any other",
+            access: Access::Device,
+            request: None,
+            response: Body { media: "image/jpeg", schema: binary },
+            status: 200,
+            handler: get(sync::recheck_photo),
+        },
+        ApiRoute {
             method: "post",
             path: "/api/v1/uploads",
             summary: "Announce a photo by SHA-256 and size, or ask where this device's upload stands; 429 upload_limit beyond the per-device caps",
@@ -734,6 +744,16 @@ pub fn api_routes() -> Vec<ApiRoute> {
             response: json(schema::<crate::db::draws::Coverage>),
             status: 200,
             handler: get(draws::coverage),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/rechecks/draw",
+            summary: "Draw a re-check visit (复查) for every answered case without one, each its own committed draw over the case's point and the inspectors other than its finder and those excluded from its unit; answers case, date and slot per visit (never who) and a coded reason per case not drawn",
+            access: Access::Office(Reviewer),
+            request: Some(json(schema::<crate::app::rechecks::RecheckDrawRequest>)),
+            response: json(schema::<crate::app::rechecks::RecheckDrawReport>),
+            status: 200,
+            handler: post(draws::draw_rechecks),
         },
         ApiRoute {
             method: "get",
@@ -1306,6 +1326,7 @@ mod tests {
         ("post", "/api/v1/enroll", "anonymous"),
         ("get", "/api/v1/sync/pull", "device"),
         ("post", "/api/v1/sync/push", "device"),
+        ("get", "/api/v1/sync/recheck-photos/{sha256}", "device"),
         ("post", "/api/v1/uploads", "device"),
         ("patch", "/api/v1/uploads/{sha256}", "device"),
         ("get", "/api/v1/findings", "office:leader"),
@@ -1356,6 +1377,7 @@ mod tests {
         ("get", "/api/v1/draws/{id}/export", "office:admin"),
         ("get", "/api/v1/evidence/head", "office:reviewer"),
         ("get", "/api/v1/draws/{id}/coverage", "office:reviewer"),
+        ("post", "/api/v1/rechecks/draw", "office:reviewer"),
         ("get", "/api/v1/unit/findings", "unit"),
         ("get", "/api/v1/cases", "office:leader"),
         ("get", "/api/v1/cases/{ref}", "office:leader"),
@@ -1728,6 +1750,7 @@ mod tests {
                     location: None,
                     photos: vec![],
                     assignment_id: None,
+                    recheck: None,
                 };
                 let signed = anfang_core::protocol::SignedFinding { signature: f.device_key.sign(&finding), finding };
                 let r =

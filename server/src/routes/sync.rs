@@ -10,7 +10,8 @@ use anfang_core::protocol::{
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
 use serde::Deserialize;
 
 pub async fn enroll(State(state): State<AppState>, body: Bytes) -> Result<Json<EnrollResponse>, AppError> {
@@ -38,7 +39,8 @@ pub async fn push(
 ) -> Result<Json<PushResponse>, AppError> {
     let req: PushRequest = parse_json(&body)?;
     let span = tracing::info_span!("push", device = %device.device_id, n = req.findings.len());
-    let results = app::sync::push(&state.db, &device, req.findings, state.clock.now()).await?;
+    let results =
+        app::sync::push(&state.db, &device, req.findings, state.clock.now(), state.config.timezone.clone()).await?;
     let tally = PushTally::of(&results);
     span.in_scope(|| {
         tracing::info!(
@@ -79,6 +81,21 @@ pub async fn upload_chunk(
     Ok(Json(state.photos.append(&state.db, &device.device_id, &sha256, offset, body).await?))
 }
 
+/// A before-photo of one of this inspector's re-check visits (复查), while
+/// the visit is on the device; 404 for any other photo, whoever has it.
+pub async fn recheck_photo(
+    State(state): State<AppState>,
+    device: DeviceCaller,
+    Path(sha256): Path<String>,
+) -> Result<impl IntoResponse, AppError> {
+    let sha = sha256.to_ascii_lowercase();
+    if !state.db.recheck_photo_allowed(device.inspector_id, sha.clone(), state.clock.now_ms()).await? {
+        return Err(AppError::NotFound(format!("no photo {sha} in this inspector's re-check visits")));
+    }
+    let bytes = state.photos.read(&sha, false).await?;
+    Ok(([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=31536000, immutable")], bytes))
+}
+
 /// How a push batch went, outcome by outcome, for the log line: an operator
 /// reading "accepted=100" must be able to trust that nothing was refused.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -112,7 +129,7 @@ mod tests {
 
     #[test]
     fn the_push_log_line_counts_each_outcome_apart() {
-        let result = |outcome| PushResult { id: uuid::Uuid::now_v7(), outcome };
+        let result = |outcome| PushResult::new(uuid::Uuid::now_v7(), outcome);
         let results = vec![
             result(PushOutcome::Accepted),
             result(PushOutcome::Duplicate),

@@ -54,9 +54,18 @@ mod tests {
             }),
             photos: vec![],
             assignment_id: None,
+            recheck: None,
         };
         let signed = SignedFinding { signature: key.sign(&finding), finding };
-        let r = crate::app::sync::push(&state.db, device, vec![signed.clone()], state.clock.now()).await.unwrap();
+        let r = crate::app::sync::push(
+            &state.db,
+            device,
+            vec![signed.clone()],
+            state.clock.now(),
+            state.config.timezone.clone(),
+        )
+        .await
+        .unwrap();
         assert_eq!(r[0].outcome, PushOutcome::Accepted, "{:?}", r[0]);
         signed.finding.id.to_string()
     }

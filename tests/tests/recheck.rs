@@ -1,0 +1,240 @@
+//! Re-check (复查) by an independent inspector, with the real server binary
+//! and the real CLI: inspector A's red finding is accepted and opens a case,
+//! the scheduler notifies the unit at 18:01, the unit answers with a photo
+//! and a 书面说明, a reviewer draws the re-check, it goes to another
+//! inspector, whose CLI pulls it, records "passed" with a photo and pushes:
+//! the case is closed on time and `verify` passes.
+//!
+//! The office's steps run on yesterday's clock (`ANFANG_TEST_NOW`); the
+//! re-check itself on the real one, because the CLI stamps findings with
+//! the real time: the visit's slot is drawn around now.
+
+mod common;
+
+use anfang_core::clock::Clock;
+use anfang_core::store::NewFinding;
+use anfang_core::{Card, Location};
+use common::office::{add_user, sign_in};
+use common::*;
+use serde_json::{Value, json};
+use std::io::Write;
+
+fn shanghai() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get("Asia/Shanghai").unwrap()
+}
+
+struct At(jiff::Timestamp);
+impl Clock for At {
+    fn now(&self) -> jiff::Timestamp {
+        self.0
+    }
+}
+
+async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recheck_drawn_to_another_inspector_closes_the_case_through_the_cli() {
+    let now = jiff::Timestamp::now();
+    let (start, end) = (
+        shanghai().to_datetime(now - jiff::SignedDuration::from_mins(20)),
+        shanghai().to_datetime(now + jiff::SignedDuration::from_mins(40)),
+    );
+    if end.date() != start.date() {
+        eprintln!("skipped: between 23:20 and 00:20 office time the re-check slot would cross midnight");
+        return;
+    }
+    let day = start.date();
+    let yesterday = day.yesterday().unwrap();
+    let at = |h: i8, m: i8| shanghai().to_timestamp(yesterday.at(h, m, 0, 0)).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let office_morning = at(10, 0).to_string();
+    let mut server = Server::start_with_env(data.path(), "127.0.0.1:0", true, &[("ANFANG_TEST_NOW", &office_morning)]);
+    let http = reqwest::Client::new();
+    let url = server.url();
+    let admin = server.admin_token().await;
+    add_user(&server, "rev", "reviewer");
+    let reviewer = sign_in(&server, "rev", "rev-password-123").await;
+
+    // Inspector A: a red card at P001, observed ten minutes before the office's morning.
+    let mut a = Device::enroll(&server, 0).await;
+    let a_alias = server.demo.codes[0].0.clone();
+    let p = a.store.point("P001").unwrap().unwrap();
+    let observed = at(9, 50);
+    let f = a
+        .store
+        .record_finding(
+            NewFinding {
+                point_id: "P001".into(),
+                unit_id: None,
+                category: "sanitation".into(),
+                card: Card::Red,
+                note: Some("垃圾堆放".into()),
+                location: Some(Location { lat: p.lat, lon: p.lon, accuracy_m: 6.0, captured_at: observed }),
+                photos: vec![processed(11, 1600, 1200)],
+            },
+            &At(observed),
+        )
+        .unwrap();
+    let before_photo = f.photos[0].clone();
+    let report = a.sync_via(&url, fast()).await;
+    assert_eq!(report.findings_pushed, 1, "{report:?}");
+
+    // The reviewer accepts it: the case opens.
+    let (status, body) = send(
+        http.post(format!("{url}/api/v1/findings/{}/review", f.id))
+            .bearer_auth(&reviewer)
+            .json(&json!({"decision": "accept"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, cases) = send(http.get(format!("{url}/api/v1/cases")).bearer_auth(&reviewer)).await;
+    let case_ref = cases["items"][0]["reference"].as_str().expect("a case opened").to_owned();
+    let unit_id = cases["items"][0]["unit_id"].as_str().unwrap().to_owned();
+
+    // Re-checks within one day (tomorrow, as the office sees it: today).
+    let (_, mut settings) = send(http.get(format!("{url}/api/v1/settings/rectification")).bearer_auth(&admin)).await;
+    settings["recheck_within_days"] = json!(1);
+    let (status, body) =
+        send(http.put(format!("{url}/api/v1/settings/rectification")).bearer_auth(&admin).json(&settings)).await;
+    assert_eq!(status, 200, "{body}");
+
+    // A unit account for the case's unit.
+    let mut child = std::process::Command::new(SERVER_BIN)
+        .args(["user", "add", "--data-dir"])
+        .arg(data.path())
+        .args(["--username", "unit-acct", "--role", "unit", "--unit", &unit_id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"unit-password-123").unwrap();
+    assert!(child.wait().unwrap().success());
+
+    // 18:01: the scheduler's start-up pass sends the day's digest; the deadline runs from it.
+    server.restart_with_env(&[("ANFANG_TEST_NOW", &at(18, 1).to_string())]);
+    let url = server.url();
+    // Sessions idle out after 30 minutes; the clock jumped eight hours.
+    let reviewer = sign_in(&server, "rev", "rev-password-123").await;
+    let mut notified = Value::Null;
+    for _ in 0..100 {
+        let (_, case) = send(http.get(format!("{url}/api/v1/cases/{case_ref}")).bearer_auth(&reviewer)).await;
+        if case["state"] == "open" && !case["deadline"].is_null() {
+            notified = case;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!notified.is_null(), "the scheduler notified the case");
+
+    // The unit answers: an after-photo (a real JPEG), a note and the 书面说明.
+    let unit = sign_in(&server, "unit-acct", "unit-password-123").await;
+    let (status, att) =
+        send(http.post(format!("{url}/api/v1/unit/attachments")).bearer_auth(&unit).body(camera_jpeg(12, 1200, 900)))
+            .await;
+    assert_eq!(status, 201, "{att}");
+    let answer =
+        json!({"photos": [att["sha256"]], "note": "已清理垃圾", "explanation": "已落实门前三包责任，安排专人每日巡查"});
+    let (status, body) =
+        send(http.post(format!("{url}/api/v1/unit/cases/{case_ref}/answer")).bearer_auth(&unit).json(&answer)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], "answered", "{body}");
+
+    // The reviewer draws the re-check, into a slot around the real now.
+    let t = |dt: jiff::civil::DateTime| dt.time().strftime("%H:%M:%S").to_string();
+    let slots =
+        json!({"slots": [{"name": "recheck", "label": "复查时段", "start": t(start), "end": t(end), "days": "every"}]});
+    let (status, drawn) =
+        send(http.post(format!("{url}/api/v1/rechecks/draw")).bearer_auth(&reviewer).json(&slots)).await;
+    assert_eq!(status, 200, "{drawn}");
+    assert_eq!(drawn["drawn"][0]["case_ref"], case_ref.as_str(), "{drawn}");
+    assert_eq!(drawn["drawn"][0]["date"], day.to_string(), "{drawn}");
+    assert_eq!(drawn["drawn"][0]["slot"], "复查时段", "{drawn}");
+    for (alias, _) in &server.demo.codes {
+        assert!(!drawn.to_string().contains(alias.as_str()), "the answer names no inspector: {drawn}");
+    }
+    let db = rusqlite::Connection::open(data.path().join("anfang.sqlite3")).unwrap();
+    let (aid, b_alias): (String, String) = db
+        .query_row(
+            "SELECT a.id, i.alias FROM recheck_visits v JOIN draw_assignments a ON a.id = v.assignment_id
+             JOIN inspectors i ON i.id = a.inspector_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_ne!(b_alias, a_alias, "never the finder");
+    let b_code = server.demo.codes.iter().find(|(alias, _)| *alias == b_alias).unwrap().1.clone();
+
+    // The real clock from here on: inspector B's CLI pulls the visit.
+    server.restart();
+    let url = server.url();
+    let (reviewer, unit) =
+        (sign_in(&server, "rev", "rev-password-123").await, sign_in(&server, "unit-acct", "unit-password-123").await);
+    let home = tempfile::tempdir().unwrap();
+    let (status, out, err) = cli(home.path(), &["enroll", "--server", &url, "--code", &b_code]);
+    assert_eq!(status, 0, "enroll: {out}{err}");
+    let (status, out, err) = cli(home.path(), &["visits"]);
+    assert_eq!(status, 0, "{err}");
+    assert!(out.contains("复查任务") && out.contains(&case_ref) && out.contains(&before_photo), "{out}");
+    assert!(!out.contains("未下载"), "the before-photo came with the sync: {out}");
+    let saved = tempfile::tempdir().unwrap();
+    let (status, _, err) = cli(home.path(), &["visits", "--save-photos", saved.path().to_str().unwrap()]);
+    assert_eq!(status, 0, "{err}");
+    let kept = std::fs::read(saved.path().join(format!("{before_photo}.jpg"))).expect("before-photo saved");
+    assert_eq!(sha256_hex(&kept), before_photo);
+
+    // B records the result with an after-photo and syncs.
+    let after = home.path().join("after.jpg");
+    std::fs::write(&after, camera_jpeg(13, 1600, 1200)).unwrap();
+    let (status, out, err) = cli(
+        home.path(),
+        &[
+            "record",
+            "--assignment",
+            &aid,
+            "--recheck",
+            "passed",
+            "--photo",
+            after.to_str().unwrap(),
+            "--note",
+            "已整改",
+        ],
+    );
+    assert_eq!(status, 0, "record: {out}{err}");
+    assert!(out.contains("复查通过"), "{out}");
+    let (status, out, err) = cli(home.path(), &["sync", "--json"]);
+    assert_eq!(status, 0, "sync: {out}{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["findings_pushed"], 1, "{report}");
+    assert_eq!(report["notices"], json!([]), "{report}");
+
+    // The case is closed (已整改), before its deadline.
+    let (_, case) = send(http.get(format!("{url}/api/v1/cases/{case_ref}")).bearer_auth(&reviewer)).await;
+    assert_eq!(case["state"], "closed", "{case}");
+    let closed: jiff::Timestamp = case["closed_at"].as_str().unwrap().parse().unwrap();
+    let deadline: jiff::Timestamp = case["deadline"].as_str().unwrap().parse().unwrap();
+    assert!(closed <= deadline, "closed {closed}, deadline {deadline}");
+    let events: Vec<&str> = case["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert!(events.ends_with(&["answered", "recheck_passed"]), "{events:?}");
+    // The unit reads that it was re-checked, never by whom.
+    let (_, seen) = send(http.get(format!("{url}/api/v1/unit/cases/{case_ref}")).bearer_auth(&unit)).await;
+    assert_eq!(seen["state"], "closed", "{seen}");
+    let text = seen.to_string();
+    assert!(text.contains("复查"), "{text}");
+    for (alias, _) in &server.demo.codes {
+        assert!(!text.contains(alias.as_str()), "{text}");
+    }
+
+    server.kill();
+    let out = std::process::Command::new(SERVER_BIN).args(["verify", "--data-dir"]).arg(data.path()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
