@@ -465,6 +465,7 @@ fn serve(
                 block_on(state.db.add_user(username.into(), password.clone(), Role::Unit, Some(unit.into()), now))?;
                 units.push_str(&format!("unit {unit} username {username} password {password}\n"));
             }
+            block_on(demo::load_contacts(&state.db))?;
             // Kept beside the data so a second `serve --demo` can remind the
             // person; readable by the owner only. Demo data only.
             write_private(
@@ -479,6 +480,10 @@ fn serve(
             for (alias, code) in &creds.inspectors {
                 println!("inspector {alias} enrollment code: {code}");
             }
+            println!(
+                "email notices to the demo units go to an SMTP sink on 127.0.0.1:{} (README: Notices to units)",
+                demo::DEMO_SMTP_PORT
+            );
         } else {
             println!("{} already has data; serving it", data_dir.display());
             if let Ok(text) = std::fs::read_to_string(&creds_file) {

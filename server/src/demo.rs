@@ -20,6 +20,43 @@ pub struct DemoCredentials {
 /// their own unit accounts.
 pub const UNIT_ACCOUNTS: [(&str, &str); 2] = [("u03", "U03"), ("u09", "U09")];
 
+/// The local SMTP port `serve --demo` sends email notices to: any SMTP
+/// sink listening there receives them (README: "Notices to units").
+pub const DEMO_SMTP_PORT: u16 = 2525;
+
+/// Contacts for the demo units with portal accounts, and the office's email
+/// server set to a sink on this machine, so a demo case's notices have
+/// somewhere to go. Addresses are under `.invalid`: nothing can leave.
+pub async fn load_contacts(db: &Db) -> Result<(), AppError> {
+    use crate::app::contacts::{ContactInput, SmtpInput, create, save_smtp};
+    save_smtp(
+        db,
+        SmtpInput {
+            host: "127.0.0.1".into(),
+            port: DEMO_SMTP_PORT.into(),
+            tls: "none".into(),
+            username: String::new(),
+            password: None,
+            from: "四城同创办 <anfang@office.demo.invalid>".into(),
+        },
+    )
+    .await?;
+    for (_, unit) in UNIT_ACCOUNTS {
+        let lower = unit.to_ascii_lowercase();
+        for (name, role, who) in [("王联络", "contact", "liaison"), ("李主任", "leader", "leader")] {
+            let input = ContactInput {
+                name: name.into(),
+                role: role.into(),
+                email: Some(format!("{who}@{lower}.demo.invalid")),
+                active: true,
+                ..ContactInput::default()
+            };
+            create(db, unit.to_owned(), input).await?;
+        }
+    }
+    Ok(())
+}
+
 /// A password for a demo unit account, like the admin's.
 pub fn unit_password() -> String {
     demo_password()

@@ -404,8 +404,13 @@ impl PhotoStore {
         let byte_len = photo.jpeg.len() as u64;
         let (w, h) = (photo.width, photo.height);
         tokio::task::spawn_blocking(move || -> Result<(), AppError> {
+            // The thumbnail is remade from the stored JPEG, as for a device's
+            // upload: `verify` checks it by remaking it that way, and the
+            // pipeline's own (from the full-size pixels) differs in bytes.
+            let (_, _, thumbnail) =
+                photo::thumbnail_of_stored(&photo.jpeg, &PhotoOptions::default()).map_err(AppError::internal)?;
             std::fs::create_dir_all(photo_path.parent().expect("photo paths have a parent"))?;
-            write_atomically(&thumb_path, &photo.thumbnail)?;
+            write_atomically(&thumb_path, &thumbnail)?;
             write_atomically(&photo_path, &photo.jpeg)?;
             Ok(())
         })

@@ -115,6 +115,23 @@ async fn a_recheck_drawn_to_another_inspector_closes_the_case_through_the_cli() 
     child.stdin.take().unwrap().write_all(b"unit-password-123").unwrap();
     assert!(child.wait().unwrap().success());
 
+    // The unit's contacts: an email through the office's SMTP server (a
+    // sink on 127.0.0.1) and a signed JSON webhook (a receiver on 127.0.0.1).
+    let (sink, hooks) = (notify::SmtpSink::start().await, notify::WebhookReceiver::start().await);
+    let smtp = json!({"host": "127.0.0.1", "port": sink.port(), "tls": "none", "username": "",
+                      "from": "四城同创办 <anfang@office.example.cn>"});
+    let (status, body) = send(http.put(format!("{url}/api/v1/settings/smtp")).bearer_auth(&admin).json(&smtp)).await;
+    assert_eq!(status, 200, "{body}");
+    for contact in [
+        json!({"name": "王联络", "role": "contact", "email": "wang@unit.example.cn"}),
+        json!({"name": "办公系统", "role": "contact", "webhook_kind": "json",
+               "webhook_url": hooks.url("/hooks/anfang"), "webhook_secret": "0123456789abcdef-office-secret"}),
+    ] {
+        let (status, body) =
+            send(http.post(format!("{url}/api/v1/units/{unit_id}/contacts")).bearer_auth(&admin).json(&contact)).await;
+        assert!(status == 200 || status == 201, "{status} {body}");
+    }
+
     // 18:01: the scheduler's start-up pass sends the day's digest; the deadline runs from it.
     server.restart_with_env(&[("ANFANG_TEST_NOW", &at(18, 1).to_string())]);
     let url = server.url();
@@ -130,6 +147,28 @@ async fn a_recheck_drawn_to_another_inspector_closes_the_case_through_the_cli() 
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(!notified.is_null(), "the scheduler notified the case");
+
+    // One email and one webhook, each naming the point, the day and the part
+    // of day, the card and the deadline, with a link to the portal; never an
+    // inspector, the capture minute or the position.
+    let mail = sink.wait_for(1, std::time::Duration::from_secs(20)).await;
+    let hits = hooks.wait_for("/hooks/anfang", 1, std::time::Duration::from_secs(20)).await;
+    let email = format!("{}\n{}", mail[0].subject(), mail[0].text());
+    let hook = hits[0].body.clone();
+    let hook_json: Value = serde_json::from_str(&hook).unwrap();
+    assert_eq!(hook_json["kind"], "digest", "{hook}");
+    assert!(email.contains(&p.name) && email.contains("上午") && email.contains("红牌"), "{email}");
+    assert!(email.contains(&format!("/unit/cases/{case_ref}")), "a link to the case: {email}");
+    assert!(hook.contains(&case_ref) && hook.contains("上午"), "{hook}");
+    let minute = shanghai().to_datetime(observed).strftime("%H:%M").to_string();
+    for text in [&email, &hook] {
+        for (alias, _) in &server.demo.codes {
+            assert!(!text.contains(alias.as_str()), "no alias: {text}");
+        }
+        for exact in [minute.clone(), format!("{:.4}", p.lat), format!("{:.4}", p.lon), observed.to_string()] {
+            assert!(!text.contains(&exact), "no {exact}: {text}");
+        }
+    }
 
     // The unit answers: an after-photo (a real JPEG), a note and the 书面说明.
     let unit = sign_in(&server, "unit-acct", "unit-password-123").await;
@@ -228,6 +267,22 @@ async fn a_recheck_drawn_to_another_inspector_closes_the_case_through_the_cli() 
     for (alias, _) in &server.demo.codes {
         assert!(!text.contains(alias.as_str()), "{text}");
     }
+
+    // Today's bulletin counts the re-check and the close; the mean time to
+    // close is from the notice (yesterday 18:01) to the close, in days.
+    let (status, b) = send(
+        http.post(format!("{url}/api/v1/bulletins")).bearer_auth(&reviewer).json(&json!({"kind": "day", "from": day})),
+    )
+    .await;
+    assert_eq!(status, 201, "{b}");
+    let r = &b["bulletin"]["rectification"];
+    assert_eq!(
+        (&r["rechecks"], &r["rechecks_failed"], &r["rework_rate"], &r["closed"]),
+        (&json!(1), &json!(0), &json!(0.0), &json!(1)),
+        "{r}"
+    );
+    let days = (closed - at(18, 1)).as_secs_f64() / 86_400.0;
+    assert_eq!(r["mean_days_to_close"], json!((days * 10.0).round() / 10.0), "{r}");
 
     server.kill();
     let out = std::process::Command::new(SERVER_BIN).args(["verify", "--data-dir"]).arg(data.path()).output().unwrap();

@@ -52,6 +52,8 @@ async fn a_deadline_passed_while_the_server_was_down_is_urged_and_escalated_exac
     let token = server.admin_token().await;
     {
         let db = rusqlite::Connection::open(server.data_dir.join("anfang.sqlite3")).unwrap();
+        // This test's contacts instead of the demo's.
+        db.execute("DELETE FROM unit_contacts", []).unwrap();
         db.execute(
             "INSERT INTO unit_contacts (unit_id, name, role, email) VALUES ('U03', '联系人', 'contact', 'u03@example.cn'),
              ('U03', '分管领导', 'leader', 'leader@example.cn')",

@@ -8,7 +8,7 @@
 
 use crate::auth::{OfficeCaller, Role};
 use crate::db::Db;
-use crate::db::cases::{ActorRef, Attachment, AttachmentKind, CaseFacts, NewEvent, StoredCase};
+use crate::db::cases::{ActorRef, Attachment, AttachmentKind, CaseFacts, NewEvent, OfficeCaseDetail, StoredCase};
 use crate::error::AppError;
 use crate::photos::PhotoStore;
 use crate::rectification::case::{self, Action, Actor, Case, CaseError, Context};
@@ -317,6 +317,34 @@ pub async fn request_deferral(
         false,
     )
     .await
+}
+
+/// One case as an office caller may read it. Leaders never learn who
+/// re-checked (三不三无): an inspector's events lose the alias, and aliases
+/// a reviewer or an inspector typed into a reason or note are masked.
+pub async fn office_case(
+    db: &Db,
+    role: Role,
+    reference: String,
+    now: jiff::ZonedDateTime,
+) -> Result<Option<OfficeCaseDetail>, AppError> {
+    let Some(mut detail) = db.office_case(reference, now).await? else { return Ok(None) };
+    if role < Role::Reviewer {
+        redact_case(&mut detail, &db.alias_mask().await?);
+    }
+    Ok(Some(detail))
+}
+
+/// What a leader may not read of a case's history (see [`office_case`]).
+pub fn redact_case(detail: &mut OfficeCaseDetail, mask: &crate::redact::AliasMask) {
+    for e in &mut detail.events {
+        if e.actor_kind == "inspector" {
+            e.actor = None;
+        }
+        mask.mask_note(&mut e.reason);
+        mask.mask_note(&mut e.note);
+        mask.mask_note(&mut e.explanation);
+    }
 }
 
 /// The office decides a unit's request, or closes a yellow card on evidence.
@@ -638,10 +666,12 @@ mod tests {
                 location: None,
                 photos: vec![],
                 assignment_id: None,
+                recheck: None,
             };
             let signed = SignedFinding { signature: self.key.sign(&finding), finding };
-            let r =
-                crate::app::sync::push(&self.state.db, &self.device, vec![signed.clone()], self.now()).await.unwrap();
+            let r = crate::app::sync::push(&self.state.db, &self.device, vec![signed.clone()], self.now(), self.tz())
+                .await
+                .unwrap();
             assert_eq!(r[0].outcome, PushOutcome::Accepted, "{:?}", r[0]);
             let id = signed.finding.id.to_string();
             let req = ReviewRequest {
@@ -852,6 +882,13 @@ mod tests {
             Some(local("2026-12-08T00:00")),
             "3 working days from the new notice"
         );
+        // U01 reads the history it inherited: the return was U03's, not its own.
+        let seen =
+            w.state.db.unit_case("U01".into(), reference.clone(), w.tz(), w.now().to_zoned_datetime(w.tz())).await;
+        let seen = seen.unwrap().expect("U01 has the case now");
+        let by: Vec<(&str, &str)> = seen.events.iter().map(|e| (e.event.as_str(), e.by.as_str())).collect();
+        assert!(by.contains(&("return_requested", "原责任单位")), "{by:?}");
+        assert!(!by.iter().any(|(_, who)| *who == "本单位"), "{by:?}");
 
         let (finding, second) = w.case_with(Card::Yellow).await;
         let green = ReviewRequest {

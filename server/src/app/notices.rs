@@ -7,7 +7,12 @@ use crate::db::notices::{NoticeFilter, NoticeView};
 use crate::error::AppError;
 
 fn masked(mut v: NoticeView) -> NoticeView {
-    v.target = crate::notify::mask_target(v.channel, &v.target);
+    let masked = crate::notify::mask_target(v.channel, &v.target);
+    // A test notice names its own address in the text.
+    if !v.target.is_empty() {
+        v.body = v.body.replace(&v.target, &masked);
+    }
+    v.target = masked;
     v
 }
 

@@ -140,6 +140,8 @@ pub struct RectificationSettings {
     #[schemars(range(min = 1, max = 30))]
     pub return_window_days: u16,
     /// Working days a unit has for rework after a failed re-check (返工).
+    /// Days, never hours: the deadline ends a day, so it cannot tell the
+    /// unit the minute an inspector re-checked its point.
     #[schemars(range(min = 1, max = 60))]
     pub rework_days: u16,
     /// Whether a reviewer may close a yellow card on the unit's evidence alone.
@@ -946,8 +948,14 @@ pub struct UnitCase {
 /// One event as a unit reads it: who only as a role.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct UnitCaseEvent {
-    pub at: String,
-    /// 督查办 | 本单位 | 复查 | 系统
+    /// The day of the event (office time zone). Never the minute: a
+    /// re-check's time is when an inspector stood at the point, and the
+    /// office's decisions follow their visits.
+    #[schemars(with = "String")]
+    pub on: Date,
+    /// 上午, 下午 or 晚上.
+    pub part_of_day: String,
+    /// 督查办 | 本单位 | 原责任单位 (before a reassignment) | 复查 | 系统
     pub by: String,
     pub event: String,
     pub to_state: String,
@@ -1026,16 +1034,30 @@ fn unit_view(
 /// a case went to. Never a finding id, inspector or draw.
 const UNIT_DETAIL_KEYS: &[&str] = &["deadline", "until", "target", "to_unit"];
 
-fn unit_events(conn: &Connection, case_id: i64) -> Result<Vec<UnitCaseEvent>, AppError> {
+fn unit_events(conn: &Connection, s: &StoredCase, tz: &TimeZone) -> Result<Vec<UnitCaseEvent>, AppError> {
     // Reviewers know aliases and write reasons (a review's reason becomes a
     // cancellation's): whatever reaches a unit has them masked.
     let mask = super::accounts::alias_mask(conn)?;
-    Ok(events(conn, case_id)?
+    // A reassigned case keeps its history: what the earlier unit did is not
+    // "本单位" to the one that has it now.
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.seq FROM case_events e JOIN users u ON u.id = CAST(e.actor_id AS INTEGER)
+         WHERE e.case_id = ?1 AND e.actor_kind = 'unit' AND u.unit_id IS NOT ?2",
+    )?;
+    let others: std::collections::HashSet<i64> =
+        stmt.query_map(params![s.id, s.case.unit_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    // The internal bookkeeping of who was told what is the office's.
+    for e in events(conn, s.id)?.into_iter().filter(|e| e.event != "opened" || e.actor_kind != "inspector") {
+        let at: Timestamp = e.at.parse().map_err(AppError::internal)?;
+        let (on, part) = crate::redact::coarse_time(at.as_millisecond(), tz).map_err(AppError::internal)?;
+        out.push((on, part, e));
+    }
+    Ok(out
         .into_iter()
-        // The internal bookkeeping of who was told what is the office's.
-        .filter(|e| e.event != "opened" || e.actor_kind != "inspector")
-        .map(|e| {
+        .map(|(on, part, e)| {
             let by = match e.actor_kind.as_str() {
+                "unit" if others.contains(&e.seq) => "原责任单位",
                 "unit" => "本单位",
                 "inspector" => "复查",
                 "office" => "督查办",
@@ -1058,7 +1080,8 @@ fn unit_events(conn: &Connection, case_id: i64) -> Result<Vec<UnitCaseEvent>, Ap
                 mask.mask_note(text);
             }
             UnitCaseEvent {
-                at: e.at,
+                on,
+                part_of_day: part.to_owned(),
                 by: by.to_owned(),
                 event: e.event,
                 to_state: e.to_state,
@@ -1245,6 +1268,24 @@ impl super::Db {
         .await
     }
 
+    /// Units with live cases and no active 联系人 that can be reached (by
+    /// email or a webhook): their digests and reminders reach nobody, so
+    /// the office must add one. (unit id, name, live cases), by unit id.
+    pub async fn units_without_contacts(&self) -> Result<Vec<(String, String, i64)>, AppError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT u.id, u.name, count(*) FROM rectification_cases rc JOIN units u ON u.id = rc.unit_id
+                 WHERE rc.state NOT IN ('closed', 'cancelled')
+                   AND NOT EXISTS (SELECT 1 FROM unit_contacts k WHERE k.unit_id = rc.unit_id AND k.active = 1
+                                   AND k.role = 'contact' AND (k.email IS NOT NULL OR k.webhook_url IS NOT NULL))
+                 GROUP BY u.id ORDER BY u.id",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     /// The reference of a finding's case: the live one, else the latest
     /// (a finding corrected to green keeps its cancelled case's history).
     pub async fn case_ref_for_finding(&self, finding_id: String) -> Result<Option<String>, AppError> {
@@ -1282,7 +1323,7 @@ impl super::Db {
             if s.case.unit_id != unit_id || s.case.notified_at.is_none() {
                 return Ok(None);
             }
-            Ok(Some(UnitCaseDetail { case: unit_view(c, &s, &tz, &now)?, events: unit_events(c, s.id)? }))
+            Ok(Some(UnitCaseDetail { case: unit_view(c, &s, &tz, &now)?, events: unit_events(c, &s, &tz)? }))
         })
         .await
     }

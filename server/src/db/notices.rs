@@ -192,6 +192,10 @@ pub struct NoticeView {
     pub next_attempt_at: Option<jiff::Timestamp>,
     #[schemars(with = "Option<String>", extend("format" = "date-time"))]
     pub sent_at: Option<jiff::Timestamp>,
+    /// What the recipient gets (the plain text of an email, the JSON a
+    /// webhook posts): only what a unit may read, so the office can see a
+    /// notice whether or not it was delivered.
+    pub body: String,
 }
 
 /// The delivery log's filters; `before`: the id of the previous page's last row.
@@ -216,7 +220,8 @@ fn ts(ms: Option<i64>) -> rusqlite::Result<Option<jiff::Timestamp>> {
 }
 
 const VIEW_SELECT: &str = "SELECT o.id, o.event_key, o.kind, o.unit_id, u.name, o.channel, o.target, o.contact_id,
-        c.name, o.subject, o.state, o.attempts, o.last_error, o.created_ms, o.next_attempt_ms, o.sent_ms
+        c.name, o.subject, o.state, o.attempts, o.last_error, o.created_ms, o.next_attempt_ms, o.sent_ms,
+        o.body
      FROM notice_outbox o JOIN units u ON u.id = o.unit_id LEFT JOIN unit_contacts c ON c.id = o.contact_id";
 
 fn view_row(r: &Row<'_>) -> rusqlite::Result<NoticeView> {
@@ -238,6 +243,7 @@ fn view_row(r: &Row<'_>) -> rusqlite::Result<NoticeView> {
         created_at: ts(Some(r.get(13)?))?.unwrap_or_default(),
         next_attempt_at: if state == NoticeState::Pending { ts(Some(r.get(14)?))? } else { None },
         sent_at: ts(r.get(15)?)?,
+        body: r.get(16)?,
     })
 }
 

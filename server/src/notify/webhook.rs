@@ -31,7 +31,9 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
     // installing twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
-        .timeout(timeout)
+        // A little past the worker's hard timeout, so that one ends a
+        // silent receiver and the log always says the same thing.
+        .timeout(timeout + Duration::from_secs(1))
         .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("anfang-server/", env!("CARGO_PKG_VERSION")))

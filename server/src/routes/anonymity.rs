@@ -197,7 +197,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     // The digest at the digest hour (18:00) tells U03 of its case.
     let tz = state.config.timezone.clone();
     let evening = date.at(18, 5, 0, 0).to_zoned_datetime(tz.clone()).unwrap().timestamp();
-    let notified = state.db.schedule_pass(evening.max(jiff::Timestamp::now()), tz).await.unwrap();
+    let notified = state.db.schedule_pass(evening.max(jiff::Timestamp::now()), tz.clone()).await.unwrap();
     assert_eq!(notified.notified, 1, "{notified:?}");
     let case_ref = {
         let id = finding_id.clone();
@@ -210,6 +210,58 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             })
             .unwrap()
     };
+    // U03 answers, and a second inspector's re-check fails, at instants
+    // with their own minute and millisecond: a unit must get neither the
+    // re-checker nor when they stood at its point, a leader not the alias.
+    let base = evening.max(jiff::Timestamp::now());
+    let answered_at = base + jiff::SignedDuration::from_millis(20 * 60_000 + 4_321);
+    let rechecked_at = answered_at + jiff::SignedDuration::from_millis(63 * 60_000 + 27_891);
+    let (unit_caller, rechecker) = {
+        let other_alias = creds.inspectors[1].0.clone();
+        state
+            .db
+            .write_blocking(move |c| {
+                c.execute(
+                    "INSERT INTO photos (sha256, byte_len, width, height, stored_at)
+                     VALUES (?1, 1, 1, 1, '2026-12-01T00:00:00Z')",
+                    ["b".repeat(64)],
+                )?;
+                let unit_user: i64 = c.query_row("SELECT id FROM users WHERE username = 'u03'", [], |r| r.get(0))?;
+                let other: i64 =
+                    c.query_row("SELECT id FROM inspectors WHERE alias = ?1", [&other_alias], |r| r.get(0))?;
+                Ok((
+                    crate::auth::OfficeCaller {
+                        user_id: unit_user,
+                        username: "u03".into(),
+                        role: Role::Unit,
+                        unit_id: Some("U03".into()),
+                    },
+                    other,
+                ))
+            })
+            .unwrap()
+    };
+    let answer = app::cases::AnswerRequest {
+        photos: vec!["b".repeat(64)],
+        note: "已清理".into(),
+        explanation: None,
+        explanation_pdf: None,
+    };
+    app::cases::answer(&state.db, &unit_caller, case_ref.clone(), answer, answered_at, tz.clone()).await.unwrap();
+    let recheck_tz = tz.clone();
+    state
+        .db
+        .case_transition(
+            case_ref.clone(),
+            rechecked_at,
+            move |facts| {
+                app::cases::recheck_decision(facts.unwrap(), rechecker, false, "f", &[], rechecked_at, &recheck_tz)
+            },
+            false,
+        )
+        .await
+        .unwrap();
+
     // A contact of U03 told through the outbox, so the contacts and the
     // delivery log have rows to show a leader.
     let contact = app::contacts::create(
@@ -269,6 +321,8 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         local_minute,
         observed.as_millisecond().to_string(),
         "\"received_at\"".into(),
+        rechecked_at.to_string(),
+        rechecked_at.to_zoned_datetime(state.config.timezone.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
     ];
     // What a unit must not get either: the inspector's own words.
     let unit_only: Vec<String> = vec!["人行道上停了三辆车".into()];

@@ -33,10 +33,10 @@ pub async fn list(
 
 pub async fn detail(
     State(state): State<AppState>,
-    _caller: OfficeCaller,
+    caller: OfficeCaller,
     Path(reference): Path<String>,
 ) -> Result<Json<OfficeCaseDetail>, AppError> {
-    let found = state.db.office_case(reference, now_zoned(&state)).await?;
+    let found = app::cases::office_case(&state.db, caller.role, reference, now_zoned(&state)).await?;
     Ok(Json(found.ok_or(CaseError::NotFound)?))
 }
 
@@ -49,7 +49,7 @@ pub async fn decide(
     let req: OfficeDecision = parse_json(&body)?;
     let tz = state.config.timezone.clone();
     let moved = app::cases::decide(&state.db, &caller, reference, req, state.clock.now(), tz).await?;
-    let found = state.db.office_case(moved.public_ref, now_zoned(&state)).await?;
+    let found = app::cases::office_case(&state.db, caller.role, moved.public_ref, now_zoned(&state)).await?;
     Ok(Json(found.ok_or(CaseError::NotFound)?))
 }
 

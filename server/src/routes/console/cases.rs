@@ -170,10 +170,11 @@ pub async fn queue(
         limit: Some(PAGE + 1),
         offset: Some((f.page - 1).saturating_mul(PAGE)),
     };
-    let (items, counts, lists) = match tokio::try_join!(
+    let (items, counts, lists, unreachable) = match tokio::try_join!(
         state.db.office_cases(query, now_zoned(&state)),
         state.db.office_case_counts(),
-        lists(&state)
+        lists(&state),
+        state.db.units_without_contacts(),
     ) {
         Ok(x) => x,
         Err(e) => return internal(e),
@@ -189,6 +190,16 @@ pub async fn queue(
         [Card::Red, Card::Yellow].iter().map(|c| (c.as_str().to_owned(), c.label_zh().to_owned())).collect();
     let body = html! {
         @for e in &errors { p.err { (e) } }
+        @if !unreachable.is_empty() {
+            div.err role="alert" {
+                "以下责任单位有未结整改单，但没有可送达的联系人（邮箱或群机器人），整改通知无法送达："
+                @for (i, (id, name, n)) in unreachable.iter().enumerate() {
+                    @if i > 0 { "、" }
+                    a href={ "/console/contacts?unit=" (id) } { (id) " " (name) } "（" (n) " 件）"
+                }
+                "。请登记联系人。"
+            }
+        }
         nav.counts aria-label="各状态数量" {
             a href="/console/cases?state=live" class=[(f.state == "live").then_some("on")] { "未结 " b { (live) } }
             @for s in CaseState::ALL {
@@ -420,25 +431,16 @@ async fn render_case(
 ) -> Response {
     let reviewer = user.can(Role::Reviewer);
     let loaded = tokio::try_join!(
-        state.db.office_case(reference.to_owned(), now_zoned(state)),
+        crate::app::cases::office_case(&state.db, user.caller.role, reference.to_owned(), now_zoned(state)),
         state.db.rectification_settings(),
         lists(state),
-        state.db.alias_mask(),
     );
-    let (detail, settings, lists, mask) = match loaded {
-        Ok((Some(d), s, l, m)) => (d, s, l, m),
+    let (detail, settings, lists) = match loaded {
+        Ok((Some(d), s, l)) => (d, s, l),
         Ok((None, ..)) => return not_found(user),
         Err(e) => return internal(e),
     };
-    let OfficeCaseDetail { case: c, mut events } = detail;
-    if !reviewer {
-        // Reviewers may write an alias into a reason; leaders read it masked.
-        for e in &mut events {
-            mask.mask_note(&mut e.reason);
-            mask.mask_note(&mut e.note);
-            mask.mask_note(&mut e.explanation);
-        }
-    }
+    let OfficeCaseDetail { case: c, events } = detail;
     let unit_name = |id: &str| -> String {
         lists.units.iter().find(|u| u.id == id).map(|u| format!("{} {}", u.id, u.name)).unwrap_or_else(|| id.to_owned())
     };
@@ -738,9 +740,18 @@ pub(super) mod tests {
                 location: None,
                 photos: vec![],
                 assignment_id: None,
+                recheck: None,
             };
             let signed = SignedFinding { signature: self.key.sign(&finding), finding };
-            let r = crate::app::sync::push(&self.state.db, &self.device, vec![signed.clone()], now).await.unwrap();
+            let r = crate::app::sync::push(
+                &self.state.db,
+                &self.device,
+                vec![signed.clone()],
+                now,
+                self.state.config.timezone.clone(),
+            )
+            .await
+            .unwrap();
             assert_eq!(r[0].outcome, PushOutcome::Accepted, "{:?}", r[0]);
             let id = signed.finding.id.to_string();
             self.review(&id, Decision::Correct, Some(card)).await;
@@ -883,6 +894,38 @@ pub(super) mod tests {
 
         let bad = leader.get("/console/cases?state=nonsense&card=green").await;
         assert!(bad.body.contains("状态“nonsense”无效") && bad.body.contains("整改单只有红牌和黄牌"), "{}", bad.body);
+    }
+
+    #[tokio::test]
+    async fn the_queue_names_units_whose_cases_reach_nobody_until_a_contact_is_added() {
+        let o = office().await;
+        let (_, _) = o.case("P001", "U03", Card::Yellow).await;
+        let u01_point = point_of(&o, "U01").await;
+        let (_, _) = o.case(&u01_point, "U01", Card::Red).await;
+        let leader = o.session(&o.leader).await;
+        let page = leader.get("/console/cases").await.body;
+        assert!(page.contains("没有可送达的联系人"), "{page}");
+        assert!(
+            page.contains("U01 通川区人民政府</a>（1 件）") && page.contains("U03 市城市管理行政执法局</a>（1 件）"),
+            "{page}"
+        );
+
+        // A 点长 with an email does not count: digests go to 联系人; a
+        // deactivated 联系人 does not either. An active one with an email does.
+        let contact = |role: &str, active: bool| crate::app::contacts::ContactInput {
+            name: "王联络".into(),
+            role: role.into(),
+            email: Some("wang@u03.example.cn".into()),
+            active,
+            ..Default::default()
+        };
+        crate::app::contacts::create(&o.state.db, "U03".into(), contact("point_chief", true)).await.unwrap();
+        crate::app::contacts::create(&o.state.db, "U03".into(), contact("contact", false)).await.unwrap();
+        let page = leader.get("/console/cases").await.body;
+        assert!(page.contains("U03 市城市管理行政执法局</a>"), "{page}");
+        crate::app::contacts::create(&o.state.db, "U03".into(), contact("contact", true)).await.unwrap();
+        let page = leader.get("/console/cases").await.body;
+        assert!(page.contains("U01 通川区人民政府</a>") && !page.contains("U03 市城市管理行政执法局</a>"), "{page}");
     }
 
     #[tokio::test]

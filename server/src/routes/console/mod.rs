@@ -386,7 +386,7 @@ dl{display:grid;grid-template-columns:6.5em 1fr;gap:.25rem .6rem;margin:0}dt{col
 .st.cs-open{border-color:#1565c0;color:#1565c0}.st.cs-answered{border-color:#6a1b9a;color:#6a1b9a}.st.cs-rework{border-color:#e65100;color:#e65100}
 .st.cs-deferred{border-color:#795548;color:#795548}.st.cs-closed{border-color:#2e7d32;color:#2e7d32}.st.cs-cancelled{border-color:#777;color:#777}
 .overdue{color:#c62828;font-weight:600;white-space:nowrap}.supervised{display:inline-block;padding:0 .4rem;border-radius:3px;font-size:.82rem;background:#c62828;color:#fff;font-weight:600}
-.pending{color:#e65100;font-weight:600}.holiday{color:#c62828;font-weight:600}.workday{color:#1565c0;font-weight:600}
+pre.notice{white-space:pre-wrap;word-break:break-all;font-size:.85rem;max-width:42em;margin:.3rem 0}.pending{color:#e65100;font-weight:600}.holiday{color:#c62828;font-weight:600}.workday{color:#1565c0;font-weight:600}
 nav.counts{display:flex;flex-wrap:wrap;gap:.4rem;margin-bottom:.8rem}nav.counts a{background:#fff;border:1px solid #ddd;border-radius:16px;padding:.15rem .7rem;color:inherit;text-decoration:none;font-size:.9rem}nav.counts a.on{border-color:#8b1a1a;color:#8b1a1a}
 form.filters label.check,label.check{flex-direction:row;align-items:center;gap:.3rem;display:flex}
 .pair{display:grid;grid-template-columns:1fr 1fr;gap:1rem;margin-bottom:1rem}.pair .box{margin:0}.pair h3{margin:0 0 .5rem;font-size:1rem}@media (max-width:800px){.pair{grid-template-columns:1fr}}

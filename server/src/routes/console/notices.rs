@@ -116,7 +116,10 @@ async fn render(
             @for n in &items {
                 tr {
                     td { (local_time(state, n.created_at)) }
-                    td { (kind_zh(&n.kind)) }
+                    td {
+                        (kind_zh(&n.kind))
+                        details { summary { "内容" } pre.notice { (n.subject) "\n\n" (n.body) } }
+                    }
                     td { (n.unit_name) }
                     td { (channel_zh(n.channel)) }
                     td { (n.contact_name.as_deref().unwrap_or("")) br; code { (n.target) } }

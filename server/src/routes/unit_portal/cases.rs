@@ -78,17 +78,6 @@ fn minute_in(tz: &jiff::tz::TimeZone, text: &str) -> String {
     }
 }
 
-/// A history time: date and part of day only (see the module docs).
-fn coarse(state: &AppState, text: &str) -> String {
-    match text.parse::<Timestamp>() {
-        Ok(t) => {
-            let z = t.to_zoned_datetime(state.config.timezone.clone());
-            format!("{} {}", z.date(), crate::redact::part_of_day(z.hour()))
-        }
-        Err(_) => String::new(),
-    }
-}
-
 /// "By the end of": the day before an end-of-day instant (an extension's
 /// `until` is the start of the next day).
 fn day_of_end(state: &AppState, text: &str) -> String {
@@ -344,7 +333,7 @@ fn history_entry(state: &AppState, e: &UnitCaseEvent) -> Markup {
     let pdf = e.attachments.iter().any(|a| a.kind == AttachmentKind::Pdf);
     html! {
         li class=(by_class(&e.by)) {
-            p.muted { (coarse(state, &e.at)) " · " span.who { (e.by) } }
+            p.muted { (e.on) " " (e.part_of_day) " · " span.who { (e.by) } }
             p { b { (event_label(&e.event)) } }
             @if let Some(d) = detail("deadline") { p { "整改期限：" (minute(state, &d)) } }
             @if let Some(u) = detail("until") { p { "申请延期至：" (day_of_end(state, &u)) } }

@@ -88,9 +88,18 @@ impl Portal {
             }),
             photos: if card == Card::Green { vec![] } else { vec![sha] },
             assignment_id: None,
+            recheck: None,
         };
         let signed = SignedFinding { signature: self.key.sign(&finding), finding };
-        let r = app::sync::push(&self.state.db, &self.device, vec![signed.clone()], self.clock.now()).await.unwrap();
+        let r = app::sync::push(
+            &self.state.db,
+            &self.device,
+            vec![signed.clone()],
+            self.clock.now(),
+            self.state.config.timezone.clone(),
+        )
+        .await
+        .unwrap();
         assert_eq!(r[0].outcome, PushOutcome::Accepted, "{:?}", r[0]);
         signed.finding.id.to_string()
     }
