@@ -1416,6 +1416,7 @@ mod tests {
         ("get", "/console/cases", "leader"),
         ("get", "/console/cases/{ref}", "leader"),
         ("post", "/console/cases/{ref}/decision", "reviewer"),
+        ("post", "/console/rechecks/draw", "reviewer"),
         ("get", "/console/units", "leader"),
         ("post", "/console/units", "admin"),
         ("post", "/console/units/import", "admin"),

@@ -200,6 +200,18 @@ pub async fn queue(
                 "。请登记联系人。"
             }
         }
+        @if let Some(text) = drawn_flash(&q) { p.ok { (text) } }
+        @if user.can(Role::Reviewer) && count_of(CaseState::Answered) > 0 {
+            form.box method="post" action="/console/rechecks/draw" {
+                (hidden_csrf(&user))
+                "已反馈待复查 " b { (count_of(CaseState::Answered)) } " 件。"
+                button { "抽取复查" }
+                span.muted {
+                    " 为尚未安排复查的整改单抽签：从明天起、复查期限内的时段，在发现问题以外的督查员中随机抽取，"
+                    "抽签可核验；抽中谁只有在时段结束后才能查看。"
+                }
+            }
+        }
         nav.counts aria-label="各状态数量" {
             a href="/console/cases?state=live" class=[(f.state == "live").then_some("on")] { "未结 " b { (live) } }
             @for s in CaseState::ALL {
@@ -642,6 +654,37 @@ pub async fn decide(
     }
 }
 
+/// The flash after a re-check draw (`drawn`, `not_drawn` in the query).
+fn drawn_flash(q: &HashMap<String, String>) -> Option<String> {
+    let drawn: u32 = q.get("drawn")?.parse().ok()?;
+    let not: u32 = q.get("not_drawn").and_then(|n| n.parse().ok()).unwrap_or(0);
+    let mut text = format!("已抽取复查 {drawn} 件。");
+    if not > 0 {
+        text.push_str(&format!("{not} 件未能抽取（见各整改单；常见原因：没有其他可用的督查员）。"));
+    }
+    Some(text)
+}
+
+/// A reviewer draws the re-check visits of every answered case that has
+/// none (`app::rechecks::draw`, default slots), as `POST /api/v1/rechecks/draw`.
+pub async fn draw_rechecks(State(state): State<AppState>, user: ConsoleUser, _form: Form) -> Response {
+    let now = state.clock.now_ms();
+    match app::rechecks::draw(
+        &state.db,
+        Default::default(),
+        state.config.timezone_name(),
+        Some(user.caller.user_id),
+        now,
+    )
+    .await
+    {
+        Ok(r) => {
+            see_other(&format!("/console/cases?state=answered&drawn={}&not_drawn={}", r.drawn.len(), r.not_drawn.len()))
+        }
+        Err(e) => internal(e),
+    }
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     //! In-process: a real SQLite office in a tempdir, a `ManualClock` the
@@ -926,6 +969,64 @@ pub(super) mod tests {
         crate::app::contacts::create(&o.state.db, "U03".into(), contact("contact", true)).await.unwrap();
         let page = leader.get("/console/cases").await.body;
         assert!(page.contains("U01 通川区人民政府</a>") && !page.contains("U03 市城市管理行政执法局</a>"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn a_reviewer_draws_the_recheck_of_an_answered_case_from_the_queue() {
+        let o = office().await;
+        let (_, reference) = o.case("P001", "U03", Card::Yellow).await;
+        o.notify_at_six().await;
+        let sha = "c".repeat(64);
+        let row = sha.clone();
+        o.state
+            .db
+            .write_blocking(move |c| {
+                c.execute(
+                    "INSERT INTO photos (sha256, byte_len, width, height, stored_at) VALUES (?1, 1, 1, 1, '2026-12-01T00:00:00Z')",
+                    [&row],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let answer = crate::app::cases::AnswerRequest {
+            photos: vec![sha],
+            note: "已清理".into(),
+            explanation: None,
+            explanation_pdf: None,
+        };
+        let tz = o.state.config.timezone.clone();
+        crate::app::cases::answer(&o.state.db, &o.unit_u03, reference.clone(), answer, o.now(), tz).await.unwrap();
+
+        // Leaders see the count, not the button; the route refuses them.
+        let leader = o.session(&o.leader).await;
+        let page = leader.get("/console/cases").await.body;
+        assert!(!page.contains("/console/rechecks/draw"), "{page}");
+        assert_eq!(leader.post("/console/rechecks/draw", &[]).await.status, StatusCode::FORBIDDEN);
+
+        let reviewer = o.session(&o.reviewer).await;
+        let page = reviewer.get("/console/cases").await.body;
+        assert!(page.contains("已反馈待复查 <b>1</b> 件") && page.contains("抽取复查"), "{page}");
+        let drawn = reviewer.post("/console/rechecks/draw", &[]).await;
+        assert_eq!(drawn.status, StatusCode::SEE_OTHER, "{}", drawn.body);
+        assert_eq!(drawn.location, "/console/cases?state=answered&drawn=1&not_drawn=0");
+        let page = reviewer.get(&drawn.location).await.body;
+        assert!(page.contains("已抽取复查 1 件。"), "{page}");
+        let visits: i64 = o
+            .state
+            .db
+            .write_blocking(move |c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM recheck_visits v JOIN rectification_cases rc ON rc.id = v.case_id
+                     WHERE rc.public_ref = ?1",
+                    [&reference],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(visits, 1);
+        // Drawn once: a second press finds nothing left to draw.
+        let again = reviewer.post("/console/rechecks/draw", &[]).await;
+        assert_eq!(again.location, "/console/cases?state=answered&drawn=0&not_drawn=0");
     }
 
     #[tokio::test]

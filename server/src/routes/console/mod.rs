@@ -84,6 +84,7 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
         r("get", "/console/cases", Some(Leader), get(cases::queue)),
         r("get", "/console/cases/{ref}", Some(Leader), get(cases::case_page)),
         r("post", "/console/cases/{ref}/decision", Some(Reviewer), post(cases::decide)),
+        r("post", "/console/rechecks/draw", Some(Reviewer), post(cases::draw_rechecks)),
         r("get", "/console/units", Some(Leader), get(reference::units_page)),
         r("post", "/console/units", Some(Admin), post(reference::save_unit)),
         r("post", "/console/units/import", Some(Admin), post(reference::import_units)),
