@@ -281,6 +281,38 @@ async fn a_recheck_drawn_to_another_inspector_closes_the_case_through_the_cli() 
         (&json!(1), &json!(0), &json!(0.0), &json!(1)),
         "{r}"
     );
+    // 整改前后对比: the finding's photo beside the re-check's.
+    let pair = &b["bulletin"]["before_after"][0];
+    assert_eq!((&pair["case_ref"], &pair["rechecked"]), (&json!(case_ref), &json!(true)), "{pair}");
+    assert_eq!(pair["before_photo"], before_photo.as_str(), "{pair}");
+    let after_photo = pair["after_photo"].as_str().expect("an after photo").to_owned();
+    assert_ne!(after_photo, before_photo);
+    let html = http
+        .get(format!("{url}/api/v1/bulletins/{}/bulletin.html", b["id"]))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("整改前后对比") && html.matches("<figure>").count() == 2, "{html}");
+    assert!(!html.contains("照片缺失"), "both thumbnails embedded");
+    // For a look at the pair in a browser and in Word (scripts/test sets it).
+    if let Ok(dir) = std::env::var("ANFANG_SAMPLE_DIR") {
+        let docx = http
+            .get(format!("{url}/api/v1/bulletins/{}/bulletin.docx", b["id"]))
+            .bearer_auth(&reviewer)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(std::path::Path::new(&dir).join("recheck-bulletin.html"), &html).unwrap();
+        std::fs::write(std::path::Path::new(&dir).join("recheck-bulletin.docx"), &docx).unwrap();
+    }
     let days = (closed - at(18, 1)).as_secs_f64() / 86_400.0;
     assert_eq!(r["mean_days_to_close"], json!((days * 10.0).round() / 10.0), "{r}");
 

@@ -287,6 +287,50 @@ const OVERDUE_HEAD: [&str; 8] = ["点位", "问题类别", "牌色", "整改期�
 /// in front of narrower point and date columns.
 const OVERDUE_WIDTHS: [i64; 8] = [1500, 1200, 600, 1500, 800, 800, 600, 1844];
 
+/// 整改前后对比: a two-column table per case, before and after, with the
+/// case's line above (kept with it) and the close below. Picture
+/// paragraphs need auto line spacing: the document's exact 28-pt lines
+/// would clip them to a strip.
+fn before_after(d: &mut Doc, pairs: &[super::rectification::BeforeAfter], thumbnails: &HashMap<String, Vec<u8>>) {
+    d.h2("整改前后对比");
+    d.note(&format!("本期销号的整改单（红牌在前，最多 {} 件）：", super::rectification::MAX_BEFORE_AFTER));
+    let half = TEXT_TWIPS / 2;
+    let photo_cm = 7.0;
+    for (i, c) in pairs.iter().enumerate() {
+        let head = format!("{}. {} {} · {} · {}", i + 1, c.card.label_zh(), c.unit_name, c.point_name, c.category_name);
+        d.p(
+            r#"<w:keepNext/><w:spacing w:before="120" w:after="60" w:line="360" w:lineRule="exact"/>"#,
+            &run(&head, HEI, 24, false, None),
+        );
+        let mut cell = |sha: &Option<String>, what: &str| -> String {
+            let pic = match sha.as_ref().and_then(|s| thumbnails.get(s).map(|t| (s, t))) {
+                Some((sha, bytes)) => {
+                    let (w, h) = jpeg_size(bytes).unwrap_or((4, 3));
+                    let rid = d.image_rel(sha, &format!("photo-{}.jpg", &sha[..16]), bytes.clone());
+                    let cx = (photo_cm * EMU_PER_CM as f64) as i64;
+                    let cy = cx * h as i64 / w.max(1) as i64;
+                    d.picture(&rid, cx, cy, &format!("{what} {}", c.point_name))
+                }
+                None if sha.is_some() => run("照片缺失，请凭编号核查", BODY_FONT, 21, false, None),
+                None => run("无照片", BODY_FONT, 21, false, None),
+            };
+            format!(
+                r#"<w:tc><w:tcPr><w:tcW w:w="{half}" w:type="dxa"/></w:tcPr><w:p><w:pPr><w:keepNext/><w:spacing w:before="60" w:after="0" w:line="240" w:lineRule="auto"/><w:jc w:val="center"/></w:pPr>{pic}</w:p><w:p><w:pPr><w:spacing w:before="0" w:after="60" w:line="300" w:lineRule="auto"/><w:jc w:val="center"/></w:pPr>{}</w:p></w:tc>"#,
+                run(what, BODY_FONT, 21, false, None)
+            )
+        };
+        let before = cell(&c.before_photo, "整改前");
+        let after_label =
+            format!("整改后（{} {}）", c.closed_on, if c.rechecked { "复查通过" } else { "凭反馈材料销号" });
+        let after = cell(&c.after_photo, &after_label);
+        let _ = write!(
+            d.body,
+            r#"<w:tbl><w:tblPr><w:tblW w:w="{TEXT_TWIPS}" w:type="dxa"/><w:tblLayout w:type="fixed"/></w:tblPr><w:tblGrid><w:gridCol w:w="{half}"/><w:gridCol w:w="{half}"/></w:tblGrid><w:tr><w:trPr><w:cantSplit/></w:trPr>{before}{after}</w:tr></w:tbl>"#
+        );
+        d.note(&format!("整改单编号 {}", c.case_ref));
+    }
+}
+
 /// Renders the bulletin as DOCX bytes. `thumbnails` maps photo SHA-256 to
 /// JPEG bytes; photos missing from it are named as missing in the text.
 pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec<u8>, zip::result::ZipError> {
@@ -550,6 +594,9 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
         d.note("说明：");
         for (i, n) in r.notes.iter().enumerate() {
             d.note(&format!("{}. {n}", i + 1));
+        }
+        if !body.before_after.is_empty() {
+            before_after(&mut d, &body.before_after, thumbnails);
         }
     }
 

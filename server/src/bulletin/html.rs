@@ -9,7 +9,7 @@
 //! stylesheet below, and the charts' SVG from `chart.rs`, which escapes its
 //! own labels (`crate::html::esc`).
 
-use super::rectification::Rectification;
+use super::rectification::{BeforeAfter, MAX_BEFORE_AFTER, Rectification};
 use super::{Bulletin, CountRow, OverdueEntry, RateRow, WorstUnits, change_zh, chart, percent, score_text};
 use crate::app::review::Decision;
 use base64::Engine;
@@ -72,6 +72,12 @@ thead { display: table-header-group; }
 .note { font-size: 14px; line-height: 1.6; color: #333; }
 .note ol { margin: 2px 0 8px; padding-left: 1.6em; }
 p.cases { margin: 10px 0 4px; padding-top: 6px; border-top: 1px dashed #bbb; }
+.pair { border-top: 1px solid #ddd; padding: 8px 0; break-inside: avoid; page-break-inside: avoid; }
+.pair .photos { display: flex; gap: 10px; }
+.pair figure { margin: 0; flex: 1 1 0; min-width: 0; }
+.pair figure img { width: 100%; max-width: 260px; height: auto; display: block; border: 1px solid #ccc; }
+.pair figcaption { font-size: 13px; color: var(--muted); text-indent: 0; }
+.pair .missing { max-width: 260px; height: 100px; border: 1px dashed #aaa; color: var(--muted); font-size: 13px; display: flex; align-items: center; justify-content: center; }
 @media (max-width: 560px) {
   body { font-size: 16px; }
   .doc { padding: 14px 12px 30px; }
@@ -265,6 +271,41 @@ fn date_or_dash(d: Option<jiff::civil::Date>) -> String {
     d.map(|d| d.to_string()).unwrap_or_else(|| "—".into())
 }
 
+/// 整改前后对比: each closed case's before and after photo side by side
+/// (on a phone too: two half-width columns still show what changed).
+fn before_after_section(pairs: &[BeforeAfter], thumbnails: &HashMap<String, Vec<u8>>) -> Markup {
+    let photo = |sha: &Option<String>, what: &str, point: &str| match sha.as_ref().and_then(|s| thumbnails.get(s)) {
+        Some(bytes) => {
+            let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+            html! { img alt={ (what) " " (point) } src={ "data:image/jpeg;base64," (data) }; }
+        }
+        None if sha.is_some() => html! { div.missing { "照片缺失，请凭编号核查" } },
+        None => html! { div.missing { "无照片" } },
+    };
+    html! {
+        h3 { "整改前后对比" }
+        p.plain { "本期销号的整改单（红牌在前，最多 " (MAX_BEFORE_AFTER) " 件）：" }
+        @for (i, c) in pairs.iter().enumerate() {
+            div.pair {
+                div {
+                    b { (i + 1) "." } " " span class={ "card " (c.card.as_str()) } { (c.card.label_zh()) } " "
+                    (c.unit_name) " · " (c.point_name) " · " (c.category_name)
+                }
+                div.photos {
+                    figure { (photo(&c.before_photo, "整改前", &c.point_name)) figcaption { "整改前" } }
+                    figure {
+                        (photo(&c.after_photo, "整改后", &c.point_name))
+                        figcaption {
+                            "整改后（" (c.closed_on) " " @if c.rechecked { "复查通过" } @else { "凭反馈材料销号" } "）"
+                        }
+                    }
+                }
+                div.evidence { "整改单编号 " (c.case_ref) }
+            }
+        }
+    }
+}
+
 /// Renders the bulletin. `thumbnails` maps photo SHA-256 to JPEG bytes; a
 /// photo missing from it is shown as missing, never silently dropped.
 pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
@@ -408,6 +449,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                 @if let Some(r) = &body.rectification {
                     (section("整改情况"))
                     (rectification_section(r))
+                    @if !body.before_after.is_empty() { (before_after_section(&body.before_after, thumbnails)) }
                 }
 
                 // 7. Rankings.

@@ -313,6 +313,9 @@ pub struct Body {
     /// The section 整改情况 (none in bulletins compiled before it existed).
     #[serde(default)]
     pub rectification: Option<rectification::Rectification>,
+    /// Cases closed in the period, before and after (整改前后对比).
+    #[serde(default)]
+    pub before_after: Vec<rectification::BeforeAfter>,
     pub rankings: Rankings,
     pub charts: Charts,
     /// Problem findings whose photo is not embedded (over the limit).
@@ -803,6 +806,7 @@ pub fn compile(
         red_list,
         overdue,
         rectification: Some(rect),
+        before_after: rectification::before_after(&cases.cases, &window, tz),
         rankings,
         charts: Charts { per_unit, per_day },
         photos_not_embedded,
@@ -861,7 +865,9 @@ pub fn freeze(
 impl Bulletin {
     /// The SHA-256 photos this bulletin shows.
     pub fn photos(&self) -> Vec<String> {
-        self.body.units.iter().flat_map(|u| u.findings.iter().filter_map(|e| e.photo.clone())).collect()
+        let findings = self.body.units.iter().flat_map(|u| u.findings.iter().filter_map(|e| e.photo.clone()));
+        let pairs = self.body.before_after.iter().flat_map(|p| [p.before_photo.clone(), p.after_photo.clone()]);
+        findings.chain(pairs.flatten()).collect()
     }
 
     /// The printed chain-head sentence of an issued bulletin (HTML and DOCX
@@ -1033,6 +1039,9 @@ mod tests {
             rework_count: 0,
             deferred_until: None,
             supervised: false,
+            before_photo: None,
+            after_photo: None,
+            closed_by_recheck: false,
         }
     }
 

@@ -66,6 +66,62 @@ pub struct CaseRow {
     pub deferred_until: Option<Date>,
     /// 督办.
     pub supervised: bool,
+    /// The finding's first photo (整改前).
+    pub before_photo: Option<String>,
+    /// The photo the case was closed on (整改后): the passing re-check's
+    /// first, else the unit's latest answer's first.
+    pub after_photo: Option<String>,
+    /// Closed by a re-check visit (复查通过), not on the unit's evidence.
+    pub closed_by_recheck: bool,
+}
+
+/// At most this many before/after pairs are printed (the thumbnails make
+/// the DOCX heavy); the red cards first, then by when they were closed.
+pub const MAX_BEFORE_AFTER: usize = 12;
+
+/// A case closed in the period, before and after (整改前后对比). Dates
+/// only, as everywhere a unit reads.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BeforeAfter {
+    pub case_ref: String,
+    pub unit_name: String,
+    pub point_name: String,
+    pub category_name: String,
+    pub card: Card,
+    pub closed_on: Date,
+    /// 复查通过 (a visit), or 凭反馈材料销号 (the unit's evidence).
+    pub rechecked: bool,
+    pub before_photo: Option<String>,
+    pub after_photo: Option<String>,
+}
+
+/// The cases closed in the window, red first, then oldest close first;
+/// at most [`MAX_BEFORE_AFTER`].
+pub fn before_after(cases: &[CaseRow], w: &Window, tz: &TimeZone) -> Vec<BeforeAfter> {
+    let mut closed: Vec<&CaseRow> = cases
+        .iter()
+        .filter(|c| c.state == CaseState::Closed)
+        .filter(|c| c.closed_ms.is_some_and(|t| t >= w.from_ms && t < w.to_ms))
+        .collect();
+    closed.sort_by_key(|c| (c.card != Card::Red, c.closed_ms, c.id));
+    closed
+        .into_iter()
+        .take(MAX_BEFORE_AFTER)
+        .filter_map(|c| {
+            let closed_on = Timestamp::from_millisecond(c.closed_ms?).ok()?.to_zoned_datetime(tz.clone()).date();
+            Some(BeforeAfter {
+                case_ref: c.case_ref.clone(),
+                unit_name: c.unit_name.clone(),
+                point_name: c.point_name.clone(),
+                category_name: c.category_name.clone(),
+                card: c.card,
+                closed_on,
+                rechecked: c.closed_by_recheck,
+                before_photo: c.before_photo.clone(),
+                after_photo: c.after_photo.clone(),
+            })
+        })
+        .collect()
 }
 
 /// One event of a case's history, as far as the figures need it.
@@ -566,6 +622,9 @@ mod tests {
             rework_count: 0,
             deferred_until: None,
             supervised: false,
+            before_photo: None,
+            after_photo: None,
+            closed_by_recheck: false,
         }
     }
 
@@ -808,5 +867,39 @@ mod tests {
         let mut afternoon = inputs.cases[1].clone();
         afternoon.deadline_ms = Some(at(10, 9, 14));
         assert_eq!(due_day(&afternoon, CaseState::Open, &tz()), Some(jiff::civil::date(2026, 10, 9)));
+    }
+
+    #[test]
+    fn the_before_and_after_pairs_are_the_periods_closed_cases_red_first() {
+        let closed = |id: i64, card: Card, at_ms: i64, recheck: bool| CaseRow {
+            card,
+            closed_ms: Some(at_ms),
+            before_photo: Some(format!("{id:064}")),
+            after_photo: Some(format!("{:064}", id + 100)),
+            closed_by_recheck: recheck,
+            ..case(id, "U1", CaseState::Closed)
+        };
+        let cases = vec![
+            closed(1, Card::Yellow, at(10, 5, 9), false),
+            closed(2, Card::Red, at(10, 20, 15), true),
+            closed(3, Card::Yellow, at(9, 30, 9), true),
+            closed(4, Card::Red, at(11, 1, 0), true),
+            case(5, "U1", CaseState::Answered),
+        ];
+        let w = Window::new((at(10, 1, 0), at(11, 1, 0)), at(11, 3, 9));
+        let pairs = before_after(&cases, &w, &tz());
+        let got: Vec<(&str, Card, String, bool)> =
+            pairs.iter().map(|p| (p.case_ref.as_str(), p.card, p.closed_on.to_string(), p.rechecked)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("ZG0000000002", Card::Red, "2026-10-20".into(), true),
+                ("ZG0000000001", Card::Yellow, "2026-10-05".into(), false),
+            ],
+            "closed in October only (not 09-30, not 11-01 00:00), red first"
+        );
+        assert_eq!(pairs[0].after_photo.as_deref(), Some(format!("{:064}", 102).as_str()));
+        let many: Vec<CaseRow> = (1..=20).map(|i| closed(i, Card::Yellow, at(10, 2, 9) + i, true)).collect();
+        assert_eq!(before_after(&many, &w, &tz()).len(), MAX_BEFORE_AFTER);
     }
 }

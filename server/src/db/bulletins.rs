@@ -165,7 +165,12 @@ pub(in crate::db) fn case_rows(conn: &Connection, from_ms: i64, to_ms: i64) -> R
         "SELECT c.id, c.public_ref, (SELECT public_ref FROM finding_public_refs WHERE finding_id = c.finding_id),
                 c.unit_id, u.name, p.name, cat.name, c.card, c.state,
                 c.opened_ms, c.notified_ms, c.deadline_ms, c.answered_ms, c.closed_ms,
-                c.rework_count, c.deferred_until, c.supervised
+                c.rework_count, c.deferred_until, c.supervised,
+                (SELECT sha256 FROM finding_photos WHERE finding_id = c.finding_id ORDER BY position LIMIT 1),
+                (SELECT a.sha256 FROM case_attachments a JOIN case_events e ON e.case_id = a.case_id AND e.seq = a.seq
+                 WHERE a.case_id = c.id AND a.kind = 'photo' AND e.event IN ('recheck_passed', 'answered')
+                 ORDER BY e.event = 'recheck_passed' DESC, e.seq DESC, a.position LIMIT 1),
+                EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id AND e.event = 'recheck_passed')
          FROM rectification_cases c
          JOIN findings f ON f.id = c.finding_id
          JOIN finding_state s ON s.finding_id = c.finding_id
@@ -195,6 +200,9 @@ pub(in crate::db) fn case_rows(conn: &Connection, from_ms: i64, to_ms: i64) -> R
             rework_count: r.get(14)?,
             deferred_until: deferred.and_then(|d| d.parse().ok()),
             supervised: r.get(16)?,
+            before_photo: r.get(17)?,
+            after_photo: r.get(18)?,
+            closed_by_recheck: r.get(19)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
