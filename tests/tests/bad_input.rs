@@ -818,3 +818,121 @@ async fn refusals_name_their_rule_by_code_and_their_field() {
     assert_eq!(result["code"], 422, "{answer}");
     assert_eq!(result["error_code"], "point_unknown", "{answer}");
 }
+
+/// The unit's own API on the real socket: every bad attachment or answer
+/// gets its status and code, and the case is left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_units_bad_attachment_or_answer_is_refused_with_its_code_and_the_case_stays_open() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let office = server.admin_token().await;
+    let url = server.url();
+    let mut device = Device::enroll(&server, 0).await;
+    let red = device.record("P001", Card::Red, vec![processed(1, 800, 600)]);
+    assert_eq!(device.sync_via(&url, fast()).await.findings_pushed, 1);
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{url}/api/v1/findings/{}/review", red.id))
+        .bearer_auth(&office)
+        .json(&json!({"decision": "accept"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cases: Value =
+        http.get(format!("{url}/api/v1/cases")).bearer_auth(&office).send().await.unwrap().json().await.unwrap();
+    let reference = cases["items"][0]["reference"].as_str().unwrap().to_owned();
+    // The unit is told at the digest; the test schedules the case by hand.
+    {
+        let db = rusqlite::Connection::open(data.path().join("anfang.sqlite3")).unwrap();
+        let now = jiff::Timestamp::now().as_millisecond();
+        db.execute(
+            "UPDATE rectification_cases SET notified_ms = ?1, deadline_ms = ?2 WHERE public_ref = ?3",
+            rusqlite::params![now, now + 3 * 86_400_000, reference],
+        )
+        .unwrap();
+    }
+    let mut child = std::process::Command::new(SERVER_BIN)
+        .args(["user", "add", "--data-dir"])
+        .arg(data.path())
+        .args(["--username", "unit-u03", "--role", "unit", "--unit", "U03"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"unit-password-123").unwrap();
+    assert!(child.wait().unwrap().success());
+    let unit = common::office::sign_in(&server, "unit-u03", "unit-password-123").await;
+
+    let refuse = |what: &'static str, res: reqwest::Response, status: u16, code: &'static str| async move {
+        let got = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!((got, body["code"].as_str().unwrap_or("")), (status, code), "{what}: {body}");
+        assert!(!body["error"].as_str().unwrap_or("").is_empty(), "{what}: a sentence to act on");
+    };
+    let upload =
+        |bytes: Vec<u8>| http.post(format!("{url}/api/v1/unit/attachments")).bearer_auth(&unit).body(bytes).send();
+    refuse("a photo over 41 MiB", upload(vec![0xFF; 42 << 20]).await.unwrap(), 413, "case_attachment_too_large").await;
+    refuse("not an image", upload(b"hello, this is text".to_vec()).await.unwrap(), 422, "case_attachment_invalid")
+        .await;
+    refuse(
+        "a PDF without its end",
+        upload(b"%PDF-1.4\n1 0 obj\n".to_vec()).await.unwrap(),
+        422,
+        "case_attachment_invalid",
+    )
+    .await;
+
+    let photo: Value = upload(camera_jpeg(3, 1200, 900)).await.unwrap().json().await.unwrap();
+    let sha = photo["sha256"].as_str().expect("a real photo is stored").to_owned();
+    let answer = |body: Value| {
+        http.post(format!("{url}/api/v1/unit/cases/{reference}/answer")).bearer_auth(&unit).json(&body).send()
+    };
+    refuse(
+        "a red card without its 书面说明",
+        answer(json!({"photos": [sha], "note": "已整改", "explanation": "   "})).await.unwrap(),
+        422,
+        "case_explanation_required",
+    )
+    .await;
+    refuse(
+        "an answer naming a photo never uploaded",
+        answer(json!({"photos": ["f".repeat(64)], "note": "已整改", "explanation": "说明"})).await.unwrap(),
+        422,
+        "case_attachment_unknown",
+    )
+    .await;
+    refuse(
+        "another unit's case",
+        http.post(format!("{url}/api/v1/unit/cases/000000000000/answer"))
+            .bearer_auth(&unit)
+            .json(&json!({"photos": [sha], "note": "x", "explanation": "y"}))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "case_not_found",
+    )
+    .await;
+    let case: Value = http
+        .get(format!("{url}/api/v1/unit/cases/{reference}"))
+        .bearer_auth(&unit)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(case["state"], "open", "nothing was half-written: {case}");
+    assert_eq!(case["events"].as_array().map(Vec::len), Some(1), "only the notice so far: {case}");
+
+    let ok = answer(json!({"photos": [sha], "note": "已整改", "explanation": "已落实责任"})).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    refuse(
+        "a second answer while the first waits for its re-check",
+        answer(json!({"photos": [sha], "note": "再次", "explanation": "说明"})).await.unwrap(),
+        409,
+        "case_wrong_state",
+    )
+    .await;
+}

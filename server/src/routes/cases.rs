@@ -129,9 +129,18 @@ pub async fn unit_deferral(
 pub async fn unit_attachment(
     State(state): State<AppState>,
     caller: OfficeCaller,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     caller.require_unit()?;
+    // Past the route's limit: the attachment's own refusal, which names
+    // the sizes allowed, rather than the API's generic one.
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(app::cases::CaseInputError::AttachmentTooLarge.into());
+        }
+        Err(e) => return Err(AppError::BadRequest(e.body_text())),
+    };
     if body.is_empty() {
         return Err(AppError::coded(
             StatusCode::BAD_REQUEST,
