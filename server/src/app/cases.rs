@@ -506,6 +506,7 @@ pub fn check_settings(s: &crate::db::cases::RectificationSettings) -> Result<(),
         ("supervise_after_overdue_days", u32::from(s.supervise_after_overdue_days), 1, 365),
         ("overdue_reminder_cap", u32::from(s.overdue_reminder_cap), 0, 60),
         ("recheck_within_days", u32::from(s.recheck_within_days), 1, 30),
+        ("rank_weight_rectification", u32::from(s.rank_weight_rectification), 0, 100),
     ] {
         if !within(v, lo, hi) {
             return bad(field, &format!("from {lo} to {hi}"));

@@ -203,6 +203,7 @@ mod tests {
             overdue_reminder_cap: 5,
             recheck_within_days: 3,
             public_base_url: "http://x".into(),
+            rank_weight_rectification: 30,
         }
     }
 

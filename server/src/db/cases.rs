@@ -163,6 +163,11 @@ pub struct RectificationSettings {
     pub recheck_within_days: u16,
     /// The address units reach the portal at, for links in notices.
     pub public_base_url: String,
+    /// Percent of a unit's ranking score from its on-time rectification
+    /// rate (按期整改率); the rest is its point compliance (达标率). Every
+    /// bulletin prints the formula with these weights.
+    #[schemars(range(max = 100))]
+    pub rank_weight_rectification: u8,
 }
 
 impl RectificationSettings {
@@ -197,11 +202,12 @@ pub(in crate::db) fn settings(conn: &Connection) -> Result<RectificationSettings
         overdue_reminder_cap: number(conn, "overdue_reminder_cap", 5)?,
         recheck_within_days: number(conn, "recheck_within_days", 3)?,
         public_base_url: setting(conn, "public_base_url")?.unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+        rank_weight_rectification: number(conn, "rank_weight_rectification", 30u8)?.min(100),
     })
 }
 
 fn put_settings(conn: &Connection, s: &RectificationSettings) -> Result<(), AppError> {
-    let rows: [(&str, String); 11] = [
+    let rows: [(&str, String); 13] = [
         ("digest_hour", s.digest_hour.to_string()),
         ("reminder_hours", s.reminder_hours.to_string()),
         ("return_window_days", s.return_window_days.to_string()),
@@ -213,6 +219,9 @@ fn put_settings(conn: &Connection, s: &RectificationSettings) -> Result<(), AppE
         ("overdue_reminder_cap", s.overdue_reminder_cap.to_string()),
         ("recheck_within_days", s.recheck_within_days.to_string()),
         ("public_base_url", s.public_base_url.clone()),
+        // Both keys, so the bulletin reads the pair it always has.
+        ("rank_weight_rectification", s.rank_weight_rectification.to_string()),
+        ("rank_weight_compliance", (100 - s.rank_weight_rectification.min(100)).to_string()),
     ];
     for (k, v) in rows {
         conn.execute(

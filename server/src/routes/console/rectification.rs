@@ -107,6 +107,14 @@ const NUMBERS: &[Number] = &[
         hi: 30,
         help: "单位反馈后多少天内安排复查。",
     },
+    Number {
+        key: "rank_weight_rectification",
+        label: "按期整改率权重",
+        unit: "%",
+        lo: 0,
+        hi: 100,
+        help: "责任单位综合得分 = 达标率 ×（100 − 此值）% + 按期整改率 × 此值 %；公式印在每期通报中。",
+    },
 ];
 
 fn number_value(s: &RectificationSettings, key: &str) -> u32 {
@@ -120,6 +128,7 @@ fn number_value(s: &RectificationSettings, key: &str) -> u32 {
         "supervise_after_overdue_days" => s.supervise_after_overdue_days.into(),
         "overdue_reminder_cap" => s.overdue_reminder_cap.into(),
         "recheck_within_days" => s.recheck_within_days.into(),
+        "rank_weight_rectification" => s.rank_weight_rectification.into(),
         _ => 0,
     }
 }
@@ -416,6 +425,7 @@ fn parse_settings(form: &Form) -> Result<RectificationSettings, &'static str> {
         overdue_reminder_cap: num(form, "overdue_reminder_cap")?,
         recheck_within_days: num(form, "recheck_within_days")?,
         public_base_url: form.get("public_base_url").to_owned(),
+        rank_weight_rectification: num(form, "rank_weight_rectification")?,
     })
 }
 
@@ -636,6 +646,24 @@ mod tests {
         let forged = leader.post(PATH, &[("digest_hour", "3")]).await;
         assert_eq!(forged.status, StatusCode::FORBIDDEN);
         assert_eq!(o.state.db.rectification_settings().await.unwrap().digest_hour, 17);
+
+        // The ranking weights: the rectification share and its complement,
+        // the two keys the bulletin's ranking reads.
+        let weighted = post(set("rank_weight_rectification", "45")).await;
+        assert_eq!(weighted.status, StatusCode::OK, "{}", weighted.body);
+        let keys: Vec<(String, String)> = o
+            .state
+            .db
+            .write_blocking(|c| {
+                Ok(c.prepare("SELECT key, value FROM office_settings WHERE key LIKE 'rank_weight_%' ORDER BY key")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?)
+            })
+            .unwrap();
+        assert_eq!(
+            keys,
+            [("rank_weight_compliance".into(), "55".into()), ("rank_weight_rectification".into(), "45".into())]
+        );
     }
 
     #[tokio::test]
