@@ -147,6 +147,13 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppE
     if body.is_empty() {
         return Err(AppError::BadRequest("the request body is empty; send a JSON object".into()));
     }
+    // Every request body is an object; serde would also read a struct from
+    // an array of its fields in order (`[null, null]`), which no client
+    // means and the API document does not allow.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+        return Err(AppError::BadRequest("invalid request: the body must be a JSON object".into()));
+    }
     serde_json::from_slice(body).or_else(|e| {
         if e.is_data() {
             // JSON has one number type: `3081.0` is the integer 3081 to JSON
@@ -216,4 +223,28 @@ pub async fn bound_request_head(req: axum::extract::Request, next: axum::middlew
         .into_response();
     }
     next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct AllOptional {
+        #[allow(dead_code)]
+        a: Option<u32>,
+        #[allow(dead_code)]
+        b: Option<String>,
+    }
+
+    #[test]
+    fn a_body_must_be_a_json_object_not_an_array_of_its_fields() {
+        assert!(parse_json::<AllOptional>(b" {\"a\": 3} ").is_ok());
+        for body in [&b"[null, null]"[..], b"[3, \"x\"]", b"null", b"7", b"\"x\""] {
+            let e = parse_json::<AllOptional>(body).unwrap_err();
+            assert!(e.to_string().contains("JSON object"), "{}: {e}", String::from_utf8_lossy(body));
+        }
+        let e = parse_json::<AllOptional>(b"[1,").unwrap_err();
+        assert!(e.to_string().contains("malformed JSON"), "{e}");
+    }
 }

@@ -94,10 +94,17 @@ pub type SchemaFn = fn(&mut SchemaGenerator) -> Value;
 pub struct Body {
     pub media: &'static str,
     pub schema: SchemaFn,
+    /// Whether a request must carry it (answers ignore this).
+    pub required: bool,
 }
 
 const fn json(schema: SchemaFn) -> Body {
-    Body { media: "application/json", schema }
+    Body { media: "application/json", schema, required: true }
+}
+
+/// A request body that may be left out: the operation then takes its defaults.
+const fn optional_json(schema: SchemaFn) -> Body {
+    Body { media: "application/json", schema, required: false }
 }
 
 /// The schema of a Rust type: a `$ref` into the document's components.
@@ -219,7 +226,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "A before-photo of a case one of this inspector's re-check visits (复查) is for, while the visit is on the device; 404 for any other",
             access: Access::Device,
             request: None,
-            response: Body { media: "image/jpeg", schema: binary },
+            response: Body { media: "image/jpeg", schema: binary, required: true },
             status: 200,
             handler: get(sync::recheck_photo),
         },
@@ -238,7 +245,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/uploads/{sha256}",
             summary: "Append a chunk at the Upload-Offset header to this device's upload; 409 with the server's offset on mismatch",
             access: Access::Device,
-            request: Some(Body { media: "application/octet-stream", schema: binary }),
+            request: Some(Body { media: "application/octet-stream", schema: binary, required: true }),
             response: json(schema::<protocol::UploadStatus>),
             status: 200,
             handler: patch(sync::upload_chunk),
@@ -269,7 +276,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "A stored photo (JPEG), named by its SHA-256",
             access: Access::Office(Leader),
             request: None,
-            response: Body { media: "image/jpeg", schema: binary },
+            response: Body { media: "image/jpeg", schema: binary, required: true },
             status: 200,
             handler: get(office::photo),
         },
@@ -279,7 +286,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "The photo's thumbnail (JPEG, about 320 px)",
             access: Access::Office(Leader),
             request: None,
-            response: Body { media: "image/jpeg", schema: binary },
+            response: Body { media: "image/jpeg", schema: binary, required: true },
             status: 200,
             handler: get(office::thumbnail),
         },
@@ -318,7 +325,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/units/import",
             summary: "Import units from a CSV body (UTF-8, optional BOM, header row); all or nothing, errors name line and field",
             access: Access::Office(Admin),
-            request: Some(Body { media: "text/csv", schema: csv }),
+            request: Some(Body { media: "text/csv", schema: csv, required: true }),
             response: json(imported),
             status: 200,
             handler: post(review::import_units),
@@ -348,7 +355,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/points/import",
             summary: "Import points from a CSV body (UTF-8, optional BOM, header row); all or nothing, errors name line and field",
             access: Access::Office(Admin),
-            request: Some(Body { media: "text/csv", schema: csv }),
+            request: Some(Body { media: "text/csv", schema: csv, required: true }),
             response: json(imported),
             status: 200,
             handler: post(review::import_points),
@@ -635,7 +642,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "The bulletin as one self-contained HTML page (phone and A4 print)",
             access: Access::Office(Leader),
             request: None,
-            response: Body { media: "text/html", schema: text },
+            response: Body { media: "text/html", schema: text, required: true },
             status: 200,
             handler: get(bulletins::html),
         },
@@ -648,6 +655,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             response: Body {
                 media: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                 schema: binary,
+                required: true,
             },
             status: 200,
             handler: get(bulletins::docx),
@@ -668,7 +676,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "Findings observed from..to (inclusive dates) as CSV: UTF-8 with BOM, Chinese headers, review state and effective values",
             access: Access::Office(Leader),
             request: None,
-            response: Body { media: "text/csv", schema: text },
+            response: Body { media: "text/csv", schema: text, required: true },
             status: 200,
             handler: get(bulletins::export_csv),
         },
@@ -681,6 +689,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             response: Body {
                 media: "application/geo+json",
                 schema: |_| json!({"type": "object", "required": ["type", "features"], "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}}}),
+                required: true,
             },
             status: 200,
             handler: get(bulletins::export_geojson),
@@ -750,7 +759,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/rechecks/draw",
             summary: "Draw a re-check visit (复查) for every answered case without one, each its own committed draw over the case's point and the inspectors other than its finder and those excluded from its unit; answers case, date and slot per visit (never who) and a coded reason per case not drawn",
             access: Access::Office(Reviewer),
-            request: Some(json(schema::<crate::app::rechecks::RecheckDrawRequest>)),
+            request: Some(optional_json(schema::<crate::app::rechecks::RecheckDrawRequest>)),
             response: json(schema::<crate::app::rechecks::RecheckDrawReport>),
             status: 200,
             handler: post(draws::draw_rechecks),
@@ -801,7 +810,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "A PDF scan attached to a case (a written explanation)",
             access: Access::Office(Leader),
             request: None,
-            response: Body { media: "application/pdf", schema: binary },
+            response: Body { media: "application/pdf", schema: binary, required: true },
             status: 200,
             handler: get(cases::office_file),
         },
@@ -824,7 +833,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/calendar/import",
             summary: "Import a year's holidays and make-up working days: lines YYYY-MM-DD,休|班[,note]; all or nothing, replaces the years it covers",
             access: Access::Office(Admin),
-            request: Some(Body { media: "text/plain", schema: csv }),
+            request: Some(Body { media: "text/plain", schema: csv, required: true }),
             response: json(imported),
             status: 200,
             handler: post(cases::import_calendar),
@@ -945,7 +954,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             path: "/api/v1/unit/attachments",
             summary: "Upload an after-photo (JPEG or PNG up to 40 MB: made upright, stripped of metadata, bounded, hashed) or a PDF scan (up to 10 MB); answers {kind, sha256}",
             access: Access::Unit,
-            request: Some(Body { media: "application/octet-stream", schema: binary }),
+            request: Some(Body { media: "application/octet-stream", schema: binary, required: true }),
             response: json(schema::<crate::db::cases::Attachment>),
             status: 201,
             handler: post(cases::unit_attachment).layer(axum::extract::DefaultBodyLimit::max(41 * 1024 * 1024)),
@@ -956,7 +965,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "A photo of one of the unit's own cases (before or after), as stored; 404 for any other",
             access: Access::Unit,
             request: None,
-            response: Body { media: "image/jpeg", schema: binary },
+            response: Body { media: "image/jpeg", schema: binary, required: true },
             status: 200,
             handler: get(cases::unit_photo),
         },
@@ -966,7 +975,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "The thumbnail of a photo of one of the unit's own cases",
             access: Access::Unit,
             request: None,
-            response: Body { media: "image/jpeg", schema: binary },
+            response: Body { media: "image/jpeg", schema: binary, required: true },
             status: 200,
             handler: get(cases::unit_thumbnail),
         },
@@ -1145,7 +1154,7 @@ pub fn openapi_document() -> Value {
         }
         if let Some(req) = r.request {
             let schema = (req.schema)(&mut g);
-            op["requestBody"] = json!({"required": true, "content": {req.media: {"schema": schema}}});
+            op["requestBody"] = json!({"required": req.required, "content": {req.media: {"schema": schema}}});
         }
         let mut params: Vec<Value> = r
             .path
