@@ -17,7 +17,7 @@ use rusqlite::params;
 use std::time::Instant;
 
 mod bench_env;
-use bench_env::{load, machine};
+use bench_env::{Rng, load, machine, median};
 
 fn photo_jpeg(seed: u32) -> Vec<u8> {
     let mut s = seed.wrapping_mul(2_654_435_761) | 1;
@@ -34,25 +34,6 @@ fn photo_jpeg(seed: u32) -> Vec<u8> {
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&img).unwrap();
     out
-}
-
-/// A small deterministic generator, so every run builds the same city year.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }
 
 fn main() -> anyhow::Result<()> {

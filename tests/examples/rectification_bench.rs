@@ -23,25 +23,7 @@ use rusqlite::params;
 use std::time::Instant;
 
 mod bench_env;
-use bench_env::{load, machine};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
+use bench_env::{Rng, load, machine, median};
 
 fn local(s: &str) -> jiff::Timestamp {
     format!("{s}[Asia/Shanghai]").parse::<jiff::ZonedDateTime>().unwrap().timestamp()

@@ -151,6 +151,16 @@ impl Doc {
         )
     }
 
+    /// A stored photo's thumbnail as an inline picture run `width_cm` wide,
+    /// its height from the JPEG's proportions; embedded once per SHA-256.
+    fn photo(&mut self, sha: &str, jpeg: &[u8], width_cm: f64, descr: &str) -> String {
+        let (w, h) = jpeg_size(jpeg).unwrap_or((4, 3));
+        let rid = self.image_rel(sha, &format!("photo-{}.jpg", &sha[..16]), jpeg.to_vec());
+        let cx = (width_cm * EMU_PER_CM as f64) as i64;
+        let cy = cx * h as i64 / w.max(1) as i64;
+        self.picture(&rid, cx, cy, descr)
+    }
+
     /// A table with a header row; `widths` in twips; cells are plain text.
     fn table(&mut self, widths: &[i64], head: &[&str], rows: &[Vec<String>]) {
         let cell = |text: &str, w: i64, header: bool| {
@@ -304,13 +314,7 @@ fn before_after(d: &mut Doc, pairs: &[super::rectification::BeforeAfter], thumbn
         );
         let mut cell = |sha: &Option<String>, what: &str| -> String {
             let pic = match sha.as_ref().and_then(|s| thumbnails.get(s).map(|t| (s, t))) {
-                Some((sha, bytes)) => {
-                    let (w, h) = jpeg_size(bytes).unwrap_or((4, 3));
-                    let rid = d.image_rel(sha, &format!("photo-{}.jpg", &sha[..16]), bytes.clone());
-                    let cx = (photo_cm * EMU_PER_CM as f64) as i64;
-                    let cy = cx * h as i64 / w.max(1) as i64;
-                    d.picture(&rid, cx, cy, &format!("{what} {}", c.point_name))
-                }
+                Some((sha, bytes)) => d.photo(sha, bytes, photo_cm, &format!("{what} {}", c.point_name)),
                 None if sha.is_some() => run("照片缺失，请凭编号核查", BODY_FONT, 21, false, None),
                 None => run("无照片", BODY_FONT, 21, false, None),
             };
@@ -447,13 +451,7 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
         );
         for (j, e) in u.findings.iter().enumerate() {
             let photo_par = match e.photo.as_ref().and_then(|sha| thumbnails.get(sha).map(|t| (sha, t))) {
-                Some((sha, bytes)) => {
-                    let (w, h) = jpeg_size(bytes).unwrap_or((4, 3));
-                    let rid = d.image_rel(sha, &format!("photo-{}.jpg", &sha[..16]), bytes.clone());
-                    let cx = (photo_cm * EMU_PER_CM as f64) as i64;
-                    let cy = cx * h as i64 / w.max(1) as i64;
-                    d.picture(&rid, cx, cy, &format!("现场照片 {}", e.point_name))
-                }
+                Some((sha, bytes)) => d.photo(sha, bytes, photo_cm, &format!("现场照片 {}", e.point_name)),
                 None if e.photo.is_some() => run("照片缺失，请凭证据编号核查", BODY_FONT, 21, false, None),
                 None if e.photo_count > 0 => run("照片未嵌入，凭证据编号在系统中查看", BODY_FONT, 21, false, None),
                 None => run("无照片", BODY_FONT, 21, false, None),

@@ -271,14 +271,16 @@ fn date_or_dash(d: Option<jiff::civil::Date>) -> String {
     d.map(|d| d.to_string()).unwrap_or_else(|| "—".into())
 }
 
+/// A thumbnail's bytes for a `data:` URI.
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 /// 整改前后对比: each closed case's before and after photo side by side
 /// (on a phone too: two half-width columns still show what changed).
 fn before_after_section(pairs: &[BeforeAfter], thumbnails: &HashMap<String, Vec<u8>>) -> Markup {
     let photo = |sha: &Option<String>, what: &str, point: &str| match sha.as_ref().and_then(|s| thumbnails.get(s)) {
-        Some(bytes) => {
-            let data = base64::engine::general_purpose::STANDARD.encode(bytes);
-            html! { img alt={ (what) " " (point) } src={ "data:image/jpeg;base64," (data) }; }
-        }
+        Some(bytes) => html! { img alt={ (what) " " (point) } src={ "data:image/jpeg;base64," (base64(bytes)) }; },
         None if sha.is_some() => html! { div.missing { "照片缺失，请凭编号核查" } },
         None => html! { div.missing { "无照片" } },
     };
@@ -318,7 +320,6 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
         counter.set(counter.get() + 1);
         html! { h2 { (cn_number(counter.get())) "、" (title) } }
     };
-    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let page = html! {
         (DOCTYPE)
         html lang="zh-CN" {

@@ -787,6 +787,11 @@ fn finding_photos(conn: &Connection, finding_id: &str) -> Result<Vec<String>, Ap
 }
 
 fn events(conn: &Connection, case_id: i64) -> Result<Vec<CaseEventView>, AppError> {
+    Ok(timed_events(conn, case_id)?.into_iter().map(|(_, e)| e).collect())
+}
+
+/// The case's events with the millisecond each was written at.
+fn timed_events(conn: &Connection, case_id: i64) -> Result<Vec<(i64, CaseEventView)>, AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT e.seq, e.at_ms, e.actor_kind, e.actor_id, e.event, e.from_state, e.to_state, e.reason, e.note,
                 e.explanation, e.detail,
@@ -827,20 +832,23 @@ fn events(conn: &Connection, case_id: i64) -> Result<Vec<CaseEventView>, AppErro
                 })
             })?
             .collect::<Result<_, _>>()?;
-        out.push(CaseEventView {
-            seq,
-            at: super::ms_timestamp(at_ms)?.to_string(),
-            actor_kind,
-            actor,
-            event,
-            from_state,
-            to_state,
-            reason,
-            note,
-            explanation,
-            detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
-            attachments,
-        });
+        out.push((
+            at_ms,
+            CaseEventView {
+                seq,
+                at: super::ms_timestamp(at_ms)?.to_string(),
+                actor_kind,
+                actor,
+                event,
+                from_state,
+                to_state,
+                reason,
+                note,
+                explanation,
+                detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+                attachments,
+            },
+        ));
     }
     Ok(out)
 }
@@ -1057,9 +1065,11 @@ fn unit_events(conn: &Connection, s: &StoredCase, tz: &TimeZone) -> Result<Vec<U
         stmt.query_map(params![s.id, s.case.unit_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
     let mut out = Vec::new();
     // The internal bookkeeping of who was told what is the office's.
-    for e in events(conn, s.id)?.into_iter().filter(|e| e.event != "opened" || e.actor_kind != "inspector") {
-        let at: Timestamp = e.at.parse().map_err(AppError::internal)?;
-        let (on, part) = crate::redact::coarse_time(at.as_millisecond(), tz).map_err(AppError::internal)?;
+    for (at_ms, e) in timed_events(conn, s.id)? {
+        if e.event == "opened" && e.actor_kind == "inspector" {
+            continue;
+        }
+        let (on, part) = crate::redact::coarse_time(at_ms, tz).map_err(AppError::internal)?;
         out.push((on, part, e));
     }
     Ok(out
