@@ -41,6 +41,8 @@ enum Command {
         /// The PEM private key of --tls-cert.
         #[arg(long, requires = "tls_cert", env = "ANFANG_TLS_KEY")]
         tls_key: Option<PathBuf>,
+        #[command(flatten)]
+        backup: ServeBackupArgs,
     },
     /// Manage inspectors.
     Inspector {
@@ -75,11 +77,86 @@ enum Command {
         #[command(subcommand)]
         command: crate::draw::cli::DrawCommand,
     },
+    /// Back up the data dir into a backup folder while the server runs
+    /// (`backup --to FOLDER`), or check a backup (`backup verify FOLDER`).
+    #[command(args_conflicts_with_subcommands = true)]
+    Backup {
+        #[command(subcommand)]
+        command: Option<BackupCommand>,
+        #[command(flatten)]
+        run: BackupArgs,
+    },
+    /// Restore a backup into a new, empty data dir, then verify the result
+    /// against the chain head the backup's manifest recorded.
+    Restore {
+        /// A backup folder (its newest backup) or one snapshot's folder in it.
+        #[arg(long, value_name = "BACKUP")]
+        from: PathBuf,
+        /// The new data dir; must not exist or be empty.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The passphrase of an encrypted backup: a file, or - for standard input.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
     /// Re-check visits (复查) for answered rectification cases.
     Rechecks {
         #[command(subcommand)]
         command: RecheckCommand,
     },
+}
+
+/// `serve`'s backup schedule; given, it replaces the one set in the console.
+#[derive(clap::Args)]
+struct ServeBackupArgs {
+    /// Back up every day into this folder (absolute path: a USB disk, a NAS share).
+    #[arg(long, value_name = "FOLDER", env = "ANFANG_BACKUP_TO")]
+    backup_to: Option<PathBuf>,
+    /// Local time of the daily backup.
+    #[arg(long, value_name = "HH:MM", default_value = "02:00", env = "ANFANG_BACKUP_AT")]
+    backup_at: String,
+    /// Daily backups to keep.
+    #[arg(long, default_value_t = 14, env = "ANFANG_KEEP_DAILY")]
+    keep_daily: u32,
+    /// Monthly backups to keep.
+    #[arg(long, default_value_t = 12, env = "ANFANG_KEEP_MONTHLY")]
+    keep_monthly: u32,
+    /// Encrypt the backups with the passphrase in this file.
+    #[arg(long, value_name = "FILE", env = "ANFANG_BACKUP_PASSPHRASE_FILE")]
+    backup_passphrase_file: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct BackupArgs {
+    #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+    data_dir: PathBuf,
+    /// The backup folder (a USB disk, a NAS share); made if missing.
+    #[arg(long, value_name = "FOLDER")]
+    to: Option<PathBuf>,
+    /// Encrypt (age): the passphrase is the first line of this file, or of
+    /// standard input for -. Never give it on the command line.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    /// After the backup, keep the newest backup of each of this many days…
+    #[arg(long, requires = "keep_monthly")]
+    keep_daily: Option<u32>,
+    /// …and of each of this many months; remove the others.
+    #[arg(long, requires = "keep_daily")]
+    keep_monthly: Option<u32>,
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Check a backup without restoring it: its manifest, its database
+    /// snapshot and every photo against their hashes.
+    Verify {
+        /// A backup folder (its newest backup) or one snapshot's folder in it.
+        backup: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// List the backups in a backup folder.
+    List { folder: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -238,8 +315,8 @@ fn block_on<T>(f: impl std::future::Future<Output = Result<T, crate::AppError>>)
 fn run(cli: Cli, clock: crate::clock::Clock) -> anyhow::Result<()> {
     let now = clock.now();
     match cli.command {
-        Command::Serve { data_dir, listen, demo, web_dir, tls_cert, tls_key } => {
-            serve(data_dir, &listen, demo, web_dir, tls_cert.zip(tls_key), clock)
+        Command::Serve { data_dir, listen, demo, web_dir, tls_cert, tls_key, backup } => {
+            serve(data_dir, &listen, demo, web_dir, tls_cert.zip(tls_key), backup, clock)
         }
         Command::Verify { data_dir, print_head, expect_head, expect_length } => {
             use crate::db::evidence;
@@ -294,6 +371,68 @@ fn run(cli: Cli, clock: crate::clock::Clock) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Draw { command } => crate::draw::cli::run(command, open_db, &clock),
+        Command::Backup { command: Some(command), .. } => backup_command(command),
+        Command::Backup { command: None, run } => {
+            let Some(to) = run.to else {
+                bail!("say where to: anfang-server backup --to FOLDER (or backup verify FOLDER)")
+            };
+            crate::owner_only_from_now();
+            let passphrase = passphrase(run.passphrase_file.as_deref())?;
+            let options = crate::backup::BackupOptions { passphrase };
+            let report = crate::backup::backup(&run.data_dir, &to, &options, now)?;
+            print_backup(&report);
+            if let (Some(daily), Some(monthly)) = (run.keep_daily, run.keep_monthly) {
+                let pruned = crate::backup::prune(&to, daily, monthly, &Config::new(&run.data_dir).timezone)?;
+                println!(
+                    "kept {} backup(s), removed {} ({} file(s), {} freed)",
+                    pruned.kept.len(),
+                    pruned.removed.len(),
+                    pruned.objects_removed,
+                    human_bytes(pruned.bytes_freed)
+                );
+            }
+            if report.source_problems.is_empty() {
+                Ok(())
+            } else {
+                for p in &report.source_problems {
+                    println!("NOT BACKED UP {p}");
+                }
+                bail!(
+                    "the backup is complete but for {} file(s) the data dir could not give intact; run `anfang-server verify`",
+                    report.source_problems.len()
+                )
+            }
+        }
+        Command::Restore { from, data_dir, passphrase_file } => {
+            let passphrase = passphrase(passphrase_file.as_deref())?;
+            let report = crate::backup::restore(&from, &data_dir, passphrase.as_ref())?;
+            let m = &report.manifest;
+            println!("restored backup {} (taken {}) into {}", m.name, m.created_at, data_dir.display());
+            println!("expected chain head: length {} head {}", m.chain.length, m.chain.head);
+            match &report.audit.head {
+                Some(h) => println!("found chain head:    length {} head {}", h.length, h.head),
+                None => println!("found chain head:    none"),
+            }
+            for p in &report.audit.problems {
+                println!("ALTERED {p}");
+            }
+            println!(
+                "checked {} log entries, {} findings, {} photos with thumbnails: {}",
+                report.audit.log_entries,
+                report.audit.findings,
+                report.audit.photos,
+                if report.matches() {
+                    "all intact, the same evidence as the backup"
+                } else {
+                    "NOT the evidence of the backup"
+                }
+            );
+            if report.matches() {
+                Ok(())
+            } else {
+                bail!("the restored data does not verify against the backup's manifest")
+            }
+        }
         Command::Rechecks { command: RecheckCommand::Draw { data_dir } } => {
             let db = open_db(&data_dir)?;
             let timezone = Config::new(&data_dir).timezone_name();
@@ -444,6 +583,7 @@ fn serve(
     load_demo: bool,
     web_dir: Option<PathBuf>,
     tls: Option<(PathBuf, PathBuf)>,
+    backup: ServeBackupArgs,
     clock: crate::clock::Clock,
 ) -> anyhow::Result<()> {
     let mut config = Config::new(&data_dir);
@@ -507,7 +647,39 @@ fn serve(
             }
         }
     }
+    if let Some(to) = &backup.backup_to {
+        let wanted = crate::db::backup::BackupSettings {
+            target: std::path::absolute(to).unwrap_or_else(|_| to.clone()).display().to_string(),
+            at: backup.backup_at.clone(),
+            keep_daily: backup.keep_daily,
+            keep_monthly: backup.keep_monthly,
+            passphrase_file: backup
+                .backup_passphrase_file
+                .as_ref()
+                .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()).display().to_string())
+                .unwrap_or_default(),
+        };
+        let settings = app::backups::validate(&wanted, &data_dir).map_err(|e| anyhow::anyhow!("--backup-to: {e}"))?;
+        block_on(state.db.save_backup_settings(settings.clone()))?;
+        println!(
+            "backing up daily at {} into {} (keeping {} daily, {} monthly{})",
+            settings.at,
+            settings.target,
+            settings.keep_daily,
+            settings.keep_monthly,
+            if settings.passphrase_file.is_empty() { "" } else { ", encrypted" }
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // The daily backup (app/backups.rs), when one is set.
+    let every = std::env::var("ANFANG_BACKUP_CHECK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(60u64);
+    runtime.spawn(crate::app::backups::run_forever(
+        state.db.clone(),
+        data_dir.clone(),
+        state.clock.clone(),
+        state.config.timezone.clone(),
+        std::time::Duration::from_secs(every.max(1)),
+    ));
     // Expired partial uploads and unreferenced photos (see photos.rs).
     runtime.spawn(state.photos.clone().sweep_forever(state.db.clone()));
     // The outbox's notices (email, group robots, webhooks); see notify/.
@@ -545,6 +717,88 @@ fn serve(
         std::io::stdout().flush()?;
         crate::serve(listener, state).await.context("server failed")
     })
+}
+
+fn passphrase(file: Option<&std::path::Path>) -> anyhow::Result<Option<age::secrecy::SecretString>> {
+    file.map(|f| crate::backup::crypt::read_passphrase(f).map_err(|e| anyhow::anyhow!(e))).transpose()
+}
+
+fn backup_command(command: BackupCommand) -> anyhow::Result<()> {
+    match command {
+        BackupCommand::Verify { backup, passphrase_file } => {
+            let passphrase = passphrase(passphrase_file.as_deref())?;
+            let report = crate::backup::verify(&backup, passphrase.as_ref())?;
+            let m = &report.manifest;
+            println!(
+                "backup {} (taken {}, anfang-server {}, schema {}): database and {} file(s) intact",
+                m.name,
+                m.created_at,
+                m.software_version,
+                m.schema_version,
+                m.objects.len()
+            );
+            println!(
+                "holds {} findings, {} cases, {} bulletins, {} photos, {} PDF(s); {}",
+                m.counts.findings,
+                m.counts.cases,
+                m.counts.bulletins,
+                m.counts.photos,
+                m.counts.files,
+                human_bytes(m.total_bytes())
+            );
+            println!("chain head: length {} head {}", m.chain.length, m.chain.head);
+            Ok(())
+        }
+        BackupCommand::List { folder } => {
+            for m in crate::backup::list(&folder)? {
+                match m {
+                    Ok(m) => println!(
+                        "{}\t{}\t{} findings\t{} photos\t{}\tchain {} {}",
+                        m.name,
+                        m.created_at,
+                        m.counts.findings,
+                        m.counts.photos,
+                        human_bytes(m.total_bytes()),
+                        m.chain.length,
+                        m.chain.head
+                    ),
+                    Err(e) => println!("DAMAGED {e}"),
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_backup(report: &crate::backup::BackupReport) {
+    let m = &report.manifest;
+    println!(
+        "backup {} written to {} in {:.1} s",
+        report.snapshot,
+        report.path.display(),
+        report.duration.as_secs_f64()
+    );
+    println!(
+        "holds {} findings, {} photos, {} PDF(s), {}; copied the database and {} file(s) ({}), {} already there",
+        m.counts.findings,
+        m.counts.photos,
+        m.counts.files,
+        human_bytes(m.total_bytes()),
+        report.objects_copied,
+        human_bytes(report.bytes_copied),
+        report.objects_reused
+    );
+    println!("chain head: length {} head {}", m.chain.length, m.chain.head);
+}
+
+/// Sizes as people read them: 1.2 MB, 3.4 GB.
+pub(crate) fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KB", n as f64 / (1u64 << 10) as f64),
+        n => format!("{n} B"),
+    }
 }
 
 fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {

@@ -29,6 +29,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod bulletin;
 pub mod cli;
 pub mod clock;

@@ -29,6 +29,7 @@
 //! - [`notices`]: the delivery log and retrying a failed notice;
 //! - [`rechecks`]: drawing re-check visits (复查) by an independent inspector.
 
+pub mod backups;
 pub mod bulletins;
 pub mod cases;
 pub mod contacts;

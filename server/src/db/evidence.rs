@@ -768,6 +768,22 @@ impl super::Db {
     }
 }
 
+/// The SQLite URI that opens `path` read-only; `immutable` for a file no
+/// process writes (no -wal beside it), so SQLite creates nothing there.
+pub(in crate::db) fn read_only_uri(path: &Path, immutable: bool) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            '%' => uri.push_str("%25"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str(if immutable { "?mode=ro&immutable=1" } else { "?mode=ro" });
+    uri
+}
+
 /// A database opened for an audit: read-only, and only at the schema
 /// version this build knows (see [`open_for_audit`]).
 pub struct AuditDb(Connection);
@@ -785,16 +801,7 @@ pub fn open_for_audit(path: &Path) -> Result<AuditDb, String> {
     let mut wal = path.to_owned().into_os_string();
     wal.push("-wal");
     let wal_exists = Path::new(&wal).exists();
-    let mut uri = String::from("file:");
-    for c in path.to_string_lossy().chars() {
-        match c {
-            '?' => uri.push_str("%3f"),
-            '#' => uri.push_str("%23"),
-            '%' => uri.push_str("%25"),
-            c => uri.push(c),
-        }
-    }
-    uri.push_str(if wal_exists { "?mode=ro" } else { "?mode=ro&immutable=1" });
+    let uri = read_only_uri(path, !wal_exists);
     let conn = Connection::open_with_flags(
         &uri,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,

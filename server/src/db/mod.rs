@@ -32,6 +32,7 @@
 //! name it in [`MIGRATIONS`]; never edit a shipped one.
 
 pub mod accounts;
+pub mod backup;
 pub mod bulletins;
 pub mod cases;
 pub mod contacts;
@@ -75,6 +76,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0011_public_refs.sql"),
     include_str!("../../migrations/0012_evidence_one_successor.sql"),
     include_str!("../../migrations/0013_rectification.sql"),
+    include_str!("../../migrations/0014_backups.sql"),
 ];
 
 /// Handle to the server database; cheap to clone.

@@ -53,6 +53,11 @@ impl Server {
 
     /// Like [`Server::start`], with extra environment (e.g. `ANFANG_TEST_NOW`).
     pub fn start_with_env(data_dir: &Path, listen: &str, demo: bool, env: &[(&str, &str)]) -> Server {
+        Self::start_with_args(data_dir, listen, demo, env, &[])
+    }
+
+    /// Like [`Server::start_with_env`], with extra `serve` arguments.
+    pub fn start_with_args(data_dir: &Path, listen: &str, demo: bool, env: &[(&str, &str)], args: &[&str]) -> Server {
         // The tests build their own reqwest clients for raw HTTP.
         anfang_core::http::ensure_tls_provider();
         let mut cmd = Command::new(SERVER_BIN);
@@ -61,6 +66,7 @@ impl Server {
         if demo {
             cmd.arg("--demo");
         }
+        cmd.args(args);
         let mut child = cmd
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

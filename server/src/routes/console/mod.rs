@@ -9,7 +9,8 @@
 //! server), [`rectification`] (rectification rules, category deadlines,
 //! office calendar), [`contacts`] (a unit's contacts, test notices),
 //! [`notices`] (通知记录, the delivery log), [`inspectors`] (devices,
-//! enrollment codes), [`login`], [`bulletins`], [`draws`], [`identities`].
+//! enrollment codes), [`login`], [`bulletins`], [`draws`], [`identities`],
+//! [`backup`] (备份: settings, runs, back up now).
 //! This module holds the route
 //! table, the guard every row with a role goes through, the session and
 //! form extractors, and the layout.
@@ -40,6 +41,7 @@ use axum::routing::{MethodRouter, get, post};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use std::collections::HashMap;
 
+mod backup;
 mod bulletins;
 mod cases;
 mod contacts;
@@ -96,6 +98,9 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
         r("get", "/console/settings", Some(Leader), get(settings::settings_page)),
         r("post", "/console/settings", Some(Admin), post(settings::save_settings)),
         r("post", "/console/settings/smtp", Some(Admin), post(settings::save_smtp)),
+        r("get", "/console/backup", Some(Admin), get(backup::backup_page)),
+        r("post", "/console/backup", Some(Admin), post(backup::save)),
+        r("post", "/console/backup/run", Some(Admin), post(backup::run_now)),
         r("get", "/console/contacts", Some(Leader), get(contacts::contacts_page)),
         r("post", "/console/contacts", Some(Admin), post(contacts::save_contact)),
         r("post", "/console/contacts/{id}/deactivate", Some(Admin), post(contacts::deactivate)),
@@ -141,6 +146,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/console/draws", "抽签", Role::Reviewer),
     ("/console/inspectors", "督查员", Role::Admin),
     ("/console/identities", "身份与审计", Role::Admin),
+    ("/console/backup", "备份", Role::Admin),
 ];
 
 async fn home(_user: ConsoleUser) -> Response {
@@ -163,6 +169,9 @@ pub(crate) fn csrf_token(session_token: &str) -> String {
 pub struct ConsoleUser {
     pub caller: OfficeCaller,
     pub csrf: String,
+    /// Admins only: the backup warning every page shows (no backup set, or
+    /// the last good one older than two days).
+    pub backup_warning: Option<String>,
 }
 
 impl ConsoleUser {
@@ -198,7 +207,15 @@ impl ConsoleUser {
             };
             return Err((StatusCode::FORBIDDEN, page_bare("无权访问", body)).into_response());
         }
-        Ok(ConsoleUser { caller, csrf: csrf_token(&token) })
+        let backup_warning = if caller.role == Role::Admin {
+            match crate::app::backups::status(&state.db, state.clock.now()).await {
+                Ok(status) => status.warning,
+                Err(e) => return Err(internal(e)),
+            }
+        } else {
+            None
+        };
+        Ok(ConsoleUser { caller, csrf: csrf_token(&token), backup_warning })
     }
 }
 
@@ -460,7 +477,12 @@ fn page(user: &ConsoleUser, current: &str, title: &str, body: Markup) -> Html<St
                             button.plain { "退出" }
                         }
                     }
-                    main { h1 { (title) } (body) }
+                    main {
+                        @if let Some(w) = user.backup_warning.as_ref().filter(|_| current != "/console/backup") {
+                            p.err { (w) " " a href="/console/backup" { "备份设置" } }
+                        }
+                        h1 { (title) } (body)
+                    }
                 }
             }
         }
