@@ -76,7 +76,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0011_public_refs.sql"),
     include_str!("../../migrations/0012_evidence_one_successor.sql"),
     include_str!("../../migrations/0013_rectification.sql"),
-    include_str!("../../migrations/0014_backups.sql"),
+    include_str!("../../migrations/0015_backups.sql"),
 ];
 
 /// Handle to the server database; cheap to clone.

@@ -1,4 +1,4 @@
--- 14: the server's own backups (backup/): every run, scheduled or started
+-- 15: the server's own backups (backup/): every run, scheduled or started
 -- from the console, with its outcome, so admins see the last good backup
 -- and are warned when it is old. Settings live in office_settings
 -- (key 'backup', JSON); the passphrase never does, only the file it is in.
