@@ -312,20 +312,23 @@ pub struct PublicRow {
     /// Closed because a re-check passed (not on the unit's evidence alone).
     pub closed_by_recheck: bool,
     pub before_photos: Vec<String>,
-    /// The photos of the answer a passed re-check confirmed (closed cases only).
+    /// The photo a case closed by a passed re-check was closed on (see `AFTER_PHOTOS_OF_CASE`).
     pub after_photos: Vec<String>,
     /// (day, note)
     pub withdrawn: Option<(String, String)>,
 }
 
-/// The after-photos of a case closed by a passed re-check: the photos of
-/// its latest answer. Shared by the rows and the photo route's check.
-const AFTER_PHOTOS_OF_CASE: &str =
-    "SELECT a.sha256 FROM case_attachments a JOIN rectification_cases rc ON rc.id = a.case_id
+/// The after-photo of a case closed by a passed re-check: the photo it was
+/// closed on, as the bulletin's 整改前后对比 takes it (the passing
+/// re-check's first, else the unit's latest answer's first). Shared by the
+/// rows and the photo route's check.
+const AFTER_PHOTOS_OF_CASE: &str = "SELECT a.sha256 FROM case_attachments a
+     JOIN case_events e ON e.case_id = a.case_id AND e.seq = a.seq
+     JOIN rectification_cases rc ON rc.id = a.case_id
      WHERE a.case_id = ?1 AND a.kind = 'photo' AND rc.state = 'closed'
        AND EXISTS (SELECT 1 FROM case_events ev WHERE ev.case_id = a.case_id AND ev.event = 'recheck_passed')
-       AND a.seq = (SELECT max(seq) FROM case_events ev WHERE ev.case_id = a.case_id AND ev.event = 'answered')
-     ORDER BY a.position";
+       AND e.event IN ('recheck_passed', 'answered')
+     ORDER BY e.event = 'recheck_passed' DESC, e.seq DESC, a.position LIMIT 1";
 
 fn public_rows(conn: &Connection, tz: &jiff::tz::TimeZone) -> Result<Vec<PublicRow>, AppError> {
     let mut stmt = conn.prepare_cached(
