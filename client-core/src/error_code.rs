@@ -216,6 +216,11 @@ error_codes! {
     ExposurePhotoRequired => "exposure_photo_required", "请至少选择一张整改前照片公开";
     ExposureFacesUnchecked => "exposure_faces_unchecked", "请先确认已检查照片中的人脸和车牌，再发布";
     ExposureNoteLength => "exposure_note_length", "撤回说明须为 1 至 500 个字";
+    ExposureCommitmentNotPublished => "exposure_commitment_not_published", "此整改单没有在曝光台公开，无需公开承诺";
+    ExposureCommitmentNotRed => "exposure_commitment_not_red", "只有红牌整改单需要公开承诺";
+    ExposureCommitmentExists => "exposure_commitment_exists", "本单位已对此条目作出公开承诺，承诺不能修改";
+    ExposureCommitmentText => "exposure_commitment_text", "责任人姓名和职务须为 1 至 40 个字，承诺内容须为 1 至 500 个字";
+    ExposureCommitmentDue => "exposure_commitment_due", "承诺完成日期须为今天至一年内的日期";
 }
 
 impl ErrorCode {

@@ -74,5 +74,30 @@ BEGIN
     SELECT RAISE(ABORT, 'a published exposure entry is never deleted; withdraw it with a note instead');
 END;
 
+-- Public commitments (公开承诺): for a published red-card entry, the unit's
+-- named responsible person says what will be done by when. One per entry,
+-- made in the unit portal, never changed (the outcome is computed from the
+-- case: closed by the end of due_on or not), logged as exposure_commitment.
+CREATE TABLE exposure_commitments (
+    entry_id     INTEGER PRIMARY KEY REFERENCES exposure_entries(id),
+    unit_id      TEXT NOT NULL REFERENCES units(id),
+    user_id      INTEGER NOT NULL REFERENCES users(id),
+    person_name  TEXT NOT NULL,
+    person_title TEXT NOT NULL,
+    what         TEXT NOT NULL,
+    due_on       TEXT NOT NULL CHECK (due_on GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+    made_on      TEXT NOT NULL CHECK (made_on GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+    made_ms      INTEGER NOT NULL,
+    record_hash  TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER exposure_commitments_no_update BEFORE UPDATE ON exposure_commitments
+BEGIN
+    SELECT RAISE(ABORT, 'a public commitment is never changed');
+END;
+CREATE TRIGGER exposure_commitments_no_delete BEFORE DELETE ON exposure_commitments
+BEGIN
+    SELECT RAISE(ABORT, 'a public commitment is never deleted');
+END;
+
 -- The four-eyes rule (双人审核): 1 lets a second reviewer publish; 0 leaves publishing to admins.
 INSERT INTO office_settings (key, value) VALUES ('exposure_four_eyes', '1');

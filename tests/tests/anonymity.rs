@@ -19,26 +19,10 @@ use anfang_core::store::NewFinding;
 use anfang_core::{Card, Location};
 use common::office::*;
 use common::*;
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::io::Read;
 
 /// The client address every request claims, through the usual proxy headers.
 const CLIENT_IP: &str = "203.0.113.77";
-
-fn add_unit_user(server: &Server, username: &str, unit: &str) -> String {
-    let password = format!("{username}-password-123");
-    let mut child = Command::new(SERVER_BIN)
-        .args(["user", "add", "--data-dir"])
-        .arg(&server.data_dir)
-        .args(["--username", username, "--role", "unit", "--unit", unit])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("run user add");
-    child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success(), "user add --role unit {username}");
-    password
-}
 
 struct At(jiff::Timestamp);
 impl Clock for At {

@@ -5,11 +5,13 @@
 //! inspector trace, the public photo route serves only the selected photo,
 //! a withdrawal leaves its note and date, the console's publish form shows
 //! the photo large and requires the face/plate check, and `verify` names a
-//! published text altered in the database.
+//! published text altered in the database. A unit commits publicly (公开承诺)
+//! in the portal on its published red case; the entry shows it, and once
+//! the day has passed with the case open, that it was not kept.
 
 mod common;
 
-use common::office::{Browser, add_user, sign_in};
+use common::office::{Browser, add_unit_user, add_user, sign_in};
 use common::{Device, SERVER_BIN, Server, fast, processed};
 use serde_json::{Value, json};
 use std::process::Command;
@@ -332,4 +334,166 @@ async fn green_cancelled_and_unknown_cases_cannot_be_proposed() {
     }
     let (_, entries) = api.send("GET", "/api/v1/exposure", Some(&rev), None).await;
     assert_eq!(entries["items"], json!([]), "nothing was proposed");
+}
+
+/// The unit portal as a browser holds it: signs in at /unit/login.
+async fn portal_session(server: &Server, username: &str, password: &str) -> (reqwest::Client, String) {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let res = http
+        .post(format!("{}/unit/login", server.url()))
+        .header("origin", server.url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string([("username", username), ("password", password)]).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "portal sign-in {username}");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    (http, cookie)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_commits_publicly_in_the_portal_and_the_page_says_when_the_commitment_was_not_kept() {
+    let data = tempfile::tempdir().unwrap();
+    let fast_scheduler = ("ANFANG_SCHEDULER_SECS", "1");
+    let mut server = Server::start_with_env(data.path(), "127.0.0.1:0", true, &[fast_scheduler]);
+    let p = add_user(&server, "rev1", "reviewer");
+    let mut phone = Device::enroll(&server, 0).await;
+    let red = phone.record("P001", anfang_core::Card::Red, vec![processed(51, 800, 600)]);
+    let yellow = phone.record("P002", anfang_core::Card::Yellow, vec![processed(52, 800, 600)]);
+    assert_eq!(phone.sync_via(&server.url(), fast()).await.findings_pushed, 2);
+    let api = Api { http: reqwest::Client::new(), url: server.url() };
+    let rev = sign_in(&server, "rev1", &p).await;
+    let red_case = accept(&api, &rev, &red.id.to_string(), json!({"decision": "accept"})).await.unwrap();
+    let yellow_case = accept(&api, &rev, &yellow.id.to_string(), json!({"decision": "accept"})).await.unwrap();
+    let u03 = add_unit_user(&server, "u03-acct", "U03");
+    let u09 = add_unit_user(&server, "u09-acct", "U09");
+
+    // The evening digest notifies U03 of both cases.
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+    let today = common::office_now().date();
+    let evening = today.at(18, 5, 0, 0).to_zoned_datetime(tz.clone()).unwrap().timestamp().max(jiff::Timestamp::now());
+    let today = evening.to_zoned_datetime(tz.clone()).date();
+    server.restart_with_env(&[fast_scheduler, ("ANFANG_TEST_NOW", &evening.to_string())]);
+    let api = Api { http: reqwest::Client::new(), url: server.url() };
+    let (rev, admin) = (sign_in(&server, "rev1", &p).await, server.admin_token().await);
+    for _ in 0..100 {
+        let (_, case) = api.send("GET", &format!("/api/v1/cases/{red_case}"), Some(&rev), None).await;
+        if !case["notified_at"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (unit, other) = (sign_in(&server, "u03-acct", &u03).await, sign_in(&server, "u09-acct", &u09).await);
+    let due = today.tomorrow().unwrap().to_string();
+    let good = json!({"person_name": "李明", "person_title": "城管局副局长", "what": "三日内清理并安排专人每日巡查", "due_on": due});
+    let commit = |case: &str| format!("/api/v1/unit/cases/{case}/commitment");
+    let (status, body) = api.send("POST", &commit(&red_case), Some(&unit), Some(good.clone())).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("exposure_commitment_not_published")), "{body}");
+
+    // Both cases published.
+    for case in [&red_case, &yellow_case] {
+        let (status, entry) = api.send("POST", &format!("/api/v1/cases/{case}/exposure"), Some(&rev), None).await;
+        assert_eq!(status, 201, "{entry}");
+        let (status, body) = api
+            .send(
+                "POST",
+                &format!("/api/v1/exposure/{}/publish", entry["reference"].as_str().unwrap()),
+                Some(&admin),
+                Some(json!({"title": format!("问题 {case}"), "description": "占道经营。", "photos": entry["finding_photos"], "faces_checked": true})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, entries) = api.send("GET", "/api/v1/exposure", Some(&rev), None).await;
+    let entry_of = |case: &str| {
+        entries["items"].as_array().unwrap().iter().find(|e| e["case_ref"] == case).unwrap()["reference"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let red_entry = entry_of(&red_case);
+
+    // Refusals, each with its code.
+    let yesterday = today.yesterday().unwrap().to_string();
+    let with = |key: &str, value: Value| {
+        let mut b = good.clone();
+        b[key] = value;
+        b
+    };
+    for (who, case, body, want, code) in [
+        (&unit, &yellow_case, good.clone(), 409, "exposure_commitment_not_red"),
+        (&other, &red_case, good.clone(), 404, "case_not_found"),
+        (&unit, &red_case, with("person_name", json!(" ")), 422, "exposure_commitment_text"),
+        (&unit, &red_case, with("what", json!("做".repeat(501))), 422, "exposure_commitment_text"),
+        (&unit, &red_case, with("due_on", json!(yesterday)), 422, "exposure_commitment_due"),
+    ] {
+        let (status, answer) = api.send("POST", &commit(case), Some(who), Some(body.clone())).await;
+        assert_eq!((status, answer["code"].as_str()), (want, Some(code)), "{body}: {answer}");
+    }
+
+    // In the portal: the case page asks for the commitment; the form makes it.
+    let (portal, cookie) = portal_session(&server, "u03-acct", &u03).await;
+    let page = portal
+        .get(format!("{}/unit/cases/{red_case}", server.url()))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("公开承诺") && page.contains("提交公开承诺"), "{page}");
+    let csrf = common::office::csrf_of(&page);
+    let res = portal
+        .post(format!("{}/unit/cases/{red_case}/commitment", server.url()))
+        .header("cookie", &cookie)
+        .header("origin", server.url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            serde_urlencoded::to_string([
+                ("csrf", csrf.as_str()),
+                ("person_name", "李明"),
+                ("person_title", "城管局副局长"),
+                ("what", "三日内清理并安排专人每日巡查"),
+                ("due_on", due.as_str()),
+            ])
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let (status, answer) = api.send("POST", &commit(&red_case), Some(&unit), Some(good.clone())).await;
+    assert_eq!((status, answer["code"].as_str()), (409, Some("exposure_commitment_exists")), "{answer}");
+
+    // On the entry: who, what, by when, and 承诺期内 until that day ends.
+    let (_, _, page) = api.public(&format!("/public/entries/{red_entry}")).await;
+    for text in ["公开承诺", "城管局副局长 李明", "三日内清理并安排专人每日巡查", &due, "承诺期内"]
+    {
+        assert!(page.contains(text), "{text}: {page}");
+    }
+    // The day after the due day, with the case still open: 未兑现.
+    let after = tz.to_timestamp(today.tomorrow().unwrap().tomorrow().unwrap().at(9, 0, 0, 0)).unwrap();
+    server.restart_with_env(&[("ANFANG_TEST_NOW", &after.to_string())]);
+    let api = Api { http: reqwest::Client::new(), url: server.url() };
+    let (_, _, page) = api.public(&format!("/public/entries/{red_entry}")).await;
+    assert!(page.contains("未兑现") && !page.contains("承诺期内"), "{page}");
+    let (_, _, feed) = api.public("/public/feed.json").await;
+    assert!(feed.contains("未兑现"), "{feed}");
+
+    // Logged as evidence: an altered commitment is named.
+    server.kill();
+    let (code, out) = verify(data.path());
+    assert_eq!(code, 0, "{out}");
+    let db = rusqlite::Connection::open(data.path().join("anfang.sqlite3")).unwrap();
+    assert!(db.execute("UPDATE exposure_commitments SET due_on = '2099-01-01'", []).is_err(), "never changed");
+    db.execute_batch(
+        "DROP TRIGGER exposure_commitments_no_update; UPDATE exposure_commitments SET due_on = '2099-01-01';",
+    )
+    .unwrap();
+    drop(db);
+    let (code, out) = verify(data.path());
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("public commitment exposure/") && out.contains("altered"), "{out}");
 }

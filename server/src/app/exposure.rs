@@ -63,6 +63,16 @@ pub enum ExposureError {
     FacesUnchecked,
     #[error("the withdrawal note must be 1 to {MAX_NOTE_CHARS} characters: it is shown publicly in place of the entry")]
     NoteLength,
+    #[error("this case is not on the exposure page (not published, or withdrawn); no public commitment is asked for")]
+    CommitmentNotPublished,
+    #[error("public commitments are for red cards; this case is yellow")]
+    CommitmentNotRed,
+    #[error("your unit has already made its public commitment on this entry; a commitment is never changed")]
+    CommitmentExists,
+    #[error("the {0} must be 1 to {1} characters")]
+    CommitmentText(&'static str, usize),
+    #[error("the commitment's date must be a date from today to a year from now (YYYY-MM-DD)")]
+    CommitmentDue,
 }
 
 impl From<ExposureError> for AppError {
@@ -87,6 +97,11 @@ impl From<ExposureError> for AppError {
             PhotoRequired => (unprocessable, ErrorCode::ExposurePhotoRequired, Some("photos")),
             FacesUnchecked => (unprocessable, ErrorCode::ExposureFacesUnchecked, Some("faces_checked")),
             NoteLength => (unprocessable, ErrorCode::ExposureNoteLength, Some("note")),
+            CommitmentNotPublished => (StatusCode::CONFLICT, ErrorCode::ExposureCommitmentNotPublished, None),
+            CommitmentNotRed => (StatusCode::CONFLICT, ErrorCode::ExposureCommitmentNotRed, None),
+            CommitmentExists => (StatusCode::CONFLICT, ErrorCode::ExposureCommitmentExists, None),
+            CommitmentText(f, _) => (unprocessable, ErrorCode::ExposureCommitmentText, Some(*f)),
+            CommitmentDue => (unprocessable, ErrorCode::ExposureCommitmentDue, Some("due_on")),
         };
         let err = AppError::coded(status, code, e.to_string());
         match field {
@@ -118,6 +133,24 @@ pub struct PublishRequest {
 pub struct WithdrawRequest {
     #[schemars(length(min = 1, max = 500))]
     pub note: String,
+}
+
+/// A unit's public commitment (公开承诺) on its published red-card case.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommitmentRequest {
+    /// The unit's responsible person, by name (1–40 characters).
+    #[schemars(length(min = 1, max = 40))]
+    pub person_name: String,
+    /// Their position (1–40 characters).
+    #[schemars(length(min = 1, max = 40))]
+    pub person_title: String,
+    /// What will be done (1–500 characters).
+    #[schemars(length(min = 1, max = 500))]
+    pub what: String,
+    /// By the end of this day: from today to a year from now.
+    #[schemars(with = "String", extend("format" = "date"))]
+    pub due_on: jiff::civil::Date,
 }
 
 /// The exposure settings.
@@ -281,6 +314,91 @@ pub async fn withdraw(
     db.office_exposure(stored.public_ref).await?.ok_or_else(|| AppError::internal("a withdrawn entry vanished"))
 }
 
+/// The unit's responsible person commits publicly on a published red-card
+/// case of its own: what will be done, by when. Another unit's case is the
+/// same "no such case" as none. Public text a unit types is not checked for
+/// aliases: the answer would tell a unit whether a name is an inspector's.
+pub async fn commit(
+    db: &Db,
+    caller: &OfficeCaller,
+    case_ref: String,
+    req: CommitmentRequest,
+    now: Timestamp,
+    tz: &TimeZone,
+) -> Result<crate::db::exposure::Commitment, AppError> {
+    let unit = caller.require_unit()?.to_owned();
+    let text = |field: &'static str, v: &str, max: usize| -> Result<String, AppError> {
+        public_text(field, v, max, ExposureError::CommitmentText(field, max))
+    };
+    let person_name = text("person_name", &req.person_name, 40)?;
+    let person_title = text("person_title", &req.person_title, 40)?;
+    let what = text("what", &req.what, 500)?;
+    let today = now.to_zoned_datetime(tz.clone()).date();
+    let latest = today.checked_add(jiff::Span::new().years(1)).map_err(AppError::internal)?;
+    if req.due_on < today || req.due_on > latest {
+        return Err(ExposureError::CommitmentDue.into());
+    }
+    let c = crate::db::exposure::Commitment {
+        person_name,
+        person_title,
+        what,
+        due_on: req.due_on.to_string(),
+        made_on: today.to_string(),
+    };
+    db.commit_exposure(case_ref, unit, caller.user_id, now, move |facts| {
+        let f = facts.ok_or_else(|| AppError::from(crate::rectification::case::CaseError::NotFound))?;
+        if f.entry.is_none() {
+            return Err(ExposureError::CommitmentNotPublished.into());
+        }
+        if f.case.case.card != Card::Red {
+            return Err(ExposureError::CommitmentNotRed.into());
+        }
+        if f.existing {
+            return Err(ExposureError::CommitmentExists.into());
+        }
+        Ok(c)
+    })
+    .await
+}
+
+/// Whether a public commitment was kept: the case closed by the end of its
+/// day; not kept once that day has passed without it; pending before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitmentOutcome {
+    Pending,
+    Kept,
+    NotKept,
+}
+
+impl CommitmentOutcome {
+    pub fn of(row: &PublicRow, now: Timestamp, tz: &TimeZone) -> Option<Self> {
+        let c = row.commitment.as_ref()?;
+        let due_end = c
+            .due_on
+            .parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| d.tomorrow().ok())
+            .and_then(|d| d.to_zoned_datetime(tz.clone()).ok())?
+            .timestamp();
+        let closed_in_time = row.case.state == CaseState::Closed && row.closed_at.is_some_and(|t| t < due_end);
+        Some(if closed_in_time {
+            CommitmentOutcome::Kept
+        } else if now >= due_end {
+            CommitmentOutcome::NotKept
+        } else {
+            CommitmentOutcome::Pending
+        })
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CommitmentOutcome::Pending => "承诺期内",
+            CommitmentOutcome::Kept => "已兑现",
+            CommitmentOutcome::NotKept => "未兑现",
+        }
+    }
+}
+
 /// An entry's state as the public reads it: "closed" is kept apart from
 /// "fixed" (a case closed on the unit's evidence was not re-checked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,6 +480,8 @@ pub struct PublicEntry {
     pub state: PublicState,
     /// The deadline's day (office time zone), while one applies.
     pub deadline_on: Option<jiff::civil::Date>,
+    /// The outcome of the unit's public commitment, if one was made.
+    pub commitment: Option<CommitmentOutcome>,
 }
 
 /// Filters of the public list; empty values are no filter.
@@ -411,7 +531,8 @@ pub async fn public_entries(db: &Db, tz: &TimeZone, now: Timestamp) -> Result<Ve
                 }
                 _ => None,
             };
-            PublicEntry { row, state, deadline_on }
+            let commitment = CommitmentOutcome::of(&row, now, tz);
+            PublicEntry { row, state, deadline_on, commitment }
         })
         .collect())
 }
@@ -445,6 +566,8 @@ mod tests {
             before_photos: vec![],
             after_photos: vec![],
             withdrawn: None,
+            closed_at: None,
+            commitment: None,
         }
     }
 
@@ -469,5 +592,31 @@ mod tests {
         let mut withdrawn = row(CaseState::Open, Some(past), false);
         withdrawn.withdrawn = Some(("2026-12-04".into(), "n".into()));
         assert_eq!(of(&withdrawn), "已撤回", "withdrawn wins over overdue");
+    }
+
+    #[test]
+    fn a_commitment_is_kept_when_the_case_closes_by_the_end_of_its_day() {
+        let tz = TimeZone::get("Asia/Shanghai").unwrap();
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        let commitment = crate::db::exposure::Commitment {
+            person_name: "王某".into(),
+            person_title: "副局长".into(),
+            what: "清理垃圾".into(),
+            due_on: "2026-12-04".into(),
+            made_on: "2026-12-01".into(),
+        };
+        let mut open = row(CaseState::Open, None, false);
+        open.commitment = Some(commitment.clone());
+        // 2026-12-04 ends at 2026-12-04T16:00:00Z (office time is UTC+8).
+        let outcome = |r: &PublicRow, now: &str| CommitmentOutcome::of(r, at(now), &tz).map(CommitmentOutcome::label);
+        assert_eq!(outcome(&open, "2026-12-04T15:59:59Z"), Some("承诺期内"));
+        assert_eq!(outcome(&open, "2026-12-04T16:00:00Z"), Some("未兑现"));
+        let mut closed = row(CaseState::Closed, None, true);
+        closed.commitment = Some(commitment);
+        closed.closed_at = Some(at("2026-12-04T15:30:00Z"));
+        assert_eq!(outcome(&closed, "2026-12-20T00:00:00Z"), Some("已兑现"), "closed in time stays kept");
+        closed.closed_at = Some(at("2026-12-04T16:30:00Z"));
+        assert_eq!(outcome(&closed, "2026-12-20T00:00:00Z"), Some("未兑现"), "closed a day late");
+        assert_eq!(outcome(&row(CaseState::Open, None, false), "2026-12-20T00:00:00Z"), None);
     }
 }

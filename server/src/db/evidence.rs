@@ -57,6 +57,8 @@ pub mod kind {
     pub const EXPOSURE_PUBLISH: &str = super::super::exposure::LOG_PUBLISH;
     /// `db::exposure::withdraw_hash`; record id `exposure/{id}/withdraw`.
     pub const EXPOSURE_WITHDRAW: &str = super::super::exposure::LOG_WITHDRAW;
+    /// `db::exposure::commitment_hash`; record id `exposure/{id}/commitment`.
+    pub const EXPOSURE_COMMITMENT: &str = super::super::exposure::LOG_COMMITMENT;
 }
 
 fn entry_hash(prev: &str, kind: &str, record_id: &str, record_hash: &str, at: &str) -> String {
@@ -613,7 +615,7 @@ fn check_entries_point_at_records(
                         .push(format!("log entry {seq} ({k} {id}): the case event it records is missing (deleted)"));
                 }
             }
-            kind::EXPOSURE_PUBLISH | kind::EXPOSURE_WITHDRAW => {
+            kind::EXPOSURE_PUBLISH | kind::EXPOSURE_WITHDRAW | kind::EXPOSURE_COMMITMENT => {
                 if !super::exposure::logged_record_exists(conn, k, id)? {
                     problems.push(format!(
                         "log entry {seq} ({k} {id}): the exposure entry it records is missing or no longer \

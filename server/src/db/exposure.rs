@@ -26,6 +26,32 @@ use std::collections::HashMap;
 pub const LOG_PUBLISH: &str = "exposure_publish";
 /// Evidence-log kind of a withdrawal; record id `exposure/{id}/withdraw`.
 pub const LOG_WITHDRAW: &str = "exposure_withdraw";
+/// Evidence-log kind of a public commitment; record id `exposure/{id}/commitment`.
+pub const LOG_COMMITMENT: &str = "exposure_commitment";
+
+/// A unit's public commitment (公开承诺) on a published red-card entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Commitment {
+    /// The unit's named responsible person (责任人).
+    pub person_name: String,
+    /// Their position (职务).
+    pub person_title: String,
+    /// What will be done.
+    pub what: String,
+    /// By the end of this day (YYYY-MM-DD, office time).
+    pub due_on: String,
+    /// The day it was made.
+    pub made_on: String,
+}
+
+/// What a commitment is judged by: the unit's own notified case, its
+/// published entry (not withdrawn) if any, and whether one was made.
+#[derive(Debug, Clone)]
+pub struct CommitFacts {
+    pub case: StoredCase,
+    pub entry: Option<StoredEntry>,
+    pub existing: bool,
+}
 
 /// What is frozen at publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +166,54 @@ pub(in crate::db) fn publish_hash(e: &StoredEntry, published_ms: i64, p: &Public
 pub(in crate::db) fn withdraw_hash(e: &StoredEntry, by: i64, ms: i64, on: &str, note: &str) -> String {
     let fields = serde_json::json!([e.id, e.public_ref, by, ms, on, note]);
     sha256_hex(format!("anfang-exposure-withdraw-v1\n{fields}").as_bytes())
+}
+
+pub(in crate::db) fn commitment_hash(
+    entry_id: i64,
+    unit_id: &str,
+    user_id: i64,
+    made_ms: i64,
+    c: &Commitment,
+) -> String {
+    let fields = serde_json::json!([
+        entry_id,
+        unit_id,
+        user_id,
+        made_ms,
+        c.person_name,
+        c.person_title,
+        c.what,
+        c.due_on,
+        c.made_on
+    ]);
+    sha256_hex(format!("anfang-exposure-commitment-v1\n{fields}").as_bytes())
+}
+
+fn commitment_of(conn: &Connection, entry_id: i64) -> Result<Option<Commitment>, AppError> {
+    Ok(conn
+        .query_row(
+            "SELECT person_name, person_title, what, due_on, made_on FROM exposure_commitments WHERE entry_id = ?1",
+            [entry_id],
+            |r| {
+                Ok(Commitment {
+                    person_name: r.get(0)?,
+                    person_title: r.get(1)?,
+                    what: r.get(2)?,
+                    due_on: r.get(3)?,
+                    made_on: r.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// The published, not withdrawn entry of a case.
+fn published_entry(conn: &Connection, case_id: i64) -> Result<Option<StoredEntry>, AppError> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM exposure_entries e JOIN rectification_cases c ON c.id = e.case_id
+         WHERE e.case_id = ?1 AND e.published_ms IS NOT NULL AND e.withdrawn_ms IS NULL"
+    );
+    Ok(conn.query_row(&sql, [case_id], entry_row).optional()?)
 }
 
 fn effective_card(conn: &Connection, finding_id: &str) -> Result<Option<Card>, AppError> {
@@ -316,6 +390,9 @@ pub struct PublicRow {
     pub after_photos: Vec<String>,
     /// (day, note)
     pub withdrawn: Option<(String, String)>,
+    /// When the case was closed (for a commitment's outcome; never shown finer than a day).
+    pub closed_at: Option<Timestamp>,
+    pub commitment: Option<Commitment>,
 }
 
 /// The after-photo of a case closed by a passed re-check: the photo it was
@@ -333,7 +410,7 @@ const AFTER_PHOTOS_OF_CASE: &str = "SELECT a.sha256 FROM case_attachments a
 fn public_rows(conn: &Connection, tz: &jiff::tz::TimeZone) -> Result<Vec<PublicRow>, AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT e.public_ref, e.title, e.description, e.published_on, e.photos, e.withdrawn_on, e.withdrawal_note,
-                c.public_ref, c.id, p.id, p.name, coalesce(p.district, u.district), u.id, u.name, s.category,
+                c.public_ref, e.id, p.id, p.name, coalesce(p.district, u.district), u.id, u.name, s.category,
                 (SELECT name FROM categories WHERE code = s.category), f.observed_ms,
                 EXISTS (SELECT 1 FROM case_events ev WHERE ev.case_id = c.id AND ev.event = 'recheck_passed')
          FROM exposure_entries e
@@ -376,7 +453,7 @@ fn public_rows(conn: &Connection, tz: &jiff::tz::TimeZone) -> Result<Vec<PublicR
                 w_on,
                 w_note,
                 case_ref,
-                case_id,
+                entry_id,
                 point_id,
                 point_name,
             ),
@@ -386,7 +463,9 @@ fn public_rows(conn: &Connection, tz: &jiff::tz::TimeZone) -> Result<Vec<PublicR
         let stored =
             by_ref(conn, &case_ref)?.ok_or_else(|| AppError::internal("an exposure entry without its case"))?;
         let after_photos: Vec<String> = if stored.case.state == crate::rectification::case::CaseState::Closed {
-            conn.prepare_cached(AFTER_PHOTOS_OF_CASE)?.query_map([case_id], |r| r.get(0))?.collect::<Result<_, _>>()?
+            conn.prepare_cached(AFTER_PHOTOS_OF_CASE)?
+                .query_map([stored.id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
         } else {
             vec![]
         };
@@ -406,6 +485,8 @@ fn public_rows(conn: &Connection, tz: &jiff::tz::TimeZone) -> Result<Vec<PublicR
             card: stored.case.card,
             found_on,
             closed_by_recheck: rechecked && stored.case.state == crate::rectification::case::CaseState::Closed,
+            closed_at: stored.closed_at,
+            commitment: commitment_of(conn, entry_id)?,
             case: stored.case,
             before_photos: serde_json::from_str(&photos).unwrap_or_default(),
             after_photos,
@@ -505,6 +586,32 @@ pub(in crate::db) fn audit(
             }
         }
     }
+    let mut stmt = conn.prepare(
+        "SELECT entry_id, unit_id, user_id, made_ms, person_name, person_title, what, due_on, made_on, record_hash
+         FROM exposure_commitments ORDER BY entry_id",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (entry_id, unit_id, user_id, made_ms): (i64, String, i64, i64) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        let c = Commitment {
+            person_name: r.get(4)?,
+            person_title: r.get(5)?,
+            what: r.get(6)?,
+            due_on: r.get(7)?,
+            made_on: r.get(8)?,
+        };
+        let stored: String = r.get(9)?;
+        let hash = commitment_hash(entry_id, &unit_id, user_id, made_ms, &c);
+        let id = format!("exposure/{entry_id}/commitment");
+        match logged.get(&id) {
+            Some((_, h)) if *h == hash && stored == hash => {}
+            Some((seq, _)) => problems.push(format!(
+                "public commitment {id}: its person, text or dates differ from what log entry {seq} recorded (altered)"
+            )),
+            None => problems.push(format!("public commitment {id}: is not in the evidence log")),
+        }
+    }
     Ok(problems)
 }
 
@@ -518,6 +625,13 @@ pub(in crate::db) fn logged_record_exists(conn: &Connection, kind: &str, record_
     let column = match (kind, what) {
         (LOG_PUBLISH, "publish") => "published_ms",
         (LOG_WITHDRAW, "withdraw") => "withdrawn_ms",
+        (LOG_COMMITMENT, "commitment") => {
+            return Ok(conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM exposure_commitments WHERE entry_id = ?1)",
+                [id],
+                |r| r.get(0),
+            )?);
+        }
         _ => return Ok(false),
     };
     Ok(conn.query_row(
@@ -627,6 +741,74 @@ impl super::Db {
                 entry_by_ref(&tx, &entry_ref)?.ok_or_else(|| AppError::internal("a withdrawn entry vanished"))?;
             tx.commit()?;
             Ok(stored)
+        })
+        .await
+    }
+
+    /// A unit's commitment on its own notified case's published entry, as
+    /// `decide` judges the facts (`None`: not the unit's case, or none).
+    pub async fn commit_exposure(
+        &self,
+        case_ref: String,
+        unit_id: String,
+        user_id: i64,
+        now: Timestamp,
+        decide: impl FnOnce(Option<&CommitFacts>) -> Result<Commitment, AppError> + Send + 'static,
+    ) -> Result<Commitment, AppError> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let case = by_ref(&tx, &case_ref)?.filter(|c| c.case.unit_id == unit_id && c.case.notified_at.is_some());
+            let Some(case) = case else {
+                decide(None)?;
+                return Err(AppError::NotFound(format!("no case {case_ref}")));
+            };
+            let entry = published_entry(&tx, case.id)?;
+            let existing = match &entry {
+                Some(e) => commitment_of(&tx, e.id)?.is_some(),
+                None => false,
+            };
+            let facts = CommitFacts { case, entry, existing };
+            let c = decide(Some(&facts))?;
+            let entry = facts.entry.ok_or_else(|| AppError::internal("a commitment accepted without its entry"))?;
+            let ms = now.as_millisecond();
+            let hash = commitment_hash(entry.id, &unit_id, user_id, ms, &c);
+            tx.execute(
+                "INSERT INTO exposure_commitments (entry_id, unit_id, user_id, person_name, person_title, what, due_on,
+                                                   made_on, made_ms, record_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    entry.id,
+                    unit_id,
+                    user_id,
+                    c.person_name,
+                    c.person_title,
+                    c.what,
+                    c.due_on,
+                    c.made_on,
+                    ms,
+                    hash
+                ],
+            )?;
+            super::evidence::append(&tx, LOG_COMMITMENT, &format!("exposure/{}/commitment", entry.id), &hash, now)?;
+            tx.commit()?;
+            Ok(c)
+        })
+        .await
+    }
+
+    /// For the unit portal: the published entry of the unit's own case (its
+    /// public reference) and the commitment made on it, if any.
+    pub async fn unit_case_exposure(
+        &self,
+        unit_id: String,
+        case_ref: String,
+    ) -> Result<Option<(String, Option<Commitment>)>, AppError> {
+        self.read(move |c| {
+            let Some(case) = by_ref(c, &case_ref)?.filter(|s| s.case.unit_id == unit_id) else { return Ok(None) };
+            match published_entry(c, case.id)? {
+                Some(e) => Ok(Some((e.public_ref.clone(), commitment_of(c, e.id)?))),
+                None => Ok(None),
+            }
         })
         .await
     }

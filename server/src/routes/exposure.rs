@@ -4,7 +4,7 @@
 //! answer. Roles come from the route table; who of them may publish is the
 //! service's rule (the proposer never, a reviewer only under four eyes).
 
-use crate::app::exposure::{ExposureError, ExposureSettings, PublishRequest, WithdrawRequest};
+use crate::app::exposure::{CommitmentRequest, ExposureError, ExposureSettings, PublishRequest, WithdrawRequest};
 use crate::auth::OfficeCaller;
 use crate::db::exposure::OfficeEntry;
 use crate::error::{AppError, parse_json};
@@ -75,4 +75,17 @@ pub async fn put_settings(
     let req: ExposureSettings = parse_json(&body)?;
     state.db.set_exposure_four_eyes(req.four_eyes).await?;
     Ok(Json(ExposureSettings { four_eyes: state.db.exposure_four_eyes().await? }))
+}
+
+/// A unit's public commitment (公开承诺) on its own published red-card case.
+pub async fn unit_commit(
+    State(state): State<AppState>,
+    caller: OfficeCaller,
+    Path(reference): Path<String>,
+    body: Bytes,
+) -> Result<impl IntoResponse, AppError> {
+    let req: CommitmentRequest = parse_json(&body)?;
+    let tz = state.config.timezone.clone();
+    let made = app::exposure::commit(&state.db, &caller, reference, req, state.clock.now(), &tz).await?;
+    Ok((StatusCode::CREATED, Json(made)))
 }

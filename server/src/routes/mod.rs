@@ -1033,6 +1033,16 @@ pub fn api_routes() -> Vec<ApiRoute> {
             handler: post(exposure::withdraw),
         },
         ApiRoute {
+            method: "post",
+            path: "/api/v1/unit/cases/{ref}/commitment",
+            summary: "For a responsible-unit account: the unit's public commitment (公开承诺) on its published red-card case: person_name, person_title, what, due_on (today to a year); shown on the exposure page with kept or not kept; never changed (409 exposure_commitment_exists)",
+            access: Access::Unit,
+            request: Some(json(schema::<crate::app::exposure::CommitmentRequest>)),
+            response: json(schema::<crate::db::exposure::Commitment>),
+            status: 201,
+            handler: post(exposure::unit_commit),
+        },
+        ApiRoute {
             method: "get",
             path: "/api/v1/settings/exposure",
             summary: "Exposure settings: four_eyes (a second reviewer may publish; off: admins only)",
@@ -1487,6 +1497,7 @@ mod tests {
         ("get", "/api/v1/exposure/{ref}", "office:leader"),
         ("post", "/api/v1/exposure/{ref}/publish", "office:reviewer"),
         ("post", "/api/v1/exposure/{ref}/withdraw", "office:reviewer"),
+        ("post", "/api/v1/unit/cases/{ref}/commitment", "unit"),
         ("get", "/api/v1/settings/exposure", "office:leader"),
         ("put", "/api/v1/settings/exposure", "office:admin"),
         ("get", "/api/v1/inspectors/{id}/identity", "office:admin"),
@@ -1566,6 +1577,7 @@ mod tests {
         ("post", "/unit/cases/{ref}/return", "unit"),
         ("post", "/unit/cases/{ref}/extension", "unit"),
         ("post", "/unit/cases/{ref}/deferral", "unit"),
+        ("post", "/unit/cases/{ref}/commitment", "unit"),
     ];
 
     /// The exposure page's rows: all open to anyone.

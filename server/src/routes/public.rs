@@ -14,7 +14,7 @@
 //! - answers may be cached briefly (`public, max-age=60`), never `no-store`
 //!   problems for a phone on a slow network; refusals are not cached.
 
-use crate::app::exposure::{PublicEntry, PublicFilter, PublicState};
+use crate::app::exposure::{CommitmentOutcome, PublicEntry, PublicFilter, PublicState};
 use crate::error::AppError;
 use crate::{AppState, app};
 use anfang_core::Card;
@@ -174,6 +174,7 @@ fn entry_card(e: &PublicEntry) -> Markup {
                     b { (r.title) }
                     div { (card_badge(r.card)) " " (state_badge(e.state)) }
                     div.muted { (r.point_name) " · " (r.unit_name) }
+                    @if let Some(o) = e.commitment { div.muted { "公开承诺：" (o.label()) } }
                     div.muted {
                         "曝光 " (r.published_on)
                         @if let Some(d) = e.deadline_on { " · 期限 " (d) }
@@ -181,6 +182,14 @@ fn entry_card(e: &PublicEntry) -> Markup {
                 }
             }
         }
+    }
+}
+
+fn outcome_class(o: CommitmentOutcome) -> &'static str {
+    match o {
+        CommitmentOutcome::Pending => "in_progress",
+        CommitmentOutcome::Kept => "fixed",
+        CommitmentOutcome::NotKept => "overdue",
     }
 }
 
@@ -298,6 +307,13 @@ pub async fn entry_page(State(state): State<AppState>, Path(reference): Path<Str
                 dt { "整改状态" } dd { (e.state.label()) }
             }
         }
+        @if let (Some(c), Some(outcome)) = (&r.commitment, e.commitment) {
+            div.box.commit {
+                h2 style="margin-top:0" { "公开承诺" }
+                p { (c.person_title) " " (c.person_name) " 承诺：" (c.what) }
+                p.muted { (c.made_on) " 作出，承诺 " (c.due_on) " 前完成 · " span class={ "st st-" (outcome_class(outcome)) } { (outcome.label()) } }
+            }
+        }
         @if !r.before_photos.is_empty() || !r.after_photos.is_empty() {
             div.pair {
                 @for p in &r.before_photos { (photo_figure(p, "整改前", "整改前照片")) }
@@ -380,6 +396,16 @@ fn summary_text(e: &PublicEntry) -> String {
     if let Some(d) = e.deadline_on {
         s.push_str(&format!("；整改期限 {d}"));
     }
+    if let (Some(c), Some(o)) = (&r.commitment, e.commitment) {
+        s.push_str(&format!(
+            "；公开承诺：{} {} 承诺{}，{} 前完成（{}）",
+            c.person_title,
+            c.person_name,
+            c.what,
+            c.due_on,
+            o.label()
+        ));
+    }
     s
 }
 
@@ -413,6 +439,10 @@ pub async fn feed_json(State(state): State<AppState>) -> Response {
                             "card": r.card.as_str(), "state": e.state.key(), "state_label": e.state.label(),
                             "found_on": r.found_on.to_string(), "published_on": r.published_on,
                             "deadline_on": e.deadline_on.map(|d| d.to_string()),
+                            "commitment": r.commitment.as_ref().zip(e.commitment).map(|(c, o)| serde_json::json!({
+                                "person": format!("{} {}", c.person_title, c.person_name), "what": c.what,
+                                "made_on": c.made_on, "due_on": c.due_on, "outcome": o.label(),
+                            })),
                         },
                     });
                     if let Some(p) = r.before_photos.first() {
