@@ -243,7 +243,8 @@ pub async fn list_page(State(state): State<AppState>, Query(f): Query<PublicFilt
     let body = html! {
         div.sum {
             span { "曝光 " (live) " 条" }
-            a.late href="/public/?state=overdue" { "逾期未改 " (overdue_count(&all)) " 条" }
+            @let late = overdue_count(&all);
+            a href="/public/?state=overdue" class=[(late > 0).then_some("late")] { "逾期未改 " (late) " 条" }
             a href="/public/?state=fixed" { "已整改（复查通过） " (all.iter().filter(|e| e.state == PublicState::Fixed).count()) " 条" }
         }
         form.f method="get" action="/public/" {
