@@ -198,6 +198,29 @@ error_codes! {
     RecheckAlreadyRecorded => "recheck_already_recorded", "此复查任务已记录过复查结果";
     RecheckCaseMovedOn => "recheck_case_moved_on", "复查结果已保存，但整改单已不在待复查状态，未据此变更";
     RecheckNoInspector => "recheck_no_inspector", "没有可派的复查督查员：发现问题的督查员和回避该单位的督查员都不能复查";
+    // The exposure page (曝光台): proposing, publishing and withdrawing entries.
+    ExposureCaseUnknown => "exposure_case_unknown", "没有这份整改单或发现，无法提议曝光";
+    ExposureGreenCard => "exposure_green_card", "绿牌表示点位达标，不能曝光";
+    ExposureCaseCancelled => "exposure_case_cancelled", "整改单已撤销，不能曝光";
+    ExposureAlreadyProposed => "exposure_already_proposed", "此整改单已提议或已曝光，请在曝光台处理该条目";
+    ExposureNotFound => "exposure_not_found", "没有这条曝光条目";
+    ExposureAlreadyPublished => "exposure_already_published", "此条目已公开发布，发布内容已固定，不能再次发布";
+    ExposureWithdrawn => "exposure_withdrawn", "此条目已撤回，不能再发布或撤回；如需重新曝光，请重新提议";
+    ExposureNotPublished => "exposure_not_published", "此条目尚未发布，无需撤回";
+    ExposureOwnProposal => "exposure_own_proposal", "不能发布自己提议的曝光条目，须由另一名审核员或管理员发布（双人审核）";
+    ExposureNeedsAdmin => "exposure_needs_admin", "曝光条目须由管理员发布；如需由第二名审核员发布，请管理员开启双人审核设置";
+    ExposureTitleLength => "exposure_title_length", "公开标题须为 1 至 60 个字";
+    ExposureDescriptionLength => "exposure_description_length", "公开说明须为 1 至 1000 个字";
+    ExposureNamesInspector => "exposure_names_inspector", "公开内容中含有督查员化名，请删除后再发布";
+    ExposurePhotoNotOfCase => "exposure_photo_not_of_case", "所选照片不是此发现的照片";
+    ExposurePhotoRequired => "exposure_photo_required", "请至少选择一张整改前照片公开";
+    ExposureFacesUnchecked => "exposure_faces_unchecked", "请先确认已检查照片中的人脸和车牌，再发布";
+    ExposureNoteLength => "exposure_note_length", "撤回说明须为 1 至 500 个字";
+    ExposureCommitmentNotPublished => "exposure_commitment_not_published", "此整改单没有在曝光台公开，无需公开承诺";
+    ExposureCommitmentNotRed => "exposure_commitment_not_red", "只有红牌整改单需要公开承诺";
+    ExposureCommitmentExists => "exposure_commitment_exists", "本单位已对此条目作出公开承诺，承诺不能修改";
+    ExposureCommitmentText => "exposure_commitment_text", "责任人姓名和职务须为 1 至 40 个字，承诺内容须为 1 至 500 个字";
+    ExposureCommitmentDue => "exposure_commitment_due", "承诺完成日期须为今天至一年内的日期";
 }
 
 impl ErrorCode {

@@ -1,6 +1,7 @@
 //! 不见面, enforced: no response a responsible unit, a leader or the public
 //! can get carries anything that identifies an inspector. The walk is built
-//! from the server's own route tables (API and console), so a new route is
+//! from the server's own route tables (API, console and the public exposure
+//! page with a published entry and its photo), so a new route is
 //! covered the day it is added; a route with a path parameter this test
 //! does not know fails it until someone teaches it a value.
 //!
@@ -18,26 +19,10 @@ use anfang_core::store::NewFinding;
 use anfang_core::{Card, Location};
 use common::office::*;
 use common::*;
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::io::Read;
 
 /// The client address every request claims, through the usual proxy headers.
 const CLIENT_IP: &str = "203.0.113.77";
-
-fn add_unit_user(server: &Server, username: &str, unit: &str) -> String {
-    let password = format!("{username}-password-123");
-    let mut child = Command::new(SERVER_BIN)
-        .args(["user", "add", "--data-dir"])
-        .arg(&server.data_dir)
-        .args(["--username", username, "--role", "unit", "--unit", unit])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("run user add");
-    child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success(), "user add --role unit {username}");
-    password
-}
 
 struct At(jiff::Timestamp);
 impl Clock for At {
@@ -79,6 +64,7 @@ struct Ids {
     case: String,
     contact: String,
     notice: String,
+    entry: String,
 }
 
 /// The concrete path for a route pattern; panics on a parameter nobody taught.
@@ -103,6 +89,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
             ("cases", "ref") => &ids.case,
             ("contacts", "id") => &ids.contact,
             ("notices", "id") => &ids.notice,
+            ("exposure" | "entries", "ref") => &ids.entry,
             _ => panic!("the anonymity test has no value for {{{name}}} in {path}: teach it one in `concrete`"),
         };
         out.push(value.clone());
@@ -228,7 +215,29 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     let notice = get("/api/v1/notices".into()).await["items"][0]["id"].to_string();
     assert!(contact != "null" && notice != "null", "a contact {contact} and a notice {notice}");
 
+    // The case on the exposure page: a reviewer proposes it, the admin
+    // publishes it with its photo.
+    let reviewer_password = add_user(&server, "shenhe", "reviewer");
+    let reviewer = sign_in(&server, "shenhe", &reviewer_password).await;
+    let proposed: serde_json::Value = http
+        .post(format!("{base}/api/v1/cases/{case_ref}/exposure"))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = proposed["reference"].as_str().expect("an exposure entry").to_owned();
+    let published = post(
+        format!("/api/v1/exposure/{entry}/publish"),
+        serde_json::json!({"title": "占用人行道", "description": "商户占用人行道经营。", "photos": [photo], "faces_checked": true}),
+    )
+    .await;
+    assert_eq!(published["status"], "published", "{published}");
+
     let ids = Ids {
+        entry,
         case: case_ref,
         contact,
         notice,
@@ -403,8 +412,32 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         }
     }
 
+    // The exposure page, its feeds and its photo route: all for the public.
+    let mut public_pages = 0;
+    for r in anfang_server::routes::public_routes() {
+        let path = concrete(r.path, &ids);
+        for (who, cookie) in
+            [(Who::Public, None), (Who::Leader, Some(leader.as_str())), (Who::Unit, Some(unit.as_str()))]
+        {
+            let res = http.get(format!("{base}{path}")).headers(console(cookie)).send().await.unwrap();
+            let status = res.status();
+            let ctype = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            let bytes = res.bytes().await.unwrap();
+            let what = format!("public GET {path} as {who:?} ({status})");
+            if r.path != "/public" {
+                assert!(status.is_success(), "{what} should answer");
+                public_pages += 1;
+            }
+            check(what, Who::Public, r.path, &readable(&ctype, &bytes));
+        }
+    }
+    assert_eq!(public_pages, 3 * (anfang_server::routes::public_routes().len() - 1));
+
     assert!(leaks.is_empty(), "inspector traces leaked:\n{}", leaks.join("\n"));
-    assert!(checked >= 3 * (api_routes().len() + console_routes().len()), "every route was walked");
+    assert!(
+        checked >= 3 * (api_routes().len() + console_routes().len() + anfang_server::routes::public_routes().len()),
+        "every route was walked"
+    );
 
     // The unit's own route does show its finding (so the walk above was not
     // vacuous): the accepted yellow card with its photo hash and deadline.

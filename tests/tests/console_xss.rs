@@ -2,8 +2,10 @@
 //! office and an inspector can fill — a unit, point and category name
 //! (through the forms and a CSV import), a finding's note, a review reason,
 //! an inspector's alias, a real name, the office settings and a bulletin's
-//! text — is fetched back on every console page of the route table and in
-//! the bulletin's HTML, and must arrive as text: escaped, never as markup.
+//! text, an exposure entry's public title and description — is fetched back
+//! on every console page of the route table, in the bulletin's HTML and on
+//! the public exposure pages and feeds, and must arrive as text: escaped,
+//! never as markup.
 
 mod common;
 
@@ -118,6 +120,23 @@ async fn markup_typed_anywhere_comes_back_escaped_on_every_console_page_and_in_t
         let at = cases.find("/console/cases/").expect("a case link") + "/console/cases/".len();
         cases[at..].chars().take_while(|c| c.is_ascii_hexdigit()).collect()
     };
+    // The case on the exposure page: the admin proposes it, a reviewer
+    // publishes it with a public title and description of markup.
+    let (_, case_page) = admin.get(&format!("/console/cases/{case_ref}")).await;
+    ok("propose", admin.submit(&case_page, &format!("/console/cases/{case_ref}/exposure"), &[]).await);
+    let (_, entries) = admin.get("/console/exposure").await;
+    let entry: String = {
+        let at = entries.find("href=\"/console/exposure/").expect("an entry link") + "href=\"/console/exposure/".len();
+        entries[at..].chars().take_while(|c| c.is_ascii_hexdigit()).collect()
+    };
+    let reviewer_password = add_user(&server, "rev", "reviewer");
+    let reviewer = Browser::login(&server, "rev", &reviewer_password).await;
+    let (_, form) = reviewer.get(&format!("/console/exposure/{entry}")).await;
+    let photo = format!("photo_{}", f.photos[0]);
+    let (title, description) = (evil("X"), evil("Y"));
+    let publish = [("title", title.as_str()), ("description", &description), (&photo, "1"), ("faces_checked", "1")];
+    ok("publish", reviewer.submit(&form, &format!("/console/exposure/{entry}/publish"), &publish).await);
+
     let mut seen = String::new();
     for r in anfang_server::routes::console_routes() {
         if r.method != "get" || r.min.is_none() {
@@ -128,7 +147,8 @@ async fn markup_typed_anywhere_comes_back_escaped_on_every_console_page_and_in_t
             .replace("/findings/{id}", &format!("/findings/{}", f.id))
             .replace("/draws/{id}", &format!("/draws/{draw_id}"))
             .replace("/bulletins/{id}", "/bulletins/1")
-            .replace("/cases/{ref}", &format!("/cases/{case_ref}"));
+            .replace("/cases/{ref}", &format!("/cases/{case_ref}"))
+            .replace("/exposure/{ref}", &format!("/exposure/{entry}"));
         assert!(!path.contains('{'), "the walk has no value for {path}: teach it one");
         let mut paths = vec![path.clone()];
         if path == "/console/points" {
@@ -152,6 +172,31 @@ async fn markup_typed_anywhere_comes_back_escaped_on_every_console_page_and_in_t
         assert_inert("a page after a post", &page);
         seen.push_str(&page);
     }
+    // The exposure page and its feeds, as the public gets them.
+    let mut public = String::new();
+    for r in anfang_server::routes::public_routes() {
+        let path = r
+            .path
+            .replace("{ref}", &entry)
+            .replace("/units/{id}", "/units/U03")
+            .replace("/points/{id}", "/points/P001")
+            .replace("{sha256}", &f.photos[0]);
+        let (status, page) = Browser::new(&server).get(&path).await;
+        assert!([200, 308].contains(&status), "{path}: {status}");
+        if path.ends_with("/feed.json") {
+            // JSON Feed's `content_text` and titles are text by definition,
+            // JSON-escaped; there is no HTML field a reader would render.
+            let feed: serde_json::Value = serde_json::from_str(&page).unwrap();
+            assert!(feed["items"].as_array().unwrap().iter().all(|i| i.get("content_html").is_none()), "{page}");
+        } else if !path.contains("/photos/") {
+            assert_inert(&path, &page);
+            public.push_str(&page);
+        }
+    }
+    for tag in ["X", "Y", "U", "P"] {
+        assert!(public.contains(&escaped(tag)), "the {tag} payload is on the public pages, escaped");
+    }
+
     let (status, bulletin) = admin.get("/api/v1/bulletins/1/bulletin.html").await;
     assert_eq!(status, 200);
     assert_inert("bulletin.html", &bulletin);

@@ -3,7 +3,8 @@
 //! the scheduler notifies the unit at 18:01, the unit answers with a photo
 //! and a 书面说明, a reviewer draws the re-check, it goes to another
 //! inspector, whose CLI pulls it, records "passed" with a photo and pushes:
-//! the case is closed on time and `verify` passes.
+//! the case is closed on time, the exposure page shows it 已整改（复查通过）
+//! with the after-photo beside the before-photo, and `verify` passes.
 //!
 //! The office's steps run on yesterday's clock (`ANFANG_TEST_NOW`); the
 //! re-check itself on the real one, because the CLI stamps findings with
@@ -315,6 +316,31 @@ async fn a_recheck_drawn_to_another_inspector_closes_the_case_through_the_cli() 
     }
     let days = (closed - at(18, 1)).as_secs_f64() / 86_400.0;
     assert_eq!(r["mean_days_to_close"], json!((days * 10.0).round() / 10.0), "{r}");
+
+    // On the exposure page: proposed by the reviewer, published by the
+    // admin; the public reads 已整改（复查通过） with the photo beside the before-photo.
+    let admin = server.admin_token().await;
+    let (status, entry) =
+        send(http.post(format!("{url}/api/v1/cases/{case_ref}/exposure")).bearer_auth(&reviewer)).await;
+    assert_eq!(status, 201, "{entry}");
+    let entry_ref = entry["reference"].as_str().unwrap().to_owned();
+    let publish = json!({"title": "垃圾堆放", "description": "人行道旁垃圾堆放。", "photos": [before_photo], "faces_checked": true});
+    let (status, body) =
+        send(http.post(format!("{url}/api/v1/exposure/{entry_ref}/publish")).bearer_auth(&admin).json(&publish)).await;
+    assert_eq!(status, 200, "{body}");
+    let page = http.get(format!("{url}/public/entries/{entry_ref}")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("已整改（复查通过）"), "{page}");
+    let (b, a) =
+        (page.find(&format!("/public/photos/{before_photo}")), page.find(&format!("/public/photos/{after_photo}")));
+    assert!(b.is_some() && a.is_some() && b < a, "before, then after: {page}");
+    for (alias, _) in &server.demo.codes {
+        assert!(!page.contains(alias.as_str()), "{page}");
+    }
+    let photo = http.get(format!("{url}/public/photos/{after_photo}")).send().await.unwrap();
+    assert_eq!(photo.status(), 200, "the after-photo of a re-checked published case is public");
+    assert_eq!(sha256_hex(&photo.bytes().await.unwrap()), after_photo);
+    let fixed = http.get(format!("{url}/public/?state=fixed")).send().await.unwrap().text().await.unwrap();
+    assert!(fixed.contains("垃圾堆放"), "{fixed}");
 
     server.kill();
     let out = std::process::Command::new(SERVER_BIN).args(["verify", "--data-dir"]).arg(data.path()).output().unwrap();

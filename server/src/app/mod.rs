@@ -27,7 +27,9 @@
 //! - [`scheduler`]: what is due for a case when (notices, 催办, escalation);
 //! - [`contacts`]: a unit's contacts and the outbox's SMTP settings;
 //! - [`notices`]: the delivery log and retrying a failed notice;
-//! - [`rechecks`]: drawing re-check visits (复查) by an independent inspector.
+//! - [`rechecks`]: drawing re-check visits (复查) by an independent inspector;
+//! - [`exposure`]: the exposure page (曝光台): proposing, publishing (four
+//!   eyes), withdrawing, and an entry's public state.
 
 pub mod backups;
 pub mod bulletins;
@@ -35,6 +37,7 @@ pub mod cases;
 pub mod contacts;
 pub mod devices;
 pub mod draws;
+pub mod exposure;
 pub mod findings;
 pub mod identities;
 pub mod notices;

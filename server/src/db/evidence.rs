@@ -53,6 +53,12 @@ pub mod kind {
     pub const IDENTITY_AUDIT: &str = "identity_audit";
     /// `db::cases::event_hash`; record id `case/{id}/{seq}`.
     pub const CASE_EVENT: &str = super::super::cases::LOG_KIND;
+    /// `db::exposure::publish_hash`; record id `exposure/{id}/publish`.
+    pub const EXPOSURE_PUBLISH: &str = super::super::exposure::LOG_PUBLISH;
+    /// `db::exposure::withdraw_hash`; record id `exposure/{id}/withdraw`.
+    pub const EXPOSURE_WITHDRAW: &str = super::super::exposure::LOG_WITHDRAW;
+    /// `db::exposure::commitment_hash`; record id `exposure/{id}/commitment`.
+    pub const EXPOSURE_COMMITMENT: &str = super::super::exposure::LOG_COMMITMENT;
 }
 
 fn entry_hash(prev: &str, kind: &str, record_id: &str, record_hash: &str, at: &str) -> String {
@@ -294,6 +300,7 @@ pub(in crate::db) fn audit(
     check_identity_log(conn, &by_record, &markers, &mut audit.problems)?;
     audit.problems.extend(super::reviews::audit(conn, &logged)?);
     audit.problems.extend(super::cases::audit(conn, &logged)?);
+    audit.problems.extend(super::exposure::audit(conn, &logged)?);
     // Issued bulletins are evidence too: their frozen snapshots and hashes.
     super::bulletins::audit(conn, &mut audit.problems)?;
     check_photos(conn, photos, &mut audit)?;
@@ -606,6 +613,14 @@ fn check_entries_point_at_records(
                 if !super::cases::event_exists(conn, id)? {
                     problems
                         .push(format!("log entry {seq} ({k} {id}): the case event it records is missing (deleted)"));
+                }
+            }
+            kind::EXPOSURE_PUBLISH | kind::EXPOSURE_WITHDRAW | kind::EXPOSURE_COMMITMENT => {
+                if !super::exposure::logged_record_exists(conn, k, id)? {
+                    problems.push(format!(
+                        "log entry {seq} ({k} {id}): the exposure entry it records is missing or no longer \
+                         published or withdrawn (deleted or altered)"
+                    ));
                 }
             }
             other => problems.push(format!(

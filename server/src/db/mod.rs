@@ -38,6 +38,7 @@ pub mod cases;
 pub mod contacts;
 pub mod draws;
 pub mod evidence;
+pub mod exposure;
 pub mod findings;
 pub mod identities;
 pub mod notices;
@@ -76,6 +77,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0011_public_refs.sql"),
     include_str!("../../migrations/0012_evidence_one_successor.sql"),
     include_str!("../../migrations/0013_rectification.sql"),
+    include_str!("../../migrations/0014_exposure.sql"),
     include_str!("../../migrations/0015_backups.sql"),
 ];
 

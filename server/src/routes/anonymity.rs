@@ -10,12 +10,13 @@
 //! receipt time (one per push batch: it groups one phone's findings). The
 //! unit portal's pages (`unit_portal_routes`) are walked too, on a case
 //! notified to the unit, and may carry none of that nor the inspector's
-//! note. Path parameters are filled by
+//! note. The exposure page (`public_routes`: pages, feeds, photos) is
+//! walked with a published entry, as anything the public gets. Path parameters are filled by
 //! name; an unknown one fails the test until it is taught a value. The
 //! end-to-end twin (`tests/tests/anonymity.rs`) adds a real photo and the
 //! real binary.
 
-use super::{Access, PortalAccess, api_routes, console_routes, unit_portal_routes};
+use super::{Access, PortalAccess, api_routes, console_routes, public_routes, unit_portal_routes};
 use crate::auth::{Role, secret_hash};
 use crate::db::reviews::{self, Decision, ReviewRequest};
 use crate::db::{accounts, findings};
@@ -262,6 +263,45 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         .await
         .unwrap();
 
+    // The case on the exposure page: proposed by the reviewer, published
+    // by the admin, with a public text of the office's own.
+    let reviewer_caller = crate::auth::OfficeCaller {
+        user_id: state
+            .db
+            .write_blocking(|c| Ok(c.query_row("SELECT id FROM users WHERE username = 'rev'", [], |r| r.get(0))?))
+            .unwrap(),
+        username: "rev".into(),
+        role: Role::Reviewer,
+        unit_id: None,
+    };
+    let admin_caller = {
+        let name = creds.admin_username.clone();
+        let id: i64 = state
+            .db
+            .write_blocking(
+                move |c| Ok(c.query_row("SELECT id FROM users WHERE username = ?1", [&name], |r| r.get(0))?),
+            )
+            .unwrap();
+        crate::auth::OfficeCaller {
+            user_id: id,
+            username: creds.admin_username.clone(),
+            role: Role::Admin,
+            unit_id: None,
+        }
+    };
+    let proposed =
+        app::exposure::propose(&state.db, &reviewer_caller, case_ref.clone(), jiff::Timestamp::now()).await.unwrap();
+    let publish = app::exposure::PublishRequest {
+        title: "人行道违规停车".into(),
+        description: "人行道上停放多辆机动车，影响行人通行。".into(),
+        photos: vec![],
+        faces_checked: true,
+    };
+    let entry_ref = proposed.reference.clone();
+    app::exposure::publish(&state.db, &admin_caller, entry_ref.clone(), publish, jiff::Timestamp::now(), &tz)
+        .await
+        .unwrap();
+
     // A contact of U03 told through the outbox, so the contacts and the
     // delivery log have rows to show a leader.
     let contact = app::contacts::create(
@@ -292,6 +332,8 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         ("notices", "id", notice_id.to_string()),
         ("findings", "id", finding_id.clone()),
         ("cases", "ref", case_ref.clone()),
+        ("exposure", "ref", entry_ref.clone()),
+        ("entries", "ref", entry_ref.clone()),
         ("bulletins", "id", bulletin_id),
         ("draws", "id", draw_id),
         ("inspectors", "id", inspector_id.to_string()),
@@ -430,7 +472,42 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             leaks.extend(too_exact(Who::Unit, r.path, &body).into_iter().map(|s| format!("{what} shows {s}")));
         }
     }
-    assert_eq!(walked, 3 * (api_routes().len() + console_routes().len() + unit_portal_routes().len()));
+    // The exposure page and its feeds, open to anyone: everything on them
+    // is for the public.
+    let mut public_pages = Vec::new();
+    for r in public_routes() {
+        let path = concrete(r.path, &ids);
+        for (who, token) in
+            [(Who::Public, None), (Who::Leader, Some(leader.as_str())), (Who::Unit, Some(unit.as_str()))]
+        {
+            let (status, bytes) = call(&state, r.method, &path, token.map(|t| (t, true)), String::new()).await;
+            let what = format!("public {} {path} as {who:?} ({status})", r.method);
+            walked += 1;
+            // No photo is stored (nor selected) in this in-process walk.
+            if r.path.contains("/photos/") {
+                assert_eq!(status, 404, "{what}: a photo in no published entry is not served");
+            } else if r.path != "/public" {
+                assert_eq!(status, 200, "{what}: {}", text(&bytes));
+                public_pages.push((r.path, text(&bytes)));
+            }
+            let body = text(&bytes);
+            leaks.extend(secrets.iter().filter(|s| body.contains(s.as_str())).map(|s| format!("{what} shows {s}")));
+            leaks.extend(too_exact(Who::Public, r.path, &body).into_iter().map(|s| format!("{what} shows {s}")));
+            for office_only in [case_ref.as_str(), "rev", creds.admin_username.as_str()] {
+                if body.contains(&format!(">{office_only}<")) || body.contains(&format!("\"{office_only}\"")) {
+                    leaks.push(format!("{what} shows the office's {office_only}"));
+                }
+            }
+        }
+    }
+    // Not vacuous: every public page and feed names the published entry.
+    for (path, page) in &public_pages {
+        assert!(page.contains("人行道违规停车"), "{path}: {page}");
+    }
+    assert_eq!(
+        walked,
+        3 * (api_routes().len() + console_routes().len() + unit_portal_routes().len() + public_routes().len())
+    );
     // Not vacuous: the unit's list and case page show its case.
     assert!(portal_pages.iter().filter(|p| p.contains(&case_ref)).count() >= 2, "{portal_pages:?}");
     assert!(leaks.is_empty(), "inspector traces leaked:\n{}", leaks.join("\n"));

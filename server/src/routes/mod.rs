@@ -23,9 +23,11 @@ mod contacts;
 mod devices;
 mod draws;
 mod evidence;
+mod exposure;
 mod identity;
 mod notices;
 mod office;
+mod public;
 mod review;
 mod sync;
 mod unit;
@@ -34,6 +36,7 @@ mod unit_portal;
 use crate::AppState;
 use crate::auth::{DeviceCaller, OfficeCaller};
 pub use console::{ConsoleRoute, console_routes};
+pub use public::{PublicRoute, public_routes};
 pub use unit_portal::{PortalAccess, PortalRoute, unit_portal_routes};
 
 /// Largest console form body: a CSV import of thousands of points, form-encoded.
@@ -980,6 +983,86 @@ pub fn api_routes() -> Vec<ApiRoute> {
             handler: get(cases::unit_thumbnail),
         },
         ApiRoute {
+            method: "post",
+            path: "/api/v1/cases/{ref}/exposure",
+            summary: "Propose a case for the exposure page (曝光台), by its reference or its finding's id or public reference; nothing is public until published. 422 exposure_green_card / exposure_case_cancelled, 409 exposure_already_proposed",
+            access: Access::Office(Reviewer),
+            request: None,
+            response: json(schema::<crate::db::exposure::OfficeEntry>),
+            status: 201,
+            handler: post(exposure::propose),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/exposure",
+            summary: "Exposure entries (proposed, published, withdrawn), newest proposal first",
+            access: Access::Office(Leader),
+            request: None,
+            response: json(items::<crate::db::exposure::OfficeEntry>),
+            status: 200,
+            handler: get(exposure::list),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/exposure/{ref}",
+            summary: "One exposure entry with its case, the finding's photos to choose from and what was published",
+            access: Access::Office(Leader),
+            request: None,
+            response: json(schema::<crate::db::exposure::OfficeEntry>),
+            status: 200,
+            handler: get(exposure::detail),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/exposure/{ref}/publish",
+            summary: "Publish a proposed entry: public title, description, the before-photos shown, faces_checked; frozen and logged as evidence. An admin, or another reviewer under the four-eyes setting; never the proposer (403 exposure_own_proposal)",
+            access: Access::Office(Reviewer),
+            request: Some(json(schema::<crate::app::exposure::PublishRequest>)),
+            response: json(schema::<crate::db::exposure::OfficeEntry>),
+            status: 200,
+            handler: post(exposure::publish),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/exposure/{ref}/withdraw",
+            summary: "Withdraw a published entry with a public note; the entry stays on the exposure page as withdrawn, with the note and the day",
+            access: Access::Office(Reviewer),
+            request: Some(json(schema::<crate::app::exposure::WithdrawRequest>)),
+            response: json(schema::<crate::db::exposure::OfficeEntry>),
+            status: 200,
+            handler: post(exposure::withdraw),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/unit/cases/{ref}/commitment",
+            summary: "For a responsible-unit account: the unit's public commitment (公开承诺) on its published red-card case: person_name, person_title, what, due_on (today to a year); shown on the exposure page with kept or not kept; never changed (409 exposure_commitment_exists)",
+            access: Access::Unit,
+            request: Some(json(schema::<crate::app::exposure::CommitmentRequest>)),
+            response: json(schema::<crate::db::exposure::Commitment>),
+            status: 201,
+            handler: post(exposure::unit_commit),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/settings/exposure",
+            summary: "Exposure settings: four_eyes (a second reviewer may publish; off: admins only)",
+            access: Access::Office(Leader),
+            request: None,
+            response: json(schema::<crate::app::exposure::ExposureSettings>),
+            status: 200,
+            handler: get(exposure::get_settings),
+        },
+        ApiRoute {
+            method: "put",
+            path: "/api/v1/settings/exposure",
+            summary: "Replace the exposure settings",
+            access: Access::Office(Admin),
+            request: Some(json(schema::<crate::app::exposure::ExposureSettings>)),
+            response: json(schema::<crate::app::exposure::ExposureSettings>),
+            status: 200,
+            handler: put(exposure::put_settings),
+        },
+        ApiRoute {
             method: "get",
             path: "/api/v1/inspectors/{id}/identity",
             summary: "Who an inspector's alias really is (admin only); every read is written to the identity audit log",
@@ -1031,6 +1114,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         let handler = r.handler.layer(DefaultBodyLimit::max(CONSOLE_BODY_LIMIT));
         router = router.route(r.path, console::guarded(state, r.min, handler));
     }
+    // The exposure page (曝光台): public pages and feeds, open to anyone.
+    let router = public::router(router);
     // The responsible units' portal (its own table: unit accounts only).
     unit_portal::router(state, router)
 }
@@ -1407,6 +1492,14 @@ mod tests {
         ("post", "/api/v1/unit/attachments", "unit"),
         ("get", "/api/v1/unit/photos/{sha256}", "unit"),
         ("get", "/api/v1/unit/photos/{sha256}/thumbnail", "unit"),
+        ("post", "/api/v1/cases/{ref}/exposure", "office:reviewer"),
+        ("get", "/api/v1/exposure", "office:leader"),
+        ("get", "/api/v1/exposure/{ref}", "office:leader"),
+        ("post", "/api/v1/exposure/{ref}/publish", "office:reviewer"),
+        ("post", "/api/v1/exposure/{ref}/withdraw", "office:reviewer"),
+        ("post", "/api/v1/unit/cases/{ref}/commitment", "unit"),
+        ("get", "/api/v1/settings/exposure", "office:leader"),
+        ("put", "/api/v1/settings/exposure", "office:admin"),
         ("get", "/api/v1/inspectors/{id}/identity", "office:admin"),
         ("put", "/api/v1/inspectors/{id}/identity", "office:admin"),
         ("get", "/api/v1/audit/identity-reads", "office:admin"),
@@ -1426,6 +1519,12 @@ mod tests {
         ("get", "/console/cases/{ref}", "leader"),
         ("post", "/console/cases/{ref}/decision", "reviewer"),
         ("post", "/console/rechecks/draw", "reviewer"),
+        ("post", "/console/cases/{ref}/exposure", "reviewer"),
+        ("get", "/console/exposure", "leader"),
+        ("post", "/console/exposure/settings", "admin"),
+        ("get", "/console/exposure/{ref}", "leader"),
+        ("post", "/console/exposure/{ref}/publish", "reviewer"),
+        ("post", "/console/exposure/{ref}/withdraw", "reviewer"),
         ("get", "/console/units", "leader"),
         ("post", "/console/units", "admin"),
         ("post", "/console/units/import", "admin"),
@@ -1481,6 +1580,20 @@ mod tests {
         ("post", "/unit/cases/{ref}/return", "unit"),
         ("post", "/unit/cases/{ref}/extension", "unit"),
         ("post", "/unit/cases/{ref}/deferral", "unit"),
+        ("post", "/unit/cases/{ref}/commitment", "unit"),
+    ];
+
+    /// The exposure page's rows: all open to anyone.
+    const PUBLIC_ROUTES: &[(&str, &str)] = &[
+        ("get", "/public"),
+        ("get", "/public/"),
+        ("get", "/public/entries/{ref}"),
+        ("get", "/public/units/{id}"),
+        ("get", "/public/points/{id}"),
+        ("get", "/public/feed.json"),
+        ("get", "/public/feed.atom"),
+        ("get", "/public/photos/{sha256}"),
+        ("get", "/public/photos/{sha256}/thumbnail"),
     ];
 
     fn compare(table: &str, got: Vec<(String, String, String)>, expected: &[(&str, &str, &str)]) {
@@ -1511,6 +1624,37 @@ mod tests {
             .map(|r| (r.method.to_owned(), r.path.to_owned(), r.access.label().to_owned()))
             .collect();
         compare("unit_portal_routes", portal, PORTAL_ACCESS);
+        let public =
+            public_routes().iter().map(|r| (r.method.to_owned(), r.path.to_owned(), "open".to_owned())).collect();
+        let reviewed: Vec<(&str, &str, &str)> = PUBLIC_ROUTES.iter().map(|(m, p)| (*m, *p, "open")).collect();
+        compare("public_routes", public, &reviewed);
+    }
+
+    /// The exposure page is for everyone: no route asks who calls it or
+    /// fails, whoever calls (what it shows is the anonymity walks' and the
+    /// e2e test's: nothing unpublished).
+    #[tokio::test]
+    async fn every_public_route_is_open_to_anyone() {
+        let f = fixture();
+        for r in public_routes() {
+            let path =
+                r.path.replace("{ref}", "0123456789ab").replace("{id}", "U03").replace("{sha256}", &"a".repeat(64));
+            for token in [None, Some(f.reviewer.as_str()), Some(f.unit.as_str()), Some(f.device.as_str())] {
+                let mut req = Request::get(&path);
+                if let Some(t) = token {
+                    req = req.header("authorization", format!("Bearer {t}"));
+                }
+                let res = app(f.state.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+                let status = res.status();
+                assert!(![401, 403].contains(&status.as_u16()) && !status.is_server_error(), "{path}: {status}");
+                let expected = match r.path {
+                    "/public" => 308,
+                    "/public/" | "/public/feed.json" | "/public/feed.atom" => 200,
+                    _ => 404,
+                };
+                assert_eq!(status.as_u16(), expected, "{path} with nothing published");
+            }
+        }
     }
 
     /// A console request with a session cookie, an Origin (this server's

@@ -22,6 +22,23 @@ pub fn add_user(server: &Server, username: &str, role: &str) -> String {
     password
 }
 
+/// Adds a responsible unit's account for `unit` with the server's CLI;
+/// returns the password.
+pub fn add_unit_user(server: &Server, username: &str, unit: &str) -> String {
+    let password = format!("{username}-password-123");
+    let mut child = Command::new(SERVER_BIN)
+        .args(["user", "add", "--data-dir"])
+        .arg(&server.data_dir)
+        .args(["--username", username, "--role", "unit", "--unit", unit])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run user add");
+    child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "user add --role unit {username}");
+    password
+}
+
 /// Signs in through the API; returns the bearer token.
 pub async fn sign_in(server: &Server, username: &str, password: &str) -> String {
     let res = reqwest::Client::new()

@@ -419,7 +419,8 @@ pub async fn case_page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let ok = q.get("done").and_then(|d| parse_decision(d)).map(done_zh);
-    render_case(&state, &user, &reference, None, ok).await
+    let exposure_error = q.get("exposure_error").map(String::as_str);
+    render_case(&state, &user, &reference, None, ok, exposure_error).await
 }
 
 /// A refused decision, to show with the form's input kept.
@@ -440,15 +441,17 @@ async fn render_case(
     reference: &str,
     refused: Option<Refused<'_>>,
     ok: Option<&str>,
+    exposure_error: Option<&str>,
 ) -> Response {
     let reviewer = user.can(Role::Reviewer);
     let loaded = tokio::try_join!(
         crate::app::cases::office_case(&state.db, user.caller.role, reference.to_owned(), now_zoned(state)),
         state.db.rectification_settings(),
         lists(state),
+        state.db.case_exposures(reference.to_owned()),
     );
-    let (detail, settings, lists) = match loaded {
-        Ok((Some(d), s, l)) => (d, s, l),
+    let (detail, settings, lists, exposures) = match loaded {
+        Ok((Some(d), s, l, x)) => (d, s, l, x),
         Ok((None, ..)) => return not_found(user),
         Err(e) => return internal(e),
     };
@@ -578,6 +581,7 @@ async fn render_case(
                 }
             }
         }
+        (super::exposure::case_box(user, &c.reference, &exposures, exposure_error))
         h2 { "办理记录" }
         div.scroll { table.stack {
             thead { tr { th { "时间" } th { "事项" } th { "操作人" } th { "状态" } th { "理由 / 说明" } th { "详情" } } }
@@ -639,7 +643,7 @@ pub async fn decide(
     let Some(decision) = parse_decision(form.get("decision")) else {
         let message = format!("未能办理：{}。", ErrorCode::CaseDecisionUnknown.zh());
         let refused = Refused { message, form: &form, status: StatusCode::UNPROCESSABLE_ENTITY };
-        return render_case(&state, &user, &reference, Some(refused), None).await;
+        return render_case(&state, &user, &reference, Some(refused), None, None).await;
     };
     let req = OfficeDecision { decision, unit_id: form.opt("unit_id"), reason: form.opt("reason") };
     let tz = state.config.timezone.clone();
@@ -648,7 +652,7 @@ pub async fn decide(
         Err(e) if e.code() == ErrorCode::CaseNotFound => not_found(&user),
         Err(e) if e.status().is_client_error() => {
             let refused = Refused { message: refusal_text(&e), form: &form, status: e.status() };
-            render_case(&state, &user, &reference, Some(refused), None).await
+            render_case(&state, &user, &reference, Some(refused), None, None).await
         }
         Err(e) => internal(e),
     }

@@ -7,7 +7,7 @@
 //! form), [`cases`] (rectification queue, case, decisions), [`reference`]
 //! (units, points, categories, CSV import), [`settings`] (with the email
 //! server), [`rectification`] (rectification rules, category deadlines,
-//! office calendar), [`contacts`] (a unit's contacts, test notices),
+//! office calendar), [`exposure`] (曝光台: propose, publish, withdraw), [`contacts`] (a unit's contacts, test notices),
 //! [`notices`] (通知记录, the delivery log), [`inspectors`] (devices,
 //! enrollment codes), [`login`], [`bulletins`], [`draws`], [`identities`],
 //! [`backup`] (备份: settings, runs, back up now).
@@ -46,6 +46,7 @@ mod bulletins;
 mod cases;
 mod contacts;
 mod draws;
+mod exposure;
 mod findings;
 mod identities;
 mod inspectors;
@@ -87,6 +88,12 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
         r("get", "/console/cases/{ref}", Some(Leader), get(cases::case_page)),
         r("post", "/console/cases/{ref}/decision", Some(Reviewer), post(cases::decide)),
         r("post", "/console/rechecks/draw", Some(Reviewer), post(cases::draw_rechecks)),
+        r("post", "/console/cases/{ref}/exposure", Some(Reviewer), post(exposure::propose)),
+        r("get", "/console/exposure", Some(Leader), get(exposure::list_page)),
+        r("post", "/console/exposure/settings", Some(Admin), post(exposure::save_settings)),
+        r("get", "/console/exposure/{ref}", Some(Leader), get(exposure::entry_page)),
+        r("post", "/console/exposure/{ref}/publish", Some(Reviewer), post(exposure::publish)),
+        r("post", "/console/exposure/{ref}/withdraw", Some(Reviewer), post(exposure::withdraw)),
         r("get", "/console/units", Some(Leader), get(reference::units_page)),
         r("post", "/console/units", Some(Admin), post(reference::save_unit)),
         r("post", "/console/units/import", Some(Admin), post(reference::import_units)),
@@ -136,6 +143,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/console/findings", "审核", Role::Leader),
     ("/console/cases", "整改", Role::Leader),
     ("/console/bulletins", "通报", Role::Leader),
+    ("/console/exposure", "曝光台", Role::Leader),
     ("/console/units", "责任单位", Role::Leader),
     ("/console/points", "点位", Role::Leader),
     ("/console/categories", "问题类别", Role::Leader),

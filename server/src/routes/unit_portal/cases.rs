@@ -217,6 +217,7 @@ enum Which {
     Return,
     Extension,
     Deferral,
+    Commitment,
 }
 
 struct Refusal {
@@ -421,8 +422,11 @@ async fn render(
         Some("return") => Some("退回申请已提交，等待督查办决定。"),
         Some("extension") => Some("延期申请已提交，等待督查办决定；期限照常计算。"),
         Some("deferral") => Some("挂账申请已提交，等待督查办决定；期限照常计算。"),
+        Some("commitment") => Some("公开承诺已提交，已在曝光台公开。"),
         _ => None,
     };
+    // On the exposure page: a red card asks for the unit's public commitment.
+    let exposure = state.db.unit_case_exposure(user.unit_id.clone(), c.reference.clone()).await.ok().flatten();
     let today = now_zoned(state).date();
     let tomorrow = today.tomorrow().map(|d| d.to_string()).unwrap_or_default();
     let body = html! {
@@ -448,6 +452,30 @@ async fn render(
             }
         }
         div.next { "下一步：" (c.next_step) }
+        @if let Some((entry, commitment)) = &exposure {
+            section.box #commitment {
+                h2 style="margin-top:0" { "曝光台 · 公开承诺" }
+                p { "此问题已在" a href={ "/public/entries/" (entry) } { "曝光台" } "公开。" }
+                @match commitment {
+                    Some(k) => p { (k.person_title) " " (k.person_name) " 承诺：" (k.what) "，" (k.due_on) " 前完成（" (k.made_on) " 作出）。" },
+                    None if red => form method="post" action=(action("commitment")) {
+                        (form_error(refusal, Which::Commitment))
+                        input type="hidden" name="csrf" value=(user.csrf);
+                        p.muted { "红牌问题须由本单位责任人公开承诺：做什么、何时完成。承诺公开显示，提交后不能修改。" }
+                        label for="person-name" { "责任人姓名" }
+                        input #person-name name="person_name" required maxlength="40" value=(typed.get("person_name"));
+                        label for="person-title" { "职务" }
+                        input #person-title name="person_title" required maxlength="40" value=(typed.get("person_title"));
+                        label for="what" { "承诺内容" }
+                        textarea #what name="what" required maxlength="500" { (typed.get("what")) }
+                        label for="due-on" { "承诺完成日期" }
+                        input #due-on type="date" name="due_on" min=(today.to_string()) value=(typed.get("due_on")) required;
+                        button.wide type="submit" { "提交公开承诺" }
+                    },
+                    None => {}
+                }
+            }
+        }
         div.cols {
             section.box {
                 h2 style="margin-top:0" { "整改前（督查发现）" }
@@ -603,6 +631,7 @@ async fn finish(
                 Which::Return => "return",
                 Which::Extension => "extension",
                 Which::Deferral => "deferral",
+                Which::Commitment => "commitment",
             };
             return see_other(&format!("/unit/cases/{}?done={done}", d.case.reference));
         }
@@ -768,6 +797,37 @@ pub async fn ask_deferral(
     let typed_form = retyped(&form, &[("explanation", "def_explanation"), ("target", "target")]);
     let typed = Typed { form: Some(&typed_form), kept: Vec::new() };
     finish(&state, &user, d, Which::Deferral, &typed, result).await
+}
+
+/// The unit's public commitment on its published red-card case.
+pub async fn commit(
+    State(state): State<AppState>,
+    user: PortalUser,
+    Path(reference): Path<String>,
+    form: PortalForm,
+) -> Response {
+    let d = match visible(&state, &user, &reference).await {
+        Ok(d) => d,
+        Err(page) => return page,
+    };
+    let (tz, now) = (state.config.timezone.clone(), state.clock.now());
+    let result = match date_field(&form, "due_on") {
+        Ok(due_on) => {
+            let req = crate::app::exposure::CommitmentRequest {
+                person_name: form.get("person_name").to_owned(),
+                person_title: form.get("person_title").to_owned(),
+                what: form.get("what").to_owned(),
+                due_on,
+            };
+            crate::app::exposure::commit(&state.db, &user.caller, reference, req, now, &tz).await.map(|_| ())
+        }
+        Err(e) => Err(e),
+    };
+    let fields =
+        [("person_name", "person_name"), ("person_title", "person_title"), ("what", "what"), ("due_on", "due_on")];
+    let typed_form = retyped(&form, &fields);
+    let typed = Typed { form: Some(&typed_form), kept: Vec::new() };
+    finish(&state, &user, d, Which::Commitment, &typed, result).await
 }
 
 #[cfg(test)]

@@ -99,6 +99,7 @@ pub fn unit_portal_routes() -> Vec<PortalRoute> {
         r("post", "/unit/cases/{ref}/return", Unit, post(cases::ask_return)),
         r("post", "/unit/cases/{ref}/extension", Unit, post(cases::ask_extension)),
         r("post", "/unit/cases/{ref}/deferral", Unit, post(cases::ask_deferral)),
+        r("post", "/unit/cases/{ref}/commitment", Unit, post(cases::commit)),
     ]
 }
 
