@@ -297,6 +297,17 @@ async fn restore_refuses_a_used_folder_and_a_damaged_backup_naming_what_is_wrong
     assert!(err.contains("is not empty; restore into a new, empty folder"), "{err}");
     assert_eq!(std::fs::read_to_string(used.join("notes.txt")).unwrap(), "mine", "nothing touched");
 
+    // Nor a backup into the data dir, or into a folder that is not a backup's.
+    let (code, _, err) = server_cli(&["backup", "--data-dir", s(&data), "--to", s(&data.join("backup"))]);
+    assert_ne!(code, 0);
+    assert!(err.contains("is inside the data dir"), "{err}");
+    let (code, _, err) = server_cli(&["backup", "--data-dir", s(&data), "--to", s(&used)]);
+    assert_ne!(code, 0);
+    assert!(err.contains("is not empty and is not an Anfang backup folder"), "{err}");
+    let (code, _, err) = server_cli(&["backup", "verify", s(&used)]);
+    assert_ne!(code, 0);
+    assert!(err.contains("holds no Anfang backup"), "{err}");
+
     // Not into the live data dir either.
     let (code, _, err) = server_cli(&["restore", "--from", s(&target), "--data-dir", s(&data)]);
     assert_ne!(code, 0);
@@ -506,6 +517,40 @@ async fn the_server_backs_itself_up_on_schedule_and_admins_see_the_result() {
         !findings.contains("尚未设置备份") && !findings.contains("最近一次成功备份是"),
         "no warning after a good backup"
     );
+    // Settings that cannot work are refused, saying why, and nothing changes.
+    let (_, settings_page) = browser.get("/console/backup").await;
+    let (status, refused) = browser
+        .submit(
+            &settings_page,
+            "/console/backup",
+            &[
+                ("target", "backups"),
+                ("at", "02:00"),
+                ("keep_daily", "14"),
+                ("keep_monthly", "12"),
+                ("passphrase_file", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(refused.contains("备份目录须为绝对路径"), "{refused}");
+    let (status, refused) = browser
+        .submit(
+            &settings_page,
+            "/console/backup",
+            &[
+                ("target", s(&target)),
+                ("at", "25:00"),
+                ("keep_daily", "14"),
+                ("keep_monthly", "12"),
+                ("passphrase_file", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(refused.contains("备份时间须为 HH:MM"), "{refused}");
+    assert!(refused.contains("value=\"03:00\""), "the stored time is unchanged");
+
     // One run per day: nothing more within the same day.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(complete_snapshots(&target).len(), 1);

@@ -133,6 +133,8 @@ pub enum BackupError {
     NotABackup(PathBuf),
     #[error("{0} holds no complete backup yet")]
     NoSnapshot(PathBuf),
+    #[error("the backup folder {0} is inside the data dir: a disk failure would take both; back up to another disk")]
+    InsideDataDir(PathBuf),
     #[error("another backup or pruning of {0} is running; try again when it has finished")]
     Busy(PathBuf),
     #[error("the backups in {0} are encrypted: give the passphrase (--passphrase-file)")]
@@ -483,6 +485,12 @@ pub fn backup(
     let db_path = crate::Config::new(data_dir).db_path();
     if !db_path.exists() {
         return Err(BackupError::NoData(data_dir.to_owned()));
+    }
+    if let (Ok(data), Ok(to)) = (std::fs::canonicalize(data_dir), std::path::absolute(target)) {
+        let to = std::fs::canonicalize(&to).unwrap_or(to);
+        if to.starts_with(&data) {
+            return Err(BackupError::InsideDataDir(target.to_owned()));
+        }
     }
     let folder = Folder::open(target, options.passphrase.as_ref(), true)?;
     folder.clean_leftovers()?;
