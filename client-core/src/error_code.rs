@@ -215,6 +215,7 @@ error_codes! {
     ExposurePhotoNotOfCase => "exposure_photo_not_of_case", "所选照片不是此发现的照片";
     ExposurePhotoRequired => "exposure_photo_required", "请至少选择一张整改前照片公开";
     ExposureFacesUnchecked => "exposure_faces_unchecked", "请先确认已检查照片中的人脸和车牌，再发布";
+    ExposureCropInvalid => "exposure_crop_invalid", "裁剪范围无效：须在照片之内，且只能裁剪选中公开的照片";
     ExposureNoteLength => "exposure_note_length", "撤回说明须为 1 至 500 个字";
     ExposureCommitmentNotPublished => "exposure_commitment_not_published", "此整改单没有在曝光台公开，无需公开承诺";
     ExposureCommitmentNotRed => "exposure_commitment_not_red", "只有红牌整改单需要公开承诺";

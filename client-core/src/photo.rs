@@ -233,6 +233,59 @@ pub fn thumbnail_of_stored(jpeg: &[u8], opts: &PhotoOptions) -> Result<(u32, u32
     Ok((width, height, thumbnail))
 }
 
+/// A rectangle of a photo in per cent of its (upright) width and height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CropRect {
+    pub left: u32,
+    pub top: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl CropRect {
+    /// Inside the photo and not empty.
+    pub fn is_valid(&self) -> bool {
+        self.width > 0 && self.height > 0 && self.left + self.width <= 100 && self.top + self.height <= 100
+    }
+    /// The whole photo: no crop at all.
+    pub fn is_whole(&self) -> bool {
+        *self == CropRect { left: 0, top: 0, width: 100, height: 100 }
+    }
+}
+
+/// For the server: a new photo cut from a stored one (the exposure page's
+/// crop, hiding a face or a number plate), made as [`process`] makes photos:
+/// no metadata, the same encoder, so the same rectangle of the same photo
+/// gives the same bytes on every machine and `verify` can remake it. The
+/// stored photo is only read. `rect` must be [`CropRect::is_valid`].
+pub fn crop_stored(jpeg: &[u8], rect: CropRect, opts: &PhotoOptions) -> Result<ProcessedPhoto, PhotoError> {
+    check_size(jpeg, opts)?;
+    match sniff(jpeg) {
+        SniffedFormat::Jpeg => {}
+        SniffedFormat::Png => return Err(PhotoError::NotAStoredJpeg { format: "PNG".to_owned() }),
+        SniffedFormat::Other(format) => return Err(PhotoError::NotAStoredJpeg { format }),
+    }
+    // Full size: a stored photo is never twice the largest long edge.
+    let decoded = decode_jpeg(jpeg, opts, u32::MAX)?;
+    let kind = decoded.kind;
+    let (pixels, w, h) = orient(decoded.pixels, decoded.width, decoded.height, kind, decoded.orientation, None);
+    let rect = if rect.is_valid() { rect } else { CropRect { left: 0, top: 0, width: 100, height: 100 } };
+    let x0 = w * rect.left / 100;
+    let y0 = h * rect.top / 100;
+    let cw = (w * rect.width / 100).clamp(1, w - x0);
+    let ch = (h * rect.height / 100).clamp(1, h - y0);
+    let bpp = kind.bytes();
+    let mut cut = Vec::with_capacity(cw as usize * ch as usize * bpp);
+    for y in y0..y0 + ch {
+        let start = (y as usize * w as usize + x0 as usize) * bpp;
+        cut.extend_from_slice(&pixels[start..start + cw as usize * bpp]);
+    }
+    let out = encode_jpeg(&cut, cw, ch, kind, opts.quality.clamp(1, 100))?;
+    let thumbnail = make_thumbnail(cut, cw, ch, kind, opts)?;
+    let sha256 = hex::encode(Sha256::digest(&out));
+    Ok(ProcessedPhoto { sha256, jpeg: out, width: cw, height: ch, thumbnail })
+}
+
 /// The size of the largest image with long edge `long_edge` and the aspect
 /// ratio of `width`×`height`; the image's own size if it is already smaller.
 pub fn fit(width: u32, height: u32, long_edge: u32) -> (u32, u32) {
@@ -996,6 +1049,25 @@ mod tests {
 
     fn decode_all(jpeg: &[u8]) -> Vec<u8> {
         jpeg_decoder::Decoder::new(jpeg).decode().expect("decodes")
+    }
+
+    #[test]
+    fn a_crop_is_a_new_photo_of_the_rectangle_made_the_same_way_every_time() {
+        let camera = encode_jpeg(&picture(400, 300), 400, 300, Kind::Rgb, 90).unwrap();
+        let stored = process(&camera, &PhotoOptions::default()).unwrap();
+        let before = stored.jpeg.clone();
+        let rect = CropRect { left: 25, top: 10, width: 50, height: 80 };
+        let cut = crop_stored(&stored.jpeg, rect, &PhotoOptions::default()).unwrap();
+        assert_eq!((cut.width, cut.height), (200, 240));
+        assert_ne!(cut.sha256, stored.sha256);
+        assert_eq!(cut.sha256, hex::encode(Sha256::digest(&cut.jpeg)));
+        assert_eq!(stored.jpeg, before, "the stored photo is only read");
+        let again = crop_stored(&stored.jpeg, rect, &PhotoOptions::default()).unwrap();
+        assert_eq!(again.jpeg, cut.jpeg, "deterministic: verify can remake it");
+        assert_eq!(decode_all(&cut.jpeg).len(), 200 * 240 * 3);
+        assert!(!CropRect { left: 60, top: 0, width: 50, height: 10 }.is_valid());
+        assert!(!CropRect { left: 0, top: 0, width: 0, height: 10 }.is_valid());
+        assert!(CropRect { left: 0, top: 0, width: 100, height: 100 }.is_whole());
     }
 
     #[test]

@@ -99,5 +99,29 @@ BEGIN
     SELECT RAISE(ABORT, 'a public commitment is never deleted');
 END;
 
+-- Crops (裁剪) made at publishing: a new photo cut from a before-photo (to
+-- hide a face or a number plate), shown publicly instead of it; the
+-- evidence photo is only read. verify remakes each crop from its source and
+-- rectangle (photo::crop_stored is deterministic) and names a mismatch.
+CREATE TABLE exposure_crops (
+    derived_sha256 TEXT PRIMARY KEY REFERENCES photos(sha256),
+    entry_id       INTEGER NOT NULL REFERENCES exposure_entries(id),
+    source_sha256  TEXT NOT NULL REFERENCES photos(sha256),
+    left_pct       INTEGER NOT NULL,
+    top_pct        INTEGER NOT NULL,
+    width_pct      INTEGER NOT NULL,
+    height_pct     INTEGER NOT NULL,
+    CHECK (left_pct >= 0 AND top_pct >= 0 AND width_pct > 0 AND height_pct > 0
+       AND left_pct + width_pct <= 100 AND top_pct + height_pct <= 100)
+) STRICT;
+CREATE TRIGGER exposure_crops_no_update BEFORE UPDATE ON exposure_crops
+BEGIN
+    SELECT RAISE(ABORT, 'a published crop is never changed');
+END;
+CREATE TRIGGER exposure_crops_no_delete BEFORE DELETE ON exposure_crops
+BEGIN
+    SELECT RAISE(ABORT, 'a published crop is never deleted');
+END;
+
 -- The four-eyes rule (双人审核): 1 lets a second reviewer publish; 0 leaves publishing to admins.
 INSERT INTO office_settings (key, value) VALUES ('exposure_four_eyes', '1');

@@ -497,3 +497,78 @@ async fn a_unit_commits_publicly_in_the_portal_and_the_page_says_when_the_commit
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("public commitment exposure/") && out.contains("altered"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crop_is_published_as_a_new_image_and_the_evidence_photo_stays_as_it_was() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let api = Api { http: reqwest::Client::new(), url: server.url() };
+    let (p1, p2) = (add_user(&server, "rev1", "reviewer"), add_user(&server, "rev2", "reviewer"));
+    let (rev1, rev2) = (sign_in(&server, "rev1", &p1).await, sign_in(&server, "rev2", &p2).await);
+    let mut phone = Device::enroll(&server, 0).await;
+    let red = phone.record("P001", anfang_core::Card::Red, vec![processed(41, 1200, 900), processed(42, 800, 600)]);
+    assert_eq!(phone.sync_via(&server.url(), fast()).await.findings_pushed, 1);
+    let case_ref = accept(&api, &rev1, &red.id.to_string(), json!({"decision": "accept"})).await.expect("a case");
+    let (status, entry) = api.send("POST", &format!("/api/v1/cases/{case_ref}/exposure"), Some(&rev1), None).await;
+    assert_eq!(status, 201, "{entry}");
+    let publish = format!("/api/v1/exposure/{}/publish", entry["reference"].as_str().unwrap());
+    let (original, other) = (red.photos[0].clone(), red.photos[1].clone());
+    let original_path = data.path().join("photos").join(&original[..2]).join(format!("{original}.jpg"));
+    let original_bytes = std::fs::read(&original_path).unwrap();
+    let body = |crops: Value| {
+        json!({"title": "占道经营", "description": "商户占用人行道摆摊。", "photos": [original],
+               "faces_checked": true, "crops": crops})
+    };
+
+    // Rectangles outside the photo, and crops of a photo not selected, are refused; nothing is published.
+    for crops in [
+        json!([{"photo": original, "left": 60, "top": 0, "width": 50, "height": 50}]),
+        json!([{"photo": original, "left": 0, "top": 0, "width": 0, "height": 50}]),
+        json!([{"photo": other, "left": 0, "top": 0, "width": 50, "height": 50}]),
+    ] {
+        let (status, answer) = api.send("POST", &publish, Some(&rev2), Some(body(crops.clone()))).await;
+        assert_eq!((status, answer["code"].as_str()), (422, Some("exposure_crop_invalid")), "{crops}: {answer}");
+    }
+    // A selection naming no stored photo, cropped: the photo is not the case's.
+    for bogus in ["ab", &"0".repeat(64)] {
+        let b = json!({"title": "占道经营", "description": "商户占用人行道摆摊。", "photos": [bogus],
+                       "faces_checked": true, "crops": [{"photo": bogus, "left": 0, "top": 0, "width": 50, "height": 50}]});
+        let (status, answer) = api.send("POST", &publish, Some(&rev2), Some(b)).await;
+        assert_eq!((status, answer["code"].as_str()), (422, Some("exposure_photo_not_of_case")), "{bogus}: {answer}");
+    }
+    let (status, _, _) = api.public_bytes(&format!("/public/photos/{original}")).await;
+    assert_eq!(status, 404);
+
+    // Published with a crop: the public sees a new image of the rectangle.
+    let crops = json!([{"photo": original, "left": 10, "top": 20, "width": 50, "height": 60}]);
+    let (status, published) = api.send("POST", &publish, Some(&rev2), Some(body(crops))).await;
+    assert_eq!(status, 200, "{published}");
+    let derived = published["photos"][0].as_str().unwrap().to_owned();
+    assert_ne!(derived, original, "a new image is shown");
+    let (status, kind, bytes) = api.public_bytes(&format!("/public/photos/{derived}")).await;
+    assert_eq!((status, kind.as_str()), (200, "image/jpeg"));
+    assert_eq!(common::sha256_hex(&bytes), derived, "content-addressed like every photo");
+    let img = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((img.width(), img.height()), (600, 540), "50% × 60% of the 1200×900 photo");
+    let (status, _, _) = api.public_bytes(&format!("/public/photos/{derived}/thumbnail")).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = api.public_bytes(&format!("/public/photos/{original}")).await;
+    assert_eq!(status, 404, "the uncropped evidence photo stays private");
+    let (_, _, page) = api.public("/public/").await;
+    assert!(page.contains(&derived) && !page.contains(&original), "{page}");
+
+    // The evidence photo is untouched, and verify remakes the crop from it.
+    assert_eq!(std::fs::read(&original_path).unwrap(), original_bytes);
+    assert_eq!(common::sha256_hex(&original_bytes), original);
+    let (code, out) = verify(data.path());
+    assert_eq!(code, 0, "{out}");
+
+    // An insider who points the crop at another rectangle is named by verify.
+    let conn = rusqlite::Connection::open(data.path().join("anfang.sqlite3")).unwrap();
+    conn.execute_batch("DROP TRIGGER exposure_crops_no_update; UPDATE exposure_crops SET width_pct = 40;").unwrap();
+    drop(conn);
+    let (code, out) = verify(data.path());
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains(&format!("published crop {derived}")) && out.contains("(altered)"), "{out}");
+    drop(server);
+}

@@ -61,6 +61,8 @@ pub enum ExposureError {
     PhotoRequired,
     #[error("confirm that faces and number plates in the photos were checked (faces_checked: true) before publishing")]
     FacesUnchecked,
+    #[error("crop of photo {0}: {1}")]
+    CropInvalid(String, &'static str),
     #[error("the withdrawal note must be 1 to {MAX_NOTE_CHARS} characters: it is shown publicly in place of the entry")]
     NoteLength,
     #[error("this case is not on the exposure page (not published, or withdrawn); no public commitment is asked for")]
@@ -96,6 +98,7 @@ impl From<ExposureError> for AppError {
             PhotoNotOfCase(_) => (unprocessable, ErrorCode::ExposurePhotoNotOfCase, Some("photos")),
             PhotoRequired => (unprocessable, ErrorCode::ExposurePhotoRequired, Some("photos")),
             FacesUnchecked => (unprocessable, ErrorCode::ExposureFacesUnchecked, Some("faces_checked")),
+            CropInvalid(..) => (unprocessable, ErrorCode::ExposureCropInvalid, Some("crops")),
             NoteLength => (unprocessable, ErrorCode::ExposureNoteLength, Some("note")),
             CommitmentNotPublished => (StatusCode::CONFLICT, ErrorCode::ExposureCommitmentNotPublished, None),
             CommitmentNotRed => (StatusCode::CONFLICT, ErrorCode::ExposureCommitmentNotRed, None),
@@ -125,6 +128,79 @@ pub struct PublishRequest {
     pub photos: Vec<String>,
     /// The publisher confirms faces and number plates in the photos were checked.
     pub faces_checked: bool,
+    /// Crops of selected photos, shown instead of them (to hide a face or a
+    /// number plate): a new image each; the evidence photo is untouched.
+    #[serde(default)]
+    pub crops: Vec<CropRequest>,
+}
+
+/// A rectangle of a selected photo to publish instead of the whole photo,
+/// in per cent of its width and height.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CropRequest {
+    /// SHA-256 of the selected photo.
+    pub photo: String,
+    #[schemars(range(max = 99))]
+    pub left: u32,
+    #[schemars(range(max = 99))]
+    pub top: u32,
+    #[schemars(range(min = 1, max = 100))]
+    pub width: u32,
+    #[schemars(range(min = 1, max = 100))]
+    pub height: u32,
+}
+
+/// Checks the crops against the selection and cuts each as a new stored
+/// photo; returns (source, derived, rectangle) for the publication. Whole-
+/// photo rectangles are no crop and are skipped.
+async fn make_crops(
+    photos: &crate::photos::PhotoStore,
+    db: &Db,
+    selected: &[String],
+    crops: &[CropRequest],
+) -> Result<Vec<crate::db::exposure::PublishedCrop>, AppError> {
+    let mut out: Vec<crate::db::exposure::PublishedCrop> = Vec::new();
+    for c in crops {
+        let source = c.photo.trim().to_ascii_lowercase();
+        let rect = anfang_core::photo::CropRect { left: c.left, top: c.top, width: c.width, height: c.height };
+        if !selected.contains(&source) {
+            return Err(
+                ExposureError::CropInvalid(source, "only a photo selected for publishing can be cropped").into()
+            );
+        }
+        if !rect.is_valid() {
+            return Err(ExposureError::CropInvalid(
+                source,
+                "the rectangle must lie inside the photo: left + width and top + height at most 100, width and height at least 1",
+            )
+            .into());
+        }
+        if out.iter().any(|o| o.source == source) {
+            return Err(ExposureError::CropInvalid(source, "one crop per photo").into());
+        }
+        if rect.is_whole() {
+            continue;
+        }
+        let path = photos.photo_path(&source);
+        let unknown = source.clone();
+        let derived = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                // No such stored photo: the finding cannot have it either.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(ExposureError::PhotoNotOfCase(unknown).into());
+                }
+                Err(e) => return Err(AppError::internal(format!("{}: {e}", path.display()))),
+            };
+            anfang_core::photo::crop_stored(&bytes, rect, &Default::default()).map_err(AppError::internal)
+        })
+        .await
+        .map_err(AppError::internal)??;
+        let derived = photos.store_processed(db, derived).await?;
+        out.push(crate::db::exposure::PublishedCrop { derived, source, rect });
+    }
+    Ok(out)
 }
 
 /// Withdrawing a published entry: the note shown publicly in its place.
@@ -246,12 +322,14 @@ fn judge_publish(
         title: title.to_owned(),
         description: description.to_owned(),
         photos: photos.to_vec(),
+        crops: Vec::new(),
     })
 }
 
 /// Publishes a proposed entry: checked, frozen and logged in one transaction.
 pub async fn publish(
     db: &Db,
+    store: &crate::photos::PhotoStore,
     caller: &OfficeCaller,
     entry_ref: String,
     req: PublishRequest,
@@ -272,12 +350,23 @@ pub async fn publish(
             photos.push(p);
         }
     }
+    // Checked against the selection before anything is cut; that the photos
+    // are the finding's is judged with the stored facts below.
+    let crops = make_crops(store, db, &photos, &req.crops).await?;
     let on = now.to_zoned_datetime(tz.clone()).date().to_string();
     let (caller2, r) = (caller.clone(), entry_ref.clone());
     let stored = db
         .publish_exposure(entry_ref, now, move |facts| {
             let f = facts.ok_or_else(|| AppError::from(ExposureError::NotFound(r)))?;
-            judge_publish(&caller2, f, &title, &description, &photos, on)
+            let mut p = judge_publish(&caller2, f, &title, &description, &photos, on)?;
+            // The public sees each crop in place of its source.
+            for shown in &mut p.photos {
+                if let Some(c) = crops.iter().find(|c| &c.source == shown) {
+                    shown.clone_from(&c.derived);
+                }
+            }
+            p.crops = crops;
+            Ok(p)
         })
         .await?;
     db.office_exposure(stored.public_ref).await?.ok_or_else(|| AppError::internal("a published entry vanished"))

@@ -235,7 +235,7 @@ impl PhotoDir {
     pub fn new(data_dir: &Path) -> Self {
         Self { root: data_dir.join("photos") }
     }
-    fn photo(&self, sha: &str) -> PathBuf {
+    pub(in crate::db) fn photo(&self, sha: &str) -> PathBuf {
         self.root.join(sha.get(..2).unwrap_or("__")).join(format!("{sha}.jpg"))
     }
     fn thumbnail(&self, sha: &str) -> PathBuf {
@@ -304,6 +304,7 @@ pub(in crate::db) fn audit(
     // Issued bulletins are evidence too: their frozen snapshots and hashes.
     super::bulletins::audit(conn, &mut audit.problems)?;
     check_photos(conn, photos, &mut audit)?;
+    audit.problems.extend(super::exposure::audit_crops(conn, photos)?);
     Ok(audit)
 }
 

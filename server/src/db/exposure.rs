@@ -61,7 +61,18 @@ pub struct Publication {
     pub on: String,
     pub title: String,
     pub description: String,
+    /// What is shown: before-photos, or crops of them (see `crops`).
     pub photos: Vec<String>,
+    /// Photos in `photos` cut from a before-photo at publishing.
+    pub crops: Vec<PublishedCrop>,
+}
+
+/// A crop shown instead of its source photo (stored already, by the photo store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedCrop {
+    pub derived: String,
+    pub source: String,
+    pub rect: anfang_core::photo::CropRect,
 }
 
 /// An entry as stored.
@@ -118,6 +129,8 @@ fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEntry> {
                     title: r.get(7)?,
                     description: r.get(8)?,
                     photos: serde_json::from_str(&photos).unwrap_or_default(),
+                    // Read back from exposure_crops where needed (the audit).
+                    crops: Vec::new(),
                 },
             ))
         }
@@ -531,6 +544,38 @@ fn four_eyes(conn: &Connection) -> Result<bool, AppError> {
     Ok(v.is_none_or(|v| v.trim() == "1"))
 }
 
+/// Remakes every published crop from its source photo and rectangle and
+/// compares it with the stored crop: a crop that shows anything but the
+/// rectangle of the evidence photo it names is altered.
+pub(in crate::db) fn audit_crops(conn: &Connection, dir: &super::evidence::PhotoDir) -> Result<Vec<String>, AppError> {
+    let mut problems = Vec::new();
+    let mut stmt = conn.prepare(
+        "SELECT derived_sha256, source_sha256, left_pct, top_pct, width_pct, height_pct FROM exposure_crops ORDER BY derived_sha256",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            anfang_core::photo::CropRect { left: r.get(2)?, top: r.get(3)?, width: r.get(4)?, height: r.get(5)? },
+        ))
+    })?;
+    for row in rows {
+        let (derived, source, rect) = row?;
+        let remade = std::fs::read(dir.photo(&source))
+            .map_err(|e| e.to_string())
+            .and_then(|b| anfang_core::photo::crop_stored(&b, rect, &Default::default()).map_err(|e| e.to_string()));
+        match remade {
+            Ok(p) if p.sha256 == derived => {}
+            Ok(p) => problems.push(format!(
+                "published crop {derived}: the rectangle {}%,{}% {}×{}% of photo {source} gives {} (altered)",
+                rect.left, rect.top, rect.width, rect.height, p.sha256
+            )),
+            Err(e) => problems.push(format!("published crop {derived}: cannot remake it from photo {source}: {e}")),
+        }
+    }
+    Ok(problems)
+}
+
 /// Checks every publication and withdrawal against its evidence-log entry
 /// (and the row's own stored hash); one line per problem.
 pub(in crate::db) fn audit(
@@ -703,6 +748,15 @@ impl super::Db {
                  WHERE id = ?1 AND published_ms IS NULL",
                 params![facts.entry.id, p.by, ms, p.on, p.title, p.description, photos, hash],
             )?;
+            for c in &p.crops {
+                tx.execute(
+                    "INSERT INTO exposure_crops (derived_sha256, entry_id, source_sha256, left_pct, top_pct, width_pct, height_pct)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![c.derived, facts.entry.id, c.source, c.rect.left, c.rect.top, c.rect.width, c.rect.height],
+                )?;
+                // Published: the sweeper of unreferenced photos must not take it.
+                tx.execute("DELETE FROM unreferenced_photos WHERE sha256 = ?1", [&c.derived])?;
+            }
             super::evidence::append(&tx, LOG_PUBLISH, &format!("exposure/{}/publish", facts.entry.id), &hash, now)?;
             let stored =
                 entry_by_ref(&tx, &entry_ref)?.ok_or_else(|| AppError::internal("a published entry vanished"))?;

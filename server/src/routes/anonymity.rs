@@ -296,11 +296,20 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         description: "人行道上停放多辆机动车，影响行人通行。".into(),
         photos: vec![],
         faces_checked: true,
+        crops: vec![],
     };
     let entry_ref = proposed.reference.clone();
-    app::exposure::publish(&state.db, &admin_caller, entry_ref.clone(), publish, jiff::Timestamp::now(), &tz)
-        .await
-        .unwrap();
+    app::exposure::publish(
+        &state.db,
+        &state.photos,
+        &admin_caller,
+        entry_ref.clone(),
+        publish,
+        jiff::Timestamp::now(),
+        &tz,
+    )
+    .await
+    .unwrap();
 
     // A contact of U03 told through the outbox, so the contacts and the
     // delivery log have rows to show a leader.

@@ -46,7 +46,7 @@ pub async fn publish(
 ) -> Result<Json<OfficeEntry>, AppError> {
     let req: PublishRequest = parse_json(&body)?;
     let tz = state.config.timezone.clone();
-    Ok(Json(app::exposure::publish(&state.db, &caller, reference, req, state.clock.now(), &tz).await?))
+    Ok(Json(app::exposure::publish(&state.db, &state.photos, &caller, reference, req, state.clock.now(), &tz).await?))
 }
 
 pub async fn withdraw(

@@ -228,6 +228,13 @@ async fn render(
                         div {
                             img.photo src={ "/api/v1/photos/" (p) } alt="整改前照片（大图）";
                             label.check { input type="checkbox" name={ "photo_" (p) } value="1" checked[photo_checked(p)]; "公开这张照片" }
+                            fieldset.crop {
+                                legend { "裁剪（可选，按照片宽高的百分比；用于遮去人脸、车牌。原始证据照片不变，公开的是裁剪后的新图）" }
+                                label { "左" input name={ "crop_left_" (p) } size="3" inputmode="numeric" placeholder="0" value=(kept(&format!("crop_left_{p}"))); "%" }
+                                label { "上" input name={ "crop_top_" (p) } size="3" inputmode="numeric" placeholder="0" value=(kept(&format!("crop_top_{p}"))); "%" }
+                                label { "宽" input name={ "crop_width_" (p) } size="3" inputmode="numeric" placeholder="100" value=(kept(&format!("crop_width_{p}"))); "%" }
+                                label { "高" input name={ "crop_height_" (p) } size="3" inputmode="numeric" placeholder="100" value=(kept(&format!("crop_height_{p}"))); "%" }
+                            }
                         }
                     }
                     label.check {
@@ -266,14 +273,33 @@ pub async fn publish(
         .filter(|(k, v)| k.starts_with("photo_") && v.trim() == "1")
         .map(|(k, _)| k.trim_start_matches("photo_").to_owned())
         .collect();
+    // A crop is four numbers per photo (per cent); left empty, no crop.
+    let mut crops = Vec::new();
+    for p in &photos {
+        let field = |k: &str| form.get(&format!("crop_{k}_{p}")).to_owned();
+        let (l, t, w, h) = (field("left"), field("top"), field("width"), field("height"));
+        if [&l, &t, &w, &h].iter().all(|v| v.is_empty()) {
+            continue;
+        }
+        let n = |v: &str, default: u32| if v.is_empty() { Ok(default) } else { v.parse::<u32>() };
+        match (n(&l, 0), n(&t, 0), n(&w, 100), n(&h, 100)) {
+            (Ok(left), Ok(top), Ok(width), Ok(height)) => {
+                crops.push(app::exposure::CropRequest { photo: p.clone(), left, top, width, height })
+            }
+            _ => crops.push(app::exposure::CropRequest { photo: p.clone(), left: 0, top: 0, width: 0, height: 0 }),
+        }
+    }
     let req = app::exposure::PublishRequest {
         title: form.get("title").to_owned(),
         description: form.get("description").to_owned(),
         photos,
         faces_checked: form.get("faces_checked") == "1",
+        crops,
     };
     let tz = state.config.timezone.clone();
-    let done = app::exposure::publish(&state.db, &user.caller, reference.clone(), req, state.clock.now(), &tz).await;
+    let done =
+        app::exposure::publish(&state.db, &state.photos, &user.caller, reference.clone(), req, state.clock.now(), &tz)
+            .await;
     answer(&state, &user, &reference, &form, done, "published").await
 }
 
