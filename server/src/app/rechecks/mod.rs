@@ -167,4 +167,4 @@ pub async fn draw(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
