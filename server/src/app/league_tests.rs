@@ -111,7 +111,13 @@ impl City {
     }
 
     async fn photo(&self, seed: u8) -> String {
-        let p = anfang_core::photo::process(&crate::app::rechecks::tests::png(seed), &Default::default()).unwrap();
+        // A flat colour per seed is photo enough for the pipeline.
+        let img = image::RgbImage::from_pixel(64, 48, image::Rgb([seed, 128, 255 - seed]));
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let p = anfang_core::photo::process(&png, &Default::default()).unwrap();
         self.state.photos.store_processed(&self.state.db, p).await.unwrap()
     }
 
@@ -244,6 +250,8 @@ async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() 
     let e = app::league::issue(&c.state.db, &tzv, &c.reviewer, "2026-13", c.next_month(1, 9)).await.unwrap_err();
     assert_eq!(code(&e), ErrorCode::LeagueMonthInvalid);
 
+    let before = app::league::reproduce(&c.state.db, &tzv, &c.name()).await.unwrap();
+    assert!(!before.reproducible && before.issued_hash.is_none(), "{before:?}");
     let issued = app::league::issue(&c.state.db, &tzv, &c.reviewer, &c.name(), c.next_month(1, 9)).await.unwrap();
     assert_eq!(issued.result_hash, anfang_core::domain::sha256_hex(issued.result.as_bytes()));
     let frozen = app::league::month(&c.state.db, &tzv, &c.name()).await.unwrap();
@@ -254,6 +262,7 @@ async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() 
     let again = app::league::reproduce(&c.state.db, &tzv, &c.name()).await.unwrap();
     assert!(again.reproducible, "{again:?}");
     assert_eq!(again.recomputed_hash, issued.result_hash);
+    assert_eq!(again.recomputed_hash, before.recomputed_hash, "issuing stored what was computed");
 
     let history = c.state.db.league_consequence_history().await.unwrap();
     let h: Vec<(&str, &str)> = history.iter().map(|x| (x.unit_id.as_str(), x.consequence.as_str())).collect();

@@ -43,6 +43,8 @@ pub mod exposure;
 pub mod findings;
 pub mod identities;
 pub mod league;
+#[cfg(test)]
+mod league_tests;
 pub mod notices;
 pub mod rechecks;
 pub mod reference;

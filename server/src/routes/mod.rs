@@ -719,7 +719,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         ApiRoute {
             method: "get",
             path: "/api/v1/league/{month}/reproduce",
-            summary: "Recompute an issued month from the stored data: the issued and the recomputed hash, and whether they match",
+            summary: "Recompute a month from the stored data: its hash now, the issued hash (null if not issued), and whether they match",
             access: Access::Office(Leader),
             request: None,
             response: json(schema::<crate::app::league::Reproduced>),
@@ -1561,6 +1561,13 @@ mod tests {
         ("get", "/api/v1/bulletins/{id}/bulletin.html", "office:leader"),
         ("get", "/api/v1/bulletins/{id}/bulletin.docx", "office:leader"),
         ("get", "/api/v1/bulletins/{id}/bulletin.json", "office:leader"),
+        ("get", "/api/v1/league/{month}", "office:leader"),
+        ("post", "/api/v1/league/{month}/issue", "office:reviewer"),
+        ("get", "/api/v1/league/{month}/reproduce", "office:leader"),
+        ("get", "/api/v1/league/{month}/league.html", "office:leader"),
+        ("get", "/api/v1/league/{month}/league.json", "office:leader"),
+        ("get", "/api/v1/league-rules", "office:admin"),
+        ("post", "/api/v1/league-rules", "office:admin"),
         ("get", "/api/v1/exports/findings.csv", "office:leader"),
         ("get", "/api/v1/exports/findings.geojson", "office:leader"),
         ("post", "/api/v1/draws", "office:admin"),
@@ -1664,6 +1671,9 @@ mod tests {
         ("post", "/console/bulletins/{id}", "reviewer"),
         ("post", "/console/bulletins/{id}/recompile", "reviewer"),
         ("post", "/console/bulletins/{id}/issue", "reviewer"),
+        ("get", "/console/league", "leader"),
+        ("post", "/console/league/issue", "reviewer"),
+        ("post", "/console/league/rules", "admin"),
     ];
 
     /// The unit portal's rows: `open` or `unit` (unit accounts only).

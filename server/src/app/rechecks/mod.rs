@@ -167,4 +167,4 @@ pub async fn draw(
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

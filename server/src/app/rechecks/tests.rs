@@ -69,8 +69,7 @@ fn world() -> World {
     World { _dir: dir, state, inspectors, reviewer, unit, day }
 }
 
-/// A small PNG for the photo pipeline (also the league tests' photos).
-pub(crate) fn png(seed: u8) -> Vec<u8> {
+fn png(seed: u8) -> Vec<u8> {
     let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([seed, (x * 4) as u8, (y * 5) as u8]));
     let mut out = Vec::new();
     image::DynamicImage::ImageRgb8(img).write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
