@@ -103,6 +103,24 @@ async fn a_month_is_issued_once_its_hash_verified_and_bad_rules_refused() {
     let (status, body) = call(&server, &admin, Method::GET, &format!("/api/v1/league/{prev}/league.html"), None).await;
     assert_eq!(status, 200);
     assert!(body.contains("点位达标月评排名") && body.contains(&hash), "the report names its hash");
+    // The Word report: the official layout's parts, well-formed, with the rules and the hash.
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/league/{prev}/league.docx", server.url()))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let bytes = res.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut document = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut document).unwrap();
+    roxmltree::Document::parse(&document).expect("document.xml is well-formed");
+    for part in ["word/styles.xml", "word/footer1.xml", "word/_rels/document.xml.rels", "[Content_Types].xml"] {
+        assert!(zip.by_name(part).is_ok(), "{part}");
+    }
+    assert!(document.contains("月评排名通报") && document.contains("十差单位"), "the masthead and sections");
+    assert!(document.contains("按期整改的问题按 50% 扣分") && document.contains(&hash), "rules and hash printed");
     let (status, body) = call(&server, &admin, Method::GET, &format!("/api/v1/league/{prev}/reproduce"), None).await;
     assert_eq!(status, 200);
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["reproducible"], json!(true), "{body}");

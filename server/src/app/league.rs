@@ -93,6 +93,14 @@ pub struct LeagueResult {
     pub consequences: Vec<ConsequenceLine>,
 }
 
+impl LeagueResult {
+    /// "2026年11月点位达标月评排名".
+    pub fn title_zh(&self) -> String {
+        let (y, m) = self.month.split_once('-').unwrap_or((&self.month, ""));
+        format!("{y}年{}月点位达标月评排名", m.trim_start_matches('0'))
+    }
+}
+
 /// A month as the API and the console show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct LeagueView {

@@ -25,6 +25,7 @@ fn links(month: &str) -> Value {
         "self": base,
         "html": format!("{base}/league.html"),
         "json": format!("{base}/league.json"),
+        "docx": format!("{base}/league.docx"),
         "issue": format!("{base}/issue"),
         "reproduce": format!("{base}/reproduce"),
     })
@@ -122,9 +123,8 @@ h1{font-family:'SimHei','黑体',sans-serif;text-align:center;color:#c00}\
 table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{border:1px solid #999;padding:.2em .4em;text-align:left}\
 .muted{color:#666}.up{color:#070}.down{color:#c00}@media print{a{color:inherit}}";
 
-pub fn title(r: &LeagueResult) -> String {
-    let (y, m) = r.month.split_once('-').unwrap_or((&r.month, ""));
-    format!("{y}年{}月点位达标月评排名", m.trim_start_matches('0'))
+fn title(r: &LeagueResult) -> String {
+    r.title_zh()
 }
 
 fn movement(u: &UnitLine) -> Markup {
@@ -198,6 +198,32 @@ pub fn report(v: &LeagueView) -> Markup {
             }
         }
     }
+}
+
+/// The report as a Word document in the bulletins' official layout.
+pub async fn docx(
+    State(state): State<AppState>,
+    _caller: OfficeCaller,
+    Path(month): Path<String>,
+) -> Result<Response, AppError> {
+    let tz = state.config.timezone.clone();
+    let v = ops::month(&state.db, &tz, &month).await?;
+    let issuing_body = state.db.bulletin_settings().await?.issuing_body;
+    let issued_at: Option<jiff::Timestamp> = v.issued.as_ref().and_then(|i| i.issued_at.parse().ok());
+    let created = issued_at.unwrap_or_else(|| state.clock.now());
+    let name = file_name(&v.result.month, "docx");
+    let bytes = tokio::task::spawn_blocking(move || {
+        let issued = v
+            .issued
+            .as_ref()
+            .zip(issued_at)
+            .map(|(i, at)| (i.result_hash.as_str(), at.to_zoned_datetime(tz.clone()).date()));
+        crate::bulletin::docx::league(&v.result, &issuing_body, issued, created)
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::internal)?;
+    Ok(super::bulletins::docx_answer(&name, bytes))
 }
 
 /// The rule sets: every stored version, and the default when none is.

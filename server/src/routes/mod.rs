@@ -121,6 +121,11 @@ fn items<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
     obj_req(json!({"items": {"type": "array", "items": schema::<T>(g)}}))
 }
 
+/// A Word document (bulletins, the league report).
+const fn docx() -> Body {
+    Body { media: bulletins::DOCX_MEDIA, schema: binary, required: true }
+}
+
 fn binary(_: &mut SchemaGenerator) -> Value {
     json!({"type": "string", "format": "binary"})
 }
@@ -678,11 +683,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "The bulletin as a Word document (GB/T 9704 layout)",
             access: Access::Office(Leader),
             request: None,
-            response: Body {
-                media: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                schema: binary,
-                required: true,
-            },
+            response: docx(),
             status: 200,
             handler: get(bulletins::docx),
         },
@@ -735,6 +736,16 @@ pub fn api_routes() -> Vec<ApiRoute> {
             response: Body { media: "text/html", schema: text, required: true },
             status: 200,
             handler: get(league::report_html),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/league/{month}/league.docx",
+            summary: "The month's league report as a Word document in the bulletins' official layout (GB/T 9704), with the rule text and, once issued, its hash",
+            access: Access::Office(Leader),
+            request: None,
+            response: docx(),
+            status: 200,
+            handler: get(league::docx),
         },
         ApiRoute {
             method: "get",
@@ -1565,6 +1576,7 @@ mod tests {
         ("post", "/api/v1/league/{month}/issue", "office:reviewer"),
         ("get", "/api/v1/league/{month}/reproduce", "office:leader"),
         ("get", "/api/v1/league/{month}/league.html", "office:leader"),
+        ("get", "/api/v1/league/{month}/league.docx", "office:leader"),
         ("get", "/api/v1/league/{month}/league.json", "office:leader"),
         ("get", "/api/v1/league-rules", "office:admin"),
         ("post", "/api/v1/league-rules", "office:admin"),

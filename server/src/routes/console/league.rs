@@ -67,6 +67,7 @@ async fn render(state: &AppState, user: &ConsoleUser, month: &str, error: Option
             (month_form(&name))
             p {
                 a href=(format!("/api/v1/league/{name}/league.html")) { "报告（HTML，可打印）" } " · "
+                a href=(format!("/api/v1/league/{name}/league.docx")) { "报告（Word）" } " · "
                 a href=(format!("/api/v1/league/{name}/league.json")) { "报告（JSON）" }
             }
             @if view.issued.is_none() && user.can(Role::Reviewer) {
