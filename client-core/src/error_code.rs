@@ -222,6 +222,12 @@ error_codes! {
     ExposureCommitmentExists => "exposure_commitment_exists", "本单位已对此条目作出公开承诺，承诺不能修改";
     ExposureCommitmentText => "exposure_commitment_text", "责任人姓名和职务须为 1 至 40 个字，承诺内容须为 1 至 500 个字";
     ExposureCommitmentDue => "exposure_commitment_due", "承诺完成日期须为今天至一年内的日期";
+    // The monthly point league (点位达标月评排名).
+    LeagueMonthInvalid => "league_month_invalid", "月份格式有误，应为 2026-11";
+    LeagueMonthNotOver => "league_month_not_over", "该月尚未结束，不能发布月评排名";
+    LeagueMonthIssued => "league_month_issued", "该月的月评排名已发布，发布结果已固定，不能再次发布";
+    LeagueRulesInvalid => "league_rules_invalid", "积分规则有误：扣分和加分须为非负数，每类发现须设扣分，每个奖惩档次须适用于单位并写明措施";
+    LeagueRulesForIssuedMonth => "league_rules_for_issued_month", "新规则的生效月份已发布过月评排名，已发布的月份按原规则评分，请选择之后的月份";
 }
 
 impl ErrorCode {

@@ -44,6 +44,8 @@ pub struct RuleSet {
     pub version: u32,
     pub start: Tenths,
     /// Deduction per accepted red or yellow finding, by who found it.
+    /// In JSON a list of `{"source", "card", "tenths"}` (JSON keys are strings).
+    #[serde(with = "deduction_list")]
     pub deduction: BTreeMap<(Source, CardKind), Tenths>,
     /// Share of the deduction kept when the finding's case closed on time,
     /// in percent (50: half).
@@ -52,6 +54,38 @@ pub struct RuleSet {
     pub per_clean_inspection: Tenths,
     /// Consequences by rank from the bottom and the top.
     pub bands: Vec<Band>,
+}
+
+/// The deduction table as a JSON list: a missing entry stays missing (and
+/// `validate` names it) rather than defaulting to nothing deducted.
+mod deduction_list {
+    use super::{CardKind, Source, Tenths};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        source: Source,
+        card: CardKind,
+        tenths: Tenths,
+    }
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<(Source, CardKind), Tenths>, s: S) -> Result<S::Ok, S::Error> {
+        let v: Vec<Entry> = m.iter().map(|(&(source, card), &tenths)| Entry { source, card, tenths }).collect();
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<(Source, CardKind), Tenths>, D::Error> {
+        let v = Vec::<Entry>::deserialize(d)?;
+        let mut m = BTreeMap::new();
+        for e in v {
+            if m.insert((e.source, e.card), e.tenths).is_some() {
+                return Err(serde::de::Error::custom(format!("{:?} {:?} is listed twice", e.source, e.card)));
+            }
+        }
+        Ok(m)
+    }
 }
 
 /// Cards that deduct (green is "meets the standard").
@@ -117,6 +151,32 @@ pub enum RuleError {
     EmptyBand { index: usize },
     #[error("band {index} has no consequence text")]
     NoConsequence { index: usize },
+}
+
+impl RuleError {
+    /// The reason in Chinese, for the console.
+    pub fn zh(&self) -> String {
+        let source = |s: &Source| match s {
+            Source::City => "市级督查",
+            Source::District => "区级督查",
+            Source::ThirdParty => "第三方",
+        };
+        let card = |c: &CardKind| match c {
+            CardKind::Red => "红牌",
+            CardKind::Yellow => "黄牌",
+        };
+        match self {
+            RuleError::Negative { .. } => "扣分、加分和基础分须为非负数（扣分写为正数）".into(),
+            RuleError::OnTimeShare(p) => format!("按期整改扣分比例为 {p}%，须在 0 至 100 之间"),
+            RuleError::MissingDeduction { finder, card: c } => {
+                format!("未设置{}发现{}的扣分", source(finder), card(c))
+            }
+            RuleError::EmptyBand { index } => {
+                format!("第 {} 个奖惩档次不适用于任何单位（名次数或月数为 0）", index + 1)
+            }
+            RuleError::NoConsequence { index } => format!("第 {} 个奖惩档次没有写明奖惩措施", index + 1),
+        }
+    }
 }
 
 impl RuleSet {
@@ -467,5 +527,16 @@ mod tests {
         assert_eq!(rules.validate(), Err(RuleError::EmptyBand { index: 3 }));
         let rules = RuleSet { on_time_percent: 150, ..RuleSet::default() };
         assert_eq!(rules.validate(), Err(RuleError::OnTimeShare(150)));
+    }
+
+    #[test]
+    fn a_rule_set_round_trips_through_json_and_a_missing_deduction_stays_missing() {
+        let rules = RuleSet::default();
+        let text = serde_json::to_string(&rules).unwrap();
+        assert_eq!(serde_json::from_str::<RuleSet>(&text).unwrap(), rules);
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["deduction"].as_array_mut().unwrap().remove(0);
+        let short: RuleSet = serde_json::from_value(v).unwrap();
+        assert!(matches!(short.validate(), Err(RuleError::MissingDeduction { .. })));
     }
 }

@@ -29,7 +29,9 @@
 //! - [`notices`]: the delivery log and retrying a failed notice;
 //! - [`rechecks`]: drawing re-check visits (复查) by an independent inspector;
 //! - [`exposure`]: the exposure page (曝光台): proposing, publishing (four
-//!   eyes), withdrawing, and an entry's public state.
+//!   eyes), withdrawing, and an entry's public state;
+//! - [`league`]: the monthly point league: computing a month, issuing it
+//!   once, recomputing it, and the versioned rule sets.
 
 pub mod backups;
 pub mod bulletins;
@@ -40,6 +42,9 @@ pub mod draws;
 pub mod exposure;
 pub mod findings;
 pub mod identities;
+pub mod league;
+#[cfg(test)]
+mod league_tests;
 pub mod notices;
 pub mod rechecks;
 pub mod reference;

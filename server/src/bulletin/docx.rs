@@ -695,14 +695,118 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> Result<Vec
         &compiler,
     );
 
-    let _ = write!(
-        d.body,
-        r#"<w:sectPr><w:footerReference w:type="default" r:id="rIdFooter"/><w:pgSz w:w="11906" w:h="16838"/><w:pgMar w:top="2098" w:right="1474" w:bottom="1984" w:left="1588" w:header="851" w:footer="1134" w:gutter="0"/></w:sectPr>"#
-    );
-    package(&d, b)
+    d.section_end();
+    package(&d, &format!("{} {}", b.number_text(), b.title), &b.compiler, b.body.compiled_at)
 }
 
-fn package(d: &Doc, b: &Bulletin) -> Result<Vec<u8>, zip::result::ZipError> {
+impl Doc {
+    /// The A4 section with the GB/T 9704 margins and the page-number footer.
+    fn section_end(&mut self) {
+        let _ = write!(
+            self.body,
+            r#"<w:sectPr><w:footerReference w:type="default" r:id="rIdFooter"/><w:pgSz w:w="11906" w:h="16838"/><w:pgMar w:top="2098" w:right="1474" w:bottom="1984" w:left="1588" w:header="851" w:footer="1134" w:gutter="0"/></w:sectPr>"#
+        );
+    }
+}
+
+/// The monthly league report in the bulletins' official layout: the red
+/// masthead, the title, the rule text, the consequences, the ten worst and
+/// best units, every unit and every point. `issued`: (hash, day issued).
+pub fn league(
+    r: &crate::app::league::LeagueResult,
+    issuing_body: &str,
+    issued: Option<(&str, jiff::civil::Date)>,
+    created: jiff::Timestamp,
+) -> Result<Vec<u8>, zip::result::ZipError> {
+    let mut d = Doc::new();
+    d.p(
+        r#"<w:jc w:val="center"/><w:spacing w:before="0" w:after="120"/>"#,
+        &run("月评排名通报", XIAOBIAOSONG, 96, true, Some(RED)),
+    );
+    let date = issued.map(|(_, day)| super::period::date_zh(day)).unwrap_or_else(|| "（未发布）".to_owned());
+    let meta = format!(
+        r#"{}<w:r><w:tab/></w:r>{}"#,
+        run(issuing_body, BODY_FONT, 32, false, None),
+        run(&date, BODY_FONT, 32, false, if issued.is_none() { Some(RED) } else { None })
+    );
+    d.p(
+        &format!(
+            r#"<w:tabs><w:tab w:val="right" w:pos="{TEXT_TWIPS}"/></w:tabs><w:pBdr><w:bottom w:val="single" w:sz="24" w:space="6" w:color="{RED}"/></w:pBdr><w:spacing w:after="480"/>"#
+        ),
+        &meta,
+    );
+    let title = r.title_zh();
+    d.p(
+        r#"<w:jc w:val="center"/><w:spacing w:before="240" w:after="360" w:line="640" w:lineRule="exact"/>"#,
+        &run(&title, XIAOBIAOSONG, 44, false, None),
+    );
+    d.h1("一、评分规则");
+    d.text(&r.rule_text);
+    d.h1("二、奖惩兑现");
+    if r.consequences.is_empty() {
+        d.text("本月无单位适用奖惩档次。");
+    } else {
+        let rows: Vec<Vec<String>> = r
+            .consequences
+            .iter()
+            .map(|c| vec![c.rank.to_string(), c.unit_name.clone(), c.consequence.clone()])
+            .collect();
+        d.table(&[1200, 4000, TEXT_TWIPS - 5200], &["名次", "责任单位", "奖惩"], &rows);
+    }
+    let unit_rows = |units: &[crate::app::league::UnitLine]| -> Vec<Vec<String>> {
+        units
+            .iter()
+            .map(|u| {
+                let moved = match u.movement() {
+                    None => "新上榜".to_owned(),
+                    Some(0) => "持平".to_owned(),
+                    Some(n) if n > 0 => format!("上升 {n}"),
+                    Some(n) => format!("下降 {}", -n),
+                };
+                vec![
+                    u.rank.to_string(),
+                    u.unit_name.clone(),
+                    u.score.to_string(),
+                    u.inspected_points.to_string(),
+                    moved,
+                ]
+            })
+            .collect()
+    };
+    let unit_widths = [1000, TEXT_TWIPS - 5000, 1200, 1400, 1400];
+    let unit_head = ["名次", "责任单位", "得分", "受检点位", "较上月"];
+    for (n, head, units) in
+        [("三", "十差单位", &r.ten_worst), ("四", "十佳单位", &r.ten_best), ("五", "责任单位排名", &r.units)]
+    {
+        d.h1(&format!("{n}、{head}"));
+        if units.is_empty() {
+            d.text("本月无点位受检的单位，不参加排名。");
+        } else {
+            d.table(&unit_widths, &unit_head, &unit_rows(units));
+        }
+    }
+    d.h1("六、点位排名");
+    let rows: Vec<Vec<String>> = r
+        .points
+        .iter()
+        .map(|p| {
+            let lines = if p.inspected {
+                p.lines.iter().map(|l| format!("{} {}", l.what, l.points)).collect::<Vec<_>>().join("；")
+            } else {
+                "本月未受检".to_owned()
+            };
+            vec![p.rank.to_string(), p.point_name.clone(), p.unit_name.clone(), p.score.to_string(), lines]
+        })
+        .collect();
+    d.table(&[800, 2000, 2000, 1000, TEXT_TWIPS - 5800], &["名次", "点位", "责任单位", "得分", "扣分与加分"], &rows);
+    if let Some((hash, _)) = issued {
+        d.note(&format!("本通报结果的 SHA-256 为 {hash}，已记入证据日志。"));
+    }
+    d.section_end();
+    package(&d, &title, issuing_body, created)
+}
+
+fn package(d: &Doc, title: &str, creator: &str, created: jiff::Timestamp) -> Result<Vec<u8>, zip::result::ZipError> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::with_capacity(
         d.body.len() + d.media.iter().map(|m| m.1.len()).sum::<usize>() + 16 * 1024,
     )));
@@ -732,9 +836,9 @@ fn package(d: &Doc, b: &Bulletin) -> Result<Vec<u8>, zip::result::ZipError> {
     let core = format!(
         r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dc:title>{}</dc:title><dc:creator>{}</dc:creator><dc:language>zh-CN</dc:language><dcterms:created xsi:type="dcterms:W3CDTF">{}</dcterms:created></cp:coreProperties>"#,
-        esc(&format!("{} {}", b.number_text(), b.title)),
-        esc(&b.compiler),
-        b.body.compiled_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        esc(title),
+        esc(creator),
+        created.strftime("%Y-%m-%dT%H:%M:%SZ")
     );
     put(&mut zip, "docProps/core.xml", core.as_bytes(), deflated)?;
     put(

@@ -59,6 +59,8 @@ pub mod kind {
     pub const EXPOSURE_WITHDRAW: &str = super::super::exposure::LOG_WITHDRAW;
     /// `db::exposure::commitment_hash`; record id `exposure/{id}/commitment`.
     pub const EXPOSURE_COMMITMENT: &str = super::super::exposure::LOG_COMMITMENT;
+    /// SHA-256 of an issued league month's result; record id `league/{month}`.
+    pub const LEAGUE_ISSUE: &str = super::super::league::LOG_ISSUE;
 }
 
 fn entry_hash(prev: &str, kind: &str, record_id: &str, record_hash: &str, at: &str) -> String {
@@ -301,6 +303,7 @@ pub(in crate::db) fn audit(
     audit.problems.extend(super::reviews::audit(conn, &logged)?);
     audit.problems.extend(super::cases::audit(conn, &logged)?);
     audit.problems.extend(super::exposure::audit(conn, &logged)?);
+    audit.problems.extend(super::league::audit(conn, &logged)?);
     // Issued bulletins are evidence too: their frozen snapshots and hashes.
     super::bulletins::audit(conn, &mut audit.problems)?;
     check_photos(conn, photos, &mut audit)?;
@@ -621,6 +624,13 @@ fn check_entries_point_at_records(
                     problems.push(format!(
                         "log entry {seq} ({k} {id}): the exposure entry it records is missing or no longer \
                          published or withdrawn (deleted or altered)"
+                    ));
+                }
+            }
+            kind::LEAGUE_ISSUE => {
+                if !super::league::logged_month_exists(conn, id)? {
+                    problems.push(format!(
+                        "log entry {seq} ({k} {id}): the issued league month it records is missing (deleted)"
                     ));
                 }
             }

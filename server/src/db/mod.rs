@@ -41,6 +41,7 @@ pub mod evidence;
 pub mod exposure;
 pub mod findings;
 pub mod identities;
+pub mod league;
 pub mod notices;
 pub mod outbox;
 pub mod rechecks;
@@ -79,6 +80,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0013_rectification.sql"),
     include_str!("../../migrations/0014_exposure.sql"),
     include_str!("../../migrations/0015_backups.sql"),
+    include_str!("../../migrations/0016_league.sql"),
 ];
 
 /// Handle to the server database; cheap to clone.

@@ -344,6 +344,8 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         ("exposure", "ref", entry_ref.clone()),
         ("entries", "ref", entry_ref.clone()),
         ("bulletins", "id", bulletin_id),
+        // The month of the finding: the league shows it by month only.
+        ("league", "month", observed.to_zoned_datetime(state.config.timezone.clone()).strftime("%Y-%m").to_string()),
         ("draws", "id", draw_id),
         ("inspectors", "id", inspector_id.to_string()),
         ("identities", "id", inspector_id.to_string()),
@@ -386,7 +388,8 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     let too_exact = |who: Who, path: &str, body: &str| -> Vec<String> {
         let mut out = Vec::new();
         let names_ok = |s: &&String| !(path.ends_with("/openapi.json") && field_names.contains(&s.as_str()));
-        if who != Who::Leader || path.contains("/bulletins") {
+        // Bulletins and the league reach units on paper: held to the unit's rule.
+        if who != Who::Leader || path.contains("/bulletins") || path.contains("/league") {
             out.extend(exact.iter().filter(names_ok).filter(|s| body.contains(s.as_str())).cloned());
             if has_uuid_v7(body) {
                 out.push("a UUIDv7".into());

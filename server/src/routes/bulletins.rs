@@ -180,18 +180,22 @@ pub async fn docx(
         .await
         .map_err(AppError::internal)?
         .map_err(AppError::internal)?;
-    Ok((
+    Ok(docx_answer(&file_name(&row, "docx"), bytes))
+}
+
+pub const DOCX_MEDIA: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+/// A Word document as a download (bulletins, the league report).
+pub(super) fn docx_answer(name: &str, bytes: Vec<u8>) -> Response {
+    (
         [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document".to_owned(),
-            ),
-            (header::CONTENT_DISPOSITION, disposition("attachment", &file_name(&row, "docx"))),
+            (header::CONTENT_TYPE, DOCX_MEDIA.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition("attachment", name)),
             (header::CACHE_CONTROL, "private, no-cache".to_owned()),
         ],
         bytes,
     )
-        .into_response())
+        .into_response()
 }
 
 /// The JSON format. For an issued bulletin these are exactly the frozen

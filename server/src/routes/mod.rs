@@ -25,6 +25,7 @@ mod draws;
 mod evidence;
 mod exposure;
 mod identity;
+mod league;
 mod notices;
 mod office;
 mod public;
@@ -120,6 +121,11 @@ fn items<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
     obj_req(json!({"items": {"type": "array", "items": schema::<T>(g)}}))
 }
 
+/// A Word document (bulletins, the league report).
+const fn docx() -> Body {
+    Body { media: bulletins::DOCX_MEDIA, schema: binary, required: true }
+}
+
 fn binary(_: &mut SchemaGenerator) -> Value {
     json!({"type": "string", "format": "binary"})
 }
@@ -157,6 +163,28 @@ fn unit_findings() -> Value {
     obj_req(
         json!({"unit_id": {"type": "string"}, "items": {"type": "array", "items": obj(json!({"reference": {"type": "string"}, "point_id": {"type": "string"}, "point_name": {"type": "string"}, "point_lat": {"type": "number"}, "point_lon": {"type": "number"}, "category": {"type": "string"}, "card": {"type": "string"}, "status": {"type": "string"}, "observed_on": {"type": "string", "format": "date"}, "part_of_day": {"type": "string", "enum": ["上午", "下午", "晚上"]}, "photos": {"type": "array"}, "decided_on": {"type": ["string", "null"]}, "rectify_by": {"type": ["string", "null"]}}))}}),
     )
+}
+
+/// A month's league, assembled JSON (`routes::league::view_json`).
+fn league_view(_: &mut SchemaGenerator) -> Value {
+    json!({"type": "object", "required": ["status", "result", "links"], "properties": {"status": {"type": "string", "enum": ["issued", "live"]}, "issued": {"type": ["object", "null"]}, "result": {"type": "object"}, "links": {"type": "object"}}})
+}
+
+/// A new league rule set (`app::league::RulesRequest`; `league::RuleSet`
+/// derives no schema, so it is described here).
+fn league_rules_request(_: &mut SchemaGenerator) -> Value {
+    json!({"type": "object", "required": ["effective_from", "rules"], "additionalProperties": false, "properties": {
+        "effective_from": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+        "rules": {"type": "object", "required": ["version", "start", "deduction", "on_time_percent", "per_overdue_case", "per_clean_inspection", "bands"], "properties": {
+            "version": {"type": "integer", "minimum": 0, "maximum": 4294967295u32},
+            "start": {"type": "integer"},
+            "deduction": {"type": "array", "items": {"type": "object", "required": ["source", "card", "tenths"], "properties": {"source": {"type": "string", "enum": ["city", "district", "third_party"]}, "card": {"type": "string", "enum": ["red", "yellow"]}, "tenths": {"type": "integer"}}}},
+            "on_time_percent": {"type": "integer", "minimum": 0, "maximum": 4294967295u32},
+            "per_overdue_case": {"type": "integer"},
+            "per_clean_inspection": {"type": "integer"},
+            "bands": {"type": "array", "items": {"type": "object", "required": ["applies", "consequence"], "properties": {"applies": {"type": "object"}, "consequence": {"type": "string"}}}}
+        }}
+    }})
 }
 
 /// The identity audit log, described by hand on purpose: the document is
@@ -655,11 +683,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
             summary: "The bulletin as a Word document (GB/T 9704 layout)",
             access: Access::Office(Leader),
             request: None,
-            response: Body {
-                media: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                schema: binary,
-                required: true,
-            },
+            response: docx(),
             status: 200,
             handler: get(bulletins::docx),
         },
@@ -672,6 +696,90 @@ pub fn api_routes() -> Vec<ApiRoute> {
             response: json(|_| json!({"type": "object"})),
             status: 200,
             handler: get(bulletins::json),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/league/{month}",
+            summary: "The monthly point league (点位达标月评排名) of a month (YYYY-MM): status issued (the frozen result) or live (computed now from the stored data with the rules in force for the month); points, units, ten worst and best, movement, consequences, rule text. Points, units and scores only: no inspector, device or time finer than the month",
+            access: Access::Office(Leader),
+            request: None,
+            response: json(league_view),
+            status: 200,
+            handler: get(league::get),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/league/{month}/issue",
+            summary: "Issue a month's league once it is over: the result frozen with its SHA-256 in the evidence log and each unit's consequence kept. 409 league_month_issued, 422 league_month_not_over / league_rules_invalid / league_month_invalid",
+            access: Access::Office(Reviewer),
+            request: None,
+            response: json(schema::<crate::db::league::IssuedMonth>),
+            status: 200,
+            handler: post(league::issue),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/league/{month}/reproduce",
+            summary: "Recompute a month from the stored data: its hash now, the issued hash (null if not issued), and whether they match",
+            access: Access::Office(Leader),
+            request: None,
+            response: json(schema::<crate::app::league::Reproduced>),
+            status: 200,
+            handler: get(league::reproduce),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/league/{month}/league.html",
+            summary: "The month's league report as one HTML page (phone and A4 print), with the rule text",
+            access: Access::Office(Leader),
+            request: None,
+            response: Body { media: "text/html", schema: text, required: true },
+            status: 200,
+            handler: get(league::report_html),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/league/{month}/league.docx",
+            summary: "The month's league report as a Word document in the bulletins' official layout (GB/T 9704), with the rule text and, once issued, its hash",
+            access: Access::Office(Leader),
+            request: None,
+            response: docx(),
+            status: 200,
+            handler: get(league::docx),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/league/{month}/league.json",
+            summary: "The month's league result as JSON; for an issued month, the stored bytes whose SHA-256 is its result_hash",
+            access: Access::Office(Leader),
+            request: None,
+            response: json(|_| json!({"type": "object"})),
+            status: 200,
+            handler: get(league::json),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/league-rules",
+            summary: "The league's rule-set versions (oldest first, each with the month it takes effect from) and the default rules (version 1, in force before any is stored)",
+            access: Access::Office(Admin),
+            request: None,
+            response: json(
+                |_| json!({"type": "object", "required": ["items", "default"], "properties": {"items": {"type": "array", "items": {"type": "object"}}, "default": {"type": "object"}}}),
+            ),
+            status: 200,
+            handler: get(league::rules),
+        },
+        ApiRoute {
+            method: "post",
+            path: "/api/v1/league-rules",
+            summary: "Add a rule-set version: effective_from (YYYY-MM, after every issued month) and rules (start, deduction list of source/card/tenths, on_time_percent, per_overdue_case, per_clean_inspection, bands; amounts in tenths of a point). Stored versions never change. 422 league_rules_invalid with the reason (a negative weight, a missing deduction, an empty band), 409 league_rules_for_issued_month",
+            access: Access::Office(Admin),
+            request: Some(json(league_rules_request)),
+            response: json(
+                |_| json!({"type": "object", "required": ["version", "effective_from", "rules", "created_at"], "properties": {"version": {"type": "integer"}, "effective_from": {"type": "string"}, "rules": {"type": "object"}, "created_at": {"type": "string"}}}),
+            ),
+            status: 201,
+            handler: post(league::add_rules),
         },
         ApiRoute {
             method: "get",
@@ -1196,6 +1304,7 @@ fn path_param(path: &str, name: &str) -> Value {
         "id" if path.starts_with("/api/v1/findings/") || path.starts_with("/api/v1/draws/") => {
             json!({"type": "string", "format": "uuid"})
         }
+        "month" => json!({"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}),
         "id" if path.starts_with("/api/v1/bulletins/")
             || path.starts_with("/api/v1/inspectors/")
             || path.starts_with("/api/v1/contacts/")
@@ -1463,6 +1572,14 @@ mod tests {
         ("get", "/api/v1/bulletins/{id}/bulletin.html", "office:leader"),
         ("get", "/api/v1/bulletins/{id}/bulletin.docx", "office:leader"),
         ("get", "/api/v1/bulletins/{id}/bulletin.json", "office:leader"),
+        ("get", "/api/v1/league/{month}", "office:leader"),
+        ("post", "/api/v1/league/{month}/issue", "office:reviewer"),
+        ("get", "/api/v1/league/{month}/reproduce", "office:leader"),
+        ("get", "/api/v1/league/{month}/league.html", "office:leader"),
+        ("get", "/api/v1/league/{month}/league.docx", "office:leader"),
+        ("get", "/api/v1/league/{month}/league.json", "office:leader"),
+        ("get", "/api/v1/league-rules", "office:admin"),
+        ("post", "/api/v1/league-rules", "office:admin"),
         ("get", "/api/v1/exports/findings.csv", "office:leader"),
         ("get", "/api/v1/exports/findings.geojson", "office:leader"),
         ("post", "/api/v1/draws", "office:admin"),
@@ -1566,6 +1683,9 @@ mod tests {
         ("post", "/console/bulletins/{id}", "reviewer"),
         ("post", "/console/bulletins/{id}/recompile", "reviewer"),
         ("post", "/console/bulletins/{id}/issue", "reviewer"),
+        ("get", "/console/league", "leader"),
+        ("post", "/console/league/issue", "reviewer"),
+        ("post", "/console/league/rules", "admin"),
     ];
 
     /// The unit portal's rows: `open` or `unit` (unit accounts only).

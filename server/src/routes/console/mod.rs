@@ -50,6 +50,7 @@ mod exposure;
 mod findings;
 mod identities;
 mod inspectors;
+mod league;
 mod login;
 mod notices;
 mod rectification;
@@ -135,6 +136,9 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
         r("post", "/console/bulletins/{id}", Some(Reviewer), post(bulletins::save)),
         r("post", "/console/bulletins/{id}/recompile", Some(Reviewer), post(bulletins::recompile)),
         r("post", "/console/bulletins/{id}/issue", Some(Reviewer), post(bulletins::issue)),
+        r("get", "/console/league", Some(Leader), get(league::league_page)),
+        r("post", "/console/league/issue", Some(Reviewer), post(league::issue)),
+        r("post", "/console/league/rules", Some(Admin), post(league::save_rules)),
     ]
 }
 
@@ -144,6 +148,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/console/cases", "整改", Role::Leader),
     ("/console/bulletins", "通报", Role::Leader),
     ("/console/exposure", "曝光台", Role::Leader),
+    ("/console/league", "月评排名", Role::Leader),
     ("/console/units", "责任单位", Role::Leader),
     ("/console/points", "点位", Role::Leader),
     ("/console/categories", "问题类别", Role::Leader),

@@ -1,0 +1,405 @@
+//! The monthly point league (点位达标月评排名): a month computed from its
+//! facts with the rules in force for it (pure, `crate::league`), issued
+//! once and frozen with its hash in the evidence log, and recomputed to
+//! show the issued numbers are reproducible. Admins add rule-set versions;
+//! reviewers and admins issue; leaders read.
+//!
+//! What the result holds is points, units, scores, ranks and consequences
+//! only, and the month: no alias, device or time finer than the month, so
+//! a unit reading it learns nothing of who inspected.
+
+use crate::auth::OfficeCaller;
+use crate::db::Db;
+use crate::db::league::{IssuedMonth, MonthInputs, MonthQuery, PointFacts, StoredRules, UnitResult};
+use crate::error::AppError;
+use crate::league::{self, RuleSet, Tenths};
+use anfang_core::error_code::ErrorCode;
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How many units the worst and best lists name (十差单位).
+pub const TEN: usize = 10;
+/// How many months back the last-place history reads.
+const HISTORY_MONTHS: usize = 24;
+
+/// One line of a point's score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreLine {
+    pub what: String,
+    pub points: Tenths,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointLine {
+    pub point_id: String,
+    pub point_name: String,
+    pub point_kind: String,
+    pub unit_id: String,
+    pub unit_name: String,
+    /// 点长, where the office names one.
+    pub chief: Option<String>,
+    pub inspected: bool,
+    pub score: Tenths,
+    pub rank: usize,
+    pub previous_rank: Option<usize>,
+    pub lines: Vec<ScoreLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitLine {
+    pub unit_id: String,
+    pub unit_name: String,
+    pub score: Tenths,
+    pub rank: usize,
+    /// Its points inspected this month (the mean's weight).
+    pub inspected_points: usize,
+    pub previous_rank: Option<usize>,
+}
+
+impl UnitLine {
+    /// Places gained since last month (negative: lost); none if unranked then.
+    pub fn movement(&self) -> Option<i64> {
+        self.previous_rank.map(|p| p as i64 - self.rank as i64)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsequenceLine {
+    pub unit_id: String,
+    pub unit_name: String,
+    pub rank: usize,
+    pub consequence: String,
+}
+
+/// A month's league: what is issued (as canonical JSON) and shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeagueResult {
+    pub month: String,
+    pub rule_version: u32,
+    pub rules: RuleSet,
+    /// The rules as printed with the results.
+    pub rule_text: String,
+    /// Every point, best first.
+    pub points: Vec<PointLine>,
+    /// Every unit with an inspected point, best first.
+    pub units: Vec<UnitLine>,
+    /// 十差单位: the ten lowest-ranked units, worst first.
+    pub ten_worst: Vec<UnitLine>,
+    pub ten_best: Vec<UnitLine>,
+    pub consequences: Vec<ConsequenceLine>,
+}
+
+impl LeagueResult {
+    /// "2026年11月点位达标月评排名".
+    pub fn title_zh(&self) -> String {
+        let (y, m) = self.month.split_once('-').unwrap_or((&self.month, ""));
+        format!("{y}年{}月点位达标月评排名", m.trim_start_matches('0'))
+    }
+}
+
+/// A month as the API and the console show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeagueView {
+    /// `issued` (the frozen result) or `live` (computed now, not issued).
+    pub status: &'static str,
+    pub issued: Option<IssuedMonth>,
+    pub result: LeagueResult,
+}
+
+fn month_invalid(text: &str) -> AppError {
+    AppError::coded(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::LeagueMonthInvalid,
+        format!("month {text:?} is not a month; write it as YYYY-MM, e.g. 2026-11"),
+    )
+    .with_field("month")
+}
+
+/// Parses `YYYY-MM` into the month's first day.
+pub fn parse_month(text: &str) -> Result<Date, AppError> {
+    let t = text.trim();
+    let (y, m) = t.split_once('-').ok_or_else(|| month_invalid(text))?;
+    if y.len() != 4 || m.len() != 2 {
+        return Err(month_invalid(text));
+    }
+    let (y, m): (i16, i8) = (y.parse().map_err(|_| month_invalid(text))?, m.parse().map_err(|_| month_invalid(text))?);
+    if !(2000..=2999).contains(&y) {
+        return Err(month_invalid(text));
+    }
+    Date::new(y, m, 1).map_err(|_| month_invalid(text))
+}
+
+pub fn month_name(first: Date) -> String {
+    format!("{:04}-{:02}", first.year(), first.month())
+}
+
+fn shift(first: Date, months: i64) -> Date {
+    first.checked_add(jiff::Span::new().months(months)).unwrap_or(first)
+}
+
+fn bounds(first: Date, tz: &TimeZone) -> (i64, i64) {
+    let at = |d: Date| d.to_zoned_datetime(tz.clone()).map(|z| z.timestamp().as_millisecond()).unwrap_or(0);
+    (at(first), at(shift(first, 1)))
+}
+
+/// The month this instant is in, in the office's time zone.
+pub fn current_month(tz: &TimeZone, now: Timestamp) -> String {
+    let d = now.to_zoned_datetime(tz.clone()).date();
+    format!("{:04}-{:02}", d.year(), d.month())
+}
+
+fn query(first: Date, tz: &TimeZone) -> MonthQuery {
+    let previous = shift(first, -1);
+    MonthQuery {
+        month: month_name(first),
+        bounds: bounds(first, tz),
+        previous: month_name(previous),
+        previous_bounds: bounds(previous, tz),
+        months_before: (1..=HISTORY_MONTHS as i64).map(|k| month_name(shift(first, -k))).collect(),
+    }
+}
+
+struct Scored {
+    points: Vec<(league::PointMonth, league::PointScore)>,
+    point_rank: Vec<league::Ranked<String>>,
+    unit_rank: Vec<league::Ranked<String>>,
+}
+
+fn score(rules: &RuleSet, facts: &[PointFacts]) -> Scored {
+    let points: Vec<(league::PointMonth, league::PointScore)> =
+        facts.iter().map(|f| (f.month.clone(), league::score_point(rules, &f.month))).collect();
+    let point_rank = league::rank(points.iter().map(|(_, s)| (s.point_id.clone(), s.score)));
+    let unit_rank = league::rank(league::unit_scores(&points));
+    Scored { points, point_rank, unit_rank }
+}
+
+/// The month's league from what was read: pure, so the same inputs give
+/// the same result (and the same hash).
+pub fn build(month: &str, inputs: &MonthInputs) -> LeagueResult {
+    let rules = &inputs.rules;
+    let now = score(rules, &inputs.facts);
+    let before = score(&inputs.previous_rules, &inputs.previous);
+    let prev_point: BTreeMap<&str, usize> = before.point_rank.iter().map(|r| (r.key.as_str(), r.rank)).collect();
+    let prev_unit: BTreeMap<&str, usize> = before.unit_rank.iter().map(|r| (r.key.as_str(), r.rank)).collect();
+    let by_point: BTreeMap<&str, (&PointFacts, &league::PointScore)> =
+        inputs.facts.iter().zip(now.points.iter()).map(|(f, (_, s))| (f.month.point_id.as_str(), (f, s))).collect();
+    let unit_names: BTreeMap<&str, &str> =
+        inputs.facts.iter().map(|f| (f.month.unit_id.as_str(), f.unit_name.as_str())).collect();
+    let mut inspected: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in inputs.facts.iter().filter(|f| f.month.inspected()) {
+        *inspected.entry(f.month.unit_id.as_str()).or_default() += 1;
+    }
+    let points = now
+        .point_rank
+        .iter()
+        .filter_map(|r| {
+            let (f, s) = by_point.get(r.key.as_str())?;
+            Some(PointLine {
+                point_id: r.key.clone(),
+                point_name: f.point_name.clone(),
+                point_kind: f.month.point_kind.clone(),
+                unit_id: f.month.unit_id.clone(),
+                unit_name: f.unit_name.clone(),
+                chief: f.month.chief.clone(),
+                inspected: f.month.inspected(),
+                score: r.score,
+                rank: r.rank,
+                previous_rank: prev_point.get(r.key.as_str()).copied(),
+                lines: s.lines.iter().map(|(what, points)| ScoreLine { what: what.clone(), points: *points }).collect(),
+            })
+        })
+        .collect();
+    let name = |u: &str| unit_names.get(u).map(|n| n.to_string()).unwrap_or_else(|| u.to_owned());
+    let units: Vec<UnitLine> = now
+        .unit_rank
+        .iter()
+        .map(|r| UnitLine {
+            unit_id: r.key.clone(),
+            unit_name: name(&r.key),
+            score: r.score,
+            rank: r.rank,
+            inspected_points: inspected.get(r.key.as_str()).copied().unwrap_or(0),
+            previous_rank: prev_unit.get(r.key.as_str()).copied(),
+        })
+        .collect();
+    let ten_worst: Vec<UnitLine> = units.iter().rev().take(TEN).cloned().collect();
+    let ten_best: Vec<UnitLine> = units.iter().take(TEN).cloned().collect();
+    let rank_of: BTreeMap<&str, usize> = now.unit_rank.iter().map(|r| (r.key.as_str(), r.rank)).collect();
+    let consequences = league::consequences(rules, &now.unit_rank, &inputs.history)
+        .into_iter()
+        .map(|(unit, consequence)| ConsequenceLine {
+            rank: rank_of.get(unit.as_str()).copied().unwrap_or(0),
+            unit_name: name(&unit),
+            unit_id: unit,
+            consequence,
+        })
+        .collect();
+    LeagueResult {
+        month: month.to_owned(),
+        rule_version: rules.version,
+        rules: rules.clone(),
+        rule_text: rules.text_zh(),
+        points,
+        units,
+        ten_worst,
+        ten_best,
+        consequences,
+    }
+}
+
+/// The canonical JSON of a result: what is hashed and stored.
+pub fn canonical(result: &LeagueResult) -> Result<String, AppError> {
+    serde_json::to_string(result).map_err(AppError::internal)
+}
+
+fn frozen(issued: &IssuedMonth) -> Result<LeagueResult, AppError> {
+    serde_json::from_str(&issued.result).map_err(AppError::internal)
+}
+
+/// A month: the issued result if it was issued, else computed now.
+pub async fn month(db: &Db, tz: &TimeZone, month: &str) -> Result<LeagueView, AppError> {
+    let first = parse_month(month)?;
+    let name = month_name(first);
+    if let Some(issued) = db.league_issued(name.clone()).await? {
+        let result = frozen(&issued)?;
+        return Ok(LeagueView { status: "issued", issued: Some(issued), result });
+    }
+    let inputs = db.league_inputs(query(first, tz)).await?;
+    Ok(LeagueView { status: "live", issued: None, result: build(&name, &inputs) })
+}
+
+fn already_issued(i: &IssuedMonth) -> AppError {
+    AppError::coded(
+        StatusCode::CONFLICT,
+        ErrorCode::LeagueMonthIssued,
+        format!("the league of {} was issued at {}; an issued month never changes", i.month, i.issued_at),
+    )
+}
+
+fn rules_invalid(e: &league::RuleError) -> AppError {
+    AppError::coded(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::LeagueRulesInvalid,
+        format!("the rule set is refused: {e} ({})", e.zh()),
+    )
+    .with_field("rules")
+}
+
+/// Issues a month that is over, once, with the rules in force for it.
+pub async fn issue(
+    db: &Db,
+    tz: &TimeZone,
+    caller: &OfficeCaller,
+    month: &str,
+    now: Timestamp,
+) -> Result<IssuedMonth, AppError> {
+    let first = parse_month(month)?;
+    let name = month_name(first);
+    let (_, end) = bounds(first, tz);
+    if now.as_millisecond() < end {
+        return Err(AppError::coded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::LeagueMonthNotOver,
+            format!("{name} is not over yet; its league can be issued from the first day of the next month"),
+        )
+        .with_field("month"));
+    }
+    let inputs = db.league_inputs(query(first, tz)).await?;
+    if let Some(i) = &inputs.issued {
+        return Err(already_issued(i));
+    }
+    inputs.rules.validate().map_err(|e| rules_invalid(&e))?;
+    let result = build(&name, &inputs);
+    let units = unit_results(&result);
+    let json = canonical(&result)?;
+    db.issue_league_month(name, result.rule_version, json, units, caller.user_id, now, already_issued).await
+}
+
+fn unit_results(result: &LeagueResult) -> Vec<UnitResult> {
+    let worst = result.units.last().map(|u| u.rank);
+    result
+        .units
+        .iter()
+        .map(|u| UnitResult {
+            unit_id: u.unit_id.clone(),
+            score: u.score.0,
+            rank: u.rank,
+            last: Some(u.rank) == worst,
+            consequence: result.consequences.iter().find(|c| c.unit_id == u.unit_id).map(|c| c.consequence.clone()),
+        })
+        .collect()
+}
+
+/// A month recomputed from the stored data now, against its issued hash.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Reproduced {
+    pub month: String,
+    /// `None`: the month is not issued (nothing to compare).
+    pub issued_hash: Option<String>,
+    pub recomputed_hash: String,
+    /// Issued, and the same numbers, so the same hash.
+    pub reproducible: bool,
+}
+
+pub async fn reproduce(db: &Db, tz: &TimeZone, month: &str) -> Result<Reproduced, AppError> {
+    let first = parse_month(month)?;
+    let name = month_name(first);
+    let inputs = db.league_inputs(query(first, tz)).await?;
+    let recomputed = anfang_core::domain::sha256_hex(canonical(&build(&name, &inputs))?.as_bytes());
+    let issued_hash = inputs.issued.map(|i| i.result_hash);
+    Ok(Reproduced {
+        month: name,
+        reproducible: issued_hash.as_deref() == Some(recomputed.as_str()),
+        issued_hash,
+        recomputed_hash: recomputed,
+    })
+}
+
+/// A new rule-set version, as posted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesRequest {
+    /// The first month it scores (YYYY-MM); after every issued month.
+    pub effective_from: String,
+    /// `league::RuleSet` (amounts in tenths of a point; `version` is assigned).
+    pub rules: RuleSet,
+}
+
+/// Stores a new version after checking it; nothing is stored on refusal.
+pub async fn add_rules(
+    db: &Db,
+    caller: &OfficeCaller,
+    req: RulesRequest,
+    now: Timestamp,
+) -> Result<StoredRules, AppError> {
+    let from = month_name(parse_month(&req.effective_from).map_err(|e| e.with_field("effective_from"))?);
+    req.rules.validate().map_err(|e| rules_invalid(&e))?;
+    let f = from.clone();
+    db.add_league_rule_set(
+        from,
+        req.rules,
+        caller.user_id,
+        now,
+        move |latest| match latest {
+            Some(m) if m >= f.as_str() => Err(AppError::coded(
+                StatusCode::CONFLICT,
+                ErrorCode::LeagueRulesForIssuedMonth,
+                format!(
+                    "the league of {m} is already issued with the rules then in force; a new rule set can take effect from a later month than {m}"
+                ),
+            )
+            .with_field("effective_from")),
+            _ => Ok(()),
+        },
+        )
+    .await
+}
+
+/// Every stored version, oldest first, and the rules in force now.
+pub async fn rule_sets(db: &Db) -> Result<Vec<StoredRules>, AppError> {
+    db.league_rule_sets().await
+}
