@@ -64,3 +64,10 @@ CREATE TRIGGER league_unit_results_no_delete BEFORE DELETE ON league_unit_result
 BEGIN
     SELECT RAISE(ABORT, 'an issued league month never changes');
 END;
+
+-- The league reads, per finding of the month, whether its case closed on
+-- time and whether it is a re-check: without these, each is a scan of all
+-- cases (the live-case index leaves closed ones out), and a month of a
+-- 1,000-point city took seconds (league_bench).
+CREATE INDEX rectification_cases_by_finding ON rectification_cases (finding_id);
+CREATE INDEX recheck_visits_by_finding ON recheck_visits (finding_id);
