@@ -69,9 +69,14 @@ async fn a_month_is_issued_once_its_hash_verified_and_bad_rules_refused() {
     missing["deduction"].as_array_mut().unwrap().remove(2);
     let mut empty_band = default_rules();
     empty_band["bands"] = json!([{"applies": {"kind": "top", "n": 0}, "consequence": "表扬"}]);
-    for (rules, why) in
-        [(negative, "negative"), (missing, "no deduction is set for District Red"), (empty_band, "applies to no unit")]
-    {
+    let mut twice = default_rules();
+    twice["deduction"].as_array_mut().unwrap().push(json!({"source": "city", "card": "red", "tenths": 30}));
+    for (rules, why) in [
+        (negative, "negative"),
+        (missing, "no deduction is set for District Red"),
+        (empty_band, "applies to no unit"),
+        (twice, "the deduction for city red is listed twice"),
+    ] {
         let (status, body) = post_rules(&server, &admin, &next, rules).await;
         assert_eq!((status, code(&body).as_str()), (422, "league_rules_invalid"), "{body}");
         assert!(body.contains(why), "{body}");

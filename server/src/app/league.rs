@@ -369,6 +369,35 @@ pub struct RulesRequest {
     pub rules: RuleSet,
 }
 
+/// A deduction listed twice for one source and card is a rule set that says
+/// two things: refused as an invalid rule set (422, naming the pair), not
+/// as a malformed body, before the body is read into a `RuleSet` (whose
+/// table cannot hold the pair twice).
+pub fn refuse_repeated_deductions(body: &[u8]) -> Result<(), AppError> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else { return Ok(()) };
+    let Some(list) = value.pointer("/rules/deduction").and_then(|d| d.as_array()) else { return Ok(()) };
+    let mut seen = std::collections::HashSet::new();
+    for entry in list {
+        let (Some(source), Some(card)) =
+            (entry.get("source").and_then(|v| v.as_str()), entry.get("card").and_then(|v| v.as_str()))
+        else {
+            continue;
+        };
+        if !seen.insert((source, card)) {
+            return Err(AppError::coded(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::LeagueRulesInvalid,
+                format!(
+                    "the rule set is refused: the deduction for {source} {card} is listed twice; give each source and card once \
+                     (扣分表中“{source} {card}”重复，每个来源和牌色只写一次)"
+                ),
+            )
+            .with_field("rules"));
+        }
+    }
+    Ok(())
+}
+
 /// Stores a new version after checking it; nothing is stored on refusal.
 pub async fn add_rules(
     db: &Db,

@@ -233,6 +233,7 @@ pub async fn rules(State(state): State<AppState>, _caller: OfficeCaller) -> Resu
 }
 
 pub async fn add_rules(State(state): State<AppState>, caller: OfficeCaller, body: Bytes) -> Result<Response, AppError> {
+    ops::refuse_repeated_deductions(&body)?;
     let req: ops::RulesRequest = parse_json(&body)?;
     let stored = ops::add_rules(&state.db, &caller, req, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())

@@ -171,18 +171,24 @@ fn league_view(_: &mut SchemaGenerator) -> Value {
 }
 
 /// A new league rule set (`app::league::RulesRequest`; `league::RuleSet`
-/// derives no schema, so it is described here).
+/// derives no schema, so it is described here). Amounts are bounded to 32
+/// bits here, well inside the `i64` they are read into; a deduction entry
+/// and a band's rule take no other fields, as serde reads them.
 fn league_rules_request(_: &mut SchemaGenerator) -> Value {
     json!({"type": "object", "required": ["effective_from", "rules"], "additionalProperties": false, "properties": {
         "effective_from": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
         "rules": {"type": "object", "required": ["version", "start", "deduction", "on_time_percent", "per_overdue_case", "per_clean_inspection", "bands"], "properties": {
             "version": {"type": "integer", "minimum": 0, "maximum": 4294967295u32},
-            "start": {"type": "integer"},
-            "deduction": {"type": "array", "items": {"type": "object", "required": ["source", "card", "tenths"], "properties": {"source": {"type": "string", "enum": ["city", "district", "third_party"]}, "card": {"type": "string", "enum": ["red", "yellow"]}, "tenths": {"type": "integer"}}}},
+            "start": {"type": "integer", "minimum": -2147483648i64, "maximum": 2147483647},
+            "deduction": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["source", "card", "tenths"], "properties": {"source": {"type": "string", "enum": ["city", "district", "third_party"]}, "card": {"type": "string", "enum": ["red", "yellow"]}, "tenths": {"type": "integer", "minimum": -2147483648i64, "maximum": 2147483647}}}},
             "on_time_percent": {"type": "integer", "minimum": 0, "maximum": 4294967295u32},
-            "per_overdue_case": {"type": "integer"},
-            "per_clean_inspection": {"type": "integer"},
-            "bands": {"type": "array", "items": {"type": "object", "required": ["applies", "consequence"], "properties": {"applies": {"type": "object"}, "consequence": {"type": "string"}}}}
+            "per_overdue_case": {"type": "integer", "minimum": -2147483648i64, "maximum": 2147483647},
+            "per_clean_inspection": {"type": "integer", "minimum": -2147483648i64, "maximum": 2147483647},
+            "bands": {"type": "array", "items": {"type": "object", "required": ["applies", "consequence"], "properties": {"applies": {"oneOf": [
+                {"type": "object", "required": ["kind", "n"], "properties": {"kind": {"const": "bottom"}, "n": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}}},
+                {"type": "object", "required": ["kind", "months"], "properties": {"kind": {"const": "bottom_in_a_row"}, "months": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}}},
+                {"type": "object", "required": ["kind", "n"], "properties": {"kind": {"const": "top"}, "n": {"type": "integer", "minimum": 0, "maximum": 4294967295u32}}}
+            ]}, "consequence": {"type": "string"}}}}
         }}
     }})
 }
