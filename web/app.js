@@ -270,7 +270,9 @@ function syncNow() {
       if (r.interrupted) {
         msg.className = 'msg bad';
         msg.textContent = `同步中断（网络不通），未同步的记录已保存在本机，稍后自动重试。`;
+        retryLater();
       } else {
+        retryDelay = RETRY_FIRST_MS;
         msg.className = 'msg good';
         const parts = [`已上传 ${r.findings_pushed + r.findings_already_on_server} 条`];
         if (r.photos_uploaded) parts.push(`照片 ${r.photos_uploaded} 张`);
@@ -299,6 +301,19 @@ function syncNow() {
       }
     });
   return syncing;
+}
+
+// An interrupted sync is tried again by itself, backing off from 5 s to
+// 2 min: a phone often reports itself online while the network is dead (a
+// weak signal, a captive portal), so no 'online' event would ever come.
+const RETRY_FIRST_MS = 5_000;
+const RETRY_MAX_MS = 120_000;
+let retryDelay = RETRY_FIRST_MS;
+let retryTimer = null;
+function retryLater() {
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(() => { retryTimer = null; autoSync(); }, retryDelay);
+  retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
 }
 
 function autoSync() {

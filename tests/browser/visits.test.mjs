@@ -134,8 +134,11 @@ test("an inspector sees today's drawn visits, records one offline linked to it, 
   await page.tap('#record-visit-clear');
   assert.equal(await page.isVisible('#record-visit'), false);
   assert.equal(await page.isVisible('#point-search'), true);
-  await page.waitForSelector('#points button[data-point]');
-  const elsewhere = await page.$$eval('#points button[data-point]', (bs, avoid) => bs.map((b) => b.dataset.point).find((p) => !avoid.includes(p)), [first.point, second.point]);
+  // The list is redrawn from the core (a worker call): wait for the nearest
+  // points, not the visit's one button still on screen.
+  const avoid = [first.point, second.point];
+  await page.waitForFunction((avoid) => [...document.querySelectorAll('#points button[data-point]')].some((b) => !avoid.includes(b.dataset.point)), avoid);
+  const elsewhere = await page.$$eval('#points button[data-point]', (bs, avoid) => bs.map((b) => b.dataset.point).find((p) => !avoid.includes(p)), avoid);
   assert.ok(elsewhere, 'a point other than the visits');
   await page.tap(`#points button[data-point="${elsewhere}"]`);
   await addPhotoAndSave(page, 2);
