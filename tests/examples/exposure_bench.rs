@@ -60,20 +60,9 @@ fn main() -> anyhow::Result<()> {
     let start = now.as_millisecond() - year_ms;
     let mut published = 0usize;
     {
-        let mut finding = tx.prepare(
-            "INSERT INTO findings (id, seq, device_id, inspector_id, point_id, unit_id, category, card, note, observed_ms,
-               lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms, signature)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9, 29.5, 106.5, 8.0, NULL, '{}', ?10, ?9, NULL)",
-        )?;
-        let mut review = tx.prepare(
-            "INSERT INTO finding_reviews (finding_id, revision, decision, category, unit_id, card, reason, reviewer_id, decided_at)
-             VALUES (?1, 1, 'accept', ?2, ?3, ?4, NULL, ?5, ?6)",
-        )?;
-        let mut case = tx.prepare(
-            "INSERT INTO rectification_cases (public_ref, finding_id, unit_id, card, state, inspector_id, opened_ms,
-               notified_ms, deadline_ms, answered_ms, closed_ms)
-             VALUES (lower(hex(randomblob(6))), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
+        let mut finding = tx.prepare(bench_env::INSERT_FINDING)?;
+        let mut review = tx.prepare(bench_env::INSERT_REVIEW)?;
+        let mut case = tx.prepare(bench_env::INSERT_CASE)?;
         let mut entry = tx.prepare(
             "INSERT INTO exposure_entries (public_ref, case_id, proposed_by, proposed_ms, published_by, published_ms,
                published_on, title, description, photos, record_hash, withdrawn_by, withdrawn_ms, withdrawn_on,

@@ -81,20 +81,9 @@ fn main() -> anyhow::Result<()> {
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
     let mut cases = [0usize; 4]; // closed, open, answered, new
     {
-        let mut ins = tx.prepare(
-            "INSERT INTO findings (id, seq, device_id, inspector_id, point_id, unit_id, category, card, note, observed_ms,
-               lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms, signature)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9, 29.5, 106.5, 8.0, NULL, '{}', ?10, ?9, NULL)",
-        )?;
-        let mut review = tx.prepare(
-            "INSERT INTO finding_reviews (finding_id, revision, decision, category, unit_id, card, reason, reviewer_id, decided_at)
-             VALUES (?1, 1, 'accept', ?2, ?3, ?4, NULL, ?5, ?6)",
-        )?;
-        let mut case = tx.prepare(
-            "INSERT INTO rectification_cases (public_ref, finding_id, unit_id, card, state, inspector_id, opened_ms,
-               notified_ms, deadline_ms, answered_ms, closed_ms)
-             VALUES (lower(hex(randomblob(6))), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
+        let mut ins = tx.prepare(bench_env::INSERT_FINDING)?;
+        let mut review = tx.prepare(bench_env::INSERT_REVIEW)?;
+        let mut case = tx.prepare(bench_env::INSERT_CASE)?;
         let mut seq = 0i64;
         let mut finding =
             |point: &str, unit: &str, card: &str, observed: i64, rng: &mut Rng| -> anyhow::Result<String> {

@@ -343,22 +343,29 @@ impl Folder {
 
     /// The complete snapshots, oldest first.
     fn snapshot_names(&self) -> Result<Vec<String>, BackupError> {
-        let mut names = Vec::new();
-        match std::fs::read_dir(self.snapshots()) {
-            Ok(entries) => {
-                for e in entries.flatten() {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    if !name.starts_with('.') && e.path().join(MANIFEST).exists() {
-                        names.push(name);
-                    }
+        complete_snapshots(&self.root)
+    }
+}
+
+/// The complete snapshots of the backup folder at `root`, oldest first: a
+/// name without the leading dot, holding its manifest.
+fn complete_snapshots(root: &Path) -> Result<Vec<String>, BackupError> {
+    let dir = root.join(SNAPSHOTS);
+    let mut names = Vec::new();
+    match std::fs::read_dir(&dir) {
+        Ok(entries) => {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if !name.starts_with('.') && e.path().join(MANIFEST).exists() {
+                    names.push(name);
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(format!("reading {}", self.snapshots().display()))(e)),
         }
-        names.sort();
-        Ok(names)
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(format!("reading {}", dir.display()))(e)),
     }
+    names.sort();
+    Ok(names)
 }
 
 enum SourceOrBackup {
@@ -670,15 +677,7 @@ fn locate(path: &Path) -> Result<Located, BackupError> {
     if path.join(MARKER).exists() {
         let marker_root = path.to_owned();
         read_marker(&marker_root)?;
-        let mut names = Vec::new();
-        for e in std::fs::read_dir(marker_root.join(SNAPSHOTS)).into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') && e.path().join(MANIFEST).exists() {
-                names.push(name);
-            }
-        }
-        names.sort();
-        let name = names.pop().ok_or_else(|| BackupError::NoSnapshot(path.to_owned()))?;
+        let name = complete_snapshots(&marker_root)?.pop().ok_or_else(|| BackupError::NoSnapshot(path.to_owned()))?;
         return Ok(Located { root: marker_root, name });
     }
     if path.join(MANIFEST).exists() || path.join(MANIFEST_SUM).exists() {

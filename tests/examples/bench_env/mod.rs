@@ -43,3 +43,17 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
 }
+
+/// The rows benchmarks insert with SQL instead of through the API (they
+/// measure what reads them, not ingest): an unsigned finding with empty
+/// content, its accepting review, and its case.
+pub const INSERT_FINDING: &str =
+    "INSERT INTO findings (id, seq, device_id, inspector_id, point_id, unit_id, category, card, note, observed_ms,
+               lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9, 29.5, 106.5, 8.0, NULL, '{}', ?10, ?9, NULL)";
+pub const INSERT_REVIEW: &str = "INSERT INTO finding_reviews (finding_id, revision, decision, category, unit_id, card, reason, reviewer_id, decided_at)
+             VALUES (?1, 1, 'accept', ?2, ?3, ?4, NULL, ?5, ?6)";
+pub const INSERT_CASE: &str =
+    "INSERT INTO rectification_cases (public_ref, finding_id, unit_id, card, state, inspector_id, opened_ms,
+               notified_ms, deadline_ms, answered_ms, closed_ms)
+             VALUES (lower(hex(randomblob(6))), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";

@@ -221,8 +221,9 @@ impl ConsoleUser {
             return Err((StatusCode::FORBIDDEN, page_bare("无权访问", body)).into_response());
         }
         let backup_warning = if caller.role == Role::Admin {
-            match crate::app::backups::status(&state.db, state.clock.now()).await {
-                Ok(status) => status.warning,
+            // Only what the warning needs, on every admin page: not the runs.
+            match tokio::try_join!(state.db.backup_settings(), state.db.last_good_backup_ms()) {
+                Ok((settings, last_good)) => crate::app::backups::warning(&settings, last_good, state.clock.now()),
                 Err(e) => return Err(internal(e)),
             }
         } else {
