@@ -178,6 +178,9 @@ enum InspectorCommand {
         /// The pseudonym the office knows them by, e.g. 督查04.
         #[arg(long)]
         alias: String,
+        /// Who they work for: city, district or third_party (the league weighs findings by it).
+        #[arg(long, default_value = "city")]
+        source: crate::league::Source,
     },
     /// Set the units an inspector must never be drawn to (replaces the list;
     /// no --unit clears it).
@@ -363,9 +366,9 @@ fn run(cli: Cli, clock: crate::clock::Clock) -> anyhow::Result<()> {
             );
             if audit.problems.is_empty() { Ok(()) } else { bail!("the evidence does not verify") }
         }
-        Command::Inspector { command: InspectorCommand::Add { data_dir, alias } } => {
+        Command::Inspector { command: InspectorCommand::Add { data_dir, alias, source } } => {
             let db = open_db(&data_dir)?;
-            let (_, code) = block_on(app::reference::add_inspector(&db, &alias, now))?;
+            let (_, code) = block_on(app::reference::add_inspector(&db, &alias, source, now))?;
             println!("inspector {alias} added; enrollment code (valid {} days, once):", accounts::ENROLLMENT_DAYS);
             println!("{code}");
             Ok(())

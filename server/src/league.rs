@@ -18,12 +18,45 @@ use std::collections::BTreeMap;
 
 /// Who found a problem: the city office's own inspectors weigh more than a
 /// district's or a third party's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     City,
     District,
     ThirdParty,
+}
+
+impl Source {
+    pub const ALL: [Source; 3] = [Source::City, Source::District, Source::ThirdParty];
+
+    /// As stored (`inspectors.source`, `findings.source`) and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::City => "city",
+            Source::District => "district",
+            Source::ThirdParty => "third_party",
+        }
+    }
+
+    pub fn zh(self) -> &'static str {
+        match self {
+            Source::City => "市级督查",
+            Source::District => "区级督查",
+            Source::ThirdParty => "第三方",
+        }
+    }
+}
+
+impl std::str::FromStr for Source {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Source::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a source; use city, district or third_party"))
+    }
 }
 
 /// Tenths of a point: `Tenths(20)` is 2.0 points.
@@ -339,20 +372,32 @@ pub fn rank<K: Ord + Clone>(scores: impl IntoIterator<Item = (K, Tenths)>) -> Ve
 /// point among fifty weighs one fiftieth; a unit none of whose points was
 /// inspected this month is not ranked.
 pub fn unit_scores(points: &[(PointMonth, PointScore)]) -> BTreeMap<String, Tenths> {
-    let mut sums: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    group_scores(points, |pm| Some(pm.unit_id.as_str()))
+}
+
+/// A group's score, for any grouping of points (unit, point type, 点长):
+/// the mean of the group's inspected points' scores, rounded half away
+/// from zero to a tenth; `key` answering `None` leaves a point out (a
+/// point with no 点长 is in no 点长's group), and a group none of whose
+/// points was inspected is not ranked.
+pub fn group_scores<'a>(
+    points: &'a [(PointMonth, PointScore)],
+    key: impl Fn(&'a PointMonth) -> Option<&'a str>,
+) -> BTreeMap<String, Tenths> {
+    let mut sums: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
     for (pm, s) in points {
         if !pm.inspected() {
             continue;
         }
-        let e = sums.entry(pm.unit_id.clone()).or_default();
+        let Some(k) = key(pm) else { continue };
+        let e = sums.entry(k).or_default();
         e.0 += s.score.0;
         e.1 += 1;
     }
-    // Rounded half away from zero to a tenth.
     sums.into_iter()
-        .map(|(unit, (sum, n))| {
+        .map(|(k, (sum, n))| {
             let mean = (2 * sum + n * sum.signum()) / (2 * n);
-            (unit, Tenths(mean))
+            (k.to_owned(), Tenths(mean))
         })
         .collect()
 }
@@ -483,6 +528,36 @@ mod tests {
         // Last only once before: a yellow card.
         let got = consequences(&rules, &unit_rank, &[vec!["U3".to_owned()]]);
         assert_eq!(got[0], ("U3".to_owned(), "黄牌警告".to_owned()));
+    }
+
+    #[test]
+    fn point_types_and_point_chiefs_are_ranked_by_the_mean_of_their_inspected_points() {
+        let rules = RuleSet::default();
+        let mut points = month();
+        // P1 (95) and P4 (90) are markets; P1 and P3 (104) are 张三's, P2
+        // (100) is 李四's; P4 and P5 have no 点长; P5 is not inspected.
+        for (i, kind, chief) in
+            [(0, "农贸市场", Some("张三")), (1, "道路", Some("李四")), (2, "道路", Some("张三")), (3, "农贸市场", None)]
+        {
+            points[i].point_kind = kind.into();
+            points[i].chief = chief.map(Into::into);
+        }
+        points[4].chief = Some("李四".into());
+        let scored: Vec<(PointMonth, PointScore)> = points
+            .into_iter()
+            .map(|pm| {
+                let s = score_point(&rules, &pm);
+                (pm, s)
+            })
+            .collect();
+        // 农贸市场: (95 + 90) / 2 = 92.5; 道路: (100 + 104) / 2 = 102 (P5 not inspected).
+        let kinds = group_scores(&scored, |pm| Some(pm.point_kind.as_str()));
+        assert_eq!(kinds, BTreeMap::from([("农贸市场".to_owned(), Tenths(925)), ("道路".to_owned(), Tenths(1020))]));
+        // 张三: (95 + 104) / 2 = 99.5; 李四: 100 (P5 not inspected); P4 has none.
+        let chiefs = group_scores(&scored, |pm| pm.chief.as_deref());
+        assert_eq!(chiefs, BTreeMap::from([("张三".to_owned(), Tenths(995)), ("李四".to_owned(), Tenths(1000))]));
+        let ranked = rank(chiefs);
+        assert_eq!(ranked.iter().map(|r| (r.key.as_str(), r.rank)).collect::<Vec<_>>(), [("李四", 1), ("张三", 2)]);
     }
 
     #[test]

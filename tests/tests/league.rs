@@ -95,9 +95,21 @@ async fn a_month_is_issued_once_its_hash_verified_and_bad_rules_refused() {
 
     let (status, body) = call(&server, &admin, Method::POST, &format!("/api/v1/league/{current}/issue"), None).await;
     assert_eq!((status, code(&body).as_str()), (422, "league_month_not_over"), "{body}");
+    // Nothing of the league is public before the office turns it on.
+    let public = |path: String| {
+        let url = format!("{}{path}", server.url());
+        async move {
+            let res = reqwest::get(url).await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    assert_eq!(public("/public/league/".into()).await.0, 404);
     let (status, body) = call(&server, &admin, Method::POST, &format!("/api/v1/league/{prev}/issue"), None).await;
     assert_eq!(status, 200, "{body}");
     let issued: Value = serde_json::from_str(&body).unwrap();
+    let year = office_now().year();
+    assert_eq!(issued["number"], format!("[{year}] 月评第 1 期"), "numbered like a bulletin: {body}");
+    assert_eq!(public(format!("/public/league/{prev}")).await.0, 404, "issued, but the office has not made it public");
     let hash = issued["result_hash"].as_str().unwrap().to_owned();
     let (status, body) = call(&server, &admin, Method::POST, &format!("/api/v1/league/{prev}/issue"), None).await;
     assert_eq!((status, code(&body).as_str()), (409, "league_month_issued"), "{body}");
@@ -126,6 +138,44 @@ async fn a_month_is_issued_once_its_hash_verified_and_bad_rules_refused() {
     }
     assert!(document.contains("月评排名通报") && document.contains("十差单位"), "the masthead and sections");
     assert!(document.contains("按期整改的问题按 50% 扣分") && document.contains(&hash), "rules and hash printed");
+    assert!(document.contains(&format!("[{year}] 月评第 1 期")), "the number under the masthead");
+    // The score distribution is a native Word chart with its data.
+    let mut chart = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("word/charts/chart1.xml").unwrap(), &mut chart).unwrap();
+    roxmltree::Document::parse(&chart).expect("the chart part is well-formed");
+    assert!(chart.contains("点位数") && chart.contains("100 分及以上"), "{chart}");
+    assert!(zip.by_name("word/embeddings/Microsoft_Excel_Worksheet1.xlsx").is_ok(), "the chart's workbook");
+
+    // The public league: a leader may not turn it on, a bad body is refused,
+    // an admin turns it on; then only issued months are shown.
+    let password = common::office::add_user(&server, "lingdao", "leader");
+    let leader = common::office::sign_in(&server, "lingdao", &password).await;
+    let (status, _) =
+        call(&server, &leader, Method::PUT, "/api/v1/settings/league", Some(json!({"public": true}))).await;
+    assert_eq!(status, 403);
+    let (status, body) =
+        call(&server, &admin, Method::PUT, "/api/v1/settings/league", Some(json!({"public": "yes"}))).await;
+    assert!(status == 400 || status == 422, "{status} {body}");
+    assert_eq!(public("/public/league/".into()).await.0, 404, "a refused setting changes nothing");
+    let (status, body) =
+        call(&server, &admin, Method::PUT, "/api/v1/settings/league", Some(json!({"public": true}))).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"public":true}"#));
+    let (status, index) = public("/public/league/".into()).await;
+    assert_eq!(status, 200, "{index}");
+    assert!(
+        index.contains(&format!("/public/league/{prev}")) && index.contains(&format!("[{year}] 月评第 1 期")),
+        "{index}"
+    );
+    let (status, page) = public(format!("/public/league/{prev}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("十差单位") && page.contains(&hash) && page.contains("<svg"), "{page}");
+    for (path, why) in [
+        (format!("/public/league/{current}"), "not issued"),
+        ("/public/league/2026-13".to_owned(), "not a month"),
+        ("/public/league/abc".to_owned(), "not a month"),
+    ] {
+        assert_eq!(public(path.clone()).await.0, 404, "{path}: {why}");
+    }
     let (status, body) = call(&server, &admin, Method::GET, &format!("/api/v1/league/{prev}/reproduce"), None).await;
     assert_eq!(status, 200);
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["reproducible"], json!(true), "{body}");

@@ -67,6 +67,25 @@ impl UnitLine {
     }
 }
 
+/// A group of points ranked together: a point type, or a 点长's points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupLine {
+    /// The point type, or the 点长's name.
+    pub name: String,
+    /// The mean of the group's inspected points' scores.
+    pub score: Tenths,
+    pub rank: usize,
+    pub inspected_points: usize,
+    pub previous_rank: Option<usize>,
+}
+
+impl GroupLine {
+    /// Places gained since last month (negative: lost); none if unranked then.
+    pub fn movement(&self) -> Option<i64> {
+        self.previous_rank.map(|p| p as i64 - self.rank as i64)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsequenceLine {
     pub unit_id: String,
@@ -75,9 +94,24 @@ pub struct ConsequenceLine {
     pub consequence: String,
 }
 
+/// The shape of a result as issued. Format 1 (before the point-type and
+/// 点长 rankings) has no `format` key; a month is recomputed in the shape
+/// it was issued in, so its hash can still be compared.
+pub const FORMAT: u32 = 2;
+
+fn format_one() -> u32 {
+    1
+}
+
+fn is_format_one(f: &u32) -> bool {
+    *f == 1
+}
+
 /// A month's league: what is issued (as canonical JSON) and shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeagueResult {
+    #[serde(default = "format_one", skip_serializing_if = "is_format_one")]
+    pub format: u32,
     pub month: String,
     pub rule_version: u32,
     pub rules: RuleSet,
@@ -91,6 +125,25 @@ pub struct LeagueResult {
     pub ten_worst: Vec<UnitLine>,
     pub ten_best: Vec<UnitLine>,
     pub consequences: Vec<ConsequenceLine>,
+    /// Point types (道路, 农贸市场…), best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub point_kinds: Vec<GroupLine>,
+    /// 点长 (point chiefs, by name), best first; points with none are in no group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chiefs: Vec<GroupLine>,
+}
+
+impl LeagueResult {
+    /// This result in the shape of an earlier format (for comparing a
+    /// recomputation with a month issued in that format).
+    pub fn in_format(mut self, format: u32) -> LeagueResult {
+        if format < 2 {
+            self.point_kinds.clear();
+            self.chiefs.clear();
+        }
+        self.format = format;
+        self
+    }
 }
 
 impl LeagueResult {
@@ -108,6 +161,58 @@ pub struct LeagueView {
     pub status: &'static str,
     pub issued: Option<IssuedMonth>,
     pub result: LeagueResult,
+}
+
+/// The league's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeagueSettings {
+    /// Issued months appear on the public exposure page (曝光台) under 月评排名.
+    pub public: bool,
+}
+
+/// An issued month as the public list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicMonth {
+    pub month: String,
+    pub title: String,
+    pub number: Option<String>,
+    pub issued_on: String,
+}
+
+/// The issued months the public may read, newest first; none unless the
+/// office turned the public league on. Only issued months: a live month
+/// changes as reviews come in, and the public reads what was issued.
+pub async fn public_months(db: &Db, tz: &TimeZone) -> Result<Vec<PublicMonth>, AppError> {
+    if !db.league_public().await? {
+        return Ok(Vec::new());
+    }
+    Ok(db
+        .league_issued_months()
+        .await?
+        .into_iter()
+        .map(|(month, number, issued_at)| {
+            let issued_on = issued_at
+                .parse::<Timestamp>()
+                .map(|t| t.to_zoned_datetime(tz.clone()).date().to_string())
+                .unwrap_or_else(|_| issued_at.get(..10).unwrap_or("").to_owned());
+            let (y, m) = month.split_once('-').unwrap_or((&month, ""));
+            let title = format!("{y}年{}月点位达标月评排名", m.trim_start_matches('0'));
+            PublicMonth { month, title, number, issued_on }
+        })
+        .collect())
+}
+
+/// An issued month for the public: none if the office keeps the league
+/// off the public page, or the month is not issued (or not a month).
+pub async fn public_month(db: &Db, month: &str) -> Result<Option<LeagueView>, AppError> {
+    let Ok(first) = parse_month(month) else { return Ok(None) };
+    if !db.league_public().await? {
+        return Ok(None);
+    }
+    let Some(issued) = db.league_issued(month_name(first)).await? else { return Ok(None) };
+    let result = frozen(&issued)?;
+    Ok(Some(LeagueView { status: "issued", issued: Some(issued), result }))
 }
 
 fn month_invalid(text: &str) -> AppError {
@@ -167,6 +272,8 @@ struct Scored {
     points: Vec<(league::PointMonth, league::PointScore)>,
     point_rank: Vec<league::Ranked<String>>,
     unit_rank: Vec<league::Ranked<String>>,
+    kind_rank: Vec<league::Ranked<String>>,
+    chief_rank: Vec<league::Ranked<String>>,
 }
 
 fn score(rules: &RuleSet, facts: &[PointFacts]) -> Scored {
@@ -174,7 +281,35 @@ fn score(rules: &RuleSet, facts: &[PointFacts]) -> Scored {
         facts.iter().map(|f| (f.month.clone(), league::score_point(rules, &f.month))).collect();
     let point_rank = league::rank(points.iter().map(|(_, s)| (s.point_id.clone(), s.score)));
     let unit_rank = league::rank(league::unit_scores(&points));
-    Scored { points, point_rank, unit_rank }
+    let kind_rank = league::rank(league::group_scores(&points, |pm| Some(pm.point_kind.as_str())));
+    let chief_rank = league::rank(league::group_scores(&points, |pm| pm.chief.as_deref()));
+    Scored { points, point_rank, unit_rank, kind_rank, chief_rank }
+}
+
+/// A grouping's ranked lines, with each group's inspected points and its
+/// rank last month.
+fn group_lines(
+    now: &[league::Ranked<String>],
+    before: &[league::Ranked<String>],
+    facts: &[PointFacts],
+    key: impl Fn(&league::PointMonth) -> Option<&str>,
+) -> Vec<GroupLine> {
+    let prev: BTreeMap<&str, usize> = before.iter().map(|r| (r.key.as_str(), r.rank)).collect();
+    let mut inspected: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in facts.iter().filter(|f| f.month.inspected()) {
+        if let Some(k) = key(&f.month) {
+            *inspected.entry(k).or_default() += 1;
+        }
+    }
+    now.iter()
+        .map(|r| GroupLine {
+            name: r.key.clone(),
+            score: r.score,
+            rank: r.rank,
+            inspected_points: inspected.get(r.key.as_str()).copied().unwrap_or(0),
+            previous_rank: prev.get(r.key.as_str()).copied(),
+        })
+        .collect()
 }
 
 /// The month's league from what was read: pure, so the same inputs give
@@ -238,7 +373,10 @@ pub fn build(month: &str, inputs: &MonthInputs) -> LeagueResult {
             consequence,
         })
         .collect();
+    let point_kinds = group_lines(&now.kind_rank, &before.kind_rank, &inputs.facts, |pm| Some(pm.point_kind.as_str()));
+    let chiefs = group_lines(&now.chief_rank, &before.chief_rank, &inputs.facts, |pm| pm.chief.as_deref());
     LeagueResult {
+        format: FORMAT,
         month: month.to_owned(),
         rule_version: rules.version,
         rules: rules.clone(),
@@ -248,6 +386,8 @@ pub fn build(month: &str, inputs: &MonthInputs) -> LeagueResult {
         ten_worst,
         ten_best,
         consequences,
+        point_kinds,
+        chiefs,
     }
 }
 
@@ -316,7 +456,10 @@ pub async fn issue(
     let result = build(&name, &inputs);
     let units = unit_results(&result);
     let json = canonical(&result)?;
-    db.issue_league_month(name, result.rule_version, json, units, caller.user_id, now, already_issued).await
+    // Numbered in the year of issue, as bulletins are: December's report,
+    // issued in January, is the new year's first.
+    let year = i32::from(now.to_zoned_datetime(tz.clone()).year());
+    db.issue_league_month(year, name, result.rule_version, json, units, caller.user_id, now, already_issued).await
 }
 
 fn unit_results(result: &LeagueResult) -> Vec<UnitResult> {
@@ -349,7 +492,11 @@ pub async fn reproduce(db: &Db, tz: &TimeZone, month: &str) -> Result<Reproduced
     let first = parse_month(month)?;
     let name = month_name(first);
     let inputs = db.league_inputs(query(first, tz)).await?;
-    let recomputed = anfang_core::domain::sha256_hex(canonical(&build(&name, &inputs))?.as_bytes());
+    let mut result = build(&name, &inputs);
+    if let Some(issued) = &inputs.issued {
+        result = result.in_format(frozen(issued)?.format);
+    }
+    let recomputed = anfang_core::domain::sha256_hex(canonical(&result)?.as_bytes());
     let issued_hash = inputs.issued.map(|i| i.result_hash);
     Ok(Reproduced {
         month: name,

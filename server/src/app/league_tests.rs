@@ -10,13 +10,17 @@
 //! | point | unit | findings in M                                        | score             |
 //! |-------|------|------------------------------------------------------|-------------------|
 //! | A1    | U03  | yellow day 2 closed on time; red day 4 never closed  | 100−1−2−2 = 95    |
-//! | A2    | U03  | yellow parking day 5 and again day 12 (a repeat), both overdue | 100−2−2−2−2 = 92 |
+//! | A2    | U03  | yellow parking day 5 and again day 12 (a repeat), both overdue, found by a district inspector | 100−1−1−2−2 = 94 |
 //! | B1    | U08  | red day 6, overdue; green day 20 (not clean: a problem) | 100−2−2 = 96   |
 //! | C1    | U09  | green day 8 and day 15: clean twice                  | 100+2+2 = 104     |
 //! | D1    | U04  | not inspected                                        | 100 (unit unranked) |
 //!
-//! Units: U09 104, U08 96, U03 (95+92)/2 = 93.5. Last: U03 (黄牌警告);
+//! Units: U09 104, U08 96, U03 (95+94)/2 = 94.5. Last: U03 (黄牌警告);
 //! first: U09 (通报表扬). Ten worst: U03, U08, U09.
+//!
+//! Point types: 农贸市场 (A1, C1) (95+104)/2 = 99.5, 道路 (A2, B1; D1 not
+//! inspected) (94+96)/2 = 95. 点长: 李四 (B1; D1 not inspected) 96, 张三
+//! (A1, A2) 94.5; C1 has none.
 
 use crate::auth::{DeviceCaller, OfficeCaller, Role};
 use crate::db::accounts;
@@ -181,6 +185,26 @@ impl City {
 #[tokio::test]
 async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() {
     let c = city();
+    let p = c.points.clone();
+    c.state
+        .db
+        .write(move |conn| {
+            for (point, kind, chief) in [
+                (&p[0], "农贸市场", Some("张三")),
+                (&p[1], "道路", Some("张三")),
+                (&p[2], "道路", Some("李四")),
+                (&p[3], "农贸市场", None),
+                (&p[4], "道路", Some("李四")),
+            ] {
+                conn.execute(
+                    "UPDATE points SET kind = ?2, leader = ?3 WHERE id = ?1",
+                    rusqlite::params![point, kind, chief],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
     let mut settings = c.state.db.rectification_settings().await.unwrap();
     settings.close_yellow_on_evidence = true;
     c.state.db.put_rectification_settings(settings).await.unwrap();
@@ -196,9 +220,13 @@ async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() 
     let closed = app::cases::decide(&c.state.db, &c.reviewer, case, close, c.at(3, 11), tz()).await.unwrap();
     assert_eq!(closed.case.state.as_str(), "closed");
     c.found(0, "parking", Card::Red, 4, 2).await;
-    // A2: the same problem found twice; both cases left open.
+    // A2: the same problem found twice by the inspector while they worked
+    // for the district; both cases left open. Back with the city after.
+    let inspector = c.device.inspector_id;
+    c.state.db.set_inspector_source(inspector, crate::league::Source::District).await.unwrap();
     c.found(1, "parking", Card::Yellow, 5, 3).await;
     c.found(1, "parking", Card::Yellow, 12, 4).await;
+    c.state.db.set_inspector_source(inspector, crate::league::Source::City).await.unwrap();
     // B1: a red left open, and a green that does not make it clean.
     c.found(2, "sanitation", Card::Red, 6, 5).await;
     c.found(2, "sanitation", Card::Green, 20, 0).await;
@@ -219,7 +247,7 @@ async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() 
             (p[4].clone(), 1000, 2),
             (p[2].clone(), 960, 3),
             (p[0].clone(), 950, 4),
-            (p[1].clone(), 920, 5),
+            (p[1].clone(), 940, 5),
         ]
     );
     let a1 = r.points.iter().find(|x| x.point_id == p[0]).unwrap();
@@ -230,11 +258,22 @@ async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() 
     assert_eq!(lines[1].1, -20, "{lines:?}");
     assert_eq!(lines[2], ("逾期未整改 1 个", -20));
     assert!(!r.points.iter().find(|x| x.point_id == p[4]).unwrap().inspected);
+    let a2 = r.points.iter().find(|x| x.point_id == p[1]).unwrap();
+    assert!(
+        a2.lines.iter().filter(|l| l.what.starts_with("区级发现") && l.points == Tenths(-10)).count() == 2,
+        "a district inspector's finding costs 1, and keeps its source after the inspector moved back: {:?}",
+        a2.lines
+    );
 
     let units: Vec<(&str, Tenths, usize, usize)> =
         r.units.iter().map(|u| (u.unit_id.as_str(), u.score, u.rank, u.inspected_points)).collect();
-    assert_eq!(units, [("U09", Tenths(1040), 1, 1), ("U08", Tenths(960), 2, 1), ("U03", Tenths(935), 3, 2)]);
+    assert_eq!(units, [("U09", Tenths(1040), 1, 1), ("U08", Tenths(960), 2, 1), ("U03", Tenths(945), 3, 2)]);
     assert!(r.units.iter().all(|u| u.previous_rank.is_none()), "nothing ranked the month before");
+    let group = |g: &[app::league::GroupLine]| -> Vec<(String, i64, usize, usize)> {
+        g.iter().map(|l| (l.name.clone(), l.score.0, l.rank, l.inspected_points)).collect()
+    };
+    assert_eq!(group(&r.point_kinds), [("农贸市场".to_owned(), 995, 1, 2), ("道路".to_owned(), 950, 2, 2)]);
+    assert_eq!(group(&r.chiefs), [("李四".to_owned(), 960, 1, 1), ("张三".to_owned(), 945, 2, 2)]);
     let worst: Vec<&str> = r.ten_worst.iter().map(|u| u.unit_id.as_str()).collect();
     assert_eq!(worst, ["U03", "U08", "U09"]);
     let best: Vec<&str> = r.ten_best.iter().map(|u| u.unit_id.as_str()).collect();
@@ -254,6 +293,12 @@ async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() 
     assert!(!before.reproducible && before.issued_hash.is_none(), "{before:?}");
     let issued = app::league::issue(&c.state.db, &tzv, &c.reviewer, &c.name(), c.next_month(1, 9)).await.unwrap();
     assert_eq!(issued.result_hash, anfang_core::domain::sha256_hex(issued.result.as_bytes()));
+    let year = c.next_month(1, 9).to_zoned_datetime(tz()).year();
+    assert_eq!(
+        issued.number.as_deref(),
+        Some(format!("[{year}] 月评第 1 期").as_str()),
+        "numbered in its year of issue"
+    );
     let frozen = app::league::month(&c.state.db, &tzv, &c.name()).await.unwrap();
     assert_eq!((frozen.status, &frozen.result), ("issued", r), "the issued result is the computed one");
     let e = app::league::issue(&c.state.db, &tzv, &c.admin, &c.name(), c.next_month(2, 9)).await.unwrap_err();
@@ -298,6 +343,30 @@ async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() 
     assert!(next_live.result.units.iter().all(|u| u.unit_id != "U03"), "no point of U03 inspected: unranked");
     let reproduced = app::league::reproduce(&c.state.db, &tzv, &c.name()).await.unwrap();
     assert!(reproduced.reproducible, "a later rule set does not change an issued month");
+    // The next month, issued when it is over, takes the next number of its year of issue.
+    let two_on = c.month.checked_add(jiff::Span::new().months(2)).unwrap();
+    let at = tz().to_timestamp(two_on.with().day(2).build().unwrap().at(9, 0, 0, 0)).unwrap();
+    let second = app::league::issue(&c.state.db, &tzv, &c.reviewer, &next, at).await.unwrap();
+    let expected = if at.to_zoned_datetime(tz()).year() == year { 2 } else { 1 };
+    assert_eq!(
+        second.number.as_deref(),
+        Some(format!("[{}] 月评第 {expected} 期", at.to_zoned_datetime(tz()).year()).as_str())
+    );
+    // The database itself refuses a number out of sequence.
+    let e = c
+        .state
+        .db
+        .write(move |conn| {
+            conn.execute(
+                "INSERT INTO league_months (month, rule_version, result, result_hash, issued_by, issued_at, year, sequence, number)
+                 VALUES ('2999-01', 1, '{}', ?1, 1, 'now', 2999, 2, '[2999] 月评第 2 期')",
+                ["0".repeat(64)],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("next number of its year"), "{e}");
 
     // The evidence log holds the hash, and verify passes.
     let m = c.name();
@@ -328,7 +397,7 @@ async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() 
         .write(move |conn| {
             conn.execute_batch("DROP TRIGGER league_months_no_update")?;
             conn.execute(
-                "UPDATE league_months SET result = replace(result, '\"score\":935', '\"score\":985') WHERE month = ?1",
+                "UPDATE league_months SET result = replace(result, '\"score\":945', '\"score\":985') WHERE month = ?1",
                 [&m],
             )?;
             Ok(())
@@ -343,4 +412,32 @@ async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() 
     );
     let reproduced = app::league::reproduce(&c.state.db, &tzv, &c.name()).await.unwrap();
     assert!(reproduced.reproducible, "the recompute still matches the logged hash; the stored bytes do not");
+}
+
+#[test]
+fn a_result_recomputed_for_a_month_issued_before_the_group_rankings_has_that_months_shape() {
+    use app::league::{GroupLine, LeagueResult};
+    let line =
+        GroupLine { name: "道路".into(), score: Tenths(1000), rank: 1, inspected_points: 1, previous_rank: None };
+    let r = LeagueResult {
+        format: app::league::FORMAT,
+        month: "2026-11".into(),
+        rule_version: 1,
+        rules: crate::league::RuleSet::default(),
+        rule_text: String::new(),
+        points: vec![],
+        units: vec![],
+        ten_worst: vec![],
+        ten_best: vec![],
+        consequences: vec![],
+        point_kinds: vec![line.clone()],
+        chiefs: vec![line],
+    };
+    let now = app::league::canonical(&r).unwrap();
+    assert!(now.contains("\"format\":2") && now.contains("point_kinds") && now.contains("chiefs"), "{now}");
+    let old = app::league::canonical(&r.clone().in_format(1)).unwrap();
+    assert!(!old.contains("format") && !old.contains("point_kinds") && !old.contains("chiefs"), "{old}");
+    let read: LeagueResult = serde_json::from_str(&old).unwrap();
+    assert_eq!(read.format, 1, "a result with no format key is format 1");
+    assert_eq!(app::league::canonical(&read).unwrap(), old, "read and written again, byte for byte");
 }

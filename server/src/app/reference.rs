@@ -261,8 +261,13 @@ pub async fn import_points_csv(db: &Db, text: &str) -> Result<Result<usize, Vec<
 }
 
 /// A new inspector and their first enrollment code, issued at `now`.
-pub async fn add_inspector(db: &Db, alias: &str, now: jiff::Timestamp) -> Result<(i64, String), AppError> {
-    db.add_inspector(alias.to_owned(), now).await
+pub async fn add_inspector(
+    db: &Db,
+    alias: &str,
+    source: crate::league::Source,
+    now: jiff::Timestamp,
+) -> Result<(i64, String), AppError> {
+    db.add_inspector(alias.to_owned(), source, now).await
 }
 
 /// A fresh enrollment code for an existing, active inspector.

@@ -204,10 +204,18 @@ impl Doc {
         direction: Direction,
         descr: &str,
     ) -> Result<(), zip::result::ZipError> {
+        let part = docx_chart::stacked_cards(category_head, bars, direction)?;
+        self.chart(part, direction, bars.len(), descr);
+        Ok(())
+    }
+
+    /// Places a native chart of `n` categories, centred, of a fixed size
+    /// for its kind (see [`docx_chart::height_cm`]).
+    fn chart(&mut self, part: ChartPart, direction: Direction, n: usize, descr: &str) {
         let width_cm = 15.0;
         let cx = (width_cm * EMU_PER_CM as f64) as i64;
-        let cy = (docx_chart::height_cm(direction, bars.len(), width_cm) * EMU_PER_CM as f64) as i64;
-        self.charts.push(docx_chart::stacked_cards(category_head, bars, direction)?);
+        let cy = (docx_chart::height_cm(direction, n, width_cm) * EMU_PER_CM as f64) as i64;
+        self.charts.push(part);
         let n = self.charts.len();
         let id = self.next_pic;
         self.next_pic += 1;
@@ -217,7 +225,6 @@ impl Doc {
         );
         // Auto line height: the body's exact 28 pt lines would clip the chart.
         self.p(r#"<w:keepNext/><w:jc w:val="center"/><w:spacing w:before="120" w:after="60" w:line="240" w:lineRule="auto"/>"#, &drawing);
-        Ok(())
     }
 }
 
@@ -709,21 +716,49 @@ impl Doc {
     }
 }
 
+/// Places gained since last month, as the report's tables print it.
+fn moved_zh(movement: Option<i64>) -> String {
+    match movement {
+        None => "新上榜".to_owned(),
+        Some(0) => "持平".to_owned(),
+        Some(n) if n > 0 => format!("上升 {n}"),
+        Some(n) => format!("下降 {}", -n),
+    }
+}
+
+/// An issued league month as its report prints it.
+pub struct LeagueIssue<'a> {
+    pub hash: &'a str,
+    pub day: jiff::civil::Date,
+    /// None for a month issued before reports were numbered.
+    pub number: Option<&'a str>,
+}
+
 /// The monthly league report in the bulletins' official layout: the red
-/// masthead, the title, the rule text, the consequences, the ten worst and
-/// best units, every unit and every point. `issued`: (hash, day issued).
+/// masthead with its number, the title, the rule text, the consequences,
+/// the ten worst and best units, the charts (native Word charts), every
+/// unit, point type, 点长 and point.
 pub fn league(
     r: &crate::app::league::LeagueResult,
     issuing_body: &str,
-    issued: Option<(&str, jiff::civil::Date)>,
+    issued: Option<LeagueIssue<'_>>,
     created: jiff::Timestamp,
 ) -> Result<Vec<u8>, zip::result::ZipError> {
+    use super::league_chart;
     let mut d = Doc::new();
     d.p(
         r#"<w:jc w:val="center"/><w:spacing w:before="0" w:after="120"/>"#,
         &run("月评排名通报", XIAOBIAOSONG, 96, true, Some(RED)),
     );
-    let date = issued.map(|(_, day)| super::period::date_zh(day)).unwrap_or_else(|| "（未发布）".to_owned());
+    match issued.as_ref().and_then(|i| i.number) {
+        Some(n) => d.p(r#"<w:jc w:val="center"/><w:spacing w:after="120"/>"#, &run(n, BODY_FONT, 32, false, None)),
+        None if issued.is_none() => d.p(
+            r#"<w:jc w:val="center"/><w:spacing w:after="120"/>"#,
+            &run("（未发布，未编号）", BODY_FONT, 32, false, Some(RED)),
+        ),
+        None => {}
+    }
+    let date = issued.as_ref().map(|i| super::period::date_zh(i.day)).unwrap_or_else(|| "（未发布）".to_owned());
     let meta = format!(
         r#"{}<w:r><w:tab/></w:r>{}"#,
         run(issuing_body, BODY_FONT, 32, false, None),
@@ -757,12 +792,7 @@ pub fn league(
         units
             .iter()
             .map(|u| {
-                let moved = match u.movement() {
-                    None => "新上榜".to_owned(),
-                    Some(0) => "持平".to_owned(),
-                    Some(n) if n > 0 => format!("上升 {n}"),
-                    Some(n) => format!("下降 {}", -n),
-                };
+                let moved = moved_zh(u.movement());
                 vec![
                     u.rank.to_string(),
                     u.unit_name.clone(),
@@ -775,17 +805,83 @@ pub fn league(
     };
     let unit_widths = [1000, TEXT_TWIPS - 5000, 1200, 1400, 1400];
     let unit_head = ["名次", "责任单位", "得分", "受检点位", "较上月"];
-    for (n, head, units) in
-        [("三", "十差单位", &r.ten_worst), ("四", "十佳单位", &r.ten_best), ("五", "责任单位排名", &r.units)]
-    {
-        d.h1(&format!("{n}、{head}"));
+    let mut section = 2;
+    let mut h1 = |d: &mut Doc, title: &str| {
+        section += 1;
+        d.h1(&format!("{}、{title}", cn_number(section)));
+    };
+    for (head, units) in [("十差单位", &r.ten_worst), ("十佳单位", &r.ten_best)] {
+        h1(&mut d, head);
         if units.is_empty() {
             d.text("本月无点位受检的单位，不参加排名。");
         } else {
             d.table(&unit_widths, &unit_head, &unit_rows(units));
         }
     }
-    d.h1("六、点位排名");
+    h1(&mut d, "得分分布与名次变化");
+    d.text("本月受检点位按得分分段的个数：");
+    let bands = league_chart::distribution(r);
+    let labels: Vec<String> = bands.iter().map(|b| b.0.clone()).collect();
+    let series = [docx_chart::Series {
+        name: "点位数".into(),
+        fill: r#"<a:solidFill><a:srgbClr val="5B7FA6"/></a:solidFill>"#.into(),
+        line: "2F4F74",
+        label_color: "000000",
+        values: bands.iter().map(|b| b.1).collect(),
+    }];
+    let part = docx_chart::stacked("得分", &labels, &series, Direction::Column, true)?;
+    d.chart(part, Direction::Column, labels.len(), "受检点位得分分布");
+    let moved = league_chart::movement(r);
+    if moved.is_empty() {
+        d.text("与上月相比，没有单位名次变化（或上月无排名）。");
+    } else {
+        d.text(&format!("与上月相比名次上升或下降的单位（最多列出上升、下降各 {} 个）：", league_chart::MOVERS / 2));
+        let labels: Vec<String> = moved.iter().map(|m| m.0.clone()).collect();
+        // Two series, so rises and falls differ in a grey printout too.
+        let series = [
+            docx_chart::Series {
+                name: "上升".into(),
+                fill: r#"<a:solidFill><a:srgbClr val="2E7D4F"/></a:solidFill>"#.into(),
+                line: "1E6B41",
+                label_color: "FFFFFF",
+                values: moved.iter().map(|m| m.1.max(0)).collect(),
+            },
+            docx_chart::Series {
+                name: "下降".into(),
+                fill: r#"<a:pattFill prst="wdUpDiag"><a:fgClr><a:srgbClr val="C8102E"/></a:fgClr><a:bgClr><a:srgbClr val="F6C6CC"/></a:bgClr></a:pattFill>"#.into(),
+                line: "8A0B20",
+                label_color: "000000",
+                values: moved.iter().map(|m| m.1.min(0)).collect(),
+            },
+        ];
+        let part = docx_chart::stacked("责任单位", &labels, &series, Direction::Bar, false)?;
+        d.chart(part, Direction::Bar, labels.len(), "各单位名次变化");
+    }
+    h1(&mut d, "责任单位排名");
+    if r.units.is_empty() {
+        d.text("本月无点位受检的单位，不参加排名。");
+    } else {
+        d.table(&unit_widths, &unit_head, &unit_rows(&r.units));
+    }
+    let group_rows = |groups: &[crate::app::league::GroupLine]| -> Vec<Vec<String>> {
+        groups
+            .iter()
+            .map(|g| {
+                let moved = moved_zh(g.movement());
+                vec![g.rank.to_string(), g.name.clone(), g.score.to_string(), g.inspected_points.to_string(), moved]
+            })
+            .collect()
+    };
+    if !r.point_kinds.is_empty() {
+        h1(&mut d, "点位类型排名");
+        d.table(&unit_widths, &["名次", "点位类型", "得分", "受检点位", "较上月"], &group_rows(&r.point_kinds));
+    }
+    if !r.chiefs.is_empty() {
+        h1(&mut d, "点长排名");
+        d.text("按点长负责的本月受检点位得分的平均值；未设点长的点位不计入。");
+        d.table(&unit_widths, &["名次", "点长", "得分", "受检点位", "较上月"], &group_rows(&r.chiefs));
+    }
+    h1(&mut d, "点位排名");
     let rows: Vec<Vec<String>> = r
         .points
         .iter()
@@ -799,11 +895,15 @@ pub fn league(
         })
         .collect();
     d.table(&[800, 2000, 2000, 1000, TEXT_TWIPS - 5800], &["名次", "点位", "责任单位", "得分", "扣分与加分"], &rows);
-    if let Some((hash, _)) = issued {
-        d.note(&format!("本通报结果的 SHA-256 为 {hash}，已记入证据日志。"));
+    if let Some(i) = &issued {
+        d.note(&format!("本通报结果的 SHA-256 为 {}，已记入证据日志。", i.hash));
     }
     d.section_end();
-    package(&d, &title, issuing_body, created)
+    let doc_title = match issued.as_ref().and_then(|i| i.number) {
+        Some(n) => format!("{n} {title}"),
+        None => title,
+    };
+    package(&d, &doc_title, issuing_body, created)
 }
 
 fn package(d: &Doc, title: &str, creator: &str, created: jiff::Timestamp) -> Result<Vec<u8>, zip::result::ZipError> {

@@ -60,13 +60,48 @@ fn column(i: usize) -> char {
     (b'A' + i as u8) as char
 }
 
+/// One series of a bar chart: its name, its fill and outline, the colour
+/// of the numbers drawn on it, and a value per category.
+pub struct Series {
+    pub name: String,
+    pub fill: String,
+    pub line: &'static str,
+    pub label_color: &'static str,
+    pub values: Vec<i64>,
+}
+
 /// A stacked bar chart of red, yellow and green counts per category.
 pub fn stacked_cards(
     category_head: &str,
     bars: &[Bar],
     direction: Direction,
 ) -> Result<ChartPart, zip::result::ZipError> {
-    let n = bars.len();
+    let series: Vec<Series> = SERIES
+        .iter()
+        .enumerate()
+        .map(|(s, (name, fill))| Series {
+            name: (*name).to_owned(),
+            fill: (*fill).to_owned(),
+            line: LINE[s],
+            label_color: if s == 0 { "FFFFFF" } else { "000000" },
+            values: bars.iter().map(|b| i64::from([b.red, b.yellow, b.green][s])).collect(),
+        })
+        .collect();
+    let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+    stacked(category_head, &labels, &series, direction, true)
+}
+
+/// A stacked bar chart of any series (one series is a plain bar chart).
+/// `from_zero`: the value axis starts at 0; otherwise it follows the data
+/// (a movement chart has bars left of zero).
+pub fn stacked(
+    category_head: &str,
+    labels: &[String],
+    series: &[Series],
+    direction: Direction,
+    from_zero: bool,
+) -> Result<ChartPart, zip::result::ZipError> {
+    let n = labels.len();
     let last_row = n + 1;
     let mut xml = String::with_capacity(4096 + n * 400);
     xml.push_str(
@@ -76,30 +111,31 @@ pub fn stacked_cards(
     let dir = if direction == Direction::Bar { "bar" } else { "col" };
     let _ = write!(xml, r#"<c:barDir val="{dir}"/><c:grouping val="stacked"/><c:varyColors val="0"/>"#);
     let mut categories = format!(r#"<c:strRef><c:f>Sheet1!$A$2:$A${last_row}</c:f><c:strCache><c:ptCount val="{n}"/>"#);
-    for (i, bar) in bars.iter().enumerate() {
-        let _ = write!(categories, r#"<c:pt idx="{i}"><c:v>{}</c:v></c:pt>"#, esc(&bar.label));
+    for (i, label) in labels.iter().enumerate() {
+        let _ = write!(categories, r#"<c:pt idx="{i}"><c:v>{}</c:v></c:pt>"#, esc(label));
     }
     categories.push_str("</c:strCache></c:strRef>");
-    for (s, (name, fill)) in SERIES.iter().enumerate() {
+    for (s, ser) in series.iter().enumerate() {
         let col = column(s + 1);
         let _ = write!(
             xml,
             r#"<c:ser><c:idx val="{s}"/><c:order val="{s}"/><c:tx><c:strRef><c:f>Sheet1!${col}$1</c:f><c:strCache><c:ptCount val="1"/><c:pt idx="0"><c:v>{name}</c:v></c:pt></c:strCache></c:strRef></c:tx><c:spPr>{fill}<a:ln w="6350"><a:solidFill><a:srgbClr val="{line}"/></a:solidFill></a:ln></c:spPr><c:invertIfNegative val="0"/>"#,
-            line = LINE[s]
+            name = esc(&ser.name),
+            fill = ser.fill,
+            line = ser.line
         );
-        // Counts on the bars; a zero shows nothing (format `0;;;`).
-        let label_color = if s == 0 { "FFFFFF" } else { "000000" };
+        // Values on the bars; a zero shows nothing (format `0;-0;;`).
+        let label_color = ser.label_color;
         let _ = write!(
             xml,
-            r#"<c:dLbls><c:numFmt formatCode="0;;;" sourceLinked="0"/><c:spPr><a:noFill/><a:ln><a:noFill/></a:ln></c:spPr><c:txPr><a:bodyPr/><a:lstStyle/><a:p><a:pPr><a:defRPr sz="900" b="1"><a:solidFill><a:srgbClr val="{label_color}"/></a:solidFill></a:defRPr></a:pPr><a:endParaRPr lang="zh-CN"/></a:p></c:txPr><c:dLblPos val="ctr"/><c:showLegendKey val="0"/><c:showVal val="1"/><c:showCatName val="0"/><c:showSerName val="0"/><c:showPercent val="0"/><c:showBubbleSize val="0"/></c:dLbls>"#
+            r#"<c:dLbls><c:numFmt formatCode="0;-0;;" sourceLinked="0"/><c:spPr><a:noFill/><a:ln><a:noFill/></a:ln></c:spPr><c:txPr><a:bodyPr/><a:lstStyle/><a:p><a:pPr><a:defRPr sz="900" b="1"><a:solidFill><a:srgbClr val="{label_color}"/></a:solidFill></a:defRPr></a:pPr><a:endParaRPr lang="zh-CN"/></a:p></c:txPr><c:dLblPos val="ctr"/><c:showLegendKey val="0"/><c:showVal val="1"/><c:showCatName val="0"/><c:showSerName val="0"/><c:showPercent val="0"/><c:showBubbleSize val="0"/></c:dLbls>"#
         );
         let _ = write!(xml, "<c:cat>{categories}</c:cat>");
         let _ = write!(
             xml,
             r#"<c:val><c:numRef><c:f>Sheet1!${col}$2:${col}${last_row}</c:f><c:numCache><c:formatCode>General</c:formatCode><c:ptCount val="{n}"/>"#
         );
-        for (i, bar) in bars.iter().enumerate() {
-            let v = [bar.red, bar.yellow, bar.green][s];
+        for (i, v) in ser.values.iter().enumerate() {
             let _ = write!(xml, r#"<c:pt idx="{i}"><c:v>{v}</c:v></c:pt>"#);
         }
         xml.push_str("</c:numCache></c:numRef></c:val></c:ser>");
@@ -128,8 +164,9 @@ pub fn stacked_cards(
     );
     let _ = write!(
         xml,
-        r#"<c:valAx><c:axId val="5002"/><c:scaling><c:orientation val="minMax"/><c:min val="0"/></c:scaling><c:delete val="0"/><c:axPos val="{val_pos}"/><c:majorGridlines><c:spPr><a:ln w="3175"><a:solidFill><a:srgbClr val="D9D9D9"/></a:solidFill></a:ln></c:spPr></c:majorGridlines><c:numFmt formatCode="0" sourceLinked="0"/><c:majorTickMark val="none"/><c:minorTickMark val="none"/><c:tickLblPos val="nextTo"/>{grey_line}{}<c:crossAx val="5001"/><c:crosses val="{val_crosses}"/><c:crossBetween val="between"/></c:valAx>"#,
-        text_props(900)
+        r#"<c:valAx><c:axId val="5002"/><c:scaling><c:orientation val="minMax"/>{min}</c:scaling><c:delete val="0"/><c:axPos val="{val_pos}"/><c:majorGridlines><c:spPr><a:ln w="3175"><a:solidFill><a:srgbClr val="D9D9D9"/></a:solidFill></a:ln></c:spPr></c:majorGridlines><c:numFmt formatCode="0" sourceLinked="0"/><c:majorTickMark val="none"/><c:minorTickMark val="none"/><c:tickLblPos val="nextTo"/>{grey_line}{}<c:crossAx val="5001"/><c:crosses val="{val_crosses}"/><c:crossBetween val="between"/></c:valAx>"#,
+        text_props(900),
+        min = if from_zero { r#"<c:min val="0"/>"# } else { "" }
     );
     let _ = write!(
         xml,
@@ -137,12 +174,12 @@ pub fn stacked_cards(
         text_props(1000),
         text_props(1000)
     );
-    let workbook = workbook(category_head, bars)?;
+    let workbook = workbook(category_head, labels, series)?;
     Ok(ChartPart { xml, workbook })
 }
 
 /// The chart's data as a one-sheet workbook: what Word opens on 编辑数据.
-fn workbook(category_head: &str, bars: &[Bar]) -> Result<Vec<u8>, zip::result::ZipError> {
+fn workbook(category_head: &str, labels: &[String], series: &[Series]) -> Result<Vec<u8>, zip::result::ZipError> {
     let mut sheet = String::from(
         r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#,
@@ -151,14 +188,15 @@ fn workbook(category_head: &str, bars: &[Bar]) -> Result<Vec<u8>, zip::result::Z
         format!(r#"<c r="{}{r}" t="inlineStr"><is><t>{}</t></is></c>"#, column(c), esc(t))
     };
     let _ = write!(sheet, r#"<row r="1">{}"#, text(1, 0, category_head));
-    for (s, (name, _)) in SERIES.iter().enumerate() {
-        sheet.push_str(&text(1, s + 1, name));
+    for (s, ser) in series.iter().enumerate() {
+        sheet.push_str(&text(1, s + 1, &ser.name));
     }
     sheet.push_str("</row>");
-    for (i, bar) in bars.iter().enumerate() {
+    for (i, label) in labels.iter().enumerate() {
         let r = i + 2;
-        let _ = write!(sheet, r#"<row r="{r}">{}"#, text(r, 0, &bar.label));
-        for (s, v) in [bar.red, bar.yellow, bar.green].iter().enumerate() {
+        let _ = write!(sheet, r#"<row r="{r}">{}"#, text(r, 0, label));
+        for (s, ser) in series.iter().enumerate() {
+            let v = ser.values.get(i).copied().unwrap_or(0);
             let _ = write!(sheet, r#"<c r="{}{r}"><v>{v}</v></c>"#, column(s + 1));
         }
         sheet.push_str("</row>");

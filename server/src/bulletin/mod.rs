@@ -25,6 +25,7 @@ pub mod docx;
 pub mod docx_chart;
 pub mod export;
 pub mod html;
+pub mod league_chart;
 pub mod period;
 pub mod rectification;
 

@@ -319,10 +319,22 @@ pub fn add_inspector(conn: &mut Connection, alias: &str) -> Result<(i64, String)
     add_inspector_at(conn, alias, legacy_now())
 }
 
-/// A new inspector and their first enrollment code (returned in clear once).
+/// A new inspector of the city office and their first enrollment code
+/// (returned in clear once).
 pub(in crate::db) fn add_inspector_at(
     conn: &mut Connection,
     alias: &str,
+    now: Timestamp,
+) -> Result<(i64, String), AppError> {
+    add_inspector_from(conn, alias, crate::league::Source::City, now)
+}
+
+/// A new inspector working for `source` (市级 / 区级 / 第三方), whose
+/// findings the league weighs by it.
+pub(in crate::db) fn add_inspector_from(
+    conn: &mut Connection,
+    alias: &str,
+    source: crate::league::Source,
     now: Timestamp,
 ) -> Result<(i64, String), AppError> {
     let alias = alias.trim();
@@ -335,7 +347,10 @@ pub(in crate::db) fn add_inspector_at(
         .with_field("alias"));
     }
     let tx = conn.transaction()?;
-    match tx.execute("INSERT INTO inspectors (alias, created_at) VALUES (?1, ?2)", params![alias, now.to_string()]) {
+    match tx.execute(
+        "INSERT INTO inspectors (alias, created_at, source) VALUES (?1, ?2, ?3)",
+        params![alias, now.to_string(), source.as_str()],
+    ) {
         Ok(_) => {}
         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
             return Err(AppError::Conflict {
@@ -772,8 +787,26 @@ impl super::Db {
     }
 
     /// A new inspector and their first enrollment code.
-    pub async fn add_inspector(&self, alias: String, now: Timestamp) -> Result<(i64, String), AppError> {
-        self.write(move |c| add_inspector_at(c, &alias, now)).await
+    pub async fn add_inspector(
+        &self,
+        alias: String,
+        source: crate::league::Source,
+        now: Timestamp,
+    ) -> Result<(i64, String), AppError> {
+        self.write(move |c| add_inspector_from(c, &alias, source, now)).await
+    }
+
+    /// Which body an inspector works for, from their next finding on (a
+    /// finding keeps the body it arrived under).
+    pub async fn set_inspector_source(&self, id: i64, source: crate::league::Source) -> Result<(), AppError> {
+        self.write(move |c| {
+            let n = c.execute("UPDATE inspectors SET source = ?2 WHERE id = ?1", params![id, source.as_str()])?;
+            if n == 0 {
+                return Err(AppError::NotFound(format!("no inspector with id {id}")));
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Adds an office user (a unit account when `unit` is given); the

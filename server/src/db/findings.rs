@@ -284,8 +284,10 @@ fn insert(
     let loc = f.location.as_ref();
     conn.execute(
         "INSERT INTO findings (id, seq, device_id, inspector_id, point_id, unit_id, category, card, note,
-           observed_ms, lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms, signature)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+           observed_ms, lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms, signature,
+           source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                 (SELECT source FROM inspectors WHERE id = ?4))",
         params![
             f.id.to_string(),
             seq,

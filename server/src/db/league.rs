@@ -7,8 +7,8 @@
 //! point was changed since, which the recompute then shows):
 //! - findings: the accepted or corrected findings observed in the month, by
 //!   their effective card and category (the `finding_state` view), re-check
-//!   results excluded (they judge a case, not the point); source is
-//!   `City` for all, since findings carry no source yet;
+//!   results excluded (they judge a case, not the point), each with the
+//!   body its inspector worked for when it arrived (`findings.source`);
 //! - closed on time: the finding's case closed before the month's end and
 //!   by its deadline;
 //! - overdue cases: cases of the point, not cancelled, whose deadline fell
@@ -61,6 +61,8 @@ pub struct IssuedMonth {
     pub result: String,
     pub result_hash: String,
     pub issued_at: String,
+    /// `[2026] 月评第 1 期`; none for a month issued before reports were numbered.
+    pub number: Option<String>,
 }
 
 /// One unit's line of an issued month, as the history keeps it.
@@ -114,10 +116,10 @@ pub(in crate::db) fn facts(conn: &Connection, from_ms: i64, to_ms: i64) -> Resul
         points.insert(p.month.point_id.clone(), p);
     }
     let mut stmt = conn.prepare_cached(
-        "SELECT f.point_id, s.card, c.name,
+        "SELECT f.point_id, s.card, c.name, f.source,
                 EXISTS (SELECT 1 FROM rectification_cases k INDEXED BY rectification_cases_by_finding
                         WHERE k.finding_id = f.id AND k.state = 'closed'
-                        AND k.closed_ms < ?2 AND k.deadline_ms IS NOT NULL AND k.closed_ms <= k.deadline_ms)
+                        AND k.closed_ms < ?2 AND k.deadline_ms IS NOT NULL AND k.closed_ms <= k.deadline_ms) AS on_time
          FROM findings f
          JOIN finding_state s ON s.finding_id = f.id
          JOIN categories c ON c.code = s.category
@@ -126,14 +128,20 @@ pub(in crate::db) fn facts(conn: &Connection, from_ms: i64, to_ms: i64) -> Resul
          ORDER BY f.point_id, f.observed_ms, f.id",
     )?;
     let rows = stmt.query_map(params![from_ms, to_ms], |r| {
-        Ok((r.get::<_, String>(0)?, super::parsed::<Card, _>(r, 1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            super::parsed::<Card, _>(r, 1)?,
+            r.get::<_, String>(2)?,
+            super::parsed::<Source, _>(r, 3)?,
+            r.get::<_, bool>(4)?,
+        ))
     })?;
     for row in rows {
-        let (point, card, category, on_time) = row?;
+        let (point, card, category, source, on_time) = row?;
         if let Some(p) = points.get_mut(&point) {
             p.month.findings.push(LeagueFinding {
                 card,
-                source: Source::City,
+                source,
                 category,
                 closed_on_time: on_time && card != Card::Green,
             });
@@ -221,7 +229,7 @@ pub(in crate::db) fn add_rule_set(
 pub(in crate::db) fn issued(conn: &Connection, month: &str) -> Result<Option<IssuedMonth>, AppError> {
     Ok(conn
         .query_row(
-            "SELECT month, rule_version, result, result_hash, issued_at FROM league_months WHERE month = ?1",
+            "SELECT month, rule_version, result, result_hash, issued_at, number FROM league_months WHERE month = ?1",
             [month],
             |r| {
                 Ok(IssuedMonth {
@@ -230,10 +238,33 @@ pub(in crate::db) fn issued(conn: &Connection, month: &str) -> Result<Option<Iss
                     result: r.get(2)?,
                     result_hash: r.get(3)?,
                     issued_at: r.get(4)?,
+                    number: r.get(5)?,
                 })
             },
         )
         .optional()?)
+}
+
+/// An issued month as the public list of reports shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IssuedListing {
+    pub month: String,
+    pub number: Option<String>,
+    /// The day of issue (YYYY-MM-DD, office time).
+    pub issued_on: String,
+}
+
+/// Every issued month, newest first.
+pub(in crate::db) fn issued_months(conn: &Connection) -> Result<Vec<(String, Option<String>, String)>, AppError> {
+    let mut stmt = conn.prepare_cached("SELECT month, number, issued_at FROM league_months ORDER BY month DESC")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Whether the office shows issued league months on the public exposure
+/// page (office_settings `league_public`; off until an admin turns it on).
+pub(in crate::db) fn public(conn: &Connection) -> Result<bool, AppError> {
+    super::office_flag(conn, "league_public")
 }
 
 /// For each issued month before `month`, most recent first and without a
@@ -272,12 +303,19 @@ pub(in crate::db) fn consequence_history(conn: &Connection) -> Result<Vec<Conseq
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// `[2026] 月评第 1 期`.
+pub fn number(year: i32, sequence: i64) -> String {
+    format!("[{year}] 月评第 {sequence} 期")
+}
+
 /// Issues a month in one transaction: refuses a month already issued,
-/// stores the result, its hash and each unit's line, and appends the
-/// `league_issue` entry to the evidence log.
+/// takes the next report number of `year` (the year of issue), stores the
+/// result, its hash and each unit's line, and appends the `league_issue`
+/// entry to the evidence log.
 #[allow(clippy::too_many_arguments)]
 pub(in crate::db) fn issue(
     conn: &mut Connection,
+    year: i32,
     month: &str,
     rule_version: u32,
     result: &str,
@@ -292,10 +330,13 @@ pub(in crate::db) fn issue(
     }
     let hash = anfang_core::domain::sha256_hex(result.as_bytes());
     let issued_at = now.to_string();
+    let sequence: i64 =
+        tx.query_row("SELECT coalesce(max(sequence), 0) + 1 FROM league_months WHERE year = ?1", [year], |r| r.get(0))?;
+    let number = number(year, sequence);
     tx.execute(
-        "INSERT INTO league_months (month, rule_version, result, result_hash, issued_by, issued_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![month, rule_version, result, hash, user_id, issued_at],
+        "INSERT INTO league_months (month, rule_version, result, result_hash, issued_by, issued_at, year, sequence, number)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![month, rule_version, result, hash, user_id, issued_at, year, sequence, number],
     )?;
     for u in units {
         tx.execute(
@@ -305,7 +346,14 @@ pub(in crate::db) fn issue(
     }
     super::evidence::append(&tx, LOG_ISSUE, &format!("league/{month}"), &hash, now)?;
     tx.commit()?;
-    Ok(IssuedMonth { month: month.to_owned(), rule_version, result: result.to_owned(), result_hash: hash, issued_at })
+    Ok(IssuedMonth {
+        month: month.to_owned(),
+        rule_version,
+        result: result.to_owned(),
+        result_hash: hash,
+        issued_at,
+        number: Some(number),
+    })
 }
 
 /// For `verify`, both ways: every issued month's result against its hash
@@ -381,6 +429,19 @@ impl super::Db {
         self.read(move |c| issued(c, &month)).await
     }
 
+    /// Every issued month (month, number, issued_at), newest first.
+    pub async fn league_issued_months(&self) -> Result<Vec<(String, Option<String>, String)>, AppError> {
+        self.read(issued_months).await
+    }
+
+    pub async fn league_public(&self) -> Result<bool, AppError> {
+        self.read(public).await
+    }
+
+    pub async fn set_league_public(&self, on: bool) -> Result<(), AppError> {
+        self.write(move |c| super::set_office_flag(c, "league_public", on)).await
+    }
+
     pub async fn league_rule_sets(&self) -> Result<Vec<StoredRules>, AppError> {
         self.read(rule_sets).await
     }
@@ -403,6 +464,7 @@ impl super::Db {
     #[allow(clippy::too_many_arguments)]
     pub async fn issue_league_month(
         &self,
+        year: i32,
         month: String,
         rule_version: u32,
         result: String,
@@ -411,6 +473,6 @@ impl super::Db {
         now: jiff::Timestamp,
         already: impl FnOnce(&IssuedMonth) -> AppError + Send + 'static,
     ) -> Result<IssuedMonth, AppError> {
-        self.write(move |c| issue(c, &month, rule_version, &result, &units, user_id, now, already)).await
+        self.write(move |c| issue(c, year, &month, rule_version, &result, &units, user_id, now, already)).await
     }
 }

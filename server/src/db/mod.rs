@@ -81,6 +81,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0014_exposure.sql"),
     include_str!("../../migrations/0015_backups.sql"),
     include_str!("../../migrations/0016_league.sql"),
+    include_str!("../../migrations/0017_league_numbers.sql"),
+    include_str!("../../migrations/0019_finding_sources.sql"),
 ];
 
 /// Handle to the server database; cheap to clone.
@@ -203,6 +205,25 @@ pub(crate) fn ms_timestamp(ms: i64) -> Result<jiff::Timestamp, AppError> {
 /// A `TEXT` column parsed into a domain enum (a card, a review decision):
 /// the `CHECK` constraints keep other values out, and one that got in
 /// anyway is an error, not a silently defaulted card.
+/// An on/off office setting (`office_settings`, stored as "1" or "0");
+/// off when never set.
+pub(in crate::db) fn office_flag(conn: &rusqlite::Connection, key: &str) -> Result<bool, AppError> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .query_row("SELECT value FROM office_settings WHERE key = ?1", [key], |r| r.get::<_, String>(0))
+        .optional()?
+        .is_some_and(|v| v == "1"))
+}
+
+pub(in crate::db) fn set_office_flag(conn: &rusqlite::Connection, key: &str, on: bool) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO office_settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, if on { "1" } else { "0" }],
+    )?;
+    Ok(())
+}
+
 pub(in crate::db) fn parsed<T, I>(r: &rusqlite::Row<'_>, i: I) -> rusqlite::Result<T>
 where
     T: std::str::FromStr,

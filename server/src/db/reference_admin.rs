@@ -188,6 +188,8 @@ pub struct InspectorRow {
     pub active: bool,
     pub devices: i64,
     pub findings: i64,
+    /// The body they work for (市级 / 区级 / 第三方), which the league weighs.
+    pub source: crate::league::Source,
 }
 
 #[doc(hidden)]
@@ -195,7 +197,7 @@ pub fn inspectors(conn: &Connection) -> Result<Vec<InspectorRow>, AppError> {
     let mut stmt = conn.prepare(
         "SELECT i.id, i.alias, i.active,
             (SELECT count(*) FROM devices d WHERE d.inspector_id = i.id AND d.revoked_at IS NULL),
-            (SELECT count(*) FROM findings f WHERE f.inspector_id = i.id)
+            (SELECT count(*) FROM findings f WHERE f.inspector_id = i.id), i.source
          FROM inspectors i ORDER BY i.alias",
     )?;
     let rows = stmt
@@ -206,6 +208,7 @@ pub fn inspectors(conn: &Connection) -> Result<Vec<InspectorRow>, AppError> {
                 active: r.get(2)?,
                 devices: r.get(3)?,
                 findings: r.get(4)?,
+                source: super::parsed(r, 5)?,
             })
         })?
         .collect::<Result<_, _>>()?;

@@ -311,6 +311,17 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     .await
     .unwrap();
 
+    // The finding's month issued (as if on the next month's first day) and
+    // shown on the public page, so the public league pages have a report.
+    state.db.set_league_public(true).await.unwrap();
+    let league_month = observed.to_zoned_datetime(tz.clone()).strftime("%Y-%m").to_string();
+    let after_month = {
+        let first = app::league::parse_month(&league_month).unwrap();
+        let next = first.checked_add(jiff::Span::new().months(1)).unwrap();
+        tz.to_timestamp(next.at(9, 0, 0, 0)).unwrap()
+    };
+    app::league::issue(&state.db, &tz, &admin_caller, &league_month, after_month).await.unwrap();
+
     // A contact of U03 told through the outbox, so the contacts and the
     // delivery log have rows to show a leader.
     let contact = app::contacts::create(
@@ -512,9 +523,14 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             }
         }
     }
-    // Not vacuous: every public page and feed names the published entry.
+    // Not vacuous: every public page and feed names the published entry;
+    // the league's pages name the issued month.
     for (path, page) in &public_pages {
-        assert!(page.contains("人行道违规停车"), "{path}: {page}");
+        if path.starts_with("/public/league/") {
+            assert!(page.contains("点位达标月评排名"), "{path}: {page}");
+        } else {
+            assert!(page.contains("人行道违规停车"), "{path}: {page}");
+        }
     }
     assert_eq!(
         walked,

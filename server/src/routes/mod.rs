@@ -29,6 +29,7 @@ mod league;
 mod notices;
 mod office;
 mod public;
+mod public_league;
 mod review;
 mod sync;
 mod unit;
@@ -532,7 +533,7 @@ pub fn api_routes() -> Vec<ApiRoute> {
         ApiRoute {
             method: "post",
             path: "/api/v1/inspectors",
-            summary: "Add an inspector by alias; returns a one-time enrollment code and its link <origin>/app/#enroll=CODE",
+            summary: "Add an inspector by alias, with the body they work for (source: city, the default; district; third_party: the league weighs their findings by it); returns a one-time enrollment code and its link <origin>/app/#enroll=CODE",
             access: Access::Office(Admin),
             request: Some(json(schema::<review::NewInspector>)),
             response: json(|_| {
@@ -542,6 +543,20 @@ pub fn api_routes() -> Vec<ApiRoute> {
             }),
             status: 200,
             handler: post(review::add_inspector),
+        },
+        ApiRoute {
+            method: "put",
+            path: "/api/v1/inspectors/{id}/source",
+            summary: "Which body an inspector works for (city, district, third_party), from their next finding on; a finding keeps the body it arrived under",
+            access: Access::Office(Admin),
+            request: Some(json(schema::<review::InspectorSource>)),
+            response: json(|_| {
+                obj_req(
+                    json!({"id": {"type": "integer"}, "source": {"type": "string", "enum": ["city", "district", "third_party"]}}),
+                )
+            }),
+            status: 200,
+            handler: put(review::set_inspector_source),
         },
         ApiRoute {
             method: "post",
@@ -786,6 +801,26 @@ pub fn api_routes() -> Vec<ApiRoute> {
             ),
             status: 201,
             handler: post(league::add_rules),
+        },
+        ApiRoute {
+            method: "get",
+            path: "/api/v1/settings/league",
+            summary: "League settings: public (issued months are shown on the public exposure page under 月评排名; off by default)",
+            access: Access::Office(Leader),
+            request: None,
+            response: json(schema::<crate::app::league::LeagueSettings>),
+            status: 200,
+            handler: get(league::get_settings),
+        },
+        ApiRoute {
+            method: "put",
+            path: "/api/v1/settings/league",
+            summary: "Replace the league settings",
+            access: Access::Office(Admin),
+            request: Some(json(schema::<crate::app::league::LeagueSettings>)),
+            response: json(schema::<crate::app::league::LeagueSettings>),
+            status: 200,
+            handler: put(league::put_settings),
         },
         ApiRoute {
             method: "get",
@@ -1564,6 +1599,7 @@ mod tests {
         ("get", "/api/v1/inspectors", "office:admin"),
         ("post", "/api/v1/inspectors", "office:admin"),
         ("post", "/api/v1/inspectors/{id}/code", "office:admin"),
+        ("put", "/api/v1/inspectors/{id}/source", "office:admin"),
         ("get", "/api/v1/inspectors/{id}/devices", "office:admin"),
         ("post", "/api/v1/inspectors/{id}/devices/revoke", "office:admin"),
         ("post", "/api/v1/users/disable", "office:admin"),
@@ -1623,6 +1659,8 @@ mod tests {
         ("post", "/api/v1/unit/cases/{ref}/commitment", "unit"),
         ("get", "/api/v1/settings/exposure", "office:leader"),
         ("put", "/api/v1/settings/exposure", "office:admin"),
+        ("get", "/api/v1/settings/league", "office:leader"),
+        ("put", "/api/v1/settings/league", "office:admin"),
         ("get", "/api/v1/inspectors/{id}/identity", "office:admin"),
         ("put", "/api/v1/inspectors/{id}/identity", "office:admin"),
         ("get", "/api/v1/audit/identity-reads", "office:admin"),
@@ -1675,6 +1713,7 @@ mod tests {
         ("get", "/console/inspectors", "admin"),
         ("post", "/console/inspectors", "admin"),
         ("post", "/console/inspectors/{id}/code", "admin"),
+        ("post", "/console/inspectors/{id}/source", "admin"),
         ("post", "/console/inspectors/{id}/devices/revoke", "admin"),
         ("get", "/console/draws", "reviewer"),
         ("post", "/console/draws", "admin"),
@@ -1692,6 +1731,7 @@ mod tests {
         ("get", "/console/league", "leader"),
         ("post", "/console/league/issue", "reviewer"),
         ("post", "/console/league/rules", "admin"),
+        ("post", "/console/league/settings", "admin"),
     ];
 
     /// The unit portal's rows: `open` or `unit` (unit accounts only).
@@ -1720,6 +1760,8 @@ mod tests {
         ("get", "/public/feed.atom"),
         ("get", "/public/photos/{sha256}"),
         ("get", "/public/photos/{sha256}/thumbnail"),
+        ("get", "/public/league/"),
+        ("get", "/public/league/{month}"),
     ];
 
     fn compare(table: &str, got: Vec<(String, String, String)>, expected: &[(&str, &str, &str)]) {

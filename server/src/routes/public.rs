@@ -45,6 +45,9 @@ pub fn public_routes() -> Vec<PublicRoute> {
         r("get", "/public/feed.atom", get(feed_atom)),
         r("get", "/public/photos/{sha256}", get(photo)),
         r("get", "/public/photos/{sha256}/thumbnail", get(thumbnail)),
+        // The monthly league, when the office shows it (routes::public_league).
+        r("get", "/public/league/", get(super::public_league::index)),
+        r("get", "/public/league/{month}", get(super::public_league::month)),
     ]
 }
 
@@ -64,7 +67,7 @@ fn cached(content_type: &'static str, body: String) -> Response {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, PAGE_CACHE)], body).into_response()
 }
 
-fn html_page(body: String) -> Response {
+pub(super) fn html_page(body: String) -> Response {
     cached("text/html; charset=utf-8", crate::html::xml_chars_only(body))
 }
 
@@ -72,7 +75,7 @@ async fn entries(state: &AppState) -> Result<Vec<PublicEntry>, AppError> {
     app::exposure::public_entries(&state.db, &state.config.timezone, state.clock.now()).await
 }
 
-fn failed(e: AppError) -> Response {
+pub(super) fn failed(e: AppError) -> Response {
     if let AppError::Internal(detail) = &e {
         tracing::error!(%detail, "internal error on a public page");
     }
@@ -81,7 +84,7 @@ fn failed(e: AppError) -> Response {
     (status, Html(body)).into_response()
 }
 
-fn not_found(what: &str) -> Response {
+pub(super) fn not_found(what: &str) -> Response {
     let body = layout("未找到", html! { p.err { (what) } p { a href="/public/" { "← 返回曝光台" } } });
     (StatusCode::NOT_FOUND, Html(body)).into_response()
 }
@@ -119,7 +122,7 @@ footer{max-width:960px;margin:1rem auto;padding:0 .8rem 2rem;color:#666;font-siz
 .e,.box,.pair figure{break-inside:avoid;border-color:#999}.list{grid-template-columns:1fr 1fr}a{color:#000;text-decoration:none}}
 "#;
 
-fn layout(title: &str, body: Markup) -> String {
+pub(super) fn layout(title: &str, body: Markup) -> String {
     crate::html::xml_chars_only(
         html! {
             (DOCTYPE)
@@ -138,7 +141,7 @@ fn layout(title: &str, body: Markup) -> String {
                     main { h1 { (title) } (body) }
                     footer {
                         p { "本页由四城同创办发布。问题照片已处理，不含拍摄信息；日期只到日。" }
-                        p.nav { a href="/public/feed.atom" { "Atom 订阅" } " · " a href="/public/feed.json" { "JSON 订阅" } }
+                        p.nav { a href="/public/league/" { "月评排名" } " · " a href="/public/feed.atom" { "Atom 订阅" } " · " a href="/public/feed.json" { "JSON 订阅" } }
                     }
                 }
             }

@@ -160,6 +160,28 @@ pub async fn list_inspectors(State(state): State<AppState>, _caller: OfficeCalle
 #[serde(deny_unknown_fields)]
 pub struct NewInspector {
     alias: String,
+    /// Who they work for: city (the default), district or third_party.
+    #[serde(default)]
+    source: Option<crate::league::Source>,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InspectorSource {
+    pub source: crate::league::Source,
+}
+
+/// Which body an inspector works for, from their next finding on.
+pub async fn set_inspector_source(
+    State(state): State<AppState>,
+    _caller: OfficeCaller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, AppError> {
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound(format!("no inspector with id {id}")))?;
+    let req: InspectorSource = parse_json(&body)?;
+    state.db.set_inspector_source(id, req.source).await?;
+    Ok(Json(json!({"id": id, "source": req.source})))
 }
 
 /// Where a phone app opens to enroll with `code`: `<origin>/app/#enroll=CODE`.
@@ -179,7 +201,8 @@ pub async fn add_inspector(
 ) -> Result<Json<Value>, AppError> {
     let req: NewInspector = parse_json(&body)?;
     let alias = req.alias.trim().to_owned();
-    let (id, code) = app::reference::add_inspector(&state.db, &req.alias, state.clock.now()).await?;
+    let source = req.source.unwrap_or(crate::league::Source::City);
+    let (id, code) = app::reference::add_inspector(&state.db, &req.alias, source, state.clock.now()).await?;
     Ok(Json(json!({"id": id, "alias": alias, "code": code, "enroll_url": enroll_link(&headers, &code)})))
 }
 

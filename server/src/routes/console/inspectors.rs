@@ -96,14 +96,20 @@ async fn render_inspectors_with(
         form.box.edit method="post" action="/console/inspectors" {
             (hidden_csrf(user))
             label { "化名" input name="alias" required maxlength="32" placeholder="如 督查04"; }
+            label { "所属" (source_select(crate::league::Source::City)) }
             button { "新增督查员并生成注册码" }
         }
         div.scroll { table {
-            tr { th { "化名" } th { "状态" } th { "设备（登记时间 · 最近同步）" } th { "发现数" } th {} }
+            tr { th { "化名" } th { "所属" } th { "状态" } th { "设备（登记时间 · 最近同步）" } th { "发现数" } th {} }
             @for r in &rows {
                 @let mine: Vec<_> = devices.iter().filter(|d| d.inspector_id == r.id).collect();
                 tr {
                     td { (r.alias) }
+                    td {
+                        form method="post" action={ "/console/inspectors/" (r.id) "/source" } style="display:inline" {
+                            (hidden_csrf(user)) (source_select(r.source)) " " button.plain { "改" }
+                        }
+                    }
                     td { (if r.active { "在用" } else { "停用" }) }
                     td {
                         @for d in &mine {
@@ -135,6 +141,9 @@ async fn render_inspectors_with(
             }
         } }
         p.muted {
+            "“所属”是督查员所在的督查力量（市级、区级或第三方），月评排名按它计扣分；改动只影响此后上传的发现。"
+        }
+        p.muted {
             "督查员只以化名出现；化名不会出现在领导、责任单位可见的页面或通报中。\
              停用的设备下次联网即被拒绝（此设备已被停用），其未同步的记录保留在手机上，不会被删除：\
              可给督查员新注册码重新登记后上传，或用命令行客户端导出（anfang findings --json）。"
@@ -142,6 +151,45 @@ async fn render_inspectors_with(
     };
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     (status, page(user, "/console/inspectors", "督查员", body)).into_response()
+}
+
+fn source_select(current: crate::league::Source) -> Markup {
+    html! {
+        select name="source" {
+            @for s in crate::league::Source::ALL {
+                option value=(s.as_str()) selected[s == current] { (s.zh()) }
+            }
+        }
+    }
+}
+
+fn form_source(form: &Form) -> Option<crate::league::Source> {
+    match form.opt("source") {
+        None => Some(crate::league::Source::City),
+        Some(s) => s.parse().ok(),
+    }
+}
+
+/// Which body an inspector works for, from their next finding on.
+pub async fn set_source(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let (Ok(id), Some(source)) = (id.parse::<i64>(), form.opt("source").and_then(|s| s.parse().ok())) else {
+        return render_inspectors(&state, &user, &headers, Some("请选择督查员及其所属（市级、区级或第三方）。"), None)
+            .await;
+    };
+    match state.db.set_inspector_source(id, source).await {
+        Ok(()) => {
+            let ok = format!("已改为{}；此后上传的发现按{}计。", source.zh(), source.zh());
+            render_inspectors_with(&state, &user, &headers, None, Some(&ok), None).await
+        }
+        Err(AppError::NotFound(_)) => render_inspectors(&state, &user, &headers, Some("没有这名督查员。"), None).await,
+        Err(e) => internal(e),
+    }
 }
 
 pub async fn revoke_devices(
@@ -180,7 +228,10 @@ pub async fn add_inspector(
     form: Form,
 ) -> Response {
     let alias = form.get("alias").to_owned();
-    match app::reference::add_inspector(&state.db, &alias, state.clock.now()).await {
+    let Some(source) = form_source(&form) else {
+        return render_inspectors(&state, &user, &headers, Some("所属须为市级、区级或第三方。"), None).await;
+    };
+    match app::reference::add_inspector(&state.db, &alias, source, state.clock.now()).await {
         Ok((_, code)) => render_inspectors(&state, &user, &headers, None, Some((&alias, &code))).await,
         Err(AppError::Conflict { .. }) => {
             render_inspectors(&state, &user, &headers, Some(&format!("化名“{alias}”已存在。")), None).await

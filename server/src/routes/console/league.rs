@@ -59,6 +59,10 @@ async fn render(state: &AppState, user: &ConsoleUser, month: &str, error: Option
     } else {
         Vec::new()
     };
+    let public = match state.db.league_public().await {
+        Ok(p) => p,
+        Err(e) => return internal(e),
+    };
     let Some(view) = view else { return internal(AppError::internal("no league view")) };
     let name = view.result.month.clone();
     let body = html! {
@@ -88,6 +92,21 @@ async fn render(state: &AppState, user: &ConsoleUser, month: &str, error: Option
                 table {
                     thead { tr { th { "月份" } th { "责任单位" } th { "名次" } th { "奖惩" } } }
                     tbody { @for h in &history { tr { td { (h.month) } td { (h.unit_name) } td { (h.rank) } td { (h.consequence) } } } }
+                }
+            }
+        }
+        div.box {
+            h2 { "向社会公开" }
+            @if public {
+                p { "已公开：已发布的月份显示在曝光台的“月评排名”页（" a href="/public/league/" { "/public/league/" } "）。" }
+            } @else {
+                p.muted { "未公开：曝光台不显示月评排名。" }
+            }
+            @if user.can(Role::Admin) {
+                form method="post" action="/console/league/settings" {
+                    (hidden_csrf(user))
+                    label.check { input type="checkbox" name="public" value="1" checked[public]; "在曝光台公开已发布的月评排名" }
+                    button { "保存" }
                 }
             }
         }
@@ -247,11 +266,31 @@ async fn refused(state: &AppState, user: &ConsoleUser, month: &str, message: &st
     res
 }
 
+pub async fn save_settings(State(state): State<AppState>, user: ConsoleUser, form: Form) -> Response {
+    let on = form.get("public") == "1";
+    match state.db.set_league_public(on).await {
+        Ok(()) => {
+            let ok = if on {
+                "已在曝光台公开已发布的月评排名。"
+            } else {
+                "曝光台不再显示月评排名。"
+            };
+            render(&state, &user, &default_month(&state), None, Some(ok)).await
+        }
+        Err(e) => internal(e),
+    }
+}
+
 pub async fn issue(State(state): State<AppState>, user: ConsoleUser, form: Form) -> Response {
     let month = form.get("month").to_owned();
     match ops::issue(&state.db, &state.config.timezone, &user.caller, &month, state.clock.now()).await {
         Ok(i) => {
-            let ok = format!("已发布 {} 月评排名，结果哈希 {}。", i.month, i.result_hash);
+            let ok = format!(
+                "已发布 {} 月评排名{}，结果哈希 {}。",
+                i.month,
+                i.number.as_deref().map(|n| format!("（{n}）")).unwrap_or_default(),
+                i.result_hash
+            );
             render(&state, &user, &i.month, None, Some(&ok)).await
         }
         Err(e) if e.status().is_client_error() => {

@@ -122,6 +122,7 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
         r("get", "/console/inspectors", Some(Admin), get(inspectors::inspectors_page)),
         r("post", "/console/inspectors", Some(Admin), post(inspectors::add_inspector)),
         r("post", "/console/inspectors/{id}/code", Some(Admin), post(inspectors::inspector_code)),
+        r("post", "/console/inspectors/{id}/source", Some(Admin), post(inspectors::set_source)),
         r("post", "/console/inspectors/{id}/devices/revoke", Some(Admin), post(inspectors::revoke_devices)),
         r("get", "/console/draws", Some(Reviewer), get(draws::list_page)),
         r("post", "/console/draws", Some(Admin), post(draws::create)),
@@ -139,6 +140,7 @@ pub fn console_routes() -> Vec<ConsoleRoute> {
         r("get", "/console/league", Some(Leader), get(league::league_page)),
         r("post", "/console/league/issue", Some(Reviewer), post(league::issue)),
         r("post", "/console/league/rules", Some(Admin), post(league::save_rules)),
+        r("post", "/console/league/settings", Some(Admin), post(league::save_settings)),
     ]
 }
 
