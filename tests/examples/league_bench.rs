@@ -5,11 +5,14 @@
 //! Fills a real database with POINTS (default 1,000) points across 100
 //! units and FINDINGS (default 10,000) reviewed findings in last month with
 //! their cases (most closed on time, some late, some still overdue, a tenth
-//! green), then times with the server's own code: the month computed live
+//! green), and as many the month before (so the report has its movement),
+//! then times with the server's own code: the month computed live
 //! (`app::league::month`, what the console and the API show before issue),
 //! issuing it (computed again, hashed, logged), and the issued report as
 //! HTML, DOCX and JSON over the real server on a real socket; median of 5.
 //! Rows are inserted with SQL: this measures the league, not ingest.
+//! `LEAGUE_BENCH_KEEP=DIR` fills DIR instead of a temporary folder and
+//! leaves it, to serve with `anfang-server serve --data-dir DIR` and look at.
 
 use rusqlite::params;
 use std::time::Instant;
@@ -22,7 +25,9 @@ fn main() -> anyhow::Result<()> {
     let n_findings: usize = std::env::args().nth(2).map(|a| a.parse()).transpose()?.unwrap_or(10_000);
     anfang_core::http::ensure_tls_provider();
     let data = tempfile::tempdir()?;
-    let config = anfang_server::Config::new(data.path());
+    let keep = std::env::var_os("LEAGUE_BENCH_KEEP").map(std::path::PathBuf::from);
+    let dir = keep.clone().unwrap_or_else(|| data.path().to_owned());
+    let config = anfang_server::Config::new(&dir);
     let tz = config.timezone.clone();
     let state = anfang_server::AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let creds = anfang_server::demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -39,9 +44,11 @@ fn main() -> anyhow::Result<()> {
     let month = format!("{:04}-{:02}", last_month.year(), last_month.month());
     let from = last_month.to_zoned_datetime(tz.clone())?.timestamp().as_millisecond();
     let to = first.to_zoned_datetime(tz.clone())?.timestamp().as_millisecond();
+    let prev_first = last_month.checked_sub(jiff::Span::new().months(1))?;
+    let prev_from = prev_first.to_zoned_datetime(tz.clone())?.timestamp().as_millisecond();
 
     let t = Instant::now();
-    let mut c = rusqlite::Connection::open(data.path().join("anfang.sqlite3"))?;
+    let mut c = rusqlite::Connection::open(dir.join("anfang.sqlite3"))?;
     c.busy_timeout(std::time::Duration::from_secs(30))?;
     let tx = c.transaction()?;
     let (device_id, inspector_id): (String, i64) =
@@ -78,8 +85,10 @@ fn main() -> anyhow::Result<()> {
         let mut finding = tx.prepare(bench_env::INSERT_FINDING)?;
         let mut review = tx.prepare(bench_env::INSERT_REVIEW)?;
         let mut case = tx.prepare(bench_env::INSERT_CASE)?;
-        for i in 0..n_findings {
-            let observed = from + (i as i64 * (to - from - 3_600_000) / n_findings as i64);
+        // The month before first, then the month itself (seq follows time).
+        for i in 0..2 * n_findings {
+            let (lo, hi, k) = if i < n_findings { (prev_from, from, i) } else { (from, to, i - n_findings) };
+            let observed = lo + (k as i64 * (hi - lo - 3_600_000) / n_findings as i64);
             let (point, unit) = &points[rng.below(points.len() as u64) as usize];
             let category = &categories[rng.below(categories.len() as u64) as usize];
             let card = match rng.below(10) {
@@ -118,18 +127,17 @@ fn main() -> anyhow::Result<()> {
     }
     tx.commit()?;
     println!(
-        "filled {n_points} points, {n_findings} findings of {month} and their cases in {:.1} s",
+        "filled {n_points} points, {n_findings} findings of {month} (and as many the month before) and their cases in {:.1} s",
         t.elapsed().as_secs_f64()
     );
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     // Where the time goes: reading the month's facts, and scoring them.
-    let prev_first = last_month.checked_sub(jiff::Span::new().months(1))?;
     let q = anfang_server::db::league::MonthQuery {
         month: month.clone(),
         bounds: (from, to),
         previous: format!("{:04}-{:02}", prev_first.year(), prev_first.month()),
-        previous_bounds: (prev_first.to_zoned_datetime(tz.clone())?.timestamp().as_millisecond(), from),
+        previous_bounds: (prev_from, from),
         months_before: Vec::new(),
     };
     let t = Instant::now();
@@ -206,5 +214,8 @@ fn main() -> anyhow::Result<()> {
         println!("{path:<40} {:>8.1} ms  {:>8.1} KB", median(times), bytes as f64 / 1024.0);
     }
     println!("load average after: {}", load());
+    if let Some(k) = keep {
+        println!("kept {} (admin password {})", k.display(), creds.admin_password);
+    }
     Ok(())
 }

@@ -114,6 +114,12 @@ impl Doc {
         self.p(r#"<w:spacing w:line="560" w:lineRule="exact"/><w:ind w:firstLineChars="200" w:firstLine="640"/><w:jc w:val="both"/>"#, &r);
     }
 
+    /// A body paragraph that introduces what follows (a chart): kept on its page.
+    fn lead_in(&mut self, text: &str) {
+        let r = run(text, BODY_FONT, 32, false, None);
+        self.p(r#"<w:keepNext/><w:spacing w:line="560" w:lineRule="exact"/><w:ind w:firstLineChars="200" w:firstLine="640"/><w:jc w:val="both"/>"#, &r);
+    }
+
     /// A note under a table: 仿宋 小四, no indent, tighter lines.
     fn note(&mut self, text: &str) {
         let r = run(text, BODY_FONT, 24, false, None);
@@ -819,7 +825,7 @@ pub fn league(
         }
     }
     h1(&mut d, "得分分布与名次变化");
-    d.text("本月受检点位按得分分段的个数：");
+    d.lead_in("本月受检点位按得分分段的个数：");
     let bands = league_chart::distribution(r);
     let labels: Vec<String> = bands.iter().map(|b| b.0.clone()).collect();
     let series = [docx_chart::Series {

@@ -158,9 +158,12 @@ pub fn stacked(
         Direction::Column if n > 10 => (text_props_rotated(900, -2_700_000), n.div_ceil(31)),
         _ => (text_props(1000), 1),
     };
+    // With bars left of zero, the names go at the chart's edge ("low"),
+    // not beside the axis, where the falls would cover them.
+    let cat_labels = if from_zero { "nextTo" } else { "low" };
     let _ = write!(
         xml,
-        r#"<c:catAx><c:axId val="5001"/><c:scaling><c:orientation val="{orientation}"/></c:scaling><c:delete val="0"/><c:axPos val="{cat_pos}"/><c:numFmt formatCode="General" sourceLinked="0"/><c:majorTickMark val="none"/><c:minorTickMark val="none"/><c:tickLblPos val="nextTo"/>{grey_line}{cat_text}<c:crossAx val="5002"/><c:crosses val="autoZero"/><c:auto val="1"/><c:lblAlgn val="ctr"/><c:lblOffset val="100"/><c:tickLblSkip val="{skip}"/><c:noMultiLvlLbl val="0"/></c:catAx>"#
+        r#"<c:catAx><c:axId val="5001"/><c:scaling><c:orientation val="{orientation}"/></c:scaling><c:delete val="0"/><c:axPos val="{cat_pos}"/><c:numFmt formatCode="General" sourceLinked="0"/><c:majorTickMark val="none"/><c:minorTickMark val="none"/><c:tickLblPos val="{cat_labels}"/>{grey_line}{cat_text}<c:crossAx val="5002"/><c:crosses val="autoZero"/><c:auto val="1"/><c:lblAlgn val="ctr"/><c:lblOffset val="100"/><c:tickLblSkip val="{skip}"/><c:noMultiLvlLbl val="0"/></c:catAx>"#
     );
     let _ = write!(
         xml,

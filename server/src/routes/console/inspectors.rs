@@ -275,3 +275,41 @@ mod tests {
         assert!(!svg.contains("enroll"), "the link is not written into the SVG as text");
     }
 }
+
+#[cfg(test)]
+mod source_tests {
+    use super::super::cases::tests::office;
+    use crate::league::Source;
+    use axum::http::StatusCode;
+
+    #[tokio::test]
+    async fn an_admin_sets_which_body_an_inspector_works_for_and_a_bad_one_is_refused() {
+        let o = office().await;
+        let admin = o.session(&o.admin).await;
+        let added = admin.post("/console/inspectors", &[("alias", "区督查01"), ("source", "district")]).await;
+        assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+        let rows = o.state.db.inspectors().await.unwrap();
+        let row = rows.iter().find(|r| r.alias == "区督查01").unwrap();
+        assert_eq!(row.source, Source::District);
+
+        let refused = admin.post("/console/inspectors", &[("alias", "县督查01"), ("source", "county")]).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.body.contains("所属须为市级、区级或第三方"), "{}", refused.body);
+        assert!(o.state.db.inspectors().await.unwrap().iter().all(|r| r.alias != "县督查01"), "nothing added");
+
+        let moved = admin.post(&format!("/console/inspectors/{}/source", row.id), &[("source", "third_party")]).await;
+        assert_eq!(moved.status, StatusCode::OK);
+        assert!(moved.body.contains("已改为第三方"), "{}", moved.body);
+        let rows = o.state.db.inspectors().await.unwrap();
+        assert_eq!(rows.iter().find(|r| r.id == row.id).unwrap().source, Source::ThirdParty);
+        let bad = admin.post(&format!("/console/inspectors/{}/source", row.id), &[("source", "")]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let missing = admin.post("/console/inspectors/999999/source", &[("source", "city")]).await;
+        assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(missing.body.contains("没有这名督查员"), "{}", missing.body);
+
+        let leader = o.session(&o.leader).await;
+        let forbidden = leader.post(&format!("/console/inspectors/{}/source", row.id), &[("source", "city")]).await;
+        assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    }
+}

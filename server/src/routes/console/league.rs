@@ -378,6 +378,20 @@ mod tests {
         assert!(saved.body.contains("已保存第 2 版规则"), "{}", saved.body);
         let sets = crate::app::league::rule_sets(&o.state.db).await.unwrap();
         assert_eq!((sets.len(), sets[0].rules.per_overdue_case, sets[0].rules.bands.len()), (1, Tenths(25), 3));
+
+        // 向社会公开: a leader reads the state but gets no form and may not
+        // post; an admin turns it on and off.
+        assert!(page.body.contains("未公开") && !page.body.contains("/console/league/settings"), "{}", page.body);
+        let refused = leader.post("/console/league/settings", &[("public", "1")]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(!o.state.db.league_public().await.unwrap());
+        let on = admin.post("/console/league/settings", &[("public", "1")]).await;
+        assert_eq!(on.status, StatusCode::OK);
+        assert!(on.body.contains("已在曝光台公开") && on.body.contains("/public/league/"), "{}", on.body);
+        assert!(o.state.db.league_public().await.unwrap());
+        let off = admin.post("/console/league/settings", &[]).await;
+        assert_eq!(off.status, StatusCode::OK);
+        assert!(!o.state.db.league_public().await.unwrap(), "an unticked box turns it off");
     }
 
     #[test]
