@@ -100,6 +100,9 @@ p.cases { margin: 10px 0 4px; padding-top: 6px; border-top: 1px dashed #bbb; }
   .scroll { overflow: visible; }
   h2, h3 { break-after: avoid; page-break-after: avoid; }
   tr, .chart { break-inside: avoid; page-break-inside: avoid; }
+  /* On A4 a chart drawn for a phone's width would fill a page: half the
+     text width keeps its type at about the body's size. */
+  .chart svg { max-width: 115mm !important; }
   table { font-size: 10.5pt; }
 }
 "#;
@@ -351,14 +354,20 @@ pub fn render(b: &Bulletin, thumbnails: &HashMap<String, Vec<u8>>) -> String {
                 (count_table("问题类别", &s.by_category))
                 h3 { "（二）按区域" }
                 (count_table("区域", &s.by_district))
-                h3 { "（三）各单位红黄绿牌" }
-                div.chart { (PreEscaped(chart::units_svg(&body.charts.per_unit))) }
-                @if body.charts.per_day.len() == 1 {
-                    h3 { "（四）当日红黄绿牌" }
-                } @else {
-                    h3 { "（四）每日红黄绿牌" }
+                // Each heading inside its chart's block: a printed page
+                // never ends on a heading whose chart went to the next.
+                div.chart {
+                    h3 { "（三）各单位红黄绿牌" }
+                    (PreEscaped(chart::units_svg(&body.charts.per_unit)))
                 }
-                div.chart { (PreEscaped(chart::days_svg(&body.charts.per_day))) }
+                div.chart {
+                    @if body.charts.per_day.len() == 1 {
+                        h3 { "（四）当日红黄绿牌" }
+                    } @else {
+                        h3 { "（四）每日红黄绿牌" }
+                    }
+                    (PreEscaped(chart::days_svg(&body.charts.per_day)))
+                }
 
                 // 3. Per unit.
                 (section("各责任单位问题清单"))

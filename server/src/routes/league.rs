@@ -124,7 +124,7 @@ h1{font-family:'SimHei','黑体',sans-serif;text-align:center;color:#c00}\
 table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{border:1px solid #999;padding:.2em .4em;text-align:left}\
 .muted{color:#666}.up{color:#070}.down{color:#c00}.number{text-align:center}\
 figure.chart{margin:.5em 0}table{font-size:15px}@media (max-width:480px){th,td{padding:.15em .25em}}\
-@media print{a{color:inherit}figure.chart{break-inside:avoid}}";
+@media print{a{color:inherit}figure.chart{break-inside:avoid}figure.chart svg{max-width:115mm!important}}";
 
 fn title(r: &LeagueResult) -> String {
     r.title_zh()

@@ -19,7 +19,7 @@ use maud::{PreEscaped, html};
 const CSS: &str = "table{border-collapse:collapse;width:100%;margin:.4rem 0;background:#fff;font-size:.92rem}\
 th,td{border:1px solid #ccc;padding:.2rem .35rem;text-align:left;vertical-align:top}th{background:#f0f0f0}\
 .up{color:#2e7d32}.down{color:#c62828}.number{font-weight:600}figure.chart{margin:.4rem 0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:.4rem}\
-.scroll{overflow-x:auto}code{word-break:break-all;font-size:.8rem}@media print{figure.chart,table{break-inside:avoid}}";
+.scroll{overflow-x:auto}code{word-break:break-all;font-size:.8rem}@media print{figure.chart{break-inside:avoid}figure.chart svg{max-width:115mm!important}}";
 
 const OFF: &str = "月评排名暂未公开，或该月尚未发布。";
 
