@@ -81,13 +81,8 @@ fn main() -> anyhow::Result<()> {
     let photos: usize = std::env::args().nth(2).map(|a| a.parse()).transpose()?.unwrap_or(10_000);
     let work = tempfile::tempdir()?;
     let data = work.path().join("data");
-    let state = anfang_server::AppState::open(anfang_server::Config::new(&data)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let creds = anfang_server::demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let key = anfang_core::evidence::DeviceKey::generate();
-    state
-        .db
-        .write_blocking(|c| anfang_server::db::accounts::enroll(c, &creds.inspectors[0].1, None, &key.public_key_hex()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Kept open to the end, as the server would be while a backup runs.
+    let (_state, _creds) = bench_env::demo_city(anfang_server::Config::new(&data))?;
     println!("machine: {}; load average before: {}", machine(), load());
 
     let options = anfang_core::photo::PhotoOptions::default();

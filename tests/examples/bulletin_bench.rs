@@ -40,15 +40,7 @@ fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(100_000);
     anfang_core::http::ensure_tls_provider();
     let data = tempfile::tempdir()?;
-    let state =
-        anfang_server::AppState::open(anfang_server::Config::new(data.path())).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let creds = anfang_server::demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let key = anfang_core::evidence::DeviceKey::generate();
-    let device = state
-        .db
-        .write_blocking(|c| anfang_server::db::accounts::enroll(c, &creds.inspectors[0].1, None, &key.public_key_hex()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let _ = device;
+    let (state, creds) = bench_env::demo_city(anfang_server::Config::new(data.path()))?;
     println!("machine: {}; load average before: {}", machine(), load());
 
     // 50 photos, filed the way uploads file them.
@@ -56,10 +48,7 @@ fn main() -> anyhow::Result<()> {
     let mut photos = Vec::new();
     for i in 0..50u32 {
         let p = photo::process(&photo_jpeg(i), &PhotoOptions::default())?;
-        let path = state.photos.photo_path(&p.sha256);
-        std::fs::create_dir_all(path.parent().unwrap())?;
-        std::fs::write(&path, &p.jpeg)?;
-        std::fs::write(state.photos.thumbnail_path(&p.sha256), &p.thumbnail)?;
+        bench_env::file_photo(&state, &p)?;
         photos.push(p);
     }
     println!("made 50 photos in {:.1} s", started.elapsed().as_secs_f64());

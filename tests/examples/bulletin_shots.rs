@@ -33,23 +33,13 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)?;
     anfang_core::http::ensure_tls_provider();
     let data = tempfile::tempdir()?;
-    let state =
-        anfang_server::AppState::open(anfang_server::Config::new(data.path())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (state, creds) = bench_env::demo_city(anfang_server::Config::new(data.path()))?;
     let tz = state.config.timezone.clone();
-    let creds = anfang_server::demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let key = anfang_core::evidence::DeviceKey::generate();
-    state
-        .db
-        .write_blocking(|c| anfang_server::db::accounts::enroll(c, &creds.inspectors[0].1, None, &key.public_key_hex()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let mut photos = Vec::new();
     for i in 0..12u32 {
         let p = photo::process(&photo_jpeg(i), &PhotoOptions::default())?;
-        let path = state.photos.photo_path(&p.sha256);
-        std::fs::create_dir_all(path.parent().unwrap())?;
-        std::fs::write(&path, &p.jpeg)?;
-        std::fs::write(state.photos.thumbnail_path(&p.sha256), &p.thumbnail)?;
+        bench_env::file_photo(&state, &p)?;
         photos.push(p);
     }
     let mut c = rusqlite::Connection::open(data.path().join("anfang.sqlite3"))?;

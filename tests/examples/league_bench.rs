@@ -29,13 +29,7 @@ fn main() -> anyhow::Result<()> {
     let dir = keep.clone().unwrap_or_else(|| data.path().to_owned());
     let config = anfang_server::Config::new(&dir);
     let tz = config.timezone.clone();
-    let state = anfang_server::AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let creds = anfang_server::demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let key = anfang_core::evidence::DeviceKey::generate();
-    state
-        .db
-        .write_blocking(|c| anfang_server::db::accounts::enroll(c, &creds.inspectors[0].1, None, &key.public_key_hex()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (state, creds) = bench_env::demo_city(config)?;
     println!("machine: {}; load average before: {}", machine(), load());
 
     let now = jiff::Timestamp::now();

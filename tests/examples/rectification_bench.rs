@@ -38,13 +38,7 @@ fn main() -> anyhow::Result<()> {
     let mut config = anfang_server::Config::new(data.path());
     config.clock = hand.clone().into();
     let tz = config.timezone.clone();
-    let state = anfang_server::AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let creds = anfang_server::demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let key = anfang_core::evidence::DeviceKey::generate();
-    state
-        .db
-        .write_blocking(|c| anfang_server::db::accounts::enroll(c, &creds.inspectors[0].1, None, &key.public_key_hex()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (state, creds) = bench_env::demo_city(config)?;
     println!("machine: {}; load average before: {}", machine(), load());
 
     let started = Instant::now();

@@ -57,3 +57,27 @@ pub const INSERT_CASE: &str =
     "INSERT INTO rectification_cases (public_ref, finding_id, unit_id, card, state, inspector_id, opened_ms,
                notified_ms, deadline_ms, answered_ms, closed_ms)
              VALUES (lower(hex(randomblob(6))), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+/// A server state with the demo city loaded and the first demo inspector's
+/// device enrolled (the device the benchmarks' rows name).
+pub fn demo_city(
+    config: anfang_server::Config,
+) -> anyhow::Result<(anfang_server::AppState, anfang_server::demo::DemoCredentials)> {
+    let state = anfang_server::AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let creds = anfang_server::demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key = anfang_core::evidence::DeviceKey::generate();
+    state
+        .db
+        .write_blocking(|c| anfang_server::db::accounts::enroll(c, &creds.inspectors[0].1, None, &key.public_key_hex()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((state, creds))
+}
+
+/// Files a processed photo where uploads file it (photo and thumbnail).
+pub fn file_photo(state: &anfang_server::AppState, p: &anfang_core::photo::ProcessedPhoto) -> anyhow::Result<()> {
+    let path = state.photos.photo_path(&p.sha256);
+    std::fs::create_dir_all(path.parent().unwrap())?;
+    std::fs::write(&path, &p.jpeg)?;
+    std::fs::write(state.photos.thumbnail_path(&p.sha256), &p.thumbnail)?;
+    Ok(())
+}
