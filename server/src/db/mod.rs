@@ -82,7 +82,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0015_backups.sql"),
     include_str!("../../migrations/0016_league.sql"),
     include_str!("../../migrations/0017_league_numbers.sql"),
-    include_str!("../../migrations/0019_finding_sources.sql"),
+    include_str!("../../migrations/0018_finding_sources.sql"),
 ];
 
 /// Handle to the server database; cheap to clone.

@@ -1,4 +1,4 @@
--- 19: who found a problem (市级督查 / 区级督查 / 第三方), which the monthly
+-- 18: who found a problem (市级督查 / 区级督查 / 第三方), which the monthly
 -- league weighs differently. An inspector works for one body (set when the
 -- office adds the alias, changeable for later findings); each finding keeps
 -- the body its inspector worked for when it arrived, so changing an
