@@ -8,9 +8,12 @@
 //!   and the office's note, under no unit or point;
 //! - nothing from the inspector: no alias, device, finding id, coordinates,
 //!   capture time (dates are days), no per-batch time;
-//! - `/public/photos/…` serves only the stored, metadata-free copy of a photo
-//!   selected in a published, not withdrawn entry (or the after-photo of its
-//!   case once a re-check passed); any other hash is the same 404;
+//! - `/public/photos/…` serves only a photo selected in a published, not
+//!   withdrawn entry (or the after-photo of its case once a re-check
+//!   passed), and only as its public copy: at most
+//!   [`crate::photos::PUBLIC_LONG_EDGE`] px, made from the stored,
+//!   metadata-free copy (the evidence photo is only read); any other hash is
+//!   the same 404;
 //! - answers may be cached briefly (`public, max-age=60`), never `no-store`
 //!   problems for a phone on a slow network; refusals are not cached.
 
@@ -526,7 +529,9 @@ async fn public_photo(state: &AppState, sha256: &str, thumbnail: bool) -> Respon
         Ok(false) => return refused(),
         Err(e) => return e.into_response(),
     }
-    match state.photos.read(sha256, thumbnail).await {
+    // The full size is the public copy (at most 1280 px), never the evidence photo.
+    let bytes = if thumbnail { state.photos.read(sha256, true).await } else { state.photos.read_public(sha256).await };
+    match bytes {
         Ok(bytes) => {
             ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, PHOTO_CACHE)], bytes).into_response()
         }
