@@ -580,10 +580,7 @@ fn no_redirects() -> reqwest::Client {
 
 /// How many entries a public page lists (each card links its entry once).
 fn cards(page: &str) -> Vec<String> {
-    page.split("class=\"e\" href=\"/public/entries/")
-        .skip(1)
-        .map(|s| s.split('"').next().unwrap().to_owned())
-        .collect()
+    page.split("class=\"e\" href=\"/public/entries/").skip(1).map(|s| s.split('"').next().unwrap().to_owned()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -630,11 +627,9 @@ async fn the_public_list_is_paged_newest_first_and_the_feeds_carry_the_newest_fi
 
     // The list: 20 a page, newest first, a page count, links both ways.
     let mut seen = std::collections::BTreeSet::new();
-    for (page, path, count, newest, oldest) in [
-        (1, "/public/", 20, 54, 35),
-        (2, "/public/?page=2", 20, 34, 15),
-        (3, "/public/?page=3", 15, 14, 0),
-    ] {
+    for (page, path, count, newest, oldest) in
+        [(1, "/public/", 20, 54, 35), (2, "/public/?page=2", 20, 34, 15), (3, "/public/?page=3", 15, 14, 0)]
+    {
         let (status, cache, body) = api.public(path).await;
         assert_eq!(status, 200, "{path}");
         assert!(cache.contains("public"), "{path}: {cache}");
@@ -716,7 +711,8 @@ async fn the_public_list_is_paged_newest_first_and_the_feeds_carry_the_newest_fi
     let feed2: Value = serde_json::from_str(&feed2).unwrap();
     assert_eq!(feed2["items"].as_array().unwrap().len(), 5, "{feed2}");
     assert!(feed2.get("next_url").is_none(), "the last page has no next_url: {feed2}");
-    let mut ids: Vec<&str> = items.iter().chain(feed2["items"].as_array().unwrap()).map(|i| i["id"].as_str().unwrap()).collect();
+    let mut ids: Vec<&str> =
+        items.iter().chain(feed2["items"].as_array().unwrap()).map(|i| i["id"].as_str().unwrap()).collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 55);
