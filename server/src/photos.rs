@@ -1,7 +1,9 @@
 //! The photo folder: content-addressed storage and resumable uploads.
 //!
 //! Layout under the data dir: `photos/ab/<sha256>.jpg` with its thumbnail
-//! `photos/ab/<sha256>.thumb.jpg`, and partial uploads in
+//! `photos/ab/<sha256>.thumb.jpg`, the exposure page's public copies in
+//! `public/ab/<sha256>.jpg` (a cache: derived, never evidence, not backed
+//! up, remade identically when missing), and partial uploads in
 //! `uploads/<sha256>.<device>.part`, one per announcing device. The partial
 //! file's length is the upload offset, so a server killed mid-chunk resumes
 //! from whatever reached the disk; the final SHA-256 check catches anything
@@ -45,6 +47,11 @@ pub const MAX_OPEN_UPLOAD_BYTES_PER_DEVICE: u64 = 3 * MAX_PHOTO_BYTES;
 /// The largest width or height of a stored photo: the pipeline's long edge.
 /// Anything larger was not made by the app and is refused from its header.
 pub const MAX_STORED_EDGE: u32 = 2048;
+/// The largest width or height of a photo on the public exposure page: a
+/// copy made from the stored photo ([`PhotoStore::read_public`]), enough
+/// for a phone or a laptop screen, and no more detail of people and
+/// number plates than that.
+pub const PUBLIC_LONG_EDGE: u32 = 1280;
 
 /// How long unfinished and unused things are kept, and how the sweep runs.
 #[derive(Debug, Clone)]
@@ -457,6 +464,59 @@ impl PhotoStore {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Where the public copy of a photo larger than [`PUBLIC_LONG_EDGE`] is kept.
+    pub fn public_copy_path(&self, sha256: &str) -> PathBuf {
+        self.root.join("public").join(&sha256[..2]).join(format!("{sha256}.jpg"))
+    }
+
+    /// The copy of a stored photo the exposure page serves: at most
+    /// [`PUBLIC_LONG_EDGE`] px, never enlarged, made by the shared pipeline
+    /// (`photo::process`: Lanczos3, baseline JPEG, no metadata) from the
+    /// stored copy, which is only read. A photo within the size is served
+    /// as stored (already metadata-free; a re-encode would only lose).
+    /// The caller decides whether the photo is public.
+    ///
+    /// Made on the first request and kept, not at publishing: an after-photo
+    /// becomes public when a re-check closes the case, long after publishing,
+    /// and entries published before this copy existed need one too; a
+    /// withdrawn entry's photos never get one. The pipeline is
+    /// deterministic, so a lost copy is remade byte for byte. Made under the
+    /// photo's own lock, so a link shared widely is encoded once.
+    pub async fn read_public(&self, sha256: &str) -> Result<Vec<u8>, AppError> {
+        check_sha(sha256)?;
+        let copy = self.public_copy_path(sha256);
+        if let Ok(bytes) = tokio::fs::read(&copy).await {
+            return Ok(bytes);
+        }
+        let _lock = self.locks.lock(&format!("public/{sha256}")).await;
+        let stored = self.photo_path(sha256);
+        let missing_sha = sha256.to_owned();
+        let missing = move || AppError::NotFound(format!("no photo {missing_sha} on this server"));
+        tokio::task::spawn_blocking(move || -> Result<Vec<u8>, AppError> {
+            // Made by whoever held the lock before us.
+            if let Ok(bytes) = std::fs::read(&copy) {
+                return Ok(bytes);
+            }
+            let bytes = match std::fs::read(&stored) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
+                Err(e) => return Err(e.into()),
+            };
+            let frame = check_stored_jpeg(&bytes)
+                .map_err(|e| AppError::internal(format!("stored photo {} fails its check: {e:?}", stored.display())))?;
+            if frame.width.max(frame.height) <= PUBLIC_LONG_EDGE {
+                return Ok(bytes);
+            }
+            let options = PhotoOptions { max_long_edge: PUBLIC_LONG_EDGE, ..PhotoOptions::default() };
+            let public = photo::process(&bytes, &options).map_err(AppError::internal)?;
+            std::fs::create_dir_all(copy.parent().expect("copy paths have a parent"))?;
+            write_atomically(&copy, &public.jpeg)?;
+            Ok(public.jpeg)
+        })
+        .await
+        .map_err(AppError::internal)?
     }
 
     /// One sweep pass: deletes at most `sweep_batch` partial uploads nobody

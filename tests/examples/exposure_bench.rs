@@ -1,14 +1,15 @@
-//! The exposure page (曝光台) with 500 published entries.
+//! The exposure page (曝光台) with 500 and with 5,000 published entries.
 //!
-//! `cargo run --release -p anfang-e2e --example exposure_bench [-- ENTRIES]`
+//! `cargo run -p anfang-e2e --example exposure_bench [-- ENTRIES…]`
 //!
-//! Fills a real database with 20,000 reviewed findings over a year and their
-//! cases, of which ENTRIES (default 500) are published on the exposure page
-//! (a fifth overdue, a fifth closed by a passed re-check, a tenth
-//! withdrawn), then times the public pages and feeds over the real server
-//! on a real socket, as an anonymous reader: median of 7, and the size of
-//! each answer. Rows are inserted with SQL: this measures the pages, not
-//! publishing.
+//! For each size (default 500 and 5,000), fills a fresh database with
+//! 20,000 reviewed findings over a year (or twice the entries, if more) and
+//! their cases, of which ENTRIES are published on the exposure page (a fifth
+//! overdue, a fifth closed, a tenth withdrawn), then times the public pages
+//! and feeds over the real server on a real socket, as an anonymous reader:
+//! median of 7, and the size of each answer. A page reads only its own
+//! entries, so the two sizes should cost about the same. Rows are inserted
+//! with SQL: this measures the pages, not publishing.
 
 use rusqlite::params;
 use std::time::Instant;
@@ -17,8 +18,19 @@ mod bench_env;
 use bench_env::{Rng, load, machine, median};
 
 fn main() -> anyhow::Result<()> {
-    let entries: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(500);
+    let mut sizes: Vec<usize> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>()?;
+    if sizes.is_empty() {
+        sizes = vec![500, 5_000];
+    }
     anfang_core::http::ensure_tls_provider();
+    println!("machine: {}", machine());
+    for entries in sizes {
+        run(entries)?;
+    }
+    Ok(())
+}
+
+fn run(entries: usize) -> anyhow::Result<()> {
     let findings = 20_000usize.max(entries * 2);
     let data = tempfile::tempdir()?;
     let state =
@@ -39,7 +51,7 @@ fn main() -> anyhow::Result<()> {
         now,
     ))
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("machine: {}; load average before: {}", machine(), load());
+    println!("\n{entries} published entries; load average before: {}", load());
 
     let t = Instant::now();
     let mut c = rusqlite::Connection::open(data.path().join("anfang.sqlite3"))?;
@@ -161,8 +173,11 @@ fn main() -> anyhow::Result<()> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
+    let last_page = published.div_ceil(20);
     for path in [
         "/public/".to_owned(),
+        "/public/?page=2".to_owned(),
+        format!("/public/?page={last_page}"),
         "/public/?state=overdue".to_owned(),
         format!("/public/entries/{entry_ref}"),
         format!("/public/units/{unit}"),

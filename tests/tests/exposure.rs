@@ -572,3 +572,228 @@ async fn a_crop_is_published_as_a_new_image_and_the_evidence_photo_stays_as_it_w
     assert!(out.contains(&format!("published crop {derived}")) && out.contains("(altered)"), "{out}");
     drop(server);
 }
+
+/// A client that shows redirects instead of following them.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// How many entries a public page lists (each card links its entry once).
+fn cards(page: &str) -> Vec<String> {
+    page.split("class=\"e\" href=\"/public/entries/").skip(1).map(|s| s.split('"').next().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_list_is_paged_newest_first_and_the_feeds_carry_the_newest_fifty() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let api = Api { http: reqwest::Client::new(), url: server.url() };
+    let admin = server.admin_token().await;
+    let p = add_user(&server, "rev1", "reviewer");
+    let rev = sign_in(&server, "rev1", &p).await;
+
+    // 55 red cards: every eleventh at P003 (unit U08), the rest at P001 (U03).
+    let mut phone = Device::enroll(&server, 0).await;
+    let findings: Vec<_> = (0..55u32)
+        .map(|i| {
+            let point = if i % 11 == 0 { "P003" } else { "P001" };
+            phone.record(point, anfang_core::Card::Red, vec![processed(100 + i, 160, 120)])
+        })
+        .collect();
+    assert_eq!(phone.sync_via(&server.url(), fast()).await.findings_pushed, 55);
+    for f in &findings {
+        let review = format!("/api/v1/findings/{}/review", f.id);
+        let (status, body) = api.send("POST", &review, Some(&rev), Some(json!({"decision": "accept"}))).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, cases) = api.send("GET", "/api/v1/cases?limit=500", Some(&rev), None).await;
+    let case_of = |finding: &str| {
+        cases["items"].as_array().unwrap().iter().find(|c| c["finding_id"] == finding).unwrap()["reference"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Published in order: number 54 is the newest.
+    for (i, f) in findings.iter().enumerate() {
+        let case = case_of(&f.id.to_string());
+        let (status, entry) = api.send("POST", &format!("/api/v1/cases/{case}/exposure"), Some(&rev), None).await;
+        assert_eq!(status, 201, "{entry}");
+        let body = json!({"title": format!("第{i:02}号问题"), "description": "人行道违规停车。",
+                          "photos": [f.photos[0]], "faces_checked": true});
+        let publish = format!("/api/v1/exposure/{}/publish", entry["reference"].as_str().unwrap());
+        let (status, answer) = api.send("POST", &publish, Some(&admin), Some(body)).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    // The list: 20 a page, newest first, a page count, links both ways.
+    let mut seen = std::collections::BTreeSet::new();
+    for (page, path, count, newest, oldest) in
+        [(1, "/public/", 20, 54, 35), (2, "/public/?page=2", 20, 34, 15), (3, "/public/?page=3", 15, 14, 0)]
+    {
+        let (status, cache, body) = api.public(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(cache.contains("public"), "{path}: {cache}");
+        let listed = cards(&body);
+        assert_eq!(listed.len(), count, "{path}: {body}");
+        seen.extend(listed);
+        assert!(body.contains(&format!("第 {page} / 3 页")), "{path}: {body}");
+        assert!(body.contains("曝光 55 条"), "the summary counts all entries: {path}");
+        let first = body.find(&format!("第{newest:02}号问题")).unwrap_or_else(|| panic!("{path}: {newest}"));
+        let last = body.find(&format!("第{oldest:02}号问题")).unwrap_or_else(|| panic!("{path}: {oldest}"));
+        assert!(first < last, "{path}: newest first");
+        assert!(!body.contains(&format!("第{:02}号问题", newest + 1)), "{path}: only its own entries");
+        let prev = match page {
+            1 => None,
+            2 => Some("/public/".to_owned()),
+            n => Some(format!("/public/?page={}", n - 1)),
+        };
+        let next = (page < 3).then(|| format!("/public/?page={}", page + 1));
+        match prev {
+            Some(href) => assert!(body.contains(&format!("rel=\"prev\" href=\"{href}\"")), "{path}: 上一页 {body}"),
+            None => assert!(!body.contains("rel=\"prev\""), "{path}"),
+        }
+        match next {
+            Some(href) => assert!(body.contains(&format!("rel=\"next\" href=\"{href}\"")), "{path}: 下一页 {body}"),
+            None => assert!(!body.contains("rel=\"next\""), "{path}"),
+        }
+        assert!(body.contains("上一页") && body.contains("下一页"), "{path}");
+    }
+    assert_eq!(seen.len(), 55, "every entry on exactly one page");
+
+    // Filters are kept across pages; the count is of the filtered entries.
+    let (_, _, body) = api.public("/public/?unit=U03&page=2").await;
+    assert_eq!(cards(&body).len(), 20, "{body}");
+    assert!(body.contains("第 2 / 3 页") && body.contains("符合条件 50 条"), "{body}");
+    assert!(body.contains("rel=\"next\" href=\"/public/?unit=U03&amp;page=3\""), "{body}");
+    assert!(body.contains("rel=\"prev\" href=\"/public/?unit=U03\""), "{body}");
+    let (_, _, body) = api.public("/public/?unit=U08").await;
+    assert_eq!(cards(&body).len(), 5, "{body}");
+    assert!(body.contains("第 1 / 1 页") && !body.contains("rel=\"next\""), "{body}");
+
+    // A unit's and a point's pages list only their entries, paged alike.
+    let (_, _, body) = api.public("/public/units/U03").await;
+    assert_eq!(cards(&body).len(), 20, "{body}");
+    assert!(body.contains("曝光 50 条") && body.contains("第 1 / 3 页"), "{body}");
+    assert!(body.contains("rel=\"next\" href=\"/public/units/U03?page=2\""), "{body}");
+    let (_, _, body) = api.public("/public/points/P003").await;
+    assert_eq!(cards(&body).len(), 5, "{body}");
+    assert!(body.contains("曝光 5 条") && body.contains("第00号问题") && !body.contains("第01号问题"), "{body}");
+
+    // Bad page numbers: a Chinese page, never a 500; past the end, the last page.
+    let raw = no_redirects();
+    for bad in ["0", "abc", "-1", "1.5", "99999999999999999999999"] {
+        let res = raw.get(format!("{}/public/?page={bad}", server.url())).send().await.unwrap();
+        let status = res.status().as_u16();
+        let body = res.text().await.unwrap();
+        assert_eq!(status, 400, "page={bad}: {body}");
+        assert!(body.contains("页码") && body.contains("href=\"/public/\""), "page={bad}: {body}");
+    }
+    for (path, to) in [
+        ("/public/?page=4", "/public/?page=3"),
+        ("/public/?unit=U08&page=9", "/public/?unit=U08"),
+        ("/public/units/U03?page=7", "/public/units/U03?page=3"),
+    ] {
+        let res = raw.get(format!("{}{path}", server.url())).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 303, "{path}");
+        assert_eq!(res.headers()["location"].to_str().unwrap(), to, "{path}");
+    }
+
+    // The feeds: the newest 50, and a next page with the rest.
+    let (_, _, feed) = api.public("/public/feed.json").await;
+    let feed: Value = serde_json::from_str(&feed).unwrap();
+    let items = feed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 50, "{feed}");
+    assert_eq!(items[0]["title"], "第54号问题");
+    let next = feed["next_url"].as_str().expect("next_url");
+    assert!(next.ends_with("/public/feed.json?page=2") && next != feed["feed_url"], "{next}");
+    let (status, _, feed2) = api.public("/public/feed.json?page=2").await;
+    assert_eq!(status, 200);
+    let feed2: Value = serde_json::from_str(&feed2).unwrap();
+    assert_eq!(feed2["items"].as_array().unwrap().len(), 5, "{feed2}");
+    assert!(feed2.get("next_url").is_none(), "the last page has no next_url: {feed2}");
+    let mut ids: Vec<&str> =
+        items.iter().chain(feed2["items"].as_array().unwrap()).map(|i| i["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 55);
+    let (_, _, atom) = api.public("/public/feed.atom").await;
+    assert_eq!(atom.matches("<entry>").count(), 50, "{atom}");
+    assert!(atom.contains("rel=\"next\" href=\"") && atom.contains("/public/feed.atom?page=2\"/>"), "{atom}");
+    let (_, _, atom2) = api.public("/public/feed.atom?page=2").await;
+    assert_eq!(atom2.matches("<entry>").count(), 5, "{atom2}");
+    assert!(atom2.contains("rel=\"previous\"") && !atom2.contains("rel=\"next\""), "{atom2}");
+    for bad in ["/public/feed.json?page=0", "/public/feed.atom?page=x", "/public/feed.json?page=3"] {
+        let (status, _, _) = api.public(bad).await;
+        assert!((400..500).contains(&status), "{bad}: {status}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_photo_is_served_at_a_public_size_and_the_evidence_photo_stays_as_it_was() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let api = Api { http: reqwest::Client::new(), url: server.url() };
+    let admin = server.admin_token().await;
+    let p = add_user(&server, "rev1", "reviewer");
+    let rev = sign_in(&server, "rev1", &p).await;
+    let mut phone = Device::enroll(&server, 0).await;
+    let red = phone.record("P001", anfang_core::Card::Red, vec![processed(71, 2600, 1950), processed(72, 800, 600)]);
+    assert_eq!(phone.sync_via(&server.url(), fast()).await.findings_pushed, 1);
+    let (large, small) = (red.photos[0].clone(), red.photos[1].clone());
+    let evidence_path = data.path().join("photos").join(&large[..2]).join(format!("{large}.jpg"));
+    let evidence = std::fs::read(&evidence_path).unwrap();
+    let stored = image::load_from_memory(&evidence).unwrap();
+    assert_eq!((stored.width(), stored.height()), (2048, 1536), "the evidence photo is the pipeline's 2048 px");
+    let case_ref = accept(&api, &rev, &red.id.to_string(), json!({"decision": "accept"})).await.unwrap();
+
+    // Before publishing, the photo is the same 404 as a hash never stored.
+    let never = "f".repeat(64);
+    let (_, _, refused) = api.public_bytes(&format!("/public/photos/{never}")).await;
+    let (status, _, body) = api.public_bytes(&format!("/public/photos/{large}")).await;
+    assert_eq!((status, &body), (404, &refused));
+
+    let (_, entry) = api.send("POST", &format!("/api/v1/cases/{case_ref}/exposure"), Some(&rev), None).await;
+    let entry_ref = entry["reference"].as_str().unwrap().to_owned();
+    let body = json!({"title": "人行道违规停车", "description": "人行道上停放多辆机动车。",
+                      "photos": [large], "faces_checked": true});
+    let (status, answer) =
+        api.send("POST", &format!("/api/v1/exposure/{entry_ref}/publish"), Some(&admin), Some(body)).await;
+    assert_eq!(status, 200, "{answer}");
+
+    // The public copy: at most 1280 px, a JPEG without any metadata, the same bytes every time.
+    let (_, _, page) = api.public(&format!("/public/entries/{entry_ref}")).await;
+    assert!(page.contains(&format!("src=\"/public/photos/{large}\"")), "{page}");
+    let (status, kind, public) = api.public_bytes(&format!("/public/photos/{large}")).await;
+    assert_eq!((status, kind.as_str()), (200, "image/jpeg"));
+    let img = image::load_from_memory(&public).unwrap();
+    assert_eq!((img.width(), img.height()), (1280, 960), "long edge 1280, the aspect kept");
+    anfang_server::photos::check_stored_jpeg(&public).expect("JFIF only: no Exif, XMP, ICC or comment");
+    assert!(!public.windows(4).any(|w| w == b"Exif"), "no EXIF");
+    assert!(public.len() < evidence.len(), "smaller than the evidence photo");
+    let (_, _, again) = api.public_bytes(&format!("/public/photos/{large}")).await;
+    assert_eq!(again, public, "kept, not remade differently");
+    let (status, _, thumb) = api.public_bytes(&format!("/public/photos/{large}/thumbnail")).await;
+    assert_eq!(status, 200);
+    assert!(image::load_from_memory(&thumb).unwrap().width() <= 320);
+
+    // The evidence photo: the same bytes under the same hash, to the office too.
+    assert_eq!(std::fs::read(&evidence_path).unwrap(), evidence);
+    assert_eq!(common::sha256_hex(&evidence), large);
+    assert_eq!(server.photo_bytes(&rev, &large).await, evidence);
+
+    // The finding's other photo was not selected: still the same 404.
+    let (status, _, body) = api.public_bytes(&format!("/public/photos/{small}")).await;
+    assert_eq!((status, &body), (404, &refused));
+    let (status, _, body) = api.public_bytes(&format!("/public/photos/{small}/thumbnail")).await;
+    assert_eq!(status, 404, "{body:?}");
+
+    // Withdrawn: the copy is no longer served.
+    let (status, _) = api
+        .send("POST", &format!("/api/v1/exposure/{entry_ref}/withdraw"), Some(&rev), Some(json!({"note": "撤回"})))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _, body) = api.public_bytes(&format!("/public/photos/{large}")).await;
+    assert_eq!((status, &body), (404, &refused));
+    let (code, out) = verify(data.path());
+    assert_eq!(code, 0, "{out}");
+}

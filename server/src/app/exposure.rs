@@ -10,7 +10,9 @@
 
 use crate::auth::{OfficeCaller, Role};
 use crate::db::Db;
-use crate::db::exposure::{OfficeEntry, ProposeFacts, PublicRow, Publication, PublishFacts};
+use crate::db::exposure::{
+    OfficeEntry, ProposeFacts, PublicGroup, PublicOrder, PublicQuery, PublicRow, Publication, PublishFacts,
+};
 use crate::error::AppError;
 use crate::rectification::case::CaseState;
 use anfang_core::Card;
@@ -584,46 +586,88 @@ pub struct PublicFilter {
 }
 
 impl PublicFilter {
-    pub fn admits(&self, e: &PublicEntry) -> bool {
+    /// The filters as the database takes them: trimmed, empty ones dropped.
+    pub fn query(&self) -> PublicQuery {
         let want = |f: &Option<String>| f.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-        let withdrawn = e.state == PublicState::Withdrawn;
-        // A withdrawn entry is a claim no more: listed by its state only.
-        let about = want(&self.district).is_none()
-            && want(&self.unit).is_none()
-            && want(&self.category).is_none()
-            && want(&self.point).is_none();
-        if withdrawn && !about {
-            return false;
+        PublicQuery {
+            district: want(&self.district),
+            unit: want(&self.unit),
+            category: want(&self.category),
+            point: want(&self.point),
+            state: want(&self.state),
         }
-        want(&self.district).is_none_or(|d| e.row.district.as_deref() == Some(d.as_str()))
-            && want(&self.unit).is_none_or(|u| e.row.unit_id == u)
-            && want(&self.category).is_none_or(|c| e.row.category == c)
-            && want(&self.point).is_none_or(|p| e.row.point_id == p)
-            && want(&self.state).is_none_or(|s| e.state.key() == s)
     }
 }
 
-/// Every published entry (withdrawn ones too), newest first, with its state now.
-pub async fn public_entries(db: &Db, tz: &TimeZone, now: Timestamp) -> Result<Vec<PublicEntry>, AppError> {
+/// An entry with its state now, as every public page and feed shows it.
+fn public_entry_of(row: PublicRow, tz: &TimeZone, now: Timestamp) -> PublicEntry {
     let zoned = now.to_zoned_datetime(tz.clone());
-    let rows = db.public_exposures(tz.clone()).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let state = PublicState::of(&row, &zoned);
-            let deadline_on = match (row.case.state, row.case.deferred_until, row.case.deadline) {
-                (CaseState::Deferred, Some(d), _) => Some(d),
-                (s, _, Some(t)) if s.awaits_unit() || s == CaseState::Answered => {
-                    // A deadline at midnight ends the day before.
-                    let local = (t - jiff::SignedDuration::from_secs(1)).to_zoned_datetime(tz.clone());
-                    Some(local.date())
-                }
-                _ => None,
-            };
-            let commitment = CommitmentOutcome::of(&row, now, tz);
-            PublicEntry { row, state, deadline_on, commitment }
-        })
-        .collect())
+    let state = PublicState::of(&row, &zoned);
+    let deadline_on = match (row.case.state, row.case.deferred_until, row.case.deadline) {
+        (CaseState::Deferred, Some(d), _) => Some(d),
+        (s, _, Some(t)) if s.awaits_unit() || s == CaseState::Answered => {
+            // A deadline at midnight ends the day before.
+            let local = (t - jiff::SignedDuration::from_secs(1)).to_zoned_datetime(tz.clone());
+            Some(local.date())
+        }
+        _ => None,
+    };
+    let commitment = CommitmentOutcome::of(&row, now, tz);
+    PublicEntry { row, state, deadline_on, commitment }
+}
+
+/// One page of public entries: the page's entries, how many match, which
+/// page of how many, and the groups of its summary when one was asked for.
+#[derive(Debug, Clone)]
+pub struct PublicPage {
+    pub entries: Vec<PublicEntry>,
+    pub total: u64,
+    pub page: u32,
+    /// At least 1 (an empty list is one empty page).
+    pub pages: u32,
+    pub groups: Vec<PublicGroup>,
+}
+
+impl PublicPage {
+    /// Whether `page` lies past the last page (the caller sends the reader there).
+    pub fn past_end(&self) -> bool {
+        self.page > self.pages
+    }
+}
+
+/// Page `page` (1 first) of the published entries `q` picks, `per_page` a
+/// page in `order`, with the groups of what `summary` picks when given.
+#[allow(clippy::too_many_arguments)]
+pub async fn public_page(
+    db: &Db,
+    tz: &TimeZone,
+    now: Timestamp,
+    q: PublicQuery,
+    summary: Option<PublicQuery>,
+    order: PublicOrder,
+    per_page: u32,
+    page: u32,
+) -> Result<PublicPage, AppError> {
+    let per_page = per_page.max(1);
+    let listing = db.public_listing(q, summary, order, per_page, page, tz.clone(), now).await?;
+    let pages = u32::try_from(listing.total.div_ceil(u64::from(per_page)).max(1)).unwrap_or(u32::MAX);
+    Ok(PublicPage {
+        entries: listing.rows.into_iter().map(|r| public_entry_of(r, tz, now)).collect(),
+        total: listing.total,
+        page,
+        pages,
+        groups: listing.groups,
+    })
+}
+
+/// One published entry (withdrawn too) by its public reference, with its state now.
+pub async fn public_entry(
+    db: &Db,
+    tz: &TimeZone,
+    now: Timestamp,
+    reference: String,
+) -> Result<Option<PublicEntry>, AppError> {
+    Ok(db.public_exposure(reference, tz.clone()).await?.map(|r| public_entry_of(r, tz, now)))
 }
 
 #[cfg(test)]

@@ -420,8 +420,286 @@ const AFTER_PHOTOS_OF_CASE: &str = "SELECT a.sha256 FROM case_attachments a
        AND e.event IN ('recheck_passed', 'answered')
      ORDER BY e.event = 'recheck_passed' DESC, e.seq DESC, a.position LIMIT 1";
 
-fn public_rows(conn: &Connection, tz: &jiff::tz::TimeZone) -> Result<Vec<PublicRow>, AppError> {
-    let mut stmt = conn.prepare_cached(
+/// The public state of an entry as SQL, the same rule as
+/// `app::exposure::PublicState::of` (whose unit tests and the e2e paging
+/// test hold them together): the list filters, counts and pages by it in
+/// the database instead of reading every entry to compute it. Needs
+/// `:now_ms`, `:yesterday` (the office day before today) and `:today_ms`
+/// (today's start): a deferred case is late once the day after its target
+/// date has begun, which is after the target as a date string, or on it
+/// and past midnight.
+const PUBLIC_STATE_SQL: &str = "CASE
+    WHEN e.withdrawn_ms IS NOT NULL THEN 'withdrawn'
+    WHEN c.state IN ('open', 'rework', 'deferred') AND CASE
+        WHEN c.state = 'deferred' AND c.deferred_until IS NOT NULL
+            THEN c.deferred_until < :yesterday OR (c.deferred_until = :yesterday AND :now_ms > :today_ms)
+        ELSE c.deadline_ms < :now_ms END THEN 'overdue'
+    WHEN c.state = 'closed'
+     AND EXISTS (SELECT 1 FROM case_events ev WHERE ev.case_id = c.id AND ev.event = 'recheck_passed') THEN 'fixed'
+    WHEN c.state = 'closed' THEN 'closed'
+    WHEN c.state = 'deferred' THEN 'deferred'
+    WHEN c.state = 'cancelled' THEN 'cancelled'
+    ELSE 'in_progress' END";
+
+/// A finding's category as reviewed (over `c` and `f`): the latest
+/// review's, else the finding's own, as the `finding_state` view says it
+/// but with one index lookup instead of the view's join.
+const PUBLIC_CATEGORY_SQL: &str = "coalesce((SELECT r.category FROM finding_reviews r WHERE r.finding_id = c.finding_id
+          ORDER BY r.revision DESC LIMIT 1), f.category)";
+
+/// Every published entry with what the public filters by (`st`: its state
+/// key); [`PUBLIC_FILTER_SQL`] picks from it. Read for every entry a
+/// filter or the summary looks at, so it is kept to a few key lookups:
+/// the category is the latest review's (what the `finding_state` view
+/// says, without the view's join), names are looked up by the callers
+/// per group or per row shown.
+fn public_base() -> String {
+    format!(
+        "SELECT e.id AS id, e.published_on AS published_on, e.published_ms AS published_ms,
+                coalesce(e.withdrawn_ms, e.published_ms) AS changed_ms, coalesce(p.district, u.district) AS district,
+                c.unit_id AS unit_id, f.point_id AS point_id,
+                {PUBLIC_CATEGORY_SQL} AS category,
+                {PUBLIC_STATE_SQL} AS st
+         FROM exposure_entries e
+         JOIN rectification_cases c ON c.id = e.case_id
+         JOIN findings f ON f.id = c.finding_id
+         JOIN points p ON p.id = f.point_id
+         JOIN units u ON u.id = c.unit_id
+         WHERE e.published_ms IS NOT NULL"
+    )
+}
+
+/// The public filters over [`public_base`] (`:district`, `:unit`,
+/// `:category`, `:point`, `:state`; NULL is no filter). A withdrawn entry
+/// is no claim about a unit any more: it is listed by its state only, so
+/// any filter about the case (`:about` set) leaves it out.
+const PUBLIC_FILTER_SQL: &str = "(:district IS NULL OR district = :district)
+    AND (:unit IS NULL OR unit_id = :unit)
+    AND (:category IS NULL OR category = :category)
+    AND (:point IS NULL OR point_id = :point)
+    AND (:state IS NULL OR st = :state)
+    AND (st <> 'withdrawn' OR :about IS NULL)";
+
+/// What the public pages ask the database for: filters (trimmed, `None`
+/// for no filter) and, for a page, its order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublicQuery {
+    pub district: Option<String>,
+    pub unit: Option<String>,
+    pub category: Option<String>,
+    pub point: Option<String>,
+    /// A public state key (`in_progress`, `overdue`, …).
+    pub state: Option<String>,
+}
+
+impl PublicQuery {
+    pub fn is_empty(&self) -> bool {
+        *self == PublicQuery::default()
+    }
+
+    /// Any filter about the case (not its state).
+    fn about(&self) -> bool {
+        self.district.is_some() || self.unit.is_some() || self.category.is_some() || self.point.is_some()
+    }
+}
+
+/// The order of a page: the list by publication, the feeds by the latest
+/// change (a withdrawal is news a feed reader must get, even of an old entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicOrder {
+    Published,
+    Changed,
+}
+
+impl PublicOrder {
+    /// Matches an index of migration 0018, so a page walks the entries in
+    /// order and stops after it.
+    fn sql(self) -> &'static str {
+        match self {
+            PublicOrder::Published => "published_on DESC, published_ms DESC, id DESC",
+            PublicOrder::Changed => "changed_ms DESC, id DESC",
+        }
+    }
+}
+
+/// How many published entries share a (district, unit, category, state):
+/// the list's counts and filter choices, in one pass.
+#[derive(Debug, Clone)]
+pub struct PublicGroup {
+    pub district: Option<String>,
+    pub unit_id: String,
+    pub unit_name: String,
+    pub category: String,
+    pub category_name: Option<String>,
+    /// The public state key.
+    pub state: String,
+    pub count: u64,
+}
+
+/// One page of public entries, and what it was counted against.
+#[derive(Debug, Clone, Default)]
+pub struct PublicListing {
+    /// Entries matching the query.
+    pub total: u64,
+    /// This page's rows (empty past the end).
+    pub rows: Vec<PublicRow>,
+    /// The groups of the summary query, when one was asked for.
+    pub groups: Vec<PublicGroup>,
+}
+
+/// The instant public states are computed at, as [`PUBLIC_STATE_SQL`] reads it.
+struct StateClock {
+    now_ms: i64,
+    today_ms: i64,
+    yesterday: String,
+}
+
+impl StateClock {
+    fn new(now: Timestamp, tz: &jiff::tz::TimeZone) -> Result<Self, AppError> {
+        let today = now.to_zoned_datetime(tz.clone()).date();
+        let today_ms = today.to_zoned_datetime(tz.clone()).map_err(AppError::internal)?.timestamp().as_millisecond();
+        let yesterday = today.yesterday().map_err(AppError::internal)?.to_string();
+        Ok(Self { now_ms: now.as_millisecond(), today_ms, yesterday })
+    }
+}
+
+/// Runs `sql` (over [`public_base`] as `b`, filtered) with the query's and
+/// the clock's parameters, plus `extra`.
+fn with_public_params<T>(
+    conn: &Connection,
+    sql: &str,
+    q: &PublicQuery,
+    clock: &StateClock,
+    extra: &[(&str, &dyn rusqlite::ToSql)],
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, AppError> {
+    let about = q.about().then_some(1);
+    let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = vec![
+        (":district", &q.district),
+        (":unit", &q.unit),
+        (":category", &q.category),
+        (":point", &q.point),
+        (":state", &q.state),
+        (":about", &about),
+        (":now_ms", &clock.now_ms),
+        (":today_ms", &clock.today_ms),
+        (":yesterday", &clock.yesterday),
+    ];
+    params.extend_from_slice(extra);
+    let mut stmt = conn.prepare_cached(sql)?;
+    Ok(stmt.query_map(params.as_slice(), f)?.collect::<Result<_, _>>()?)
+}
+
+/// The groups of the entries `q` picks, its state filter aside.
+fn public_groups(conn: &Connection, q: &PublicQuery, clock: &StateClock) -> Result<Vec<PublicGroup>, AppError> {
+    let q = PublicQuery { state: None, ..q.clone() };
+    // Every entry is read here, so per entry only what the groups need:
+    // its case, its finding (point, category) and its state; the
+    // district and the names are looked up per group. The filter is
+    // applied to the groups (it reads only their keys), and early on the
+    // unit or point, so a unit's page reads little of the others'.
+    let sql = format!(
+        "SELECT x.district, x.unit_id, x.unit_name, x.category,
+                (SELECT name FROM categories WHERE code = x.category), x.st, sum(x.n)
+         FROM (SELECT coalesce(p.district, u.district) AS district, g.unit_id AS unit_id, u.name AS unit_name,
+                      g.category AS category, g.point_id AS point_id, g.st AS st, g.n AS n
+               FROM (SELECT f.point_id AS point_id, c.unit_id AS unit_id, {PUBLIC_CATEGORY_SQL} AS category,
+                            {PUBLIC_STATE_SQL} AS st, count(*) AS n
+                     FROM exposure_entries e
+                     JOIN rectification_cases c ON c.id = e.case_id
+                     JOIN findings f ON f.id = c.finding_id
+                     WHERE e.published_ms IS NOT NULL AND (:unit IS NULL OR c.unit_id = :unit)
+                       AND (:point IS NULL OR f.point_id = :point)
+                     GROUP BY 1, 2, 3, 4) g
+               JOIN points p ON p.id = g.point_id
+               JOIN units u ON u.id = g.unit_id) x
+         WHERE {PUBLIC_FILTER_SQL}
+         GROUP BY x.district, x.unit_id, x.category, x.st"
+    );
+    with_public_params(conn, &sql, &q, clock, &[], |r| {
+        Ok(PublicGroup {
+            district: r.get(0)?,
+            unit_id: r.get(1)?,
+            unit_name: r.get(2)?,
+            category: r.get(3)?,
+            category_name: r.get(4)?,
+            state: r.get(5)?,
+            count: r.get::<_, i64>(6)?.unsigned_abs(),
+        })
+    })
+}
+
+fn public_count(conn: &Connection, q: &PublicQuery, clock: &StateClock) -> Result<u64, AppError> {
+    if q.is_empty() {
+        // Every published entry: its joins always hold (foreign keys), so
+        // the entries table alone counts them, through its own index.
+        let n: i64 =
+            conn.query_row("SELECT count(*) FROM exposure_entries WHERE published_ms IS NOT NULL", [], |r| r.get(0))?;
+        return Ok(n.unsigned_abs());
+    }
+    let sql = format!("SELECT count(*) FROM ({}) WHERE {PUBLIC_FILTER_SQL}", public_base());
+    let n: Vec<i64> = with_public_params(conn, &sql, q, clock, &[], |r| r.get(0))?;
+    Ok(n.first().copied().unwrap_or(0).unsigned_abs())
+}
+
+/// One page of the entries `q` picks, in `order`: at most `limit` from
+/// `offset`, and how many match in all (filtered: from the same pass,
+/// `None` when the page is empty).
+fn public_page_ids(
+    conn: &Connection,
+    q: &PublicQuery,
+    clock: &StateClock,
+    order: PublicOrder,
+    limit: u32,
+    offset: u64,
+) -> Result<(Vec<i64>, Option<u64>), AppError> {
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    if q.is_empty() {
+        // No filter: the entries table alone orders them, without the joins
+        // that only filters need (the feeds, the unfiltered list), and a
+        // top-N sort; its count is the table's own.
+        let sql = format!(
+            "SELECT id FROM (
+               SELECT id, published_on, published_ms, coalesce(withdrawn_ms, published_ms) AS changed_ms
+               FROM exposure_entries WHERE published_ms IS NOT NULL)
+             ORDER BY {} LIMIT ?1 OFFSET ?2",
+            order.sql()
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let ids: Vec<i64> = stmt.query_map(params![limit, offset], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        return Ok((ids, Some(public_count(conn, q, clock)?)));
+    }
+    let rows: Vec<(i64, i64)> = {
+        let sql = format!(
+            "SELECT id, count(*) OVER () FROM ({}) WHERE {PUBLIC_FILTER_SQL} ORDER BY {} LIMIT :limit OFFSET :offset",
+            public_base(),
+            order.sql()
+        );
+        with_public_params(conn, &sql, q, clock, &[(":limit", &limit), (":offset", &offset)], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+    };
+    let total = rows.first().map(|(_, n)| n.unsigned_abs());
+    Ok((rows.into_iter().map(|(id, _)| id).collect(), total))
+}
+
+/// The public rows of these entries, in this order.
+fn public_rows(conn: &Connection, tz: &jiff::tz::TimeZone, ids: &[i64]) -> Result<Vec<PublicRow>, AppError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(public_row(conn, tz, "e.id = ?1", id)?);
+    }
+    Ok(out)
+}
+
+/// The public row of the published entry `condition` (over `e`) names with `param`.
+fn public_row(
+    conn: &Connection,
+    tz: &jiff::tz::TimeZone,
+    condition: &str,
+    param: &dyn rusqlite::ToSql,
+) -> Result<Option<PublicRow>, AppError> {
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT e.public_ref, e.title, e.description, e.published_on, e.photos, e.withdrawn_on, e.withdrawal_note,
                 c.public_ref, e.id, p.id, p.name, coalesce(p.district, u.district), u.id, u.name, s.category,
                 (SELECT name FROM categories WHERE code = s.category), f.observed_ms,
@@ -432,11 +710,10 @@ fn public_rows(conn: &Connection, tz: &jiff::tz::TimeZone) -> Result<Vec<PublicR
          JOIN finding_state s ON s.finding_id = c.finding_id
          JOIN points p ON p.id = f.point_id
          JOIN units u ON u.id = c.unit_id
-         WHERE e.published_ms IS NOT NULL
-         ORDER BY e.published_on DESC, e.published_ms DESC",
-    )?;
+         WHERE e.published_ms IS NOT NULL AND {condition}"
+    ))?;
     type Raw = (String, String, String, String, String, Option<String>, Option<String>, String, i64, String, String);
-    let rows = stmt.query_map([], |r| {
+    let rows = stmt.query_map([param], |r| {
         let raw: Raw = (
             r.get(0)?,
             r.get(1)?,
@@ -454,7 +731,7 @@ fn public_rows(conn: &Connection, tz: &jiff::tz::TimeZone) -> Result<Vec<PublicR
             (r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?, r.get(15)?, r.get(16)?, r.get(17)?);
         Ok((raw, rest))
     })?;
-    let mut out = Vec::new();
+    let mut out = None;
     for row in rows {
         let (
             (
@@ -483,7 +760,7 @@ fn public_rows(conn: &Connection, tz: &jiff::tz::TimeZone) -> Result<Vec<PublicR
             vec![]
         };
         let (found_on, _) = crate::redact::coarse_time(observed_ms, tz).map_err(AppError::internal)?;
-        out.push(PublicRow {
+        out = Some(PublicRow {
             reference,
             title,
             description,
@@ -899,9 +1176,56 @@ impl super::Db {
         .await
     }
 
-    /// Every published entry (withdrawn ones too), newest first.
-    pub async fn public_exposures(&self, tz: jiff::tz::TimeZone) -> Result<Vec<PublicRow>, AppError> {
-        self.read(move |c| public_rows(c, &tz)).await
+    /// One page of the published entries `q` picks (withdrawn ones by
+    /// their state only), `per_page` of them from page `page` (1 first) in
+    /// `order`, their count, and the groups of the entries `summary` picks
+    /// when asked: filtered, counted and paged in SQL, so a page reads
+    /// its own rows only. Past the end, no rows (the count says where the
+    /// end is).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn public_listing(
+        &self,
+        q: PublicQuery,
+        summary: Option<PublicQuery>,
+        order: PublicOrder,
+        per_page: u32,
+        page: u32,
+        tz: jiff::tz::TimeZone,
+        now: Timestamp,
+    ) -> Result<PublicListing, AppError> {
+        self.read(move |c| {
+            let clock = StateClock::new(now, &tz)?;
+            let groups = match &summary {
+                Some(s) => public_groups(c, s, &clock)?,
+                None => Vec::new(),
+            };
+            // The summary's groups already count the query when it is the
+            // summary's own (a unit's or a point's page).
+            let known = summary.filter(|s| *s == q).map(|_| groups.iter().map(|g| g.count).sum::<u64>());
+            let offset = u64::from(page.max(1) - 1) * u64::from(per_page);
+            if known.is_some_and(|n| offset >= n) {
+                return Ok(PublicListing { total: known.unwrap_or(0), rows: Vec::new(), groups });
+            }
+            let (ids, counted) = public_page_ids(c, &q, &clock, order, per_page, offset)?;
+            // The page's own pass counts the matches; an empty page past
+            // the first needs a count to say where the end is.
+            let total = match (known, counted) {
+                (Some(n), _) | (None, Some(n)) => n,
+                (None, None) if offset == 0 => 0,
+                (None, None) => public_count(c, &q, &clock)?,
+            };
+            Ok(PublicListing { total, rows: public_rows(c, &tz, &ids)?, groups })
+        })
+        .await
+    }
+
+    /// One published entry (withdrawn too) by its public reference.
+    pub async fn public_exposure(
+        &self,
+        reference: String,
+        tz: jiff::tz::TimeZone,
+    ) -> Result<Option<PublicRow>, AppError> {
+        self.read(move |c| public_row(c, &tz, "e.public_ref = ?1", &reference)).await
     }
 
     pub async fn public_photo_allowed(&self, sha256: String) -> Result<bool, AppError> {
@@ -923,5 +1247,150 @@ impl super::Db {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::exposure::PublicState;
+    use crate::db::Db;
+
+    /// The list filters and counts by [`PUBLIC_STATE_SQL`] and shows
+    /// `PublicState::of`: both read every kind of case the same, at the
+    /// edges too (a deadline exactly now, a deferral's target day just
+    /// ended, at midnight and a millisecond after).
+    #[tokio::test]
+    async fn the_sql_public_state_is_the_state_the_page_shows() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.sqlite3")).unwrap();
+        let creds = crate::demo::load(&db).unwrap();
+        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        // 2026-12-06 00:00 office time.
+        let midnight: Timestamp = "2026-12-05T16:00:00Z".parse().unwrap();
+        let reviewer = db
+            .add_user("rev".into(), "rev-password-1".into(), crate::auth::Role::Reviewer, None, midnight)
+            .await
+            .unwrap();
+        let hour = 3_600_000i64;
+        let m = midnight.as_millisecond();
+        /// (state, deadline, deferred_until, re-check passed, withdrawn)
+        type Kind = (&'static str, Option<i64>, Option<&'static str>, bool, bool);
+        let cases: [Kind; 14] = [
+            ("open", Some(m - hour), None, false, false),
+            ("open", Some(m + hour), None, false, false),
+            ("open", Some(m), None, false, false),
+            ("open", Some(m + 1), None, false, false),
+            ("open", None, None, false, false),
+            ("rework", Some(m - hour), None, false, false),
+            ("answered", Some(m - hour), None, false, false),
+            ("deferred", Some(m - 90 * hour), Some("2026-12-05"), false, false),
+            ("deferred", Some(m - 90 * hour), Some("2026-12-04"), false, false),
+            ("deferred", Some(m - 90 * hour), Some("2026-12-06"), false, false),
+            ("closed", Some(m - 90 * hour), None, true, false),
+            ("closed", Some(m - 90 * hour), None, false, false),
+            ("cancelled", Some(m - hour), None, false, false),
+            ("open", Some(m - hour), None, false, true),
+        ];
+        let admin_name = creds.admin_username.clone();
+        let key = anfang_core::evidence::DeviceKey::generate();
+        let code = creds.inspectors[0].1.clone();
+        db.write_blocking(move |c| {
+            crate::db::accounts::enroll(c, &code, None, &key.public_key_hex())?;
+            let (device, inspector): (String, i64) =
+                c.query_row("SELECT id, inspector_id FROM devices LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let admin: i64 = c.query_row("SELECT id FROM users WHERE username = ?1", [&admin_name], |r| r.get(0))?;
+            for (i, (state, deadline, deferred, rechecked, withdrawn)) in cases.iter().enumerate() {
+                let id = uuid::Uuid::now_v7().to_string();
+                let observed = m - 100 * hour;
+                c.execute(
+                    "INSERT INTO findings (id, seq, device_id, inspector_id, point_id, unit_id, category, card, note,
+                       observed_ms, lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms, signature)
+                     VALUES (?1, ?2, ?3, ?4, 'P001', 'U03', 'parking', 'red', NULL, ?5, 29.5, 106.5, 8.0, NULL, '{}',
+                             ?6, ?5, NULL)",
+                    params![id, i as i64 + 1, device, inspector, observed, sha256_hex(id.as_bytes())],
+                )?;
+                c.execute(
+                    "INSERT INTO finding_reviews (finding_id, revision, decision, category, unit_id, card, reason,
+                       reviewer_id, decided_at) VALUES (?1, 1, 'accept', 'parking', 'U03', 'red', NULL, ?2, ?3)",
+                    params![id, admin, midnight.to_string()],
+                )?;
+                let closed = (*state == "closed").then_some(m - 2 * hour);
+                c.execute(
+                    "INSERT INTO rectification_cases (public_ref, finding_id, unit_id, card, state, inspector_id,
+                       opened_ms, notified_ms, deadline_ms, answered_ms, closed_ms, deferred_until)
+                     VALUES (lower(hex(randomblob(6))), ?1, 'U03', 'red', ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8)",
+                    params![id, state, inspector, observed, deadline.map(|d| d - 72 * hour), deadline, closed, deferred],
+                )?;
+                let case = c.last_insert_rowid();
+                if *rechecked {
+                    c.execute(
+                        "INSERT INTO case_events (case_id, seq, at_ms, actor_kind, event, to_state, record_hash)
+                         VALUES (?1, 1, ?2, 'inspector', 'recheck_passed', 'closed', 'x')",
+                        params![case, m - 2 * hour],
+                    )?;
+                }
+                c.execute(
+                    "INSERT INTO exposure_entries (public_ref, case_id, proposed_by, proposed_ms, published_by,
+                       published_ms, published_on, title, description, photos, record_hash, withdrawn_by,
+                       withdrawn_ms, withdrawn_on, withdrawal_note, withdrawal_hash)
+                     VALUES (lower(hex(randomblob(6))), ?1, ?2, ?3, ?4, ?3, '2026-12-03', 't', 'd', '[]', 'h',
+                             ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        case,
+                        reviewer,
+                        m - 80 * hour,
+                        admin,
+                        withdrawn.then_some(admin),
+                        withdrawn.then_some(m - 10 * hour),
+                        withdrawn.then_some("2026-12-05"),
+                        withdrawn.then_some("n"),
+                        withdrawn.then_some("h"),
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let tz2 = tz.clone();
+        let seen = db
+            .read(move |c| {
+                let ids: Vec<i64> = c
+                    .prepare("SELECT id FROM exposure_entries ORDER BY id")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                let mut seen = Vec::new();
+                for now in [
+                    midnight,
+                    midnight + jiff::SignedDuration::from_millis(1),
+                    midnight + jiff::SignedDuration::from_hours(30),
+                ] {
+                    let clock = StateClock::new(now, &tz2)?;
+                    let zoned = now.to_zoned_datetime(tz2.clone());
+                    let sql = format!("SELECT st FROM ({}) WHERE id = :id AND {PUBLIC_FILTER_SQL}", public_base());
+                    for id in &ids {
+                        let row = public_row(c, &tz2, "e.id = ?1", id)?.expect("published");
+                        let shown = PublicState::of(&row, &zoned).key();
+                        let q = PublicQuery::default();
+                        let sql_state: Vec<String> =
+                            with_public_params(c, &sql, &q, &clock, &[(":id", id as &dyn rusqlite::ToSql)], |r| {
+                                r.get(0)
+                            })?;
+                        seen.push((now.to_string(), *id, shown.to_owned(), sql_state.join(",")));
+                    }
+                }
+                Ok(seen)
+            })
+            .await
+            .unwrap();
+        for (now, id, shown, sql) in &seen {
+            assert_eq!(shown, sql, "entry {id} at {now}");
+        }
+        let keys: std::collections::BTreeSet<&str> = seen.iter().map(|s| s.2.as_str()).collect();
+        assert_eq!(keys.len(), 7, "every state was met: {keys:?}");
+        let at_midnight: Vec<&str> = seen.iter().take(cases.len()).map(|s| s.2.as_str()).collect();
+        assert_eq!(at_midnight[2], "in_progress", "a deadline exactly now is not past");
+        assert_eq!(at_midnight[7], "deferred", "a deferral's day ended exactly now");
+        assert_eq!(seen[cases.len() + 7].2, "overdue", "and a millisecond later it is late");
     }
 }

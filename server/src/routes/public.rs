@@ -8,16 +8,24 @@
 //!   and the office's note, under no unit or point;
 //! - nothing from the inspector: no alias, device, finding id, coordinates,
 //!   capture time (dates are days), no per-batch time;
-//! - `/public/photos/…` serves only the stored, metadata-free copy of a photo
-//!   selected in a published, not withdrawn entry (or the after-photo of its
-//!   case once a re-check passed); any other hash is the same 404;
+//! - `/public/photos/…` serves only a photo selected in a published, not
+//!   withdrawn entry (or the after-photo of its case once a re-check
+//!   passed), and only as its public copy: at most
+//!   [`crate::photos::PUBLIC_LONG_EDGE`] px, made from the stored,
+//!   metadata-free copy (the evidence photo is only read); any other hash is
+//!   the same 404;
+//! - every page reads only its own entries: filters, counts and pages are
+//!   SQL ([`crate::db::exposure::PublicQuery`]), 20 entries a page, the
+//!   feeds the newest 50 changes with a link to the next 50;
 //! - answers may be cached briefly (`public, max-age=60`), never `no-store`
 //!   problems for a phone on a slow network; refusals are not cached.
 
-use crate::app::exposure::{CommitmentOutcome, PublicEntry, PublicFilter, PublicState};
+use crate::app::exposure::{CommitmentOutcome, PublicEntry, PublicFilter, PublicPage, PublicState};
+use crate::db::exposure::{PublicGroup, PublicOrder, PublicQuery};
 use crate::error::AppError;
 use crate::{AppState, app};
 use anfang_core::Card;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -71,8 +79,93 @@ pub(super) fn html_page(body: String) -> Response {
     cached("text/html; charset=utf-8", crate::html::xml_chars_only(body))
 }
 
-async fn entries(state: &AppState) -> Result<Vec<PublicEntry>, AppError> {
-    app::exposure::public_entries(&state.db, &state.config.timezone, state.clock.now()).await
+/// Entries a page of the list, a unit's or a point's page shows: a phone
+/// scrolls through 20 cards, and a page reads only its own rows.
+pub const PER_PAGE: u32 = 20;
+/// Items a page of a feed carries: the newest 50 changes, which a reader
+/// polling every few hours never falls behind; `next_url` / rel="next"
+/// lead to older ones.
+pub const FEED_ITEMS: u32 = 50;
+
+/// One page of entries `q` picks, newest published first (the summary's
+/// groups of `summary` when given).
+async fn page_of(
+    state: &AppState,
+    q: PublicQuery,
+    summary: Option<PublicQuery>,
+    order: PublicOrder,
+    per_page: u32,
+    page: u32,
+) -> Result<PublicPage, AppError> {
+    let (tz, now) = (&state.config.timezone, state.clock.now());
+    app::exposure::public_page(&state.db, tz, now, q, summary, order, per_page, page).await
+}
+
+/// The page number of a query: absent or empty is the first; anything but
+/// a whole number from 1 is `None` (the caller answers 400, never a 500).
+fn page_number(raw: Option<&str>) -> Option<u32> {
+    match raw.map(str::trim) {
+        None | Some("") => Some(1),
+        Some(s) => s.parse::<u32>().ok().filter(|n| *n >= 1),
+    }
+}
+
+/// A path segment percent-encoded (ids are the office's reference data:
+/// anything but unreserved ASCII would break a link or a Location header).
+fn segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `path` with the filters of `q` and the page (omitted for the first), so
+/// paging keeps the reader's filters.
+fn page_url(path: &str, q: &PublicQuery, page: u32) -> String {
+    let mut pairs: Vec<(&str, String)> = [
+        ("district", &q.district),
+        ("unit", &q.unit),
+        ("category", &q.category),
+        ("state", &q.state),
+        ("point", &q.point),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+    .collect();
+    if page > 1 {
+        pairs.push(("page", page.to_string()));
+    }
+    match serde_urlencoded::to_string(&pairs) {
+        Ok(query) if !query.is_empty() => format!("{path}?{query}"),
+        _ => path.to_owned(),
+    }
+}
+
+/// Where a page number past the end sends the reader: the last page.
+fn to_last_page(url: &str) -> Response {
+    Redirect::to(url).into_response()
+}
+
+fn bad_request(what: &str, back: &str) -> Response {
+    let body = layout("无法显示", html! { p.err { (what) } p { a href=(back) { "← 返回第一页" } } });
+    (StatusCode::BAD_REQUEST, Html(body)).into_response()
+}
+
+fn bad_page(back: &str) -> Response {
+    bad_request("页码有误：页码应为从 1 开始的整数。", back)
+}
+
+/// 上一页 / 第 N / M 页 / 下一页, each link to `url(page)`.
+fn pager(p: &PublicPage, url: impl Fn(u32) -> String) -> Markup {
+    html! {
+        nav.pager aria-label="翻页" {
+            @if p.page > 1 { a rel="prev" href=(url(p.page - 1)) { "上一页" } } @else { span.off { "上一页" } }
+            span.at { "第 " (p.page) " / " (p.pages) " 页" }
+            @if p.page < p.pages { a rel="next" href=(url(p.page + 1)) { "下一页" } } @else { span.off { "下一页" } }
+        }
+    }
 }
 
 pub(super) fn failed(e: AppError) -> Response {
@@ -116,9 +209,12 @@ dl{display:grid;grid-template-columns:5.5em 1fr;gap:.2rem .6rem;margin:0}dt{colo
 .pair{display:grid;grid-template-columns:1fr;gap:.7rem}@media (min-width:700px){.pair{grid-template-columns:1fr 1fr}}
 .pair figure{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;overflow:hidden}.pair img{width:100%;display:block;background:#ddd}
 .pair figcaption{padding:.3rem .6rem;font-weight:600}.desc{white-space:pre-wrap}
+.pager{display:flex;align-items:center;justify-content:space-between;gap:.5rem;margin:1rem 0}
+.pager a,.pager span.off{display:inline-flex;align-items:center;min-height:44px;padding:0 1rem;border:1px solid #ddd;border-radius:6px;background:#fff;color:#8b1a1a;text-decoration:none}
+.pager span.off{color:#aaa}.pager .at{color:#555}
 .err{background:#fdecea;border:1px solid #f5c2c0;color:#8a1c1c;padding:.5rem .8rem;border-radius:4px}
 footer{max-width:960px;margin:1rem auto;padding:0 .8rem 2rem;color:#666;font-size:.85rem}footer a{color:#8b1a1a}
-@media print{header{background:none;color:#000;padding:0}header a{color:#000}form.f,footer .nav{display:none}body{background:#fff;font-size:12pt}
+@media print{header{background:none;color:#000;padding:0}header a{color:#000}form.f,footer .nav,.pager a,.pager span.off{display:none}body{background:#fff;font-size:12pt}
 .e,.box,.pair figure{break-inside:avoid;border-color:#999}.list{grid-template-columns:1fr 1fr}a{color:#000;text-decoration:none}}
 "#;
 
@@ -196,14 +292,14 @@ fn outcome_class(o: CommitmentOutcome) -> &'static str {
     }
 }
 
-fn overdue_count(list: &[PublicEntry]) -> usize {
-    list.iter().filter(|e| matches!(e.state, PublicState::Overdue(_))).count()
+/// Entries of the summary's groups that `keep` admits.
+fn counted(groups: &[PublicGroup], keep: impl Fn(&PublicGroup) -> bool) -> u64 {
+    groups.iter().filter(|g| keep(g)).map(|g| g.count).sum()
 }
 
-/// (value, label) choices present among the entries, sorted by value.
-fn choices(list: &[PublicEntry], f: impl Fn(&PublicEntry) -> Option<(String, String)>) -> Vec<(String, String)> {
-    let map: BTreeMap<String, String> =
-        list.iter().filter(|e| e.state != PublicState::Withdrawn).filter_map(f).collect();
+/// (value, label) choices present among the (not withdrawn) entries, sorted by value.
+fn choices(groups: &[PublicGroup], f: impl Fn(&PublicGroup) -> Option<(String, String)>) -> Vec<(String, String)> {
+    let map: BTreeMap<String, String> = groups.iter().filter(|g| g.state != "withdrawn").filter_map(f).collect();
     map.into_iter().collect()
 }
 
@@ -219,7 +315,7 @@ fn select(name: &str, label: &str, items: &[(String, String)], selected: Option<
     }
 }
 
-fn entry_list(list: &[&PublicEntry]) -> Markup {
+fn entry_list(list: &[PublicEntry]) -> Markup {
     html! {
         @if list.is_empty() {
             p.muted { "暂无符合条件的曝光条目。" }
@@ -229,36 +325,60 @@ fn entry_list(list: &[&PublicEntry]) -> Markup {
     }
 }
 
-pub async fn list_page(State(state): State<AppState>, Query(f): Query<PublicFilter>) -> Response {
-    let all = match entries(&state).await {
-        Ok(all) => all,
-        Err(e) => return failed(e),
-    };
-    let shown: Vec<&PublicEntry> = all.iter().filter(|e| f.admits(e)).collect();
-    let live = all.iter().filter(|e| e.state != PublicState::Withdrawn).count();
-    let districts = choices(&all, |e| e.row.district.clone().map(|d| (d.clone(), d)));
-    let units = choices(&all, |e| Some((e.row.unit_id.clone(), e.row.unit_name.clone())));
-    let categories = choices(&all, |e| {
-        Some((e.row.category.clone(), e.row.category_name.clone().unwrap_or_else(|| e.row.category.clone())))
-    });
+/// The list's query: its filters and its page.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListParams {
+    #[serde(flatten)]
+    filter: PublicFilter,
+    page: Option<String>,
+}
+
+/// A page number alone (a unit's or a point's page, the feeds).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PageParam {
+    page: Option<String>,
+}
+
+pub async fn list_page(State(state): State<AppState>, query: Result<Query<ListParams>, QueryRejection>) -> Response {
+    let Ok(Query(params)) = query else { return bad_request("筛选条件有误，请重新选择。", "/public/") };
+    let q = params.filter.query();
+    let url = |page: u32| page_url("/public/", &q, page);
+    let Some(page) = page_number(params.page.as_deref()) else { return bad_page(&url(1)) };
+    // The summary and the filter choices are of every entry, whatever the filters.
+    let listing =
+        match page_of(&state, q.clone(), Some(PublicQuery::default()), PublicOrder::Published, PER_PAGE, page).await {
+            Ok(l) => l,
+            Err(e) => return failed(e),
+        };
+    if listing.past_end() {
+        return to_last_page(&url(listing.pages));
+    }
+    let groups = &listing.groups;
+    let live = counted(groups, |g| g.state != "withdrawn");
+    let late = counted(groups, |g| g.state == "overdue");
+    let fixed = counted(groups, |g| g.state == "fixed");
+    let districts = choices(groups, |g| g.district.clone().map(|d| (d.clone(), d)));
+    let units = choices(groups, |g| Some((g.unit_id.clone(), g.unit_name.clone())));
+    let categories =
+        choices(groups, |g| Some((g.category.clone(), g.category_name.clone().unwrap_or_else(|| g.category.clone()))));
     let states: Vec<(String, String)> =
         PublicState::FILTERS.iter().map(|(k, l)| ((*k).to_owned(), (*l).to_owned())).collect();
     let body = html! {
         div.sum {
             span { "曝光 " (live) " 条" }
-            @let late = overdue_count(&all);
             a href="/public/?state=overdue" class=[(late > 0).then_some("late")] { "逾期未改 " (late) " 条" }
-            a href="/public/?state=fixed" { "已整改（复查通过） " (all.iter().filter(|e| e.state == PublicState::Fixed).count()) " 条" }
+            a href="/public/?state=fixed" { "已整改（复查通过） " (fixed) " 条" }
         }
         form.f method="get" action="/public/" {
-            (select("district", "区县", &districts, f.district.as_deref()))
-            (select("unit", "责任单位", &units, f.unit.as_deref()))
-            (select("category", "问题类别", &categories, f.category.as_deref()))
-            (select("state", "整改状态", &states, f.state.as_deref()))
+            (select("district", "区县", &districts, q.district.as_deref()))
+            (select("unit", "责任单位", &units, q.unit.as_deref()))
+            (select("category", "问题类别", &categories, q.category.as_deref()))
+            (select("state", "整改状态", &states, q.state.as_deref()))
             button { "筛选" }
         }
-        @if shown.len() != all.len() { p.muted { "符合条件 " (shown.len()) " 条 · " a href="/public/" { "清除筛选" } } }
-        (entry_list(&shown))
+        @if !q.is_empty() { p.muted { "符合条件 " (listing.total) " 条 · " a href="/public/" { "清除筛选" } } }
+        (entry_list(&listing.entries))
+        (pager(&listing, url))
     };
     html_page(layout("曝光台", body))
 }
@@ -273,13 +393,13 @@ fn photo_figure(sha: &str, caption: &str, alt: &str) -> Markup {
 }
 
 pub async fn entry_page(State(state): State<AppState>, Path(reference): Path<String>) -> Response {
-    let all = match entries(&state).await {
-        Ok(all) => all,
+    let (tz, now) = (&state.config.timezone, state.clock.now());
+    let e = match app::exposure::public_entry(&state.db, tz, now, reference).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return not_found("没有这条曝光条目。"),
         Err(e) => return failed(e),
     };
-    let Some(e) = all.iter().find(|e| e.row.reference == reference) else {
-        return not_found("没有这条曝光条目。");
-    };
+    let e = &e;
     let r = &e.row;
     if let Some((on, note)) = &r.withdrawn {
         let body = html! {
@@ -331,42 +451,59 @@ pub async fn entry_page(State(state): State<AppState>, Path(reference): Path<Str
     html_page(layout(&r.title, body))
 }
 
-fn group_page(title: String, list: Vec<&PublicEntry>) -> Response {
-    let late = list.iter().filter(|e| matches!(e.state, PublicState::Overdue(_))).count();
-    let body = html! {
-        div.sum { span { "曝光 " (list.len()) " 条" } span { "逾期未改 " (late) " 条" } }
-        (entry_list(&list))
-        p { a href="/public/" { "← 返回曝光台" } }
-    };
-    html_page(layout(&title, body))
-}
-
-/// The page of the entries `of` picks (withdrawn ones are no claim about a
-/// unit or point any more), titled after the first; 404 when there is none.
+/// A unit's or a point's page (`path`): its entries, never withdrawn
+/// ones (they are no claim about a unit or point any more), paged, titled
+/// after the first; 404 when there is none.
 async fn group(
     state: &AppState,
-    of: impl Fn(&PublicEntry) -> bool,
+    q: PublicQuery,
+    path: String,
+    query: Result<Query<PageParam>, QueryRejection>,
     title: impl Fn(&PublicEntry) -> String,
     none: &str,
 ) -> Response {
-    let all = match entries(state).await {
-        Ok(all) => all,
+    let url = |page: u32| page_url(&path, &PublicQuery::default(), page);
+    let Some(page) = query.ok().and_then(|Query(p)| page_number(p.page.as_deref())) else { return bad_page(&url(1)) };
+    let listing = match page_of(state, q.clone(), Some(q), PublicOrder::Published, PER_PAGE, page).await {
+        Ok(l) => l,
         Err(e) => return failed(e),
     };
-    let list: Vec<&PublicEntry> = all.iter().filter(|e| e.state != PublicState::Withdrawn && of(e)).collect();
-    match list.first() {
-        Some(first) => group_page(title(first), list),
-        None => not_found(none),
+    if listing.total == 0 {
+        return not_found(none);
     }
+    if listing.past_end() {
+        return to_last_page(&url(listing.pages));
+    }
+    let Some(first) = listing.entries.first() else { return not_found(none) };
+    let late = counted(&listing.groups, |g| g.state == "overdue");
+    let body = html! {
+        div.sum { span { "曝光 " (listing.total) " 条" } span { "逾期未改 " (late) " 条" } }
+        (entry_list(&listing.entries))
+        (pager(&listing, url))
+        p { a href="/public/" { "← 返回曝光台" } }
+    };
+    html_page(layout(&title(first), body))
 }
 
-pub async fn unit_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    group(&state, |e| e.row.unit_id == id, |e| e.row.unit_name.clone(), "该单位没有曝光条目。").await
+pub async fn unit_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<PageParam>, QueryRejection>,
+) -> Response {
+    let path = format!("/public/units/{}", segment(&id));
+    let q = PublicQuery { unit: Some(id), ..Default::default() };
+    group(&state, q, path, query, |e| e.row.unit_name.clone(), "该单位没有曝光条目。").await
 }
 
-pub async fn point_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+pub async fn point_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<PageParam>, QueryRejection>,
+) -> Response {
     let title = |e: &PublicEntry| format!("{}（{}）", e.row.point_name, e.row.unit_name);
-    group(&state, |e| e.row.point_id == id, title, "该点位没有曝光条目。").await
+    let path = format!("/public/points/{}", segment(&id));
+    let q = PublicQuery { point: Some(id), ..Default::default() };
+    group(&state, q, path, query, title, "该点位没有曝光条目。").await
 }
 
 // ---------------------------------------------------------------- feeds
@@ -413,12 +550,39 @@ fn summary_text(e: &PublicEntry) -> String {
     s
 }
 
-pub async fn feed_json(State(state): State<AppState>) -> Response {
-    let (all, base) = match tokio::try_join!(entries(&state), base_url(&state)) {
+/// A page of a feed (`?page=N`, the first without): the newest
+/// [`FEED_ITEMS`] changes, then the next; a page number that is none, or
+/// past the end, is refused (a feed reader needs a status, not a page).
+async fn feed_page(
+    state: &AppState,
+    query: Result<Query<PageParam>, QueryRejection>,
+) -> Result<(PublicPage, String), Response> {
+    let page = query.ok().and_then(|Query(p)| page_number(p.page.as_deref())).ok_or_else(|| {
+        AppError::BadRequest("page must be a whole number from 1 (omit it for the first page)".into()).into_response()
+    })?;
+    let listing = page_of(state, PublicQuery::default(), None, PublicOrder::Changed, FEED_ITEMS, page);
+    let (listing, base) = tokio::try_join!(listing, base_url(state)).map_err(IntoResponse::into_response)?;
+    if listing.past_end() {
+        let pages = listing.pages;
+        return Err(
+            AppError::NotFound(format!("the feed has {pages} page(s); page {page} is past its end")).into_response()
+        );
+    }
+    Ok((listing, base))
+}
+
+/// The address of page `page` of the feed `name`.
+fn feed_url(base: &str, name: &str, page: u32) -> String {
+    if page > 1 { format!("{base}/public/{name}?page={page}") } else { format!("{base}/public/{name}") }
+}
+
+pub async fn feed_json(State(state): State<AppState>, query: Result<Query<PageParam>, QueryRejection>) -> Response {
+    let (listing, base) = match feed_page(&state, query).await {
         Ok(x) => x,
-        Err(e) => return e.into_response(),
+        Err(refused) => return refused,
     };
-    let items: Vec<serde_json::Value> = all
+    let items: Vec<serde_json::Value> = listing
+        .entries
         .iter()
         .map(|e| {
             let r = &e.row;
@@ -457,23 +621,29 @@ pub async fn feed_json(State(state): State<AppState>) -> Response {
             }
         })
         .collect();
-    let feed = serde_json::json!({
+    // feed_url names the feed on every page; next_url (JSON Feed 1.1)
+    // leads to the older items and is absent on the last page.
+    let mut feed = serde_json::json!({
         "version": "https://jsonfeed.org/version/1.1",
         "title": "曝光台 · 四城同创",
         "home_page_url": format!("{base}/public/"),
-        "feed_url": format!("{base}/public/feed.json"),
+        "feed_url": feed_url(&base, "feed.json", 1),
         "language": "zh-CN",
         "items": items,
     });
+    if listing.page < listing.pages {
+        feed["next_url"] = feed_url(&base, "feed.json", listing.page + 1).into();
+    }
     cached("application/feed+json; charset=utf-8", feed.to_string())
 }
 
-pub async fn feed_atom(State(state): State<AppState>) -> Response {
+pub async fn feed_atom(State(state): State<AppState>, query: Result<Query<PageParam>, QueryRejection>) -> Response {
     use crate::html::esc;
-    let (all, base) = match tokio::try_join!(entries(&state), base_url(&state)) {
+    let (listing, base) = match feed_page(&state, query).await {
         Ok(x) => x,
-        Err(e) => return e.into_response(),
+        Err(refused) => return refused,
     };
+    let all = &listing.entries;
     let updated = all
         .iter()
         .map(|e| e.row.withdrawn.as_ref().map(|(on, _)| on.clone()).unwrap_or_else(|| e.row.published_on.clone()))
@@ -484,10 +654,26 @@ pub async fn feed_atom(State(state): State<AppState>) -> Response {
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"zh-CN\">\n",
     );
     xml.push_str(&format!(
-        "<title>曝光台 · 四城同创</title>\n<id>{b}/public/</id>\n<link href=\"{b}/public/\"/>\n<link rel=\"self\" href=\"{b}/public/feed.atom\"/>\n<updated>{updated}</updated>\n<author><name>四城同创办</name></author>\n",
+        "<title>曝光台 · 四城同创</title>\n<id>{b}/public/</id>\n<link href=\"{b}/public/\"/>\n<link rel=\"self\" href=\"{}\"/>\n<updated>{updated}</updated>\n<author><name>四城同创办</name></author>\n",
+        esc(&feed_url(&base, "feed.atom", listing.page)),
         b = esc(&base)
     ));
-    for e in &all {
+    // A paged feed (RFC 5005, section 3): first and last, and the pages
+    // either side of this one; the subscription document is the first.
+    let mut page_link = |rel: &str, page: u32| {
+        xml.push_str(&format!("<link rel=\"{rel}\" href=\"{}\"/>\n", esc(&feed_url(&base, "feed.atom", page))));
+    };
+    if listing.pages > 1 {
+        page_link("first", 1);
+        page_link("last", listing.pages);
+    }
+    if listing.page > 1 {
+        page_link("previous", listing.page - 1);
+    }
+    if listing.page < listing.pages {
+        page_link("next", listing.page + 1);
+    }
+    for e in all {
         let r = &e.row;
         let url = esc(&format!("{base}/public/entries/{}", r.reference));
         let (title, text, day) = match &r.withdrawn {
@@ -529,7 +715,9 @@ async fn public_photo(state: &AppState, sha256: &str, thumbnail: bool) -> Respon
         Ok(false) => return refused(),
         Err(e) => return e.into_response(),
     }
-    match state.photos.read(sha256, thumbnail).await {
+    // The full size is the public copy (at most 1280 px), never the evidence photo.
+    let bytes = if thumbnail { state.photos.read(sha256, true).await } else { state.photos.read_public(sha256).await };
+    match bytes {
         Ok(bytes) => {
             ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, PHOTO_CACHE)], bytes).into_response()
         }
