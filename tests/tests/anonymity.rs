@@ -67,6 +67,9 @@ struct Ids {
     entry: String,
     /// The month of the findings, for the league.
     month: String,
+    /// An issued month, for the public league pages (the findings' month
+    /// is not over, so it cannot be issued on the real clock).
+    issued_month: String,
 }
 
 /// The concrete path for a route pattern; panics on a parameter nobody taught.
@@ -92,6 +95,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
             ("contacts", "id") => &ids.contact,
             ("notices", "id") => &ids.notice,
             ("exposure" | "entries", "ref") => &ids.entry,
+            ("league", "month") if path.starts_with("/public/") => &ids.issued_month,
             ("league", "month") => &ids.month,
             _ => panic!("the anonymity test has no value for {{{name}}} in {path}: teach it one in `concrete`"),
         };
@@ -239,6 +243,24 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     .await;
     assert_eq!(published["status"], "published", "{published}");
 
+    // Last month issued and the league made public, so its public pages
+    // answer and are walked.
+    let issued_month = {
+        let first: jiff::civil::Date = format!("{}-01", &office_today()[..7]).parse().unwrap();
+        let prev = first.checked_sub(jiff::Span::new().months(1)).unwrap();
+        format!("{:04}-{:02}", prev.year(), prev.month())
+    };
+    let issued = post(format!("/api/v1/league/{issued_month}/issue"), serde_json::json!(null)).await;
+    assert!(issued["result_hash"].is_string(), "{issued}");
+    let public = http
+        .put(format!("{base}/api/v1/settings/league"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"public": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 200);
+
     let ids = Ids {
         entry,
         case: case_ref,
@@ -253,6 +275,7 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         point: "P001".into(),
         category: "parking".into(),
         month: office_today()[..7].to_owned(),
+        issued_month,
     };
 
     let leader_password = add_user(&server, "lingdao", "leader");
