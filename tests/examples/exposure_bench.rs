@@ -33,14 +33,13 @@ fn main() -> anyhow::Result<()> {
 fn run(entries: usize) -> anyhow::Result<()> {
     let findings = 20_000usize.max(entries * 2);
     let data = tempfile::tempdir()?;
-    let state =
-        anfang_server::AppState::open(anfang_server::Config::new(data.path())).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let creds = anfang_server::demo::load(&state.db).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let key = anfang_core::evidence::DeviceKey::generate();
-    state
-        .db
-        .write_blocking(|c| anfang_server::db::accounts::enroll(c, &creds.inspectors[0].1, None, &key.public_key_hex()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // EXPOSURE_BENCH_KEEP=DIR: fill DIR/ENTRIES instead, and leave it to
+    // serve (`anfang-server serve --data-dir DIR/ENTRIES`) and look at.
+    let dir = match std::env::var_os("EXPOSURE_BENCH_KEEP") {
+        Some(k) => std::path::PathBuf::from(k).join(entries.to_string()),
+        None => data.path().to_owned(),
+    };
+    let (state, _creds) = bench_env::demo_city(anfang_server::Config::new(&dir))?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let now = jiff::Timestamp::now();
     rt.block_on(state.db.add_user(
@@ -54,7 +53,7 @@ fn run(entries: usize) -> anyhow::Result<()> {
     println!("\n{entries} published entries; load average before: {}", load());
 
     let t = Instant::now();
-    let mut c = rusqlite::Connection::open(data.path().join("anfang.sqlite3"))?;
+    let mut c = rusqlite::Connection::open(dir.join("anfang.sqlite3"))?;
     c.busy_timeout(std::time::Duration::from_secs(30))?;
     let tx = c.transaction()?;
     let (device_id, inspector_id): (String, i64) =
