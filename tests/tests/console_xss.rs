@@ -172,11 +172,36 @@ async fn markup_typed_anywhere_comes_back_escaped_on_every_console_page_and_in_t
         assert_inert("a page after a post", &page);
         seen.push_str(&page);
     }
-    // The exposure page and its feeds, as the public gets them.
+    // The exposure page and its feeds, as the public gets them; last month
+    // issued and the league made public, so its pages (every active point
+    // and its unit, by name) are walked too.
+    let last_month = {
+        let first: jiff::civil::Date = format!("{}-01", &office_today()[..7]).parse().unwrap();
+        let prev = first.checked_sub(jiff::Span::new().months(1)).unwrap();
+        format!("{:04}-{:02}", prev.year(), prev.month())
+    };
+    let token = server.admin_token().await;
+    let http = reqwest::Client::new();
+    let issued = http
+        .post(format!("{}/api/v1/league/{last_month}/issue", server.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), 200, "{}", issued.text().await.unwrap());
+    let public_on = http
+        .put(format!("{}/api/v1/settings/league", server.url()))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"public": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public_on.status(), 200);
     let mut public = String::new();
     for r in anfang_server::routes::public_routes() {
         let path = r
             .path
+            .replace("/league/{month}", &format!("/league/{last_month}"))
             .replace("{ref}", &entry)
             .replace("/units/{id}", "/units/U03")
             .replace("/points/{id}", "/points/P001")
