@@ -265,6 +265,7 @@ function syncNow() {
   btn.disabled = true;
   msg.className = 'msg';
   msg.textContent = '正在同步…';
+  let outcome = 'error';
   syncing = call('sync')
     .then((r) => {
       if (r.interrupted) {
@@ -279,14 +280,14 @@ function syncNow() {
         if (r.findings_rejected) parts.push(`被拒绝 ${r.findings_rejected} 条`);
         msg.textContent = `同步完成：${parts.join('，')}。${new Date().toLocaleTimeString('zh-CN')}`;
       }
-      document.body.dataset.lastSync = r.interrupted ? 'interrupted' : 'ok';
+      outcome = r.interrupted ? 'interrupted' : 'ok';
       $('reenroll').hidden = true;
       return r;
     })
     .catch((e) => {
       msg.className = 'msg bad';
       msg.textContent = explain(e);
-      document.body.dataset.lastSync = 'error';
+      outcome = 'error';
       // A revoked device keeps its unsynced findings; a new code lets them go.
       $('reenroll').hidden = !['unauthorized', 'device_revoked', 'device_expired'].includes(e.kind);
     })
@@ -299,6 +300,9 @@ function syncNow() {
         if (current === 'home') await Promise.all([showRejected(), renderVisits()]).catch(() => {});
         if (current === 'list') await openList().catch(() => {});
       }
+      // Said once the screen shows what the sync brought (today's visits,
+      // a rejected finding), not before: what reads it sees the result.
+      document.body.dataset.lastSync = outcome;
     });
   return syncing;
 }
