@@ -70,10 +70,7 @@ fn main() -> anyhow::Result<()> {
         tx.prepare("SELECT code FROM categories")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     let admin: i64 = tx.query_row("SELECT id FROM users WHERE username = 'admin'", [], |r| r.get(0))?;
     for p in &photos {
-        tx.execute(
-            "INSERT INTO photos (sha256, byte_len, width, height, stored_at) VALUES (?1, ?2, ?3, ?4, '2025-01-01T00:00:00Z')",
-            params![p.sha256, p.jpeg.len() as i64, p.width, p.height],
-        )?;
+        tx.execute(bench_env::INSERT_PHOTO, params![p.sha256, p.jpeg.len() as i64, p.width, p.height])?;
     }
     let year_start = jiff::Timestamp::from_second(1_735_660_800)?.as_millisecond(); // 2025-01-01T00:00+08:00
     let year_ms = 365 * 86_400_000i64;
@@ -81,16 +78,12 @@ fn main() -> anyhow::Result<()> {
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
     let mut photos_left = photos.iter();
     {
-        let mut ins = tx.prepare(
-            "INSERT INTO findings (id, seq, device_id, inspector_id, point_id, unit_id, category, card, note, observed_ms,
-               lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms, signature)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 8.0, NULL, '{}', ?13, ?10, NULL)",
-        )?;
+        let mut ins = tx.prepare(bench_env::INSERT_FINDING_AT)?;
         let mut review = tx.prepare(
             "INSERT INTO finding_reviews (finding_id, revision, decision, category, unit_id, card, reason, reviewer_id, decided_at)
              VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
-        let mut attach = tx.prepare("INSERT INTO finding_photos (finding_id, position, sha256) VALUES (?1, 0, ?2)")?;
+        let mut attach = tx.prepare(bench_env::ATTACH_PHOTO)?;
         for i in 0..n {
             let observed = year_start + (i as i64 * year_ms / n as i64) + rng.below(3_600_000) as i64;
             let (point, unit, lat, lon) = &points[rng.below(points.len() as u64) as usize];

@@ -55,24 +55,14 @@ fn main() -> anyhow::Result<()> {
         tx.prepare("SELECT code FROM categories")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
     let admin: i64 = tx.query_row("SELECT id FROM users WHERE username = 'admin'", [], |r| r.get(0))?;
     for p in &photos {
-        tx.execute(
-            "INSERT INTO photos (sha256, byte_len, width, height, stored_at) VALUES (?1, ?2, ?3, ?4, '2025-01-01T00:00:00Z')",
-            params![p.sha256, p.jpeg.len() as i64, p.width, p.height],
-        )?;
+        tx.execute(bench_env::INSERT_PHOTO, params![p.sha256, p.jpeg.len() as i64, p.width, p.height])?;
     }
     let mut rng = Rng(0x0b5e_55ed_0003_0030);
     let mut seq = 0i64;
     {
-        let mut ins = tx.prepare(
-            "INSERT INTO findings (id, seq, device_id, inspector_id, point_id, unit_id, category, card, note, observed_ms,
-               lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms, signature)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 8.0, NULL, '{}', ?13, ?10, NULL)",
-        )?;
-        let mut review = tx.prepare(
-            "INSERT INTO finding_reviews (finding_id, revision, decision, category, unit_id, card, reason, reviewer_id, decided_at)
-             VALUES (?1, 1, 'accept', ?2, ?3, ?4, NULL, ?5, ?6)",
-        )?;
-        let mut attach = tx.prepare("INSERT INTO finding_photos (finding_id, position, sha256) VALUES (?1, 0, ?2)")?;
+        let mut ins = tx.prepare(bench_env::INSERT_FINDING_AT)?;
+        let mut review = tx.prepare(bench_env::INSERT_REVIEW)?;
+        let mut attach = tx.prepare(bench_env::ATTACH_PHOTO)?;
         for (_, from, to, n) in PERIODS {
             let day = |d: &str| -> anyhow::Result<i64> {
                 let date: jiff::civil::Date = d.parse()?;

@@ -51,6 +51,15 @@ pub const INSERT_FINDING: &str =
     "INSERT INTO findings (id, seq, device_id, inspector_id, point_id, unit_id, category, card, note, observed_ms,
                lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms, signature)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9, 29.5, 106.5, 8.0, NULL, '{}', ?10, ?9, NULL)";
+/// A finding at a point's own position, with a note (the bulletins print both).
+pub const INSERT_FINDING_AT: &str =
+    "INSERT INTO findings (id, seq, device_id, inspector_id, point_id, unit_id, category, card, note, observed_ms,
+               lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 8.0, NULL, '{}', ?13, ?10, NULL)";
+/// A stored photo's row, and a finding's first photo.
+pub const INSERT_PHOTO: &str =
+    "INSERT INTO photos (sha256, byte_len, width, height, stored_at) VALUES (?1, ?2, ?3, ?4, '2025-01-01T00:00:00Z')";
+pub const ATTACH_PHOTO: &str = "INSERT INTO finding_photos (finding_id, position, sha256) VALUES (?1, 0, ?2)";
 pub const INSERT_REVIEW: &str = "INSERT INTO finding_reviews (finding_id, revision, decision, category, unit_id, card, reason, reviewer_id, decided_at)
              VALUES (?1, 1, 'accept', ?2, ?3, ?4, NULL, ?5, ?6)";
 pub const INSERT_CASE: &str =
