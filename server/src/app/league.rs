@@ -149,9 +149,14 @@ impl LeagueResult {
 impl LeagueResult {
     /// "2026年11月点位达标月评排名".
     pub fn title_zh(&self) -> String {
-        let (y, m) = self.month.split_once('-').unwrap_or((&self.month, ""));
-        format!("{y}年{}月点位达标月评排名", m.trim_start_matches('0'))
+        title_zh(&self.month)
     }
+}
+
+/// "2026年11月点位达标月评排名" for `2026-11`.
+pub fn title_zh(month: &str) -> String {
+    let (y, m) = month.split_once('-').unwrap_or((month, ""));
+    format!("{y}年{}月点位达标月评排名", m.trim_start_matches('0'))
 }
 
 /// A month as the API and the console show it.
@@ -196,9 +201,7 @@ pub async fn public_months(db: &Db, tz: &TimeZone) -> Result<Vec<PublicMonth>, A
                 .parse::<Timestamp>()
                 .map(|t| t.to_zoned_datetime(tz.clone()).date().to_string())
                 .unwrap_or_else(|_| issued_at.get(..10).unwrap_or("").to_owned());
-            let (y, m) = month.split_once('-').unwrap_or((&month, ""));
-            let title = format!("{y}年{}月点位达标月评排名", m.trim_start_matches('0'));
-            PublicMonth { month, title, number, issued_on }
+            PublicMonth { title: title_zh(&month), month, number, issued_on }
         })
         .collect())
 }
