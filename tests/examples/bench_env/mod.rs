@@ -2,23 +2,15 @@
 //! read with their context (shared by the examples; not an example itself).
 #![allow(dead_code)] // each benchmark uses what it needs
 
-/// CPU model and core count.
+/// CPU model and core count (the load tool's, so every figure names the
+/// machine the same way).
 pub fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    format!("{cpu}, {cores} cores")
+    anfang_load::procstat::machine()
 }
 
 /// The 1, 5 and 15 minute load averages.
 pub fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
+    anfang_load::procstat::load_average()
 }
 
 /// A small deterministic generator (xorshift), so every run builds the same
