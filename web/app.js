@@ -573,10 +573,21 @@ $('point-search').addEventListener('input', () => {
 $('photo-input').addEventListener('change', async (ev) => {
   const files = [...ev.target.files];
   ev.target.value = '';
-  for (const file of files) {
-    const box = el('div', { class: 'thumb' }, '处理中…');
+  // Every picked photo gets its box at once, numbered, saying where it
+  // stands. They are processed one after another: the one worker owns the
+  // pipeline and the draft, and a second 12-megapixel decode at the same
+  // time would double the memory a low-end phone must find.
+  const of = files.length;
+  const boxes = files.map((_, i) => {
+    const box = el('div', { class: 'thumb', 'data-state': 'queued' }, of > 1 ? `等待处理 ${i + 1}/${of}` : '等待处理');
     $('thumbs').append(box);
-    draft.processing++;
+    return box;
+  });
+  draft.processing += of;
+  for (const [i, file] of files.entries()) {
+    const box = boxes[i];
+    box.dataset.state = 'processing';
+    box.textContent = of > 1 ? `处理中 ${i + 1}/${of}…` : '处理中…';
     try {
       const bytes = await file.arrayBuffer();
       const info = await call('processPhoto', { bytes }, [bytes]);
@@ -594,6 +605,7 @@ $('photo-input').addEventListener('change', async (ev) => {
         box.remove();
       });
       box.replaceChildren(img, remove);
+      box.dataset.state = 'done';
       box.dataset.sha256 = info.sha256;
       box.dataset.ms = String(Math.round(info.ms));
     } catch (e) {

@@ -41,6 +41,15 @@ async function recordFinding(page, { search, category, card, photos, note }) {
   await page.tap(`#categories button[data-category="${category}"]`);
   await page.tap(`.card[data-card="${card}"]`);
   await page.setInputFiles('#photo-input', photos.map((buffer, i) => ({ name: `IMG_${i}.jpg`, mimeType: 'image/jpeg', buffer })));
+  // Each photo shows its own box at once, with where it stands, not one box
+  // after another as each finishes.
+  const boxes = await page.$$eval('#thumbs .thumb', (els) => els.map((e) => [e.dataset.state, e.textContent]));
+  assert.equal(boxes.length, photos.length, `a box per picked photo at once: ${JSON.stringify(boxes)}`);
+  for (const [i, [state, label]] of boxes.entries()) {
+    if (state === 'done') continue;
+    const n = photos.length > 1 ? ` ${i + 1}/${photos.length}` : '';
+    assert.ok(label === `等待处理${n}` || label === `处理中${n}…`, `photo ${i + 1}: ${state} ${label}`);
+  }
   await page.waitForFunction((n) => document.querySelectorAll('#thumbs .thumb[data-sha256]').length === n, photos.length);
   const hashes = await page.$$eval('#thumbs .thumb[data-sha256]', (els) => els.map((e) => e.dataset.sha256));
   if (note) await page.fill('#note', note);
