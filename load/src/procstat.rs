@@ -25,14 +25,12 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     // The command name may hold spaces: fields start after its ')'.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_secs_f64(ticks as f64 / ticks_per_second()))
+    Some(Duration::from_secs_f64(ticks as f64 / USER_HZ))
 }
 
-fn ticks_per_second() -> f64 {
-    // USER_HZ is 100 on every Linux architecture the server targets; the
-    // kernel reports /proc times in it regardless of CONFIG_HZ.
-    100.0
-}
+/// The unit of /proc's CPU times: 100 on every Linux architecture the
+/// server targets, whatever the kernel's CONFIG_HZ.
+const USER_HZ: f64 = 100.0;
 
 /// Resident memory of `pid` now, MiB.
 pub fn rss_mib(pid: u32) -> Option<f64> {
