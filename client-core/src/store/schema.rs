@@ -31,6 +31,15 @@ pub fn migrate(conn: &mut Connection, migrations: &[&str]) -> Result<(), Migrati
     for (i, sql) in migrations.iter().enumerate().skip(current) {
         let version = i + 1;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process on the same file (a second server starting at
+        // the same moment) may have applied it while this one waited.
+        let now: usize = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+        if now > migrations.len() {
+            return Err(MigrationError::TooNew { found: now, known: migrations.len() });
+        }
+        if now >= version {
+            continue;
+        }
         tx.execute_batch(sql).map_err(|source| MigrationError::Failed { version, source })?;
         tx.pragma_update(None, "user_version", version as i64)?;
         tx.commit()?;
@@ -75,5 +84,30 @@ mod tests {
         assert!(matches!(err, MigrationError::Failed { version: 2, .. }), "{err}");
         let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, 1);
+    }
+
+    /// Two server processes started together on a fresh file both migrate
+    /// it: neither may apply a version the other already has.
+    #[test]
+    fn two_connections_migrating_one_file_at_once_both_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite3");
+        let many: Vec<String> = (0..40).map(|i| format!("CREATE TABLE t{i} (x INTEGER);")).collect();
+        let many: Vec<&'static str> = many.into_iter().map(|s| &*Box::leak(s.into_boxed_str())).collect();
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                let (path, many) = (path.clone(), many.clone());
+                std::thread::spawn(move || {
+                    let mut conn = Connection::open(&path).unwrap();
+                    conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                    migrate(&mut conn, &many)
+                })
+            })
+            .collect();
+        for r in runs {
+            r.join().unwrap().unwrap();
+        }
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 40);
     }
 }

@@ -42,6 +42,7 @@ pub mod exposure;
 pub mod findings;
 pub mod identities;
 pub mod league;
+pub mod leases;
 pub mod notices;
 pub mod outbox;
 pub mod rechecks;
@@ -83,6 +84,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0016_league.sql"),
     include_str!("../../migrations/0017_league_numbers.sql"),
     include_str!("../../migrations/0018_finding_sources.sql"),
+    include_str!("../../migrations/0019_job_leases.sql"),
 ];
 
 /// Handle to the server database; cheap to clone.
@@ -117,6 +119,12 @@ impl Db {
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         configure(&conn)?;
+        // Other processes may write to this file too (several `serve`
+        // instances, the command line): a transaction that reads before it
+        // writes must hold the write lock from its start, or its write fails
+        // with SQLITE_BUSY when another committed in between (deferred
+        // transactions get no busy-wait on that upgrade).
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         anfang_core::store::schema::migrate(&mut conn, MIGRATIONS)
             .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
         Ok(Self {
@@ -383,6 +391,51 @@ mod tests {
         let most = most.load(Ordering::SeqCst);
         assert!(most <= super::READERS, "{most} reader connections were in use at once");
         assert!(db.inner.readers.lock().unwrap().len() <= super::READERS);
+    }
+
+    /// Two `serve` processes on one file each have their own writer. A
+    /// write transaction that reads before it writes (the next bulletin
+    /// number, the evidence chain's head, an upload's caps) must not fail
+    /// because the other committed in between: the writer begins every
+    /// transaction IMMEDIATE, taking the write lock (and waiting for it)
+    /// before its first read.
+    #[test]
+    fn two_handles_on_one_file_read_then_write_without_busy_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite3");
+        let (a, b) = (super::Db::open(&path).unwrap(), super::Db::open(&path).unwrap());
+        a.write_blocking(|c| Ok(c.execute_batch("CREATE TABLE counted (n INTEGER PRIMARY KEY)")?)).unwrap();
+        runtime(8).block_on(async {
+            let writes: Vec<_> = (0..200)
+                .map(|i| {
+                    let db = if i % 2 == 0 { a.clone() } else { b.clone() };
+                    tokio::spawn(async move {
+                        db.write(|c| {
+                            let tx = c.transaction()?;
+                            let next: i64 =
+                                tx.query_row("SELECT coalesce(max(n), 0) + 1 FROM counted", [], |r| r.get(0))?;
+                            tx.execute("INSERT INTO counted (n) VALUES (?1)", [next])?;
+                            tx.commit()?;
+                            Ok(())
+                        })
+                        .await
+                    })
+                })
+                .collect();
+            let mut failed = Vec::new();
+            for w in writes {
+                if let Err(e) = w.await.unwrap() {
+                    failed.push(e.to_string());
+                }
+            }
+            assert!(failed.is_empty(), "{} of 200 writes failed, first: {:?}", failed.len(), failed.first());
+        });
+        let (count, max): (i64, i64) = a
+            .write_blocking(|c| {
+                Ok(c.query_row("SELECT count(*), max(n) FROM counted", [], |r| Ok((r.get(0)?, r.get(1)?)))?)
+            })
+            .unwrap();
+        assert_eq!((count, max), (200, 200), "numbers are gapless and unique across both writers");
     }
 
     #[test]
