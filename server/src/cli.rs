@@ -674,6 +674,18 @@ fn serve(
         );
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Several instances may serve this installation: the jobs below that
+    // act on all of it run only where the background lease is held
+    // (app/jobs.rs); the notice worker claims rows and runs everywhere.
+    let instance = crate::app::jobs::instance_name();
+    let (lease_tx, held) = crate::app::jobs::channel();
+    let keeper = runtime.spawn(crate::app::jobs::keep(
+        state.db.clone(),
+        crate::app::jobs::BACKGROUND,
+        instance.clone(),
+        crate::app::jobs::lease_ttl_from_env(),
+        lease_tx,
+    ));
     // The daily backup (app/backups.rs), when one is set.
     let every = std::env::var("ANFANG_BACKUP_CHECK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(60u64);
     runtime.spawn(crate::app::backups::run_forever(
@@ -682,9 +694,10 @@ fn serve(
         state.clock.clone(),
         state.config.timezone.clone(),
         std::time::Duration::from_secs(every.max(1)),
+        held.clone(),
     ));
     // Expired partial uploads and unreferenced photos (see photos.rs).
-    runtime.spawn(state.photos.clone().sweep_forever(state.db.clone()));
+    runtime.spawn(state.photos.clone().sweep_forever(state.db.clone(), held.clone()));
     // The outbox's notices (email, group robots, webhooks); see notify/.
     runtime.spawn(crate::notify::worker::run(state.clone(), crate::notify::WorkerConfig::default()));
     // Rectification: digests, reminders, 催办, escalation (app/scheduler.rs);
@@ -696,9 +709,18 @@ fn serve(
         state.config.timezone.clone(),
         std::time::Duration::from_secs(every.max(1)),
         state.notice_wake.clone(),
+        held,
     ));
+    // After a clean shutdown (SIGTERM, Ctrl-C) the lease is given up, so
+    // another instance takes the jobs at once rather than when it runs out.
+    let db = state.db.clone();
+    let hand_over = |served: anyhow::Result<()>| {
+        keeper.abort();
+        runtime.block_on(crate::app::jobs::release(&db, crate::app::jobs::BACKGROUND, &instance));
+        served
+    };
     if let Some((cert, key)) = tls {
-        return runtime.block_on(async move {
+        return hand_over(runtime.block_on(async move {
             let tls_config = crate::tls::load(&cert, &key).await?;
             let listener = std::net::TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
             let addr = listener.local_addr()?;
@@ -707,9 +729,9 @@ fn serve(
             use std::io::Write;
             std::io::stdout().flush()?;
             crate::tls::serve(listener, state, tls_config).await
-        });
+        }));
     }
-    runtime.block_on(async move {
+    hand_over(runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
@@ -719,7 +741,7 @@ fn serve(
         use std::io::Write;
         std::io::stdout().flush()?;
         crate::serve(listener, state).await.context("server failed")
-    })
+    }))
 }
 
 fn passphrase(file: Option<&std::path::Path>) -> anyhow::Result<Option<age::secrecy::SecretString>> {

@@ -106,25 +106,72 @@ impl UploadLimits {
     }
 }
 
-/// One async lock per photo being worked on. Entries live only while
-/// someone holds or waits for them (and a cancelled wait's entry is pruned
-/// by the sweep), so the map stays as small as the uploads in flight.
-#[derive(Default)]
+/// One lock per photo being worked on, held across processes: several
+/// `serve` instances may share the folder, and a device's upload may move
+/// from one to another between two chunks.
+///
+/// Within a process, an async mutex per photo queues its waiters without a
+/// thread. Its holder then takes an exclusive `flock` on
+/// `uploads/locks/<photo>.lock` (on the blocking pool, so only one thread
+/// per process and photo ever waits there), which another process's holder
+/// of the same photo also needs. The lock file is removed by whoever holds
+/// it, on release; a waiter that then gets a lock on the removed file sees
+/// that the name now points elsewhere (or nowhere) and tries again, so two
+/// holders can never hold locks on two different files of one name.
+/// Entries of the map live only while someone holds or waits for them (and
+/// a cancelled wait's entry is pruned by the sweep), so it stays as small as
+/// the uploads in flight.
 struct ShaLocks {
     held: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    dir: PathBuf,
 }
 
 struct ShaGuard<'a> {
     locks: &'a ShaLocks,
     sha256: String,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    file: Option<(std::fs::File, PathBuf)>,
+}
+
+/// Takes an exclusive lock on the file at `path`, creating it, and returns
+/// it once the lock is on the file that the name still points to.
+fn lock_file(path: &Path) -> std::io::Result<std::fs::File> {
+    loop {
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        file.lock()?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let locked = file.metadata()?;
+            match std::fs::metadata(path) {
+                Ok(named) if named.dev() == locked.dev() && named.ino() == locked.ino() => return Ok(file),
+                // Removed (or replaced) by the holder before us: try again.
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        #[cfg(not(unix))]
+        return Ok(file);
+    }
 }
 
 impl ShaLocks {
-    async fn lock(&self, sha256: &str) -> ShaGuard<'_> {
+    fn new(dir: PathBuf) -> Self {
+        Self { held: Default::default(), dir }
+    }
+
+    async fn lock(&self, sha256: &str) -> Result<ShaGuard<'_>, AppError> {
         let mutex = self.held.lock().unwrap_or_else(|p| p.into_inner()).entry(sha256.to_owned()).or_default().clone();
         let guard = mutex.lock_owned().await;
-        ShaGuard { locks: self, sha256: sha256.to_owned(), guard: Some(guard) }
+        // From here the guard's Drop cleans up, whatever happens next.
+        let mut held = ShaGuard { locks: self, sha256: sha256.to_owned(), guard: Some(guard), file: None };
+        // Keys are photo hashes, or `public/<hash>`.
+        let path = self.dir.join(format!("{}.lock", sha256.replace('/', "-")));
+        let at = path.clone();
+        let file = tokio::task::spawn_blocking(move || lock_file(&at)).await.map_err(AppError::internal)??;
+        held.file = Some((file, path));
+        Ok(held)
     }
 
     /// Drops entries nobody holds or waits for.
@@ -135,6 +182,13 @@ impl ShaLocks {
 
 impl Drop for ShaGuard<'_> {
     fn drop(&mut self) {
+        if let Some((file, path)) = self.file.take() {
+            // Removed while still locked (see `ShaLocks`), then unlocked by closing.
+            if let Err(e) = remove_if_there(&path) {
+                tracing::warn!(error = %e, path = %path.display(), "cannot remove a lock file");
+            }
+            drop(file);
+        }
         drop(self.guard.take());
         let mut held = self.locks.held.lock().unwrap_or_else(|p| p.into_inner());
         // Clones are made under this map lock, so a count of 1 (the map's
@@ -194,8 +248,9 @@ impl PhotoStore {
     pub fn open_with(data_dir: &Path, limits: UploadLimits, clock: crate::clock::Clock) -> Result<Self, AppError> {
         let root = data_dir.to_owned();
         std::fs::create_dir_all(root.join("photos"))?;
-        std::fs::create_dir_all(root.join("uploads"))?;
-        Ok(Self { root, limits, locks: Arc::default(), clock })
+        std::fs::create_dir_all(root.join("uploads").join("locks"))?;
+        let locks = Arc::new(ShaLocks::new(root.join("uploads").join("locks")));
+        Ok(Self { root, limits, locks, clock })
     }
 
     pub fn photo_path(&self, sha256: &str) -> PathBuf {
@@ -236,7 +291,7 @@ impl PhotoStore {
                 mb(MAX_PHOTO_BYTES)
             )));
         }
-        let _lock = self.locks.lock(sha256).await;
+        let _lock = self.locks.lock(sha256).await?;
         let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
         let ttl = self.limits.partial_ttl;
         let now = self.clock.now_ms();
@@ -291,7 +346,7 @@ impl PhotoStore {
         chunk: axum::body::Bytes,
     ) -> Result<UploadStatus, AppError> {
         check_sha(sha256)?;
-        let _lock = self.locks.lock(sha256).await;
+        let _lock = self.locks.lock(sha256).await?;
         let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
         let state = db.upload_state(sha.clone(), dev.clone()).await?;
         let size = match state {
@@ -406,7 +461,7 @@ impl PhotoStore {
         photo: anfang_core::photo::ProcessedPhoto,
     ) -> Result<String, AppError> {
         let sha = photo.sha256.clone();
-        let _lock = self.locks.lock(&sha).await;
+        let _lock = self.locks.lock(&sha).await?;
         let (photo_path, thumb_path) = (self.photo_path(&sha), self.thumbnail_path(&sha));
         let byte_len = photo.jpeg.len() as u64;
         let (w, h) = (photo.width, photo.height);
@@ -430,7 +485,7 @@ impl PhotoStore {
     /// Files a PDF scan under its SHA-256 (the caller checked it is one).
     pub async fn store_file(&self, db: &Db, bytes: Vec<u8>) -> Result<String, AppError> {
         let sha = hex::encode(Sha256::digest(&bytes));
-        let _lock = self.locks.lock(&sha).await;
+        let _lock = self.locks.lock(&sha).await?;
         let path = self.file_path(&sha);
         let len = bytes.len() as u64;
         tokio::task::spawn_blocking(move || -> Result<(), AppError> {
@@ -490,7 +545,7 @@ impl PhotoStore {
         if let Ok(bytes) = tokio::fs::read(&copy).await {
             return Ok(bytes);
         }
-        let _lock = self.locks.lock(&format!("public/{sha256}")).await;
+        let _lock = self.locks.lock(&format!("public/{sha256}")).await?;
         let stored = self.photo_path(sha256);
         let missing_sha = sha256.to_owned();
         let missing = move || AppError::NotFound(format!("no photo {missing_sha} on this server"));
@@ -532,7 +587,7 @@ impl PhotoStore {
 
         let upload_cutoff = now.saturating_sub(ms(self.limits.partial_ttl));
         for (sha, dev) in db.stale_uploads(upload_cutoff, batch).await? {
-            let _lock = self.locks.lock(&sha).await;
+            let _lock = self.locks.lock(&sha).await?;
             let (s, d) = (sha.clone(), dev.clone());
             if db.expire_upload(s, d, upload_cutoff).await? {
                 remove_if_there(&self.part_path(&sha, &dev))?;
@@ -545,7 +600,7 @@ impl PhotoStore {
             if !is_sha256_hex(&sha) {
                 continue;
             }
-            let _lock = self.locks.lock(&sha).await;
+            let _lock = self.locks.lock(&sha).await?;
             let s = sha.clone();
             if db.expire_photo(s, photo_cutoff).await? {
                 remove_if_there(&self.photo_path(&sha))?;
@@ -574,9 +629,11 @@ impl PhotoStore {
     }
 
     /// The sweeper `serve` runs: a pass at start-up, then every
-    /// `sweep_interval` (sooner while a pass hits its bound). Errors are
-    /// logged and the next pass tries again.
-    pub async fn sweep_forever(self, db: Db) {
+    /// `sweep_interval` (sooner while a pass hits its bound), each only
+    /// while this instance holds the background lease (`held`, see
+    /// `app::jobs`). Errors are logged and the next pass tries again.
+    pub async fn sweep_forever(self, db: Db, mut held: crate::app::jobs::Held) {
+        held.until_held().await;
         let limits = self.limits.clone();
         tracing::info!(?limits, "upload sweeper started");
         let store = self.clone();
@@ -587,6 +644,7 @@ impl PhotoStore {
             Err(e) => tracing::warn!(error = %e, "could not clear old partial uploads"),
         }
         loop {
+            held.until_held().await;
             let mut pause = limits.sweep_interval;
             match self.sweep_once(&db).await {
                 Ok(swept) => {
@@ -948,7 +1006,7 @@ mod tests {
         store.announce(&db, &device, &y_sha, y.len() as u64).await.unwrap();
 
         // As while X's last chunk is being verified.
-        let held = store.locks.lock(&x_sha).await;
+        let held = store.locks.lock(&x_sha).await.unwrap();
         let done = tokio::time::timeout(
             Duration::from_secs(10),
             store.append(&db, &device, &y_sha, 0, axum::body::Bytes::from(y.clone())),
@@ -968,5 +1026,33 @@ mod tests {
         drop(held);
         assert!(x_append.await.unwrap().unwrap().complete);
         assert!(store.locks.held.lock().unwrap().is_empty(), "no lock entry outlives its use");
+    }
+
+    /// A second instance over the same folder (its own store, its own
+    /// in-process locks) waits for a photo's lock the first holds, and
+    /// unrelated photos do not wait; the lock file goes when released.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn another_instance_on_the_same_folder_waits_for_a_photos_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let open =
+            || PhotoStore::open_with(dir.path(), UploadLimits::default(), crate::clock::Clock::system()).unwrap();
+        let (a, b) = (open(), open());
+        let (x, y) = ("a".repeat(64), "b".repeat(64));
+        let held = a.locks.lock(&x).await.unwrap();
+        let other = tokio::time::timeout(Duration::from_secs(5), b.locks.lock(&y)).await;
+        assert!(other.is_ok(), "another photo's lock is free");
+        drop(other);
+        let waiting = {
+            let (b, x) = (b.clone(), x.clone());
+            tokio::spawn(async move {
+                let _g = b.locks.lock(&x).await.unwrap();
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "the second instance waits while the first holds the photo's lock");
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("and gets it once released").unwrap();
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("uploads/locks")).unwrap().collect();
+        assert!(left.is_empty(), "lock files are removed on release: {left:?}");
     }
 }

@@ -254,17 +254,20 @@ pub fn warning(settings: &BackupSettings, last_good_ms: Option<i64>, now: Timest
 }
 
 /// The loop `serve` starts: once a minute, runs the scheduled backup when
-/// it is due (see [`is_due`]). Settings are read each round, so a change in
-/// the console applies without a restart.
+/// it is due (see [`is_due`]), only while this instance holds the background
+/// lease (`held`, see [`super::jobs`]). Settings are read each round, so a
+/// change in the console applies without a restart.
 pub async fn run_forever(
     db: Db,
     data_dir: PathBuf,
     clock: crate::clock::Clock,
     tz: TimeZone,
     every: std::time::Duration,
+    mut held: super::jobs::Held,
 ) {
     let running = Arc::new(tokio::sync::Mutex::new(()));
     loop {
+        held.until_held().await;
         let _turn = running.lock().await;
         let now = clock.now();
         match tokio::try_join!(db.backup_settings(), db.backup_runs(50)) {

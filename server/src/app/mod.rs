@@ -31,7 +31,9 @@
 //! - [`exposure`]: the exposure page (曝光台): proposing, publishing (four
 //!   eyes), withdrawing, and an entry's public state;
 //! - [`league`]: the monthly point league: computing a month, issuing it
-//!   once, recomputing it, and the versioned rule sets.
+//!   once, recomputing it, and the versioned rule sets;
+//! - [`jobs`]: the lease that runs the background jobs on one instance at a
+//!   time when several serve one installation.
 
 pub mod backups;
 pub mod bulletins;
@@ -42,6 +44,7 @@ pub mod draws;
 pub mod exposure;
 pub mod findings;
 pub mod identities;
+pub mod jobs;
 pub mod league;
 #[cfg(test)]
 mod league_tests;

@@ -141,15 +141,19 @@ pub struct PassReport {
 }
 
 /// The loop `serve` runs: a pass at start-up (catching up after downtime),
-/// then every `interval`. A failed pass is logged and tried again.
+/// then every `interval`, each only while this instance holds the
+/// background lease (`held`, see [`super::jobs`]). A failed pass is logged
+/// and tried again.
 pub async fn run_forever(
     db: Db,
     clock: crate::clock::Clock,
     tz: jiff::tz::TimeZone,
     interval: std::time::Duration,
     wake: std::sync::Arc<tokio::sync::Notify>,
+    mut held: super::jobs::Held,
 ) {
     loop {
+        held.until_held().await;
         match db.schedule_pass(clock.now(), tz.clone()).await {
             Ok(r) => {
                 if r.notices > 0 || r.notified > 0 {
