@@ -1,0 +1,257 @@
+//! Several `serve` processes over one installation (one SQLite file, one
+//! photo folder), as real processes on real sockets: any of them answers
+//! any request, an upload begun through one finishes through another, the
+//! background jobs run on exactly one and move when it dies, and a fleet's
+//! day arrives once through a real load balancer (HAProxy) while one of
+//! the two is killed again and again.
+
+mod common;
+
+use anfang_core::Card;
+use anfang_core::protocol::UPLOAD_CHUNK_BYTES;
+use common::*;
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The lease's lifetime the servers here run with (the default is 15 s).
+const LEASE_SECS: &str = "1.5";
+const LEASE: Duration = Duration::from_millis(1500);
+
+fn start_instance(data: &Path, demo: bool) -> Server {
+    Server::start_with_env(data, "127.0.0.1:0", demo, &[("ANFANG_LEASE_SECS", LEASE_SECS)])
+}
+
+/// Who holds the background jobs' lease, read from the database file as an
+/// operator would (`sqlite3 anfang.sqlite3 'SELECT * FROM job_leases'`).
+fn background_holder(data: &Path) -> Option<String> {
+    let conn =
+        rusqlite::Connection::open_with_flags(data.join("anfang.sqlite3"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn.query_row(
+        "SELECT holder FROM job_leases WHERE job = 'background' AND expires_ms > CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+        [],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
+/// The pid in a holder's name (`host/pid/suffix`).
+fn holder_pid(holder: &str) -> Option<u32> {
+    holder.split('/').nth(1)?.parse().ok()
+}
+
+/// Waits until the lease is held by the process `pid`; how long it took.
+fn wait_for_holder(data: &Path, pid: u32, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let holder = background_holder(data);
+        if holder.as_deref().and_then(holder_pid) == Some(pid) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < within, "process {pid} did not take the lease within {within:?}; holder {holder:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sigterm(pid: u32) {
+    let status = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn the_background_jobs_run_on_exactly_one_instance_and_move_when_it_dies() {
+    let data = tempfile::tempdir().unwrap();
+    let mut a = start_instance(data.path(), true);
+    let b = start_instance(data.path(), false);
+    wait_for_holder(data.path(), a.pid(), Duration::from_secs(10));
+
+    // While the first renews, the second never takes the lease over.
+    let watch_until = Instant::now() + LEASE * 3;
+    while Instant::now() < watch_until {
+        let holder = background_holder(data.path());
+        assert_eq!(holder.as_deref().and_then(holder_pid), Some(a.pid()), "one holder throughout");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Killed without a word: the lease runs out and the second takes it.
+    let (dead, b_pid) = (a.pid(), b.pid());
+    a.kill();
+    let moved = wait_for_holder(data.path(), b_pid, LEASE * 4);
+    assert!(moved <= LEASE + LEASE / 3 + Duration::from_secs(1), "moved after {moved:?}");
+    println!("after SIGKILL of {dead}, the lease moved to {b_pid} in {moved:?}");
+
+    // A process that comes back does not take it back from a live holder.
+    a.restart_with_env(&[("ANFANG_LEASE_SECS", LEASE_SECS)]);
+    std::thread::sleep(LEASE * 2);
+    assert_eq!(background_holder(data.path()).as_deref().and_then(holder_pid), Some(b_pid));
+
+    // A clean shutdown hands the lease over at once, not after it runs out.
+    let a_pid = a.pid();
+    sigterm(b_pid);
+    let moved = wait_for_holder(data.path(), a_pid, LEASE * 4);
+    assert!(moved < LEASE, "released on shutdown, so taken at the next try: {moved:?}");
+    drop(b);
+}
+
+#[test]
+fn an_upload_begun_through_one_instance_finishes_through_the_other() {
+    let data = tempfile::tempdir().unwrap();
+    let a = start_instance(data.path(), true);
+    let b = start_instance(data.path(), false);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut device = Device::enroll(&a, 0).await;
+        let photo = processed(7, 2400, 1800);
+        assert!(photo.jpeg.len() > 2 * UPLOAD_CHUNK_BYTES, "spans several chunks: {}", photo.jpeg.len());
+        let (sha, size) = (photo.sha256.clone(), photo.jpeg.len());
+        let finding = device.record("P001", Card::Red, vec![photo.clone()]);
+
+        // The first chunk through A, as if the phone then lost that instance.
+        let client = reqwest::Client::new();
+        let announced = device.post_json(&a, "/api/v1/uploads", &json!({"sha256": sha, "size": size})).await;
+        assert_eq!(announced["offset"], 0, "{announced}");
+        let sent = client
+            .patch(format!("{}/api/v1/uploads/{sha}", a.url()))
+            .bearer_auth(device.token())
+            .header("upload-offset", "0")
+            .header("content-type", "application/offset+octet-stream")
+            .body(photo.jpeg[..UPLOAD_CHUNK_BYTES].to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 200);
+
+        // B knows where the upload stands, and the phone's sync goes on there.
+        let resumed = device.post_json(&b, "/api/v1/uploads", &json!({"sha256": sha, "size": size})).await;
+        assert_eq!(resumed["offset"], UPLOAD_CHUNK_BYTES, "B resumes A's upload: {resumed}");
+        let report = device.sync_via(&b.url(), fast()).await;
+        assert!(report.interrupted.is_none(), "{report:?}");
+
+        // Whole, once, and the same through either instance.
+        let admin = a.admin_token().await;
+        assert_eq!(
+            b.photo_bytes(&admin, &sha).await,
+            photo.jpeg,
+            "a session from A works on B, and the photo is whole"
+        );
+        let found: Vec<_> =
+            b.office_findings(&admin).await.into_iter().filter(|f| f["id"] == finding.id.to_string()).collect();
+        assert_eq!(found.len(), 1, "the finding arrived once");
+    });
+}
+
+/// HAProxy in front of the given instances, on a free port; killed on drop.
+struct Balancer {
+    child: std::process::Child,
+    url: String,
+    _config: tempfile::TempDir,
+}
+
+impl Balancer {
+    fn start(backends: &[std::net::SocketAddr]) -> Balancer {
+        let haproxy = which("haproxy").expect(
+            "haproxy is not installed; ./scripts/test installs it (apt-get install haproxy), or install it yourself",
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let servers: String = backends
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| format!("    server s{i} {addr} check inter 200ms fall 1 rise 1\n"))
+            .collect();
+        // The README's example, with short timeouts and checks for a test.
+        let config = format!(
+            "global\n    maxconn 2048\n\
+             defaults\n    mode http\n    timeout connect 1s\n    timeout client 60s\n    timeout server 60s\n    \
+             retries 3\n    option redispatch 1\n\
+             frontend anfang\n    bind 127.0.0.1:{port}\n    default_backend servers\n\
+             backend servers\n    balance roundrobin\n    option httpchk GET /api/v1/health\n{servers}"
+        );
+        std::fs::write(dir.path().join("haproxy.cfg"), config).unwrap();
+        let child = std::process::Command::new(haproxy)
+            .args(["-db", "-q", "-f"])
+            .arg(dir.path().join("haproxy.cfg"))
+            .spawn()
+            .expect("start haproxy");
+        let url = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(10), "haproxy did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Balancer { child, url, _config: dir }
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(program)).find(|p| p.is_file())
+}
+
+#[test]
+fn a_fleets_day_arrives_once_through_a_balancer_while_one_of_two_instances_is_killed() {
+    let data = tempfile::tempdir().unwrap();
+    let mut a = start_instance(data.path(), true);
+    let mut b = start_instance(data.path(), false);
+    b.demo = a.demo.clone(); // the same installation, the same admin
+    let balancer = Balancer::start(&[a.addr, b.addr]);
+    let options = anfang_load::Options {
+        server: balancer.url.clone(),
+        admin_username: "admin".into(),
+        admin_password: a.demo.admin_password.clone(),
+        devices: 8,
+        findings_per_device: 10,
+        photos_per_finding: 3,
+        photo_edge: 800,
+        concurrency: 8,
+        threads: 2,
+        max_duration: Duration::from_secs(300),
+        work_dir: None,
+        watch: vec![],
+    };
+    let fleet = std::sync::Arc::new(anfang_load::Fleet::set_up(&options).unwrap());
+    let loading = {
+        let fleet = fleet.clone();
+        std::thread::spawn(move || fleet.load())
+    };
+    let mut kills = 0;
+    while !loading.is_finished() && kills < 8 {
+        std::thread::sleep(Duration::from_millis(400));
+        a.restart_with_env(&[("ANFANG_LEASE_SECS", LEASE_SECS)]); // SIGKILL, then the same data dir and port
+        kills += 1;
+    }
+    let load = loading.join().unwrap().unwrap();
+    let report = fleet.check(load).unwrap();
+    println!("{kills} kills of one instance; {:?}", report.requests);
+
+    assert_eq!(report.errors(), 0, "{report:#?}");
+    assert_eq!((report.findings_recorded, report.findings_found_on_server), (80, 80));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let on_server = rt.block_on(async {
+        let token = b.admin_token().await;
+        b.office_findings(&token)
+            .await
+            .iter()
+            .filter(|f| f["note"].as_str().is_some_and(|n| n.starts_with("压测记录")))
+            .count()
+    });
+    assert_eq!(on_server, 80, "each finding once");
+    drop(balancer);
+    a.kill();
+    drop(b);
+    let out = std::process::Command::new(SERVER_BIN).args(["verify", "--data-dir"]).arg(data.path()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
