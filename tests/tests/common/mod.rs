@@ -61,6 +61,11 @@ impl Server {
         // The tests build their own reqwest clients for raw HTTP.
         anfang_core::http::ensure_tls_provider();
         let mut cmd = Command::new(SERVER_BIN);
+        // A restarted server finds the background jobs' lease still held by
+        // the process it replaced (killed, so never released) and takes it
+        // when it runs out: 1 s here, not the 15 s default, so the tests
+        // that restart and wait for the scheduler do not wait for the lease.
+        cmd.env("ANFANG_LEASE_SECS", "1");
         cmd.envs(env.iter().copied());
         cmd.args(["serve", "--data-dir"]).arg(data_dir).args(["--listen", listen]);
         if demo {
