@@ -12,9 +12,8 @@
 mod common;
 
 use common::office::{Browser, add_unit_user, add_user, sign_in};
-use common::{Device, SERVER_BIN, Server, fast, processed};
+use common::{Device, Server, fast, processed, verify};
 use serde_json::{Value, json};
-use std::process::Command;
 
 struct Api {
     http: reqwest::Client,
@@ -64,12 +63,6 @@ async fn accept(api: &Api, reviewer: &str, finding: &str, decision: Value) -> Op
         .iter()
         .find(|c| c["finding_id"] == finding)
         .map(|c| c["reference"].as_str().unwrap().to_owned())
-}
-
-fn verify(data: &std::path::Path) -> (i32, String) {
-    let out = Command::new(SERVER_BIN).args(["verify", "--data-dir"]).arg(data).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), text)
 }
 
 const PUBLIC_PAGES: [&str; 3] = ["/public/", "/public/feed.json", "/public/feed.atom"];

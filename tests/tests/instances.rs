@@ -192,10 +192,6 @@ impl Drop for Balancer {
     }
 }
 
-fn which(program: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(program)).find(|p| p.is_file())
-}
-
 #[test]
 fn a_fleets_day_arrives_once_through_a_balancer_while_one_of_two_instances_is_killed() {
     let data = tempfile::tempdir().unwrap();
@@ -203,20 +199,8 @@ fn a_fleets_day_arrives_once_through_a_balancer_while_one_of_two_instances_is_ki
     let mut b = start_instance(data.path(), false);
     b.demo = a.demo.clone(); // the same installation, the same admin
     let balancer = Balancer::start(&[a.addr, b.addr]);
-    let options = anfang_load::Options {
-        server: balancer.url.clone(),
-        admin_username: "admin".into(),
-        admin_password: a.demo.admin_password.clone(),
-        devices: 8,
-        findings_per_device: 10,
-        photos_per_finding: 3,
-        photo_edge: 800,
-        concurrency: 8,
-        threads: 2,
-        max_duration: Duration::from_secs(300),
-        work_dir: None,
-        watch: vec![],
-    };
+    // Through the balancer; not watched, as A's pid changes with every kill.
+    let options = anfang_load::Options { server: balancer.url.clone(), watch: vec![], ..small_fleet(&a, 8, 10, 3) };
     let fleet = std::sync::Arc::new(anfang_load::Fleet::set_up(&options).unwrap());
     let loading = {
         let fleet = fleet.clone();
@@ -235,23 +219,10 @@ fn a_fleets_day_arrives_once_through_a_balancer_while_one_of_two_instances_is_ki
     assert_eq!(report.errors(), 0, "{report:#?}");
     assert_eq!((report.findings_recorded, report.findings_found_on_server), (80, 80));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let on_server = rt.block_on(async {
-        let token = b.admin_token().await;
-        b.office_findings(&token)
-            .await
-            .iter()
-            .filter(|f| f["note"].as_str().is_some_and(|n| n.starts_with("压测记录")))
-            .count()
-    });
+    let on_server = rt.block_on(load_findings_on_server(&b));
     assert_eq!(on_server, 80, "each finding once");
     drop(balancer);
     a.kill();
     drop(b);
-    let out = std::process::Command::new(SERVER_BIN).args(["verify", "--data-dir"]).arg(data.path()).output().unwrap();
-    assert!(
-        out.status.success(),
-        "verify: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_verifies(data.path());
 }

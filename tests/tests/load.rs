@@ -4,39 +4,11 @@
 
 mod common;
 
-use common::Server;
+use common::{Server, assert_verifies, load_findings_on_server, small_fleet};
 use std::time::Duration;
-
-fn small_fleet(server: &Server, devices: usize, findings: usize, photos: usize) -> anfang_load::Options {
-    anfang_load::Options {
-        server: server.url(),
-        admin_username: "admin".into(),
-        admin_password: server.demo.admin_password.clone(),
-        devices,
-        findings_per_device: findings,
-        photos_per_finding: photos,
-        photo_edge: 800,
-        concurrency: devices,
-        threads: 2,
-        max_duration: Duration::from_secs(300),
-        work_dir: None,
-        watch: vec![("server".into(), server.pid())],
-    }
-}
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
-}
-
-/// The findings the office sees whose note the load tool wrote.
-async fn load_findings_on_server(server: &Server) -> usize {
-    let token = server.admin_token().await;
-    server
-        .office_findings(&token)
-        .await
-        .iter()
-        .filter(|f| f["note"].as_str().is_some_and(|n| n.starts_with("压测记录")))
-        .count()
 }
 
 // The tool runs its own runtimes, as the binary does: these tests are plain
@@ -88,15 +60,5 @@ fn a_fleets_day_arrives_once_while_the_server_is_killed_and_restarted() {
     assert_eq!((report.findings_recorded, report.findings_found_on_server), (80, 80));
     assert_eq!(block_on(load_findings_on_server(&server)), 80, "each finding once");
     server.kill();
-    let out = std::process::Command::new(common::SERVER_BIN)
-        .args(["verify", "--data-dir"])
-        .arg(data.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "verify: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_verifies(data.path());
 }

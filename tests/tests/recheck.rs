@@ -344,11 +344,5 @@ async fn a_recheck_drawn_to_another_inspector_closes_the_case_through_the_cli() 
     assert!(fixed.contains("垃圾堆放"), "{fixed}");
 
     server.kill();
-    let out = std::process::Command::new(SERVER_BIN).args(["verify", "--data-dir"]).arg(data.path()).output().unwrap();
-    assert!(
-        out.status.success(),
-        "verify: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_verifies(data.path());
 }

@@ -125,9 +125,7 @@ async fn a_reviewer_accepts_corrects_and_rejects_as_new_revisions_and_the_origin
     drop(db);
 
     server.kill();
-    let out = std::process::Command::new(SERVER_BIN).args(["verify", "--data-dir"]).arg(data.path()).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "the reviewed data dir verifies: {text}");
+    assert_verifies(data.path());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,15 +60,6 @@ pub fn instance_name() -> String {
 pub struct Held(watch::Receiver<bool>);
 
 impl Held {
-    /// Always held: a lone process (tests, command-line tools) that runs a
-    /// job itself.
-    pub fn always() -> Self {
-        let (tx, rx) = watch::channel(true);
-        // The sender is dropped: the value stays `true` for good.
-        drop(tx);
-        Self(rx)
-    }
-
     pub fn now(&self) -> bool {
         *self.0.borrow()
     }

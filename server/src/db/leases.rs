@@ -17,7 +17,8 @@ use super::Db;
 use crate::error::AppError;
 use std::time::Duration;
 
-/// Who holds a job's lease, as `anfang-server` and the tests show it.
+/// Who holds a job's lease (the tests read it; an operator reads the
+/// `job_leases` table).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     pub job: String,
@@ -77,7 +78,8 @@ impl Db {
     }
 
     /// The database's clock, in milliseconds (what lease times are in).
-    pub async fn lease_clock_ms(&self) -> Result<i64, AppError> {
+    #[cfg(test)]
+    async fn lease_clock_ms(&self) -> Result<i64, AppError> {
         self.read(|c| Ok(c.query_row(DB_NOW_MS, [], |r| r.get(0))?)).await
     }
 }

@@ -489,3 +489,52 @@ pub fn office_now() -> jiff::civil::DateTime {
 pub fn office_today() -> String {
     office_now().date().to_string()
 }
+
+/// Runs `anfang-server verify` on a data dir (the server stopped); returns
+/// (exit code, stdout and stderr together).
+pub fn verify(data: &Path) -> (i32, String) {
+    let out = Command::new(SERVER_BIN).args(["verify", "--data-dir"]).arg(data).output().expect("run verify");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// `verify` passes on the data dir.
+pub fn assert_verifies(data: &Path) {
+    let (code, out) = verify(data);
+    assert_eq!(code, 0, "verify: {out}");
+}
+
+/// A small fleet for the load tool against `server`, every device at once,
+/// the server's process watched.
+pub fn small_fleet(server: &Server, devices: usize, findings: usize, photos: usize) -> anfang_load::Options {
+    anfang_load::Options {
+        server: server.url(),
+        admin_username: "admin".into(),
+        admin_password: server.demo.admin_password.clone(),
+        devices,
+        findings_per_device: findings,
+        photos_per_finding: photos,
+        photo_edge: 800,
+        concurrency: devices,
+        threads: 2,
+        max_duration: Duration::from_secs(300),
+        work_dir: None,
+        watch: vec![("server".into(), server.pid())],
+    }
+}
+
+/// The findings the office sees on `server` whose note the load tool wrote.
+pub async fn load_findings_on_server(server: &Server) -> usize {
+    let token = server.admin_token().await;
+    server
+        .office_findings(&token)
+        .await
+        .iter()
+        .filter(|f| f["note"].as_str().is_some_and(|n| n.starts_with("压测记录")))
+        .count()
+}
+
+/// Where `program` is on `PATH`, if it is.
+pub fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(program)).find(|p| p.is_file())
+}
