@@ -18,8 +18,12 @@ use std::time::{Duration, Instant};
 const LEASE_SECS: &str = "1.5";
 const LEASE: Duration = Duration::from_millis(1500);
 
+/// As the README deploys them: behind HAProxy, which forwards the client's
+/// address for the sign-in throttles.
+const INSTANCE_ENV: [(&str, &str); 2] = [("ANFANG_LEASE_SECS", LEASE_SECS), ("ANFANG_TRUST_FORWARDED_FOR", "1")];
+
 fn start_instance(data: &Path, demo: bool) -> Server {
-    Server::start_with_env(data, "127.0.0.1:0", demo, &[("ANFANG_LEASE_SECS", LEASE_SECS)])
+    Server::start_with_env(data, "127.0.0.1:0", demo, &INSTANCE_ENV)
 }
 
 /// Who holds the background jobs' lease, read from the database file as an
@@ -83,7 +87,7 @@ fn the_background_jobs_run_on_exactly_one_instance_and_move_when_it_dies() {
     println!("after SIGKILL of {dead}, the lease moved to {b_pid} in {moved:?}");
 
     // A process that comes back does not take it back from a live holder.
-    a.restart_with_env(&[("ANFANG_LEASE_SECS", LEASE_SECS)]);
+    a.restart_with_env(&INSTANCE_ENV);
     std::thread::sleep(LEASE * 2);
     assert_eq!(background_holder(data.path()).as_deref().and_then(holder_pid), Some(b_pid));
 
@@ -142,7 +146,37 @@ fn an_upload_begun_through_one_instance_finishes_through_the_other() {
     });
 }
 
-/// HAProxy in front of the given instances, on a free port; killed on drop.
+/// The deployment's HAProxy configuration (`deploy/haproxy.cfg`, which the
+/// README starts), with this test's ports in place of its own: the front
+/// on `front`, and each server line once per backend instance.
+fn haproxy_config(front: u16, backends: &[std::net::SocketAddr]) -> String {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/haproxy.cfg")).unwrap();
+    let mut config = String::new();
+    for line in template.lines() {
+        if line.contains("127.0.0.1:8082") {
+            continue;
+        }
+        if line.contains("server a 127.0.0.1:8081") {
+            for (i, addr) in backends.iter().enumerate() {
+                // Checked more often than in production: a test's instance dies every 400 ms.
+                let line = line.replace("server a 127.0.0.1:8081", &format!("server s{i} {addr}"));
+                config += &line.replace("inter 500ms", "inter 200ms");
+                config.push('\n');
+            }
+            continue;
+        }
+        config += &line.replace("127.0.0.1:8080", &format!("127.0.0.1:{front}"));
+        config.push('\n');
+    }
+    for addr in backends {
+        assert_eq!(config.matches(&addr.to_string()).count(), 2, "both backends of the template list each instance");
+    }
+    assert!(config.contains(&format!("bind 127.0.0.1:{front}")), "{config}");
+    config
+}
+
+/// HAProxy with the deployment's configuration in front of the given
+/// instances, on a free port; killed on drop.
 struct Balancer {
     child: std::process::Child,
     url: String,
@@ -156,20 +190,7 @@ impl Balancer {
         );
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = tempfile::tempdir().unwrap();
-        let servers: String = backends
-            .iter()
-            .enumerate()
-            .map(|(i, addr)| format!("    server s{i} {addr} check inter 200ms fall 1 rise 1\n"))
-            .collect();
-        // The README's example, with short timeouts and checks for a test.
-        let config = format!(
-            "global\n    maxconn 2048\n\
-             defaults\n    mode http\n    timeout connect 1s\n    timeout client 60s\n    timeout server 60s\n    \
-             retries 3\n    option redispatch 1\n\
-             frontend anfang\n    bind 127.0.0.1:{port}\n    default_backend servers\n\
-             backend servers\n    balance roundrobin\n    option httpchk GET /api/v1/health\n{servers}"
-        );
-        std::fs::write(dir.path().join("haproxy.cfg"), config).unwrap();
+        std::fs::write(dir.path().join("haproxy.cfg"), haproxy_config(port, backends)).unwrap();
         let child = std::process::Command::new(haproxy)
             .args(["-db", "-q", "-f"])
             .arg(dir.path().join("haproxy.cfg"))
@@ -209,7 +230,7 @@ fn a_fleets_day_arrives_once_through_a_balancer_while_one_of_two_instances_is_ki
     let mut kills = 0;
     while !loading.is_finished() && kills < 8 {
         std::thread::sleep(Duration::from_millis(400));
-        a.restart_with_env(&[("ANFANG_LEASE_SECS", LEASE_SECS)]); // SIGKILL, then the same data dir and port
+        a.restart_with_env(&INSTANCE_ENV); // SIGKILL, then the same data dir and port
         kills += 1;
     }
     let load = loading.join().unwrap().unwrap();
@@ -225,4 +246,42 @@ fn a_fleets_day_arrives_once_through_a_balancer_while_one_of_two_instances_is_ki
     a.kill();
     drop(b);
     assert_verifies(data.path());
+}
+
+/// Each instance counts sign-in failures in its own memory (no client
+/// address is stored), so the balancer sends all sign-ins from one address
+/// to one instance: a guesser behind it meets the lockout after five
+/// failures, as against one server, and another address is not locked.
+#[test]
+fn a_guesser_behind_the_balancer_is_locked_out_after_five_failures_as_against_one_server() {
+    let data = tempfile::tempdir().unwrap();
+    let a = start_instance(data.path(), true);
+    let b = start_instance(data.path(), false);
+    let balancer = Balancer::start(&[a.addr, b.addr]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let from = |ip: [u8; 4]| reqwest::Client::builder().local_address(std::net::IpAddr::from(ip)).build().unwrap();
+        let sign_in = |client: &reqwest::Client, password: &str| {
+            client
+                .post(format!("{}/api/v1/session", balancer.url))
+                .json(&json!({"username": "admin", "password": password}))
+                .send()
+        };
+        let guesser = from([127, 0, 0, 1]);
+        let mut answers = Vec::new();
+        for i in 0..8 {
+            let answer = sign_in(&guesser, &format!("guess-{i}")).await.unwrap();
+            let status = answer.status().as_u16();
+            let body: serde_json::Value = answer.json().await.unwrap();
+            answers.push((status, body["code"].as_str().unwrap_or_default().to_owned()));
+        }
+        let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+        assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429], "{answers:?}");
+        assert_eq!(answers[5].1, "sign_in_locked");
+        // The right password from the locked address is refused too ...
+        assert_eq!(sign_in(&guesser, &a.demo.admin_password).await.unwrap().status(), 429);
+        // ... and from another address it signs in.
+        let office = from([127, 0, 0, 2]);
+        assert_eq!(sign_in(&office, &a.demo.admin_password).await.unwrap().status(), 200);
+    });
 }
