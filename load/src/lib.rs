@@ -647,8 +647,7 @@ impl Office {
                 let (found, slots) = (found.clone(), slots.clone());
                 tasks.spawn(async move {
                     let _slot = slots.acquire_owned().await;
-                    let ok = client.get(url).bearer_auth(token).send().await.is_ok_and(|r| r.status().is_success());
-                    if ok {
+                    if is_on_server(&client, &url, &token).await {
                         *found.lock().unwrap_or_else(|p| p.into_inner()) += 1;
                     }
                 });
@@ -657,6 +656,25 @@ impl Office {
             Ok(*found.lock().unwrap_or_else(|p| p.into_inner()))
         })
     }
+}
+
+/// Lookups of one finding that got no answer (no connection, 5xx, 429)
+/// are asked again this many times: a failure run may kill the instance
+/// that was answering, and a question that went unanswered is not a
+/// finding lost. 200 or 404 (any other 4xx) is the answer.
+const LOOKUP_TRIES: u32 = 10;
+
+async fn is_on_server(client: &reqwest::Client, url: &str, token: &str) -> bool {
+    for attempt in 1..=LOOKUP_TRIES {
+        match client.get(url).bearer_auth(token).send().await {
+            Ok(r) if r.status().is_success() => return true,
+            Ok(r) if r.status().is_client_error() && r.status() != reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                return false;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100) * attempt).await,
+        }
+    }
+    false
 }
 
 fn on_local_runtime<F: std::future::Future>(future: F) -> F::Output {
@@ -700,6 +718,49 @@ fn raise_open_file_limit() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server on a free port that drops the first connection for each
+    /// path without a word (as an instance killed mid-request), then
+    /// answers 200 for `/api/v1/findings/present` and 404 otherwise.
+    fn flaky_office() -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut seen = std::collections::HashSet::new();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut line = String::new();
+                if BufReader::new(&stream).read_line(&mut line).is_err() {
+                    continue;
+                }
+                let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
+                if seen.insert(path.clone()) {
+                    continue; // dropped: the connection closes unanswered
+                }
+                let status = if path == "/api/v1/findings/present" { "200 OK" } else { "404 Not Found" };
+                let _ = write!(stream, "HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}");
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn a_lookup_that_got_no_answer_is_asked_again_and_only_an_answer_counts() {
+        let url = flaky_office();
+        anfang_core::http::ensure_tls_provider();
+        let client = reqwest::Client::new();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            assert!(is_on_server(&client, &format!("{url}/api/v1/findings/present"), "t").await);
+            assert!(!is_on_server(&client, &format!("{url}/api/v1/findings/absent"), "t").await);
+            let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+            assert!(
+                !is_on_server(&client, &format!("http://{nobody}/api/v1/findings/x"), "t").await,
+                "no server, no finding"
+            );
+        });
+    }
 
     #[test]
     fn only_servers_on_this_machine_are_loaded() {
