@@ -253,6 +253,37 @@ fn main() -> anyhow::Result<()> {
         }
         println!("review queue ({label}): {:.0} ms ({count} items)", median(times) * 1000.0);
     }
+
+    // The exports (CSV for Excel, GeoJSON for GIS) of the month and of the
+    // whole year: time to the first byte, to the last, and how far the
+    // process's peak memory rose (the server runs in this process).
+    for (label, path) in [
+        ("CSV, October", "findings.csv?from=2025-10-01&to=2025-10-31"),
+        ("CSV, the year", "findings.csv?from=2025-01-01&to=2025-12-31"),
+        ("GeoJSON, the year", "findings.geojson?from=2025-01-01&to=2025-12-31"),
+    ] {
+        let rss_before = bench_env::reset_peak_rss_mib();
+        let (first, total, bytes, lines) = rt.block_on(async {
+            let t = Instant::now();
+            let mut res = client.get(format!("{url}/api/v1/exports/{path}")).bearer_auth(&token).send().await?;
+            anyhow::ensure!(res.status() == 200, "export {path}: {}", res.status());
+            let (mut first, mut bytes, mut lines) = (None, 0usize, 0usize);
+            while let Some(chunk) = res.chunk().await? {
+                first.get_or_insert_with(|| t.elapsed().as_secs_f64());
+                bytes += chunk.len();
+                lines += chunk.iter().filter(|b| **b == b'\n').count();
+            }
+            anyhow::Ok((first.unwrap_or_default(), t.elapsed().as_secs_f64(), bytes, lines))
+        })?;
+        println!(
+            "export {label}: first byte {:.0} ms, whole {:.0} ms, {:.1} MB, {lines} lines; peak RSS {:.0} -> {:.0} MiB",
+            first * 1000.0,
+            total * 1000.0,
+            bytes as f64 / 1e6,
+            rss_before,
+            bench_env::peak_rss_mib()
+        );
+    }
     println!("load average after: {}", load());
     Ok(())
 }

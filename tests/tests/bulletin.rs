@@ -825,3 +825,70 @@ async fn a_note_with_xml_illegal_characters_from_an_old_database_still_gives_a_d
     let html = String::from_utf8(html).unwrap();
     assert!(!html.chars().any(|c| !anfang_core::text::is_xml_char(c)), "the HTML carries an XML-illegal character");
 }
+
+/// A year's export is streamed from the database as the client reads it
+/// (no length announced up front, a few thousand rows in memory at a
+/// time): 2,500 findings, three of the storage's batches, arrive each
+/// once and in order in the CSV, and as one valid FeatureCollection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_years_export_streams_every_finding_once_across_batches() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(data.path());
+    let token = server.admin_token().await;
+    let device = Device::enroll(&server, 0).await;
+    drop(device);
+    let c = db(&server);
+    let (device_id, inspector_id): (String, i64) =
+        c.query_row("SELECT id, inspector_id FROM devices LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (point, unit): (String, String) =
+        c.query_row("SELECT id, unit_id FROM points ORDER BY id LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let category: String = c.query_row("SELECT code FROM categories LIMIT 1", [], |r| r.get(0)).unwrap();
+    let year_start = jiff::Timestamp::from_second(1_735_660_800).unwrap().as_millisecond(); // 2025-01-01T00:00+08:00
+    let mut ids = Vec::new();
+    let tx = c.unchecked_transaction().unwrap();
+    for i in 0..2_500i64 {
+        let id = uuid::Uuid::now_v7().to_string();
+        tx.execute(
+            "INSERT INTO findings (id, seq, device_id, inspector_id, point_id, unit_id, category, card, note, observed_ms,
+                       lat, lon, accuracy_m, location_captured_at, content, content_hash, received_ms, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'yellow', '流式导出', ?8, 29.5, 106.5, 8.0, NULL, '{}', ?9, ?8, NULL)",
+            rusqlite::params![
+                id,
+                i + 1,
+                device_id,
+                inspector_id,
+                point,
+                unit,
+                category,
+                year_start + i * 3_600_000,
+                sha256_hex(id.as_bytes())
+            ],
+        )
+        .unwrap();
+        ids.push(id);
+    }
+    tx.commit().unwrap();
+
+    let get = |format: &str| {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/exports/findings.{format}?from=2025-01-01&to=2025-12-31", server.url()))
+            .bearer_auth(&token)
+            .send()
+    };
+    let csv = get("csv").await.unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(csv.headers().get("content-length").is_none(), "streamed, not built whole first: {:?}", csv.headers());
+    let csv = csv.text().await.unwrap();
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 1 + 2_500, "the header and every finding");
+    let exported: Vec<&str> = lines[1..].iter().map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(exported, ids, "each finding once, in observation order");
+
+    let geo = get("geojson").await.unwrap();
+    assert_eq!(geo.status(), 200);
+    let geo: Value = geo.json().await.expect("one valid JSON document across the batches");
+    assert_eq!(geo["type"], "FeatureCollection");
+    let features = geo["features"].as_array().unwrap();
+    assert_eq!(features.len(), 2_500);
+    assert_eq!(features[2_499]["properties"]["evidence_id"], ids[2_499].as_str());
+}

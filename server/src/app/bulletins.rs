@@ -166,7 +166,12 @@ pub async fn issue_draft(
     Ok(issued)
 }
 
-/// Every finding observed in a period, for the CSV and GeoJSON exports.
-pub async fn export_rows(db: &Db, tz: &TimeZone, period: Period) -> Result<Vec<bulletin::export::ExportRow>, AppError> {
+/// Every finding observed in a period, for the CSV and GeoJSON exports, in
+/// batches as the download reads them (see `Db::export_rows`).
+pub async fn export_rows(
+    db: &Db,
+    tz: &TimeZone,
+    period: Period,
+) -> Result<crate::db::bulletins::ExportBatches, AppError> {
     db.export_rows(period.bounds_ms(tz)).await
 }

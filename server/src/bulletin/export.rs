@@ -103,12 +103,13 @@ fn kind_zh(kind: &str) -> String {
     kind.parse::<anfang_core::domain::PointKind>().map(|k| k.label_zh().to_owned()).unwrap_or_else(|_| kind.to_owned())
 }
 
-/// CSV bytes, BOM first, CRLF line ends (RFC 4180).
-pub fn csv(rows: &[ExportRow], tz: &jiff::tz::TimeZone) -> Vec<u8> {
-    let mut out = String::with_capacity(64 + rows.len() * 256);
-    out.push('\u{feff}');
-    out.push_str(&HEADERS.join(","));
-    out.push_str("\r\n");
+/// The CSV's start: the BOM and the header line.
+pub fn csv_head() -> String {
+    format!("\u{feff}{}\r\n", HEADERS.join(","))
+}
+
+/// Appends one CSV line per row (CRLF line ends, RFC 4180).
+pub fn csv_rows(out: &mut String, rows: &[ExportRow], tz: &jiff::tz::TimeZone) {
     for r in rows {
         let fields = [
             r.id.clone(),
@@ -134,52 +135,63 @@ pub fn csv(rows: &[ExportRow], tz: &jiff::tz::TimeZone) -> Vec<u8> {
             if i > 0 {
                 out.push(',');
             }
-            cell(&mut out, f);
+            cell(out, f);
         }
         out.push_str("\r\n");
     }
+}
+
+/// A whole CSV file: [`csv_head`], then [`csv_rows`].
+pub fn csv(rows: &[ExportRow], tz: &jiff::tz::TimeZone) -> Vec<u8> {
+    let mut out = csv_head();
+    out.reserve(rows.len() * 256);
+    csv_rows(&mut out, rows, tz);
     out.into_bytes()
 }
 
-/// A GeoJSON FeatureCollection (RFC 7946: [lon, lat]). A finding recorded
-/// without a fix is placed at its point, and says so in `position_source` (`recorded` or
-/// `point`).
+/// What a GeoJSON FeatureCollection opens and closes with around its
+/// features, which are comma-separated [`geojson_feature`]s.
+pub const GEOJSON_HEAD: &str = r#"{"type":"FeatureCollection","features":["#;
+pub const GEOJSON_TAIL: &str = "]}";
+
+/// One finding as a GeoJSON Feature (RFC 7946: [lon, lat]). A finding
+/// recorded without a fix is placed at its point, and says so in
+/// `position_source` (`recorded` or `point`).
+pub fn geojson_feature(r: &ExportRow, tz: &jiff::tz::TimeZone) -> Value {
+    let (lon, lat, source) = match (r.lon, r.lat) {
+        (Some(lon), Some(lat)) => (lon, lat, "recorded"),
+        _ => (r.point_lon, r.point_lat, "point"),
+    };
+    json!({
+        "type": "Feature",
+        "id": r.id,
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {
+            "evidence_id": r.id,
+            "content_hash": r.content_hash,
+            "observed_at": local(r.observed_ms, tz),
+            "status": r.status,
+            "status_zh": status_zh(&r.status),
+            "point_id": r.point_id,
+            "point_name": r.point_name,
+            "point_kind": kind_zh(&r.point_kind),
+            "district": r.district,
+            "unit_id": r.unit_id,
+            "unit_name": r.unit_name,
+            "category": r.category,
+            "category_name": r.category_name,
+            "card": r.card,
+            "note": r.note,
+            "accuracy_m": r.accuracy_m,
+            "position_source": source,
+            "photo_count": r.photo_count,
+        }
+    })
+}
+
+/// A whole GeoJSON FeatureCollection.
 pub fn geojson(rows: &[ExportRow], tz: &jiff::tz::TimeZone) -> Value {
-    let features: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let (lon, lat, source) = match (r.lon, r.lat) {
-                (Some(lon), Some(lat)) => (lon, lat, "recorded"),
-                _ => (r.point_lon, r.point_lat, "point"),
-            };
-            json!({
-                "type": "Feature",
-                "id": r.id,
-                "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                "properties": {
-                    "evidence_id": r.id,
-                    "content_hash": r.content_hash,
-                    "observed_at": local(r.observed_ms, tz),
-                    "status": r.status,
-                    "status_zh": status_zh(&r.status),
-                    "point_id": r.point_id,
-                    "point_name": r.point_name,
-                    "point_kind": kind_zh(&r.point_kind),
-                    "district": r.district,
-                    "unit_id": r.unit_id,
-                    "unit_name": r.unit_name,
-                    "category": r.category,
-                    "category_name": r.category_name,
-                    "card": r.card,
-                    "note": r.note,
-                    "accuracy_m": r.accuracy_m,
-                    "position_source": source,
-                    "photo_count": r.photo_count,
-                }
-            })
-        })
-        .collect();
-    json!({"type": "FeatureCollection", "features": features})
+    json!({"type": "FeatureCollection", "features": rows.iter().map(|r| geojson_feature(r, tz)).collect::<Vec<_>>()})
 }
 
 #[cfg(test)]

@@ -19,6 +19,10 @@ use crate::error::AppError;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 
+/// The exports' rows as [`Db::export_rows`] streams them: batches in
+/// observation order, an error as the last item if reading failed.
+pub type ExportBatches = tokio::sync::mpsc::Receiver<Result<Vec<ExportRow>, AppError>>;
+
 /// A stored bulletin row.
 #[derive(Debug, Clone, Serialize)]
 pub struct BulletinRow {
@@ -247,7 +251,20 @@ pub(in crate::db) fn rank_weights(conn: &Connection) -> Result<RankWeights, AppE
 
 /// Every finding observed in [from_ms, to_ms), whatever its review state;
 /// notes have aliases masked (exports leave the office).
-pub(in crate::db) fn export_rows(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Vec<ExportRow>, AppError> {
+/// Rows per batch of a streamed export: about 300 KB of CSV.
+const EXPORT_BATCH: usize = 1000;
+
+/// Sends every finding observed in [from, to) to `out`, in observation
+/// order, in batches of [`EXPORT_BATCH`]; stops early when the consumer has
+/// gone. `conn` is inside one read transaction, so the rows and the alias
+/// mask are one snapshot however long the download takes.
+fn export_rows(
+    conn: &Connection,
+    from_ms: i64,
+    to_ms: i64,
+    out: &mut super::Batches<ExportRow>,
+) -> Result<(), AppError> {
+    let mask = super::accounts::alias_mask(conn)?;
     let mut stmt = conn.prepare_cached(
         "SELECT f.id, f.content_hash, f.observed_ms, s.status, f.point_id, p.name, p.kind, p.district, p.lat, p.lon,
                 s.unit_id, u.name, s.category, c.name, s.card, f.note, f.lat, f.lon, f.accuracy_m,
@@ -284,10 +301,19 @@ pub(in crate::db) fn export_rows(conn: &Connection, from_ms: i64, to_ms: i64) ->
             photo_count: r.get(19)?,
         })
     })?;
-    let mask = super::accounts::alias_mask(conn)?;
-    let mut rows: Vec<ExportRow> = rows.collect::<Result<_, _>>()?;
-    rows.iter_mut().for_each(|r| mask.mask_note(&mut r.note));
-    Ok(rows)
+    let mut batch = Vec::with_capacity(EXPORT_BATCH);
+    for row in rows {
+        let mut row = row?;
+        mask.mask_note(&mut row.note);
+        batch.push(row);
+        if batch.len() == EXPORT_BATCH && !out.send(std::mem::replace(&mut batch, Vec::with_capacity(EXPORT_BATCH))) {
+            return Ok(());
+        }
+    }
+    if !batch.is_empty() {
+        out.send(batch);
+    }
+    Ok(())
 }
 
 fn issued_conflict(id: i64, number: Option<&str>) -> AppError {
@@ -584,8 +610,11 @@ impl super::Db {
         self.write(move |c| issue(c, id, year, user_id, now, freeze)).await
     }
 
-    /// Every finding observed in [from, to) (ms), for the exports.
-    pub async fn export_rows(&self, (from, to): (i64, i64)) -> Result<Vec<ExportRow>, AppError> {
-        self.read(move |c| export_rows(c, from, to)).await
+    /// Every finding observed in [from, to) (ms), for the exports: in
+    /// batches, from one snapshot, as fast as the receiver reads them (see
+    /// [`Db::read_streamed`]), so an export of a year holds a few thousand
+    /// rows in memory rather than all of them.
+    pub async fn export_rows(&self, (from, to): (i64, i64)) -> Result<ExportBatches, AppError> {
+        self.read_streamed(move |c, out| export_rows(c, from, to, out)).await
     }
 }

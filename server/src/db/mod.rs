@@ -62,6 +62,9 @@ use tokio::sync::Semaphore;
 
 /// Most reader connections open at once (and kept for reuse).
 pub const READERS: usize = 8;
+/// Most reader connections held by streamed reads (exports) at once; more
+/// wait their turn.
+pub const STREAMS: usize = 2;
 
 /// The schema, one append-only SQL file per version under `server/migrations/`:
 /// file `NNNN_name.sql` brings the database to `user_version = NNNN`.
@@ -104,6 +107,10 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     /// [`READERS`] permits: one per reader connection in use.
     read_turns: Arc<Semaphore>,
+    /// [`STREAMS`] permits: reads that hold their connection for as long
+    /// as a client takes to download (the exports), so that slow clients
+    /// never hold every reader.
+    stream_turns: Arc<Semaphore>,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -134,6 +141,7 @@ impl Db {
                 write_turn: Arc::new(Semaphore::new(1)),
                 readers: Mutex::new(Vec::new()),
                 read_turns: Arc::new(Semaphore::new(READERS)),
+                stream_turns: Arc::new(Semaphore::new(STREAMS)),
             }),
         })
     }
@@ -188,12 +196,58 @@ impl Db {
         .map_err(AppError::internal)?
     }
 
+    /// Runs `f` on a reader connection in one read transaction (one
+    /// snapshot), handing it a [`Batches`] sender: the caller gets the
+    /// receiver at once and reads the batches as `f` sends them, at the
+    /// pace of whoever consumes them (two batches are buffered). At most
+    /// [`STREAMS`] run at once. An error from `f` arrives as the last item;
+    /// a receiver dropped early makes `send` false and `f` should stop.
+    pub(crate) async fn read_streamed<T, F>(
+        &self,
+        f: F,
+    ) -> Result<tokio::sync::mpsc::Receiver<Result<Vec<T>, AppError>>, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut Batches<T>) -> Result<(), AppError> + Send + 'static,
+    {
+        let turn = self.inner.stream_turns.clone().acquire_owned().await.map_err(AppError::internal)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let db = self.clone();
+        tokio::spawn(async move {
+            let _turn = turn;
+            let mut batches = Batches { tx: tx.clone() };
+            let done = db
+                .read(move |c| {
+                    let snapshot = c.unchecked_transaction()?;
+                    f(&snapshot, &mut batches)
+                })
+                .await;
+            if let Err(e) = done {
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+        Ok(rx)
+    }
+
     /// Runs `f` with the writer, blocking the calling thread: for test
     /// fixtures that write rows directly, and the blocking demo loader.
     #[doc(hidden)]
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, AppError>) -> Result<T, AppError> {
         let mut conn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn)
+    }
+}
+
+/// The sending side of [`Db::read_streamed`].
+pub(crate) struct Batches<T> {
+    tx: tokio::sync::mpsc::Sender<Result<Vec<T>, AppError>>,
+}
+
+impl<T> Batches<T> {
+    /// Hands a batch to the consumer, waiting while two are unread. False
+    /// when the consumer has gone (the client hung up): stop reading.
+    pub(crate) fn send(&mut self, batch: Vec<T>) -> bool {
+        self.tx.blocking_send(Ok(batch)).is_ok()
     }
 }
 

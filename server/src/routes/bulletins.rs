@@ -239,8 +239,38 @@ fn export_period(q: &ExportQuery) -> Result<Period, AppError> {
         .map_err(|e| AppError::Unprocessable(e.replace("a custom period", "an export")))
 }
 
-async fn export_rows(state: &AppState, period: Period) -> Result<Vec<bulletin::export::ExportRow>, AppError> {
-    app::bulletins::export_rows(&state.db, &state.config.timezone, period).await
+/// An export's body, streamed: `head`, then each batch of rows as `render`
+/// writes it, as the database hands them over, then `tail`. The first
+/// batch is awaited before the answer starts, so a failing query is still
+/// a coded error; a failure later cuts the download short (the client sees
+/// an incomplete transfer, never a file that looks whole).
+async fn export_body(
+    state: &AppState,
+    period: Period,
+    head: String,
+    mut render: impl FnMut(&mut String, &[bulletin::export::ExportRow]) + Send + 'static,
+    tail: &'static str,
+) -> Result<axum::body::Body, AppError> {
+    use futures_util::stream::{self, StreamExt};
+    let mut batches = app::bulletins::export_rows(&state.db, &state.config.timezone, period).await?;
+    let first = batches.recv().await.transpose()?;
+    let rest = stream::unfold(batches, |mut batches| async move { batches.recv().await.map(|b| (b, batches)) });
+    let rows = stream::iter(first.map(Ok)).chain(rest).map(move |batch| {
+        batch
+            .map(|rows| {
+                let mut out = String::with_capacity(rows.len() * 320);
+                render(&mut out, &rows);
+                Bytes::from(out)
+            })
+            .map_err(|e| {
+                tracing::error!(error = %e, "an export failed part-way; the download is cut short");
+                std::io::Error::other(e.to_string())
+            })
+    });
+    let body = stream::once(async move { Ok(Bytes::from(head)) })
+        .chain(rows)
+        .chain(stream::once(async move { Ok(Bytes::from_static(tail.as_bytes())) }));
+    Ok(axum::body::Body::from_stream(body))
 }
 
 pub async fn export_csv(
@@ -249,8 +279,15 @@ pub async fn export_csv(
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, AppError> {
     let period = export_period(&q)?;
-    let rows = export_rows(&state, period).await?;
-    let bytes = bulletin::export::csv(&rows, &state.config.timezone);
+    let tz = state.config.timezone.clone();
+    let body = export_body(
+        &state,
+        period,
+        bulletin::export::csv_head(),
+        move |out, rows| bulletin::export::csv_rows(out, rows, &tz),
+        "",
+    )
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -259,7 +296,7 @@ pub async fn export_csv(
                 disposition("attachment", &format!("findings-{}-{}.csv", period.from, period.to)),
             ),
         ],
-        bytes,
+        body,
     )
         .into_response())
 }
@@ -270,8 +307,20 @@ pub async fn export_geojson(
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, AppError> {
     let period = export_period(&q)?;
-    let rows = export_rows(&state, period).await?;
-    let doc = bulletin::export::geojson(&rows, &state.config.timezone);
+    let tz = state.config.timezone.clone();
+    let mut features = 0usize;
+    let render = move |out: &mut String, rows: &[bulletin::export::ExportRow]| {
+        for r in rows {
+            if features > 0 {
+                out.push(',');
+            }
+            features += 1;
+            out.push_str(&bulletin::export::geojson_feature(r, &tz).to_string());
+        }
+    };
+    let body =
+        export_body(&state, period, bulletin::export::GEOJSON_HEAD.to_owned(), render, bulletin::export::GEOJSON_TAIL)
+            .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/geo+json".to_owned()),
@@ -280,7 +329,7 @@ pub async fn export_geojson(
                 disposition("attachment", &format!("findings-{}-{}.geojson", period.from, period.to)),
             ),
         ],
-        doc.to_string(),
+        body,
     )
         .into_response())
 }

@@ -82,3 +82,21 @@ pub fn file_photo(state: &anfang_server::AppState, p: &anfang_core::photo::Proce
     std::fs::write(state.photos.thumbnail_path(&p.sha256), &p.thumbnail)?;
     Ok(())
 }
+
+/// This process's peak resident memory (`VmHWM`), MiB.
+pub fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// Resets the peak to the current resident size (Linux `clear_refs` 5) and
+/// returns it, so the next [`peak_rss_mib`] says how far one step rose.
+pub fn reset_peak_rss_mib() -> f64 {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    peak_rss_mib()
+}
