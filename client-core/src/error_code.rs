@@ -165,6 +165,8 @@ error_codes! {
     UsernameTooLong => "username_too_long", "用户名过长，最多 64 个字符";
     PasswordTooLong => "password_too_long", "密码过长，最多 1024 个字节";
     SignInLocked => "sign_in_locked", "登录失败次数过多，请稍后再试";
+    // Exports (server/src/db/mod.rs, `read_streamed`): two are being downloaded.
+    ExportBusy => "export_busy", "已有两个导出正在下载，请一分钟后再试";
     // Rectification cases (server/src/rectification/case.rs).
     CaseNotFound => "case_not_found", "没有这份整改单";
     CaseWrongState => "case_wrong_state", "整改单当前的状态不允许这项操作";

@@ -63,8 +63,12 @@ use tokio::sync::Semaphore;
 /// Most reader connections open at once (and kept for reuse).
 pub const READERS: usize = 8;
 /// Most reader connections held by streamed reads (exports) at once; more
-/// wait their turn.
+/// wait their turn, for at most [`STREAM_WAIT`].
 pub const STREAMS: usize = 2;
+/// How long a streamed read waits for a turn before it is refused (503
+/// `export_busy`): a person clicking 导出 is better told to come back than
+/// left looking at a download that does not start.
+pub const STREAM_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The schema, one append-only SQL file per version under `server/migrations/`:
 /// file `NNNN_name.sql` brings the database to `user_version = NNNN`.
@@ -200,7 +204,8 @@ impl Db {
     /// snapshot), handing it a [`Batches`] sender: the caller gets the
     /// receiver at once and reads the batches as `f` sends them, at the
     /// pace of whoever consumes them (two batches are buffered). At most
-    /// [`STREAMS`] run at once. An error from `f` arrives as the last item;
+    /// [`STREAMS`] run at once; another waits up to [`STREAM_WAIT`], then
+    /// is refused with 503 `export_busy`. An error from `f` arrives as the last item;
     /// a receiver dropped early makes `send` false and `f` should stop.
     pub(crate) async fn read_streamed<T, F>(
         &self,
@@ -210,7 +215,16 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&Connection, &mut Batches<T>) -> Result<(), AppError> + Send + 'static,
     {
-        let turn = self.inner.stream_turns.clone().acquire_owned().await.map_err(AppError::internal)?;
+        let turn = tokio::time::timeout(STREAM_WAIT, self.inner.stream_turns.clone().acquire_owned())
+            .await
+            .map_err(|_| {
+                AppError::coded(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    anfang_core::error_code::ErrorCode::ExportBusy,
+                    format!("{STREAMS} exports are being downloaded; try again in a minute"),
+                )
+            })?
+            .map_err(AppError::internal)?;
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let db = self.clone();
         tokio::spawn(async move {
@@ -405,6 +419,53 @@ mod tests {
         assert_eq!(schema_of(&upgraded), schema_of(&fresh));
         let version: usize = fresh.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap() as usize;
         assert_eq!(version, MIGRATIONS.len());
+    }
+
+    /// A streamed read goes at its consumer's pace with a few batches in
+    /// memory, stops when the consumer goes, and holds one of only
+    /// `STREAMS` turns: a third waits, then is told to come back.
+    #[test]
+    fn streamed_reads_follow_their_consumer_and_a_third_is_refused_when_two_hold_their_turns() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::Db::open(&dir.path().join("t.sqlite3")).unwrap();
+        runtime(8).block_on(async {
+            let sent = Arc::new(AtomicUsize::new(0));
+            let stream = |sent: Arc<AtomicUsize>| {
+                let db = db.clone();
+                async move {
+                    db.read_streamed(move |_c, out| {
+                        for i in 0..1_000u32 {
+                            if !out.send(vec![i]) {
+                                return Ok(());
+                            }
+                            sent.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(())
+                    })
+                    .await
+                }
+            };
+            let mut first = stream(sent.clone()).await.unwrap();
+            assert_eq!(first.recv().await.unwrap().unwrap(), [0]);
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            assert!(sent.load(Ordering::SeqCst) <= 4, "ahead of its reader by the channel's two and one in hand");
+            let second = stream(Arc::new(AtomicUsize::new(0))).await.unwrap();
+
+            let waited = std::time::Instant::now();
+            let third = stream(Arc::new(AtomicUsize::new(0))).await.unwrap_err();
+            assert_eq!(third.code(), anfang_core::error_code::ErrorCode::ExportBusy);
+            assert_eq!(third.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+            assert!(waited.elapsed() >= super::STREAM_WAIT, "it waited for a turn first");
+
+            // The consumer hangs up: the read stops and gives its turn back.
+            drop(first);
+            drop(second);
+            let mut again = stream(Arc::new(AtomicUsize::new(0))).await.expect("a turn is free again");
+            assert_eq!(again.recv().await.unwrap().unwrap(), [0]);
+            assert!(sent.load(Ordering::SeqCst) < 10, "the first read stopped when its reader went");
+        });
     }
 
     fn runtime(blocking_threads: usize) -> tokio::runtime::Runtime {
