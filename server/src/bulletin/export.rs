@@ -141,23 +141,28 @@ pub fn csv_rows(out: &mut String, rows: &[ExportRow], tz: &jiff::tz::TimeZone) {
     }
 }
 
-/// A whole CSV file: [`csv_head`], then [`csv_rows`].
-pub fn csv(rows: &[ExportRow], tz: &jiff::tz::TimeZone) -> Vec<u8> {
-    let mut out = csv_head();
-    out.reserve(rows.len() * 256);
-    csv_rows(&mut out, rows, tz);
-    out.into_bytes()
-}
-
 /// What a GeoJSON FeatureCollection opens and closes with around its
-/// features, which are comma-separated [`geojson_feature`]s.
+/// features ([`geojson_features`]).
 pub const GEOJSON_HEAD: &str = r#"{"type":"FeatureCollection","features":["#;
 pub const GEOJSON_TAIL: &str = "]}";
+
+/// Appends the rows as comma-separated Features; `written` counts the
+/// features already in the collection, across calls, so that the first
+/// has no comma before it.
+pub fn geojson_features(out: &mut String, rows: &[ExportRow], tz: &jiff::tz::TimeZone, written: &mut usize) {
+    for r in rows {
+        if *written > 0 {
+            out.push(',');
+        }
+        *written += 1;
+        out.push_str(&geojson_feature(r, tz).to_string());
+    }
+}
 
 /// One finding as a GeoJSON Feature (RFC 7946: [lon, lat]). A finding
 /// recorded without a fix is placed at its point, and says so in
 /// `position_source` (`recorded` or `point`).
-pub fn geojson_feature(r: &ExportRow, tz: &jiff::tz::TimeZone) -> Value {
+fn geojson_feature(r: &ExportRow, tz: &jiff::tz::TimeZone) -> Value {
     let (lon, lat, source) = match (r.lon, r.lat) {
         (Some(lon), Some(lat)) => (lon, lat, "recorded"),
         _ => (r.point_lon, r.point_lat, "point"),
@@ -189,14 +194,24 @@ pub fn geojson_feature(r: &ExportRow, tz: &jiff::tz::TimeZone) -> Value {
     })
 }
 
-/// A whole GeoJSON FeatureCollection.
-pub fn geojson(rows: &[ExportRow], tz: &jiff::tz::TimeZone) -> Value {
-    json!({"type": "FeatureCollection", "features": rows.iter().map(|r| geojson_feature(r, tz)).collect::<Vec<_>>()})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole CSV file, as the export route streams it.
+    fn csv(rows: &[ExportRow], tz: &jiff::tz::TimeZone) -> Vec<u8> {
+        let mut out = csv_head();
+        csv_rows(&mut out, rows, tz);
+        out.into_bytes()
+    }
+
+    /// A whole FeatureCollection, as the export route streams it.
+    fn geojson(rows: &[ExportRow], tz: &jiff::tz::TimeZone) -> Value {
+        let mut out = GEOJSON_HEAD.to_owned();
+        geojson_features(&mut out, rows, tz, &mut 0);
+        out.push_str(GEOJSON_TAIL);
+        serde_json::from_str(&out).unwrap()
+    }
 
     #[test]
     fn csv_quotes_separators_and_defuses_formulas() {

@@ -249,14 +249,13 @@ pub(in crate::db) fn rank_weights(conn: &Connection) -> Result<RankWeights, AppE
     .map_err(AppError::Unprocessable)
 }
 
-/// Every finding observed in [from_ms, to_ms), whatever its review state;
-/// notes have aliases masked (exports leave the office).
 /// Rows per batch of a streamed export: about 300 KB of CSV.
 const EXPORT_BATCH: usize = 1000;
 
-/// Sends every finding observed in [from, to) to `out`, in observation
-/// order, in batches of [`EXPORT_BATCH`]; stops early when the consumer has
-/// gone. `conn` is inside one read transaction, so the rows and the alias
+/// Sends every finding observed in [from_ms, to_ms), whatever its review
+/// state, to `out`, in observation order, in batches of [`EXPORT_BATCH`];
+/// notes have aliases masked (exports leave the office). Stops early when
+/// the consumer has gone. `conn` is inside one read transaction, so the rows and the alias
 /// mask are one snapshot however long the download takes.
 fn export_rows(
     conn: &Connection,

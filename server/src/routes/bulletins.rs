@@ -308,15 +308,9 @@ pub async fn export_geojson(
 ) -> Result<Response, AppError> {
     let period = export_period(&q)?;
     let tz = state.config.timezone.clone();
-    let mut features = 0usize;
+    let mut written = 0;
     let render = move |out: &mut String, rows: &[bulletin::export::ExportRow]| {
-        for r in rows {
-            if features > 0 {
-                out.push(',');
-            }
-            features += 1;
-            out.push_str(&bulletin::export::geojson_feature(r, &tz).to_string());
-        }
+        bulletin::export::geojson_features(out, rows, &tz, &mut written)
     };
     let body =
         export_body(&state, period, bulletin::export::GEOJSON_HEAD.to_owned(), render, bulletin::export::GEOJSON_TAIL)
