@@ -167,6 +167,8 @@ error_codes! {
     SignInLocked => "sign_in_locked", "登录失败次数过多，请稍后再试";
     // Exports (server/src/db/mod.rs, `read_streamed`): two are being downloaded.
     ExportBusy => "export_busy", "已有两个导出正在下载，请一分钟后再试";
+    // The object store holding photos does not answer (server/src/objects.rs).
+    StorageUnavailable => "storage_unavailable", "照片存储暂时无法访问，请稍后再试";
     // Rectification cases (server/src/rectification/case.rs).
     CaseNotFound => "case_not_found", "没有这份整改单";
     CaseWrongState => "case_wrong_state", "整改单当前的状态不允许这项操作";

@@ -43,6 +43,8 @@ enum Command {
         tls_key: Option<PathBuf>,
         #[command(flatten)]
         backup: ServeBackupArgs,
+        #[command(flatten)]
+        photos: PhotosArg,
     },
     /// Manage inspectors.
     Inspector {
@@ -56,6 +58,8 @@ enum Command {
     Verify {
         #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
         data_dir: PathBuf,
+        #[command(flatten)]
+        photos: PhotosArg,
         /// Print the chain head (length and hash) to keep or publish.
         #[arg(long)]
         print_head: bool,
@@ -99,11 +103,41 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
     },
+    /// Copy an embedded installation's photos and PDF scans into an
+    /// S3-compatible bucket, then verify the evidence against it; serve
+    /// with the same --photos afterwards. Stop the server first (or run
+    /// again after it stopped: what is already there is not sent again).
+    Migrate {
+        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The bucket: s3://BUCKET?endpoint=http://HOST:PORT&region=REGION,
+        /// its key in ANFANG_S3_ACCESS_KEY_ID and ANFANG_S3_SECRET_ACCESS_KEY.
+        #[arg(long, value_name = "s3://…")]
+        to_photos: String,
+    },
     /// Re-check visits (复查) for answered rectification cases.
     Rechecks {
         #[command(subcommand)]
         command: RecheckCommand,
     },
+}
+
+/// Where the photos are: `serve` keeps them there, `verify` re-hashes them there.
+#[derive(clap::Args)]
+struct PhotosArg {
+    /// Keep photos and PDF scans in an S3-compatible bucket instead of the
+    /// data dir: s3://BUCKET?endpoint=http://HOST:PORT&region=REGION. The
+    /// key comes from ANFANG_S3_ACCESS_KEY_ID and ANFANG_S3_SECRET_ACCESS_KEY.
+    // Parsed after clap, not by it: clap repeats a refused value in its
+    // error, and a URL with a secret in it must not be repeated anywhere.
+    #[arg(long, value_name = "data-dir|s3://…", default_value = "data-dir", env = "ANFANG_PHOTOS")]
+    photos: String,
+}
+
+impl PhotosArg {
+    fn at(&self) -> anyhow::Result<crate::objects::PhotosAt> {
+        self.photos.parse().map_err(|e: String| anyhow::anyhow!(e))
+    }
 }
 
 /// `serve`'s backup schedule; given, it replaces the one set in the console.
@@ -318,10 +352,10 @@ fn block_on<T>(f: impl std::future::Future<Output = Result<T, crate::AppError>>)
 fn run(cli: Cli, clock: crate::clock::Clock) -> anyhow::Result<()> {
     let now = clock.now();
     match cli.command {
-        Command::Serve { data_dir, listen, demo, web_dir, tls_cert, tls_key, backup } => {
-            serve(data_dir, &listen, demo, web_dir, tls_cert.zip(tls_key), backup, clock)
+        Command::Serve { data_dir, listen, demo, web_dir, tls_cert, tls_key, backup, photos } => {
+            serve(data_dir, &listen, demo, web_dir, tls_cert.zip(tls_key), backup, photos.at()?, clock)
         }
-        Command::Verify { data_dir, print_head, expect_head, expect_length } => {
+        Command::Verify { data_dir, photos, print_head, expect_head, expect_length } => {
             use crate::db::evidence;
             let path = Config::new(&data_dir).db_path();
             if !path.exists() {
@@ -341,7 +375,12 @@ fn run(cli: Cli, clock: crate::clock::Clock) -> anyhow::Result<()> {
                 _ => None,
             };
             let audit = audited
-                .audit(&evidence::PhotoDir::new(&data_dir), expected.as_ref())
+                .audit(
+                    &evidence::PhotoDir::of(
+                        crate::objects::Objects::open(&data_dir, &photos.at()?).map_err(|e| anyhow::anyhow!("{e}"))?,
+                    ),
+                    expected.as_ref(),
+                )
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             for p in &audit.problems {
                 println!("ALTERED {p}");
@@ -358,14 +397,11 @@ fn run(cli: Cli, clock: crate::clock::Clock) -> anyhow::Result<()> {
                 audit.findings,
                 audit.photos,
                 audit.devices,
-                if audit.problems.is_empty() {
-                    "all intact".to_owned()
-                } else {
-                    format!("{} problem(s)", audit.problems.len())
-                }
+                intact_or_problems(&audit)
             );
             if audit.problems.is_empty() { Ok(()) } else { bail!("the evidence does not verify") }
         }
+        Command::Migrate { data_dir, to_photos } => migrate(&data_dir, &to_photos),
         Command::Inspector { command: InspectorCommand::Add { data_dir, alias, source } } => {
             let db = open_db(&data_dir)?;
             let (_, code) = block_on(app::reference::add_inspector(&db, &alias, source, now))?;
@@ -580,6 +616,67 @@ fn run(cli: Cli, clock: crate::clock::Clock) -> anyhow::Result<()> {
     }
 }
 
+/// An audit's verdict, as `verify` and `migrate` end their report.
+fn intact_or_problems(audit: &crate::db::evidence::Audit) -> String {
+    if audit.problems.is_empty() { "all intact".to_owned() } else { format!("{} problem(s)", audit.problems.len()) }
+}
+
+/// `migrate`: copies the photo folder into the bucket, then runs the
+/// evidence audit against the bucket, printing the counts and the chain head.
+fn migrate(data_dir: &std::path::Path, to_photos: &str) -> anyhow::Result<()> {
+    use crate::db::evidence;
+    use crate::objects::{Objects, PhotosAt};
+    let at: PhotosAt = to_photos.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    if at == PhotosAt::DataDir {
+        bail!("--to-photos names the bucket to copy into: s3://BUCKET?endpoint=…&region=…");
+    }
+    let path = Config::new(data_dir).db_path();
+    if !path.exists() {
+        bail!("no server data in {} (pass --data-dir)", data_dir.display());
+    }
+    let to = Objects::open(data_dir, &at).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let started = std::time::Instant::now();
+    let copied = runtime.block_on(async {
+        to.check().await.map_err(|e| anyhow::anyhow!("--to-photos: {e}"))?;
+        crate::objects::copy_folder(data_dir, &to).await.map_err(|e| anyhow::anyhow!("{e}"))
+    })?;
+    println!(
+        "copied {} object(s) ({:.1} MB) into {} in {:.1} s; {} already there",
+        copied.copied,
+        copied.bytes as f64 / 1_048_576.0,
+        to.describe(),
+        started.elapsed().as_secs_f64(),
+        copied.already_there
+    );
+    // The audit reads the bucket from a plain thread: the runtime above is done.
+    drop(runtime);
+    let audit = evidence::open_for_audit(&path)
+        .map_err(|e| anyhow::anyhow!(e))?
+        .audit(&evidence::PhotoDir::of(to), None)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for p in &audit.problems {
+        println!("{p}");
+    }
+    if let Some(head) = &audit.head {
+        println!("chain head: length {} head {}", head.length, head.head);
+    }
+    println!(
+        "checked {} log entries, {} findings, {} photos with thumbnails in the bucket: {}",
+        audit.log_entries,
+        audit.findings,
+        audit.photos,
+        intact_or_problems(&audit)
+    );
+    if audit.problems.is_empty() {
+        println!("serve with: --photos '{to_photos}'");
+        Ok(())
+    } else {
+        bail!("the copy does not verify; the data dir is unchanged, run migrate again")
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // the `serve` flags, each used once
 fn serve(
     data_dir: PathBuf,
     listen: &str,
@@ -587,10 +684,19 @@ fn serve(
     web_dir: Option<PathBuf>,
     tls: Option<(PathBuf, PathBuf)>,
     backup: ServeBackupArgs,
+    photos: crate::objects::PhotosAt,
     clock: crate::clock::Clock,
 ) -> anyhow::Result<()> {
     let mut config = Config::new(&data_dir);
     config.clock = clock;
+    let photos_in_data_dir = photos == crate::objects::PhotosAt::DataDir;
+    if !photos_in_data_dir && backup.backup_to.is_some() {
+        bail!(
+            "--backup-to backs up the embedded installation (database and photo folder); with --photos in an \
+             object store, back up the bucket with the store's own replication or versioning"
+        );
+    }
+    config.photos = photos;
     if let Some(dir) = web_dir {
         config.web_dir = dir;
     }
@@ -674,6 +780,12 @@ fn serve(
         );
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // In this runtime: the store client's connections belong to the runtime
+    // that opened them.
+    runtime.block_on(state.photos.objects().check()).map_err(|e| anyhow::anyhow!("--photos: {e}"))?;
+    if !photos_in_data_dir {
+        println!("photos are kept in {}", state.photos.objects().describe());
+    }
     // Several instances may serve this installation: the jobs below that
     // act on all of it run only where the background lease is held
     // (app/jobs.rs); the notice worker claims rows and runs everywhere.
@@ -686,16 +798,21 @@ fn serve(
         crate::app::jobs::lease_ttl_from_env(),
         lease_tx,
     ));
-    // The daily backup (app/backups.rs), when one is set.
+    // The daily backup (app/backups.rs), when one is set; it copies the
+    // photo folder, so not with photos in a bucket.
     let every = std::env::var("ANFANG_BACKUP_CHECK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(60u64);
-    runtime.spawn(crate::app::backups::run_forever(
-        state.db.clone(),
-        data_dir.clone(),
-        state.clock.clone(),
-        state.config.timezone.clone(),
-        std::time::Duration::from_secs(every.max(1)),
-        held.clone(),
-    ));
+    if photos_in_data_dir {
+        runtime.spawn(crate::app::backups::run_forever(
+            state.db.clone(),
+            data_dir.clone(),
+            state.clock.clone(),
+            state.config.timezone.clone(),
+            std::time::Duration::from_secs(every.max(1)),
+            held.clone(),
+        ));
+    } else {
+        tracing::info!("scheduled backups are off: photos are in an object store");
+    }
     // Expired partial uploads and unreferenced photos (see photos.rs).
     runtime.spawn(state.photos.clone().sweep_forever(state.db.clone(), held.clone()));
     // The outbox's notices (email, group robots, webhooks); see notify/.

@@ -40,6 +40,7 @@ pub mod error;
 pub mod html;
 pub mod league;
 pub mod notify;
+pub mod objects;
 pub mod photos;
 pub mod rectification;
 pub mod redact;
@@ -76,6 +77,9 @@ pub struct Config {
     /// address instead of the TCP peer. From `ANFANG_TRUST_FORWARDED_FOR=1`;
     /// off by default, since without a proxy that header is the client's own claim.
     pub trust_forwarded_for: bool,
+    /// Where photos and PDF scans are kept: the data dir (the default) or
+    /// an S3-compatible bucket (`serve --photos`, see [`objects`]).
+    pub photos: objects::PhotosAt,
 }
 
 impl Config {
@@ -88,6 +92,7 @@ impl Config {
             web_dir: webapp::default_dir(),
             trust_forwarded_for: std::env::var("ANFANG_TRUST_FORWARDED_FOR")
                 .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes")),
+            photos: objects::PhotosAt::DataDir,
         }
     }
 
@@ -137,7 +142,7 @@ impl AppState {
             .map_err(|e| AppError::Internal(format!("cannot create data dir {}: {e}", config.data_dir.display())))?;
         let db = db::Db::open(&config.db_path())?;
         let clock = config.clock.clone();
-        let photos = photos::PhotoStore::open(&config.data_dir, clock.clone())?;
+        let photos = photos::PhotoStore::open(&config.data_dir, &config.photos, clock.clone())?;
         tighten_tree(&config.data_dir, 3);
         Ok(Self {
             config: Arc::new(config),

@@ -26,6 +26,7 @@
 
 use crate::db::{Db, uploads};
 use crate::error::AppError;
+use crate::objects::{Objects, PhotosAt};
 use anfang_core::domain::is_sha256_hex;
 use anfang_core::error_code::ErrorCode;
 use anfang_core::photo::{self, PhotoOptions};
@@ -33,7 +34,6 @@ use anfang_core::protocol::{MAX_PHOTO_BYTES, UploadStatus};
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -201,7 +201,10 @@ impl Drop for ShaGuard<'_> {
 
 #[derive(Clone)]
 pub struct PhotoStore {
+    /// The data dir: the upload locks live here whatever holds the bytes.
     root: PathBuf,
+    /// Where the bytes are: the data dir's folder or a bucket.
+    objects: Objects,
     limits: UploadLimits,
     locks: Arc<ShaLocks>,
     /// The server's clock (upload ages, the sweep's cut-offs).
@@ -241,39 +244,43 @@ fn remove_if_there(path: &Path) -> std::io::Result<()> {
 use crate::db::uploads::Announced;
 
 impl PhotoStore {
-    pub fn open(data_dir: &Path, clock: crate::clock::Clock) -> Result<Self, AppError> {
-        Self::open_with(data_dir, UploadLimits::from_env(), clock)
+    pub fn open(data_dir: &Path, at: &PhotosAt, clock: crate::clock::Clock) -> Result<Self, AppError> {
+        Self::open_with(data_dir, at, UploadLimits::from_env(), clock)
     }
 
-    pub fn open_with(data_dir: &Path, limits: UploadLimits, clock: crate::clock::Clock) -> Result<Self, AppError> {
+    pub fn open_with(
+        data_dir: &Path,
+        at: &PhotosAt,
+        limits: UploadLimits,
+        clock: crate::clock::Clock,
+    ) -> Result<Self, AppError> {
         let root = data_dir.to_owned();
-        std::fs::create_dir_all(root.join("photos"))?;
+        let objects = Objects::open(data_dir, at)?;
+        if objects.is_folder() {
+            std::fs::create_dir_all(root.join("photos"))?;
+        }
         std::fs::create_dir_all(root.join("uploads").join("locks"))?;
         let locks = Arc::new(ShaLocks::new(root.join("uploads").join("locks")));
-        Ok(Self { root, limits, locks, clock })
+        Ok(Self { root, objects, limits, locks, clock })
     }
 
-    pub fn photo_path(&self, sha256: &str) -> PathBuf {
-        self.root.join("photos").join(&sha256[..2]).join(format!("{sha256}.jpg"))
+    /// Where the bytes are kept.
+    pub fn objects(&self) -> &Objects {
+        &self.objects
     }
 
-    pub fn thumbnail_path(&self, sha256: &str) -> PathBuf {
-        self.root.join("photos").join(&sha256[..2]).join(format!("{sha256}.thumb.jpg"))
+    /// A stored photo's file, for fixtures that write the folder directly;
+    /// `None` when photos are in a bucket.
+    pub fn photo_path(&self, sha256: &str) -> Option<PathBuf> {
+        self.objects.folder_path(&photo_key(sha256))
     }
 
-    fn part_path(&self, sha256: &str, device_id: &str) -> PathBuf {
-        // Device ids are UUIDs the server made; anything else is hashed so
-        // it can never leave the folder.
-        let device = if !device_id.is_empty() && device_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            device_id.to_owned()
-        } else {
-            hex::encode(Sha256::digest(device_id.as_bytes()))
-        };
-        self.root.join("uploads").join(format!("{sha256}.{device}.part"))
+    pub fn thumbnail_path(&self, sha256: &str) -> Option<PathBuf> {
+        self.objects.folder_path(&thumbnail_key(sha256))
     }
 
-    fn part_len(&self, sha256: &str, device_id: &str) -> u64 {
-        std::fs::metadata(self.part_path(sha256, device_id)).map(|m| m.len()).unwrap_or(0)
+    async fn part_len(&self, sha256: &str, device_id: &str) -> Result<u64, AppError> {
+        Ok(self.objects.len(&part_key(sha256, device_id)).await?.unwrap_or(0))
     }
 
     /// `POST /uploads`: announces a photo, or reports where this device's
@@ -318,17 +325,19 @@ impl PhotoStore {
             Ok(())
         };
         let announced = db.announce_upload(sha, dev, size, now, admit).await?;
-        let part = self.part_path(sha256, device_id);
+        let part = part_key(sha256, device_id);
         match announced {
             Announced::Stored => {
-                remove_if_there(&part)?;
+                self.objects.delete(&part).await?;
                 Ok(UploadStatus { offset: size, size, complete: true })
             }
-            Announced::Resume => Ok(UploadStatus { offset: self.part_len(sha256, device_id), size, complete: false }),
+            Announced::Resume => {
+                Ok(UploadStatus { offset: self.part_len(sha256, device_id).await?, size, complete: false })
+            }
             Announced::Fresh => {
                 // The hash names the content: a partial of another size (or
                 // one left by a crash) is useless. Only this device's own.
-                remove_if_there(&part)?;
+                self.objects.delete(&part).await?;
                 Ok(UploadStatus { offset: 0, size, complete: false })
             }
         }
@@ -355,9 +364,9 @@ impl PhotoStore {
                     // Someone else finished first: this device's partial is moot.
                     let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
                     db.forget_upload(sha.clone(), dev.clone()).await?;
-                    remove_if_there(&self.part_path(sha256, device_id))?;
+                    self.objects.delete(&part_key(sha256, device_id)).await?;
                 }
-                let size = std::fs::metadata(self.photo_path(sha256)).map(|m| m.len()).unwrap_or(0);
+                let size = self.objects.len(&photo_key(sha256)).await?.unwrap_or(0);
                 return Ok(UploadStatus { offset: size, size, complete: true });
             }
             (false, None) => {
@@ -368,7 +377,7 @@ impl PhotoStore {
             }
             (false, Some(u)) => u.size,
         };
-        let held = self.part_len(sha256, device_id);
+        let held = self.part_len(sha256, device_id).await?;
         if offset != held {
             return Err(AppError::Conflict {
                 message: format!(
@@ -383,15 +392,7 @@ impl PhotoStore {
                 offset + chunk.len() as u64
             )));
         }
-        let part = self.part_path(sha256, device_id);
-        let written = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&part)?;
-            f.write_all(&chunk)?;
-            f.sync_data()?;
-            Ok(f.metadata()?.len())
-        })
-        .await
-        .map_err(AppError::internal)??;
+        let written = self.objects.append(&part_key(sha256, device_id), held, &chunk).await?;
         if written < size {
             let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
             let now = self.clock.now_ms();
@@ -402,54 +403,44 @@ impl PhotoStore {
         Ok(UploadStatus { offset: size, size, complete: true })
     }
 
-    /// Verifies a fully received upload and files it under its hash.
+    /// Verifies a fully received upload and files it under its hash: the
+    /// thumbnail first, then the photo, so a crash leaves no photo without
+    /// its thumbnail, and the row last.
     async fn finish(&self, db: &Db, device_id: &str, sha256: &str, size: u64) -> Result<(), AppError> {
-        let part = self.part_path(sha256, device_id);
-        let (photo_path, thumb_path) = (self.photo_path(sha256), self.thumbnail_path(sha256));
+        let part = part_key(sha256, device_id);
+        // At most MAX_PHOTO_BYTES: the announced size was checked.
+        let bytes = self.objects.get(&part).await?.unwrap_or_default();
         let expected = sha256.to_owned();
-        let verified = tokio::task::spawn_blocking(move || -> Result<(u32, u32), AppError> {
-            // At most MAX_PHOTO_BYTES: the announced size was checked.
-            let bytes = std::fs::read(&part)?;
+        let checked = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, u32, u32, Vec<u8>), AppError> {
             let actual = hex::encode(Sha256::digest(&bytes));
-            let discard = |e: AppError| {
-                let _ = std::fs::remove_file(&part);
-                e
-            };
             if actual != expected {
-                return Err(discard(AppError::Unprocessable(format!(
+                return Err(AppError::Unprocessable(format!(
                     "the received bytes hash to {actual}, not {expected}; the upload was discarded, send the photo again"
-                ))));
+                )));
             }
             // The structure first, from the bytes alone: metadata, a
             // progressive or oversized image are refused before a decoder
             // allocates anything.
-            check_stored_jpeg(&bytes).map_err(|e| discard(e.into()))?;
-            let (width, height, thumb) =
-                photo::thumbnail_of_stored(&bytes, &PhotoOptions::default()).map_err(|e| {
-                    discard(AppError::Unprocessable(format!("not an acceptable photo: {e}; the upload was discarded")))
-                })?;
-            std::fs::create_dir_all(photo_path.parent().expect("photo paths have a parent"))?;
-            std::fs::write(&thumb_path, thumb)?;
-            std::fs::rename(&part, &photo_path)?;
-            Ok((width, height))
+            check_stored_jpeg(&bytes)?;
+            let (width, height, thumb) = photo::thumbnail_of_stored(&bytes, &PhotoOptions::default())
+                .map_err(|e| AppError::Unprocessable(format!("not an acceptable photo: {e}; the upload was discarded")))?;
+            Ok((bytes, width, height, thumb))
         })
         .await
         .map_err(AppError::internal)?;
         let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
-        let (width, height) = match verified {
-            Ok(wh) => wh,
+        let (bytes, width, height, thumb) = match checked {
+            Ok(c) => c,
             Err(e) => {
+                self.objects.delete(&part).await?;
                 db.forget_upload(sha, dev).await?;
                 return Err(e);
             }
         };
+        self.objects.put(&thumbnail_key(sha256), thumb).await?;
+        self.objects.promote(&part, &photo_key(sha256), bytes).await?;
         let now = self.clock.now_ms();
         db.complete_upload(sha, dev, size, width, height, now).await
-    }
-
-    /// A PDF scan's place: `files/<ab>/<sha256>.pdf`, beside the photos.
-    pub fn file_path(&self, sha256: &str) -> PathBuf {
-        self.root.join("files").join(&sha256[..2]).join(format!("{sha256}.pdf"))
     }
 
     /// Files a photo the server processed itself (a unit's after-photo):
@@ -462,22 +453,20 @@ impl PhotoStore {
     ) -> Result<String, AppError> {
         let sha = photo.sha256.clone();
         let _lock = self.locks.lock(&sha).await?;
-        let (photo_path, thumb_path) = (self.photo_path(&sha), self.thumbnail_path(&sha));
         let byte_len = photo.jpeg.len() as u64;
         let (w, h) = (photo.width, photo.height);
-        tokio::task::spawn_blocking(move || -> Result<(), AppError> {
+        let (jpeg, thumbnail) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
             // The thumbnail is remade from the stored JPEG, as for a device's
             // upload: `verify` checks it by remaking it that way, and the
             // pipeline's own (from the full-size pixels) differs in bytes.
             let (_, _, thumbnail) =
                 photo::thumbnail_of_stored(&photo.jpeg, &PhotoOptions::default()).map_err(AppError::internal)?;
-            std::fs::create_dir_all(photo_path.parent().expect("photo paths have a parent"))?;
-            write_atomically(&thumb_path, &thumbnail)?;
-            write_atomically(&photo_path, &photo.jpeg)?;
-            Ok(())
+            Ok((photo.jpeg, thumbnail))
         })
         .await
         .map_err(AppError::internal)??;
+        self.objects.put(&thumbnail_key(&sha), thumbnail).await?;
+        self.objects.put(&photo_key(&sha), jpeg).await?;
         db.record_server_photo(sha.clone(), byte_len, w, h, self.clock.now()).await?;
         Ok(sha)
     }
@@ -486,44 +475,24 @@ impl PhotoStore {
     pub async fn store_file(&self, db: &Db, bytes: Vec<u8>) -> Result<String, AppError> {
         let sha = hex::encode(Sha256::digest(&bytes));
         let _lock = self.locks.lock(&sha).await?;
-        let path = self.file_path(&sha);
         let len = bytes.len() as u64;
-        tokio::task::spawn_blocking(move || -> Result<(), AppError> {
-            std::fs::create_dir_all(path.parent().expect("file paths have a parent"))?;
-            write_atomically(&path, &bytes)
-        })
-        .await
-        .map_err(AppError::internal)??;
+        self.objects.put(&file_key(&sha), bytes).await?;
         db.record_case_file(sha.clone(), len, self.clock.now()).await?;
         Ok(sha)
     }
 
     pub async fn read_file(&self, sha256: &str) -> Result<Vec<u8>, AppError> {
         check_sha(sha256)?;
-        match tokio::fs::read(self.file_path(sha256)).await {
-            Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(AppError::NotFound(format!("no file {sha256} on this server")))
-            }
-            Err(e) => Err(e.into()),
-        }
+        self.objects
+            .get(&file_key(sha256))
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("no file {sha256} on this server")))
     }
 
     pub async fn read(&self, sha256: &str, thumbnail: bool) -> Result<Vec<u8>, AppError> {
         check_sha(sha256)?;
-        let path = if thumbnail { self.thumbnail_path(sha256) } else { self.photo_path(sha256) };
-        match tokio::fs::read(&path).await {
-            Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(AppError::NotFound(format!("no photo {sha256} on this server")))
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Where the public copy of a photo larger than [`PUBLIC_LONG_EDGE`] is kept.
-    pub fn public_copy_path(&self, sha256: &str) -> PathBuf {
-        self.root.join("public").join(&sha256[..2]).join(format!("{sha256}.jpg"))
+        let key = if thumbnail { thumbnail_key(sha256) } else { photo_key(sha256) };
+        self.objects.get(&key).await?.ok_or_else(|| AppError::NotFound(format!("no photo {sha256} on this server")))
     }
 
     /// The copy of a stored photo the exposure page serves: at most
@@ -541,37 +510,38 @@ impl PhotoStore {
     /// photo's own lock, so a link shared widely is encoded once.
     pub async fn read_public(&self, sha256: &str) -> Result<Vec<u8>, AppError> {
         check_sha(sha256)?;
-        let copy = self.public_copy_path(sha256);
-        if let Ok(bytes) = tokio::fs::read(&copy).await {
+        let copy = public_copy_key(sha256);
+        if let Some(bytes) = self.objects.get(&copy).await? {
             return Ok(bytes);
         }
         let _lock = self.locks.lock(&format!("public/{sha256}")).await?;
-        let stored = self.photo_path(sha256);
-        let missing_sha = sha256.to_owned();
-        let missing = move || AppError::NotFound(format!("no photo {missing_sha} on this server"));
-        tokio::task::spawn_blocking(move || -> Result<Vec<u8>, AppError> {
-            // Made by whoever held the lock before us.
-            if let Ok(bytes) = std::fs::read(&copy) {
-                return Ok(bytes);
-            }
-            let bytes = match std::fs::read(&stored) {
-                Ok(b) => b,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
-                Err(e) => return Err(e.into()),
-            };
+        // Made by whoever held the lock before us.
+        if let Some(bytes) = self.objects.get(&copy).await? {
+            return Ok(bytes);
+        }
+        let Some(bytes) = self.objects.get(&photo_key(sha256)).await? else {
+            return Err(AppError::NotFound(format!("no photo {sha256} on this server")));
+        };
+        let stored = sha256.to_owned();
+        let made = tokio::task::spawn_blocking(move || -> Result<Result<Vec<u8>, Vec<u8>>, AppError> {
             let frame = check_stored_jpeg(&bytes)
-                .map_err(|e| AppError::internal(format!("stored photo {} fails its check: {e:?}", stored.display())))?;
+                .map_err(|e| AppError::internal(format!("stored photo {stored} fails its check: {e:?}")))?;
             if frame.width.max(frame.height) <= PUBLIC_LONG_EDGE {
-                return Ok(bytes);
+                return Ok(Err(bytes));
             }
             let options = PhotoOptions { max_long_edge: PUBLIC_LONG_EDGE, ..PhotoOptions::default() };
-            let public = photo::process(&bytes, &options).map_err(AppError::internal)?;
-            std::fs::create_dir_all(copy.parent().expect("copy paths have a parent"))?;
-            write_atomically(&copy, &public.jpeg)?;
-            Ok(public.jpeg)
+            Ok(Ok(photo::process(&bytes, &options).map_err(AppError::internal)?.jpeg))
         })
         .await
-        .map_err(AppError::internal)?
+        .map_err(AppError::internal)??;
+        match made {
+            // Within the size: served as stored, no copy kept.
+            Err(as_stored) => Ok(as_stored),
+            Ok(public) => {
+                self.objects.put(&copy, public.clone()).await?;
+                Ok(public)
+            }
+        }
     }
 
     /// One sweep pass: deletes at most `sweep_batch` partial uploads nobody
@@ -590,7 +560,7 @@ impl PhotoStore {
             let _lock = self.locks.lock(&sha).await?;
             let (s, d) = (sha.clone(), dev.clone());
             if db.expire_upload(s, d, upload_cutoff).await? {
-                remove_if_there(&self.part_path(&sha, &dev))?;
+                self.objects.delete(&part_key(&sha, &dev)).await?;
                 swept.partial_uploads += 1;
             }
         }
@@ -603,8 +573,8 @@ impl PhotoStore {
             let _lock = self.locks.lock(&sha).await?;
             let s = sha.clone();
             if db.expire_photo(s, photo_cutoff).await? {
-                remove_if_there(&self.photo_path(&sha))?;
-                remove_if_there(&self.thumbnail_path(&sha))?;
+                self.objects.delete(&photo_key(&sha)).await?;
+                self.objects.delete(&thumbnail_key(&sha)).await?;
                 swept.photos += 1;
             }
         }
@@ -923,13 +893,36 @@ pub fn check_stored_jpeg(jpeg: &[u8]) -> Result<StoredFrame, StoredJpegError> {
 }
 
 /// Writes `bytes` to `path` through a temporary sibling, fsynced, renamed.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+/// The keys of a photo's bytes, the same in the folder and in a bucket:
+/// `photos/<ab>/<sha256>.jpg` and its `.thumb.jpg`.
+pub fn photo_key(sha256: &str) -> String {
+    format!("photos/{}/{sha256}.jpg", &sha256[..2])
+}
+
+pub fn thumbnail_key(sha256: &str) -> String {
+    format!("photos/{}/{sha256}.thumb.jpg", &sha256[..2])
+}
+
+/// A PDF scan's place: `files/<ab>/<sha256>.pdf`, beside the photos.
+pub fn file_key(sha256: &str) -> String {
+    format!("files/{}/{sha256}.pdf", &sha256[..2])
+}
+
+/// Where the public copy of a photo larger than [`PUBLIC_LONG_EDGE`] is kept.
+pub fn public_copy_key(sha256: &str) -> String {
+    format!("public/{}/{sha256}.jpg", &sha256[..2])
+}
+
+/// One device's partial upload of a photo.
+fn part_key(sha256: &str, device_id: &str) -> String {
+    // Device ids are UUIDs the server made; anything else is hashed so it
+    // can never leave the folder or the key space.
+    let device = if !device_id.is_empty() && device_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        device_id.to_owned()
+    } else {
+        hex::encode(Sha256::digest(device_id.as_bytes()))
+    };
+    format!("uploads/{sha256}.{device}.part")
 }
 
 #[cfg(test)]
@@ -993,7 +986,13 @@ mod tests {
         let key = anfang_core::evidence::DeviceKey::generate().public_key_hex();
         let device =
             db.write(move |c| crate::db::accounts::enroll(c, &code, None, &key)).await.unwrap().device_id.to_string();
-        let store = PhotoStore::open_with(dir.path(), UploadLimits::default(), crate::clock::Clock::system()).unwrap();
+        let store = PhotoStore::open_with(
+            dir.path(),
+            &PhotosAt::DataDir,
+            UploadLimits::default(),
+            crate::clock::Clock::system(),
+        )
+        .unwrap();
         (dir, db, store, device)
     }
 
@@ -1034,8 +1033,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn another_instance_on_the_same_folder_waits_for_a_photos_lock() {
         let dir = tempfile::tempdir().unwrap();
-        let open =
-            || PhotoStore::open_with(dir.path(), UploadLimits::default(), crate::clock::Clock::system()).unwrap();
+        let open = || {
+            PhotoStore::open_with(
+                dir.path(),
+                &PhotosAt::DataDir,
+                UploadLimits::default(),
+                crate::clock::Clock::system(),
+            )
+            .unwrap()
+        };
         let (a, b) = (open(), open());
         let (x, y) = ("a".repeat(64), "b".repeat(64));
         let held = a.locks.lock(&x).await.unwrap();

@@ -184,17 +184,16 @@ async fn make_crops(
         if rect.is_whole() {
             continue;
         }
-        let path = photos.photo_path(&source);
-        let unknown = source.clone();
-        let derived = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
-            let bytes = match std::fs::read(&path) {
-                Ok(b) => b,
-                // No such stored photo: the finding cannot have it either.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(ExposureError::PhotoNotOfCase(unknown).into());
-                }
-                Err(e) => return Err(AppError::internal(format!("{}: {e}", path.display()))),
-            };
+        // Not a photo hash, or no such stored photo: the finding cannot have it either.
+        if !anfang_core::domain::is_sha256_hex(&source) {
+            return Err(ExposureError::PhotoNotOfCase(source).into());
+        }
+        let bytes = match photos.read(&source, false).await {
+            Ok(b) => b,
+            Err(AppError::NotFound(_)) => return Err(ExposureError::PhotoNotOfCase(source).into()),
+            Err(e) => return Err(e),
+        };
+        let derived = tokio::task::spawn_blocking(move || {
             anfang_core::photo::crop_stored(&bytes, rect, &Default::default()).map_err(AppError::internal)
         })
         .await

@@ -24,7 +24,7 @@ use anfang_core::domain::{FindingContent, sha256_hex};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -227,21 +227,49 @@ pub(in crate::db) fn identity_audit(
     append(conn, kind::IDENTITY_AUDIT, &row.id.to_string(), &identity_audit_hash(row), now)
 }
 
-/// The photo folder, read-only: the layout of `crate::photos::PhotoStore`
+/// The stored photos, read-only: the layout of `crate::photos::PhotoStore`
 /// without opening it (which creates folders), so an audit changes nothing.
 pub struct PhotoDir {
-    root: PathBuf,
+    objects: crate::objects::Objects,
 }
 
 impl PhotoDir {
+    /// The data dir's photo folder.
     pub fn new(data_dir: &Path) -> Self {
-        Self { root: data_dir.join("photos") }
+        Self { objects: crate::objects::Objects::Folder(data_dir.to_owned()) }
     }
-    pub(in crate::db) fn photo(&self, sha: &str) -> PathBuf {
-        self.root.join(sha.get(..2).unwrap_or("__")).join(format!("{sha}.jpg"))
+
+    /// Wherever a running server keeps them (a folder or a bucket).
+    pub fn of(objects: crate::objects::Objects) -> Self {
+        Self { objects }
     }
-    fn thumbnail(&self, sha: &str) -> PathBuf {
-        self.root.join(sha.get(..2).unwrap_or("__")).join(format!("{sha}.thumb.jpg"))
+
+    fn key_of(sha: &str, thumbnail: bool) -> Option<String> {
+        sha.get(..2)?;
+        Some(if thumbnail { crate::photos::thumbnail_key(sha) } else { crate::photos::photo_key(sha) })
+    }
+
+    /// Where a photo is, for a problem's line: its file, or its key in the bucket.
+    fn name(&self, key: &str) -> String {
+        match self.objects.folder_path(key) {
+            Some(path) => path.display().to_string(),
+            None => format!("{key} in {}", self.objects.describe()),
+        }
+    }
+
+    /// A photo's (or its thumbnail's) bytes, or why they cannot be read,
+    /// naming where they were looked for.
+    pub(in crate::db) fn read(&self, sha: &str, thumbnail: bool) -> Result<Vec<u8>, String> {
+        let Some(key) = Self::key_of(sha, thumbnail) else { return Err(format!("{sha:?} is not a photo hash")) };
+        match self.objects.get_blocking(&key) {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(format!("cannot read {}: not there (missing)", self.name(&key))),
+            Err(e) => Err(format!("cannot read {}: {e}", self.name(&key))),
+        }
+    }
+
+    pub(in crate::db) fn describe(&self, sha: &str, thumbnail: bool) -> String {
+        Self::key_of(sha, thumbnail).map(|k| self.name(&k)).unwrap_or_else(|| sha.to_owned())
     }
 }
 
@@ -748,17 +776,18 @@ fn check_photos(conn: &Connection, dir: &PhotoDir, audit: &mut Audit) -> Result<
     while let Some(r) = rows.next()? {
         audit.photos += 1;
         let (sha, len): (String, i64) = (r.get(0)?, r.get(1)?);
-        let path = dir.photo(&sha);
-        let bytes = match std::fs::read(&path) {
+        let bytes = match dir.read(&sha, false) {
             Ok(bytes) => bytes,
             Err(e) => {
-                audit.problems.push(format!("photo {sha}: cannot read {}: {e} (missing)", display(&path)));
+                audit.problems.push(format!("photo {sha}: {e}"));
                 continue;
             }
         };
         let actual = sha256_hex(&bytes);
         if actual != sha {
-            audit.problems.push(format!("photo {sha}: file {} hashes to {actual} (altered)", display(&path)));
+            audit
+                .problems
+                .push(format!("photo {sha}: file {} hashes to {actual} (altered)", dir.describe(&sha, false)));
             continue;
         } else if bytes.len() as i64 != len {
             audit.problems.push(format!("photo {sha}: recorded size {len} differs from the file's"));
@@ -766,25 +795,18 @@ fn check_photos(conn: &Connection, dir: &PhotoDir, audit: &mut Audit) -> Result<
         // The thumbnail is what bulletins and the review queue show. It is
         // derived from the photo deterministically (the server made it with
         // this same function on upload), so it is checked by remaking it.
-        let thumb_path = dir.thumbnail(&sha);
         let options = anfang_core::photo::PhotoOptions::default();
-        match (std::fs::read(&thumb_path), anfang_core::photo::thumbnail_of_stored(&bytes, &options)) {
+        match (dir.read(&sha, true), anfang_core::photo::thumbnail_of_stored(&bytes, &options)) {
             (Ok(thumb), Ok((_, _, remade))) if thumb == remade => {}
             (Ok(_), Ok(_)) => audit.problems.push(format!(
                 "thumbnail of photo {sha}: file {} is not the thumbnail of its photo (altered)",
-                display(&thumb_path)
+                dir.describe(&sha, true)
             )),
-            (Err(e), _) => audit
-                .problems
-                .push(format!("thumbnail of photo {sha}: cannot read {}: {e} (missing)", display(&thumb_path))),
+            (Err(e), _) => audit.problems.push(format!("thumbnail of photo {sha}: {e}")),
             (_, Err(e)) => audit.problems.push(format!("photo {sha}: cannot remake its thumbnail: {e}")),
         }
     }
     Ok(())
-}
-
-fn display(p: &Path) -> String {
-    p.display().to_string()
 }
 
 impl super::Db {

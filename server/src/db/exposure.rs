@@ -838,8 +838,8 @@ pub(in crate::db) fn audit_crops(conn: &Connection, dir: &super::evidence::Photo
     })?;
     for row in rows {
         let (derived, source, rect) = row?;
-        let remade = std::fs::read(dir.photo(&source))
-            .map_err(|e| e.to_string())
+        let remade = dir
+            .read(&source, false)
             .and_then(|b| anfang_core::photo::crop_stored(&b, rect, &Default::default()).map_err(|e| e.to_string()));
         match remade {
             Ok(p) if p.sha256 == derived => {}

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 pub mod notify;
+pub mod objects;
 pub mod office;
 
 pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_e2e-server");
@@ -68,6 +69,11 @@ impl Server {
         cmd.env("ANFANG_LEASE_SECS", "1");
         cmd.envs(env.iter().copied());
         cmd.args(["serve", "--data-dir"]).arg(data_dir).args(["--listen", listen]);
+        let explicit = args.windows(2).find(|w| w[0] == "--photos").map(|w| w[1].starts_with("s3://"));
+        let in_store = explicit.unwrap_or_else(|| photos_in_store(data_dir).is_some());
+        if let Some((arg, env)) = photos_in_store(data_dir).filter(|_| !args.contains(&"--photos")) {
+            cmd.args(["--photos", &arg]).envs(env);
+        }
         if demo {
             cmd.arg("--demo");
         }
@@ -81,6 +87,7 @@ impl Server {
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut demo_creds = Demo::default();
+        let mut said_where_photos_are = false;
         let addr = loop {
             let line = lines.next().expect("the server exited before it listened").expect("read server output");
             if let Some(rest) = line.strip_prefix("office sign-in: username admin password ") {
@@ -89,7 +96,11 @@ impl Server {
                 if let Some((alias, code)) = rest.split_once(" enrollment code: ") {
                     demo_creds.codes.push((alias.to_owned(), code.trim().to_owned()));
                 }
+            } else if line.starts_with("photos are kept in s3://") {
+                said_where_photos_are = true;
             } else if let Some(url) = line.strip_prefix("listening on http://") {
+                // A run meant for the object store must be on it.
+                assert_eq!(said_where_photos_are, in_store, "the server says where its photos are kept");
                 break url.trim().parse().expect("a socket address");
             }
         };
@@ -493,7 +504,12 @@ pub fn office_today() -> String {
 /// Runs `anfang-server verify` on a data dir (the server stopped); returns
 /// (exit code, stdout and stderr together).
 pub fn verify(data: &Path) -> (i32, String) {
-    let out = Command::new(SERVER_BIN).args(["verify", "--data-dir"]).arg(data).output().expect("run verify");
+    let mut cmd = Command::new(SERVER_BIN);
+    cmd.args(["verify", "--data-dir"]).arg(data);
+    if let Some((arg, env)) = photos_in_store(data) {
+        cmd.args(["--photos", &arg]).envs(env);
+    }
+    let out = cmd.output().expect("run verify");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), text)
 }
@@ -532,6 +548,19 @@ pub async fn load_findings_on_server(server: &Server) -> usize {
         .iter()
         .filter(|f| f["note"].as_str().is_some_and(|n| n.starts_with("压测记录")))
         .count()
+}
+
+/// With `ANFANG_TEST_PHOTOS=s3`: the `--photos` of the servers on
+/// `data_dir` and the environment with their key. The prefix comes from the
+/// data dir, so a restarted server, a second instance and `verify` all find
+/// the same photos.
+pub fn photos_in_store(data_dir: &Path) -> Option<(String, [(&'static str, String); 2])> {
+    if !objects::photos_in_s3() {
+        return None;
+    }
+    let node = objects::Garage::shared();
+    let prefix = sha256_hex(data_dir.as_os_str().as_encoded_bytes())[..16].to_owned();
+    Some((node.photos_arg(&prefix), node.env()))
 }
 
 /// Where `program` is on `PATH`, if it is.
