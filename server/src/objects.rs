@@ -363,14 +363,7 @@ impl Objects {
                 .map_err(AppError::internal)?
             }
             Self::S3(_) => {
-                let mut bytes = if held == 0 { Vec::new() } else { self.get(key).await?.unwrap_or_default() };
-                if bytes.len() as u64 != held {
-                    return Err(AppError::internal(format!(
-                        "partial upload {key} holds {} bytes, not the {held} just read",
-                        bytes.len()
-                    )));
-                }
-                bytes.extend_from_slice(chunk);
+                let bytes = self.assemble(key, held, chunk).await?;
                 let len = bytes.len() as u64;
                 self.put(key, bytes).await?;
                 Ok(len)
@@ -378,10 +371,26 @@ impl Objects {
         }
     }
 
+    /// The partial at `key` (which holds `held` bytes) with `chunk` after
+    /// it, in memory: for a bucket, the last chunk's photo is assembled here
+    /// and put once as the photo, never as a partial first.
+    pub async fn assemble(&self, key: &str, held: u64, chunk: &[u8]) -> Result<Vec<u8>, AppError> {
+        let mut bytes = if held == 0 { Vec::new() } else { self.get(key).await?.unwrap_or_default() };
+        if bytes.len() as u64 != held {
+            return Err(AppError::internal(format!(
+                "partial upload {key} holds {} bytes, not the {held} just read",
+                bytes.len()
+            )));
+        }
+        bytes.extend_from_slice(chunk);
+        Ok(bytes)
+    }
+
     /// Moves a complete upload (`from`, whose bytes the caller holds) to
     /// its place `to`: a rename in the folder; in S3 a PUT of the bytes,
-    /// then the partial's DELETE (a crash between leaves a stray partial,
-    /// which the sweep removes, never a listed photo without bytes).
+    /// then the DELETE of the partial, if one was put (a crash between
+    /// leaves a stray partial, which the sweep removes, never a listed
+    /// photo without bytes).
     pub async fn promote(&self, from: &str, to: &str, bytes: Vec<u8>) -> Result<(), AppError> {
         match self {
             Self::Folder(root) => {

@@ -392,24 +392,44 @@ impl PhotoStore {
                 offset + chunk.len() as u64
             )));
         }
-        let written = self.objects.append(&part_key(sha256, device_id), held, &chunk).await?;
+        let part = part_key(sha256, device_id);
+        if offset + chunk.len() as u64 == size && !self.objects.is_folder() {
+            // The last chunk to a bucket: one PUT of the photo, not a PUT of
+            // the whole partial and a GET of it back.
+            let bytes = self.objects.assemble(&part, held, &chunk).await?;
+            self.finish(db, device_id, sha256, size, Some(bytes)).await?;
+            return Ok(UploadStatus { offset: size, size, complete: true });
+        }
+        let written = self.objects.append(&part, held, &chunk).await?;
         if written < size {
             let (sha, dev) = (sha256.to_owned(), device_id.to_owned());
             let now = self.clock.now_ms();
             db.touch_upload(sha, dev, now).await?;
             return Ok(UploadStatus { offset: written, size, complete: false });
         }
-        self.finish(db, device_id, sha256, size).await?;
+        self.finish(db, device_id, sha256, size, None).await?;
         Ok(UploadStatus { offset: size, size, complete: true })
     }
 
     /// Verifies a fully received upload and files it under its hash: the
     /// thumbnail first, then the photo, so a crash leaves no photo without
     /// its thumbnail, and the row last.
-    async fn finish(&self, db: &Db, device_id: &str, sha256: &str, size: u64) -> Result<(), AppError> {
+    /// `received` is the whole photo when the caller has it in memory;
+    /// otherwise it is read from the partial.
+    async fn finish(
+        &self,
+        db: &Db,
+        device_id: &str,
+        sha256: &str,
+        size: u64,
+        received: Option<Vec<u8>>,
+    ) -> Result<(), AppError> {
         let part = part_key(sha256, device_id);
         // At most MAX_PHOTO_BYTES: the announced size was checked.
-        let bytes = self.objects.get(&part).await?.unwrap_or_default();
+        let bytes = match received {
+            Some(bytes) => bytes,
+            None => self.objects.get(&part).await?.unwrap_or_default(),
+        };
         let expected = sha256.to_owned();
         let checked = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, u32, u32, Vec<u8>), AppError> {
             let actual = hex::encode(Sha256::digest(&bytes));
