@@ -639,7 +639,7 @@ fn migrate(data_dir: &std::path::Path, to_photos: &str) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let copied = runtime.block_on(async {
         to.check().await.map_err(|e| anyhow::anyhow!("--to-photos: {e}"))?;
-        crate::objects::copy_folder(data_dir, &to).await.map_err(|e| anyhow::anyhow!("{e}"))
+        crate::photos::copy_folder(data_dir, &to).await.map_err(|e| anyhow::anyhow!("{e}"))
     })?;
     println!(
         "copied {} object(s) ({:.1} MB) into {} in {:.1} s; {} already there",

@@ -122,7 +122,7 @@ pub struct S3Store {
     credentials: Credentials,
     http: reqwest::Client,
     /// For reads outside any async runtime (`verify`'s audit runs on a
-    /// plain thread): a runtime of its own and a client made inside it,
+    /// plain thread): a runtime of its own and a client used only in it,
     /// since a client's connections belong to the runtime that opened them.
     blocking: OnceLock<(tokio::runtime::Runtime, reqwest::Client)>,
 }
@@ -262,11 +262,7 @@ impl Objects {
     /// The object's bytes, or `None` if there is none.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
         match self {
-            Self::Folder(root) => match tokio::fs::read(root.join(key)).await {
-                Ok(b) => Ok(Some(b)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(e.into()),
-            },
+            Self::Folder(root) => absent_is_none(tokio::fs::read(root.join(key)).await),
             Self::S3(s) => s.get_with(&s.http, key).await,
         }
     }
@@ -274,19 +270,14 @@ impl Objects {
     /// [`Objects::get`] for code that runs outside the async runtime.
     pub fn get_blocking(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
         match self {
-            Self::Folder(root) => match std::fs::read(root.join(key)) {
-                Ok(b) => Ok(Some(b)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(e.into()),
-            },
+            Self::Folder(root) => absent_is_none(std::fs::read(root.join(key))),
             Self::S3(s) => {
                 if s.blocking.get().is_none() {
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
                         .map_err(AppError::internal)?;
-                    let http = rt.block_on(async { http_client() })?;
-                    let _ = s.blocking.set((rt, http));
+                    let _ = s.blocking.set((rt, http_client()?));
                 }
                 let (rt, http) = s.blocking.get().expect("set above");
                 rt.block_on(s.get_with(http, key))
@@ -297,11 +288,7 @@ impl Objects {
     /// The object's size, or `None` if there is none.
     pub async fn len(&self, key: &str) -> Result<Option<u64>, AppError> {
         match self {
-            Self::Folder(root) => match tokio::fs::metadata(root.join(key)).await {
-                Ok(m) => Ok(Some(m.len())),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(e.into()),
-            },
+            Self::Folder(root) => absent_is_none(tokio::fs::metadata(root.join(key)).await.map(|m| m.len())),
             Self::S3(s) => {
                 let resp = s.send(&s.http, reqwest::Method::HEAD, key, None).await?;
                 if resp.status() == reqwest::StatusCode::NOT_FOUND {
@@ -329,10 +316,7 @@ impl Objects {
     /// Removes the object; one that is not there is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), AppError> {
         match self {
-            Self::Folder(root) => match tokio::fs::remove_file(root.join(key)).await {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-                _ => Ok(()),
-            },
+            Self::Folder(root) => absent_is_none(tokio::fs::remove_file(root.join(key)).await).map(drop),
             Self::S3(s) => s.send(&s.http, reqwest::Method::DELETE, key, None).await.map(drop),
         }
     }
@@ -413,94 +397,13 @@ impl Objects {
     }
 }
 
-/// What [`copy_folder`] did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Copied {
-    /// Objects written, and their bytes.
-    pub copied: u64,
-    pub bytes: u64,
-    /// Objects the target already held at the same size (an earlier run).
-    pub already_there: u64,
-}
-
-/// The folders of a data dir that hold objects; `uploads/` is left out on
-/// purpose: a partial upload is restarted by its device.
-const OBJECT_FOLDERS: [&str; 3] = ["photos", "files", "public"];
-
-/// Whether a file in those folders is one the server wrote (named by its
-/// hash), not a temporary file or something a person left there.
-fn is_object_name(name: &str) -> bool {
-    let stem = name
-        .strip_suffix(".thumb.jpg")
-        .or_else(|| name.strip_suffix(".jpg"))
-        .or_else(|| name.strip_suffix(".pdf"))
-        .unwrap_or("");
-    anfang_core::domain::is_sha256_hex(stem)
-}
-
-/// Copies every photo, thumbnail, public copy and PDF of the data dir's
-/// folder into `to` under the same keys, eight at a time. An object the
-/// target holds at the same size is not sent again, so a run cut short is
-/// run again and carries on. Bytes are not compared here: `verify` on the
-/// target re-hashes every object afterwards.
-pub async fn copy_folder(data_dir: &Path, to: &Objects) -> Result<Copied, AppError> {
-    use futures_util::{StreamExt, TryStreamExt};
-    let root = data_dir.to_owned();
-    let keys = tokio::task::spawn_blocking(move || -> Result<Vec<(String, u64)>, AppError> {
-        let mut keys = Vec::new();
-        for folder in OBJECT_FOLDERS {
-            let Ok(shards) = std::fs::read_dir(root.join(folder)) else { continue };
-            for shard in shards {
-                let shard = shard?;
-                if !shard.file_type()?.is_dir() {
-                    continue;
-                }
-                for file in std::fs::read_dir(shard.path())? {
-                    let file = file?;
-                    let name = file.file_name().to_string_lossy().into_owned();
-                    if file.file_type()?.is_file() && is_object_name(&name) {
-                        let shard = shard.file_name().to_string_lossy().into_owned();
-                        keys.push((format!("{folder}/{shard}/{name}"), file.metadata()?.len()));
-                    }
-                }
-            }
-        }
-        keys.sort();
-        Ok(keys)
-    })
-    .await
-    .map_err(AppError::internal)??;
-    let from = Objects::Folder(data_dir.to_owned());
-    let done: Vec<Option<u64>> = futures_util::stream::iter(keys)
-        .map(|(key, len)| {
-            let (from, to) = (&from, to);
-            async move {
-                if to.len(&key).await? == Some(len) {
-                    return Ok::<_, AppError>(None);
-                }
-                let bytes = from
-                    .get(&key)
-                    .await?
-                    .ok_or_else(|| AppError::internal(format!("{key} went away during the copy")))?;
-                let n = bytes.len() as u64;
-                to.put(&key, bytes).await?;
-                Ok(Some(n))
-            }
-        })
-        .buffer_unordered(8)
-        .try_collect()
-        .await?;
-    let mut copied = Copied::default();
-    for d in done {
-        match d {
-            Some(n) => {
-                copied.copied += 1;
-                copied.bytes += n;
-            }
-            None => copied.already_there += 1,
-        }
+/// A file that is not there as `None`, any other error as itself.
+fn absent_is_none<T>(r: std::io::Result<T>) -> Result<Option<T>, AppError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    Ok(copied)
 }
 
 /// Writes `bytes` beside `path` and renames it there, creating the folder.

@@ -933,6 +933,22 @@ pub fn public_copy_key(sha256: &str) -> String {
     format!("public/{}/{sha256}.jpg", &sha256[..2])
 }
 
+/// The folder and hash a key names, if it is the key of an object the
+/// server writes (`photos/ab/<sha256>.jpg`, `….thumb.jpg`,
+/// `files/ab/<sha256>.pdf`, `public/ab/<sha256>.jpg`): the one reader of the
+/// keys above. Anything else, a partial, `..` or another shard, is `None`.
+pub fn parse_key(key: &str) -> Option<(&str, &str)> {
+    let parts: Vec<&str> = key.split('/').collect();
+    let [folder, shard, name] = parts[..] else { return None };
+    let sha = match folder {
+        "photos" => name.strip_suffix(".thumb.jpg").or_else(|| name.strip_suffix(".jpg")),
+        "files" => name.strip_suffix(".pdf"),
+        "public" => name.strip_suffix(".jpg"),
+        _ => None,
+    }?;
+    (is_sha256_hex(sha) && shard == &sha[..2]).then_some((folder, sha))
+}
+
 /// One device's partial upload of a photo.
 fn part_key(sha256: &str, device_id: &str) -> String {
     // Device ids are UUIDs the server made; anything else is hashed so it
@@ -943,6 +959,89 @@ fn part_key(sha256: &str, device_id: &str) -> String {
         hex::encode(Sha256::digest(device_id.as_bytes()))
     };
     format!("uploads/{sha256}.{device}.part")
+}
+
+/// What [`copy_folder`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    /// Objects written, and their bytes.
+    pub copied: u64,
+    pub bytes: u64,
+    /// Objects the target already held at the same size (an earlier run).
+    pub already_there: u64,
+}
+
+/// The folders of a data dir that hold objects; `uploads/` is left out on
+/// purpose: a partial upload is restarted by its device.
+const OBJECT_FOLDERS: [&str; 3] = ["photos", "files", "public"];
+
+/// Copies every photo, thumbnail, public copy and PDF of the data dir's
+/// folder into `to` under the same keys, eight at a time. An object the
+/// target holds at the same size is not sent again, so a run cut short is
+/// run again and carries on. Bytes are not compared here: `verify` on the
+/// target re-hashes every object afterwards.
+pub async fn copy_folder(data_dir: &Path, to: &Objects) -> Result<Copied, AppError> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let root = data_dir.to_owned();
+    let keys = tokio::task::spawn_blocking(move || -> Result<Vec<(String, u64)>, AppError> {
+        let mut keys = Vec::new();
+        for folder in OBJECT_FOLDERS {
+            let Ok(shards) = std::fs::read_dir(root.join(folder)) else { continue };
+            for shard in shards {
+                let shard = shard?;
+                if !shard.file_type()?.is_dir() {
+                    continue;
+                }
+                for file in std::fs::read_dir(shard.path())? {
+                    let file = file?;
+                    let key = format!(
+                        "{folder}/{}/{}",
+                        shard.file_name().to_string_lossy(),
+                        file.file_name().to_string_lossy()
+                    );
+                    // Only what the server wrote, not a temporary file or one a person left.
+                    if file.file_type()?.is_file() && parse_key(&key).is_some() {
+                        keys.push((key, file.metadata()?.len()));
+                    }
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    })
+    .await
+    .map_err(AppError::internal)??;
+    let from = Objects::Folder(data_dir.to_owned());
+    let done: Vec<Option<u64>> = futures_util::stream::iter(keys)
+        .map(|(key, len)| {
+            let (from, to) = (&from, to);
+            async move {
+                if to.len(&key).await? == Some(len) {
+                    return Ok::<_, AppError>(None);
+                }
+                let bytes = from
+                    .get(&key)
+                    .await?
+                    .ok_or_else(|| AppError::internal(format!("{key} went away during the copy")))?;
+                let n = bytes.len() as u64;
+                to.put(&key, bytes).await?;
+                Ok(Some(n))
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect()
+        .await?;
+    let mut copied = Copied::default();
+    for d in done {
+        match d {
+            Some(n) => {
+                copied.copied += 1;
+                copied.bytes += n;
+            }
+            None => copied.already_there += 1,
+        }
+    }
+    Ok(copied)
 }
 
 #[cfg(test)]

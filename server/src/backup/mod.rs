@@ -446,32 +446,11 @@ fn rel(root: &Path, path: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
 
-/// Where a data dir keeps a photo, its thumbnail and a PDF (see photos.rs).
-fn photo_rel(sha: &str) -> String {
-    format!("photos/{}/{sha}.jpg", &sha[..2])
-}
-fn thumb_rel(sha: &str) -> String {
-    format!("photos/{}/{sha}.thumb.jpg", &sha[..2])
-}
-fn file_rel(sha: &str) -> String {
-    format!("files/{}/{sha}.pdf", &sha[..2])
-}
-
-/// Whether `path` from a manifest is one of the three places a data dir
-/// keeps files: a restore writes nowhere else, whatever a manifest says.
+/// Whether `path` from a manifest is one of the two places a backup
+/// restores files to (`photos/`, `files/`): a restore writes nowhere else,
+/// whatever a manifest says.
 fn is_data_path(path: &str) -> bool {
-    let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    let parts: Vec<&str> = path.split('/').collect();
-    let [top, shard, name] = parts[..] else { return false };
-    let (sha, ok_ext) = match top {
-        "photos" => match name.strip_suffix(".thumb.jpg") {
-            Some(sha) => (sha, true),
-            None => (name.strip_suffix(".jpg").unwrap_or(""), true),
-        },
-        "files" => (name.strip_suffix(".pdf").unwrap_or(""), true),
-        _ => ("", false),
-    };
-    ok_ext && hex64(sha) && shard == &sha[..2]
+    matches!(crate::photos::parse_key(path), Some(("photos" | "files", _)))
 }
 
 /// Options of one backup run.
@@ -549,7 +528,7 @@ pub fn backup(
     let mut objects = Vec::new();
     let mut swept = Vec::new();
     for photo in &facts.photos {
-        let rel_path = photo_rel(&photo.sha256);
+        let rel_path = crate::photos::photo_key(&photo.sha256);
         if !tally.take(&folder, data_dir, rel_path.clone(), &photo.sha256, photo.byte_len, &mut objects)? {
             // Swept meanwhile (an unreferenced upload past its time)? Then
             // the live database no longer lists it either.
@@ -560,7 +539,7 @@ pub fn backup(
             continue;
         }
         // Thumbnails are not named by their own hash: hash them here.
-        let thumb = thumb_rel(&photo.sha256);
+        let thumb = crate::photos::thumbnail_key(&photo.sha256);
         match std::fs::read(data_dir.join(&thumb)) {
             Ok(bytes) => {
                 let sha = sha256_hex(&bytes);
@@ -578,7 +557,14 @@ pub fn backup(
         }
     }
     for file in &facts.files {
-        tally.take(&folder, data_dir, file_rel(&file.sha256), &file.sha256, file.byte_len, &mut objects)?;
+        tally.take(
+            &folder,
+            data_dir,
+            crate::photos::file_key(&file.sha256),
+            &file.sha256,
+            file.byte_len,
+            &mut objects,
+        )?;
     }
 
     // 3. The manifest, last; then the snapshot gets its name.
