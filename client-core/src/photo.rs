@@ -18,9 +18,13 @@
 //!    decompression-bomb guard);
 //! 3. a JPEG is decoded *shrunk on load* (the IDCT produces 1/2, 1/4 or 1/8
 //!    scale directly), at the smallest scale that is still at least as large
-//!    as the target, so a 48-megapixel camera file never exists at full size;
+//!    as the target, so a 48-megapixel camera file never exists at full size.
+//!    A scale that falls short of the target by at most [`SHRINK_SLACK`]
+//!    (1/32) is taken as the result: the common 4032×3024 camera photo is
+//!    decoded at 1/2 into 2016×1512, 1.6% under 2048, instead of being
+//!    decoded at full size (four times the pixels) and resized;
 //! 4. one convolution resize (Lanczos3) to the target size, done in bands so
-//!    its scratch buffer stays small;
+//!    its scratch buffer stays small (none when step 3 gave the result);
 //! 5. the EXIF orientation is applied to the *small* image (cheapest);
 //! 6. one baseline JPEG encode with 4:2:0 chroma subsampling; the thumbnail
 //!    is a second, small resize of the result.
@@ -38,7 +42,9 @@ use sha2::{Digest, Sha256};
 /// How photos are reduced before they are stored and sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PhotoOptions {
-    /// Longest edge of the stored photo, in pixels (default 2048).
+    /// Longest edge of the stored photo, in pixels (default 2048). The
+    /// result may be up to 1/32 shorter where a JPEG's shrink-on-load scale
+    /// lands there (see the module documentation, step 3).
     pub max_long_edge: u32,
     /// Longest edge of the thumbnail, in pixels (default 320).
     pub thumbnail_long_edge: u32,
@@ -191,12 +197,18 @@ pub fn sniff(data: &[u8]) -> SniffedFormat {
 pub fn process(input: &[u8], opts: &PhotoOptions) -> Result<ProcessedPhoto, PhotoError> {
     check_size(input, opts)?;
     let target = opts.max_long_edge.max(1);
+    let enough = target - target / SHRINK_SLACK;
     let decoded = match sniff(input) {
-        SniffedFormat::Jpeg => decode_jpeg(input, opts, target)?,
+        SniffedFormat::Jpeg => decode_jpeg(input, opts, enough)?,
         SniffedFormat::Png => decode_png(input, opts)?,
         SniffedFormat::Other(format) => return Err(PhotoError::UnsupportedFormat { format }),
     };
-    let (tw, th) = fit(decoded.full_width, decoded.full_height, target);
+    let decoded_long = decoded.width.max(decoded.height);
+    let (tw, th) = if (enough..=target).contains(&decoded_long) {
+        (decoded.width, decoded.height)
+    } else {
+        fit(decoded.full_width, decoded.full_height, target)
+    };
     let kind = decoded.kind;
     let (pixels, spare) = resize(decoded.pixels, decoded.width, decoded.height, kind, tw, th, fr::FilterType::Lanczos3);
     let (pixels, width, height) = orient(pixels, tw, th, kind, decoded.orientation, spare);
@@ -205,6 +217,13 @@ pub fn process(input: &[u8], opts: &PhotoOptions) -> Result<ProcessedPhoto, Phot
     let sha256 = hex::encode(Sha256::digest(&jpeg));
     Ok(ProcessedPhoto { sha256, jpeg, width, height, thumbnail })
 }
+
+/// How far (as a fraction, 1/`SHRINK_SLACK`) below
+/// [`PhotoOptions::max_long_edge`] a JPEG's shrink-on-load result may stay
+/// and be the stored photo without a resize. 1/32 takes in the sensors phones
+/// ship with: 4032 (12 MP) and 4000 px wide, and 8160 (50 MP, decoded at
+/// 1/4 into 2040); on a phone in a browser this halves the photo step.
+pub const SHRINK_SLACK: u32 = 32;
 
 /// For the server: verifies that a stored photo is a decodable JPEG within
 /// the limits, and returns its width, height and a thumbnail (long edge about
@@ -493,7 +512,8 @@ fn jpeg_error(e: jpeg_decoder::Error, hit_end: bool) -> PhotoError {
 }
 
 /// Decodes a JPEG, shrinking on load to the smallest DCT scale (1/8, 1/4,
-/// 1/2, 1) whose long edge is still at least `target_long_edge`.
+/// 1/2, 1) whose long edge is still at least `target_long_edge` (the size
+/// the image is reduced to, or, from [`process`], the least it may be).
 fn decode_jpeg(input: &[u8], opts: &PhotoOptions, target_long_edge: u32) -> Result<Decoded, PhotoError> {
     let mut reader = SliceReader { data: input, hit_end: false };
     let result = {

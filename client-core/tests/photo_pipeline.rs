@@ -182,6 +182,31 @@ fn a_photo_over_twice_the_limit_is_shrunk_on_load_and_still_gets_the_exact_size(
 }
 
 #[test]
+fn a_twelve_megapixel_phone_photo_is_decoded_at_half_scale_and_stored_at_2016_by_1512() {
+    // 4032×3024, held upright (orientation 6): half scale is 2016, 1/64 under
+    // the 2048 limit, so it is the result; no full-size decode, no resize.
+    let upright = quadrants(3024, 4032);
+    let stored = image::imageops::rotate270(&upright);
+    let input = with_exif(&jpeg_of(&stored, 85), 6);
+    let photo = process(&input, &PhotoOptions::default()).unwrap();
+    assert_eq!((photo.width, photo.height), (1512, 2016));
+    let img = decode(&photo.jpeg);
+    assert_eq!(img.dimensions(), (1512, 2016), "the JPEG has the size reported");
+    assert_upright(&img, "12 MP, orientation 6");
+}
+
+#[test]
+fn a_half_scale_more_than_a_32nd_under_the_limit_is_not_taken_and_the_photo_gets_the_exact_size() {
+    // Half of 1984 is 992, within 1/32 of 1000: taken as it is.
+    let near_enough = process(&jpeg_of(&quadrants(1984, 1488), 90), &opts(1000)).unwrap();
+    assert_eq!((near_enough.width, near_enough.height), (992, 744));
+    // Half of 1900 is 950, 5% short: decoded at full size and resized.
+    let too_short = process(&jpeg_of(&quadrants(1900, 1425), 90), &opts(1000)).unwrap();
+    assert_eq!((too_short.width, too_short.height), (1000, 750));
+    assert_upright(&decode(&too_short.jpeg), "resized from full size");
+}
+
+#[test]
 fn a_portrait_png_is_reduced_on_its_long_edge() {
     let input = png_of(&DynamicImage::ImageRgb8(quadrants(300, 900)));
     let photo = process(&input, &opts(450)).unwrap();
