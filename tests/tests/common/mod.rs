@@ -20,9 +20,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+pub mod child;
 pub mod notify;
 pub mod objects;
 pub mod office;
+pub mod postgres;
 
 pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_e2e-server");
 pub const CLI_BIN: &str = env!("CARGO_BIN_EXE_e2e-anfang");

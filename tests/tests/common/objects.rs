@@ -9,7 +9,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -211,32 +211,10 @@ pub fn photos_in_s3() -> bool {
     std::env::var("ANFANG_TEST_PHOTOS").is_ok_and(|v| v == "s3")
 }
 
-/// Starts `garage server` from a thread that never ends, with the
-/// parent-death signal set: the node goes when this test process does,
-/// whichever test thread asked for it. Returns its pid.
+/// Starts `garage server` for the rest of the test process's life (see
+/// [`super::child::for_life`]). Returns its pid.
 fn launch(bin: &Path, config: &Path, log: &Path) -> u32 {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (b, c) = (bin.to_owned(), config.to_owned());
-    std::thread::spawn(move || {
-        use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new(b);
-        cmd.arg("-c").arg(c).arg("server").env("RUST_LOG", "warn").stdin(Stdio::null());
-        cmd.stdout(log.try_clone().unwrap()).stderr(log);
-        // SAFETY: prctl only sets this child's death signal; it touches no memory.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().expect("start garage");
-        tx.send(child.id()).unwrap();
-        // Reaped when killed, so a relaunch is not mistaken for it.
-        let _ = child.wait();
-        loop {
-            std::thread::park();
-        }
-    });
-    rx.recv().unwrap()
+    let mut cmd = Command::new(bin);
+    cmd.arg("-c").arg(config).arg("server").env("RUST_LOG", "warn");
+    super::child::for_life(cmd, log)
 }
