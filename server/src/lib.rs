@@ -80,6 +80,10 @@ pub struct Config {
     /// Where photos and PDF scans are kept: the data dir (the default) or
     /// an S3-compatible bucket (`serve --photos`, see [`objects`]).
     pub photos: objects::PhotosAt,
+    /// A PostgreSQL connection string, or `None` for the SQLite file in the
+    /// data dir (the default). The unit tests run on PostgreSQL when
+    /// `ANFANG_TEST_POSTGRES` names a server (see `db::test_database`).
+    pub database: Option<String>,
 }
 
 impl Config {
@@ -93,6 +97,10 @@ impl Config {
             trust_forwarded_for: std::env::var("ANFANG_TRUST_FORWARDED_FOR")
                 .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes")),
             photos: objects::PhotosAt::DataDir,
+            #[cfg(not(test))]
+            database: None,
+            #[cfg(test)]
+            database: db::test_database(),
         }
     }
 
@@ -140,7 +148,10 @@ impl AppState {
         owner_only_from_now();
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| AppError::Internal(format!("cannot create data dir {}: {e}", config.data_dir.display())))?;
-        let db = db::Db::open(&config.db_path())?;
+        let db = match &config.database {
+            Some(url) => db::Db::connect_postgres(url)?,
+            None => db::Db::open(&config.db_path())?,
+        };
         let clock = config.clock.clone();
         let photos = photos::PhotoStore::open(&config.data_dir, &config.photos, clock.clone())?;
         tighten_tree(&config.data_dir, 3);

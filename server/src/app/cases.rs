@@ -804,8 +804,8 @@ mod tests {
         assert_eq!(code(&e), Some(ErrorCode::CaseRecheckNotIndependent), "the finder cannot re-check");
         let closed = w.recheck(&reference, w.other_inspector_id, true).await.unwrap();
         assert_eq!((closed.case.state, closed.case.closed_on_time()), (CaseState::Closed, Some(true)));
-        let audited = crate::db::evidence::open_for_audit(&w.state.config.db_path()).unwrap();
-        let audit = audited.audit(&crate::db::evidence::PhotoDir::new(&w.state.config.data_dir), None).unwrap();
+        let photos = crate::db::evidence::PhotoDir::new(&w.state.config.data_dir);
+        let audit = w.state.db.audit_evidence(photos, None).await.unwrap();
         // The test's photo rows have no files; everything else must hold.
         let problems: Vec<_> = audit.problems.iter().filter(|p| !p.contains("photo")).collect();
         assert!(problems.is_empty(), "{problems:?}");

@@ -70,10 +70,10 @@ fn city() -> City {
             let aid: i64 =
                 c.query_row("SELECT id FROM users WHERE username = ?1", [&creds.admin_username], |r| r.get(0))?;
             let uid = accounts::add_unit_user(c, "u03-acct", "unit-password", "U03")?;
-            let first = |unit: &str, n: i64| -> rusqlite::Result<String> {
+            let first = |unit: &str, n: i64| -> crate::db::sql::Result<String> {
                 c.query_row(
                     "SELECT id FROM points WHERE unit_id = ?1 AND active = 1 ORDER BY id LIMIT 1 OFFSET ?2",
-                    rusqlite::params![unit, n],
+                    crate::db::sql::params![unit, n],
                     |r| r.get(0),
                 )
             };
@@ -198,7 +198,7 @@ async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() 
             ] {
                 conn.execute(
                     "UPDATE points SET kind = ?2, leader = ?3 WHERE id = ?1",
-                    rusqlite::params![point, kind, chief],
+                    crate::db::sql::params![point, kind, chief],
                 )?;
             }
             Ok(())
@@ -383,11 +383,11 @@ async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() 
         .await
         .unwrap();
     assert_eq!(logged, issued.result_hash);
-    let audit = || {
-        let audited = crate::db::evidence::open_for_audit(&c.state.config.db_path()).unwrap();
-        audited.audit(&crate::db::evidence::PhotoDir::new(&c.state.config.data_dir), None).unwrap().problems
+    let audit = || async {
+        let photos = crate::db::evidence::PhotoDir::new(&c.state.config.data_dir);
+        c.state.db.audit_evidence(photos, None).await.unwrap().problems
     };
-    assert_eq!(audit(), Vec::<String>::new());
+    assert_eq!(audit().await, Vec::<String>::new());
 
     // Tampering with the stored result (past the triggers, as someone with
     // the file could) is named by verify.
@@ -395,7 +395,10 @@ async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() 
     c.state
         .db
         .write(move |conn| {
-            conn.execute_batch("DROP TRIGGER league_months_no_update")?;
+            conn.execute_batch(match conn.engine() {
+                crate::db::sql::Engine::Sqlite => "DROP TRIGGER league_months_no_update",
+                crate::db::sql::Engine::Postgres => "DROP TRIGGER league_months_no_update ON league_months",
+            })?;
             conn.execute(
                 "UPDATE league_months SET result = replace(result, '\"score\":945', '\"score\":985') WHERE month = ?1",
                 [&m],
@@ -404,7 +407,7 @@ async fn a_hand_computed_month_is_issued_once_reproduced_and_its_hash_audited() 
         })
         .await
         .unwrap();
-    let problems = audit();
+    let problems = audit().await;
     assert_eq!(
         problems,
         [format!("league month {}: its stored result does not match its hash (altered)", c.name())],

@@ -4,10 +4,10 @@
 //! **Invariant:** no secret is stored in clear: passwords as Argon2id PHC
 //! strings, tokens and enrollment codes as SHA-256.
 
+use super::sql::{Connection, OptionalExtension, params};
 use crate::auth::{self, DeviceCaller, OfficeCaller, Role};
 use crate::error::AppError;
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
 /// How long an office sign-in lasts at most (absolute lifetime): one working
@@ -127,9 +127,7 @@ fn insert_user(
         params![username, hash, role.as_str(), now.to_string(), unit_id],
     ) {
         Ok(_) => Ok(conn.last_insert_rowid()),
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-            Err(conflict())
-        }
+        Err(e) if e.is_constraint() => Err(conflict()),
         Err(e) => Err(e.into()),
     }
 }
@@ -352,7 +350,7 @@ pub(in crate::db) fn add_inspector_from(
         params![alias, now.to_string(), source.as_str()],
     ) {
         Ok(_) => {}
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+        Err(e) if e.is_constraint() => {
             return Err(AppError::Conflict {
                 message: format!("an inspector called {alias:?} already exists"),
                 offset: None,
@@ -583,7 +581,7 @@ pub struct DeviceRow {
 pub fn devices(conn: &Connection, inspector: Option<i64>) -> Result<Vec<DeviceRow>, AppError> {
     let mut stmt = conn.prepare(
         "SELECT id, inspector_id, label, enrolled_at, last_seen_at, revoked_at FROM devices
-         WHERE ?1 IS NULL OR inspector_id = ?1 ORDER BY enrolled_at DESC, id",
+         WHERE (inspector_id = ?1 OR ?1 IS NULL) ORDER BY enrolled_at DESC, id",
     )?;
     let rows = stmt
         .query_map([inspector], |r| {
@@ -626,7 +624,7 @@ pub(in crate::db) fn revoke_devices_at(
     let ids: Vec<String> = {
         let mut stmt = tx.prepare(
             "SELECT id FROM devices
-             WHERE inspector_id = ?1 AND (?2 IS NULL OR id = ?2) AND revoked_at IS NULL ORDER BY id",
+             WHERE inspector_id = ?1 AND (id = ?2 OR ?2 IS NULL) AND revoked_at IS NULL ORDER BY id",
         )?;
         stmt.query_map(params![inspector_id, device], |r| r.get(0))?.collect::<Result<_, _>>()?
     };

@@ -9,15 +9,17 @@
 
 use super::Db;
 use super::evidence::{self, ChainHead};
+use super::sql::{Connection, OptionalExtension, params};
 use crate::error::AppError;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+// The snapshot and restore steps work on SQLite files themselves.
+use rusqlite::{Connection as SqliteFile, OpenFlags};
 use std::path::Path;
 
 /// Writes a consistent copy of the database at `db_path` to `out` (which
 /// must not exist). Works while the server writes: the copy is one read
 /// transaction's view.
 pub fn snapshot_into(db_path: &Path, out: &Path) -> Result<(), AppError> {
-    let conn = Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+    let conn = SqliteFile::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(|e| AppError::Internal(format!("opening {} for a backup: {e}", db_path.display())))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     let out = out.to_str().ok_or_else(|| AppError::Internal(format!("{} is not UTF-8", out.display())))?;
@@ -51,10 +53,11 @@ pub struct SnapshotFacts {
 /// facts; refuses one SQLite finds damaged.
 pub fn snapshot_facts(path: &Path) -> Result<SnapshotFacts, String> {
     let uri = evidence::read_only_uri(path, true);
-    let conn = Connection::open_with_flags(
+    let conn = SqliteFile::open_with_flags(
         &uri,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
+    .map(Connection::from_sqlite)
     .map_err(|e| format!("opening the snapshot {}: {e}", path.display()))?;
     let facts = || -> Result<SnapshotFacts, AppError> {
         let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
@@ -88,8 +91,9 @@ pub fn snapshot_facts(path: &Path) -> Result<SnapshotFacts, String> {
 /// photo its snapshot lists is gone from the folder: swept, or lost).
 pub fn live_has_photo(db_path: &Path, sha256: &str) -> Result<bool, AppError> {
     let conn =
-        Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        SqliteFile::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let conn = Connection::from_sqlite(conn);
     Ok(conn.query_row("SELECT count(*) FROM photos WHERE sha256 = ?1", [sha256], |r| r.get::<_, i64>(0))? > 0)
 }
 
@@ -98,7 +102,7 @@ pub fn live_has_photo(db_path: &Path, sha256: &str) -> Result<bool, AppError> {
 /// database. Only unreferenced photos qualify; any other is left listed,
 /// and `verify` names it missing.
 pub fn drop_swept_photos(db_path: &Path, shas: &[String]) -> Result<(), AppError> {
-    let mut conn = Connection::open(db_path)?;
+    let conn = Connection::from_sqlite(SqliteFile::open(db_path)?);
     let tx = conn.transaction()?;
     for sha in shas {
         let unreferenced: i64 =

@@ -12,11 +12,11 @@
 //! the case queries select no inspector, actor, coordinate, note or capture
 //! time either (`rectification_cases.inspector_id` stays in the office).
 
+use super::sql::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use crate::bulletin::export::ExportRow;
 use crate::bulletin::rectification::{self, CaseEvent, CaseRow, RankWeights};
 use crate::bulletin::{Deadlines, FindingRow, Period, Text};
 use crate::error::AppError;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde::Serialize;
 
 /// The exports' rows as [`Db::export_rows`] streams them: batches in
@@ -59,7 +59,7 @@ pub struct OfficeSettings {
     pub compiler: String,
 }
 
-fn bulletin_row(r: &Row<'_>) -> rusqlite::Result<BulletinRow> {
+fn bulletin_row(r: &Row<'_>) -> crate::db::sql::Result<BulletinRow> {
     Ok(BulletinRow {
         id: r.get("id")?,
         kind: r.get("kind")?,

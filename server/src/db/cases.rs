@@ -16,6 +16,7 @@
 //!   part of day, or actor of an office or inspector event.
 
 use super::outbox::{self, ContactRole};
+use super::sql::{Connection, OptionalExtension, params};
 use crate::error::AppError;
 use crate::rectification::calendar::{CalendarDay, DayKind, DeadlineRule, OfficeCalendar};
 use crate::rectification::case::{Case, CasePolicy, CaseState, Pending};
@@ -24,7 +25,6 @@ use anfang_core::domain::sha256_hex;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -323,23 +323,16 @@ const CASE_FROM: &str = "FROM rectification_cases c
     JOIN findings f ON f.id = c.finding_id
     JOIN finding_state s ON s.finding_id = c.finding_id";
 
-fn ts(ms: Option<i64>) -> rusqlite::Result<Option<Timestamp>> {
-    ms.map(|ms| {
-        Timestamp::from_millisecond(ms)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e)))
-    })
-    .transpose()
+fn ts(ms: Option<i64>) -> crate::db::sql::Result<Option<Timestamp>> {
+    ms.map(|ms| Timestamp::from_millisecond(ms).map_err(|e| crate::db::sql::Error::conversion(e.to_string())))
+        .transpose()
 }
 
-fn date_col(s: Option<String>) -> rusqlite::Result<Option<Date>> {
-    s.map(|s| {
-        s.parse::<Date>()
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
-    })
-    .transpose()
+fn date_col(s: Option<String>) -> crate::db::sql::Result<Option<Date>> {
+    s.map(|s| s.parse::<Date>().map_err(|e| crate::db::sql::Error::conversion(e.to_string()))).transpose()
 }
 
-fn case_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCase> {
+fn case_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<StoredCase> {
     let pending = match r.get::<_, Option<String>>(16)?.as_deref() {
         Some("return") => Some(Pending::Return),
         Some("extension") => ts(r.get(17)?)?.map(|until| Pending::Extension { until }),
@@ -388,7 +381,7 @@ fn by_id(conn: &Connection, id: i64) -> Result<Option<StoredCase>, AppError> {
 pub(in crate::db) fn list_where(
     conn: &Connection,
     condition: &str,
-    params: impl rusqlite::Params,
+    params: impl crate::db::sql::Params,
 ) -> Result<Vec<StoredCase>, AppError> {
     let sql = format!("SELECT {CASE_COLUMNS} {CASE_FROM} WHERE {condition} ORDER BY c.id");
     Ok(conn.prepare_cached(&sql)?.query_map(params, case_row)?.collect::<Result<_, _>>()?)
@@ -872,7 +865,7 @@ pub struct OfficeCaseDetail {
 
 fn office_list(conn: &Connection, q: &CaseQuery, now: &jiff::ZonedDateTime) -> Result<Vec<OfficeCase>, AppError> {
     let mut sql = format!("SELECT {CASE_COLUMNS} {CASE_FROM} WHERE 1 = 1");
-    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    let mut args: Vec<Box<dyn crate::db::sql::ToSql>> = Vec::new();
     match q.state.as_deref() {
         None | Some("") => {}
         Some("live") => sql.push_str(" AND c.state NOT IN ('closed', 'cancelled')"),
@@ -908,7 +901,7 @@ fn office_list(conn: &Connection, q: &CaseQuery, now: &jiff::ZonedDateTime) -> R
         sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
     }
     let mut stmt = conn.prepare(&sql)?;
-    let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+    let params: Vec<&dyn crate::db::sql::ToSql> = args.iter().map(|a| a.as_ref()).collect();
     let rows: Vec<StoredCase> = stmt.query_map(params.as_slice(), case_row)?.collect::<Result<_, _>>()?;
     let mut out = Vec::new();
     let mut skipped = 0;

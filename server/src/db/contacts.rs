@@ -3,12 +3,12 @@
 //! log point at them. The webhook secret is written here and read only by
 //! the delivery worker ([`super::notices`]); [`Contact`] says `has_secret`.
 
+use super::sql::{Connection, OptionalExtension, Row, params};
 use crate::app::contacts::{CheckedContact, WebhookKind};
 use crate::db::outbox::ContactRole;
 use crate::error::AppError;
 use anfang_core::error_code::ErrorCode;
 use axum::http::StatusCode;
-use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 /// What an update does to the stored webhook secret.
@@ -50,7 +50,7 @@ impl std::str::FromStr for ContactRole {
 const COLUMNS: &str = "id, unit_id, name, role, point_id, phone, email, webhook_kind, webhook_url,
                        webhook_secret IS NOT NULL AND webhook_secret != '', active";
 
-fn contact_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
+fn contact_row(r: &Row<'_>) -> crate::db::sql::Result<Contact> {
     let kind: Option<String> = r.get(7)?;
     Ok(Contact {
         id: r.get(0)?,
@@ -78,7 +78,7 @@ fn not_found(id: i64) -> AppError {
 /// Every contact of `unit` (all units when `None`), active first.
 fn contacts(conn: &Connection, unit: Option<&str>) -> Result<Vec<Contact>, AppError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM unit_contacts WHERE ?1 IS NULL OR unit_id = ?1
+        "SELECT {COLUMNS} FROM unit_contacts WHERE (unit_id = ?1 OR ?1 IS NULL)
          ORDER BY unit_id, active DESC, role, id"
     ))?;
     let rows = stmt.query_map([unit], contact_row)?.collect::<Result<_, _>>()?;

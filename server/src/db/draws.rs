@@ -8,12 +8,12 @@
 //! `ends_ms`. Commitment and reveal are appended to the evidence log in the
 //! transaction that records them.
 
+use super::sql::{Connection, OptionalExtension, params};
 use crate::draw::{self, DrawError, DrawInspector, DrawPoint, Params, Slot};
 use crate::error::AppError;
 use anfang_core::error_code::ErrorCode;
 use anfang_core::protocol::Assignment;
 use axum::http::StatusCode;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -320,7 +320,7 @@ const SUMMARY: &str = "SELECT id, period_from, period_to, visits, commitment, cr
 /// id, period_from, period_to, visits, commitment, created_at, revealed_at.
 type SummaryRow = (String, String, String, i64, String, String, Option<String>);
 
-fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
+fn summary_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<SummaryRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
@@ -341,7 +341,7 @@ fn summary(row: (String, String, String, i64, String, String, Option<String>)) -
 #[doc(hidden)]
 pub fn list(conn: &Connection, from: Option<&str>, to: Option<&str>) -> Result<Vec<DrawSummary>, AppError> {
     let mut stmt = conn.prepare(&format!(
-        "{SUMMARY} WHERE (?1 IS NULL OR period_to >= ?1) AND (?2 IS NULL OR period_from <= ?2) ORDER BY created_at, id"
+        "{SUMMARY} WHERE (period_to >= ?1 OR ?1 IS NULL) AND (period_from <= ?2 OR ?2 IS NULL) ORDER BY created_at, id"
     ))?;
     let rows = stmt.query_map(params![from, to], summary_row)?;
     rows.map(|r| summary(r?)).collect()

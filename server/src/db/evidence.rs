@@ -19,9 +19,9 @@
 //! expected `(length, head)` and checks that entry `length` still has that
 //! hash.
 
+use super::sql::{Connection, OptionalExtension, params};
 use crate::error::AppError;
 use anfang_core::domain::{FindingContent, sha256_hex};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -566,7 +566,7 @@ fn check_entries_point_at_records(
 ) -> Result<(), AppError> {
     for e in entries {
         let (seq, k, id) = (e.seq, e.kind.as_str(), e.record_id.as_str());
-        let exists = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<bool, AppError> {
+        let exists = |sql: &str, args: &[&dyn crate::db::sql::ToSql]| -> Result<bool, AppError> {
             Ok(conn.query_row(&format!("SELECT EXISTS ({sql})"), args, |r| r.get(0))?)
         };
         match k {
@@ -814,6 +814,17 @@ impl super::Db {
     pub async fn evidence_head(&self) -> Result<ChainHead, AppError> {
         self.read(head).await
     }
+
+    /// The audit (see [`audit`]) of this database as it serves, in one
+    /// read snapshot, on either engine; `verify` audits a SQLite file
+    /// without a server through [`open_for_audit`].
+    pub async fn audit_evidence(&self, photos: PhotoDir, expected: Option<ChainHead>) -> Result<Audit, AppError> {
+        self.read(move |conn| {
+            let snapshot = conn.unchecked_transaction()?;
+            audit(&snapshot, &photos, expected.as_ref())
+        })
+        .await
+    }
 }
 
 /// The SQLite URI that opens `path` read-only; `immutable` for a file no
@@ -850,10 +861,11 @@ pub fn open_for_audit(path: &Path) -> Result<AuditDb, String> {
     wal.push("-wal");
     let wal_exists = Path::new(&wal).exists();
     let uri = read_only_uri(path, !wal_exists);
-    let conn = Connection::open_with_flags(
+    let conn = rusqlite::Connection::open_with_flags(
         &uri,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
+    .map(Connection::from_sqlite)
     .map_err(|e| format!("opening {} read-only: {e}", path.display()))?;
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
     let known = super::MIGRATIONS.len() as i64;

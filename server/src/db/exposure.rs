@@ -13,12 +13,12 @@
 //!   inspector, device, coordinates or any time finer than a day.
 
 use super::cases::{StoredCase, by_ref};
+use super::sql::{Connection, OptionalExtension, params};
 use crate::error::AppError;
 use crate::rectification::case::Case;
 use anfang_core::Card;
 use anfang_core::domain::sha256_hex;
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -116,7 +116,7 @@ const ENTRY_COLUMNS: &str = "e.id, e.public_ref, c.public_ref, e.proposed_by, e.
     e.published_on, e.title, e.description, e.photos, e.withdrawn_by, e.withdrawn_ms, e.withdrawn_on,
     e.withdrawal_note, e.published_ms";
 
-fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEntry> {
+fn entry_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<StoredEntry> {
     let published = match r.get::<_, Option<i64>>(5)? {
         None => None,
         Some(by) => {
@@ -432,7 +432,7 @@ const PUBLIC_STATE_SQL: &str = "CASE
     WHEN e.withdrawn_ms IS NOT NULL THEN 'withdrawn'
     WHEN c.state IN ('open', 'rework', 'deferred') AND CASE
         WHEN c.state = 'deferred' AND c.deferred_until IS NOT NULL
-            THEN c.deferred_until < :yesterday OR (c.deferred_until = :yesterday AND :now_ms > :today_ms)
+            THEN c.deferred_until < :yesterday OR (c.deferred_until = :yesterday AND CAST(:now_ms AS INTEGER) > CAST(:today_ms AS INTEGER))
         ELSE c.deadline_ms < :now_ms END THEN 'overdue'
     WHEN c.state = 'closed'
      AND EXISTS (SELECT 1 FROM case_events ev WHERE ev.case_id = c.id AND ev.event = 'recheck_passed') THEN 'fixed'
@@ -473,12 +473,12 @@ fn public_base() -> String {
 /// `:category`, `:point`, `:state`; NULL is no filter). A withdrawn entry
 /// is no claim about a unit any more: it is listed by its state only, so
 /// any filter about the case (`:about` set) leaves it out.
-const PUBLIC_FILTER_SQL: &str = "(:district IS NULL OR district = :district)
-    AND (:unit IS NULL OR unit_id = :unit)
-    AND (:category IS NULL OR category = :category)
-    AND (:point IS NULL OR point_id = :point)
-    AND (:state IS NULL OR st = :state)
-    AND (st <> 'withdrawn' OR :about IS NULL)";
+const PUBLIC_FILTER_SQL: &str = "(district = :district OR :district IS NULL)
+    AND (unit_id = :unit OR :unit IS NULL)
+    AND (category = :category OR :category IS NULL)
+    AND (point_id = :point OR :point IS NULL)
+    AND (st = :state OR :state IS NULL)
+    AND (st <> 'withdrawn' OR CAST(:about AS TEXT) IS NULL)";
 
 /// What the public pages ask the database for: filters (trimmed, `None`
 /// for no filter) and, for a page, its order.
@@ -570,11 +570,11 @@ fn with_public_params<T>(
     sql: &str,
     q: &PublicQuery,
     clock: &StateClock,
-    extra: &[(&str, &dyn rusqlite::ToSql)],
-    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    extra: &[(&str, &dyn crate::db::sql::ToSql)],
+    f: impl FnMut(&crate::db::sql::Row<'_>) -> crate::db::sql::Result<T>,
 ) -> Result<Vec<T>, AppError> {
     let about = q.about().then_some(1);
-    let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = vec![
+    let mut params: Vec<(&str, &dyn crate::db::sql::ToSql)> = vec![
         (":district", &q.district),
         (":unit", &q.unit),
         (":category", &q.category),
@@ -608,13 +608,13 @@ fn public_groups(conn: &Connection, q: &PublicQuery, clock: &StateClock) -> Resu
                      FROM exposure_entries e
                      JOIN rectification_cases c ON c.id = e.case_id
                      JOIN findings f ON f.id = c.finding_id
-                     WHERE e.published_ms IS NOT NULL AND (:unit IS NULL OR c.unit_id = :unit)
-                       AND (:point IS NULL OR f.point_id = :point)
+                     WHERE e.published_ms IS NOT NULL AND (c.unit_id = :unit OR :unit IS NULL)
+                       AND (f.point_id = :point OR :point IS NULL)
                      GROUP BY 1, 2, 3, 4) g
                JOIN points p ON p.id = g.point_id
                JOIN units u ON u.id = g.unit_id) x
          WHERE {PUBLIC_FILTER_SQL}
-         GROUP BY x.district, x.unit_id, x.category, x.st"
+         GROUP BY x.district, x.unit_id, x.unit_name, x.category, x.st"
     );
     with_public_params(conn, &sql, &q, clock, &[], |r| {
         Ok(PublicGroup {
@@ -637,7 +637,7 @@ fn public_count(conn: &Connection, q: &PublicQuery, clock: &StateClock) -> Resul
             conn.query_row("SELECT count(*) FROM exposure_entries WHERE published_ms IS NOT NULL", [], |r| r.get(0))?;
         return Ok(n.unsigned_abs());
     }
-    let sql = format!("SELECT count(*) FROM ({}) WHERE {PUBLIC_FILTER_SQL}", public_base());
+    let sql = format!("SELECT count(*) FROM ({}) AS entry WHERE {PUBLIC_FILTER_SQL}", public_base());
     let n: Vec<i64> = with_public_params(conn, &sql, q, clock, &[], |r| r.get(0))?;
     Ok(n.first().copied().unwrap_or(0).unsigned_abs())
 }
@@ -661,7 +661,7 @@ fn public_page_ids(
         let sql = format!(
             "SELECT id FROM (
                SELECT id, published_on, published_ms, coalesce(withdrawn_ms, published_ms) AS changed_ms
-               FROM exposure_entries WHERE published_ms IS NOT NULL)
+               FROM exposure_entries WHERE published_ms IS NOT NULL) AS entry
              ORDER BY {} LIMIT ?1 OFFSET ?2",
             order.sql()
         );
@@ -671,7 +671,7 @@ fn public_page_ids(
     }
     let rows: Vec<(i64, i64)> = {
         let sql = format!(
-            "SELECT id, count(*) OVER () FROM ({}) WHERE {PUBLIC_FILTER_SQL} ORDER BY {} LIMIT :limit OFFSET :offset",
+            "SELECT id, count(*) OVER () FROM ({}) AS entry WHERE {PUBLIC_FILTER_SQL} ORDER BY {} LIMIT :limit OFFSET :offset",
             public_base(),
             order.sql()
         );
@@ -697,7 +697,7 @@ fn public_row(
     conn: &Connection,
     tz: &jiff::tz::TimeZone,
     condition: &str,
-    param: &dyn rusqlite::ToSql,
+    param: &dyn crate::db::sql::ToSql,
 ) -> Result<Option<PublicRow>, AppError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT e.public_ref, e.title, e.description, e.published_on, e.photos, e.withdrawn_on, e.withdrawal_note,
@@ -867,7 +867,7 @@ pub(in crate::db) fn audit(
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
-        let entry = entry_row(r)?;
+        let entry = entry_row(&r)?;
         let (stored_publish, stored_withdraw): (Option<String>, Option<String>) = (r.get(15)?, r.get(16)?);
         if let Some((ms, p)) = &entry.published {
             let id = format!("exposure/{}/publish", entry.id);
@@ -1367,15 +1367,20 @@ mod tests {
                 ] {
                     let clock = StateClock::new(now, &tz2)?;
                     let zoned = now.to_zoned_datetime(tz2.clone());
-                    let sql = format!("SELECT st FROM ({}) WHERE id = :id AND {PUBLIC_FILTER_SQL}", public_base());
+                    let sql =
+                        format!("SELECT st FROM ({}) AS entry WHERE id = :id AND {PUBLIC_FILTER_SQL}", public_base());
                     for id in &ids {
                         let row = public_row(c, &tz2, "e.id = ?1", id)?.expect("published");
                         let shown = PublicState::of(&row, &zoned).key();
                         let q = PublicQuery::default();
-                        let sql_state: Vec<String> =
-                            with_public_params(c, &sql, &q, &clock, &[(":id", id as &dyn rusqlite::ToSql)], |r| {
-                                r.get(0)
-                            })?;
+                        let sql_state: Vec<String> = with_public_params(
+                            c,
+                            &sql,
+                            &q,
+                            &clock,
+                            &[(":id", id as &dyn crate::db::sql::ToSql)],
+                            |r| r.get(0),
+                        )?;
                         seen.push((now.to_string(), *id, shown.to_owned(), sql_state.join(",")));
                     }
                 }

@@ -7,11 +7,11 @@
 //! this module reads the facts it needs and stores what it accepts, in the
 //! batch's one transaction.
 
+use super::sql::{Connection, OptionalExtension, params};
 use crate::auth::DeviceCaller;
 use crate::error::AppError;
 use anfang_core::domain::{FindingContent, haversine_m};
 use anfang_core::protocol::{PushOutcome, PushResult, SignedFinding};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// A linked finding received more than this after its slot ended is shown
@@ -459,7 +459,7 @@ const VIEW_SELECT: &str =
   JOIN categories c ON c.code = f.category
   JOIN inspectors i ON i.id = f.inspector_id";
 
-fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRecord> {
+fn record_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<FindingRecord> {
     let lat: Option<f64> = r.get("lat")?;
     let lon: Option<f64> = r.get("lon")?;
     let acc: Option<f64> = r.get("accuracy_m")?;
@@ -536,8 +536,8 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<FindingView>, AppError>
 /// One page of findings, newest observation first.
 fn records(conn: &Connection, filter: &ListFilter) -> Result<Vec<FindingRecord>, AppError> {
     let mut sql = format!("{VIEW_SELECT} WHERE 1 = 1");
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+    let mut args: Vec<crate::db::sql::Value> = Vec::new();
+    let mut arg = |sql: &mut String, clause: &str, v: crate::db::sql::Value| {
         args.push(v);
         sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
     };
@@ -576,7 +576,8 @@ fn records(conn: &Connection, filter: &ListFilter) -> Result<Vec<FindingRecord>,
     args.push((filter.limit as i64).into());
     sql.push_str(&format!(" ORDER BY f.observed_ms DESC, f.id DESC LIMIT ?{}", args.len()));
     let mut stmt = conn.prepare(&sql)?;
-    let mut records = stmt.query_map(rusqlite::params_from_iter(args), record_row)?.collect::<Result<Vec<_>, _>>()?;
+    let mut records =
+        stmt.query_map(crate::db::sql::params_from_iter(args), record_row)?.collect::<Result<Vec<_>, _>>()?;
     for r in &mut records {
         attach_photos(conn, r)?;
     }

@@ -8,8 +8,8 @@
 //! log's hash chain (`identity_audit`), so `verify` names a row removed or
 //! changed by someone who dropped the triggers.
 
+use super::sql::{Connection, OptionalExtension, params};
 use crate::error::AppError;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// Who is looking: an office user, or the command line (no user).
@@ -193,7 +193,7 @@ pub(in crate::db) fn read_identity_at(
 pub fn audit_log(conn: &Connection, inspector_id: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
     let mut stmt = conn.prepare(
         "SELECT id, at, user_id, actor, inspector_id, action, route FROM identity_audit_log
-         WHERE ?1 IS NULL OR inspector_id = ?1 ORDER BY id DESC LIMIT ?2",
+         WHERE (inspector_id = ?1 OR ?1 IS NULL) ORDER BY id DESC LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![inspector_id, limit], |r| {
         Ok(AuditEntry {

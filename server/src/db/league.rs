@@ -24,10 +24,10 @@
 //! Nothing here selects an inspector, device, alias or a time finer than
 //! the month: the league is read by units and leaders.
 
+use super::sql::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::error::AppError;
 use crate::league::{LeagueFinding, PointMonth, RuleSet, Source};
 use anfang_core::Card;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::BTreeMap;
 
 /// Evidence-log kind of an issued month; record id `league/{month}`,

@@ -50,7 +50,7 @@ impl Db {
                      holder = excluded.holder,
                      expires_ms = excluded.expires_ms
                  WHERE job_leases.holder = excluded.holder OR job_leases.expires_ms <= excluded.acquired_ms",
-                rusqlite::params![job, holder, now, now.saturating_add(ttl_ms)],
+                crate::db::sql::params![job, holder, now, now.saturating_add(ttl_ms)],
             )?;
             Ok(changed == 1)
         })

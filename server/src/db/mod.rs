@@ -8,8 +8,9 @@
 //! must see stored state inside the write's transaction (a push batch, a
 //! review, a bulletin edit, an upload's caps), the method reads the facts
 //! and calls the service's rule, passed in as a function, then stores what
-//! it accepted. A PostgreSQL backend is a second module with the same
-//! methods; nothing above `db` changes.
+//! it accepted. The methods are written once against [`sql::Connection`],
+//! which runs them on SQLite or on PostgreSQL ([`Db::connect_postgres`]);
+//! nothing above `db` knows which.
 //!
 //! [`Db::read`] and [`Db::write`] are `pub(crate)` only so the crate's unit
 //! tests can set up rows; production code outside `db` never passes a
@@ -19,7 +20,8 @@
 //! fixtures; those that decide something run the same `app` rules as the
 //! methods (the only `db` → `app` edges).
 //!
-//! SQLite in WAL mode, one writer connection, and at most [`READERS`]
+//! One writer connection (SQLite in WAL mode; on PostgreSQL under an
+//! advisory lock, see `with_writer_lock`), and at most [`READERS`]
 //! reader connections. An async caller first waits, without a thread, for
 //! its turn (the writer's one permit, or one of the reader permits), and
 //! only then goes to tokio's blocking pool: a burst of requests queues in
@@ -51,11 +53,12 @@ pub mod reference_admin;
 pub mod reviews;
 pub mod schedule;
 pub mod smtp;
+pub mod sql;
 pub mod unit_portal;
 pub mod uploads;
 
 use crate::error::AppError;
-use rusqlite::Connection;
+use sql::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
@@ -94,14 +97,39 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0019_job_leases.sql"),
 ];
 
+/// The PostgreSQL schema, one append-only file per version under
+/// `server/migrations-pg/`: file `NNNN_name.sql` brings the one row of
+/// `schema_version` to NNNN (see that folder's README).
+pub const MIGRATIONS_PG: &[&str] =
+    &[include_str!("../../migrations-pg/0001_initial.sql"), include_str!("../../migrations-pg/0002_sqlite_compat.sql")];
+
 /// Handle to the server database; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<Inner>,
 }
 
+/// Where the database is, and so how a reader connection is opened.
+enum Source {
+    Sqlite(PathBuf),
+    Postgres(Box<postgres::Config>),
+}
+
+impl Source {
+    fn open_reader(&self) -> Result<Connection, AppError> {
+        match self {
+            Source::Sqlite(path) => {
+                let c = rusqlite::Connection::open(path)?;
+                configure(&c)?;
+                Ok(Connection::from_sqlite(c))
+            }
+            Source::Postgres(config) => Ok(Connection::connect_postgres(config, false)?),
+        }
+    }
+}
+
 struct Inner {
-    path: PathBuf,
+    source: Source,
     /// Locked only by holders of `write_turn`'s permit, and by
     /// [`Db::write_blocking`] (command-line tools, tests), which may wait on it.
     writer: Mutex<Connection>,
@@ -117,7 +145,7 @@ struct Inner {
     stream_turns: Arc<Semaphore>,
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
+fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -127,7 +155,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 impl Db {
     /// Opens the database file, switching it to WAL and migrating it.
     pub fn open(path: &Path) -> Result<Self, AppError> {
-        let mut conn = Connection::open(path)?;
+        let mut conn = rusqlite::Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         configure(&conn)?;
         // Other processes may write to this file too (several `serve`
@@ -138,16 +166,44 @@ impl Db {
         conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         anfang_core::store::schema::migrate(&mut conn, MIGRATIONS)
             .map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))?;
-        Ok(Self {
+        Ok(Self::with(Source::Sqlite(path.to_owned()), Connection::from_sqlite(conn)))
+    }
+
+    /// Connects to a PostgreSQL database (a `postgres://` URL or a
+    /// `key=value` connection string) and migrates it, under the writers'
+    /// lock so that instances starting together migrate once.
+    pub fn connect_postgres(url: &str) -> Result<Self, AppError> {
+        let config: postgres::Config =
+            url.parse().map_err(|e| AppError::Internal(format!("the PostgreSQL connection string: {e}")))?;
+        // Blocking calls: not on an async runtime's thread (see sql::PgClient).
+        let writer = sql::off_runtime(|| {
+            let writer = Connection::connect_postgres(&config, true)
+                .map_err(|e| AppError::Internal(format!("connecting to PostgreSQL: {e}")))?;
+            migrate_postgres(&writer)?;
+            Ok::<_, AppError>(writer)
+        })?;
+        Ok(Self::with(Source::Postgres(Box::new(config)), writer))
+    }
+
+    /// Which engine this database is on.
+    pub fn engine(&self) -> sql::Engine {
+        match self.inner.source {
+            Source::Sqlite(_) => sql::Engine::Sqlite,
+            Source::Postgres(_) => sql::Engine::Postgres,
+        }
+    }
+
+    fn with(source: Source, writer: Connection) -> Self {
+        Self {
             inner: Arc::new(Inner {
-                path: path.to_owned(),
-                writer: Mutex::new(conn),
+                source,
+                writer: Mutex::new(writer),
                 write_turn: Arc::new(Semaphore::new(1)),
                 readers: Mutex::new(Vec::new()),
                 read_turns: Arc::new(Semaphore::new(READERS)),
                 stream_turns: Arc::new(Semaphore::new(STREAMS)),
             }),
-        })
+        }
     }
 
     /// Runs `f` with the writer connection on the blocking pool. Storage
@@ -162,7 +218,7 @@ impl Db {
         tokio::task::spawn_blocking(move || {
             let _turn = turn;
             let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut conn)
+            with_writer_lock(&mut conn, f)
         })
         .await
         .map_err(AppError::internal)?
@@ -183,15 +239,11 @@ impl Db {
             let conn = inner.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let conn = match conn {
                 Some(c) => c,
-                None => {
-                    let c = Connection::open(&inner.path)?;
-                    configure(&c)?;
-                    c
-                }
+                None => inner.source.open_reader()?,
             };
             let result = f(&conn);
             let mut pool = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
-            if pool.len() < READERS {
+            if pool.len() < READERS && conn.is_usable() {
                 pool.push(conn);
             }
             result
@@ -246,10 +298,86 @@ impl Db {
     /// Runs `f` with the writer, blocking the calling thread: for test
     /// fixtures that write rows directly, and the blocking demo loader.
     #[doc(hidden)]
-    pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, AppError>) -> Result<T, AppError> {
+    pub fn write_blocking<T: Send>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, AppError> + Send,
+    ) -> Result<T, AppError> {
         let mut conn = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut conn)
+        let conn = &mut *conn;
+        match self.inner.source {
+            Source::Sqlite(_) => with_writer_lock(conn, f),
+            // Callers may be on an async runtime's thread (see sql::PgClient).
+            Source::Postgres(_) => sql::off_runtime(move || with_writer_lock(conn, f)),
+        }
     }
+}
+
+/// For the unit tests: when `ANFANG_TEST_POSTGRES` names a PostgreSQL
+/// server (`postgres://user@host:port`), a new empty database on it for
+/// each test's state, so the same tests run on the second backend.
+#[cfg(test)]
+pub(crate) fn test_database() -> Option<String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let server = std::env::var("ANFANG_TEST_POSTGRES").ok()?;
+    let name = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let url = format!("{server}/{name}");
+    sql::off_runtime(|| {
+        let admin =
+            Connection::connect_postgres(&format!("{server}/postgres").parse().expect("ANFANG_TEST_POSTGRES"), true)
+                .expect("ANFANG_TEST_POSTGRES: connect to its `postgres` database");
+        admin.execute_script(&format!("CREATE DATABASE {name}")).expect("create a test database");
+    });
+    Some(url)
+}
+
+/// Brings a PostgreSQL database to [`MIGRATIONS_PG`]'s last version, each
+/// file in a transaction of its own; refuses one newer than this build.
+fn migrate_postgres(conn: &Connection) -> Result<(), AppError> {
+    conn.lock_writer()?;
+    let result = (|| {
+        let known = MIGRATIONS_PG.len() as i64;
+        let exists: bool = conn.query_row("SELECT to_regclass('schema_version') IS NOT NULL", [], |r| r.get(0))?;
+        let found: i64 =
+            if exists { conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0))? } else { 0 };
+        if found > known {
+            return Err(AppError::Internal(format!(
+                "the PostgreSQL database is at schema version {found}, newer than this server's {known}: \
+                 run the anfang-server release that made it"
+            )));
+        }
+        for (n, migration) in MIGRATIONS_PG.iter().enumerate().skip(found as usize) {
+            let script = format!("BEGIN;\n{migration}\n;\nUPDATE schema_version SET version = {};\nCOMMIT;", n + 1);
+            if let Err(e) = conn.execute_script(&script) {
+                let _ = conn.execute_script("ROLLBACK");
+                return Err(AppError::Internal(format!("PostgreSQL migration {}: {e}", n + 1)));
+            }
+        }
+        Ok(())
+    })();
+    conn.unlock_writer()?;
+    result
+}
+
+/// Runs `f` holding the writers' lock across every process that serves
+/// the database: SQLite's file lock does this by itself (each write
+/// transaction begins IMMEDIATE); PostgreSQL's writers take an advisory
+/// lock, so that one writer at a time holds across instances as it does
+/// on SQLite. The lock is given back (and a transaction `f` left open
+/// rolled back) whatever `f` returns.
+fn with_writer_lock<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    conn.lock_writer()?;
+    // A panic in `f` must not leave the lock held by this session (every
+    // other instance's writes would wait for ever): give it back, then go on
+    // unwinding.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
+    let unlocked = conn.unlock_writer();
+    let result = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    unlocked?;
+    result
 }
 
 /// The sending side of [`Db::read_streamed`].
@@ -266,7 +394,14 @@ impl<T> Batches<T> {
 }
 
 /// A storage failure is the server's, never the caller's: logged in full,
-/// answered 500. Lives here so no SQLite type appears above `db`.
+/// answered 500. Lives here so no storage type appears above `db`.
+impl From<sql::Error> for AppError {
+    fn from(e: sql::Error) -> Self {
+        AppError::Internal(format!("database: {e}"))
+    }
+}
+
+/// The SQLite-only steps (opening, migrating, snapshots) fail the same way.
 impl From<rusqlite::Error> for AppError {
     fn from(e: rusqlite::Error) -> Self {
         AppError::Internal(format!("sqlite: {e}"))
@@ -283,15 +418,15 @@ pub(crate) fn ms_timestamp(ms: i64) -> Result<jiff::Timestamp, AppError> {
 /// anyway is an error, not a silently defaulted card.
 /// An on/off office setting (`office_settings`, stored as "1" or "0");
 /// off when never set.
-pub(in crate::db) fn office_flag(conn: &rusqlite::Connection, key: &str) -> Result<bool, AppError> {
-    use rusqlite::OptionalExtension;
+pub(in crate::db) fn office_flag(conn: &Connection, key: &str) -> Result<bool, AppError> {
+    use sql::OptionalExtension;
     Ok(conn
         .query_row("SELECT value FROM office_settings WHERE key = ?1", [key], |r| r.get::<_, String>(0))
         .optional()?
         .is_some_and(|v| v == "1"))
 }
 
-pub(in crate::db) fn set_office_flag(conn: &rusqlite::Connection, key: &str, on: bool) -> Result<(), AppError> {
+pub(in crate::db) fn set_office_flag(conn: &Connection, key: &str, on: bool) -> Result<(), AppError> {
     conn.execute(
         "INSERT INTO office_settings (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -300,19 +435,13 @@ pub(in crate::db) fn set_office_flag(conn: &rusqlite::Connection, key: &str, on:
     Ok(())
 }
 
-pub(in crate::db) fn parsed<T, I>(r: &rusqlite::Row<'_>, i: I) -> rusqlite::Result<T>
+pub(in crate::db) fn parsed<T, I>(r: &sql::Row<'_>, i: I) -> sql::Result<T>
 where
     T: std::str::FromStr,
-    I: rusqlite::RowIndex + std::fmt::Debug + Copy,
+    I: sql::RowIndex,
 {
     let text: String = r.get(i)?;
-    text.parse().map_err(|_| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("column {i:?}: unexpected value {text:?}").into(),
-        )
-    })
+    text.parse().map_err(|_| sql::Error::conversion(format!("column {i:?}: unexpected value {text:?}")))
 }
 
 #[cfg(test)]
@@ -366,12 +495,13 @@ mod tests {
         assert!(offenders.is_empty(), "storage reached around the seam:\n{}", offenders.join("\n"));
     }
 
-    fn migration_files() -> Vec<(String, String)> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    fn migration_files(folder: &str) -> Vec<(String, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
         let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            // checks.sql (migrations-pg) is the schema's test, not a migration.
+            .filter(|p| p.extension().is_some_and(|x| x == "sql") && !p.ends_with("checks.sql"))
             .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
             .collect();
         files.sort();
@@ -380,20 +510,21 @@ mod tests {
 
     #[test]
     fn migration_files_are_numbered_one_to_n_and_every_one_is_loaded_in_order() {
-        let files = migration_files();
+        migrations_are_numbered_and_loaded("migrations", MIGRATIONS);
+        migrations_are_numbered_and_loaded("migrations-pg", super::MIGRATIONS_PG);
+    }
+
+    fn migrations_are_numbered_and_loaded(folder: &str, loaded: &[&str]) {
+        let files = migration_files(folder);
         for (i, (name, _)) in files.iter().enumerate() {
             let number: usize =
                 name.get(..4).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{name}: no NNNN_ prefix"));
             assert_eq!(number, i + 1, "{name}: migrations must be numbered 0001, 0002, … without gaps");
             assert_eq!(name.as_bytes().get(4), Some(&b'_'), "{name}: expected NNNN_name.sql");
         }
-        assert_eq!(
-            files.len(),
-            MIGRATIONS.len(),
-            "every file in server/migrations/ is named in MIGRATIONS, and no other"
-        );
-        for ((name, text), loaded) in files.iter().zip(MIGRATIONS) {
-            assert_eq!(text, loaded, "{name} is not the migration at its position in MIGRATIONS");
+        assert_eq!(files.len(), loaded.len(), "every file in server/{folder}/ is loaded, and no other");
+        for ((name, text), loaded) in files.iter().zip(loaded) {
+            assert_eq!(text, loaded, "{name} is not the migration at its position in server/{folder}");
         }
     }
 

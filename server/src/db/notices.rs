@@ -13,11 +13,11 @@
 //! second copy.
 
 use super::outbox::Channel;
+use super::sql::{Connection, OptionalExtension, Row, params};
 use crate::error::AppError;
 use crate::rectification::notice::TestNotice;
 use anfang_core::error_code::ErrorCode;
 use axum::http::StatusCode;
-use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 /// Where a delivery stands (`notice_outbox.state`).
@@ -211,12 +211,9 @@ pub struct NoticeFilter {
     pub limit: usize,
 }
 
-fn ts(ms: Option<i64>) -> rusqlite::Result<Option<jiff::Timestamp>> {
-    ms.map(|ms| {
-        jiff::Timestamp::from_millisecond(ms)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, e.into()))
-    })
-    .transpose()
+fn ts(ms: Option<i64>) -> crate::db::sql::Result<Option<jiff::Timestamp>> {
+    ms.map(|ms| jiff::Timestamp::from_millisecond(ms).map_err(|e| crate::db::sql::Error::conversion(e.to_string())))
+        .transpose()
 }
 
 const VIEW_SELECT: &str = "SELECT o.id, o.event_key, o.kind, o.unit_id, u.name, o.channel, o.target, o.contact_id,
@@ -224,7 +221,7 @@ const VIEW_SELECT: &str = "SELECT o.id, o.event_key, o.kind, o.unit_id, u.name, 
         o.body
      FROM notice_outbox o JOIN units u ON u.id = o.unit_id LEFT JOIN unit_contacts c ON c.id = o.contact_id";
 
-fn view_row(r: &Row<'_>) -> rusqlite::Result<NoticeView> {
+fn view_row(r: &Row<'_>) -> crate::db::sql::Result<NoticeView> {
     let state: NoticeState = super::parsed(r, 10)?;
     Ok(NoticeView {
         id: r.get(0)?,
@@ -250,8 +247,8 @@ fn view_row(r: &Row<'_>) -> rusqlite::Result<NoticeView> {
 fn list(conn: &Connection, f: &NoticeFilter) -> Result<Vec<NoticeView>, AppError> {
     let mut stmt = conn.prepare_cached(&format!(
         "{VIEW_SELECT}
-         WHERE (?1 IS NULL OR o.state = ?1) AND (?2 IS NULL OR o.unit_id = ?2) AND (?3 IS NULL OR o.kind = ?3)
-           AND (?4 IS NULL OR o.id < ?4) AND (?6 IS NULL OR o.created_ms >= ?6) AND (?7 IS NULL OR o.created_ms < ?7)
+         WHERE (o.state = ?1 OR ?1 IS NULL) AND (o.unit_id = ?2 OR ?2 IS NULL) AND (o.kind = ?3 OR ?3 IS NULL)
+           AND (o.id < ?4 OR ?4 IS NULL) AND (o.created_ms >= ?6 OR ?6 IS NULL) AND (o.created_ms < ?7 OR ?7 IS NULL)
          ORDER BY o.id DESC LIMIT ?5"
     ))?;
     let rows = stmt

@@ -10,9 +10,9 @@
 //! number of times, after a restart or a long downtime, and each recipient
 //! is told once.
 
+use super::sql::{Connection, params};
 use crate::error::AppError;
 use crate::rectification::notice::Notice;
-use rusqlite::{Connection, params};
 
 /// A channel a notice travels on; stored as the outbox's `channel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]

@@ -16,13 +16,13 @@
 
 use super::cases::{self, StoredCase};
 use super::draws::PlannedDraw;
+use super::sql::{Connection, OptionalExtension, params};
 use crate::draw::{DrawInspector, DrawPoint};
 use crate::error::AppError;
 use anfang_core::Card;
 use anfang_core::error_code::ErrorCode;
 use anfang_core::protocol::RecheckTask;
 use axum::http::StatusCode;
-use rusqlite::{Connection, OptionalExtension, params};
 
 /// An answered case without a visit for its current answer.
 #[derive(Debug, Clone)]

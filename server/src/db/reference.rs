@@ -6,17 +6,17 @@
 //! cursor is that counter, so a device that pulls up to version V has seen
 //! every row change committed up to V, in commit order.
 
+use super::sql::{Connection, OptionalExtension, Row, params};
 use crate::error::AppError;
+use anfang_core::domain::PointKind;
 use anfang_core::domain::{Category, Point, Unit};
 use anfang_core::protocol::PullResponse;
-use anfang_core::store::point_from_row;
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// Rows per pull page.
 pub const PULL_PAGE: i64 = 500;
 const CURSOR_PREFIX: &str = "v1.";
 
-fn next_version(conn: &Connection) -> rusqlite::Result<i64> {
+fn next_version(conn: &Connection) -> crate::db::sql::Result<i64> {
     conn.query_row(
         "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'ref_version'
          RETURNING CAST(value AS INTEGER)",
@@ -65,11 +65,29 @@ pub fn upsert_category(conn: &Connection, c: &Category) -> Result<(), AppError> 
     Ok(())
 }
 
-fn unit_row(r: &Row<'_>) -> rusqlite::Result<Unit> {
+/// A [`Point`] from a row with the columns of the `points` table (the
+/// server's twin of `anfang_core::store::point_from_row`, which reads the
+/// device's SQLite directly).
+pub(in crate::db) fn point_from_row(r: &Row<'_>) -> super::sql::Result<Point> {
+    let kind: String = r.get("kind")?;
+    Ok(Point {
+        id: r.get("id")?,
+        name: r.get("name")?,
+        kind: kind.parse().unwrap_or(PointKind::Other),
+        unit_id: r.get("unit_id")?,
+        lat: r.get("lat")?,
+        lon: r.get("lon")?,
+        address: r.get("address")?,
+        district: r.get("district")?,
+        active: r.get("active")?,
+    })
+}
+
+fn unit_row(r: &Row<'_>) -> crate::db::sql::Result<Unit> {
     Ok(Unit { id: r.get("id")?, name: r.get("name")?, district: r.get("district")?, active: r.get("active")? })
 }
 
-fn category_row(r: &Row<'_>) -> rusqlite::Result<Category> {
+fn category_row(r: &Row<'_>) -> crate::db::sql::Result<Category> {
     Ok(Category {
         code: r.get("code")?,
         name: r.get("name")?,
@@ -101,7 +119,7 @@ pub(in crate::db) fn pull(conn: &Connection, cursor: Option<&str>) -> Result<Pul
                 SELECT version FROM units WHERE version > ?1
                 UNION ALL SELECT version FROM points WHERE version > ?1
                 UNION ALL SELECT version FROM categories WHERE version > ?1
-             ) ORDER BY version LIMIT 1 OFFSET ?2",
+             ) AS changed ORDER BY version LIMIT 1 OFFSET ?2",
             params![after, PULL_PAGE - 1],
             |r| r.get(0),
         )

@@ -7,10 +7,10 @@
 //! devices receive it on their next pull. Nothing is deleted: rows are
 //! deactivated (findings keep pointing at them).
 
+use super::reference::point_from_row;
+use super::sql::{Connection, OptionalExtension, params};
 use crate::error::AppError;
 use anfang_core::domain::{Category, Point, Unit};
-use anfang_core::store::point_from_row;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// A point as the office manages it: the device's view plus its leader.

@@ -7,9 +7,9 @@
 //! `review`, both in one transaction: a decision is logged or it did not
 //! happen.
 
+use super::sql::{Connection, OptionalExtension, params};
 use crate::error::AppError;
 use anfang_core::domain::sha256_hex;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 // The request, its decision and its refusals are the review service's;

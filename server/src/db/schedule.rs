@@ -6,6 +6,7 @@
 
 use super::cases::{self, ActorRef, NewEvent, RectificationSettings, StoredCase};
 use super::outbox::{self, ContactRole};
+use super::sql::{Connection, params};
 use crate::app::scheduler::{self, Due, PassReport};
 use crate::error::AppError;
 use crate::rectification::case::{Action, Actor};
@@ -13,7 +14,6 @@ use crate::rectification::notice::{Notice, NoticeCase, NoticeKind};
 use anfang_core::domain::sha256_hex;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use rusqlite::{Connection, params};
 use serde_json::json;
 
 /// "12月4日 24:00前": a deadline as a unit reads it (midnight is the end of

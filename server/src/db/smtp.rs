@@ -2,8 +2,8 @@
 //! (migration 0013). The password is stored for the worker and never read
 //! back out through an answer: [`SmtpSettings`] says only `has_password`.
 
+use super::sql::{Connection, OptionalExtension, params};
 use crate::error::AppError;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// How the connection to the SMTP server is protected.

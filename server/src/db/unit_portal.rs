@@ -11,10 +11,10 @@
 //! Only accepted or corrected findings are shown, with their effective
 //! (reviewed) category, card and unit.
 
+use super::sql::{Connection, OptionalExtension, params};
 use crate::error::AppError;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// Most findings one request returns (newest first).
@@ -180,9 +180,9 @@ impl super::Db {
 mod tests {
     use super::super::MIGRATIONS;
     use crate::db::accounts;
-    use rusqlite::Connection;
+    use crate::db::sql::Connection;
 
-    fn users(c: &Connection) -> Vec<(i64, String, String, String, i64)> {
+    fn users(c: &rusqlite::Connection) -> Vec<(i64, String, String, String, i64)> {
         let mut stmt = c.prepare("SELECT id, username, password_hash, role, active FROM users ORDER BY id").unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
             .unwrap()
@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn upgrading_to_the_unit_role_keeps_every_user_id_and_session() {
         let dir = tempfile::tempdir().unwrap();
-        let mut c = Connection::open(dir.path().join("old.db")).unwrap();
+        let mut c = rusqlite::Connection::open(dir.path().join("old.db")).unwrap();
         c.pragma_update(None, "foreign_keys", "ON").unwrap();
         let unit_role = MIGRATIONS.iter().position(|m| m.contains("users_before_unit_role")).unwrap();
         anfang_core::store::schema::migrate(&mut c, &MIGRATIONS[..unit_role]).unwrap();
@@ -216,6 +216,7 @@ mod tests {
         anfang_core::store::schema::migrate(&mut c, MIGRATIONS).unwrap();
 
         assert_eq!(users(&c), before);
+        let c = Connection::from_sqlite(c);
         let caller = accounts::session_by_token_hash(&c, &crate::auth::secret_hash(token), jiff::Timestamp::now())
             .unwrap()
             .unwrap();

@@ -3,8 +3,8 @@
 //! photos no finding references yet. The bytes themselves live in the photo
 //! folder (see `crate::photos`).
 
+use super::sql::{Connection, OptionalExtension, params};
 use crate::error::AppError;
-use rusqlite::{Connection, OptionalExtension, params};
 
 /// An announced upload of one device: its declared size.
 pub struct Upload {
