@@ -185,14 +185,6 @@ impl Db {
         Ok(Self::with(Source::Postgres(Box::new(config)), writer))
     }
 
-    /// Which engine this database is on.
-    pub fn engine(&self) -> sql::Engine {
-        match self.inner.source {
-            Source::Sqlite(_) => sql::Engine::Sqlite,
-            Source::Postgres(_) => sql::Engine::Postgres,
-        }
-    }
-
     fn with(source: Source, writer: Connection) -> Self {
         Self {
             inner: Arc::new(Inner {

@@ -637,22 +637,6 @@ impl Connection {
         }
     }
 
-    /// The SQLite connection underneath, for what only SQLite has (its
-    /// pragmas, `VACUUM INTO`, the migrations of `anfang_core`).
-    pub fn sqlite(&self) -> Option<&rusqlite::Connection> {
-        match &self.0 {
-            Inner::Lite(c) => Some(c),
-            Inner::Pg(_) => None,
-        }
-    }
-
-    pub fn sqlite_mut(&mut self) -> Option<&mut rusqlite::Connection> {
-        match &mut self.0 {
-            Inner::Lite(c) => Some(c),
-            Inner::Pg(_) => None,
-        }
-    }
-
     /// Runs statements without parameters, separated by `;`.
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match &self.0 {
@@ -793,13 +777,6 @@ impl Transaction<'_> {
         }
     }
 
-    pub fn rollback(mut self) -> Result<()> {
-        match self.lite.take() {
-            Some(tx) => Ok(tx.rollback()?),
-            None => self.end("ROLLBACK"),
-        }
-    }
-
     fn end(&mut self, how: &str) -> Result<()> {
         if let Inner::Pg(pg) = &self.conn.0 {
             let mut pg = pg.borrow_mut();
@@ -923,10 +900,6 @@ impl<'c> Statement<'c> {
         F: FnMut(&Row<'_>) -> Result<T>,
     {
         Ok(MappedRows { rows: self.query(params)?, f })
-    }
-
-    pub fn exists<P: Params>(&mut self, params: P) -> Result<bool> {
-        Ok(self.query(params)?.next()?.is_some())
     }
 }
 
