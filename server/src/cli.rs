@@ -14,6 +14,12 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "anfang-server", version, about = "Anfang inspection server")]
 struct Cli {
+    /// Keep the database in PostgreSQL instead of the SQLite file in the
+    /// data dir: postgres://USER@HOST:PORT/DATABASE, with the password in
+    /// ANFANG_DATABASE_PASSWORD (never in the URL on a command line).
+    // Parsed after clap (see `PhotosArg`); its env value is kept out of --help.
+    #[arg(long, global = true, value_name = "postgres://…", env = "ANFANG_DATABASE", hide_env_values = true)]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -103,17 +109,24 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
     },
-    /// Copy an embedded installation's photos and PDF scans into an
-    /// S3-compatible bucket, then verify the evidence against it; serve
-    /// with the same --photos afterwards. Stop the server first (or run
-    /// again after it stopped: what is already there is not sent again).
+    /// Copy an embedded installation into the shared stores: its SQLite
+    /// database into an empty PostgreSQL database (--to-database), its
+    /// photos and PDF scans into an S3-compatible bucket (--to-photos), or
+    /// both; then verify the evidence where it now is and print the counts
+    /// and the chain head. Serve with the same --database and --photos
+    /// afterwards. Stop the server first. The data dir is never changed.
     Migrate {
-        #[arg(long, default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
+        /// The embedded installation to copy.
+        #[arg(long, visible_alias = "from", default_value = "anfang-data", env = "ANFANG_DATA_DIR")]
         data_dir: PathBuf,
+        /// The PostgreSQL database: postgres://USER@HOST:PORT/DATABASE, a new
+        /// and empty one (createdb), its password in ANFANG_DATABASE_PASSWORD.
+        #[arg(long, value_name = "postgres://…")]
+        to_database: Option<String>,
         /// The bucket: s3://BUCKET?endpoint=http://HOST:PORT&region=REGION,
         /// its key in ANFANG_S3_ACCESS_KEY_ID and ANFANG_S3_SECRET_ACCESS_KEY.
         #[arg(long, value_name = "s3://…")]
-        to_photos: String,
+        to_photos: Option<String>,
     },
     /// Re-check visits (复查) for answered rectification cases.
     Rechecks {
@@ -329,7 +342,12 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn open_db(data_dir: &std::path::Path) -> anyhow::Result<Db> {
+/// The database the commands work on: PostgreSQL when `--database` names
+/// one, else the SQLite file in the data dir.
+fn open_db(data_dir: &std::path::Path, database: Option<&str>) -> anyhow::Result<Db> {
+    if let Some(url) = database {
+        return Db::connect_postgres(url).map_err(|e| anyhow::anyhow!("--database: {e}"));
+    }
     // SQLite may create -wal/-shm beside the database: owner-only, like it.
     crate::owner_only_from_now();
     let path = Config::new(data_dir).db_path();
@@ -351,17 +369,32 @@ fn block_on<T>(f: impl std::future::Future<Output = Result<T, crate::AppError>>)
 
 fn run(cli: Cli, clock: crate::clock::Clock) -> anyhow::Result<()> {
     let now = clock.now();
+    let database = cli.database.as_deref().map(str::trim).filter(|d| !d.is_empty());
+    let open_db = |dir: &std::path::Path| open_db(dir, database);
+    if database.is_some() && matches!(cli.command, Command::Backup { .. } | Command::Restore { .. }) {
+        bail!(
+            "backup and restore work on the embedded installation (SQLite file and photo folder); with \
+             --database, back up PostgreSQL with its own tools (pg_dump, or continuous archiving)"
+        );
+    }
     match cli.command {
         Command::Serve { data_dir, listen, demo, web_dir, tls_cert, tls_key, backup, photos } => {
-            serve(data_dir, &listen, demo, web_dir, tls_cert.zip(tls_key), backup, photos.at()?, clock)
+            let store = Stores { photos: photos.at()?, database: database.map(str::to_owned) };
+            serve(data_dir, &listen, demo, web_dir, tls_cert.zip(tls_key), backup, store, clock)
         }
         Command::Verify { data_dir, photos, print_head, expect_head, expect_length } => {
             use crate::db::evidence;
-            let path = Config::new(&data_dir).db_path();
-            if !path.exists() {
-                bail!("no server data in {} (pass --data-dir)", data_dir.display());
-            }
-            let audited = evidence::open_for_audit(&path).map_err(|e| anyhow::anyhow!(e))?;
+            let audited = match database {
+                // Blocking: no runtime runs here yet.
+                Some(url) => evidence::connect_for_audit(url).map_err(|e| anyhow::anyhow!("--database: {e}"))?,
+                None => {
+                    let path = Config::new(&data_dir).db_path();
+                    if !path.exists() {
+                        bail!("no server data in {} (pass --data-dir)", data_dir.display());
+                    }
+                    evidence::open_for_audit(&path).map_err(|e| anyhow::anyhow!(e))?
+                }
+            };
             let expected = match (expect_head, expect_length) {
                 (Some(head), Some(length)) => {
                     let head = head.trim().to_ascii_lowercase();
@@ -401,7 +434,12 @@ fn run(cli: Cli, clock: crate::clock::Clock) -> anyhow::Result<()> {
             );
             if audit.problems.is_empty() { Ok(()) } else { bail!("the evidence does not verify") }
         }
-        Command::Migrate { data_dir, to_photos } => migrate(&data_dir, &to_photos),
+        Command::Migrate { .. } if database.is_some() => {
+            bail!("migrate copies the data dir's installation: name where to with --to-database, not --database")
+        }
+        Command::Migrate { data_dir, to_database, to_photos } => {
+            migrate(&data_dir, to_database.as_deref(), to_photos.as_deref())
+        }
         Command::Inspector { command: InspectorCommand::Add { data_dir, alias, source } } => {
             let db = open_db(&data_dir)?;
             let (_, code) = block_on(app::reference::add_inspector(&db, &alias, source, now))?;
@@ -621,59 +659,124 @@ fn intact_or_problems(audit: &crate::db::evidence::Audit) -> String {
     if audit.problems.is_empty() { "all intact".to_owned() } else { format!("{} problem(s)", audit.problems.len()) }
 }
 
-/// `migrate`: copies the photo folder into the bucket, then runs the
-/// evidence audit against the bucket, printing the counts and the chain head.
-fn migrate(data_dir: &std::path::Path, to_photos: &str) -> anyhow::Result<()> {
+/// `migrate`: copies the photo folder into the bucket and the SQLite file
+/// into PostgreSQL (either or both), then runs the evidence audit where the
+/// installation now is, printing the counts and the chain head, which must
+/// be the data dir's.
+fn migrate(data_dir: &std::path::Path, to_database: Option<&str>, to_photos: Option<&str>) -> anyhow::Result<()> {
     use crate::db::evidence;
     use crate::objects::{Objects, PhotosAt};
-    let at: PhotosAt = to_photos.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-    if at == PhotosAt::DataDir {
-        bail!("--to-photos names the bucket to copy into: s3://BUCKET?endpoint=…&region=…");
+    if to_database.is_none() && to_photos.is_none() {
+        bail!(
+            "say where to: --to-database postgres://USER@HOST:PORT/DATABASE, --to-photos s3://BUCKET?endpoint=…&region=…, \
+             or both"
+        );
     }
     let path = Config::new(data_dir).db_path();
     if !path.exists() {
         bail!("no server data in {} (pass --data-dir)", data_dir.display());
     }
-    let to = Objects::open(data_dir, &at).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let started = std::time::Instant::now();
-    let copied = runtime.block_on(async {
-        to.check().await.map_err(|e| anyhow::anyhow!("--to-photos: {e}"))?;
-        crate::photos::copy_folder(data_dir, &to).await.map_err(|e| anyhow::anyhow!("{e}"))
-    })?;
-    println!(
-        "copied {} object(s) ({:.1} MB) into {} in {:.1} s; {} already there",
-        copied.copied,
-        copied.bytes as f64 / 1_048_576.0,
-        to.describe(),
-        started.elapsed().as_secs_f64(),
-        copied.already_there
-    );
-    // The audit reads the bucket from a plain thread: the runtime above is done.
-    drop(runtime);
-    let audit = evidence::open_for_audit(&path)
+    let at = match to_photos {
+        Some(to) => {
+            let at: PhotosAt = to.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            if at == PhotosAt::DataDir {
+                bail!("--to-photos names the bucket to copy into: s3://BUCKET?endpoint=…&region=…");
+            }
+            at
+        }
+        None => PhotosAt::DataDir,
+    };
+    // What the copy must reproduce: the data dir's own chain head.
+    let source_head = evidence::open_for_audit(&path)
         .map_err(|e| anyhow::anyhow!(e))?
-        .audit(&evidence::PhotoDir::of(to), None)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .audit(
+            &evidence::PhotoDir::of(Objects::open(data_dir, &PhotosAt::DataDir).map_err(|e| anyhow::anyhow!("{e}"))?),
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .head;
+    let objects = Objects::open(data_dir, &at).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if to_photos.is_some() {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let started = std::time::Instant::now();
+        let copied = runtime.block_on(async {
+            objects.check().await.map_err(|e| anyhow::anyhow!("--to-photos: {e}"))?;
+            crate::photos::copy_folder(data_dir, &objects).await.map_err(|e| anyhow::anyhow!("{e}"))
+        })?;
+        println!(
+            "copied {} object(s) ({:.1} MB) into {} in {:.1} s; {} already there",
+            copied.copied,
+            copied.bytes as f64 / 1_048_576.0,
+            objects.describe(),
+            started.elapsed().as_secs_f64(),
+            copied.already_there
+        );
+        // The audit reads the bucket from a plain thread: the runtime is done.
+    }
+    if let Some(url) = to_database {
+        let started = std::time::Instant::now();
+        let report =
+            crate::db::copy::sqlite_into_postgres(&path, url).map_err(|e| anyhow::anyhow!("--to-database: {e}"))?;
+        let busiest: Vec<String> = {
+            let mut t: Vec<_> = report.tables.iter().filter(|(_, n)| *n > 0).collect();
+            t.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+            t.iter().take(6).map(|(name, n)| format!("{name} {n}")).collect()
+        };
+        println!(
+            "copied {} row(s) of {} table(s) into {} in {:.1} s ({})",
+            report.rows(),
+            report.tables.len(),
+            crate::db::describe_postgres(url),
+            started.elapsed().as_secs_f64(),
+            busiest.join(", ")
+        );
+    }
+    let audited = match to_database {
+        Some(url) => evidence::connect_for_audit(url).map_err(|e| anyhow::anyhow!("--to-database: {e}"))?,
+        None => evidence::open_for_audit(&path).map_err(|e| anyhow::anyhow!(e))?,
+    };
+    let audit = audited.audit(&evidence::PhotoDir::of(objects), None).map_err(|e| anyhow::anyhow!("{e}"))?;
     for p in &audit.problems {
         println!("{p}");
     }
     if let Some(head) = &audit.head {
         println!("chain head: length {} head {}", head.length, head.head);
     }
+    let whereto = match (to_database.is_some(), to_photos.is_some()) {
+        (true, true) => "in PostgreSQL and the bucket",
+        (true, false) => "in PostgreSQL",
+        _ => "in the bucket",
+    };
     println!(
-        "checked {} log entries, {} findings, {} photos with thumbnails in the bucket: {}",
+        "checked {} log entries, {} findings, {} photos with thumbnails {whereto}: {}",
         audit.log_entries,
         audit.findings,
         audit.photos,
         intact_or_problems(&audit)
     );
-    if audit.problems.is_empty() {
-        println!("serve with: --photos '{to_photos}'");
-        Ok(())
-    } else {
+    if audit.head != source_head {
+        bail!("the copy's chain head is not the data dir's; serve from the data dir and run migrate again")
+    }
+    if !audit.problems.is_empty() {
         bail!("the copy does not verify; the data dir is unchanged, run migrate again")
     }
+    let mut flags = Vec::new();
+    if let Some(url) = to_database {
+        let with_password = crate::db::postgres_config(url).is_ok_and(|c| c.get_password().is_some())
+            && std::env::var_os(crate::db::DATABASE_PASSWORD_ENV).is_none();
+        flags.push(if with_password { "--database (the same)".to_owned() } else { format!("--database '{url}'") });
+    }
+    if let Some(to) = to_photos {
+        flags.push(format!("--photos '{to}'"));
+    }
+    println!("serve with: {}", flags.join(" "));
+    Ok(())
+}
+
+/// Where `serve` keeps the database and the photos.
+struct Stores {
+    photos: crate::objects::PhotosAt,
+    database: Option<String>,
 }
 
 #[allow(clippy::too_many_arguments)] // the `serve` flags, each used once
@@ -684,19 +787,26 @@ fn serve(
     web_dir: Option<PathBuf>,
     tls: Option<(PathBuf, PathBuf)>,
     backup: ServeBackupArgs,
-    photos: crate::objects::PhotosAt,
+    stores: Stores,
     clock: crate::clock::Clock,
 ) -> anyhow::Result<()> {
     let mut config = Config::new(&data_dir);
     config.clock = clock;
-    let photos_in_data_dir = photos == crate::objects::PhotosAt::DataDir;
+    let photos_in_data_dir = stores.photos == crate::objects::PhotosAt::DataDir;
     if !photos_in_data_dir && backup.backup_to.is_some() {
         bail!(
             "--backup-to backs up the embedded installation (database and photo folder); with --photos in an \
              object store, back up the bucket with the store's own replication or versioning"
         );
     }
-    config.photos = photos;
+    if stores.database.is_some() && backup.backup_to.is_some() {
+        bail!(
+            "--backup-to backs up the embedded installation (database and photo folder); with --database, back \
+             up PostgreSQL with its own tools (pg_dump, or continuous archiving)"
+        );
+    }
+    config.photos = stores.photos;
+    config.database = stores.database;
     if let Some(dir) = web_dir {
         config.web_dir = dir;
     }
@@ -785,6 +895,9 @@ fn serve(
     runtime.block_on(state.photos.objects().check()).map_err(|e| anyhow::anyhow!("--photos: {e}"))?;
     if !photos_in_data_dir {
         println!("photos are kept in {}", state.photos.objects().describe());
+    }
+    if let Some(url) = &state.config.database {
+        println!("the database is {}", crate::db::describe_postgres(url));
     }
     // Several instances may serve this installation: the jobs below that
     // act on all of it run only where the background lease is held

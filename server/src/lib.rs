@@ -153,7 +153,7 @@ impl AppState {
             None => db::Db::open(&config.db_path())?,
         };
         let clock = config.clock.clone();
-        let photos = photos::PhotoStore::open(&config.data_dir, &config.photos, clock.clone())?;
+        let photos = photos::PhotoStore::open(&config.data_dir, &config.photos, clock.clone())?.locking_through(&db);
         tighten_tree(&config.data_dir, 3);
         Ok(Self {
             config: Arc::new(config),

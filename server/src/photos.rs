@@ -121,9 +121,16 @@ impl UploadLimits {
 /// Entries of the map live only while someone holds or waits for them (and
 /// a cancelled wait's entry is pruned by the sweep), so it stays as small as
 /// the uploads in flight.
+///
+/// On PostgreSQL the instances may run on different machines, where a
+/// file lock means nothing: there the holder takes a PostgreSQL advisory
+/// lock instead (`Db::lock_across_instances`), which a dead holder's
+/// connection gives back.
 struct ShaLocks {
     held: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     dir: PathBuf,
+    /// The database whose advisory locks stand in for the lock files.
+    across: Option<Db>,
 }
 
 struct ShaGuard<'a> {
@@ -131,6 +138,7 @@ struct ShaGuard<'a> {
     sha256: String,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
     file: Option<(std::fs::File, PathBuf)>,
+    across: Option<crate::db::leases::InstanceLock>,
 }
 
 /// Takes an exclusive lock on the file at `path`, creating it, and returns
@@ -157,15 +165,22 @@ fn lock_file(path: &Path) -> std::io::Result<std::fs::File> {
 }
 
 impl ShaLocks {
-    fn new(dir: PathBuf) -> Self {
-        Self { held: Default::default(), dir }
+    fn new(dir: PathBuf, across: Option<Db>) -> Self {
+        Self { held: Default::default(), dir, across }
     }
 
     async fn lock(&self, sha256: &str) -> Result<ShaGuard<'_>, AppError> {
         let mutex = self.held.lock().unwrap_or_else(|p| p.into_inner()).entry(sha256.to_owned()).or_default().clone();
         let guard = mutex.lock_owned().await;
         // From here the guard's Drop cleans up, whatever happens next.
-        let mut held = ShaGuard { locks: self, sha256: sha256.to_owned(), guard: Some(guard), file: None };
+        let mut held =
+            ShaGuard { locks: self, sha256: sha256.to_owned(), guard: Some(guard), file: None, across: None };
+        if let Some(db) = &self.across
+            && let Some(lock) = db.lock_across_instances(&format!("photo/{sha256}")).await?
+        {
+            held.across = Some(lock);
+            return Ok(held);
+        }
         // Keys are photo hashes, or `public/<hash>`.
         let path = self.dir.join(format!("{}.lock", sha256.replace('/', "-")));
         let at = path.clone();
@@ -189,6 +204,7 @@ impl Drop for ShaGuard<'_> {
             }
             drop(file);
         }
+        drop(self.across.take());
         drop(self.guard.take());
         let mut held = self.locks.held.lock().unwrap_or_else(|p| p.into_inner());
         // Clones are made under this map lock, so a count of 1 (the map's
@@ -260,8 +276,16 @@ impl PhotoStore {
             std::fs::create_dir_all(root.join("photos"))?;
         }
         std::fs::create_dir_all(root.join("uploads").join("locks"))?;
-        let locks = Arc::new(ShaLocks::new(root.join("uploads").join("locks")));
+        let locks = Arc::new(ShaLocks::new(root.join("uploads").join("locks"), None));
         Ok(Self { root, objects, limits, locks, clock })
+    }
+
+    /// Locks each photo through `db`'s advisory locks where it has them
+    /// (PostgreSQL), not through the data dir's lock files: instances on
+    /// other machines share the database, not the data dir.
+    pub fn locking_through(mut self, db: &Db) -> Self {
+        self.locks = Arc::new(ShaLocks::new(self.locks.dir.clone(), Some(db.clone())));
+        self
     }
 
     /// Where the bytes are kept.
@@ -1146,6 +1170,26 @@ mod tests {
         assert!(store.locks.held.lock().unwrap().is_empty(), "no lock entry outlives its use");
     }
 
+    /// `b` waits for a photo's lock `a` holds, not for another photo's,
+    /// and gets it once `a` lets go.
+    async fn second_waits_for_the_firsts_lock(a: &PhotoStore, b: &PhotoStore) {
+        let (x, y) = ("a".repeat(64), "b".repeat(64));
+        let held = a.locks.lock(&x).await.unwrap();
+        let other = tokio::time::timeout(Duration::from_secs(5), b.locks.lock(&y)).await;
+        assert!(other.is_ok(), "another photo's lock is free");
+        drop(other);
+        let waiting = {
+            let (b, x) = (b.clone(), x.clone());
+            tokio::spawn(async move {
+                let _g = b.locks.lock(&x).await.unwrap();
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "the second store waits while the first holds the photo's lock");
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("and gets it once released").unwrap();
+    }
+
     /// A second instance over the same folder (its own store, its own
     /// in-process locks) waits for a photo's lock the first holds, and
     /// unrelated photos do not wait; the lock file goes when released.
@@ -1162,22 +1206,34 @@ mod tests {
             .unwrap()
         };
         let (a, b) = (open(), open());
-        let (x, y) = ("a".repeat(64), "b".repeat(64));
-        let held = a.locks.lock(&x).await.unwrap();
-        let other = tokio::time::timeout(Duration::from_secs(5), b.locks.lock(&y)).await;
-        assert!(other.is_ok(), "another photo's lock is free");
-        drop(other);
-        let waiting = {
-            let (b, x) = (b.clone(), x.clone());
-            tokio::spawn(async move {
-                let _g = b.locks.lock(&x).await.unwrap();
-            })
-        };
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(!waiting.is_finished(), "the second instance waits while the first holds the photo's lock");
-        drop(held);
-        tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("and gets it once released").unwrap();
+        second_waits_for_the_firsts_lock(&a, &b).await;
         let left: Vec<_> = std::fs::read_dir(dir.path().join("uploads/locks")).unwrap().collect();
         assert!(left.is_empty(), "lock files are removed on release: {left:?}");
+    }
+
+    /// Instances on two machines (two data dirs) over one PostgreSQL
+    /// database wait for each other's photo lock through it. On SQLite
+    /// there is no such lock: its instances share one folder and lock files
+    /// there.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn instances_on_two_machines_wait_for_a_photos_lock_through_postgres() {
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let Some(url) = crate::db::test_database() else {
+            let db = Db::open(&dir_a.path().join("db.sqlite3")).unwrap();
+            assert!(db.lock_across_instances("photo/x").await.unwrap().is_none(), "SQLite locks files instead");
+            return;
+        };
+        let (db_a, db_b) = (Db::connect_postgres(&url).unwrap(), Db::connect_postgres(&url).unwrap());
+        let open = |dir: &Path, db: &Db| {
+            PhotoStore::open_with(dir, &PhotosAt::DataDir, UploadLimits::default(), crate::clock::Clock::system())
+                .unwrap()
+                .locking_through(db)
+        };
+        let (a, b) = (open(dir_a.path(), &db_a), open(dir_b.path(), &db_b));
+        second_waits_for_the_firsts_lock(&a, &b).await;
+        assert!(
+            std::fs::read_dir(dir_a.path().join("uploads/locks")).unwrap().next().is_none(),
+            "no lock file: the lock is PostgreSQL's"
+        );
     }
 }

@@ -118,3 +118,102 @@ fn the_postgres_schema_has_every_table_and_column_of_the_sqlite_schema() {
         assert_eq!(&postgres[table], cols, "the columns of {table} differ");
     }
 }
+
+/// Runs `anfang-server` with these arguments; (exit code, stdout + stderr).
+fn server_cli(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(common::SERVER_BIN).args(args).env("RUST_LOG", "warn").output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn chain_head(output: &str) -> String {
+    output
+        .lines()
+        .find(|l| l.starts_with("chain head: "))
+        .unwrap_or_else(|| panic!("no chain head in: {output}"))
+        .into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedded_installation_moves_into_postgres_and_serves_from_there_with_the_same_evidence() {
+    use anfang_core::Card;
+    use common::{Device, Server, fast, processed};
+    let pg = Postgres::start();
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap().to_owned();
+
+    // An embedded installation with findings, photos and an issued bulletin.
+    let mut server = Server::start_with_args(data.path(), "127.0.0.1:0", true, &[], &[]);
+    let demo = server.demo.clone();
+    let mut phone = Device::enroll(&server, 0).await;
+    phone.record("P001", Card::Red, vec![processed(1, 640, 480), processed(2, 480, 640)]);
+    phone.record("P002", Card::Yellow, vec![processed(3, 640, 480)]);
+    phone.record("P003", Card::Green, vec![]);
+    let report = phone.sync_via(&server.url(), fast()).await;
+    assert_eq!(report.findings_pushed, 3, "{report:?}");
+    let admin = server.admin_token().await;
+    let http = reqwest::Client::new();
+    let today = common::office_today();
+    let made: serde_json::Value = http
+        .post(format!("{}/api/v1/bulletins", server.url()))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"kind": "day", "from": today}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issued =
+        http.post(format!("{}/api/v1/bulletins/{}/issue", server.url(), made["id"])).bearer_auth(&admin).send().await;
+    assert_eq!(issued.unwrap().status(), 200);
+    server.kill();
+    let (code, before) = server_cli(&["verify", "--data-dir", &dir, "--print-head"]);
+    assert_eq!(code, 0, "{before}");
+
+    // Bad input first: no target, a database that does not exist, a URL
+    // without a database. Each says what to write; nothing is created.
+    let (code, out) = server_cli(&["migrate", "--from", &dir]);
+    assert!(code != 0 && out.contains("--to-database postgres://"), "{out}");
+    let (code, out) = server_cli(&["migrate", "--from", &dir, "--to-database", &pg.url("nowhere")]);
+    assert!(code != 0 && out.contains("--to-database") && out.contains("nowhere"), "{out}");
+    let no_db = format!("postgres://anfang@127.0.0.1:{}", pg.port);
+    let (code, out) = server_cli(&["migrate", "--from", &dir, "--to-database", &no_db]);
+    assert!(code != 0 && out.contains("names no database"), "{out}");
+
+    pg.create_database("moved");
+    let url = pg.url("moved");
+    let (code, out) = server_cli(&["migrate", "--from", &dir, "--to-database", &url]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("3 findings") && out.contains("all intact"), "{out}");
+    assert_eq!(chain_head(&out), chain_head(&before), "the same evidence chain: {out}");
+    assert!(out.contains(&format!("serve with: --database '{url}'")), "{out}");
+    let (code, audited) = server_cli(&["verify", "--data-dir", &dir, "--database", &url, "--print-head"]);
+    assert_eq!(code, 0, "{audited}");
+    assert_eq!(chain_head(&audited), chain_head(&before));
+
+    // A second copy into the same database is refused, and changes nothing.
+    let (code, again) = server_cli(&["migrate", "--from", &dir, "--to-database", &url]);
+    assert!(code != 0 && again.contains("already holds an installation"), "{again}");
+    let rows = pg.psql("moved", &["-c", "SELECT count(*) FROM findings"]);
+    assert_eq!(String::from_utf8_lossy(&rows.stdout).trim(), "3");
+
+    // Served from PostgreSQL: the office sees what it had, and the phone
+    // syncs on (new ids past the copied ones, the chain continued).
+    let mut server = Server::start_with_args(data.path(), "127.0.0.1:0", false, &[], &["--database", &url]);
+    server.demo = demo;
+    let admin = server.admin_token().await;
+    assert_eq!(server.office_findings(&admin).await.len(), 3);
+    let bulletins = server.admin_get("/api/v1/bulletins").await;
+    assert!(bulletins.to_string().contains("\"issued\""), "{bulletins}");
+    phone.record("P004", Card::Red, vec![processed(4, 640, 480)]);
+    let report = phone.sync_via(&server.url(), fast()).await;
+    assert_eq!((report.findings_pushed, report.findings_rejected), (1, 0), "{report:?}");
+    assert_eq!(server.office_findings(&admin).await.len(), 4);
+    server.kill();
+    let (code, after) = server_cli(&["verify", "--data-dir", &dir, "--database", &url]);
+    assert!(code == 0 && after.contains("4 findings"), "{after}");
+    // The data dir's own database was left as it was.
+    let (code, embedded) = server_cli(&["verify", "--data-dir", &dir, "--print-head"]);
+    assert!(code == 0 && embedded.contains("3 findings"), "{embedded}");
+}

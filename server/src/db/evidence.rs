@@ -879,9 +879,43 @@ pub fn open_for_audit(path: &Path) -> Result<AuditDb, String> {
     Ok(AuditDb(conn))
 }
 
+/// Connects to a PostgreSQL database for an audit: a read-only snapshot
+/// (REPEATABLE READ, so instances writing meanwhile cannot make one part of
+/// the audit disagree with another), only at the schema version this build
+/// knows, and never migrated. Blocking: call it off any async runtime.
+pub fn connect_for_audit(url: &str) -> Result<AuditDb, String> {
+    let config = super::postgres_config(url).map_err(|e| e.to_string())?;
+    let conn = Connection::connect_postgres(&config, false).map_err(|e| super::cannot_connect(url, e).to_string())?;
+    let exists: bool = conn
+        .query_row("SELECT to_regclass('schema_version') IS NOT NULL", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    let found: i64 = if exists {
+        conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).map_err(|e| e.to_string())?
+    } else {
+        0
+    };
+    let known = super::MIGRATIONS_PG.len() as i64;
+    if found != known {
+        return Err(format!(
+            "the PostgreSQL database is at schema version {found}, but this anfang-server verifies schema version \
+             {known}; verify it with the anfang-server release of schema version {found} (verify never upgrades a \
+             database)"
+        ));
+    }
+    Ok(AuditDb(conn))
+}
+
 impl AuditDb {
-    /// The audit (see [`audit`]).
+    /// The connection, for the copy into PostgreSQL (`db::copy`), which
+    /// reads the file under the same rules.
+    pub(in crate::db) fn connection(&self) -> &Connection {
+        &self.0
+    }
+
+    /// The audit (see [`audit`]), in one read transaction: a server
+    /// writing meanwhile is not seen half-way.
     pub fn audit(&self, photos: &PhotoDir, expected: Option<&ChainHead>) -> Result<Audit, AppError> {
-        audit(&self.0, photos, expected)
+        let snapshot = self.0.unchecked_transaction()?;
+        audit(&snapshot, photos, expected)
     }
 }

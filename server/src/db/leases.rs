@@ -13,9 +13,85 @@
 //! domain time, and instances whose clocks differ (or a test whose server
 //! clock is stopped) must still agree on when a lease ran out.
 
-use super::Db;
+use super::{Db, Source};
 use crate::error::AppError;
 use std::time::Duration;
+
+/// Locks across instances held at once by one instance, each on a
+/// connection of its own: a bound, so that a thousand uploads in flight
+/// never ask PostgreSQL for a thousand connections (the rest queue here).
+/// Each is held for one chunk's or one photo's store, milliseconds.
+pub(super) const LOCKERS: usize = 16;
+
+/// A lock that every instance on this database respects, until dropped:
+/// a PostgreSQL session advisory lock, on a connection of its own, so a
+/// holder that dies (SIGKILL, a lost machine) lets go with its connection.
+pub struct InstanceLock {
+    db: Db,
+    name: String,
+    conn: Option<super::sql::Connection>,
+    _turn: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// The advisory lock's first key: photo locks apart from the writers' lock
+/// (which uses the one-`bigint` form, a key space of its own).
+const PHOTO_LOCKS: i32 = 7;
+
+impl Db {
+    /// Takes the lock named `name` across every instance on this database
+    /// and waits for it. `None` on SQLite: its instances share one machine,
+    /// where the caller's file lock (`photos::ShaLocks`) does the job.
+    /// Names are hashed to 32 bits (`hashtext`): two names that collide
+    /// only wait for each other, never hold one lock together unwittingly.
+    pub async fn lock_across_instances(&self, name: &str) -> Result<Option<InstanceLock>, AppError> {
+        let Source::Postgres(config) = &self.inner.source else { return Ok(None) };
+        let turn = self.inner.lock_turns.clone().acquire_owned().await.map_err(AppError::internal)?;
+        let idle = self.inner.lockers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let (config, key) = (config.clone(), name.to_owned());
+        let conn = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+            let conn = match idle {
+                Some(c) if c.is_usable() => c,
+                _ => super::sql::Connection::connect_postgres(&config, false)?,
+            };
+            conn.query_row(
+                "SELECT count(*) FROM (SELECT pg_advisory_lock(?1, hashtext(?2))) AS locked",
+                super::sql::params![PHOTO_LOCKS, key],
+                |r| r.get::<_, i64>(0),
+            )?;
+            Ok(conn)
+        })
+        .await
+        .map_err(AppError::internal)??;
+        Ok(Some(InstanceLock { db: self.clone(), name: name.to_owned(), conn: Some(conn), _turn: turn }))
+    }
+}
+
+impl Drop for InstanceLock {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        let (db, name) = (self.db.clone(), std::mem::take(&mut self.name));
+        let release = move || {
+            let unlocked = conn.query_row(
+                "SELECT pg_advisory_unlock(?1, hashtext(?2))",
+                super::sql::params![PHOTO_LOCKS, name],
+                |r| r.get::<_, bool>(0),
+            );
+            // A connection that could not say so is dropped: closing it
+            // ends its session, and PostgreSQL lets go of its locks.
+            if unlocked.is_ok_and(|held| held) {
+                let mut idle = db.inner.lockers.lock().unwrap_or_else(|p| p.into_inner());
+                if idle.len() < LOCKERS {
+                    idle.push(conn);
+                }
+            }
+        };
+        // Blocking: on the blocking pool when there is a runtime.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(release)),
+            Err(_) => release(),
+        }
+    }
+}
 
 /// Who holds a job's lease (the tests read it; an operator reads the
 /// `job_leases` table).

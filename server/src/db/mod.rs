@@ -38,6 +38,7 @@ pub mod backup;
 pub mod bulletins;
 pub mod cases;
 pub mod contacts;
+pub mod copy;
 pub mod draws;
 pub mod evidence;
 pub mod exposure;
@@ -143,6 +144,10 @@ struct Inner {
     /// as a client takes to download (the exports), so that slow clients
     /// never hold every reader.
     stream_turns: Arc<Semaphore>,
+    /// Idle connections that held a lock across instances (`leases::InstanceLock`).
+    lockers: Mutex<Vec<Connection>>,
+    /// [`leases::LOCKERS`] permits: the locks across instances held at once.
+    lock_turns: Arc<Semaphore>,
 }
 
 fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
@@ -173,12 +178,10 @@ impl Db {
     /// `key=value` connection string) and migrates it, under the writers'
     /// lock so that instances starting together migrate once.
     pub fn connect_postgres(url: &str) -> Result<Self, AppError> {
-        let config: postgres::Config =
-            url.parse().map_err(|e| AppError::Internal(format!("the PostgreSQL connection string: {e}")))?;
+        let config = postgres_config(url)?;
         // Blocking calls: not on an async runtime's thread (see sql::PgClient).
         let writer = sql::off_runtime(|| {
-            let writer = Connection::connect_postgres(&config, true)
-                .map_err(|e| AppError::Internal(format!("connecting to PostgreSQL: {e}")))?;
+            let writer = Connection::connect_postgres(&config, true).map_err(|e| cannot_connect(url, e))?;
             migrate_postgres(&writer)?;
             Ok::<_, AppError>(writer)
         })?;
@@ -194,6 +197,8 @@ impl Db {
                 readers: Mutex::new(Vec::new()),
                 read_turns: Arc::new(Semaphore::new(READERS)),
                 stream_turns: Arc::new(Semaphore::new(STREAMS)),
+                lockers: Mutex::new(Vec::new()),
+                lock_turns: Arc::new(Semaphore::new(leases::LOCKERS)),
             }),
         }
     }
@@ -434,6 +439,60 @@ where
 {
     let text: String = r.get(i)?;
     text.parse().map_err(|_| sql::Error::conversion(format!("column {i:?}: unexpected value {text:?}")))
+}
+
+/// The environment variable with the PostgreSQL password, for a connection
+/// string that carries none: a password in a URL ends up in shell history,
+/// `ps` and unit files.
+pub const DATABASE_PASSWORD_ENV: &str = "ANFANG_DATABASE_PASSWORD";
+
+/// Parses a PostgreSQL connection string (`postgres://user@host:port/db`
+/// or `host=… user=… dbname=…`), taking the password from
+/// [`DATABASE_PASSWORD_ENV`] when the string has none. The error never
+/// repeats the string, which may hold a password.
+pub fn postgres_config(url: &str) -> Result<postgres::Config, AppError> {
+    let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+        AppError::BadRequest(format!(
+            "the PostgreSQL connection string does not parse ({}); write postgres://USER@HOST:PORT/DATABASE, \
+             with the password in {DATABASE_PASSWORD_ENV}",
+            // The parser's message names the part it refused, not its value.
+            e.to_string().trim_start_matches("invalid connection string: ")
+        ))
+    })?;
+    if config.get_password().is_none()
+        && let Ok(password) = std::env::var(DATABASE_PASSWORD_ENV)
+    {
+        config.password(password.trim_end_matches(['\n', '\r']));
+    }
+    if config.get_dbname().is_none() {
+        return Err(AppError::BadRequest(
+            "the PostgreSQL connection string names no database: write postgres://USER@HOST:PORT/DATABASE".into(),
+        ));
+    }
+    Ok(config)
+}
+
+/// A PostgreSQL connection string for people to read: user, host, port and
+/// database, never the password.
+pub fn describe_postgres(url: &str) -> String {
+    let Ok(config) = postgres_config(url) else { return "PostgreSQL".into() };
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("PostgreSQL {}@{host}:{port}/{}", config.get_user().unwrap_or("?"), config.get_dbname().unwrap_or("?"))
+}
+
+/// A refused or failed connection, said so that the person can act on it
+/// (PostgreSQL's own reason: no such database, password, no server there).
+pub(crate) fn cannot_connect(url: &str, e: sql::Error) -> AppError {
+    AppError::BadRequest(format!(
+        "cannot connect to {}: {e} (is the server running, the database made with createdb, the password in \
+         {DATABASE_PASSWORD_ENV}?)",
+        describe_postgres(url)
+    ))
 }
 
 #[cfg(test)]

@@ -84,6 +84,15 @@ pub(crate) fn has_uuid_v7(text: &str) -> bool {
     })
 }
 
+/// Where `needle` first occurs in `body`, with a little text either side:
+/// a leak's report says what carried it.
+fn around(body: &str, needle: &str) -> String {
+    let Some(at) = body.find(needle) else { return String::new() };
+    let start = body.floor_char_boundary(at.saturating_sub(60));
+    let end = body.ceil_char_boundary((at + needle.len() + 60).min(body.len()));
+    body[start..end].escape_debug().to_string()
+}
+
 /// Text of an answer; a .docx (zip) is searched in its raw bytes and its
 /// stored (uncompressed) parts: compressed parts are checked by the e2e twin.
 fn text(bytes: &[u8]) -> String {
@@ -450,7 +459,9 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             }
             let body = text(&bytes);
             leaks.extend(secrets.iter().filter(|s| body.contains(s.as_str())).map(|s| format!("{what} shows {s}")));
-            leaks.extend(too_exact(who, r.path, &body).into_iter().map(|s| format!("{what} shows {s}")));
+            leaks.extend(
+                too_exact(who, r.path, &body).into_iter().map(|s| format!("{what} shows {s}: …{}…", around(&body, &s))),
+            );
         }
     }
     for r in console_routes() {
@@ -469,7 +480,9 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             }
             let body = text(&bytes);
             leaks.extend(secrets.iter().filter(|s| body.contains(s.as_str())).map(|s| format!("{what} shows {s}")));
-            leaks.extend(too_exact(who, r.path, &body).into_iter().map(|s| format!("{what} shows {s}")));
+            leaks.extend(
+                too_exact(who, r.path, &body).into_iter().map(|s| format!("{what} shows {s}: …{}…", around(&body, &s))),
+            );
         }
     }
     // The unit portal's pages, with the browser's session cookie.
@@ -492,7 +505,11 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             let body = text(&bytes);
             leaks.extend(secrets.iter().filter(|s| body.contains(s.as_str())).map(|s| format!("{what} shows {s}")));
             // Every portal page is for the unit or the public.
-            leaks.extend(too_exact(Who::Unit, r.path, &body).into_iter().map(|s| format!("{what} shows {s}")));
+            leaks.extend(
+                too_exact(Who::Unit, r.path, &body)
+                    .into_iter()
+                    .map(|s| format!("{what} shows {s}: …{}…", around(&body, &s))),
+            );
         }
     }
     // The exposure page and its feeds, open to anyone: everything on them
@@ -515,7 +532,11 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
             }
             let body = text(&bytes);
             leaks.extend(secrets.iter().filter(|s| body.contains(s.as_str())).map(|s| format!("{what} shows {s}")));
-            leaks.extend(too_exact(Who::Public, r.path, &body).into_iter().map(|s| format!("{what} shows {s}")));
+            leaks.extend(
+                too_exact(Who::Public, r.path, &body)
+                    .into_iter()
+                    .map(|s| format!("{what} shows {s}: …{}…", around(&body, &s))),
+            );
             for office_only in [case_ref.as_str(), "rev", creds.admin_username.as_str()] {
                 if body.contains(&format!(">{office_only}<")) || body.contains(&format!("\"{office_only}\"")) {
                     leaks.push(format!("{what} shows the office's {office_only}"));
