@@ -472,12 +472,14 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
     let mine: serde_json::Value =
         http.get(format!("{base}/api/v1/unit/findings")).bearer_auth(&unit).send().await.unwrap().json().await.unwrap();
     let item = &mine["items"][0];
-    let public_ref: String = rusqlite::Connection::open(server.data_dir.join("anfang.sqlite3"))
+    let public_ref: String = common::with_database(&server.data_dir, |db| {
+        db.query_row(
+            "SELECT public_ref FROM finding_public_refs WHERE finding_id = ?1",
+            [finding.id.to_string()],
+            |r| r.get(0),
+        )
         .unwrap()
-        .query_row("SELECT public_ref FROM finding_public_refs WHERE finding_id = ?1", [finding.id.to_string()], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    });
     assert_eq!(item["reference"], public_ref.as_str(), "{mine}");
     assert_eq!(
         (item["observed_on"].as_str(), item["part_of_day"].as_str()),

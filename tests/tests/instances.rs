@@ -26,19 +26,17 @@ fn start_instance(data: &Path, demo: bool) -> Server {
     Server::start_with_env(data, "127.0.0.1:0", demo, &INSTANCE_ENV)
 }
 
-/// Who holds the background jobs' lease, read from the database file as an
-/// operator would (`sqlite3 anfang.sqlite3 'SELECT * FROM job_leases'`).
+/// Who holds the background jobs' lease, read from the database as an
+/// operator would (`sqlite3 anfang.sqlite3 'SELECT * FROM job_leases'`, or psql).
 fn background_holder(data: &Path) -> Option<String> {
-    let conn =
-        rusqlite::Connection::open_with_flags(data.join("anfang.sqlite3"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn.query_row(
+    with_database(data, |conn| {
+        conn.query_row(
         "SELECT holder FROM job_leases WHERE job = 'background' AND expires_ms > CAST(unixepoch('subsec') * 1000 AS INTEGER)",
         [],
         |r| r.get(0),
     )
     .ok()
+    })
 }
 
 /// The pid in a holder's name (`host/pid/suffix`).

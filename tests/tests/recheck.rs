@@ -108,6 +108,7 @@ async fn a_recheck_drawn_to_another_inspector_closes_the_case_through_the_cli() 
     let mut child = std::process::Command::new(SERVER_BIN)
         .args(["user", "add", "--data-dir"])
         .arg(data.path())
+        .envs(common::postgres::database_for(data.path()).map(|url| ("ANFANG_DATABASE", url)))
         .args(["--username", "unit-acct", "--role", "unit", "--unit", &unit_id])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
@@ -197,15 +198,15 @@ async fn a_recheck_drawn_to_another_inspector_closes_the_case_through_the_cli() 
     for (alias, _) in &server.demo.codes {
         assert!(!drawn.to_string().contains(alias.as_str()), "the answer names no inspector: {drawn}");
     }
-    let db = rusqlite::Connection::open(data.path().join("anfang.sqlite3")).unwrap();
-    let (aid, b_alias): (String, String) = db
-        .query_row(
+    let (aid, b_alias): (String, String) = common::with_database(data.path(), |db| {
+        db.query_row(
             "SELECT a.id, i.alias FROM recheck_visits v JOIN draw_assignments a ON a.id = v.assignment_id
              JOIN inspectors i ON i.id = a.inspector_id",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .unwrap();
+        .unwrap()
+    });
     assert_ne!(b_alias, a_alias, "never the finder");
     let b_code = server.demo.codes.iter().find(|(alias, _)| *alias == b_alias).unwrap().1.clone();
 

@@ -36,12 +36,13 @@ async fn wait_for_case(server: &Server, token: &str, reference: &str, ok: impl F
 
 /// (event key kind, target) of every outbox row, oldest first.
 fn outbox(server: &Server) -> Vec<(String, String)> {
-    let db = rusqlite::Connection::open(server.data_dir.join("anfang.sqlite3")).unwrap();
-    let mut stmt = db.prepare("SELECT event_key, target FROM notice_outbox ORDER BY id").unwrap();
-    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?.split('/').next().unwrap().to_owned(), r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    common::with_database(&server.data_dir, |db| {
+        let mut stmt = db.prepare("SELECT event_key, target FROM notice_outbox ORDER BY id").unwrap();
+        stmt.query_map([], |r| Ok((r.get::<_, String>(0)?.split('/').next().unwrap().to_owned(), r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    })
 }
 
 #[tokio::test]
@@ -50,8 +51,7 @@ async fn a_deadline_passed_while_the_server_was_down_is_urged_and_escalated_exac
     let fast_scheduler = ("ANFANG_SCHEDULER_SECS", "1");
     let mut server = Server::start_with_env(data.path(), "127.0.0.1:0", true, &[fast_scheduler]);
     let token = server.admin_token().await;
-    {
-        let db = rusqlite::Connection::open(server.data_dir.join("anfang.sqlite3")).unwrap();
+    common::with_database(&server.data_dir, |db| {
         // This test's contacts instead of the demo's.
         db.execute("DELETE FROM unit_contacts", []).unwrap();
         db.execute(
@@ -60,7 +60,7 @@ async fn a_deadline_passed_while_the_server_was_down_is_urged_and_escalated_exac
             [],
         )
         .unwrap();
-    }
+    });
     let mut phone = Device::enroll(&server, 0).await;
     let finding = phone.record("P001", anfang_core::Card::Red, vec![processed(1, 800, 600)]);
     assert!(phone.sync_via(&server.url(), fast()).await.interrupted.is_none());

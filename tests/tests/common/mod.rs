@@ -76,6 +76,10 @@ impl Server {
         if let Some((arg, env)) = photos_in_store(data_dir).filter(|_| !args.contains(&"--photos")) {
             cmd.args(["--photos", &arg]).envs(env);
         }
+        let in_postgres = args.contains(&"--database") || postgres::database_in_postgres();
+        if let Some(url) = postgres::database_for(data_dir).filter(|_| !args.contains(&"--database")) {
+            cmd.args(["--database", &url]);
+        }
         if demo {
             cmd.arg("--demo");
         }
@@ -90,6 +94,7 @@ impl Server {
         let mut lines = BufReader::new(stdout).lines();
         let mut demo_creds = Demo::default();
         let mut said_where_photos_are = false;
+        let mut said_postgres = false;
         let addr = loop {
             let line = lines.next().expect("the server exited before it listened").expect("read server output");
             if let Some(rest) = line.strip_prefix("office sign-in: username admin password ") {
@@ -100,9 +105,12 @@ impl Server {
                 }
             } else if line.starts_with("photos are kept in s3://") {
                 said_where_photos_are = true;
+            } else if line.starts_with("the database is PostgreSQL") {
+                said_postgres = true;
             } else if let Some(url) = line.strip_prefix("listening on http://") {
-                // A run meant for the object store must be on it.
+                // A run meant for the object store (PostgreSQL) must be on it.
                 assert_eq!(said_where_photos_are, in_store, "the server says where its photos are kept");
+                assert_eq!(said_postgres, in_postgres, "the server says where its database is");
                 break url.trim().parse().expect("a socket address");
             }
         };
@@ -511,6 +519,9 @@ pub fn verify(data: &Path) -> (i32, String) {
     if let Some((arg, env)) = photos_in_store(data) {
         cmd.args(["--photos", &arg]).envs(env);
     }
+    if let Some(url) = postgres::database_for(data) {
+        cmd.args(["--database", &url]);
+    }
     let out = cmd.output().expect("run verify");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), text)
@@ -550,6 +561,31 @@ pub async fn load_findings_on_server(server: &Server) -> usize {
         .iter()
         .filter(|f| f["note"].as_str().is_some_and(|n| n.starts_with("压测记录")))
         .count()
+}
+
+/// Runs `f` on the database of the servers on `data_dir`, as an insider
+/// with its file (or its PostgreSQL role) would: the SQLite file, or with
+/// `ANFANG_TEST_DATABASE=postgres` their PostgreSQL database, behind the
+/// server's own SQL interface, so a test's query runs on either. On a
+/// thread of its own: the blocking PostgreSQL client refuses to run on an
+/// async test's thread.
+pub fn with_database<T: Send>(data_dir: &Path, f: impl FnOnce(&anfang_server::db::sql::Connection) -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| f(&database(data_dir))).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn database(data_dir: &Path) -> anfang_server::db::sql::Connection {
+    use anfang_server::db::sql::Connection;
+    match postgres::database_for(data_dir) {
+        Some(url) => Connection::connect_postgres(&url.parse().expect("a PostgreSQL URL"), true).expect("connect"),
+        None => {
+            let file = rusqlite::Connection::open(data_dir.join("anfang.sqlite3")).unwrap();
+            // Servers write beside the test: wait for their write lock.
+            file.busy_timeout(Duration::from_secs(5)).unwrap();
+            Connection::from_sqlite(file)
+        }
+    }
 }
 
 /// With `ANFANG_TEST_PHOTOS=s3`: the `--photos` of the servers on

@@ -10,7 +10,41 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+/// Whether this run keeps the servers' databases in PostgreSQL
+/// (`ANFANG_TEST_DATABASE=postgres`): then every server the harness starts
+/// gets `--database`, one database per data dir on one cluster, so the same
+/// end-to-end tests run against both backends; `scripts/test` runs a set
+/// of them that way.
+pub fn database_in_postgres() -> bool {
+    std::env::var("ANFANG_TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+/// The cluster of this test process, started on first use.
+pub fn shared() -> &'static Postgres {
+    static SHARED: OnceLock<Postgres> = OnceLock::new();
+    SHARED.get_or_init(Postgres::start)
+}
+
+/// With `ANFANG_TEST_DATABASE=postgres`: the `--database` of the servers on
+/// `data_dir`, made on first use. Named after the data dir, so a restarted
+/// server, a second instance and `verify` all find the same database.
+pub fn database_for(data_dir: &Path) -> Option<String> {
+    static MADE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    if !database_in_postgres() {
+        return None;
+    }
+    let pg = shared();
+    let name = format!("d{}", &super::sha256_hex(data_dir.as_os_str().as_encoded_bytes())[..16]);
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if !made.contains(&name) {
+        pg.create_database(&name);
+        made.push(name.clone());
+    }
+    Some(pg.url(&name))
+}
 
 pub const PG_MAJOR: u32 = 15;
 
