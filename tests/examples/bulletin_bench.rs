@@ -11,6 +11,11 @@
 //! DOCX with the 50 embedded photos. Median of 5 runs each. Figures, not
 //! pass/fail. The findings are inserted with SQL rather than synced: this
 //! measures the bulletin, not ingest (see sync_bench for that).
+//!
+//! With `ANFANG_BENCH_DATABASE=postgres://USER@HOST:PORT/DB` (an empty
+//! database) the filled file is then copied there as `migrate
+//! --to-database` copies it (timed), and the server runs on PostgreSQL for
+//! the same measurements.
 
 use anfang_core::photo::{self, PhotoOptions};
 use rusqlite::params;
@@ -153,6 +158,24 @@ fn main() -> anyhow::Result<()> {
         size as f64 / 1e6
     );
 
+    let state = match std::env::var("ANFANG_BENCH_DATABASE") {
+        Ok(url) => {
+            drop(state);
+            let started = Instant::now();
+            let copied =
+                anfang_server::db::copy::sqlite_into_postgres(&db_path, &url).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "copied {} rows into {} in {:.1} s (migrate --to-database); the server runs on PostgreSQL",
+                copied.rows(),
+                anfang_server::db::describe_postgres(&url),
+                started.elapsed().as_secs_f64()
+            );
+            let mut config = anfang_server::Config::new(data.path());
+            config.database = Some(url);
+            anfang_server::AppState::open(config).map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+        Err(_) => state,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let url = format!("http://{}", listener.local_addr()?);

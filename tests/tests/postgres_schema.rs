@@ -16,11 +16,21 @@ fn pg_file(name: &str) -> String {
     path.to_str().unwrap().to_owned()
 }
 
-/// A database with the schema applied.
+/// A database with every migration applied, in order, as `psql -1` would.
 fn schema_on(pg: &Postgres, db: &str) {
     pg.create_database(db);
-    let out = pg.psql(db, &["-f", &pg_file("0001_initial.sql")]);
-    assert!(out.status.success(), "0001_initial.sql failed: {}", String::from_utf8_lossy(&out.stderr));
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../server/migrations-pg");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".sql") && n.as_bytes()[0].is_ascii_digit())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    for file in files {
+        let out = pg.psql(db, &["-1", "-f", &pg_file(&file)]);
+        assert!(out.status.success(), "{file} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }
 
 fn run_checks(pg: &Postgres, db: &str) -> (bool, String) {

@@ -276,8 +276,10 @@ fn export_rows(
          WHERE f.observed_ms >= ?1 AND f.observed_ms < ?2
          ORDER BY f.observed_ms, f.id",
     )?;
-    let rows = stmt.query_map(params![from_ms, to_ms], |r| {
-        Ok(ExportRow {
+    let mut batch = Vec::with_capacity(EXPORT_BATCH);
+    // Streamed: on PostgreSQL `query_map` would read a year's rows whole.
+    stmt.for_each_row(params![from_ms, to_ms], |r| {
+        let mut row = ExportRow {
             id: r.get(0)?,
             content_hash: r.get(1)?,
             observed_ms: r.get(2)?,
@@ -298,17 +300,12 @@ fn export_rows(
             lon: r.get(17)?,
             accuracy_m: r.get(18)?,
             photo_count: r.get(19)?,
-        })
-    })?;
-    let mut batch = Vec::with_capacity(EXPORT_BATCH);
-    for row in rows {
-        let mut row = row?;
+        };
         mask.mask_note(&mut row.note);
         batch.push(row);
-        if batch.len() == EXPORT_BATCH && !out.send(std::mem::replace(&mut batch, Vec::with_capacity(EXPORT_BATCH))) {
-            return Ok(());
-        }
-    }
+        // False when the consumer has gone: stop reading.
+        Ok(batch.len() < EXPORT_BATCH || out.send(std::mem::replace(&mut batch, Vec::with_capacity(EXPORT_BATCH))))
+    })?;
     if !batch.is_empty() {
         out.send(batch);
     }

@@ -134,6 +134,11 @@ fn copy(source: &Connection, target: &Connection) -> Result<CopyReport, AppError
         }
     }
     tx.commit()?;
+    // Fresh statistics for the planner and a visibility map, as after any
+    // bulk load (pg_restore advises the same): without them the planner
+    // takes a year of findings for a few hundred rows, and autovacuum
+    // would do this work while the first instances serve.
+    target.execute_batch("VACUUM (ANALYZE)")?;
     Ok(report)
 }
 

@@ -901,6 +901,40 @@ impl<'c> Statement<'c> {
     {
         Ok(MappedRows { rows: self.query(params)?, f })
     }
+
+    /// Calls `f` on each row as it is read, until `f` answers false. On
+    /// PostgreSQL the rows stream from the server as `f` takes them (the
+    /// socket is read only as fast as `f` goes), where [`Statement::query`]
+    /// reads them whole first: for results too large to hold, such as a
+    /// year's export.
+    pub fn for_each_row<P: Params>(&mut self, params: P, mut f: impl FnMut(&Row<'_>) -> Result<bool>) -> Result<()> {
+        match &mut self.0 {
+            StatementInner::Lite(stmt) => {
+                bind_lite(stmt, params.bind())?;
+                let mut rows = stmt.raw_query();
+                while let Some(row) = rows.next()? {
+                    if !f(&Row(RowInner::Lite(row)))? {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            StatementInner::Pg { conn, stmt, translated } => {
+                use postgres::fallible_iterator::FallibleIterator;
+                let values = translated.order(params.bind())?;
+                let names: Vec<String> = stmt.columns().iter().map(|c| c.name().to_owned()).collect();
+                let mut pg = conn.pg().borrow_mut();
+                let mut rows = pg.client.query_raw(&*stmt, pg_params(&values))?;
+                while let Some(row) = rows.next()? {
+                    let values = pg_row(&row)?;
+                    if !f(&Row(RowInner::Pg { values: &values, names: &names }))? {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Connection {
