@@ -494,7 +494,8 @@ pub fn describe_postgres(url: &str) -> String {
         None => "localhost".into(),
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
-    format!("PostgreSQL {}@{host}:{port}/{}", config.get_user().unwrap_or("?"), config.get_dbname().unwrap_or("?"))
+    let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+    format!("PostgreSQL {user}{host}:{port}/{}", config.get_dbname().unwrap_or("?"))
 }
 
 /// A refused or failed connection, said so that the person can act on it
