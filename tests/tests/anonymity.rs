@@ -159,6 +159,10 @@ async fn no_route_shows_a_unit_a_leader_or_the_public_who_inspected() {
         .expect("record");
     assert_eq!(device.sync_via(&base, fast()).await.findings_pushed, 1);
     let photo = finding.photos[0].clone();
+    // The bulletin's own times (the DOCX's creation time is to the second)
+    // must fall in a later second than the receipt, or the walk below
+    // would take the office's issue time for the receipt time.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
     // The office accepts it, issues today's bulletin and makes a draw.
     let admin = server.admin_token().await;

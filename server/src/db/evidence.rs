@@ -912,6 +912,11 @@ impl AuditDb {
         &self.0
     }
 
+    /// The chain head as stored (not checked: that is the audit's work).
+    pub fn head(&self) -> Result<ChainHead, AppError> {
+        head(&self.0)
+    }
+
     /// The audit (see [`audit`]), in one read transaction: a server
     /// writing meanwhile is not seen half-way.
     pub fn audit(&self, photos: &PhotoDir, expected: Option<&ChainHead>) -> Result<Audit, AppError> {
