@@ -688,9 +688,8 @@ fn migrate(data_dir: &std::path::Path, to_database: Option<&str>, to_photos: Opt
     };
     // What the copy must reproduce: the data dir's own chain head.
     // Read, not audited: the audit at the end re-hashes every photo once.
-    let source_head = Some(
-        evidence::open_for_audit(&path).map_err(|e| anyhow::anyhow!(e))?.head().map_err(|e| anyhow::anyhow!("{e}"))?,
-    );
+    let source = evidence::open_for_audit(&path).map_err(|e| anyhow::anyhow!(e))?;
+    let source_head = Some(source.head().map_err(|e| anyhow::anyhow!("{e}"))?);
     let objects = Objects::open(data_dir, &at).map_err(|e| anyhow::anyhow!("{e}"))?;
     if to_photos.is_some() {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -729,7 +728,7 @@ fn migrate(data_dir: &std::path::Path, to_database: Option<&str>, to_photos: Opt
     }
     let audited = match to_database {
         Some(url) => evidence::connect_for_audit(url).map_err(|e| anyhow::anyhow!("--to-database: {e}"))?,
-        None => evidence::open_for_audit(&path).map_err(|e| anyhow::anyhow!(e))?,
+        None => source,
     };
     let audit = audited.audit(&evidence::PhotoDir::of(objects), None).map_err(|e| anyhow::anyhow!("{e}"))?;
     for p in &audit.problems {

@@ -886,14 +886,7 @@ pub fn open_for_audit(path: &Path) -> Result<AuditDb, String> {
 pub fn connect_for_audit(url: &str) -> Result<AuditDb, String> {
     let config = super::postgres_config(url).map_err(|e| e.to_string())?;
     let conn = Connection::connect_postgres(&config, false).map_err(|e| super::cannot_connect(url, e).to_string())?;
-    let exists: bool = conn
-        .query_row("SELECT to_regclass('schema_version') IS NOT NULL", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    let found: i64 = if exists {
-        conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).map_err(|e| e.to_string())?
-    } else {
-        0
-    };
+    let found = super::postgres_schema_version(&conn).map_err(|e| e.to_string())?;
     let known = super::MIGRATIONS_PG.len() as i64;
     if found != known {
         return Err(format!(

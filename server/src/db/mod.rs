@@ -331,15 +331,19 @@ pub(crate) fn test_database() -> Option<String> {
     Some(url)
 }
 
+/// The schema version a PostgreSQL database is at: 0 for an empty one.
+fn postgres_schema_version(conn: &Connection) -> Result<i64, sql::Error> {
+    let exists: bool = conn.query_row("SELECT to_regclass('schema_version') IS NOT NULL", [], |r| r.get(0))?;
+    if exists { conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)) } else { Ok(0) }
+}
+
 /// Brings a PostgreSQL database to [`MIGRATIONS_PG`]'s last version, each
 /// file in a transaction of its own; refuses one newer than this build.
 fn migrate_postgres(conn: &Connection) -> Result<(), AppError> {
     conn.lock_writer()?;
     let result = (|| {
         let known = MIGRATIONS_PG.len() as i64;
-        let exists: bool = conn.query_row("SELECT to_regclass('schema_version') IS NOT NULL", [], |r| r.get(0))?;
-        let found: i64 =
-            if exists { conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0))? } else { 0 };
+        let found = postgres_schema_version(conn)?;
         if found > known {
             return Err(AppError::Internal(format!(
                 "the PostgreSQL database is at schema version {found}, newer than this server's {known}: \
